@@ -1,0 +1,151 @@
+//! Builds the running service: shared state, the HTTP router, the workers, and graceful
+//! shutdown (stop accepting, finish in-flight requests and jobs, release leases).
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::channels::meta::MetaClient;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Keys;
+use crate::error::ApiError;
+use crate::ingress;
+use crate::store::Store;
+use crate::worker::Worker;
+
+/// Tunables of the pipeline.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Externally visible base URL, for webhook URLs given to providers.
+    pub public_url: String,
+    pub meta_graph_url: String,
+    /// Background workers; 0 runs none (tests and the demo drain the queue themselves).
+    pub workers: usize,
+    pub max_attempts: i32,
+    pub lease: Duration,
+    pub retry_base: Duration,
+    pub poll_interval: Duration,
+    /// Minimum FAQ match confidence for the offline responder to answer.
+    pub faq_threshold: f64,
+    pub shutdown_grace: Duration,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            meta_graph_url: "https://graph.facebook.com/v21.0".into(),
+            workers: 4,
+            max_attempts: 8,
+            lease: Duration::from_secs(120),
+            retry_base: Duration::from_secs(2),
+            poll_interval: Duration::from_secs(1),
+            faq_threshold: 0.5,
+            shutdown_grace: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Everything a request handler or job needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub keys: Keys,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<AppConfig>,
+    pub meta: Arc<MetaClient>,
+    /// Wakes idle workers when a transaction enqueued a job.
+    pub queue_wake: Arc<Notify>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, keys: Keys, config: AppConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .user_agent(concat!("balas/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let meta = Arc::new(MetaClient::new(http, &config.meta_graph_url));
+        Ok(Self { store, keys, clock, config: Arc::new(config), meta, queue_wake: Arc::new(Notify::new()) })
+    }
+
+    pub fn with_system_clock(store: Arc<dyn Store>, keys: Keys, config: AppConfig) -> anyhow::Result<Self> {
+        Self::new(store, keys, config, Arc::new(SystemClock))
+    }
+
+    /// The URL to give a provider for one channel.
+    pub fn webhook_url(public_url: &str, provider: &str, channel: &crate::domain::ChannelId) -> String {
+        format!("{}/webhooks/{provider}/{channel}", public_url.trim_end_matches('/'))
+    }
+}
+
+/// rustls needs one process-wide crypto provider; we use ring everywhere.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/readyz", get(ready))
+        .merge(ingress::router())
+        .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        })
+        .with_state(state)
+}
+
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "not_ready", "detail": "the database is not reachable" })))
+        }
+    }
+}
+
+/// Serves HTTP and runs the workers until `shutdown` fires, then drains and releases leases.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut workers = Vec::new();
+    let mut worker_ids = Vec::new();
+    for n in 0..state.config.workers {
+        let worker = Worker::new(state.clone(), &format!("w{n}"));
+        worker_ids.push(worker.id().to_string());
+        workers.push(tokio::spawn(worker.run(shutdown.child_token())));
+    }
+    let addr: SocketAddr = listener.local_addr()?;
+    tracing::info!(%addr, workers = state.config.workers, "balas is listening");
+    axum::serve(listener, router(state.clone())).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
+    let grace = state.config.shutdown_grace;
+    let drained = tokio::time::timeout(grace, async {
+        for handle in workers.iter_mut() {
+            let _ = handle.await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(?grace, "workers did not finish in time; stopping them and releasing their leases");
+        workers.iter().for_each(|h| h.abort());
+    }
+    for id in worker_ids {
+        match state.store.release_jobs(&id).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(worker = %id, released = n, "released job leases"),
+            Err(e) => tracing::error!(worker = %id, error = %e, "could not release job leases"),
+        }
+    }
+    state.store.close().await;
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Settings from flags and `BALAS_*` environment variables, and the resolution of secrets.
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+
+use crate::crypto::{self, BlindIndex, Vault};
+
+/// Where the database lives, and which role manages its schema.
+#[derive(Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// sqlite://FILE or postgres://APP_ROLE@HOST/DB
+    #[arg(long, env = "BALAS_DATABASE_URL", default_value = "sqlite://balas.db", hide_env_values = true, global = true)]
+    pub database_url: String,
+    /// PostgreSQL only: the schema owner, used by `migrate` and cross-tenant maintenance.
+    #[arg(long, env = "BALAS_DATABASE_OWNER_URL", hide_env_values = true, global = true)]
+    pub database_owner_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
+    }
+
+    /// The URL for operator commands: the owner where one is given.
+    pub fn admin_url(&self) -> &str {
+        match (&self.database_owner_url, self.is_postgres()) {
+            (Some(owner), true) => owner,
+            _ => &self.database_url,
+        }
+    }
+
+    /// The login role of the app URL, which `migrate` grants privileges to.
+    pub fn app_role(&self) -> Option<String> {
+        if !self.is_postgres() {
+            return None;
+        }
+        url::Url::parse(&self.database_url).ok().map(|u| u.username().to_string()).filter(|u| !u.is_empty())
+    }
+
+    /// The SQLite file, when there is one (not for `sqlite::memory:`).
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
+    }
+}
+
+/// Encryption and blind-index keys; never given on the command line, only in the environment.
+#[derive(Clone, clap::Args)]
+pub struct KeyArgs {
+    /// Comma-separated Fernet master keys; the first one encrypts.
+    #[arg(long, env = "BALAS_FERNET_KEYS", hide_env_values = true, hide = true, global = true)]
+    pub fernet_keys: Option<String>,
+    /// Key for the HMAC blind index over phone numbers and BSUIDs.
+    #[arg(long, env = "BALAS_INDEX_KEY", hide_env_values = true, hide = true, global = true)]
+    pub index_key: Option<String>,
+}
+
+/// The resolved keys.
+#[derive(Clone)]
+pub struct Keys {
+    pub vault: Arc<Vault>,
+    pub index: Arc<BlindIndex>,
+}
+
+impl KeyArgs {
+    /// On SQLite, missing keys are generated into a 0600 file beside the database, with a loud
+    /// warning. On PostgreSQL (many instances share one database) they are required.
+    pub fn resolve(&self, db: &DatabaseArgs) -> anyhow::Result<Keys> {
+        let (fernet, index) = match (&self.fernet_keys, &self.index_key) {
+            (Some(f), Some(i)) => (f.clone(), i.clone()),
+            (f, _) if db.is_postgres() => {
+                let missing = if f.is_none() { "BALAS_FERNET_KEYS" } else { "BALAS_INDEX_KEY" };
+                bail!("missing required secret {missing}: PostgreSQL deployments must set BALAS_FERNET_KEYS and BALAS_INDEX_KEY (create them with `balas keys generate`)");
+            }
+            (f, i) => {
+                let (gen_f, gen_i) = development_keys(db.sqlite_path().as_deref())?;
+                (f.clone().unwrap_or(gen_f), i.clone().unwrap_or(gen_i))
+            }
+        };
+        let vault = Vault::from_keys(&SecretString::from(fernet)).context("BALAS_FERNET_KEYS")?;
+        let index = BlindIndex::from_secret(&SecretString::from(index)).context("BALAS_INDEX_KEY")?;
+        Ok(Keys { vault: Arc::new(vault), index: Arc::new(index) })
+    }
+}
+
+/// Loads or creates `<database>.keys`; for an in-memory database the keys live only in memory.
+fn development_keys(db_path: Option<&Path>) -> anyhow::Result<(String, String)> {
+    let Some(db_path) = db_path else {
+        warn_development_keys("memory only");
+        return Ok((crypto::generate_key(), crypto::generate_key()));
+    };
+    let key_path = PathBuf::from(format!("{}.keys", db_path.display()));
+    if key_path.exists() {
+        let text = fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+        let value = |name: &str| {
+            text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix('='))).map(str::to_string)
+        };
+        match (value("BALAS_FERNET_KEYS"), value("BALAS_INDEX_KEY")) {
+            (Some(f), Some(i)) => {
+                warn_development_keys(&key_path.display().to_string());
+                return Ok((f, i));
+            }
+            _ => bail!("{} exists but lacks BALAS_FERNET_KEYS or BALAS_INDEX_KEY", key_path.display()),
+        }
+    }
+    let (f, i) = (crypto::generate_key(), crypto::generate_key());
+    write_private(&key_path, &format!("BALAS_FERNET_KEYS={f}\nBALAS_INDEX_KEY={i}\n"))?;
+    warn_development_keys(&key_path.display().to_string());
+    Ok((f, i))
+}
+
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(content.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn warn_development_keys(place: &str) {
+    let banner = format!(
+        "\n!!! WARNING: BALAS_FERNET_KEYS / BALAS_INDEX_KEY are not set.\n\
+         !!! Using DEVELOPMENT keys ({place}). Anyone holding them can read every stored message.\n\
+         !!! For production, create keys with `balas keys generate` and set both variables.\n"
+    );
+    eprintln!("{banner}");
+    tracing::warn!(place, "using generated development keys; set BALAS_FERNET_KEYS and BALAS_INDEX_KEY for production");
+}

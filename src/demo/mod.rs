@@ -1,0 +1,4 @@
+//! `balas demo`: placeholder replaced below.
+pub async fn run() -> anyhow::Result<()> {
+    Ok(())
+}

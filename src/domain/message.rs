@@ -1,0 +1,191 @@
+//! Provider-neutral inbound events: what every ingress adapter turns its payload into.
+use chrono::{DateTime, Utc};
+
+use super::identity::{Bsuid, CustomerIdentity};
+
+/// What kind of WhatsApp message arrived; non-text kinds are recorded by type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    Text,
+    Image,
+    Audio,
+    Video,
+    Document,
+    Sticker,
+    Location,
+    Contacts,
+    Interactive,
+    Button,
+    Reaction,
+    Order,
+    Unsupported,
+}
+
+impl MessageKind {
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "text" => Self::Text,
+            "image" => Self::Image,
+            "audio" | "voice" => Self::Audio,
+            "video" => Self::Video,
+            "document" => Self::Document,
+            "sticker" => Self::Sticker,
+            "location" => Self::Location,
+            "contacts" => Self::Contacts,
+            "interactive" => Self::Interactive,
+            "button" => Self::Button,
+            "reaction" => Self::Reaction,
+            "order" => Self::Order,
+            _ => Self::Unsupported,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Image => "image",
+            Self::Audio => "audio",
+            Self::Video => "video",
+            Self::Document => "document",
+            Self::Sticker => "sticker",
+            Self::Location => "location",
+            Self::Contacts => "contacts",
+            Self::Interactive => "interactive",
+            Self::Button => "button",
+            Self::Reaction => "reaction",
+            Self::Order => "order",
+            Self::Unsupported => "unsupported",
+        }
+    }
+
+    /// Kinds whose text a reply engine can read: typed text and the title of a tapped button.
+    pub fn carries_question(self) -> bool {
+        matches!(self, Self::Text | Self::Interactive | Self::Button)
+    }
+}
+
+/// One customer message, provider-neutral.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    /// The provider's id, the deduplication key (`wamid.…`, `SM…`, Fonnte's `inboxid`).
+    pub provider_message_id: String,
+    pub from: CustomerIdentity,
+    pub kind: MessageKind,
+    /// Text, caption or button title; `None` for kinds that carry no text.
+    pub body: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// Delivery state of an outbound message. Status only ever moves forward by `rank`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Queued,
+    Sent,
+    Failed,
+    Delivered,
+    Read,
+}
+
+impl DeliveryStatus {
+    /// Meta's `played` (voice) counts as read; `deleted` and `warning` carry no delivery step.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "queued" | "accepted" | "pending" => Some(Self::Queued),
+            "sent" => Some(Self::Sent),
+            "failed" | "undelivered" => Some(Self::Failed),
+            "delivered" => Some(Self::Delivered),
+            "read" | "played" => Some(Self::Read),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+        }
+    }
+
+    /// `failed` outranks `sent` but not `delivered`: a multi-device user may report
+    /// `delivered` after `failed`, and the later truth wins.
+    pub fn rank(self) -> i32 {
+        match self {
+            Self::Queued => 0,
+            Self::Sent => 1,
+            Self::Failed => 2,
+            Self::Delivered => 3,
+            Self::Read => 4,
+        }
+    }
+}
+
+/// A provider's report about a message we sent.
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    pub provider_message_id: String,
+    pub status: DeliveryStatus,
+    pub at: Option<DateTime<Utc>>,
+    pub error_code: Option<String>,
+}
+
+/// Meta's `system` message telling us a customer's BSUID changed.
+#[derive(Debug, Clone)]
+pub struct IdentityChange {
+    pub previous: Bsuid,
+    pub current: Bsuid,
+}
+
+#[derive(Debug, Clone)]
+pub enum InboundEvent {
+    Message(InboundMessage),
+    Status(StatusUpdate),
+    IdentityChange(IdentityChange),
+}
+
+/// Who wrote a stored message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    Customer,
+    Bot,
+    Owner,
+    System,
+}
+
+impl Author {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Bot => "bot",
+            Self::Owner => "owner",
+            Self::System => "system",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "customer" => Some(Self::Customer),
+            "bot" => Some(Self::Bot),
+            "owner" => Some(Self::Owner),
+            "system" => Some(Self::System),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_outranks_delivered_and_failed_yields_to_delivery() {
+        use DeliveryStatus::*;
+        assert!(Read.rank() > Delivered.rank());
+        assert!(Delivered.rank() > Failed.rank());
+        assert!(Failed.rank() > Sent.rank());
+        assert_eq!(DeliveryStatus::parse("played"), Some(Read));
+        assert_eq!(DeliveryStatus::parse("deleted"), None);
+    }
+}

@@ -1,0 +1,164 @@
+//! The offline FAQ responder: ranks the tenant's FAQ entries against a question and answers
+//! only when the best match covers enough of the question's meaningful words.
+use std::collections::{HashMap, HashSet};
+
+use super::text;
+use crate::store::KbEntry;
+
+/// The best FAQ entry for a question, with a confidence in [0, 1].
+#[derive(Debug, Clone)]
+pub struct FaqMatch<'a> {
+    pub entry: &'a KbEntry,
+    pub confidence: f64,
+}
+
+/// Question and keyword words count fully; words found only in the answer count a little.
+const ANSWER_WEIGHT: f64 = 0.35;
+/// A near miss (one edit in a word of five letters or more) counts this much of a hit.
+const FUZZY_WEIGHT: f64 = 0.8;
+
+pub fn best_match<'a>(question: &str, entries: &'a [KbEntry]) -> Option<FaqMatch<'a>> {
+    let query: Vec<String> = dedup(text::tokens(question));
+    if query.is_empty() || entries.is_empty() {
+        return None;
+    }
+    let docs: Vec<(HashSet<String>, HashSet<String>)> = entries
+        .iter()
+        .map(|e| {
+            let main: HashSet<String> = text::tokens(&format!("{} {}", e.question, e.keywords)).into_iter().collect();
+            let answer: HashSet<String> = text::tokens(&e.answer).into_iter().collect();
+            (main, answer)
+        })
+        .collect();
+    let idf = inverse_document_frequency(&query, &docs);
+    let total: f64 = query.iter().map(|q| idf[q]).sum();
+    docs.iter()
+        .zip(entries)
+        .map(|((main, answer), entry)| {
+            let score: f64 = query.iter().map(|q| idf[q] * hit(q, main, answer)).sum();
+            FaqMatch { entry, confidence: (score / total).min(1.0) }
+        })
+        .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+        .filter(|m| m.confidence > 0.0)
+}
+
+/// Rare words weigh more; a word in no entry weighs most, so an unknown topic lowers confidence.
+fn inverse_document_frequency(query: &[String], docs: &[(HashSet<String>, HashSet<String>)]) -> HashMap<String, f64> {
+    let n = docs.len() as f64;
+    query
+        .iter()
+        .map(|q| {
+            let df = docs.iter().filter(|(main, answer)| main.contains(q) || answer.contains(q)).count() as f64;
+            (q.clone(), ((n + 1.0) / (df + 0.5)).ln().max(0.1))
+        })
+        .collect()
+}
+
+fn hit(word: &str, main: &HashSet<String>, answer: &HashSet<String>) -> f64 {
+    if main.contains(word) {
+        1.0
+    } else if main.iter().any(|m| near(word, m)) {
+        FUZZY_WEIGHT
+    } else if answer.contains(word) {
+        ANSWER_WEIGHT
+    } else {
+        0.0
+    }
+}
+
+/// One insertion, deletion or substitution apart, for words of five letters or more.
+fn near(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().min(b.len()) < 5 || a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let (mut i, mut j, mut edits) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            i += 1;
+            j += 1;
+            continue;
+        }
+        edits += 1;
+        if edits > 1 {
+            return false;
+        }
+        match a.len().cmp(&b.len()) {
+            std::cmp::Ordering::Greater => i += 1,
+            std::cmp::Ordering::Less => j += 1,
+            std::cmp::Ordering::Equal => {
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    edits + (a.len() - i) + (b.len() - j) <= 1
+}
+
+fn dedup(tokens: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    tokens.into_iter().filter(|t| seen.insert(t.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{KbEntryId, TenantId};
+
+    fn faq() -> Vec<KbEntry> {
+        [
+            ("Jam buka toko?", "Kami buka setiap hari pukul 08.00–21.00 WIB.", "jam operasional tutup"),
+            ("Berapa ongkos kirim?", "Ongkir dalam kota Rp10.000, luar kota sesuai tarif JNE.", "ongkir pengiriman"),
+            ("Bisa bayar pakai apa saja?", "Transfer BCA, QRIS, atau bayar di tempat (COD).", "pembayaran transfer qris"),
+            ("Alamat toko di mana?", "Jl. Kenanga No. 5, Sleman, Yogyakarta.", "lokasi alamat"),
+        ]
+        .into_iter()
+        .map(|(q, a, k)| KbEntry {
+            id: KbEntryId::new(),
+            tenant_id: TenantId::new(),
+            question: q.into(),
+            answer: a.into(),
+            keywords: k.into(),
+            created_at: chrono::Utc::now(),
+        })
+        .collect()
+    }
+
+    fn best(q: &str) -> (String, f64) {
+        let entries = faq();
+        let m = best_match(q, &entries).map(|m| (m.entry.question.clone(), m.confidence)).unwrap_or_default();
+        m
+    }
+
+    #[test]
+    fn paraphrases_find_their_entry_confidently() {
+        for (q, expected) in [
+            ("jam brp buka kak?", "Jam buka toko?"),
+            ("Brp ongkirnya ke Bekasi?", "Berapa ongkos kirim?"),
+            ("bisa bayar pake qris ga", "Bisa bayar pakai apa saja?"),
+            ("What are your opening hours?", "Jam buka toko?"),
+            ("alamat tokonya dmn ya", "Alamat toko di mana?"),
+            ("alamt tokonya dmn", "Alamat toko di mana?"),
+        ] {
+            let (question, confidence) = best(q);
+            assert_eq!(question, expected, "{q}");
+            assert!(confidence >= 0.5, "{q}: {confidence}");
+        }
+    }
+
+    #[test]
+    fn unrelated_questions_score_low() {
+        for q in ["Apakah bisa custom sablon logo perusahaan?", "saya mau komplain barang rusak", "refund dong"] {
+            let (_, confidence) = best(q);
+            assert!(confidence < 0.5, "{q}: {confidence}");
+        }
+    }
+
+    #[test]
+    fn near_is_one_edit() {
+        assert!(near("pengirman", "pengiriman"));
+        assert!(near("transfer", "trensfer"));
+        assert!(!near("kirim", "kirimin"));
+        assert!(!near("buka", "buku"));
+    }
+}

@@ -1,0 +1,89 @@
+//! The reply engine: decides, for one customer message, to answer, escalate or stay quiet.
+//! No I/O here; the worker loads what the engine needs and stores what it decides.
+use serde_json::{Value, json};
+
+use crate::domain::{EscalationReason, MessageKind};
+use crate::store::KbEntry;
+
+pub mod faq;
+pub mod templates;
+pub mod text;
+
+pub use templates::{Template, render};
+
+/// What the tenant looks like to the engine.
+#[derive(Debug, Clone)]
+pub struct BusinessProfile {
+    pub name: String,
+    pub language: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Send `text` to the customer; `basis` says why, for the audit (no content in it).
+    Reply { text: String, basis: Value },
+    Escalate(EscalationReason),
+    /// Nothing to answer (a reaction, a sticker).
+    Ignore { why: &'static str },
+}
+
+/// The offline responder: FAQ retrieval with a confidence threshold, plus greetings and thanks.
+pub fn decide(kind: MessageKind, body: Option<&str>, faq_entries: &[KbEntry], profile: &BusinessProfile, threshold: f64) -> Decision {
+    if matches!(kind, MessageKind::Reaction | MessageKind::Sticker) {
+        return Decision::Ignore { why: "no_question" };
+    }
+    if !kind.carries_question() {
+        return Decision::Escalate(EscalationReason::UnreadableMedia);
+    }
+    let Some(question) = body.map(str::trim).filter(|b| !b.is_empty()) else {
+        return Decision::Ignore { why: "empty" };
+    };
+    if text::is_greeting(question) {
+        return canned(Template::Greeting, profile, "greeting");
+    }
+    if text::is_thanks(question) {
+        return canned(Template::Thanks, profile, "thanks");
+    }
+    match faq::best_match(question, faq_entries) {
+        Some(found) if found.confidence >= threshold => Decision::Reply {
+            text: found.entry.answer.clone(),
+            basis: json!({ "source": "faq", "entry": found.entry.id, "confidence": round(found.confidence) }),
+        },
+        _ => Decision::Escalate(EscalationReason::NoConfidentAnswer),
+    }
+}
+
+fn canned(template: Template, profile: &BusinessProfile, source: &str) -> Decision {
+    Decision::Reply { text: render(template, &profile.language, &profile.name), basis: json!({ "source": source }) }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> BusinessProfile {
+        BusinessProfile { name: "Toko Kopi".into(), language: "id".into() }
+    }
+
+    #[test]
+    fn media_escalates_reactions_are_ignored() {
+        assert_eq!(decide(MessageKind::Image, None, &[], &profile(), 0.5), Decision::Escalate(EscalationReason::UnreadableMedia));
+        assert!(matches!(decide(MessageKind::Reaction, Some("👍"), &[], &profile(), 0.5), Decision::Ignore { .. }));
+    }
+
+    #[test]
+    fn greeting_gets_the_welcome_text_and_unknown_questions_escalate() {
+        match decide(MessageKind::Text, Some("Halo kak"), &[], &profile(), 0.5) {
+            Decision::Reply { text, .. } => assert!(text.contains("Toko Kopi")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            decide(MessageKind::Text, Some("bisa refund?"), &[], &profile(), 0.5),
+            Decision::Escalate(EscalationReason::NoConfidentAnswer)
+        );
+    }
+}

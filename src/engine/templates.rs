@@ -1,0 +1,37 @@
+//! Customer-facing texts live in `prompts/` as Markdown, never inline in code.
+
+/// Which canned text to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Template {
+    /// Sent once when a conversation is handed to the owner.
+    Holding,
+    Greeting,
+    Thanks,
+}
+
+/// Renders a template in the tenant's language (`id` by default, `en` available).
+pub fn render(template: Template, language: &str, business_name: &str) -> String {
+    let english = language == "en";
+    let text = match (template, english) {
+        (Template::Holding, false) => include_str!("../../prompts/holding.id.md"),
+        (Template::Holding, true) => include_str!("../../prompts/holding.en.md"),
+        (Template::Greeting, false) => include_str!("../../prompts/greeting.id.md"),
+        (Template::Greeting, true) => include_str!("../../prompts/greeting.en.md"),
+        (Template::Thanks, false) => include_str!("../../prompts/thanks.id.md"),
+        (Template::Thanks, true) => include_str!("../../prompts/thanks.en.md"),
+    };
+    text.trim().replace("{business_name}", business_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indonesian_is_the_default_and_names_the_business() {
+        let text = render(Template::Holding, "id", "Warung Bu Sri");
+        assert!(text.contains("Warung Bu Sri") && text.contains("pemilik"));
+        assert!(render(Template::Holding, "en", "X").contains("owner"));
+        assert!(!render(Template::Greeting, "id", "X").contains('{'));
+    }
+}

@@ -1,0 +1,20 @@
+//! balas: a WhatsApp AI customer-service gateway for Indonesian small businesses.
+pub mod app;
+pub mod audit;
+pub mod channels;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod contacts;
+pub mod crypto;
+pub mod demo;
+pub mod domain;
+pub mod engine;
+pub mod error;
+pub mod fakes;
+pub mod ingress;
+pub mod kb;
+pub mod logging;
+pub mod store;
+pub mod tenants;
+pub mod worker;

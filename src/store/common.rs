@@ -1,0 +1,243 @@
+//! The `TenantTx` operations whose SQL is the same on both backends, written once and
+//! expanded for each. Each backend passes its transaction type, how it binds a timestamp,
+//! and the few methods whose SQL differs (`$specific`).
+//!
+//! Every query names its tenant (`tenant_id = $1`), on SQLite because there is no RLS and on
+//! PostgreSQL as a second fence next to it.
+
+macro_rules! tenant_tx_impl {
+    ($ty:ty, time = $time:path, { $($specific:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::store::TenantTx for $ty {
+            $($specific)*
+
+            fn tenant_id(&self) -> TenantId {
+                self.tenant
+            }
+
+            async fn commit(self: Box<Self>) -> StoreResult<()> {
+                Ok(self.tx.commit().await?)
+            }
+
+            async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
+                sqlx::query("INSERT INTO tenants (id, slug, name, language, status, wrapped_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(t.id).bind(&t.slug).bind(&t.name).bind(&t.language).bind(&t.status).bind(&t.wrapped_key).bind($time(t.created_at))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn tenant(&mut self) -> StoreResult<Option<TenantRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM tenants WHERE id = $1").bind(self.tenant).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn insert_channel(&mut self, c: &ChannelRecord) -> StoreResult<()> {
+                sqlx::query("INSERT INTO channels (id, tenant_id, provider, address, secrets_enc, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(c.id).bind(self.tenant).bind(&c.provider).bind(&c.address).bind(&c.secrets_enc).bind($time(c.created_at))
+                    .execute(&mut *self.tx).await?;
+                sqlx::query("INSERT INTO channel_routes (channel_id, tenant_id, provider) VALUES ($1, $2, $3)")
+                    .bind(c.id).bind(self.tenant).bind(&c.provider)
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn channel(&mut self, id: ChannelId) -> StoreResult<Option<ChannelRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM channels WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn insert_kb_entry(&mut self, e: &KbEntry) -> StoreResult<()> {
+                sqlx::query("INSERT INTO kb_entries (id, tenant_id, question, answer, keywords, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(e.id).bind(self.tenant).bind(&e.question).bind(&e.answer).bind(&e.keywords).bind($time(e.created_at))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn kb_entries(&mut self) -> StoreResult<Vec<KbEntry>> {
+                Ok(sqlx::query_as("SELECT * FROM kb_entries WHERE tenant_id = $1 ORDER BY created_at, id")
+                    .bind(self.tenant).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn clear_kb_entries(&mut self) -> StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM kb_entries WHERE tenant_id = $1").bind(self.tenant).execute(&mut *self.tx).await?.rows_affected())
+            }
+
+            async fn contact_by_index(&mut self, index: IdentityIndex<'_>) -> StoreResult<Option<ContactRecord>> {
+                let query = match index {
+                    IdentityIndex::Bsuid(_) => "SELECT * FROM contacts WHERE tenant_id = $1 AND bsuid_index = $2",
+                    IdentityIndex::Phone(_) => "SELECT * FROM contacts WHERE tenant_id = $1 AND phone_index = $2",
+                };
+                let (IdentityIndex::Bsuid(value) | IdentityIndex::Phone(value)) = index;
+                Ok(sqlx::query_as(query).bind(self.tenant).bind(value).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn contact(&mut self, id: ContactId) -> StoreResult<Option<ContactRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM contacts WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn insert_contact(&mut self, c: &ContactRecord) -> StoreResult<bool> {
+                let done = sqlx::query("INSERT INTO contacts (id, tenant_id, wrapped_key, bsuid_index, phone_index, bsuid_enc, phone_enc, username_enc, name_enc, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING")
+                    .bind(c.id).bind(self.tenant).bind(&c.wrapped_key).bind(&c.bsuid_index).bind(&c.phone_index)
+                    .bind(&c.bsuid_enc).bind(&c.phone_enc).bind(&c.username_enc).bind(&c.name_enc)
+                    .bind($time(c.created_at)).bind($time(c.updated_at))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn link_contact_identity(&mut self, id: ContactId, link: &IdentityLink) -> StoreResult<()> {
+                let now = link.now.map($time);
+                if let Some((index, enc)) = &link.bsuid {
+                    let query = if link.rekey_bsuid {
+                        "UPDATE contacts SET bsuid_index = $3, bsuid_enc = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1 AND bsuid_index = $3)"
+                    } else {
+                        "UPDATE contacts SET bsuid_index = $3, bsuid_enc = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND bsuid_index IS NULL AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1 AND bsuid_index = $3)"
+                    };
+                    sqlx::query(query).bind(self.tenant).bind(id).bind(index).bind(enc).bind(now.clone())
+                        .execute(&mut *self.tx).await?;
+                }
+                if let Some((index, enc)) = &link.phone {
+                    sqlx::query("UPDATE contacts SET phone_index = $3, phone_enc = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND phone_index IS NULL AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1 AND phone_index = $3)")
+                        .bind(self.tenant).bind(id).bind(index).bind(enc).bind(now)
+                        .execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn open_conversation(&mut self, channel: ChannelId, contact: ContactId) -> StoreResult<Option<ConversationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND contact_id = $3 AND state <> 'closed'")
+                    .bind(self.tenant).bind(channel).bind(contact).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<ConversationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn insert_conversation(&mut self, c: &ConversationRecord) -> StoreResult<bool> {
+                let done = sqlx::query("INSERT INTO conversations (id, tenant_id, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING")
+                    .bind(c.id).bind(self.tenant).bind(c.channel_id).bind(c.contact_id).bind(&c.state).bind(&c.escalation_reason)
+                    .bind(c.last_inbound_at.map($time)).bind($time(c.created_at)).bind($time(c.updated_at))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn transition_conversation(&mut self, id: ConversationId, from: &str, to: &str, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE conversations SET state = $4, escalation_reason = $5, updated_at = $6 WHERE tenant_id = $1 AND id = $2 AND state = $3")
+                    .bind(self.tenant).bind(id).bind(from).bind(to).bind(reason).bind($time(now))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn touch_conversation_inbound(&mut self, id: ConversationId, at: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("UPDATE conversations SET last_inbound_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND (last_inbound_at IS NULL OR last_inbound_at < $3)")
+                    .bind(self.tenant).bind(id).bind($time(at))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn message_exists(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<bool> {
+                let found: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM messages WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = $3")
+                    .bind(self.tenant).bind(channel).bind(provider_message_id).fetch_optional(&mut *self.tx).await?;
+                Ok(found.is_some())
+            }
+
+            async fn insert_message(&mut self, m: &MessageRecord) -> StoreResult<bool> {
+                let done = sqlx::query("INSERT INTO messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, author, kind, body_enc, provider_message_id, reply_to, part, status, status_rank, error_code, sent_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING")
+                    .bind(m.id).bind(self.tenant).bind(m.channel_id).bind(m.conversation_id).bind(m.contact_id)
+                    .bind(&m.direction).bind(&m.author).bind(&m.kind).bind(&m.body_enc).bind(&m.provider_message_id)
+                    .bind(m.reply_to).bind(m.part).bind(&m.status).bind(m.status_rank).bind(&m.error_code)
+                    .bind(m.sent_at.map($time)).bind($time(m.created_at)).bind($time(m.updated_at))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn message(&mut self, id: MessageId) -> StoreResult<Option<MessageRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM messages WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn replies_to(&mut self, inbound: MessageId) -> StoreResult<Vec<MessageRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM messages WHERE tenant_id = $1 AND reply_to = $2 ORDER BY part")
+                    .bind(self.tenant).bind(inbound).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn recent_messages(&mut self, conversation: ConversationId, limit: i64) -> StoreResult<Vec<MessageRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM (SELECT * FROM messages WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3) AS recent ORDER BY created_at, id")
+                    .bind(self.tenant).bind(conversation).bind(limit).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn outbound_by_provider_id(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<Option<MessageRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM messages WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = $3 AND direction = 'out'")
+                    .bind(self.tenant).bind(channel).bind(provider_message_id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn advance_message_status(&mut self, id: MessageId, u: &StatusChange<'_>) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE messages SET status = $3, status_rank = $4, error_code = COALESCE($5, error_code), updated_at = $6 WHERE tenant_id = $1 AND id = $2 AND status_rank < $4")
+                    .bind(self.tenant).bind(id).bind(u.status).bind(u.rank).bind(u.error_code).bind($time(u.now))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_provider_message_id(&mut self, id: MessageId, provider_message_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("UPDATE messages SET provider_message_id = $3, sent_at = $4, updated_at = $4, status = CASE WHEN status_rank < 1 THEN 'sent' ELSE status END, status_rank = CASE WHEN status_rank < 1 THEN 1 ELSE status_rank END WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).bind(provider_message_id).bind($time(now))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn enqueue_job(&mut self, j: &JobRecord) -> StoreResult<bool> {
+                let done = sqlx::query("INSERT INTO jobs (id, tenant_id, kind, subject_id, state, attempts, max_attempts, run_at, locked_by, locked_until, last_error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING")
+                    .bind(j.id).bind(self.tenant).bind(&j.kind).bind(j.subject_id).bind(&j.state).bind(j.attempts).bind(j.max_attempts)
+                    .bind($time(j.run_at)).bind(&j.locked_by).bind(j.locked_until.map($time)).bind(&j.last_error)
+                    .bind($time(j.created_at)).bind($time(j.updated_at))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn job(&mut self, id: JobId) -> StoreResult<Option<JobRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM jobs WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn finish_job(&mut self, id: JobId, worker: &str, outcome: &JobOutcome<'_>, now: DateTime<Utc>) -> StoreResult<bool> {
+                let (sql, run_at, error) = match outcome {
+                    JobOutcome::Done => ("UPDATE jobs SET state = 'done', locked_by = NULL, locked_until = NULL, updated_at = $4 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'", None, None),
+                    JobOutcome::Retry { run_at, error } => ("UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, updated_at = $4, run_at = $5, last_error = $6 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'", Some(*run_at), Some(*error)),
+                    JobOutcome::Dead { error } => ("UPDATE jobs SET state = 'dead', locked_by = NULL, locked_until = NULL, updated_at = $4, last_error = $5 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'", None, Some(*error)),
+                };
+                let mut query = sqlx::query(sql).bind(self.tenant).bind(id).bind(worker).bind($time(now));
+                if let Some(run_at) = run_at {
+                    query = query.bind($time(run_at));
+                }
+                if let Some(error) = error {
+                    query = query.bind(error);
+                }
+                Ok(query.execute(&mut *self.tx).await?.rows_affected() == 1)
+            }
+
+            async fn insert_audit_rows(&mut self, rows: &[AuditRow], head: &AuditHead) -> StoreResult<()> {
+                for r in rows {
+                    sqlx::query("INSERT INTO audit_log (tenant_id, seq, at, actor, action, subject_type, subject_id, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                        .bind(self.tenant).bind(r.seq).bind($time(r.at)).bind(&r.actor).bind(&r.action).bind(&r.subject_type)
+                        .bind(&r.subject_id).bind(&r.detail).bind(&r.prev_hash).bind(&r.hash)
+                        .execute(&mut *self.tx).await?;
+                }
+                sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1")
+                    .bind(self.tenant).bind(head.seq).bind(&head.hash)
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn audit_rows_after(&mut self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
+                Ok(sqlx::query_as("SELECT * FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+                    .bind(self.tenant).bind(after_seq).bind(limit).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn audit_head(&mut self) -> StoreResult<Option<AuditHead>> {
+                Ok(sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+                    .bind(self.tenant).fetch_optional(&mut *self.tx).await?)
+            }
+        }
+    };
+}
+

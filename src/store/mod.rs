@@ -1,0 +1,330 @@
+//! Persistence. `Store` is the pool; `TenantTx` is one transaction scoped to one tenant.
+//!
+//! The use-case logic (ingest, worker steps) is written once against these traits; the two
+//! backends only translate each small operation into SQL. On PostgreSQL every `TenantTx`
+//! begins with `set_config('app.tenant_id', …, true)` so row-level security applies.
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::{ChannelId, ContactId, ConversationId, JobId, KbEntryId, MessageId, TenantId};
+
+#[macro_use]
+mod common;
+pub mod postgres;
+pub mod sqlite;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data could not be decrypted: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error("{0}")]
+    Config(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Opens the store named by the URL scheme: `sqlite://…` or `postgres://…`.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else {
+        Err(StoreError::Config(
+            "BALAS_DATABASE_URL must start with sqlite:// or postgres://".into(),
+        ))
+    }
+}
+
+/// The pool-level operations: the only ones that run before a tenant is known.
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// Applies pending migrations. On PostgreSQL this must run as the schema owner and then
+    /// grants the app role (`app_role`) exactly the privileges it needs.
+    async fn migrate(&self, app_role: Option<&str>) -> StoreResult<()>;
+
+    /// Refuses to serve through a PostgreSQL role that could bypass row-level security.
+    async fn check_app_role(&self) -> StoreResult<()>;
+
+    async fn begin(&self, tenant: TenantId) -> StoreResult<Box<dyn TenantTx>>;
+
+    /// Channel id → tenant, through a table that holds no personal data.
+    async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>>;
+
+    /// Leases up to `limit` runnable jobs (queued and due, or running with an expired lease).
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        limit: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Vec<ClaimedJob>>;
+
+    /// Hands a stopping worker's leased jobs back to the queue without counting an attempt.
+    async fn release_jobs(&self, worker: &str) -> StoreResult<u64>;
+
+    /// Number of jobs queued or running (for readiness and metrics).
+    async fn queue_depth(&self) -> StoreResult<i64>;
+
+    /// All tenants; on PostgreSQL this needs the owner URL (a role allowed to bypass RLS).
+    async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>>;
+
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn close(&self);
+}
+
+/// One transaction in one tenant's scope. Dropping it without `commit` rolls back.
+#[async_trait]
+pub trait TenantTx: Send {
+    fn tenant_id(&self) -> TenantId;
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    async fn insert_tenant(&mut self, tenant: &TenantRecord) -> StoreResult<()>;
+    async fn tenant(&mut self) -> StoreResult<Option<TenantRecord>>;
+
+    async fn insert_channel(&mut self, channel: &ChannelRecord) -> StoreResult<()>;
+    async fn channel(&mut self, id: ChannelId) -> StoreResult<Option<ChannelRecord>>;
+
+    async fn insert_kb_entry(&mut self, entry: &KbEntry) -> StoreResult<()>;
+    async fn kb_entries(&mut self) -> StoreResult<Vec<KbEntry>>;
+    /// Deletes every FAQ entry of the tenant; returns how many there were.
+    async fn clear_kb_entries(&mut self) -> StoreResult<u64>;
+
+    async fn contact_by_index(&mut self, index: IdentityIndex<'_>) -> StoreResult<Option<ContactRecord>>;
+    async fn contact(&mut self, id: ContactId) -> StoreResult<Option<ContactRecord>>;
+    /// Inserts unless a contact with the same blind index exists; returns whether it inserted.
+    async fn insert_contact(&mut self, contact: &ContactRecord) -> StoreResult<bool>;
+    /// Links a newly learned identifier to a contact, only where the contact lacked it.
+    async fn link_contact_identity(&mut self, id: ContactId, link: &IdentityLink) -> StoreResult<()>;
+
+    async fn open_conversation(&mut self, channel: ChannelId, contact: ContactId) -> StoreResult<Option<ConversationRecord>>;
+    async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<ConversationRecord>>;
+    /// Inserts unless an open conversation exists for the pair; returns whether it inserted.
+    async fn insert_conversation(&mut self, conversation: &ConversationRecord) -> StoreResult<bool>;
+    /// Moves a conversation from state `from` to `to`; returns false if it was not in `from`
+    /// (a concurrent transaction moved it first).
+    async fn transition_conversation(
+        &mut self,
+        id: ConversationId,
+        from: &str,
+        to: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    async fn touch_conversation_inbound(&mut self, id: ConversationId, at: DateTime<Utc>) -> StoreResult<()>;
+
+    async fn message_exists(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<bool>;
+    /// Inserts unless the provider id is already stored for the channel (or the reply part
+    /// already exists); returns whether it inserted.
+    async fn insert_message(&mut self, message: &MessageRecord) -> StoreResult<bool>;
+    async fn message(&mut self, id: MessageId) -> StoreResult<Option<MessageRecord>>;
+    async fn replies_to(&mut self, inbound: MessageId) -> StoreResult<Vec<MessageRecord>>;
+    /// The latest `limit` messages of a conversation, oldest first.
+    async fn recent_messages(&mut self, conversation: ConversationId, limit: i64) -> StoreResult<Vec<MessageRecord>>;
+    async fn outbound_by_provider_id(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<Option<MessageRecord>>;
+    /// Moves the status forward only; returns whether it moved.
+    async fn advance_message_status(&mut self, id: MessageId, update: &StatusChange<'_>) -> StoreResult<bool>;
+    async fn set_provider_message_id(&mut self, id: MessageId, provider_message_id: &str, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Enqueues unless the same (kind, subject) job exists; returns whether it enqueued.
+    async fn enqueue_job(&mut self, job: &JobRecord) -> StoreResult<bool>;
+    async fn job(&mut self, id: JobId) -> StoreResult<Option<JobRecord>>;
+    /// Marks the job done / rescheduled / dead, only while `worker` still holds its lease.
+    async fn finish_job(&mut self, id: JobId, worker: &str, outcome: &JobOutcome<'_>, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// The chain head, locked until commit so appends from concurrent transactions serialise.
+    async fn lock_audit_head(&mut self) -> StoreResult<AuditHead>;
+    async fn insert_audit_rows(&mut self, rows: &[AuditRow], head: &AuditHead) -> StoreResult<()>;
+    async fn audit_rows_after(&mut self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>>;
+    async fn audit_head(&mut self) -> StoreResult<Option<AuditHead>>;
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChannelRoute {
+    pub channel_id: ChannelId,
+    pub tenant_id: TenantId,
+    pub provider: String,
+}
+
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct ClaimedJob {
+    pub id: JobId,
+    pub tenant_id: TenantId,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TenantRecord {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub language: String,
+    pub status: String,
+    /// The tenant's data key, wrapped by the master key.
+    pub wrapped_key: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChannelRecord {
+    pub id: ChannelId,
+    pub tenant_id: TenantId,
+    pub provider: String,
+    /// The provider-side address of the business number (Meta phone number id, …).
+    pub address: String,
+    /// Provider secrets as JSON, encrypted with the tenant's data key.
+    pub secrets_enc: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KbEntry {
+    pub id: KbEntryId,
+    pub tenant_id: TenantId,
+    pub question: String,
+    pub answer: String,
+    /// Extra search terms, space separated.
+    pub keywords: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContactRecord {
+    pub id: ContactId,
+    pub tenant_id: TenantId,
+    /// The contact's own data key, wrapped; deleting it shreds the contact's content.
+    pub wrapped_key: String,
+    pub bsuid_index: Option<Vec<u8>>,
+    pub phone_index: Option<Vec<u8>>,
+    pub bsuid_enc: Option<String>,
+    pub phone_enc: Option<String>,
+    pub username_enc: Option<String>,
+    pub name_enc: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which blind index to look a contact up by.
+#[derive(Debug, Clone, Copy)]
+pub enum IdentityIndex<'a> {
+    Bsuid(&'a [u8]),
+    Phone(&'a [u8]),
+}
+
+/// Identifier columns to fill on an existing contact (each only if still empty), or to
+/// replace (`rekey_bsuid`) when Meta reports a changed BSUID.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityLink {
+    pub bsuid: Option<(Vec<u8>, String)>,
+    pub phone: Option<(Vec<u8>, String)>,
+    pub rekey_bsuid: bool,
+    pub now: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConversationRecord {
+    pub id: ConversationId,
+    pub tenant_id: TenantId,
+    pub channel_id: ChannelId,
+    pub contact_id: ContactId,
+    pub state: String,
+    pub escalation_reason: Option<String>,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRecord {
+    pub id: MessageId,
+    pub tenant_id: TenantId,
+    pub channel_id: ChannelId,
+    pub conversation_id: ConversationId,
+    pub contact_id: ContactId,
+    /// `in` or `out`.
+    pub direction: String,
+    pub author: String,
+    pub kind: String,
+    /// Body encrypted with the contact's data key.
+    pub body_enc: Option<String>,
+    pub provider_message_id: Option<String>,
+    /// For a reply: the inbound message it answers, and which part of a split body it is.
+    pub reply_to: Option<MessageId>,
+    pub part: i32,
+    pub status: String,
+    pub status_rank: i32,
+    pub error_code: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatusChange<'a> {
+    pub status: &'a str,
+    pub rank: i32,
+    pub error_code: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRecord {
+    pub id: JobId,
+    pub tenant_id: TenantId,
+    pub kind: String,
+    pub subject_id: Uuid,
+    /// `queued`, `running`, `done` or `dead`.
+    pub state: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<DateTime<Utc>>,
+    /// An error class we wrote ourselves; never provider text or message content.
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub enum JobOutcome<'a> {
+    Done,
+    Retry { run_at: DateTime<Utc>, error: &'a str },
+    Dead { error: &'a str },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditRow {
+    pub tenant_id: TenantId,
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: Option<String>,
+    /// JSON text, stored byte for byte so the hash can be recomputed.
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditHead {
+    pub seq: i64,
+    pub hash: String,
+}

@@ -1,0 +1,187 @@
+//! PostgreSQL backend: row-level security per tenant, `FOR UPDATE SKIP LOCKED` job claims,
+//! and a migration step that grants the app role only what it needs.
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Postgres;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::*;
+
+/// Tables the app role may read and write; `audit_log` is insert-and-select only.
+const APP_TABLES: &[&str] =
+    &["tenants", "channels", "channel_routes", "kb_entries", "contacts", "conversations", "messages", "jobs", "audit_heads"];
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// The raw pool, for tests that inspect the database as a given role.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn pg_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t
+}
+
+/// Role names go into GRANT statements, which take no bind parameters: allow plain names only.
+fn checked_role(role: &str) -> StoreResult<&str> {
+    let ok = !role.is_empty()
+        && role.len() <= 63
+        && role.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !role.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(role)
+    } else {
+        Err(StoreError::Config(format!(
+            "app role name {role:?} must be lowercase letters, digits and underscores"
+        )))
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn migrate(&self, app_role: Option<&str>) -> StoreResult<()> {
+        sqlx::migrate!("./migrations/postgres").run(&self.pool).await?;
+        let Some(role) = app_role else { return Ok(()) };
+        let role = checked_role(role)?;
+        let (me,): (String,) = sqlx::query_as("SELECT current_user::text").fetch_one(&self.pool).await?;
+        if me == role {
+            return Err(StoreError::Config(format!(
+                "BALAS_DATABASE_URL and BALAS_DATABASE_OWNER_URL both use role {role:?}; the app must connect as a role that does not own the tables"
+            )));
+        }
+        let mut tx = self.pool.begin().await?;
+        let statements = [
+            format!("GRANT USAGE ON SCHEMA public TO {role}"),
+            format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {role}", APP_TABLES.join(", ")),
+            format!("REVOKE ALL ON audit_log FROM {role}"),
+            format!("GRANT SELECT, INSERT ON audit_log TO {role}"),
+        ];
+        for statement in statements {
+            sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn check_app_role(&self) -> StoreResult<()> {
+        let (name, superuser, bypass, owns): (String, bool, bool, bool) = sqlx::query_as(
+            "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls, \
+             EXISTS (SELECT 1 FROM pg_tables t WHERE t.schemaname = 'public' AND t.tableowner = current_user) \
+             FROM pg_roles r WHERE r.rolname = current_user",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let problem = if superuser {
+            "is a superuser"
+        } else if bypass {
+            "has BYPASSRLS"
+        } else if owns {
+            "owns the tables"
+        } else {
+            return Ok(());
+        };
+        Err(StoreError::Config(format!(
+            "BALAS_DATABASE_URL connects as role {name:?}, which {problem}: row-level security would not protect tenants. \
+             Connect as a separate app role and run `balas migrate` with BALAS_DATABASE_OWNER_URL to grant it."
+        )))
+    }
+
+    async fn begin(&self, tenant: TenantId) -> StoreResult<Box<dyn TenantTx>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(Box::new(PgTx { tx, tenant }))
+    }
+
+    async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>> {
+        Ok(sqlx::query_as("SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1")
+            .bind(channel)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn claim_jobs(&self, worker: &str, limit: i64, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> StoreResult<Vec<ClaimedJob>> {
+        Ok(sqlx::query_as(
+            "WITH next AS ( \
+                SELECT id FROM jobs \
+                WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) \
+                ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, locked_by = $1, locked_until = $3, updated_at = $2 \
+             FROM next WHERE j.id = next.id \
+             RETURNING j.id, j.tenant_id",
+        )
+        .bind(worker)
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn release_jobs(&self, worker: &str) -> StoreResult<u64> {
+        let done = sqlx::query("UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 WHERE locked_by = $1 AND state = 'running'")
+            .bind(worker)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn queue_depth(&self) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')").fetch_one(&self.pool).await?;
+        Ok(n)
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>> {
+        Ok(sqlx::query_as("SELECT * FROM tenants ORDER BY created_at, id").fetch_all(&self.pool).await?)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub struct PgTx {
+    tx: sqlx::Transaction<'static, Postgres>,
+    tenant: TenantId,
+}
+
+tenant_tx_impl!(PgTx, time = pg_time, {
+    async fn lock_audit_head(&mut self) -> StoreResult<AuditHead> {
+        sqlx::query("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING")
+            .bind(self.tenant)
+            .bind(crate::audit::GENESIS_HASH)
+            .execute(&mut *self.tx)
+            .await?;
+        // The row lock serialises concurrent appends to this tenant's chain until commit.
+        Ok(sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE")
+            .bind(self.tenant)
+            .fetch_one(&mut *self.tx)
+            .await?)
+    }
+});

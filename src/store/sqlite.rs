@@ -1,0 +1,139 @@
+//! SQLite backend: one writer connection (SQLite has one writer anyway; in-process
+//! serialisation avoids busy errors) plus a small read pool. WAL, synchronous=FULL.
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous, SqliteTypeInfo};
+use sqlx::{Encode, Sqlite, Type};
+
+use super::*;
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_lazy_with(options.read_only(true));
+        Ok(Self { writer, reader })
+    }
+}
+
+/// Timestamps as fixed-width text (`2026-11-22T08:00:00.000000Z`) so that SQL string
+/// comparison is time comparison; sqlx's own encoding varies the fraction width.
+#[derive(Debug, Clone, Copy)]
+pub struct SqlTime(DateTime<Utc>);
+
+fn sql_time(t: DateTime<Utc>) -> SqlTime {
+    SqlTime(t)
+}
+
+impl Type<Sqlite> for SqlTime {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+}
+
+impl Encode<'_, Sqlite> for SqlTime {
+    fn encode_by_ref(&self, buf: &mut <Sqlite as sqlx::Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        Encode::<Sqlite>::encode(self.0.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(), buf)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn migrate(&self, _app_role: Option<&str>) -> StoreResult<()> {
+        sqlx::migrate!("./migrations/sqlite").run(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn check_app_role(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn begin(&self, tenant: TenantId) -> StoreResult<Box<dyn TenantTx>> {
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Box::new(SqliteTx { tx, tenant }))
+    }
+
+    async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>> {
+        Ok(sqlx::query_as("SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1")
+            .bind(channel)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn claim_jobs(&self, worker: &str, limit: i64, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> StoreResult<Vec<ClaimedJob>> {
+        Ok(sqlx::query_as(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $3, updated_at = $2 \
+             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) ORDER BY run_at LIMIT $4) \
+             RETURNING id, tenant_id",
+        )
+        .bind(worker)
+        .bind(sql_time(now))
+        .bind(sql_time(lease_until))
+        .bind(limit)
+        .fetch_all(&self.writer)
+        .await?)
+    }
+
+    async fn release_jobs(&self, worker: &str) -> StoreResult<u64> {
+        let done = sqlx::query("UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 WHERE locked_by = $1 AND state = 'running'")
+            .bind(worker)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn queue_depth(&self) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')").fetch_one(&self.reader).await?;
+        Ok(n)
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>> {
+        Ok(sqlx::query_as("SELECT * FROM tenants ORDER BY created_at, id").fetch_all(&self.reader).await?)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+pub struct SqliteTx {
+    tx: sqlx::Transaction<'static, Sqlite>,
+    tenant: TenantId,
+}
+
+tenant_tx_impl!(SqliteTx, time = sql_time, {
+    async fn lock_audit_head(&mut self) -> StoreResult<AuditHead> {
+        // BEGIN IMMEDIATE already holds the write lock; no row lock needed.
+        sqlx::query("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING")
+            .bind(self.tenant)
+            .bind(crate::audit::GENESIS_HASH)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1").bind(self.tenant).fetch_one(&mut *self.tx).await?)
+    }
+});

@@ -1,0 +1,112 @@
+//! Tenants (businesses) and their data keys; channels are attached to them here too.
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::audit::{self, AuditEntry};
+use crate::channels::ChannelSecrets;
+use crate::config::Keys;
+use crate::crypto::DataKey;
+use crate::domain::{ChannelId, Provider, TenantId};
+use crate::store::{ChannelRecord, Store, StoreError, StoreResult, TenantRecord, TenantTx};
+
+/// Creates a tenant with its own data key; the slug defaults to a lowercase form of the name.
+pub async fn create(
+    store: &dyn Store,
+    keys: &Keys,
+    name: &str,
+    slug: Option<&str>,
+    language: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<TenantRecord> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(StoreError::Config("the tenant name must not be empty".into()));
+    }
+    let slug = slug.map(str::to_string).unwrap_or_else(|| slugify(name));
+    if slug.is_empty() || !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return Err(StoreError::Config("the slug must be lowercase letters, digits and dashes".into()));
+    }
+    if !["id", "en"].contains(&language) {
+        return Err(StoreError::Config("language must be id or en".into()));
+    }
+    let (_, wrapped_key) = keys.vault.new_data_key()?;
+    let tenant = TenantRecord {
+        id: TenantId::new(),
+        slug,
+        name: name.to_string(),
+        language: language.to_string(),
+        status: "active".into(),
+        wrapped_key,
+        created_at: now,
+    };
+    let mut tx = store.begin(tenant.id).await?;
+    tx.insert_tenant(&tenant).await?;
+    let entry = AuditEntry::new("cli", "tenant.created", "tenant", Some(tenant.id.to_string()))
+        .detail(json!({ "slug": tenant.slug, "language": tenant.language }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(tenant)
+}
+
+/// The tenant's data key, which encrypts tenant-level secrets such as channel credentials.
+pub async fn data_key(tx: &mut dyn TenantTx, keys: &Keys) -> StoreResult<DataKey> {
+    let tenant = tx.tenant().await?.ok_or_else(|| StoreError::Config(format!("tenant {} not found", tx.tenant_id())))?;
+    Ok(keys.vault.unwrap_key(&tenant.wrapped_key)?)
+}
+
+/// Finds a tenant by id or slug (slugs need a view of all tenants: the owner URL on PostgreSQL).
+pub async fn find(store: &dyn Store, id_or_slug: &str) -> StoreResult<Option<TenantRecord>> {
+    if let Ok(id) = id_or_slug.parse::<TenantId>() {
+        let mut tx = store.begin(id).await?;
+        return tx.tenant().await;
+    }
+    Ok(store.list_tenants().await?.into_iter().find(|t| t.slug == id_or_slug))
+}
+
+/// Connects a provider number to a tenant; secrets are sealed with the tenant's data key.
+pub async fn add_channel(
+    store: &dyn Store,
+    keys: &Keys,
+    tenant: TenantId,
+    provider: Provider,
+    address: &str,
+    secrets: &ChannelSecrets,
+    now: DateTime<Utc>,
+) -> StoreResult<ChannelRecord> {
+    let mut tx = store.begin(tenant).await?;
+    let key = data_key(&mut *tx, keys).await?;
+    let channel = ChannelRecord {
+        id: ChannelId::new(),
+        tenant_id: tenant,
+        provider: provider.as_str().to_string(),
+        address: address.trim().to_string(),
+        secrets_enc: secrets.seal(&key)?,
+        created_at: now,
+    };
+    tx.insert_channel(&channel).await?;
+    let entry = AuditEntry::new("cli", "channel.added", "channel", Some(channel.id.to_string()))
+        .detail(json!({ "provider": channel.provider }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(channel)
+}
+
+fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn slugs_are_url_safe() {
+        assert_eq!(super::slugify("Warung Bu Sri — Jl. Kenanga"), "warung-bu-sri-jl-kenanga");
+    }
+}

@@ -1,0 +1,236 @@
+//! The durable job queue's worker: claims jobs with a lease, runs them, retries with
+//! exponential backoff and jitter, and dead-letters after the maximum number of attempts.
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::domain::{EscalationReason, JobId, MessageId, TenantId};
+use crate::store::{ClaimedJob, JobOutcome, JobRecord, StatusChange, StoreError, StoreResult};
+
+mod escalate;
+mod respond;
+mod send;
+
+pub use escalate::escalate;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Decide and store the answer to one inbound message.
+    Respond,
+    /// Deliver one outbound message through its provider.
+    Send,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Respond => "respond",
+            Self::Send => "send",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "respond" => Some(Self::Respond),
+            "send" => Some(Self::Send),
+            _ => None,
+        }
+    }
+}
+
+impl JobRecord {
+    pub fn new(tenant: TenantId, kind: JobKind, subject: Uuid, max_attempts: i32, now: DateTime<Utc>) -> Self {
+        Self {
+            id: JobId::new(),
+            tenant_id: tenant,
+            kind: kind.as_str().into(),
+            subject_id: subject,
+            state: "queued".into(),
+            attempts: 0,
+            max_attempts,
+            run_at: now,
+            locked_by: None,
+            locked_until: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// Why a job did not complete. The class is our own short code: it is stored and audited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobFailure {
+    Retryable(String),
+    Permanent(String),
+}
+
+impl From<StoreError> for JobFailure {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "job step failed on the database");
+        match e {
+            StoreError::Crypto(_) => Self::Permanent("undecryptable".into()),
+            _ => Self::Retryable("database".into()),
+        }
+    }
+}
+
+pub struct Worker {
+    state: AppState,
+    id: String,
+}
+
+impl Worker {
+    pub fn new(state: AppState, name: &str) -> Self {
+        let suffix = Uuid::new_v4().simple().to_string();
+        Self { state, id: format!("{name}-{}", &suffix[..8]) }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs due jobs one by one until none is due; returns how many ran. Tests and the demo
+    /// use this to drain the queue deterministically.
+    pub async fn run_until_idle(&self) -> StoreResult<usize> {
+        let mut ran = 0;
+        while self.run_once().await? {
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    /// Claims one due job and runs it; false when nothing was due.
+    pub async fn run_once(&self) -> StoreResult<bool> {
+        let now = self.state.clock.now();
+        let lease = chrono::Duration::from_std(self.state.config.lease).unwrap_or(chrono::Duration::minutes(2));
+        let claimed = self.state.store.claim_jobs(&self.id, 1, now, now + lease).await?;
+        let Some(job) = claimed.into_iter().next() else { return Ok(false) };
+        self.execute(job).await?;
+        Ok(true)
+    }
+
+    /// The background loop: wakes on new work or every poll interval, stops on `shutdown`.
+    /// A job in flight finishes; the caller releases leases of jobs cut off by a timeout.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let wake = self.state.queue_wake.clone();
+        loop {
+            let notified = wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let pause = match self.run_once().await {
+                Ok(true) => continue,
+                Ok(false) => self.state.config.poll_interval,
+                Err(e) => {
+                    tracing::error!(worker = %self.id, error = %e, "claiming a job failed");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn execute(&self, claimed: ClaimedJob) -> StoreResult<()> {
+        let now = self.state.clock.now();
+        let mut tx = self.state.store.begin(claimed.tenant_id).await?;
+        let Some(job) = tx.job(claimed.id).await? else { return Ok(()) };
+        let kind = JobKind::parse(&job.kind);
+        let entry = AuditEntry::new("worker", "job.claimed", "job", Some(job.id.to_string()))
+            .detail(json!({ "kind": job.kind, "attempt": job.attempts, "worker": self.id }));
+        audit::append(&mut *tx, vec![entry], now).await?;
+        tx.commit().await?;
+        let result = match kind {
+            // A job re-claimed after crashes past its budget is not run again.
+            _ if job.attempts > job.max_attempts => Err(JobFailure::Permanent("attempts_exhausted".into())),
+            Some(JobKind::Respond) => respond::run(&self.state, &self.id, &job).await,
+            Some(JobKind::Send) => send::run(&self.state, &self.id, &job).await,
+            None => Err(JobFailure::Permanent("unknown_kind".into())),
+        };
+        if let Err(failure) = result {
+            self.fail(&job, failure).await?;
+        }
+        Ok(())
+    }
+
+    /// Reschedules with backoff, or dead-letters: a dead reply escalates to the owner.
+    async fn fail(&self, job: &JobRecord, failure: JobFailure) -> StoreResult<()> {
+        let now = self.state.clock.now();
+        let mut tx = self.state.store.begin(job.tenant_id).await?;
+        let (class, permanent) = match &failure {
+            JobFailure::Retryable(c) => (c.as_str(), false),
+            JobFailure::Permanent(c) => (c.as_str(), true),
+        };
+        let mut trail = Vec::new();
+        if permanent || job.attempts >= job.max_attempts {
+            if !tx.finish_job(job.id, &self.id, &JobOutcome::Dead { error: class }, now).await? {
+                return Ok(());
+            }
+            tracing::warn!(job = %job.id, kind = %job.kind, error = class, "job dead-lettered");
+            trail.push(
+                AuditEntry::new("worker", "job.dead", "job", Some(job.id.to_string()))
+                    .detail(json!({ "kind": job.kind, "attempts": job.attempts, "error": class })),
+            );
+            let message_id = MessageId(job.subject_id);
+            if let Some(message) = tx.message(message_id).await? {
+                if job.kind == JobKind::Send.as_str() {
+                    let failed = StatusChange { status: "failed", rank: crate::domain::DeliveryStatus::Failed.rank(), error_code: Some(class), now };
+                    tx.advance_message_status(message_id, &failed).await?;
+                }
+                // Customers who cannot be reached get no holding message; the owner is told either way.
+                let holding = job.kind == JobKind::Respond.as_str();
+                trail.extend(escalate(&self.state, &mut *tx, message.conversation_id, EscalationReason::ReplyFailed, Some(message_id), holding, now).await?);
+            }
+        } else {
+            let run_at = now + backoff(self.state.config.retry_base, job.attempts);
+            if !tx.finish_job(job.id, &self.id, &JobOutcome::Retry { run_at, error: class }, now).await? {
+                return Ok(());
+            }
+            trail.push(
+                AuditEntry::new("worker", "job.failed", "job", Some(job.id.to_string()))
+                    .detail(json!({ "kind": job.kind, "attempt": job.attempts, "error": class, "retry_at": run_at })),
+            );
+        }
+        audit::append(&mut *tx, trail, now).await?;
+        tx.commit().await?;
+        self.state.queue_wake.notify_waiters();
+        Ok(())
+    }
+}
+
+/// `base · 2^(attempt-1)`, capped at 15 minutes, with ±25% jitter so retries spread out.
+pub fn backoff(base: Duration, attempt: i32) -> chrono::Duration {
+    let exp = attempt.clamp(1, 20) - 1;
+    let raw = base.as_secs_f64() * 2f64.powi(exp);
+    let capped = raw.min(15.0 * 60.0);
+    let jitter = rand::rng().random_range(0.75..=1.25);
+    chrono::Duration::milliseconds((capped * jitter * 1000.0) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_secs(2);
+        let first = backoff(base, 1).num_milliseconds();
+        assert!((1500..=2500).contains(&first), "{first}");
+        let fifth = backoff(base, 5).num_milliseconds();
+        assert!((24_000..=40_000).contains(&fifth), "{fifth}");
+        let late = backoff(base, 30).num_milliseconds();
+        assert!(late <= 15 * 60 * 1250, "{late}");
+    }
+}
