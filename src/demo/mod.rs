@@ -1,4 +1,119 @@
-//! `balas demo`: placeholder replaced below.
+//! `balas demo`: a scripted WhatsApp conversation through the real pipeline (signed Meta
+//! webhooks over HTTP → durable store → worker → FAQ responder → Graph API), with a local
+//! fake Graph API, a throw-away SQLite database and throw-away keys.
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{AppConfig, AppState};
+use crate::audit;
+use crate::channels::ChannelSecrets;
+use crate::channels::meta::MetaSecrets;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Keys;
+use crate::crypto::{self, BlindIndex, Vault};
+use crate::domain::{Bsuid, ConversationState, Provider};
+use crate::fakes::graph::FakeGraph;
+use crate::fakes::meta_webhook::{self, FakeCustomer};
+use crate::kb;
+use crate::store::{self, IdentityIndex};
+use crate::tenants;
+use crate::worker::Worker;
+
+const PHONE_NUMBER_ID: &str = "106540352242922";
+
+const SCRIPT: &[&str] = &[
+    "Halo kak",
+    "Jam buka tokonya kapan ya?",
+    "Brp ongkir ke Bekasi kak?",
+    "Bisa bayar pakai QRIS ga?",
+    "Kak, pesanan saya dari kemarin belum sampai, saya mau komplain",
+];
+
 pub async fn run() -> anyhow::Result<()> {
+    let dir = tempdir()?;
+    let url = format!("sqlite://{}/demo.db", dir.display());
+    let store = store::connect(&url).await?;
+    store.migrate(None).await?;
+    let keys = throwaway_keys()?;
+    let graph = FakeGraph::start().await?;
+    let config = AppConfig { workers: 0, meta_graph_url: graph.base_url.clone(), ..AppConfig::default() };
+    let state = AppState::with_system_clock(store.clone(), keys.clone(), config)?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(crate::app::serve(listener, state.clone(), shutdown.clone()));
+
+    let now = SystemClock.now();
+    let tenant = tenants::create(&*store, &keys, "Warung Kopi Bu Sri", Some("warung-bu-sri"), "id", now).await?;
+    let faq = kb::parse_json(include_str!("faq.json"))?;
+    kb::import(&*store, tenant.id, &faq, false, now).await?;
+    let app_secret = crypto::generate_key();
+    let secrets = MetaSecrets { app_secret: app_secret.clone(), access_token: "demo-token".into(), verify_token: crypto::generate_key() };
+    let channel = tenants::add_channel(&*store, &keys, tenant.id, Provider::Meta, PHONE_NUMBER_ID, &ChannelSecrets::Meta(secrets), now).await?;
+
+    println!("balas demo — {} (tenant {}), {} FAQ entries", tenant.name, tenant.slug, faq.len());
+    println!("server {base}, fake Graph API {}, database {}\n", graph.base_url, dir.display());
+
+    let customer = FakeCustomer {
+        bsuid: Some("ID.48291038475610293847".into()),
+        phone: Some("6281234567890".into()),
+        name: "Rina".into(),
+        username: None,
+    };
+    let bsuid = Bsuid::parse(customer.bsuid.as_deref().unwrap_or_default())?;
+    let http = reqwest::Client::new();
+    let worker = Worker::new(state.clone(), "demo");
+    let webhook = format!("{base}/webhooks/meta/{}", channel.id);
+    for (n, line) in SCRIPT.iter().enumerate() {
+        let payload = meta_webhook::envelope(PHONE_NUMBER_ID, &[&customer], vec![customer.text(&format!("wamid.DEMO{n:04}"), line, now.timestamp())], vec![]);
+        let body = serde_json::to_vec(&payload)?;
+        let response = http
+            .post(&webhook)
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", meta_webhook::sign(&app_secret, &body))
+            .body(body)
+            .send()
+            .await?;
+        println!("👤 Rina: {line}");
+        println!("   ↳ webhook signed and POSTed: HTTP {}", response.status().as_u16());
+        let before = graph.received().len();
+        worker.run_until_idle().await?;
+        for sent in &graph.received()[before..] {
+            println!("🤖 balas: {}", sent.text());
+        }
+        let mut tx = store.begin(tenant.id).await?;
+        let contact = tx.contact_by_index(IdentityIndex::Bsuid(&keys.index.bsuid(tenant.id, &bsuid))).await?.context("demo contact")?;
+        if let Some(conversation) = tx.open_conversation(channel.id, contact.id).await?
+            && conversation.state == ConversationState::Escalated.as_str()
+        {
+            let reason = conversation.escalation_reason.unwrap_or_default();
+            println!("   ↳ conversation marked for escalation to the owner (reason: {reason})");
+        }
+        tx.commit().await?;
+        println!();
+    }
+    match audit::verify_tenant(&*store, tenant.id).await? {
+        audit::Verdict::Intact { rows, .. } => println!("audit log: {rows} rows, hash chain intact"),
+        audit::Verdict::Broken { seq, reason } => println!("audit log: BROKEN at row {seq}: {reason}"),
+    }
+    println!("fake Graph API received {} messages", graph.received().len());
+    shutdown.cancel();
+    server.await.context("server task")??;
+    std::fs::remove_dir_all(&dir).ok();
     Ok(())
+}
+
+fn throwaway_keys() -> anyhow::Result<Keys> {
+    let vault = Vault::from_keys(&crypto::generate_key().into())?;
+    let index = BlindIndex::from_secret(&crypto::generate_key().into())?;
+    Ok(Keys { vault: Arc::new(vault), index: Arc::new(index) })
+}
+
+fn tempdir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("balas-demo-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
