@@ -68,7 +68,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, keys: Keys, config: AppConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: Keys,
+        config: AppConfig,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
@@ -76,16 +81,34 @@ impl AppState {
             .user_agent(concat!("balas/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let meta = Arc::new(MetaClient::new(http, &config.meta_graph_url));
-        Ok(Self { store, keys, clock, config: Arc::new(config), meta, queue_wake: Arc::new(Notify::new()) })
+        Ok(Self {
+            store,
+            keys,
+            clock,
+            config: Arc::new(config),
+            meta,
+            queue_wake: Arc::new(Notify::new()),
+        })
     }
 
-    pub fn with_system_clock(store: Arc<dyn Store>, keys: Keys, config: AppConfig) -> anyhow::Result<Self> {
+    pub fn with_system_clock(
+        store: Arc<dyn Store>,
+        keys: Keys,
+        config: AppConfig,
+    ) -> anyhow::Result<Self> {
         Self::new(store, keys, config, Arc::new(SystemClock))
     }
 
     /// The URL to give a provider for one channel.
-    pub fn webhook_url(public_url: &str, provider: &str, channel: &crate::domain::ChannelId) -> String {
-        format!("{}/webhooks/{provider}/{channel}", public_url.trim_end_matches('/'))
+    pub fn webhook_url(
+        public_url: &str,
+        provider: &str,
+        channel: &crate::domain::ChannelId,
+    ) -> String {
+        format!(
+            "{}/webhooks/{provider}/{channel}",
+            public_url.trim_end_matches('/')
+        )
     }
 }
 
@@ -96,12 +119,19 @@ pub fn install_crypto_provider() {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
         .route("/readyz", get(ready))
         .merge(ingress::router())
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
         })
         .with_state(state)
 }
@@ -111,13 +141,20 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "not_ready", "detail": "the database is not reachable" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": "not_ready", "detail": "the database is not reachable" })),
+            )
         }
     }
 }
 
 /// Serves HTTP and runs the workers until `shutdown` fires, then drains and releases leases.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let mut workers = Vec::new();
     let mut worker_ids = Vec::new();
     for n in 0..state.config.workers {
@@ -127,7 +164,9 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
     }
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, workers = state.config.workers, "balas is listening");
-    axum::serve(listener, router(state.clone())).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
+    axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
     let grace = state.config.shutdown_grace;
     let drained = tokio::time::timeout(grace, async {
         for handle in workers.iter_mut() {
@@ -136,7 +175,10 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(?grace, "workers did not finish in time; stopping them and releasing their leases");
+        tracing::warn!(
+            ?grace,
+            "workers did not finish in time; stopping them and releasing their leases"
+        );
         workers.iter().for_each(|h| h.abort());
     }
     for id in worker_ids {

@@ -19,7 +19,11 @@ use crate::store::{self, Store};
 use crate::{audit, crypto, demo, kb, tenants};
 
 #[derive(Parser)]
-#[command(name = "balas", version, about = "WhatsApp AI customer service for Indonesian small businesses")]
+#[command(
+    name = "balas",
+    version,
+    about = "WhatsApp AI customer service for Indonesian small businesses"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub db: DatabaseArgs,
@@ -28,7 +32,13 @@ pub struct Cli {
     #[command(flatten)]
     pub serve: ServeArgs,
     /// pretty for a terminal, json for production log collectors.
-    #[arg(long, env = "BALAS_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    #[arg(
+        long,
+        env = "BALAS_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -36,27 +46,51 @@ pub struct Cli {
 
 #[derive(Clone, Args)]
 pub struct ServeArgs {
-    #[arg(long, env = "BALAS_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "BALAS_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub listen: String,
     /// Externally visible base URL (default: http://LISTEN); printed webhook URLs use it.
     #[arg(long, env = "BALAS_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
-    #[arg(long, env = "BALAS_META_GRAPH_URL", default_value = "https://graph.facebook.com/v21.0", global = true)]
+    #[arg(
+        long,
+        env = "BALAS_META_GRAPH_URL",
+        default_value = "https://graph.facebook.com/v21.0",
+        global = true
+    )]
     pub meta_graph_url: String,
     /// Concurrent background workers.
     #[arg(long, env = "BALAS_WORKERS", default_value_t = 4, global = true)]
     pub workers: usize,
     /// Attempts per job before it is dead-lettered.
-    #[arg(long, env = "BALAS_JOB_MAX_ATTEMPTS", default_value_t = 8, global = true)]
+    #[arg(
+        long,
+        env = "BALAS_JOB_MAX_ATTEMPTS",
+        default_value_t = 8,
+        global = true
+    )]
     pub max_attempts: i32,
     /// Minimum FAQ match confidence (0–1) for the offline responder to answer.
-    #[arg(long, env = "BALAS_FAQ_THRESHOLD", default_value_t = 0.5, global = true)]
+    #[arg(
+        long,
+        env = "BALAS_FAQ_THRESHOLD",
+        default_value_t = 0.5,
+        global = true
+    )]
     pub faq_threshold: f64,
 }
 
 impl ServeArgs {
     pub fn public_url(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_string()
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
     }
 
     pub fn app_config(&self) -> AppConfig {
@@ -166,7 +200,11 @@ pub enum AuditCommand {
 pub async fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
-    let level = if matches!(command, Command::Serve) { "info" } else { "warn" };
+    let level = if matches!(command, Command::Serve) {
+        "info"
+    } else {
+        "warn"
+    };
     logging::init(cli.log_format, level);
     let now = SystemClock.now();
     match command {
@@ -178,40 +216,66 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Keys(KeysCommand::Generate) => println!("{}", crypto::generate_key()),
         Command::Demo => demo::run().await?,
-        Command::Tenant(TenantCommand::Create { name, slug, language }) => {
+        Command::Tenant(TenantCommand::Create {
+            name,
+            slug,
+            language,
+        }) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
-            let tenant = tenants::create(&*store, &keys, &name, slug.as_deref(), &language, now).await?;
+            let tenant =
+                tenants::create(&*store, &keys, &name, slug.as_deref(), &language, now).await?;
             println!("{}", tenant.id);
         }
         Command::Tenant(TenantCommand::List) => {
             let (store, _) = admin(&cli.db, &cli.keys).await?;
-            println!("{:<36}  {:<24}  {:<4}  {:<9}  NAME", "ID", "SLUG", "LANG", "STATUS");
+            println!(
+                "{:<36}  {:<24}  {:<4}  {:<9}  NAME",
+                "ID", "SLUG", "LANG", "STATUS"
+            );
             for t in store.list_tenants().await? {
-                println!("{:<36}  {:<24}  {:<4}  {:<9}  {}", t.id, t.slug, t.language, t.status, t.name);
+                println!(
+                    "{:<36}  {:<24}  {:<4}  {:<9}  {}",
+                    t.id, t.slug, t.language, t.status, t.name
+                );
             }
         }
-        Command::Channel(ChannelCommand::Add(args)) => channel_add(&cli.db, &cli.keys, &cli.serve, args, now).await?,
-        Command::Kb(KbCommand::Import { tenant, file, append }) => {
+        Command::Channel(ChannelCommand::Add(args)) => {
+            channel_add(&cli.db, &cli.keys, &cli.serve, args, now).await?
+        }
+        Command::Kb(KbCommand::Import {
+            tenant,
+            file,
+            append,
+        }) => {
             let items = kb::read_file(&file)?;
             let (store, _) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, &tenant).await?;
             let (removed, added) = kb::import(&*store, tenant.id, &items, append, now).await?;
-            println!("imported {added} FAQ entries for {} (replaced {removed})", tenant.slug);
+            println!(
+                "imported {added} FAQ entries for {} (replaced {removed})",
+                tenant.slug
+            );
         }
-        Command::Audit(AuditCommand::Verify { tenant }) => return audit_verify(&cli.db, &cli.keys, tenant.as_deref()).await,
+        Command::Audit(AuditCommand::Verify { tenant }) => {
+            return audit_verify(&cli.db, &cli.keys, tenant.as_deref()).await;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(db: &DatabaseArgs, key_args: &KeyArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let keys = key_args.resolve(db)?;
-    let store = store::connect(&db.database_url).await.context("connecting to BALAS_DATABASE_URL")?;
+    let store = store::connect(&db.database_url)
+        .await
+        .context("connecting to BALAS_DATABASE_URL")?;
     if store.backend() == store::Backend::Sqlite {
         store.migrate(None).await?;
     }
     store.check_app_role().await?;
     let state = AppState::with_system_clock(store, keys, args.app_config())?;
-    let listener = TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     crate::app::serve(listener, state, shutdown).await
@@ -221,14 +285,15 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                shutdown.cancel();
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    shutdown.cancel();
+                    return;
+                }
+            };
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]
@@ -248,7 +313,9 @@ async fn admin(db: &DatabaseArgs, key_args: &KeyArgs) -> anyhow::Result<(Arc<dyn
 }
 
 async fn find_tenant(store: &dyn Store, id_or_slug: &str) -> anyhow::Result<store::TenantRecord> {
-    tenants::find(store, id_or_slug).await?.with_context(|| format!("no tenant {id_or_slug:?}"))
+    tenants::find(store, id_or_slug)
+        .await?
+        .with_context(|| format!("no tenant {id_or_slug:?}"))
 }
 
 async fn channel_add(
@@ -259,9 +326,16 @@ async fn channel_add(
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
     if args.provider != Provider::Meta {
-        bail!("{} channels are not supported yet; only --provider meta is", args.provider.as_str());
+        bail!(
+            "{} channels are not supported yet; only --provider meta is",
+            args.provider.as_str()
+        );
     }
-    let required = |value: Option<String>, flag: &str| value.filter(|v| !v.trim().is_empty()).with_context(|| format!("--provider meta needs {flag}"));
+    let required = |value: Option<String>, flag: &str| {
+        value
+            .filter(|v| !v.trim().is_empty())
+            .with_context(|| format!("--provider meta needs {flag}"))
+    };
     let phone_number_id = required(args.phone_number_id, "--phone-number-id")?;
     let generated = args.verify_token.is_none();
     let secrets = MetaSecrets {
@@ -271,16 +345,35 @@ async fn channel_add(
     };
     let (store, keys) = admin(db, key_args).await?;
     let tenant = find_tenant(&*store, &args.tenant).await?;
-    let channel = tenants::add_channel(&*store, &keys, tenant.id, Provider::Meta, &phone_number_id, &ChannelSecrets::Meta(secrets.clone()), now).await?;
+    let channel = tenants::add_channel(
+        &*store,
+        &keys,
+        tenant.id,
+        Provider::Meta,
+        &phone_number_id,
+        &ChannelSecrets::Meta(secrets.clone()),
+        now,
+    )
+    .await?;
     println!("channel id:   {}", channel.id);
-    println!("webhook URL:  {}", AppState::webhook_url(&serve.public_url(), "meta", &channel.id));
+    println!(
+        "webhook URL:  {}",
+        AppState::webhook_url(&serve.public_url(), "meta", &channel.id)
+    );
     if generated {
-        println!("verify token: {}   (enter it in the Meta App Dashboard; it is not shown again)", secrets.verify_token);
+        println!(
+            "verify token: {}   (enter it in the Meta App Dashboard; it is not shown again)",
+            secrets.verify_token
+        );
     }
     Ok(())
 }
 
-async fn audit_verify(db: &DatabaseArgs, key_args: &KeyArgs, tenant: Option<&str>) -> anyhow::Result<ExitCode> {
+async fn audit_verify(
+    db: &DatabaseArgs,
+    key_args: &KeyArgs,
+    tenant: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let (store, _) = admin(db, key_args).await?;
     let targets = match tenant {
         Some(t) => vec![find_tenant(&*store, t).await?],
@@ -289,12 +382,19 @@ async fn audit_verify(db: &DatabaseArgs, key_args: &KeyArgs, tenant: Option<&str
     let mut intact = true;
     for t in targets {
         match audit::verify_tenant(&*store, t.id).await? {
-            audit::Verdict::Intact { rows, head_hash } => println!("{} ({}): intact, {rows} rows, head {head_hash}", t.slug, t.id),
+            audit::Verdict::Intact { rows, head_hash } => println!(
+                "{} ({}): intact, {rows} rows, head {head_hash}",
+                t.slug, t.id
+            ),
             audit::Verdict::Broken { seq, reason } => {
                 intact = false;
                 println!("{} ({}): BROKEN at row {seq}: {reason}", t.slug, t.id);
             }
         }
     }
-    Ok(if intact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -13,16 +13,28 @@ use crate::crypto::{self, BlindIndex, Vault};
 #[derive(Clone, clap::Args)]
 pub struct DatabaseArgs {
     /// sqlite://FILE or postgres://APP_ROLE@HOST/DB
-    #[arg(long, env = "BALAS_DATABASE_URL", default_value = "sqlite://balas.db", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "BALAS_DATABASE_URL",
+        default_value = "sqlite://balas.db",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_url: String,
     /// PostgreSQL only: the schema owner, used by `migrate` and cross-tenant maintenance.
-    #[arg(long, env = "BALAS_DATABASE_OWNER_URL", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "BALAS_DATABASE_OWNER_URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_owner_url: Option<String>,
 }
 
 impl DatabaseArgs {
     pub fn is_postgres(&self) -> bool {
-        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
+        self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
     }
 
     /// The URL for operator commands: the owner where one is given.
@@ -38,12 +50,18 @@ impl DatabaseArgs {
         if !self.is_postgres() {
             return None;
         }
-        url::Url::parse(&self.database_url).ok().map(|u| u.username().to_string()).filter(|u| !u.is_empty())
+        url::Url::parse(&self.database_url)
+            .ok()
+            .map(|u| u.username().to_string())
+            .filter(|u| !u.is_empty())
     }
 
     /// The SQLite file, when there is one (not for `sqlite::memory:`).
     pub fn sqlite_path(&self) -> Option<PathBuf> {
-        let rest = self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let rest = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or(rest);
         (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
     }
@@ -53,10 +71,22 @@ impl DatabaseArgs {
 #[derive(Clone, clap::Args)]
 pub struct KeyArgs {
     /// Comma-separated Fernet master keys; the first one encrypts.
-    #[arg(long, env = "BALAS_FERNET_KEYS", hide_env_values = true, hide = true, global = true)]
+    #[arg(
+        long,
+        env = "BALAS_FERNET_KEYS",
+        hide_env_values = true,
+        hide = true,
+        global = true
+    )]
     pub fernet_keys: Option<String>,
     /// Key for the HMAC blind index over phone numbers and BSUIDs.
-    #[arg(long, env = "BALAS_INDEX_KEY", hide_env_values = true, hide = true, global = true)]
+    #[arg(
+        long,
+        env = "BALAS_INDEX_KEY",
+        hide_env_values = true,
+        hide = true,
+        global = true
+    )]
     pub index_key: Option<String>,
 }
 
@@ -74,8 +104,14 @@ impl KeyArgs {
         let (fernet, index) = match (&self.fernet_keys, &self.index_key) {
             (Some(f), Some(i)) => (f.clone(), i.clone()),
             (f, _) if db.is_postgres() => {
-                let missing = if f.is_none() { "BALAS_FERNET_KEYS" } else { "BALAS_INDEX_KEY" };
-                bail!("missing required secret {missing}: PostgreSQL deployments must set BALAS_FERNET_KEYS and BALAS_INDEX_KEY (create them with `balas keys generate`)");
+                let missing = if f.is_none() {
+                    "BALAS_FERNET_KEYS"
+                } else {
+                    "BALAS_INDEX_KEY"
+                };
+                bail!(
+                    "missing required secret {missing}: PostgreSQL deployments must set BALAS_FERNET_KEYS and BALAS_INDEX_KEY (create them with `balas keys generate`)"
+                );
             }
             (f, i) => {
                 let (gen_f, gen_i) = development_keys(db.sqlite_path().as_deref())?;
@@ -83,8 +119,12 @@ impl KeyArgs {
             }
         };
         let vault = Vault::from_keys(&SecretString::from(fernet)).context("BALAS_FERNET_KEYS")?;
-        let index = BlindIndex::from_secret(&SecretString::from(index)).context("BALAS_INDEX_KEY")?;
-        Ok(Keys { vault: Arc::new(vault), index: Arc::new(index) })
+        let index =
+            BlindIndex::from_secret(&SecretString::from(index)).context("BALAS_INDEX_KEY")?;
+        Ok(Keys {
+            vault: Arc::new(vault),
+            index: Arc::new(index),
+        })
     }
 }
 
@@ -96,20 +136,29 @@ fn development_keys(db_path: Option<&Path>) -> anyhow::Result<(String, String)> 
     };
     let key_path = PathBuf::from(format!("{}.keys", db_path.display()));
     if key_path.exists() {
-        let text = fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+        let text = fs::read_to_string(&key_path)
+            .with_context(|| format!("reading {}", key_path.display()))?;
         let value = |name: &str| {
-            text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix('='))).map(str::to_string)
+            text.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+                .map(str::to_string)
         };
         match (value("BALAS_FERNET_KEYS"), value("BALAS_INDEX_KEY")) {
             (Some(f), Some(i)) => {
                 warn_development_keys(&key_path.display().to_string());
                 return Ok((f, i));
             }
-            _ => bail!("{} exists but lacks BALAS_FERNET_KEYS or BALAS_INDEX_KEY", key_path.display()),
+            _ => bail!(
+                "{} exists but lacks BALAS_FERNET_KEYS or BALAS_INDEX_KEY",
+                key_path.display()
+            ),
         }
     }
     let (f, i) = (crypto::generate_key(), crypto::generate_key());
-    write_private(&key_path, &format!("BALAS_FERNET_KEYS={f}\nBALAS_INDEX_KEY={i}\n"))?;
+    write_private(
+        &key_path,
+        &format!("BALAS_FERNET_KEYS={f}\nBALAS_INDEX_KEY={i}\n"),
+    )?;
     warn_development_keys(&key_path.display().to_string());
     Ok((f, i))
 }
@@ -122,7 +171,9 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(content.as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -135,5 +186,8 @@ fn warn_development_keys(place: &str) {
          !!! For production, create keys with `balas keys generate` and set both variables.\n"
     );
     eprintln!("{banner}");
-    tracing::warn!(place, "using generated development keys; set BALAS_FERNET_KEYS and BALAS_INDEX_KEY for production");
+    tracing::warn!(
+        place,
+        "using generated development keys; set BALAS_FERNET_KEYS and BALAS_INDEX_KEY for production"
+    );
 }

@@ -15,22 +15,41 @@ pub struct ResolvedContact {
 }
 
 /// Finds or creates the contact for `who` inside the tenant transaction.
-pub async fn resolve(tx: &mut dyn TenantTx, keys: &Keys, who: &CustomerIdentity, now: DateTime<Utc>) -> StoreResult<ResolvedContact> {
+pub async fn resolve(
+    tx: &mut dyn TenantTx,
+    keys: &Keys,
+    who: &CustomerIdentity,
+    now: DateTime<Utc>,
+) -> StoreResult<ResolvedContact> {
     let tenant = tx.tenant_id();
     let bsuid_index = who.bsuid.as_ref().map(|b| keys.index.bsuid(tenant, b));
     let phone_index = who.phone.as_ref().map(|p| keys.index.phone(tenant, p));
     if let Some(record) = find(tx, bsuid_index.as_deref(), phone_index.as_deref()).await? {
         let key = keys.vault.unwrap_key(&record.wrapped_key)?;
         let link = IdentityLink {
-            bsuid: missing(&record.bsuid_index, &bsuid_index, who.bsuid.as_ref().map(Bsuid::expose), &key),
-            phone: missing(&record.phone_index, &phone_index, who.phone.as_ref().map(Phone::expose), &key),
+            bsuid: missing(
+                &record.bsuid_index,
+                &bsuid_index,
+                who.bsuid.as_ref().map(Bsuid::expose),
+                &key,
+            ),
+            phone: missing(
+                &record.phone_index,
+                &phone_index,
+                who.phone.as_ref().map(Phone::expose),
+                &key,
+            ),
             rekey_bsuid: false,
             now: Some(now),
         };
         if link.bsuid.is_some() || link.phone.is_some() {
             tx.link_contact_identity(record.id, &link).await?;
         }
-        return Ok(ResolvedContact { record, key, created: false });
+        return Ok(ResolvedContact {
+            record,
+            key,
+            created: false,
+        });
     }
     let (key, wrapped_key) = keys.vault.new_data_key()?;
     let record = ContactRecord {
@@ -47,17 +66,29 @@ pub async fn resolve(tx: &mut dyn TenantTx, keys: &Keys, who: &CustomerIdentity,
         updated_at: now,
     };
     if tx.insert_contact(&record).await? {
-        return Ok(ResolvedContact { record, key, created: true });
+        return Ok(ResolvedContact {
+            record,
+            key,
+            created: true,
+        });
     }
     // A concurrent webhook created this customer first; use that record.
     let record = find(tx, bsuid_index.as_deref(), phone_index.as_deref())
         .await?
         .ok_or_else(|| StoreError::Config("contact vanished during insert".into()))?;
     let key = keys.vault.unwrap_key(&record.wrapped_key)?;
-    Ok(ResolvedContact { record, key, created: false })
+    Ok(ResolvedContact {
+        record,
+        key,
+        created: false,
+    })
 }
 
-async fn find(tx: &mut dyn TenantTx, bsuid_index: Option<&[u8]>, phone_index: Option<&[u8]>) -> StoreResult<Option<ContactRecord>> {
+async fn find(
+    tx: &mut dyn TenantTx,
+    bsuid_index: Option<&[u8]>,
+    phone_index: Option<&[u8]>,
+) -> StoreResult<Option<ContactRecord>> {
     if let Some(ix) = bsuid_index
         && let Some(found) = tx.contact_by_index(IdentityIndex::Bsuid(ix)).await?
     {
@@ -70,7 +101,12 @@ async fn find(tx: &mut dyn TenantTx, bsuid_index: Option<&[u8]>, phone_index: Op
 }
 
 /// The (index, ciphertext) pair to link when the contact lacks an identifier we now have.
-fn missing(stored: &Option<Vec<u8>>, index: &Option<Vec<u8>>, plain: Option<&str>, key: &DataKey) -> Option<(Vec<u8>, String)> {
+fn missing(
+    stored: &Option<Vec<u8>>,
+    index: &Option<Vec<u8>>,
+    plain: Option<&str>,
+    key: &DataKey,
+) -> Option<(Vec<u8>, String)> {
     match (stored, index, plain) {
         (None, Some(ix), Some(p)) => Some((ix.clone(), key.encrypt(p))),
         _ => None,
@@ -78,7 +114,12 @@ fn missing(stored: &Option<Vec<u8>>, index: &Option<Vec<u8>>, plain: Option<&str
 }
 
 /// Applies Meta's "this customer's BSUID changed" notice; returns the contact it moved.
-pub async fn rekey_bsuid(tx: &mut dyn TenantTx, keys: &Keys, change: &IdentityChange, now: DateTime<Utc>) -> StoreResult<Option<ContactId>> {
+pub async fn rekey_bsuid(
+    tx: &mut dyn TenantTx,
+    keys: &Keys,
+    change: &IdentityChange,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<ContactId>> {
     let tenant = tx.tenant_id();
     let previous = keys.index.bsuid(tenant, &change.previous);
     let Some(record) = tx.contact_by_index(IdentityIndex::Bsuid(&previous)).await? else {
@@ -86,7 +127,10 @@ pub async fn rekey_bsuid(tx: &mut dyn TenantTx, keys: &Keys, change: &IdentityCh
     };
     let key = keys.vault.unwrap_key(&record.wrapped_key)?;
     let link = IdentityLink {
-        bsuid: Some((keys.index.bsuid(tenant, &change.current), key.encrypt(change.current.expose()))),
+        bsuid: Some((
+            keys.index.bsuid(tenant, &change.current),
+            key.encrypt(change.current.expose()),
+        )),
         phone: None,
         rekey_bsuid: true,
         now: Some(now),

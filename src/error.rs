@@ -16,7 +16,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into() }
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+        }
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
@@ -34,7 +38,11 @@ impl ApiError {
     /// Logs the cause (which must carry no personal data) and answers a plain 500.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side; the request can be retried")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "something went wrong on our side; the request can be retried",
+        )
     }
 }
 
@@ -46,6 +54,10 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.code, "detail": self.detail }))).into_response()
+        (
+            self.status,
+            Json(json!({ "error": self.code, "detail": self.detail })),
+        )
+            .into_response()
     }
 }

@@ -20,11 +20,19 @@ pub async fn create(
 ) -> StoreResult<TenantRecord> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(StoreError::Config("the tenant name must not be empty".into()));
+        return Err(StoreError::Config(
+            "the tenant name must not be empty".into(),
+        ));
     }
     let slug = slug.map(str::to_string).unwrap_or_else(|| slugify(name));
-    if slug.is_empty() || !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        return Err(StoreError::Config("the slug must be lowercase letters, digits and dashes".into()));
+    if slug.is_empty()
+        || !slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(StoreError::Config(
+            "the slug must be lowercase letters, digits and dashes".into(),
+        ));
     }
     if !["id", "en"].contains(&language) {
         return Err(StoreError::Config("language must be id or en".into()));
@@ -41,8 +49,13 @@ pub async fn create(
     };
     let mut tx = store.begin(tenant.id).await?;
     tx.insert_tenant(&tenant).await?;
-    let entry = AuditEntry::new("cli", "tenant.created", "tenant", Some(tenant.id.to_string()))
-        .detail(json!({ "slug": tenant.slug, "language": tenant.language }));
+    let entry = AuditEntry::new(
+        "cli",
+        "tenant.created",
+        "tenant",
+        Some(tenant.id.to_string()),
+    )
+    .detail(json!({ "slug": tenant.slug, "language": tenant.language }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
     Ok(tenant)
@@ -50,7 +63,10 @@ pub async fn create(
 
 /// The tenant's data key, which encrypts tenant-level secrets such as channel credentials.
 pub async fn data_key(tx: &mut dyn TenantTx, keys: &Keys) -> StoreResult<DataKey> {
-    let tenant = tx.tenant().await?.ok_or_else(|| StoreError::Config(format!("tenant {} not found", tx.tenant_id())))?;
+    let tenant = tx
+        .tenant()
+        .await?
+        .ok_or_else(|| StoreError::Config(format!("tenant {} not found", tx.tenant_id())))?;
     Ok(keys.vault.unwrap_key(&tenant.wrapped_key)?)
 }
 
@@ -60,7 +76,11 @@ pub async fn find(store: &dyn Store, id_or_slug: &str) -> StoreResult<Option<Ten
         let mut tx = store.begin(id).await?;
         return tx.tenant().await;
     }
-    Ok(store.list_tenants().await?.into_iter().find(|t| t.slug == id_or_slug))
+    Ok(store
+        .list_tenants()
+        .await?
+        .into_iter()
+        .find(|t| t.slug == id_or_slug))
 }
 
 /// Connects a provider number to a tenant; secrets are sealed with the tenant's data key.
@@ -84,8 +104,13 @@ pub async fn add_channel(
         created_at: now,
     };
     tx.insert_channel(&channel).await?;
-    let entry = AuditEntry::new("cli", "channel.added", "channel", Some(channel.id.to_string()))
-        .detail(json!({ "provider": channel.provider }));
+    let entry = AuditEntry::new(
+        "cli",
+        "channel.added",
+        "channel",
+        Some(channel.id.to_string()),
+    )
+    .detail(json!({ "provider": channel.provider }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
     Ok(channel)
@@ -107,6 +132,9 @@ fn slugify(name: &str) -> String {
 mod tests {
     #[test]
     fn slugs_are_url_safe() {
-        assert_eq!(super::slugify("Warung Bu Sri — Jl. Kenanga"), "warung-bu-sri-jl-kenanga");
+        assert_eq!(
+            super::slugify("Warung Bu Sri — Jl. Kenanga"),
+            "warung-bu-sri-jl-kenanga"
+        );
     }
 }

@@ -36,11 +36,20 @@ pub struct MetaClient {
 impl MetaClient {
     /// `base` is `BALAS_META_GRAPH_URL`, e.g. `https://graph.facebook.com/v21.0`.
     pub fn new(http: reqwest::Client, base: &str) -> Self {
-        Self { http, base: base.trim_end_matches('/').to_string() }
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+        }
     }
 
     /// Sends one text message and returns Meta's message id (`wamid.…`).
-    pub async fn send_text(&self, secrets: &MetaSecrets, phone_number_id: &str, to: &Recipient, body: &str) -> Result<String, SendError> {
+    pub async fn send_text(
+        &self,
+        secrets: &MetaSecrets,
+        phone_number_id: &str,
+        to: &Recipient,
+        body: &str,
+    ) -> Result<String, SendError> {
         let mut payload = json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -59,7 +68,13 @@ impl MetaClient {
             .json(&payload)
             .send()
             .await
-            .map_err(|e| SendError::Retryable(if e.is_timeout() { "timeout".into() } else { "network".into() }))?;
+            .map_err(|e| {
+                SendError::Retryable(if e.is_timeout() {
+                    "timeout".into()
+                } else {
+                    "network".into()
+                })
+            })?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
@@ -73,7 +88,9 @@ impl MetaClient {
             Some(WINDOW_CLOSED) => SendError::WindowClosed,
             Some(c) if RETRYABLE_CODES.contains(&c) => SendError::Retryable(format!("meta_{c}")),
             Some(c) => SendError::Rejected(format!("meta_{c}")),
-            None if status.is_server_error() || status.as_u16() == 429 => SendError::Retryable(format!("http_{}", status.as_u16())),
+            None if status.is_server_error() || status.as_u16() == 429 => {
+                SendError::Retryable(format!("http_{}", status.as_u16()))
+            }
             None => SendError::Rejected(format!("http_{}", status.as_u16())),
         })
     }

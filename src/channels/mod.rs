@@ -61,12 +61,25 @@ pub fn split_body(text: &str, max_chars: usize) -> Vec<String> {
     let mut parts = Vec::new();
     let mut rest = text.trim();
     while rest.chars().count() > max_chars {
-        let limit = rest.char_indices().nth(max_chars).map(|(i, _)| i).unwrap_or(rest.len());
+        let limit = rest
+            .char_indices()
+            .nth(max_chars)
+            .map(|(i, _)| i)
+            .unwrap_or(rest.len());
         let window = &rest[..limit];
-        let floor = window.char_indices().nth(max_chars / 2).map(|(i, _)| i).unwrap_or(0);
+        let floor = window
+            .char_indices()
+            .nth(max_chars / 2)
+            .map(|(i, _)| i)
+            .unwrap_or(0);
         let cut = ["\n\n", "\n", ". ", " "]
             .iter()
-            .find_map(|sep| window.rfind(sep).filter(|&i| i >= floor).map(|i| i + sep.len()))
+            .find_map(|sep| {
+                window
+                    .rfind(sep)
+                    .filter(|&i| i >= floor)
+                    .map(|i| i + sep.len())
+            })
             .unwrap_or(limit);
         parts.push(rest[..cut].trim_end().to_string());
         rest = rest[cut..].trim_start();
@@ -92,7 +105,11 @@ mod tests {
         let parts = split_body(&text, 4096);
         assert_eq!(parts.len(), 3);
         assert!(parts.iter().all(|p| p.chars().count() <= 4096));
-        assert!(parts.iter().all(|p| !p.starts_with(' ') && p.ends_with("kata")));
+        assert!(
+            parts
+                .iter()
+                .all(|p| !p.starts_with(' ') && p.ends_with("kata"))
+        );
         assert_eq!(parts.join(" "), text.trim());
     }
 
@@ -100,7 +117,10 @@ mod tests {
     fn text_without_spaces_is_cut_hard_on_char_boundaries() {
         let text = "é".repeat(5000);
         let parts = split_body(&text, 4096);
-        assert_eq!(parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(), vec![4096, 904]);
+        assert_eq!(
+            parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(),
+            vec![4096, 904]
+        );
     }
 
     #[test]

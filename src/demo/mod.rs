@@ -39,7 +39,11 @@ pub async fn run() -> anyhow::Result<()> {
     store.migrate(None).await?;
     let keys = throwaway_keys()?;
     let graph = FakeGraph::start().await?;
-    let config = AppConfig { workers: 0, meta_graph_url: graph.base_url.clone(), ..AppConfig::default() };
+    let config = AppConfig {
+        workers: 0,
+        meta_graph_url: graph.base_url.clone(),
+        ..AppConfig::default()
+    };
     let state = AppState::with_system_clock(store.clone(), keys.clone(), config)?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -47,15 +51,45 @@ pub async fn run() -> anyhow::Result<()> {
     let server = tokio::spawn(crate::app::serve(listener, state.clone(), shutdown.clone()));
 
     let now = SystemClock.now();
-    let tenant = tenants::create(&*store, &keys, "Warung Kopi Bu Sri", Some("warung-bu-sri"), "id", now).await?;
+    let tenant = tenants::create(
+        &*store,
+        &keys,
+        "Warung Kopi Bu Sri",
+        Some("warung-bu-sri"),
+        "id",
+        now,
+    )
+    .await?;
     let faq = kb::parse_json(include_str!("faq.json"))?;
     kb::import(&*store, tenant.id, &faq, false, now).await?;
     let app_secret = crypto::generate_key();
-    let secrets = MetaSecrets { app_secret: app_secret.clone(), access_token: "demo-token".into(), verify_token: crypto::generate_key() };
-    let channel = tenants::add_channel(&*store, &keys, tenant.id, Provider::Meta, PHONE_NUMBER_ID, &ChannelSecrets::Meta(secrets), now).await?;
+    let secrets = MetaSecrets {
+        app_secret: app_secret.clone(),
+        access_token: "demo-token".into(),
+        verify_token: crypto::generate_key(),
+    };
+    let channel = tenants::add_channel(
+        &*store,
+        &keys,
+        tenant.id,
+        Provider::Meta,
+        PHONE_NUMBER_ID,
+        &ChannelSecrets::Meta(secrets),
+        now,
+    )
+    .await?;
 
-    println!("balas demo — {} (tenant {}), {} FAQ entries", tenant.name, tenant.slug, faq.len());
-    println!("server {base}, fake Graph API {}, database {}\n", graph.base_url, dir.display());
+    println!(
+        "balas demo — {} (tenant {}), {} FAQ entries",
+        tenant.name,
+        tenant.slug,
+        faq.len()
+    );
+    println!(
+        "server {base}, fake Graph API {}, database {}\n",
+        graph.base_url,
+        dir.display()
+    );
 
     let customer = FakeCustomer {
         bsuid: Some("ID.48291038475610293847".into()),
@@ -68,24 +102,38 @@ pub async fn run() -> anyhow::Result<()> {
     let worker = Worker::new(state.clone(), "demo");
     let webhook = format!("{base}/webhooks/meta/{}", channel.id);
     for (n, line) in SCRIPT.iter().enumerate() {
-        let payload = meta_webhook::envelope(PHONE_NUMBER_ID, &[&customer], vec![customer.text(&format!("wamid.DEMO{n:04}"), line, now.timestamp())], vec![]);
+        let payload = meta_webhook::envelope(
+            PHONE_NUMBER_ID,
+            &[&customer],
+            vec![customer.text(&format!("wamid.DEMO{n:04}"), line, now.timestamp())],
+            vec![],
+        );
         let body = serde_json::to_vec(&payload)?;
         let response = http
             .post(&webhook)
             .header("content-type", "application/json")
-            .header("x-hub-signature-256", meta_webhook::sign(&app_secret, &body))
+            .header(
+                "x-hub-signature-256",
+                meta_webhook::sign(&app_secret, &body),
+            )
             .body(body)
             .send()
             .await?;
         println!("👤 Rina: {line}");
-        println!("   ↳ webhook signed and POSTed: HTTP {}", response.status().as_u16());
+        println!(
+            "   ↳ webhook signed and POSTed: HTTP {}",
+            response.status().as_u16()
+        );
         let before = graph.received().len();
         worker.run_until_idle().await?;
         for sent in &graph.received()[before..] {
             println!("🤖 balas: {}", sent.text());
         }
         let mut tx = store.begin(tenant.id).await?;
-        let contact = tx.contact_by_index(IdentityIndex::Bsuid(&keys.index.bsuid(tenant.id, &bsuid))).await?.context("demo contact")?;
+        let contact = tx
+            .contact_by_index(IdentityIndex::Bsuid(&keys.index.bsuid(tenant.id, &bsuid)))
+            .await?
+            .context("demo contact")?;
         if let Some(conversation) = tx.open_conversation(channel.id, contact.id).await?
             && conversation.state == ConversationState::Escalated.as_str()
         {
@@ -96,10 +144,17 @@ pub async fn run() -> anyhow::Result<()> {
         println!();
     }
     match audit::verify_tenant(&*store, tenant.id).await? {
-        audit::Verdict::Intact { rows, .. } => println!("audit log: {rows} rows, hash chain intact"),
-        audit::Verdict::Broken { seq, reason } => println!("audit log: BROKEN at row {seq}: {reason}"),
+        audit::Verdict::Intact { rows, .. } => {
+            println!("audit log: {rows} rows, hash chain intact")
+        }
+        audit::Verdict::Broken { seq, reason } => {
+            println!("audit log: BROKEN at row {seq}: {reason}")
+        }
     }
-    println!("fake Graph API received {} messages", graph.received().len());
+    println!(
+        "fake Graph API received {} messages",
+        graph.received().len()
+    );
     shutdown.cancel();
     server.await.context("server task")??;
     std::fs::remove_dir_all(&dir).ok();
@@ -109,7 +164,10 @@ pub async fn run() -> anyhow::Result<()> {
 fn throwaway_keys() -> anyhow::Result<Keys> {
     let vault = Vault::from_keys(&crypto::generate_key().into())?;
     let index = BlindIndex::from_secret(&crypto::generate_key().into())?;
-    Ok(Keys { vault: Arc::new(vault), index: Arc::new(index) })
+    Ok(Keys {
+        vault: Arc::new(vault),
+        index: Arc::new(index),
+    })
 }
 
 fn tempdir() -> anyhow::Result<std::path::PathBuf> {

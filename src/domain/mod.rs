@@ -7,10 +7,14 @@ pub mod message;
 pub use conversation::{ConversationState, EscalationReason};
 pub use identity::{Bsuid, CustomerIdentity, IdentityError, Phone};
 pub use ids::*;
-pub use message::{Author, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, MessageKind, StatusUpdate};
+pub use message::{
+    Author, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, MessageKind, StatusUpdate,
+};
 
 /// The WhatsApp providers balas can connect a number through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Meta,

@@ -21,14 +21,25 @@ pub struct BusinessProfile {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Send `text` to the customer; `basis` says why, for the audit (no content in it).
-    Reply { text: String, basis: Value },
+    Reply {
+        text: String,
+        basis: Value,
+    },
     Escalate(EscalationReason),
     /// Nothing to answer (a reaction, a sticker).
-    Ignore { why: &'static str },
+    Ignore {
+        why: &'static str,
+    },
 }
 
 /// The offline responder: FAQ retrieval with a confidence threshold, plus greetings and thanks.
-pub fn decide(kind: MessageKind, body: Option<&str>, faq_entries: &[KbEntry], profile: &BusinessProfile, threshold: f64) -> Decision {
+pub fn decide(
+    kind: MessageKind,
+    body: Option<&str>,
+    faq_entries: &[KbEntry],
+    profile: &BusinessProfile,
+    threshold: f64,
+) -> Decision {
     if matches!(kind, MessageKind::Reaction | MessageKind::Sticker) {
         return Decision::Ignore { why: "no_question" };
     }
@@ -54,7 +65,10 @@ pub fn decide(kind: MessageKind, body: Option<&str>, faq_entries: &[KbEntry], pr
 }
 
 fn canned(template: Template, profile: &BusinessProfile, source: &str) -> Decision {
-    Decision::Reply { text: render(template, &profile.language, &profile.name), basis: json!({ "source": source }) }
+    Decision::Reply {
+        text: render(template, &profile.language, &profile.name),
+        basis: json!({ "source": source }),
+    }
 }
 
 fn round(x: f64) -> f64 {
@@ -66,13 +80,22 @@ mod tests {
     use super::*;
 
     fn profile() -> BusinessProfile {
-        BusinessProfile { name: "Toko Kopi".into(), language: "id".into() }
+        BusinessProfile {
+            name: "Toko Kopi".into(),
+            language: "id".into(),
+        }
     }
 
     #[test]
     fn media_escalates_reactions_are_ignored() {
-        assert_eq!(decide(MessageKind::Image, None, &[], &profile(), 0.5), Decision::Escalate(EscalationReason::UnreadableMedia));
-        assert!(matches!(decide(MessageKind::Reaction, Some("👍"), &[], &profile(), 0.5), Decision::Ignore { .. }));
+        assert_eq!(
+            decide(MessageKind::Image, None, &[], &profile(), 0.5),
+            Decision::Escalate(EscalationReason::UnreadableMedia)
+        );
+        assert!(matches!(
+            decide(MessageKind::Reaction, Some("👍"), &[], &profile(), 0.5),
+            Decision::Ignore { .. }
+        ));
     }
 
     #[test]
@@ -82,7 +105,13 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            decide(MessageKind::Text, Some("bisa refund?"), &[], &profile(), 0.5),
+            decide(
+                MessageKind::Text,
+                Some("bisa refund?"),
+                &[],
+                &profile(),
+                0.5
+            ),
             Decision::Escalate(EscalationReason::NoConfidentAnswer)
         );
     }

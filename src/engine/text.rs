@@ -57,23 +57,147 @@ const EXPANSIONS: &[(&str, &str)] = &[
 /// Words that carry no meaning for matching a question to an FAQ entry.
 const STOPWORDS: &[&str] = &[
     // Indonesian
-    "yang", "dan", "di", "ke", "dari", "ini", "itu", "apa", "apakah", "ada", "saya", "aku", "kami", "kita", "anda", "kak", "kakak",
-    "ka", "kk", "min", "admin", "gan", "sis", "bu", "pak", "mas", "mbak", "ya", "yah", "dong", "deh", "sih", "kah", "nih", "tuh",
-    "mau", "ingin", "tanya", "nanya", "boleh", "untuk", "buat", "utk", "dengan", "dgn", "atau", "juga", "jg", "lagi", "saja", "aja",
-    "sudah", "akan", "bisa", "tidak", "gimana", "bagaimana", "kalau", "kalo", "klo", "kl", "yg", "sama", "tolong", "mohon", "info", "gitu",
-    "the", "a", "an", "is", "are", "do", "does", "you", "your", "i", "we", "my", "can", "what", "how", "to", "of", "for", "in",
-    "on", "at", "please", "pls", "there", "any", "it", "be", "have", "has", "and", "or", "with", "me",
+    "yang",
+    "dan",
+    "di",
+    "ke",
+    "dari",
+    "ini",
+    "itu",
+    "apa",
+    "apakah",
+    "ada",
+    "saya",
+    "aku",
+    "kami",
+    "kita",
+    "anda",
+    "kak",
+    "kakak",
+    "ka",
+    "kk",
+    "min",
+    "admin",
+    "gan",
+    "sis",
+    "bu",
+    "pak",
+    "mas",
+    "mbak",
+    "ya",
+    "yah",
+    "dong",
+    "deh",
+    "sih",
+    "kah",
+    "nih",
+    "tuh",
+    "mau",
+    "ingin",
+    "tanya",
+    "nanya",
+    "boleh",
+    "untuk",
+    "buat",
+    "utk",
+    "dengan",
+    "dgn",
+    "atau",
+    "juga",
+    "jg",
+    "lagi",
+    "saja",
+    "aja",
+    "sudah",
+    "akan",
+    "bisa",
+    "tidak",
+    "gimana",
+    "bagaimana",
+    "kalau",
+    "kalo",
+    "klo",
+    "kl",
+    "yg",
+    "sama",
+    "tolong",
+    "mohon",
+    "info",
+    "gitu",
+    "the",
+    "a",
+    "an",
+    "is",
+    "are",
+    "do",
+    "does",
+    "you",
+    "your",
+    "i",
+    "we",
+    "my",
+    "can",
+    "what",
+    "how",
+    "to",
+    "of",
+    "for",
+    "in",
+    "on",
+    "at",
+    "please",
+    "pls",
+    "there",
+    "any",
+    "it",
+    "be",
+    "have",
+    "has",
+    "and",
+    "or",
+    "with",
+    "me",
 ];
 
-const GREETINGS: &[&str] =
-    &["halo", "hallo", "hai", "hi", "hello", "hey", "pagi", "siang", "sore", "malam", "selamat", "assalamualaikum", "permisi", "p", "punten", "good", "morning", "evening", "afternoon"];
+const GREETINGS: &[&str] = &[
+    "halo",
+    "hallo",
+    "hai",
+    "hi",
+    "hello",
+    "hey",
+    "pagi",
+    "siang",
+    "sore",
+    "malam",
+    "selamat",
+    "assalamualaikum",
+    "permisi",
+    "p",
+    "punten",
+    "good",
+    "morning",
+    "evening",
+    "afternoon",
+];
 
-const THANKS: &[&str] = &["terima", "kasih", "makasih", "makasi", "thanks", "thank", "thx", "tq", "trims", "suwun", "nuhun"];
+const THANKS: &[&str] = &[
+    "terima", "kasih", "makasih", "makasi", "thanks", "thank", "thx", "tq", "trims", "suwun",
+    "nuhun",
+];
 
 /// Lowercases, strips accents and splits on anything that is not a letter or digit.
 pub fn words(text: &str) -> Vec<String> {
-    let folded: String = text.nfkd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect();
-    folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
+    let folded: String = text
+        .nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Content tokens of a text, ready for matching.
@@ -81,7 +205,9 @@ pub fn tokens(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for word in words(text) {
         let stemmed = stem(&word);
-        let expanded = expansion(&word).or_else(|| expansion(&stemmed)).unwrap_or(&stemmed);
+        let expanded = expansion(&word)
+            .or_else(|| expansion(&stemmed))
+            .unwrap_or(&stemmed);
         for part in expanded.split(' ') {
             if STOPWORDS.contains(&part) {
                 continue;
@@ -96,7 +222,10 @@ pub fn tokens(text: &str) -> Vec<String> {
 }
 
 fn expansion(word: &str) -> Option<&'static str> {
-    EXPANSIONS.iter().find(|(from, _)| *from == word).map(|(_, to)| *to)
+    EXPANSIONS
+        .iter()
+        .find(|(from, _)| *from == word)
+        .map(|(_, to)| *to)
 }
 
 /// Strips Indonesian particles and possessives (`-nya`, `-lah`, `-kah`, `-pun`, `-ku`, `-mu`).
@@ -123,7 +252,10 @@ pub fn is_thanks(text: &str) -> bool {
 
 fn only_from(text: &str, vocabulary: &[&str]) -> bool {
     let words = words(text);
-    let meaningful: Vec<&String> = words.iter().filter(|w| !STOPWORDS.contains(&w.as_str())).collect();
+    let meaningful: Vec<&String> = words
+        .iter()
+        .filter(|w| !STOPWORDS.contains(&w.as_str()))
+        .collect();
     !meaningful.is_empty() && meaningful.iter().all(|w| vocabulary.contains(&w.as_str()))
 }
 
@@ -133,8 +265,14 @@ mod tests {
 
     #[test]
     fn chat_style_indonesian_normalises() {
-        assert_eq!(tokens("Brp ongkirnya ke Bekasi kak??"), vec!["berapa", "ongkos", "kirim", "bekasi"]);
-        assert_eq!(tokens("Jam bukanya kapan ya min"), vec!["jam", "buka", "kapan"]);
+        assert_eq!(
+            tokens("Brp ongkirnya ke Bekasi kak??"),
+            vec!["berapa", "ongkos", "kirim", "bekasi"]
+        );
+        assert_eq!(
+            tokens("Jam bukanya kapan ya min"),
+            vec!["jam", "buka", "kapan"]
+        );
     }
 
     #[test]

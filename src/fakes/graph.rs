@@ -55,16 +55,28 @@ impl FakeGraph {
         let base_url = format!("http://{}/v21.0", listener.local_addr()?);
         let inner = Arc::new(Inner::default());
         let stop = CancellationToken::new();
-        let app = Router::new().route("/{version}/{phone_number_id}/messages", post(receive)).with_state(inner.clone());
+        let app = Router::new()
+            .route("/{version}/{phone_number_id}/messages", post(receive))
+            .with_state(inner.clone());
         let until = stop.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).with_graceful_shutdown(until.cancelled_owned()).await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(until.cancelled_owned())
+                .await;
         });
-        Ok(Self { base_url, inner, stop })
+        Ok(Self {
+            base_url,
+            inner,
+            stop,
+        })
     }
 
     pub fn received(&self) -> Vec<GraphRequest> {
-        self.inner.received.lock().map(|r| r.clone()).unwrap_or_default()
+        self.inner
+            .received
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 
     pub fn set_behaviour(&self, behaviour: Behaviour) {
@@ -86,15 +98,31 @@ async fn receive(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
-    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     if let Ok(mut received) = inner.received.lock() {
-        received.push(GraphRequest { phone_number_id, authorization, body: body.clone() });
+        received.push(GraphRequest {
+            phone_number_id,
+            authorization,
+            body: body.clone(),
+        });
     }
-    let behaviour = inner.behaviour.lock().ok().and_then(|b| *b).unwrap_or(Behaviour::Accept);
+    let behaviour = inner
+        .behaviour
+        .lock()
+        .ok()
+        .and_then(|b| *b)
+        .unwrap_or(Behaviour::Accept);
     match behaviour {
         Behaviour::Accept => {
             let n = inner.counter.fetch_add(1, Ordering::SeqCst);
-            let input = body.get("to").or_else(|| body.get("recipient")).cloned().unwrap_or(Value::Null);
+            let input = body
+                .get("to")
+                .or_else(|| body.get("recipient"))
+                .cloned()
+                .unwrap_or(Value::Null);
             (
                 StatusCode::OK,
                 Json(json!({
@@ -104,8 +132,14 @@ async fn receive(
                 })),
             )
         }
-        Behaviour::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, Json(meta_error(131000, "Something went wrong"))),
-        Behaviour::Reject(code) => (StatusCode::BAD_REQUEST, Json(meta_error(code, "Rejected by the fake"))),
+        Behaviour::ServerError => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(meta_error(131000, "Something went wrong")),
+        ),
+        Behaviour::Reject(code) => (
+            StatusCode::BAD_REQUEST,
+            Json(meta_error(code, "Rejected by the fake")),
+        ),
     }
 }
 

@@ -44,7 +44,12 @@ impl FakeCustomer {
 }
 
 /// One `messages` change for `phone_number_id` with the given customers, messages and statuses.
-pub fn envelope(phone_number_id: &str, customers: &[&FakeCustomer], messages: Vec<Value>, statuses: Vec<Value>) -> Value {
+pub fn envelope(
+    phone_number_id: &str,
+    customers: &[&FakeCustomer],
+    messages: Vec<Value>,
+    statuses: Vec<Value>,
+) -> Value {
     let mut value = json!({
         "messaging_product": "whatsapp",
         "metadata": { "display_phone_number": "6281100000000", "phone_number_id": phone_number_id },
@@ -85,6 +90,9 @@ mod tests {
     #[test]
     fn signature_matches_the_published_vector() {
         // HMAC-SHA256(key="secret", msg="test"), from the reference notes.
-        assert_eq!(super::sign("secret", b"test"), "sha256=0329a06b62cd16b33eb6792be8c60b158d89a2ee3a876fce9a881ebb488c0914");
+        assert_eq!(
+            super::sign("secret", b"test"),
+            "sha256=0329a06b62cd16b33eb6792be8c60b158d89a2ee3a876fce9a881ebb488c0914"
+        );
     }
 }

@@ -22,8 +22,8 @@ use crate::audit::{self, AuditEntry};
 use crate::channels::ChannelSecrets;
 use crate::channels::meta::MetaSecrets;
 use crate::domain::{
-    Bsuid, ChannelId, CustomerIdentity, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, MessageKind, Phone, Provider,
-    StatusUpdate,
+    Bsuid, ChannelId, CustomerIdentity, DeliveryStatus, IdentityChange, InboundEvent,
+    InboundMessage, MessageKind, Phone, Provider, StatusUpdate,
 };
 use crate::error::ApiError;
 use crate::store::ChannelRecord;
@@ -45,9 +45,11 @@ async fn handshake(
         .get("hub.verify_token")
         .is_some_and(|t| bool::from(t.as_bytes().ct_eq(secrets.verify_token.as_bytes())));
     match params.get("hub.challenge") {
-        Some(challenge) if mode_ok && token_ok && challenge.len() <= 256 => {
-            Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], challenge.clone()).into_response())
-        }
+        Some(challenge) if mode_ok && token_ok && challenge.len() <= 256 => Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            challenge.clone(),
+        )
+            .into_response()),
         _ => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "verification_failed",
@@ -71,7 +73,11 @@ async fn receive(
     let envelope: Envelope = serde_json::from_slice(&raw).map_err(|e| {
         ApiError::bad_request(
             "malformed_payload",
-            format!("the body is not a WhatsApp webhook JSON document (line {}, column {})", e.line(), e.column()),
+            format!(
+                "the body is not a WhatsApp webhook JSON document (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         )
     })?;
     let events = envelope.into_events(&channel.address)?;
@@ -81,7 +87,10 @@ async fn receive(
 }
 
 /// Routes the path's channel id to its tenant and opens its Meta secrets; 404 otherwise.
-async fn meta_channel(state: &AppState, raw_id: &str) -> Result<(ChannelRecord, MetaSecrets), ApiError> {
+async fn meta_channel(
+    state: &AppState,
+    raw_id: &str,
+) -> Result<(ChannelRecord, MetaSecrets), ApiError> {
     let unknown = || ApiError::not_found("unknown_channel", "no Meta channel has this id");
     let id: ChannelId = raw_id.parse().map_err(|_| unknown())?;
     let route = state.store.route_channel(id).await?.ok_or_else(unknown)?;
@@ -123,21 +132,38 @@ impl SignatureError {
 }
 
 /// Checks `sha256=<hex>` against HMAC-SHA256(app secret, raw body), in constant time.
-pub fn verify_signature(app_secret: &str, headers: &HeaderMap, raw: &[u8]) -> Result<(), SignatureError> {
-    let header = headers.get("x-hub-signature-256").ok_or(SignatureError::Missing)?;
-    let hex_digest = header.to_str().ok().and_then(|v| v.strip_prefix("sha256=")).ok_or(SignatureError::Malformed)?;
+pub fn verify_signature(
+    app_secret: &str,
+    headers: &HeaderMap,
+    raw: &[u8],
+) -> Result<(), SignatureError> {
+    let header = headers
+        .get("x-hub-signature-256")
+        .ok_or(SignatureError::Missing)?;
+    let hex_digest = header
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("sha256="))
+        .ok_or(SignatureError::Malformed)?;
     let expected = hex::decode(hex_digest.trim()).map_err(|_| SignatureError::Malformed)?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(app_secret.as_bytes()).map_err(|_| SignatureError::Mismatch)?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(app_secret.as_bytes())
+        .map_err(|_| SignatureError::Mismatch)?;
     mac.update(raw);
-    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
+    mac.verify_slice(&expected)
+        .map_err(|_| SignatureError::Mismatch)
 }
 
 /// One audit line per rejected webhook; a failure to write it must not turn the 401 into a 500.
 async fn record_rejection(state: &AppState, channel: &ChannelRecord, reason: SignatureError) {
     tracing::warn!(channel = %channel.id, reason = reason.code(), "meta webhook signature rejected");
     let now = state.clock.now();
-    let entry = AuditEntry::new("provider:meta", "webhook.signature_rejected", "channel", Some(channel.id.to_string()))
-        .detail(json!({ "reason": reason.code() }));
+    let entry = AuditEntry::new(
+        "provider:meta",
+        "webhook.signature_rejected",
+        "channel",
+        Some(channel.id.to_string()),
+    )
+    .detail(json!({ "reason": reason.code() }));
     let result = async {
         let mut tx = state.store.begin(channel.tenant_id).await?;
         audit::append(&mut *tx, vec![entry], now).await?;
@@ -287,8 +313,13 @@ impl Envelope {
     fn into_events(self, phone_number_id: &str) -> Result<Vec<InboundEvent>, ApiError> {
         let mut events = Vec::new();
         for change in self.entry.into_iter().flat_map(|e| e.changes) {
-            let Some(value) = change.value.filter(|_| change.field == "messages") else { continue };
-            let number = value.metadata.as_ref().and_then(|m| m.phone_number_id.as_deref());
+            let Some(value) = change.value.filter(|_| change.field == "messages") else {
+                continue;
+            };
+            let number = value
+                .metadata
+                .as_ref()
+                .and_then(|m| m.phone_number_id.as_deref());
             if number.is_some_and(|n| n != phone_number_id) {
                 tracing::warn!("meta webhook change for another phone number id skipped");
                 continue;
@@ -334,9 +365,14 @@ impl Message {
     /// BSUID (parent first) before phone; `from`/`wa_id` may be absent for username users.
     fn identity(&self, contacts: &[Contact]) -> CustomerIdentity {
         let contact = contacts.iter().find(|c| {
-            (c.user_id.is_some() && c.user_id == self.from_user_id) || (c.wa_id.is_some() && c.wa_id == self.from)
+            (c.user_id.is_some() && c.user_id == self.from_user_id)
+                || (c.wa_id.is_some() && c.wa_id == self.from)
         });
-        let contact = contact.or(if contacts.len() == 1 { contacts.first() } else { None });
+        let contact = contact.or(if contacts.len() == 1 {
+            contacts.first()
+        } else {
+            None
+        });
         let bsuid = [
             self.from_parent_user_id.as_deref(),
             contact.and_then(|c| c.parent_user_id.as_deref()),
@@ -346,10 +382,13 @@ impl Message {
         .into_iter()
         .flatten()
         .find_map(|raw| Bsuid::parse(raw).ok());
-        let phone = [self.from.as_deref(), contact.and_then(|c| c.wa_id.as_deref())]
-            .into_iter()
-            .flatten()
-            .find_map(|raw| Phone::parse(raw).ok());
+        let phone = [
+            self.from.as_deref(),
+            contact.and_then(|c| c.wa_id.as_deref()),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|raw| Phone::parse(raw).ok());
         let profile = contact.and_then(|c| c.profile.as_ref());
         CustomerIdentity {
             bsuid,
@@ -366,13 +405,27 @@ impl Message {
             MessageKind::Video => self.video.as_ref().and_then(|m| m.caption.clone()),
             MessageKind::Document => self.document.as_ref().and_then(|m| m.caption.clone()),
             MessageKind::Interactive => self.interactive.as_ref().and_then(|i| {
-                i.button_reply.as_ref().or(i.list_reply.as_ref()).and_then(|t| t.title.clone())
+                i.button_reply
+                    .as_ref()
+                    .or(i.list_reply.as_ref())
+                    .and_then(|t| t.title.clone())
             }),
             MessageKind::Button => self.button.as_ref().and_then(|b| b.text.clone()),
             MessageKind::Reaction => self.reaction.as_ref().and_then(|r| r.emoji.clone()),
             MessageKind::Location => self.location.as_ref().map(|l| {
-                let place = [l.name.as_deref(), l.address.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", ");
-                format!("{},{} {}", l.latitude.unwrap_or_default(), l.longitude.unwrap_or_default(), place).trim().to_string()
+                let place = [l.name.as_deref(), l.address.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "{},{} {}",
+                    l.latitude.unwrap_or_default(),
+                    l.longitude.unwrap_or_default(),
+                    place
+                )
+                .trim()
+                .to_string()
             }),
             _ => None,
         }
@@ -381,9 +434,15 @@ impl Message {
 
 impl System {
     fn identity_change(&self) -> Option<IdentityChange> {
-        let previous = self.previous_parent_user_id.as_deref().or(self.previous_user_id.as_deref())?;
+        let previous = self
+            .previous_parent_user_id
+            .as_deref()
+            .or(self.previous_user_id.as_deref())?;
         let current = self.parent_user_id.as_deref().or(self.user_id.as_deref())?;
-        Some(IdentityChange { previous: Bsuid::parse(previous).ok()?, current: Bsuid::parse(current).ok()? })
+        Some(IdentityChange {
+            previous: Bsuid::parse(previous).ok()?,
+            current: Bsuid::parse(current).ok()?,
+        })
     }
 }
 
@@ -394,11 +453,16 @@ impl Status {
             provider_message_id: self.id,
             status,
             at: unix_seconds(self.timestamp.as_deref()),
-            error_code: self.errors.first().and_then(|e| e.code).map(|c| c.to_string()),
+            error_code: self
+                .errors
+                .first()
+                .and_then(|e| e.code)
+                .map(|c| c.to_string()),
         })
     }
 }
 
 fn unix_seconds(raw: Option<&str>) -> Option<DateTime<Utc>> {
-    raw.and_then(|s| s.parse::<i64>().ok()).and_then(|s| DateTime::from_timestamp(s, 0))
+    raw.and_then(|s| s.parse::<i64>().ok())
+        .and_then(|s| DateTime::from_timestamp(s, 0))
 }

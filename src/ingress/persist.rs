@@ -6,8 +6,14 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::contacts;
-use crate::domain::{Author, ConversationId, ConversationState, IdentityChange, InboundEvent, InboundMessage, MessageId, StatusUpdate};
-use crate::store::{ChannelRecord, ContactRecord, ConversationRecord, JobRecord, MessageRecord, StatusChange, StoreError, StoreResult, TenantTx};
+use crate::domain::{
+    Author, ConversationId, ConversationState, IdentityChange, InboundEvent, InboundMessage,
+    MessageId, StatusUpdate,
+};
+use crate::store::{
+    ChannelRecord, ContactRecord, ConversationRecord, JobRecord, MessageRecord, StatusChange,
+    StoreError, StoreResult, TenantTx,
+};
 use crate::worker::JobKind;
 
 /// What one webhook changed.
@@ -20,7 +26,11 @@ pub struct IngestReport {
     pub identity_changes: usize,
 }
 
-pub async fn ingest(state: &AppState, channel: &ChannelRecord, events: Vec<InboundEvent>) -> StoreResult<IngestReport> {
+pub async fn ingest(
+    state: &AppState,
+    channel: &ChannelRecord,
+    events: Vec<InboundEvent>,
+) -> StoreResult<IngestReport> {
     let mut tx = state.store.begin(channel.tenant_id).await?;
     let mut batch = Batch {
         state,
@@ -37,7 +47,9 @@ pub async fn ingest(state: &AppState, channel: &ChannelRecord, events: Vec<Inbou
             InboundEvent::IdentityChange(c) => batch.identity_change(&mut *tx, c).await?,
         }
     }
-    let Batch { now, report, trail, .. } = batch;
+    let Batch {
+        now, report, trail, ..
+    } = batch;
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
     if report.stored > 0 {
@@ -59,7 +71,10 @@ struct Batch<'a> {
 impl Batch<'_> {
     async fn message(&mut self, tx: &mut dyn TenantTx, m: InboundMessage) -> StoreResult<()> {
         // Fast path for provider retries; the unique index below settles concurrent races.
-        if tx.message_exists(self.channel.id, &m.provider_message_id).await? {
+        if tx
+            .message_exists(self.channel.id, &m.provider_message_id)
+            .await?
+        {
             self.duplicate(&m);
             return Ok(());
         }
@@ -90,12 +105,24 @@ impl Batch<'_> {
             self.duplicate(&m);
             return Ok(());
         }
-        tx.touch_conversation_inbound(conversation, m.sent_at.unwrap_or(self.now)).await?;
-        let job = JobRecord::new(self.channel.tenant_id, JobKind::Respond, id.0, self.state.config.max_attempts, self.now);
+        tx.touch_conversation_inbound(conversation, m.sent_at.unwrap_or(self.now))
+            .await?;
+        let job = JobRecord::new(
+            self.channel.tenant_id,
+            JobKind::Respond,
+            id.0,
+            self.state.config.max_attempts,
+            self.now,
+        );
         tx.enqueue_job(&job).await?;
         self.report.stored += 1;
         if contact.created {
-            self.trail.push(AuditEntry::new(&self.actor, "contact.created", "contact", Some(contact.record.id.to_string())));
+            self.trail.push(AuditEntry::new(
+                &self.actor,
+                "contact.created",
+                "contact",
+                Some(contact.record.id.to_string()),
+            ));
         }
         self.trail.push(
             AuditEntry::new(&self.actor, "message.received", "message", Some(id.to_string()))
@@ -107,12 +134,21 @@ impl Batch<'_> {
     fn duplicate(&mut self, m: &InboundMessage) {
         self.report.duplicates += 1;
         self.trail.push(
-            AuditEntry::new(&self.actor, "message.duplicate_ignored", "channel", Some(self.channel.id.to_string()))
-                .detail(json!({ "provider_message_id": m.provider_message_id })),
+            AuditEntry::new(
+                &self.actor,
+                "message.duplicate_ignored",
+                "channel",
+                Some(self.channel.id.to_string()),
+            )
+            .detail(json!({ "provider_message_id": m.provider_message_id })),
         );
     }
 
-    async fn open_conversation(&self, tx: &mut dyn TenantTx, contact: &ContactRecord) -> StoreResult<ConversationId> {
+    async fn open_conversation(
+        &self,
+        tx: &mut dyn TenantTx,
+        contact: &ContactRecord,
+    ) -> StoreResult<ConversationId> {
         if let Some(open) = tx.open_conversation(self.channel.id, contact.id).await? {
             return Ok(open.id);
         }
@@ -132,17 +168,30 @@ impl Batch<'_> {
         }
         // A concurrent transaction opened it first and has committed, so it is visible now.
         let open = tx.open_conversation(self.channel.id, contact.id).await?;
-        open.map(|c| c.id).ok_or_else(|| StoreError::Config("open conversation vanished during insert".into()))
+        open.map(|c| c.id)
+            .ok_or_else(|| StoreError::Config("open conversation vanished during insert".into()))
     }
 
     async fn status(&mut self, tx: &mut dyn TenantTx, s: StatusUpdate) -> StoreResult<()> {
-        let Some(message) = tx.outbound_by_provider_id(self.channel.id, &s.provider_message_id).await? else {
+        let Some(message) = tx
+            .outbound_by_provider_id(self.channel.id, &s.provider_message_id)
+            .await?
+        else {
             self.report.unmatched_statuses += 1;
             return Ok(());
         };
-        let change = StatusChange { status: s.status.as_str(), rank: s.status.rank(), error_code: s.error_code.as_deref(), now: self.now };
+        let change = StatusChange {
+            status: s.status.as_str(),
+            rank: s.status.rank(),
+            error_code: s.error_code.as_deref(),
+            now: self.now,
+        };
         self.report.statuses += 1;
-        let action = if tx.advance_message_status(message.id, &change).await? { "message.status" } else { "message.status_ignored" };
+        let action = if tx.advance_message_status(message.id, &change).await? {
+            "message.status"
+        } else {
+            "message.status_ignored"
+        };
         self.trail.push(
             AuditEntry::new(&self.actor, action, "message", Some(message.id.to_string()))
                 .detail(json!({ "from": message.status, "to": s.status.as_str(), "error_code": s.error_code })),
@@ -150,10 +199,21 @@ impl Batch<'_> {
         Ok(())
     }
 
-    async fn identity_change(&mut self, tx: &mut dyn TenantTx, change: IdentityChange) -> StoreResult<()> {
-        if let Some(contact) = contacts::rekey_bsuid(tx, &self.state.keys, &change, self.now).await? {
+    async fn identity_change(
+        &mut self,
+        tx: &mut dyn TenantTx,
+        change: IdentityChange,
+    ) -> StoreResult<()> {
+        if let Some(contact) =
+            contacts::rekey_bsuid(tx, &self.state.keys, &change, self.now).await?
+        {
             self.report.identity_changes += 1;
-            self.trail.push(AuditEntry::new(&self.actor, "contact.rekeyed", "contact", Some(contact.to_string())));
+            self.trail.push(AuditEntry::new(
+                &self.actor,
+                "contact.rekeyed",
+                "contact",
+                Some(contact.to_string()),
+            ));
         }
         Ok(())
     }

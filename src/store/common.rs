@@ -240,4 +240,3 @@ macro_rules! tenant_tx_impl {
         }
     };
 }
-

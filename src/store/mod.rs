@@ -106,17 +106,30 @@ pub trait TenantTx: Send {
     /// Deletes every FAQ entry of the tenant; returns how many there were.
     async fn clear_kb_entries(&mut self) -> StoreResult<u64>;
 
-    async fn contact_by_index(&mut self, index: IdentityIndex<'_>) -> StoreResult<Option<ContactRecord>>;
+    async fn contact_by_index(
+        &mut self,
+        index: IdentityIndex<'_>,
+    ) -> StoreResult<Option<ContactRecord>>;
     async fn contact(&mut self, id: ContactId) -> StoreResult<Option<ContactRecord>>;
     /// Inserts unless a contact with the same blind index exists; returns whether it inserted.
     async fn insert_contact(&mut self, contact: &ContactRecord) -> StoreResult<bool>;
     /// Links a newly learned identifier to a contact, only where the contact lacked it.
-    async fn link_contact_identity(&mut self, id: ContactId, link: &IdentityLink) -> StoreResult<()>;
+    async fn link_contact_identity(
+        &mut self,
+        id: ContactId,
+        link: &IdentityLink,
+    ) -> StoreResult<()>;
 
-    async fn open_conversation(&mut self, channel: ChannelId, contact: ContactId) -> StoreResult<Option<ConversationRecord>>;
-    async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<ConversationRecord>>;
+    async fn open_conversation(
+        &mut self,
+        channel: ChannelId,
+        contact: ContactId,
+    ) -> StoreResult<Option<ConversationRecord>>;
+    async fn conversation(&mut self, id: ConversationId)
+    -> StoreResult<Option<ConversationRecord>>;
     /// Inserts unless an open conversation exists for the pair; returns whether it inserted.
-    async fn insert_conversation(&mut self, conversation: &ConversationRecord) -> StoreResult<bool>;
+    async fn insert_conversation(&mut self, conversation: &ConversationRecord)
+    -> StoreResult<bool>;
     /// Moves a conversation from state `from` to `to`; returns false if it was not in `from`
     /// (a concurrent transaction moved it first).
     async fn transition_conversation(
@@ -127,26 +140,57 @@ pub trait TenantTx: Send {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
-    async fn touch_conversation_inbound(&mut self, id: ConversationId, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn touch_conversation_inbound(
+        &mut self,
+        id: ConversationId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
-    async fn message_exists(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<bool>;
+    async fn message_exists(
+        &mut self,
+        channel: ChannelId,
+        provider_message_id: &str,
+    ) -> StoreResult<bool>;
     /// Inserts unless the provider id is already stored for the channel (or the reply part
     /// already exists); returns whether it inserted.
     async fn insert_message(&mut self, message: &MessageRecord) -> StoreResult<bool>;
     async fn message(&mut self, id: MessageId) -> StoreResult<Option<MessageRecord>>;
     async fn replies_to(&mut self, inbound: MessageId) -> StoreResult<Vec<MessageRecord>>;
     /// The latest `limit` messages of a conversation, oldest first.
-    async fn recent_messages(&mut self, conversation: ConversationId, limit: i64) -> StoreResult<Vec<MessageRecord>>;
-    async fn outbound_by_provider_id(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<Option<MessageRecord>>;
+    async fn recent_messages(
+        &mut self,
+        conversation: ConversationId,
+        limit: i64,
+    ) -> StoreResult<Vec<MessageRecord>>;
+    async fn outbound_by_provider_id(
+        &mut self,
+        channel: ChannelId,
+        provider_message_id: &str,
+    ) -> StoreResult<Option<MessageRecord>>;
     /// Moves the status forward only; returns whether it moved.
-    async fn advance_message_status(&mut self, id: MessageId, update: &StatusChange<'_>) -> StoreResult<bool>;
-    async fn set_provider_message_id(&mut self, id: MessageId, provider_message_id: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn advance_message_status(
+        &mut self,
+        id: MessageId,
+        update: &StatusChange<'_>,
+    ) -> StoreResult<bool>;
+    async fn set_provider_message_id(
+        &mut self,
+        id: MessageId,
+        provider_message_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     /// Enqueues unless the same (kind, subject) job exists; returns whether it enqueued.
     async fn enqueue_job(&mut self, job: &JobRecord) -> StoreResult<bool>;
     async fn job(&mut self, id: JobId) -> StoreResult<Option<JobRecord>>;
     /// Marks the job done / rescheduled / dead, only while `worker` still holds its lease.
-    async fn finish_job(&mut self, id: JobId, worker: &str, outcome: &JobOutcome<'_>, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn finish_job(
+        &mut self,
+        id: JobId,
+        worker: &str,
+        outcome: &JobOutcome<'_>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 
     /// The chain head, locked until commit so appends from concurrent transactions serialise.
     async fn lock_audit_head(&mut self) -> StoreResult<AuditHead>;
@@ -304,8 +348,13 @@ pub struct JobRecord {
 #[derive(Debug, Clone)]
 pub enum JobOutcome<'a> {
     Done,
-    Retry { run_at: DateTime<Utc>, error: &'a str },
-    Dead { error: &'a str },
+    Retry {
+        run_at: DateTime<Utc>,
+        error: &'a str,
+    },
+    Dead {
+        error: &'a str,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -10,8 +10,17 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use super::*;
 
 /// Tables the app role may read and write; `audit_log` is insert-and-select only.
-const APP_TABLES: &[&str] =
-    &["tenants", "channels", "channel_routes", "kb_entries", "contacts", "conversations", "messages", "jobs", "audit_heads"];
+const APP_TABLES: &[&str] = &[
+    "tenants",
+    "channels",
+    "channel_routes",
+    "kb_entries",
+    "contacts",
+    "conversations",
+    "messages",
+    "jobs",
+    "audit_heads",
+];
 
 pub struct PgStore {
     pool: PgPool,
@@ -41,7 +50,9 @@ fn pg_time(t: DateTime<Utc>) -> DateTime<Utc> {
 fn checked_role(role: &str) -> StoreResult<&str> {
     let ok = !role.is_empty()
         && role.len() <= 63
-        && role.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && role
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !role.starts_with(|c: char| c.is_ascii_digit());
     if ok {
         Ok(role)
@@ -59,10 +70,14 @@ impl Store for PgStore {
     }
 
     async fn migrate(&self, app_role: Option<&str>) -> StoreResult<()> {
-        sqlx::migrate!("./migrations/postgres").run(&self.pool).await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
         let Some(role) = app_role else { return Ok(()) };
         let role = checked_role(role)?;
-        let (me,): (String,) = sqlx::query_as("SELECT current_user::text").fetch_one(&self.pool).await?;
+        let (me,): (String,) = sqlx::query_as("SELECT current_user::text")
+            .fetch_one(&self.pool)
+            .await?;
         if me == role {
             return Err(StoreError::Config(format!(
                 "BALAS_DATABASE_URL and BALAS_DATABASE_OWNER_URL both use role {role:?}; the app must connect as a role that does not own the tables"
@@ -71,12 +86,17 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         let statements = [
             format!("GRANT USAGE ON SCHEMA public TO {role}"),
-            format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {role}", APP_TABLES.join(", ")),
+            format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {role}",
+                APP_TABLES.join(", ")
+            ),
             format!("REVOKE ALL ON audit_log FROM {role}"),
             format!("GRANT SELECT, INSERT ON audit_log TO {role}"),
         ];
         for statement in statements {
-            sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *tx).await?;
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -115,18 +135,26 @@ impl Store for PgStore {
     }
 
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>> {
-        Ok(sqlx::query_as("SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1")
-            .bind(channel)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1",
+        )
+        .bind(channel)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
-    async fn claim_jobs(&self, worker: &str, limit: i64, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> StoreResult<Vec<ClaimedJob>> {
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        limit: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Vec<ClaimedJob>> {
         Ok(sqlx::query_as(
             "WITH next AS ( \
                 SELECT id FROM jobs \
                 WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) \
-                ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
              UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, locked_by = $1, locked_until = $3, updated_at = $2 \
              FROM next WHERE j.id = next.id \
              RETURNING j.id, j.tenant_id",
@@ -148,12 +176,19 @@ impl Store for PgStore {
     }
 
     async fn queue_depth(&self) -> StoreResult<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')").fetch_one(&self.pool).await?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(n)
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>> {
-        Ok(sqlx::query_as("SELECT * FROM tenants ORDER BY created_at, id").fetch_all(&self.pool).await?)
+        Ok(
+            sqlx::query_as("SELECT * FROM tenants ORDER BY created_at, id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -179,9 +214,11 @@ tenant_tx_impl!(PgTx, time = pg_time, {
             .execute(&mut *self.tx)
             .await?;
         // The row lock serialises concurrent appends to this tenant's chain until commit.
-        Ok(sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE")
-            .bind(self.tenant)
-            .fetch_one(&mut *self.tx)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE")
+                .bind(self.tenant)
+                .fetch_one(&mut *self.tx)
+                .await?,
+        )
     }
 });

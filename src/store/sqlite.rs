@@ -7,7 +7,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous, SqliteTypeInfo};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteTypeInfo,
+};
 use sqlx::{Encode, Sqlite, Type};
 
 use super::*;
@@ -25,8 +28,13 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-        let reader = SqlitePoolOptions::new().max_connections(4).connect_lazy_with(options.read_only(true));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_lazy_with(options.read_only(true));
         Ok(Self { writer, reader })
     }
 }
@@ -47,7 +55,10 @@ impl Type<Sqlite> for SqlTime {
 }
 
 impl Encode<'_, Sqlite> for SqlTime {
-    fn encode_by_ref(&self, buf: &mut <Sqlite as sqlx::Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Sqlite as sqlx::Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
         Encode::<Sqlite>::encode(self.0.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(), buf)
     }
 }
@@ -59,7 +70,9 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self, _app_role: Option<&str>) -> StoreResult<()> {
-        sqlx::migrate!("./migrations/sqlite").run(&self.writer).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.writer)
+            .await?;
         Ok(())
     }
 
@@ -73,16 +86,24 @@ impl Store for SqliteStore {
     }
 
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>> {
-        Ok(sqlx::query_as("SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1")
-            .bind(channel)
-            .fetch_optional(&self.reader)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1",
+        )
+        .bind(channel)
+        .fetch_optional(&self.reader)
+        .await?)
     }
 
-    async fn claim_jobs(&self, worker: &str, limit: i64, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> StoreResult<Vec<ClaimedJob>> {
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        limit: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Vec<ClaimedJob>> {
         Ok(sqlx::query_as(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $3, updated_at = $2 \
-             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) ORDER BY run_at LIMIT $4) \
+             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) ORDER BY run_at, id LIMIT $4) \
              RETURNING id, tenant_id",
         )
         .bind(worker)
@@ -102,12 +123,19 @@ impl Store for SqliteStore {
     }
 
     async fn queue_depth(&self) -> StoreResult<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')").fetch_one(&self.reader).await?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
+                .fetch_one(&self.reader)
+                .await?;
         Ok(n)
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>> {
-        Ok(sqlx::query_as("SELECT * FROM tenants ORDER BY created_at, id").fetch_all(&self.reader).await?)
+        Ok(
+            sqlx::query_as("SELECT * FROM tenants ORDER BY created_at, id")
+                .fetch_all(&self.reader)
+                .await?,
+        )
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -134,6 +162,11 @@ tenant_tx_impl!(SqliteTx, time = sql_time, {
             .bind(crate::audit::GENESIS_HASH)
             .execute(&mut *self.tx)
             .await?;
-        Ok(sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1").bind(self.tenant).fetch_one(&mut *self.tx).await?)
+        Ok(
+            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+                .bind(self.tenant)
+                .fetch_one(&mut *self.tx)
+                .await?,
+        )
     }
 });

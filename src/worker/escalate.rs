@@ -23,7 +23,13 @@ pub async fn escalate(
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<AuditEntry>> {
     let moved = tx
-        .transition_conversation(conversation, ConversationState::Bot.as_str(), ConversationState::Escalated.as_str(), Some(reason.as_str()), now)
+        .transition_conversation(
+            conversation,
+            ConversationState::Bot.as_str(),
+            ConversationState::Escalated.as_str(),
+            Some(reason.as_str()),
+            now,
+        )
         .await?;
     if !moved {
         return Ok(Vec::new());
@@ -37,7 +43,13 @@ pub async fn escalate(
         let text = render(Template::Holding, &profile.language, &profile.name);
         let ids = store_reply(state, tx, trigger, Author::System, &[text], now).await?;
         trail.push(
-            AuditEntry::new("worker", "reply.holding", "message", Some(trigger.to_string())).detail(json!({ "messages": ids })),
+            AuditEntry::new(
+                "worker",
+                "reply.holding",
+                "message",
+                Some(trigger.to_string()),
+            )
+            .detail(json!({ "messages": ids })),
         );
     }
     Ok(trail)
@@ -46,8 +58,14 @@ pub async fn escalate(
 pub(super) async fn profile(tx: &mut dyn TenantTx) -> StoreResult<BusinessProfile> {
     let tenant = tx.tenant().await?;
     Ok(tenant
-        .map(|t| BusinessProfile { name: t.name, language: t.language })
-        .unwrap_or(BusinessProfile { name: String::new(), language: "id".into() }))
+        .map(|t| BusinessProfile {
+            name: t.name,
+            language: t.language,
+        })
+        .unwrap_or(BusinessProfile {
+            name: String::new(),
+            language: "id".into(),
+        }))
 }
 
 /// Stores the parts of a reply to `inbound` and enqueues one send job per part.
@@ -59,8 +77,12 @@ pub(super) async fn store_reply(
     parts: &[String],
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<MessageId>> {
-    let Some(original) = tx.message(inbound).await? else { return Ok(Vec::new()) };
-    let Some(contact) = tx.contact(original.contact_id).await? else { return Ok(Vec::new()) };
+    let Some(original) = tx.message(inbound).await? else {
+        return Ok(Vec::new());
+    };
+    let Some(contact) = tx.contact(original.contact_id).await? else {
+        return Ok(Vec::new());
+    };
     let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
     let mut ids = Vec::new();
     for (part, text) in parts.iter().enumerate() {
@@ -85,7 +107,13 @@ pub(super) async fn store_reply(
             updated_at: now,
         };
         if tx.insert_message(&record).await? {
-            let job = JobRecord::new(original.tenant_id, JobKind::Send, record.id.0, state.config.max_attempts, now);
+            let job = JobRecord::new(
+                original.tenant_id,
+                JobKind::Send,
+                record.id.0,
+                state.config.max_attempts,
+                now,
+            );
             tx.enqueue_job(&job).await?;
             ids.push(record.id);
         }

@@ -45,7 +45,13 @@ impl JobKind {
 }
 
 impl JobRecord {
-    pub fn new(tenant: TenantId, kind: JobKind, subject: Uuid, max_attempts: i32, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        tenant: TenantId,
+        kind: JobKind,
+        subject: Uuid,
+        max_attempts: i32,
+        now: DateTime<Utc>,
+    ) -> Self {
         Self {
             id: JobId::new(),
             tenant_id: tenant,
@@ -89,7 +95,10 @@ pub struct Worker {
 impl Worker {
     pub fn new(state: AppState, name: &str) -> Self {
         let suffix = Uuid::new_v4().simple().to_string();
-        Self { state, id: format!("{name}-{}", &suffix[..8]) }
+        Self {
+            state,
+            id: format!("{name}-{}", &suffix[..8]),
+        }
     }
 
     pub fn id(&self) -> &str {
@@ -109,9 +118,16 @@ impl Worker {
     /// Claims one due job and runs it; false when nothing was due.
     pub async fn run_once(&self) -> StoreResult<bool> {
         let now = self.state.clock.now();
-        let lease = chrono::Duration::from_std(self.state.config.lease).unwrap_or(chrono::Duration::minutes(2));
-        let claimed = self.state.store.claim_jobs(&self.id, 1, now, now + lease).await?;
-        let Some(job) = claimed.into_iter().next() else { return Ok(false) };
+        let lease = chrono::Duration::from_std(self.state.config.lease)
+            .unwrap_or(chrono::Duration::minutes(2));
+        let claimed = self
+            .state
+            .store
+            .claim_jobs(&self.id, 1, now, now + lease)
+            .await?;
+        let Some(job) = claimed.into_iter().next() else {
+            return Ok(false);
+        };
         self.execute(job).await?;
         Ok(true)
     }
@@ -146,7 +162,9 @@ impl Worker {
     async fn execute(&self, claimed: ClaimedJob) -> StoreResult<()> {
         let now = self.state.clock.now();
         let mut tx = self.state.store.begin(claimed.tenant_id).await?;
-        let Some(job) = tx.job(claimed.id).await? else { return Ok(()) };
+        let Some(job) = tx.job(claimed.id).await? else {
+            return Ok(());
+        };
         let kind = JobKind::parse(&job.kind);
         let entry = AuditEntry::new("worker", "job.claimed", "job", Some(job.id.to_string()))
             .detail(json!({ "kind": job.kind, "attempt": job.attempts, "worker": self.id }));
@@ -154,7 +172,9 @@ impl Worker {
         tx.commit().await?;
         let result = match kind {
             // A job re-claimed after crashes past its budget is not run again.
-            _ if job.attempts > job.max_attempts => Err(JobFailure::Permanent("attempts_exhausted".into())),
+            _ if job.attempts > job.max_attempts => {
+                Err(JobFailure::Permanent("attempts_exhausted".into()))
+            }
             Some(JobKind::Respond) => respond::run(&self.state, &self.id, &job).await,
             Some(JobKind::Send) => send::run(&self.state, &self.id, &job).await,
             None => Err(JobFailure::Permanent("unknown_kind".into())),
@@ -175,7 +195,10 @@ impl Worker {
         };
         let mut trail = Vec::new();
         if permanent || job.attempts >= job.max_attempts {
-            if !tx.finish_job(job.id, &self.id, &JobOutcome::Dead { error: class }, now).await? {
+            if !tx
+                .finish_job(job.id, &self.id, &JobOutcome::Dead { error: class }, now)
+                .await?
+            {
                 return Ok(());
             }
             tracing::warn!(job = %job.id, kind = %job.kind, error = class, "job dead-lettered");
@@ -186,16 +209,43 @@ impl Worker {
             let message_id = MessageId(job.subject_id);
             if let Some(message) = tx.message(message_id).await? {
                 if job.kind == JobKind::Send.as_str() {
-                    let failed = StatusChange { status: "failed", rank: crate::domain::DeliveryStatus::Failed.rank(), error_code: Some(class), now };
+                    let failed = StatusChange {
+                        status: "failed",
+                        rank: crate::domain::DeliveryStatus::Failed.rank(),
+                        error_code: Some(class),
+                        now,
+                    };
                     tx.advance_message_status(message_id, &failed).await?;
                 }
                 // Customers who cannot be reached get no holding message; the owner is told either way.
                 let holding = job.kind == JobKind::Respond.as_str();
-                trail.extend(escalate(&self.state, &mut *tx, message.conversation_id, EscalationReason::ReplyFailed, Some(message_id), holding, now).await?);
+                trail.extend(
+                    escalate(
+                        &self.state,
+                        &mut *tx,
+                        message.conversation_id,
+                        EscalationReason::ReplyFailed,
+                        Some(message_id),
+                        holding,
+                        now,
+                    )
+                    .await?,
+                );
             }
         } else {
             let run_at = now + backoff(self.state.config.retry_base, job.attempts);
-            if !tx.finish_job(job.id, &self.id, &JobOutcome::Retry { run_at, error: class }, now).await? {
+            if !tx
+                .finish_job(
+                    job.id,
+                    &self.id,
+                    &JobOutcome::Retry {
+                        run_at,
+                        error: class,
+                    },
+                    now,
+                )
+                .await?
+            {
                 return Ok(());
             }
             trail.push(

@@ -14,26 +14,49 @@ use crate::tenants;
 pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let message_id = MessageId(job.subject_id);
     let mut tx = state.store.begin(job.tenant_id).await?;
-    let message = tx.message(message_id).await?.ok_or_else(|| JobFailure::Permanent("message_missing".into()))?;
+    let message = tx
+        .message(message_id)
+        .await?
+        .ok_or_else(|| JobFailure::Permanent("message_missing".into()))?;
     if message.provider_message_id.is_some() {
         let now = state.clock.now();
-        tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
+        tx.finish_job(job.id, worker, &JobOutcome::Done, now)
+            .await?;
         tx.commit().await?;
         return Ok(());
     }
-    let contact = tx.contact(message.contact_id).await?.ok_or_else(|| JobFailure::Permanent("contact_missing".into()))?;
-    let channel = tx.channel(message.channel_id).await?.ok_or_else(|| JobFailure::Permanent("channel_missing".into()))?;
+    let contact = tx
+        .contact(message.contact_id)
+        .await?
+        .ok_or_else(|| JobFailure::Permanent("contact_missing".into()))?;
+    let channel = tx
+        .channel(message.channel_id)
+        .await?
+        .ok_or_else(|| JobFailure::Permanent("channel_missing".into()))?;
     let tenant_key = tenants::data_key(&mut *tx, &state.keys).await?;
     tx.commit().await?;
 
     let undecryptable = |_| JobFailure::Permanent("undecryptable".into());
-    let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(undecryptable)?;
-    let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(undecryptable)?.unwrap_or_default();
-    let to = contacts::recipient(&contact, &key)?.ok_or_else(|| JobFailure::Permanent("no_recipient".into()))?;
+    let key = state
+        .keys
+        .vault
+        .unwrap_key(&contact.wrapped_key)
+        .map_err(undecryptable)?;
+    let body = key
+        .decrypt_opt(message.body_enc.as_deref())
+        .map_err(undecryptable)?
+        .unwrap_or_default();
+    let to = contacts::recipient(&contact, &key)?
+        .ok_or_else(|| JobFailure::Permanent("no_recipient".into()))?;
     let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
 
     let sent = match &secrets {
-        ChannelSecrets::Meta(meta) => state.meta.send_text(meta, &channel.address, &to, &body).await,
+        ChannelSecrets::Meta(meta) => {
+            state
+                .meta
+                .send_text(meta, &channel.address, &to, &body)
+                .await
+        }
     };
     let provider_id = sent.map_err(|e| match e {
         SendError::Retryable(_) => JobFailure::Retryable(e.class()),
@@ -43,10 +66,17 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let now = state.clock.now();
     let mut tx = state.store.begin(job.tenant_id).await?;
     // Record the provider id even if our lease lapsed meanwhile: the message did go out.
-    tx.set_provider_message_id(message_id, &provider_id, now).await?;
-    tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
-    let entry = AuditEntry::new("worker", "message.sent", "message", Some(message_id.to_string()))
-        .detail(json!({ "provider": channel.provider, "provider_message_id": provider_id }));
+    tx.set_provider_message_id(message_id, &provider_id, now)
+        .await?;
+    tx.finish_job(job.id, worker, &JobOutcome::Done, now)
+        .await?;
+    let entry = AuditEntry::new(
+        "worker",
+        "message.sent",
+        "message",
+        Some(message_id.to_string()),
+    )
+    .detail(json!({ "provider": channel.provider, "provider_message_id": provider_id }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
     Ok(())

@@ -1,0 +1,71 @@
+//! The operator CLI, run as a real process against the test database.
+use crate::on_both_databases;
+
+on_both_databases! {
+    async fn operator_commands_create_list_connect_and_import(app) {
+        let created = app.cli(&["tenant", "create", "--name", "Bakso Pak Kumis", "--language", "id"]);
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        let id = String::from_utf8_lossy(&created.stdout).trim().to_string();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "prints the tenant id: {id}");
+
+        let listed = String::from_utf8_lossy(&app.cli(&["tenant", "list"]).stdout).to_string();
+        assert!(listed.contains("bakso-pak-kumis") && listed.contains(&app.tenant.slug), "{listed}");
+
+        let added = app.cli(&["channel", "add", "--tenant", "bakso-pak-kumis", "--provider", "meta", "--phone-number-id", "5550001",
+            "--app-secret", "s3cret", "--access-token", "tok", "--public-url", "https://balas.example.id"]);
+        let out = String::from_utf8_lossy(&added.stdout).to_string();
+        assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+        assert!(out.contains("webhook URL:  https://balas.example.id/webhooks/meta/"), "{out}");
+        assert!(out.contains("verify token:"), "a verify token is generated and shown once");
+        assert!(!out.contains("s3cret"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("faq.csv");
+        std::fs::write(&csv, "pertanyaan,jawaban\nPedas?,Bisa pilih level 1-5\nBuka jam?,10.00-22.00\n").unwrap();
+        let imported = app.cli(&["kb", "import", "--tenant", &id, csv.to_str().unwrap()]);
+        assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+        assert!(String::from_utf8_lossy(&imported.stdout).contains("imported 2 FAQ entries"));
+
+        let bad = app.cli(&["channel", "add", "--tenant", &id, "--provider", "meta", "--phone-number-id", "1"]);
+        assert!(!bad.status.success());
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("--app-secret"));
+    }
+}
+
+#[test]
+fn startup_names_the_missing_secret() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_balas"))
+        .arg("serve")
+        .env_clear()
+        .env(
+            "BALAS_DATABASE_URL",
+            "postgres://balas_app@127.0.0.1:1/none",
+        )
+        .env("BALAS_INDEX_KEY", balas::crypto::generate_key())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("missing required secret BALAS_FERNET_KEYS"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_malformed_master_key_is_named_without_echoing_it() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_balas"))
+        .args(["tenant", "list"])
+        .env_clear()
+        .env("BALAS_DATABASE_URL", "sqlite::memory:")
+        .env("BALAS_FERNET_KEYS", "definitely-not-a-key")
+        .env("BALAS_INDEX_KEY", balas::crypto::generate_key())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("BALAS_FERNET_KEYS") && !stderr.contains("definitely-not-a-key"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,398 @@
+//! The test harness: `TestApp` runs the real server on port 0 against a fresh SQLite file or a
+//! fresh PostgreSQL database (as a non-owner app role), with a fake Graph API and a manual clock.
+use std::sync::Arc;
+use std::sync::Once;
+
+use balas::app::{AppConfig, AppState};
+use balas::channels::ChannelSecrets;
+use balas::channels::meta::MetaSecrets;
+use balas::clock::{Clock, ManualClock};
+use balas::config::Keys;
+use balas::crypto::{self, BlindIndex, Vault};
+use balas::domain::Provider;
+use balas::fakes::graph::FakeGraph;
+use balas::fakes::meta_webhook::{self, FakeCustomer};
+use balas::store::{self, ChannelRecord, TenantRecord};
+use balas::tenants;
+use balas::worker::Worker;
+use serde_json::Value;
+use sqlx::{PgPool, SqlitePool};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub const PHONE_NUMBER_ID: &str = "106540352242922";
+pub const APP_ROLE: &str = "balas_app";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Direct database access for assertions, as the owner (bypassing the app's code paths).
+pub enum Inspector {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Inspector {
+    pub async fn scalar(&self, sql: &'static str) -> i64 {
+        match self {
+            Self::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.expect(sql),
+            Self::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.expect(sql),
+        }
+    }
+
+    pub async fn execute(&self, sql: &'static str) {
+        match self {
+            Self::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()).expect(sql),
+            Self::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()).expect(sql),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub db: Db,
+    pub base: String,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub graph: FakeGraph,
+    pub tenant: TenantRecord,
+    pub channel: ChannelRecord,
+    pub app_secret: String,
+    pub verify_token: String,
+    pub http: reqwest::Client,
+    pub worker: Worker,
+    pub inspect: Inspector,
+    /// Environment for running the `balas` binary against this database.
+    pub cli_env: Vec<(String, String)>,
+    pub sqlite_path: Option<std::path::PathBuf>,
+    shutdown: CancellationToken,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<PgDatabase>,
+}
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> Option<Self> {
+        match db {
+            Db::Sqlite => Some(Self::spawn_sqlite().await),
+            Db::Postgres => Self::spawn_postgres().await,
+        }
+    }
+
+    async fn spawn_sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("balas.db");
+        let url = format!("sqlite://{}", path.display());
+        let store = store::connect(&url).await.expect("sqlite store");
+        store.migrate(None).await.expect("sqlite migrate");
+        let inspect = Inspector::Sqlite(SqlitePool::connect(&url).await.expect("inspector"));
+        let env = vec![("BALAS_DATABASE_URL".to_string(), url)];
+        let mut app = Self::start(Db::Sqlite, store, inspect, env, None).await;
+        app.sqlite_path = Some(path);
+        app._dir = Some(dir);
+        app
+    }
+
+    /// `None` (skipped) when `BALAS_TEST_POSTGRES_URL` is unset, except under `CI=true`,
+    /// where a missing or unreachable PostgreSQL fails the test.
+    async fn spawn_postgres() -> Option<Self> {
+        let Ok(admin_url) = std::env::var("BALAS_TEST_POSTGRES_URL") else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "CI=true but BALAS_TEST_POSTGRES_URL is not set: the PostgreSQL half of the suite must run in CI"
+                );
+            }
+            eprintln!("skipped: set BALAS_TEST_POSTGRES_URL to run this test on PostgreSQL");
+            return None;
+        };
+        let pg = PgDatabase::create(&admin_url).await;
+        let store = store::connect(&pg.owner_url).await.expect("owner store");
+        store
+            .migrate(Some(APP_ROLE))
+            .await
+            .expect("postgres migrate");
+        store.close().await;
+        let app_store = store::connect(&pg.app_url).await.expect("app store");
+        app_store
+            .check_app_role()
+            .await
+            .expect("the test app role must not bypass RLS");
+        let inspect = Inspector::Postgres(PgPool::connect(&pg.owner_url).await.expect("inspector"));
+        let env = vec![
+            ("BALAS_DATABASE_URL".to_string(), pg.app_url.clone()),
+            ("BALAS_DATABASE_OWNER_URL".to_string(), pg.owner_url.clone()),
+        ];
+        Some(Self::start(Db::Postgres, app_store, inspect, env, Some(pg)).await)
+    }
+
+    async fn start(
+        db: Db,
+        store: Arc<dyn store::Store>,
+        inspect: Inspector,
+        mut cli_env: Vec<(String, String)>,
+        pg: Option<PgDatabase>,
+    ) -> Self {
+        init_logs();
+        let (fernet, index) = (crypto::generate_key(), crypto::generate_key());
+        cli_env.push(("BALAS_FERNET_KEYS".into(), fernet.clone()));
+        cli_env.push(("BALAS_INDEX_KEY".into(), index.clone()));
+        let keys = Keys {
+            vault: Arc::new(Vault::from_keys(&fernet.into()).expect("vault")),
+            index: Arc::new(BlindIndex::from_secret(&index.into()).expect("index")),
+        };
+        let graph = FakeGraph::start().await.expect("fake graph");
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let config = AppConfig {
+            workers: 0,
+            meta_graph_url: graph.base_url.clone(),
+            max_attempts: 4,
+            ..AppConfig::default()
+        };
+        let state =
+            AppState::new(store.clone(), keys.clone(), config, clock.clone()).expect("state");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(balas::app::serve(listener, state.clone(), shutdown.clone()));
+
+        let now = clock.now();
+        let tenant = tenants::create(&*store, &keys, "Toko Kopi Senja", None, "id", now)
+            .await
+            .expect("tenant");
+        let app_secret = crypto::generate_key();
+        let verify_token = crypto::generate_key();
+        let secrets = MetaSecrets {
+            app_secret: app_secret.clone(),
+            access_token: "test-access-token".into(),
+            verify_token: verify_token.clone(),
+        };
+        let channel = tenants::add_channel(
+            &*store,
+            &keys,
+            tenant.id,
+            Provider::Meta,
+            PHONE_NUMBER_ID,
+            &ChannelSecrets::Meta(secrets),
+            now,
+        )
+        .await
+        .expect("channel");
+        let faq = balas::kb::parse_json(include_str!("../fixtures/faq.json")).expect("faq fixture");
+        balas::kb::import(&*store, tenant.id, &faq, false, now)
+            .await
+            .expect("faq import");
+        let worker = Worker::new(state.clone(), "test");
+        Self {
+            db,
+            base,
+            state,
+            clock,
+            graph,
+            tenant,
+            channel,
+            app_secret,
+            verify_token,
+            http: reqwest::Client::new(),
+            worker,
+            inspect,
+            cli_env,
+            sqlite_path: None,
+            shutdown,
+            _dir: None,
+            pg,
+        }
+    }
+
+    pub fn webhook_url(&self) -> String {
+        format!("{}/webhooks/meta/{}", self.base, self.channel.id)
+    }
+
+    /// POSTs `body` to `url` with the given signature header (none when `None`).
+    pub async fn post_raw(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        signature: Option<String>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(sig) = signature {
+            request = request.header("x-hub-signature-256", sig);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// POSTs a correctly signed webhook to this app's channel.
+    pub async fn send_webhook(&self, payload: &Value) -> reqwest::Response {
+        let body = serde_json::to_vec(payload).expect("json");
+        let signature = meta_webhook::sign(&self.app_secret, &body);
+        self.post_raw(&self.webhook_url(), body, Some(signature))
+            .await
+    }
+
+    /// A webhook with one text message from `customer`.
+    pub fn text(&self, customer: &FakeCustomer, wamid: &str, body: &str) -> Value {
+        let message = customer.text(wamid, body, self.clock.now().timestamp());
+        meta_webhook::envelope(PHONE_NUMBER_ID, &[customer], vec![message], vec![])
+    }
+
+    pub async fn drain(&self) -> usize {
+        self.worker.run_until_idle().await.expect("worker")
+    }
+
+    pub async fn count(&self, table: &'static str) -> i64 {
+        let sql: &'static str = match table {
+            "messages" => "SELECT COUNT(*) FROM messages",
+            "inbound" => "SELECT COUNT(*) FROM messages WHERE direction = 'in'",
+            "outbound" => "SELECT COUNT(*) FROM messages WHERE direction = 'out'",
+            "jobs" => "SELECT COUNT(*) FROM jobs",
+            "respond_jobs" => "SELECT COUNT(*) FROM jobs WHERE kind = 'respond'",
+            "contacts" => "SELECT COUNT(*) FROM contacts",
+            "conversations" => "SELECT COUNT(*) FROM conversations",
+            "audit_log" => "SELECT COUNT(*) FROM audit_log",
+            other => panic!("no count query for {other}"),
+        };
+        self.inspect.scalar(sql).await
+    }
+
+    /// Runs the `balas` binary against this app's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_balas"))
+            .args(args)
+            .env_clear()
+            .envs(self.cli_env.iter().cloned())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .expect("run balas")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(pg) = self.pg.take() {
+            pg.drop_blocking();
+        }
+    }
+}
+
+pub fn customer(n: u32) -> FakeCustomer {
+    FakeCustomer {
+        bsuid: Some(format!("ID.{:020}", 48291038475610293u64 + n as u64)),
+        phone: Some(format!("628123456{n:04}")),
+        name: format!("Pelanggan {n}"),
+        username: None,
+    }
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            balas::logging::init(balas::logging::LogFormat::Pretty, "debug");
+        }
+    });
+}
+
+/// A throw-away database on the test server, dropped when the test ends.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    owner_url: String,
+    app_url: String,
+}
+
+impl PgDatabase {
+    async fn create(admin_url: &str) -> Self {
+        let admin = PgPool::connect(admin_url).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL at BALAS_TEST_POSTGRES_URL is unreachable: {e}")
+        });
+        let name = format!("balas_t_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create database");
+        // Roles are cluster-wide; parallel tests may race to create it.
+        let role = format!(
+            "DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(role))
+            .execute(&admin)
+            .await
+            .expect("create app role");
+        admin.close().await;
+        let mut owner = url::Url::parse(admin_url).expect("BALAS_TEST_POSTGRES_URL is not a URL");
+        owner.set_path(&name);
+        let mut app = owner.clone();
+        app.set_username(APP_ROLE).expect("username");
+        app.set_password(None).expect("password");
+        Self {
+            admin_url: admin_url.to_string(),
+            name,
+            owner_url: owner.to_string(),
+            app_url: app.to_string(),
+        }
+    }
+
+    fn drop_blocking(self) {
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(admin) = PgPool::connect(&self.admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
+                    admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Db::Sqlite).await {
+                    body(app).await
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Db::Postgres).await {
+                    body(app).await
+                }
+            }
+        }
+    )*};
+}
+
+/// Declares a test of PostgreSQL-only guarantees (RLS, roles, triggers).
+#[macro_export]
+macro_rules! on_postgres {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            if let Some($app) = $crate::helpers::TestApp::spawn($crate::helpers::Db::Postgres).await $body
+        }
+    )*};
+}

@@ -1,0 +1,112 @@
+//! Tenant isolation on PostgreSQL, as the app role: row-level security, forced, on every
+//! table that holds tenant data; the app role cannot bypass it or rewrite the audit log.
+use balas::channels::{ChannelSecrets, meta::MetaSecrets};
+use balas::clock::Clock;
+use balas::crypto;
+use balas::domain::Provider;
+use balas::fakes::meta_webhook;
+use sqlx::{Executor, PgPool, Row};
+
+use crate::helpers::{Inspector, customer};
+use crate::on_postgres;
+
+/// Tables without RLS by design: routing and the queue hold ids only, no personal data.
+const NO_RLS_BY_DESIGN: &[&str] = &["channel_routes", "jobs", "_sqlx_migrations"];
+
+async fn app_pool(app: &crate::helpers::TestApp) -> PgPool {
+    let url = app
+        .cli_env
+        .iter()
+        .find(|(k, _)| k == "BALAS_DATABASE_URL")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    PgPool::connect(&url).await.unwrap()
+}
+
+on_postgres! {
+    async fn every_tenant_table_forces_rls_and_the_app_role_cannot_bypass_it(app) {
+        let Inspector::Postgres(owner) = &app.inspect else { unreachable!() };
+        let rows = sqlx::query("SELECT c.relname::text AS name, c.relrowsecurity, c.relforcerowsecurity, \
+                                (SELECT COUNT(*) FROM pg_policies p WHERE p.tablename = c.relname) AS policies \
+                                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                                WHERE n.nspname = 'public' AND c.relkind = 'r'")
+            .fetch_all(owner).await.unwrap();
+        assert!(rows.len() >= 10);
+        for row in rows {
+            let name: String = row.get("name");
+            if NO_RLS_BY_DESIGN.contains(&name.as_str()) {
+                continue;
+            }
+            let (enabled, forced, policies): (bool, bool, i64) = (row.get(1), row.get(2), row.get(3));
+            assert!(enabled && forced && policies >= 1, "table {name} lacks forced row-level security");
+        }
+        let role = sqlx::query("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'balas_app'").fetch_one(owner).await.unwrap();
+        assert!(!role.get::<bool, _>(0) && !role.get::<bool, _>(1), "the app role must be neither superuser nor BYPASSRLS");
+        let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = 'balas_app'").fetch_one(owner).await.unwrap();
+        assert_eq!(owned, 0, "the app role must not own tables");
+    }
+
+    async fn tenant_b_is_invisible_and_unwritable_for_tenant_a(app) {
+        // Data for tenant A through the real pipeline, and a second tenant B with its own message.
+        app.send_webhook(&app.text(&customer(1), "wamid.A1", "Jam buka kapan?")).await;
+        app.drain().await;
+        let keys = &app.state.keys;
+        let now = app.clock.now();
+        let b = balas::tenants::create(&*app.state.store, keys, "Toko Lain", None, "id", now).await.unwrap();
+        let secrets = ChannelSecrets::Meta(MetaSecrets { app_secret: "b".into(), access_token: "b".into(), verify_token: crypto::generate_key() });
+        let b_channel = balas::tenants::add_channel(&*app.state.store, keys, b.id, Provider::Meta, "222", &secrets, now).await.unwrap();
+        let c = customer(2);
+        let body = serde_json::to_vec(&meta_webhook::envelope("222", &[&c], vec![c.text("wamid.B1", "Halo", 1)], vec![])).unwrap();
+        let url = format!("{}/webhooks/meta/{}", app.base, b_channel.id);
+        let response = app.post_raw(&url, body.clone(), Some(meta_webhook::sign("b", &body))).await;
+        assert_eq!(response.status().as_u16(), 200);
+
+        let pool = app_pool(&app).await;
+        let tables = ["tenants", "channels", "kb_entries", "contacts", "conversations", "messages", "audit_log", "audit_heads"];
+        for (tenant, other) in [(app.tenant.id, b.id), (b.id, app.tenant.id)] {
+            for table in tables {
+                let column = if table == "tenants" { "id" } else { "tenant_id" };
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await.unwrap();
+                let foreign: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE {column} <> $1"))).bind(tenant.0).fetch_one(&mut *tx).await.unwrap();
+                assert_eq!(foreign, 0, "{table}: rows of another tenant are visible");
+                let own: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(&mut *tx).await.unwrap();
+                if table != "kb_entries" || tenant == app.tenant.id {
+                    assert!(own > 0, "{table}: the tenant's own rows must be visible (else this test proves nothing)");
+                }
+                if table != "audit_log" {
+                    let updated = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = {column} WHERE {column} = $1"))).bind(other.0).execute(&mut *tx).await.unwrap();
+                    assert_eq!(updated.rows_affected(), 0, "{table}: another tenant's rows are updatable");
+                    let deleted = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE {column} = $1"))).bind(other.0).execute(&mut *tx).await;
+                    assert!(deleted.map(|d| d.rows_affected()).unwrap_or(0) == 0, "{table}: another tenant's rows are deletable");
+                }
+                tx.rollback().await.unwrap();
+            }
+            // Writing a row for the other tenant is refused by the policy's WITH CHECK.
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await.unwrap();
+            let insert = sqlx::query("INSERT INTO kb_entries (id, tenant_id, question, answer, keywords, created_at) VALUES ($1, $2, 'q', 'a', '', now())")
+                .bind(uuid::Uuid::new_v4()).bind(other.0).execute(&mut *tx).await;
+            assert!(insert.is_err(), "inserting into another tenant must fail");
+        }
+
+        // With no tenant set, nothing is visible at all.
+        for table in tables {
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(&pool).await.unwrap();
+            assert_eq!(n, 0, "{table}: rows visible without a tenant");
+        }
+    }
+
+    async fn the_app_role_cannot_change_or_truncate_the_audit_log(app) {
+        let pool = app_pool(&app).await;
+        let mut conn = pool.acquire().await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("SELECT set_config('app.tenant_id', '{}', false)", app.tenant.id))).await.unwrap();
+        for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
+            let result = sqlx::query(sql).execute(&mut *conn).await;
+            assert!(result.is_err(), "the app role could run: {sql}");
+        }
+        let Inspector::Postgres(owner) = &app.inspect else { unreachable!() };
+        let by_trigger = sqlx::query("UPDATE audit_log SET actor = 'x'").execute(owner).await;
+        assert!(by_trigger.is_err(), "even the owner is stopped by the append-only trigger");
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests. Tests declared with `on_both_databases!` run on SQLite and on
+//! PostgreSQL (`BALAS_TEST_POSTGRES_URL`); `on_postgres!` tests cover PostgreSQL-only guarantees.
+mod helpers;
+
+mod audit_chain;
+mod cli;
+mod fernet_vectors;
+mod isolation;
+mod meta_ingress;
+mod pipeline;
+mod privacy;
+mod queue;

@@ -1,0 +1,67 @@
+//! The durable queue: leases reclaimed after a crash, retries with backoff, dead letters.
+use balas::clock::Clock;
+use balas::fakes::graph::Behaviour;
+use balas::store::JobOutcome;
+
+use crate::helpers::customer;
+use crate::on_both_databases;
+
+on_both_databases! {
+    async fn a_job_whose_worker_died_is_done_once_by_another_after_the_lease(app) {
+        app.send_webhook(&app.text(&customer(1), "wamid.L1", "Jam buka kapan?")).await;
+        let now = app.clock.now();
+        let claimed = app.state.store.claim_jobs("ghost", 10, now, now + chrono::Duration::minutes(2)).await.unwrap();
+        assert_eq!(claimed.len(), 1, "the ghost worker holds the respond job, then dies");
+        assert_eq!(app.drain().await, 0, "a leased job is not claimed again before its lease ends");
+
+        app.clock.advance(chrono::Duration::minutes(3));
+        assert_eq!(app.drain().await, 2);
+        assert_eq!(app.graph.received().len(), 1);
+
+        let mut tx = app.state.store.begin(app.tenant.id).await.unwrap();
+        let late = tx.finish_job(claimed[0].id, "ghost", &JobOutcome::Done, app.clock.now()).await.unwrap();
+        assert!(!late, "the dead worker cannot finish a job it lost");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'done'").await, 2);
+    }
+
+    async fn a_send_failing_every_time_is_dead_lettered_after_max_attempts(app) {
+        app.graph.set_behaviour(Behaviour::ServerError);
+        app.send_webhook(&app.text(&customer(2), "wamid.D1", "Berapa ongkir?")).await;
+        app.drain().await;
+        for _ in 0..10 {
+            app.clock.advance(chrono::Duration::hours(1));
+            app.drain().await;
+        }
+        let max = app.state.config.max_attempts as usize;
+        assert_eq!(app.graph.received().len(), max, "one request per attempt, no more");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'dead' AND last_error = 'retryable:meta_131000'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT CAST(MAX(attempts) AS BIGINT) FROM jobs WHERE kind = 'send'").await as usize, max);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'job.failed'").await as usize, max - 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'job.dead'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'failed'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM conversations WHERE state = 'escalated' AND escalation_reason = 'reply_failed'").await, 1);
+    }
+
+    async fn a_permanent_rejection_dead_letters_at_once(app) {
+        app.graph.set_behaviour(Behaviour::Reject(131047));
+        app.send_webhook(&app.text(&customer(3), "wamid.W1", "Berapa ongkir?")).await;
+        app.drain().await;
+        app.clock.advance(chrono::Duration::hours(1));
+        app.drain().await;
+        assert_eq!(app.graph.received().len(), 1, "a closed 24-hour window is not retried");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'dead' AND last_error = 'window_closed'").await, 1);
+    }
+
+    async fn backoff_holds_a_failed_job_until_its_time(app) {
+        app.graph.set_behaviour(Behaviour::ServerError);
+        app.send_webhook(&app.text(&customer(4), "wamid.R1", "Berapa ongkir?")).await;
+        app.drain().await;
+        assert_eq!(app.graph.received().len(), 1);
+        assert_eq!(app.drain().await, 0, "the retry is scheduled in the future");
+        app.graph.set_behaviour(Behaviour::Accept);
+        app.clock.advance(chrono::Duration::seconds(3));
+        assert_eq!(app.drain().await, 1);
+        assert_eq!(app.graph.received().len(), 2);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'sent'").await, 1);
+    }
+}
