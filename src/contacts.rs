@@ -141,15 +141,15 @@ pub async fn rekey_bsuid(
 
 /// Where to send a reply: the phone number when known, otherwise the BSUID.
 pub fn recipient(record: &ContactRecord, key: &DataKey) -> StoreResult<Option<Recipient>> {
-    if let Some(phone) = key.decrypt_opt(record.phone_enc.as_deref())? {
-        if let Ok(phone) = Phone::parse(&phone) {
-            return Ok(Some(Recipient::Phone(phone)));
-        }
+    if let Some(phone) = key.decrypt_opt(record.phone_enc.as_deref())?
+        && let Ok(phone) = Phone::parse(&phone)
+    {
+        return Ok(Some(Recipient::Phone(phone)));
     }
-    if let Some(bsuid) = key.decrypt_opt(record.bsuid_enc.as_deref())? {
-        if let Ok(bsuid) = Bsuid::parse(&bsuid) {
-            return Ok(Some(Recipient::Bsuid(bsuid)));
-        }
+    if let Some(bsuid) = key.decrypt_opt(record.bsuid_enc.as_deref())?
+        && let Ok(bsuid) = Bsuid::parse(&bsuid)
+    {
+        return Ok(Some(Recipient::Bsuid(bsuid)));
     }
     Ok(None)
 }

@@ -156,10 +156,10 @@ mod tests {
 
     fn best(q: &str) -> (String, f64) {
         let entries = faq();
-        let m = best_match(q, &entries)
+
+        best_match(q, &entries)
             .map(|m| (m.entry.question.clone(), m.confidence))
-            .unwrap_or_default();
-        m
+            .unwrap_or_default()
     }
 
     #[test]

@@ -339,10 +339,10 @@ impl Envelope {
 
 impl Message {
     fn into_event(self, contacts: &[Contact]) -> Result<InboundEvent, ApiError> {
-        if self.kind == "system" {
-            if let Some(change) = self.system.as_ref().and_then(System::identity_change) {
-                return Ok(InboundEvent::IdentityChange(change));
-            }
+        if self.kind == "system"
+            && let Some(change) = self.system.as_ref().and_then(System::identity_change)
+        {
+            return Ok(InboundEvent::IdentityChange(change));
         }
         let from = self.identity(contacts);
         if !from.is_addressable() {
