@@ -114,12 +114,24 @@ impl fmt::Debug for Bsuid {
 }
 
 /// Who wrote to us, as far as the provider told us. Meta may send a BSUID with no phone at all.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct CustomerIdentity {
     pub bsuid: Option<Bsuid>,
     pub phone: Option<Phone>,
     pub username: Option<String>,
     pub name: Option<String>,
+}
+
+/// Names and usernames are personal data too: `Debug` shows only whether they are present.
+impl fmt::Debug for CustomerIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CustomerIdentity")
+            .field("bsuid", &self.bsuid)
+            .field("phone", &self.phone)
+            .field("has_username", &self.username.is_some())
+            .field("has_name", &self.name.is_some())
+            .finish()
+    }
 }
 
 impl CustomerIdentity {

@@ -65,7 +65,7 @@ impl MessageKind {
 }
 
 /// One customer message, provider-neutral.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct InboundMessage {
     /// The provider's id, the deduplication key (`wamid.…`, `SM…`, Fonnte's `inboxid`).
     pub provider_message_id: String,
@@ -74,6 +74,19 @@ pub struct InboundMessage {
     /// Text, caption or button title; `None` for kinds that carry no text.
     pub body: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// The body never appears in `Debug` output, only its length.
+impl std::fmt::Debug for InboundMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundMessage")
+            .field("provider_message_id", &self.provider_message_id)
+            .field("from", &self.from)
+            .field("kind", &self.kind)
+            .field("body_chars", &self.body.as_ref().map(|b| b.chars().count()))
+            .field("sent_at", &self.sent_at)
+            .finish()
+    }
 }
 
 /// Delivery state of an outbound message. Status only ever moves forward by `rank`.
@@ -178,6 +191,25 @@ impl Author {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_hides_body_and_name() {
+        let m = InboundMessage {
+            provider_message_id: "wamid.1".into(),
+            from: CustomerIdentity {
+                name: Some("Siti Rahasia".into()),
+                ..Default::default()
+            },
+            kind: MessageKind::Text,
+            body: Some("alamat saya Jl. Melati".into()),
+            sent_at: None,
+        };
+        let shown = format!("{m:?}");
+        assert!(
+            !shown.contains("Melati") && !shown.contains("Siti"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn read_outranks_delivered_and_failed_yields_to_delivery() {
