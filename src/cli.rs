@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -265,7 +266,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
 
 async fn serve(db: &DatabaseArgs, key_args: &KeyArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let keys = key_args.resolve(db)?;
-    let store = store::connect(&db.database_url)
+    let store = store::connect(db.url())
         .await
         .context("connecting to BALAS_DATABASE_URL")?;
     if store.backend() == store::Backend::Sqlite {
@@ -339,9 +340,12 @@ async fn channel_add(
     let phone_number_id = required(args.phone_number_id, "--phone-number-id")?;
     let generated = args.verify_token.is_none();
     let secrets = MetaSecrets {
-        app_secret: required(args.app_secret, "--app-secret (or META_APP_SECRET)")?,
-        access_token: required(args.access_token, "--access-token (or META_ACCESS_TOKEN)")?,
-        verify_token: args.verify_token.unwrap_or_else(crypto::generate_key),
+        app_secret: required(args.app_secret, "--app-secret (or META_APP_SECRET)")?.into(),
+        access_token: required(args.access_token, "--access-token (or META_ACCESS_TOKEN)")?.into(),
+        verify_token: args
+            .verify_token
+            .unwrap_or_else(crypto::generate_key)
+            .into(),
     };
     let (store, keys) = admin(db, key_args).await?;
     let tenant = find_tenant(&*store, &args.tenant).await?;
@@ -363,7 +367,7 @@ async fn channel_add(
     if generated {
         println!(
             "verify token: {}   (enter it in the Meta App Dashboard; it is not shown again)",
-            secrets.verify_token
+            secrets.verify_token.expose_secret()
         );
     }
     Ok(())

@@ -5,43 +5,40 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::crypto::{self, BlindIndex, Vault};
 
-/// Where the database lives, and which role manages its schema.
+/// Where the database lives, and which role manages its schema. URLs may carry passwords,
+/// so they are held as secrets.
 #[derive(Clone, clap::Args)]
 pub struct DatabaseArgs {
     /// sqlite://FILE or postgres://APP_ROLE@HOST/DB
-    #[arg(
-        long,
-        env = "BALAS_DATABASE_URL",
-        default_value = "sqlite://balas.db",
-        hide_env_values = true,
-        global = true
-    )]
-    pub database_url: String,
+    #[arg(long, env = "BALAS_DATABASE_URL", default_value = "sqlite://balas.db", value_parser = secret, hide_env_values = true, global = true)]
+    pub database_url: SecretString,
     /// PostgreSQL only: the schema owner, used by `migrate` and cross-tenant maintenance.
-    #[arg(
-        long,
-        env = "BALAS_DATABASE_OWNER_URL",
-        hide_env_values = true,
-        global = true
-    )]
-    pub database_owner_url: Option<String>,
+    #[arg(long, env = "BALAS_DATABASE_OWNER_URL", value_parser = secret, hide_env_values = true, global = true)]
+    pub database_owner_url: Option<SecretString>,
+}
+
+fn secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(raw))
 }
 
 impl DatabaseArgs {
+    pub fn url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+
     pub fn is_postgres(&self) -> bool {
-        self.database_url.starts_with("postgres://")
-            || self.database_url.starts_with("postgresql://")
+        self.url().starts_with("postgres://") || self.url().starts_with("postgresql://")
     }
 
     /// The URL for operator commands: the owner where one is given.
     pub fn admin_url(&self) -> &str {
         match (&self.database_owner_url, self.is_postgres()) {
-            (Some(owner), true) => owner,
-            _ => &self.database_url,
+            (Some(owner), true) => owner.expose_secret(),
+            _ => self.url(),
         }
     }
 
@@ -50,7 +47,7 @@ impl DatabaseArgs {
         if !self.is_postgres() {
             return None;
         }
-        url::Url::parse(&self.database_url)
+        url::Url::parse(self.url())
             .ok()
             .map(|u| u.username().to_string())
             .filter(|u| !u.is_empty())
@@ -58,36 +55,24 @@ impl DatabaseArgs {
 
     /// The SQLite file, when there is one (not for `sqlite::memory:`).
     pub fn sqlite_path(&self) -> Option<PathBuf> {
-        let rest = self
-            .database_url
+        let url = self.url();
+        let rest = url
             .strip_prefix("sqlite://")
-            .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+            .or_else(|| url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or(rest);
         (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
     }
 }
 
-/// Encryption and blind-index keys; never given on the command line, only in the environment.
+/// Encryption and blind-index keys, from the environment (hidden from `--help`).
 #[derive(Clone, clap::Args)]
 pub struct KeyArgs {
     /// Comma-separated Fernet master keys; the first one encrypts.
-    #[arg(
-        long,
-        env = "BALAS_FERNET_KEYS",
-        hide_env_values = true,
-        hide = true,
-        global = true
-    )]
-    pub fernet_keys: Option<String>,
+    #[arg(long, env = "BALAS_FERNET_KEYS", value_parser = secret, hide_env_values = true, hide = true, global = true)]
+    pub fernet_keys: Option<SecretString>,
     /// Key for the HMAC blind index over phone numbers and BSUIDs.
-    #[arg(
-        long,
-        env = "BALAS_INDEX_KEY",
-        hide_env_values = true,
-        hide = true,
-        global = true
-    )]
-    pub index_key: Option<String>,
+    #[arg(long, env = "BALAS_INDEX_KEY", value_parser = secret, hide_env_values = true, hide = true, global = true)]
+    pub index_key: Option<SecretString>,
 }
 
 /// The resolved keys.
@@ -115,12 +100,14 @@ impl KeyArgs {
             }
             (f, i) => {
                 let (gen_f, gen_i) = development_keys(db.sqlite_path().as_deref())?;
-                (f.clone().unwrap_or(gen_f), i.clone().unwrap_or(gen_i))
+                (
+                    f.clone().unwrap_or(gen_f.into()),
+                    i.clone().unwrap_or(gen_i.into()),
+                )
             }
         };
-        let vault = Vault::from_keys(&SecretString::from(fernet)).context("BALAS_FERNET_KEYS")?;
-        let index =
-            BlindIndex::from_secret(&SecretString::from(index)).context("BALAS_INDEX_KEY")?;
+        let vault = Vault::from_keys(&fernet).context("BALAS_FERNET_KEYS")?;
+        let index = BlindIndex::from_secret(&index).context("BALAS_INDEX_KEY")?;
         Ok(Keys {
             vault: Arc::new(vault),
             index: Arc::new(index),

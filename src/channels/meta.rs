@@ -1,25 +1,48 @@
 //! Meta WhatsApp Cloud API: sending text through the Graph API.
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
 
 use super::{Recipient, SendError};
 
-/// Credentials of one Meta channel.
-#[derive(Clone, Serialize, Deserialize)]
+/// Credentials of one Meta channel (`Debug` prints them redacted).
+#[derive(Debug, Clone)]
 pub struct MetaSecrets {
     /// Signs webhooks (`X-Hub-Signature-256`).
-    pub app_secret: String,
+    pub app_secret: SecretString,
     /// System-user or long-lived token for the Graph API.
-    pub access_token: String,
+    pub access_token: SecretString,
     /// Echoed by Meta in the GET verification handshake.
-    pub verify_token: String,
+    pub verify_token: SecretString,
 }
 
-impl fmt::Debug for MetaSecrets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MetaSecrets { .. }")
+/// The stored form, only ever serialised into a sealed (encrypted) document.
+#[derive(Serialize, Deserialize)]
+struct MetaSecretsWire {
+    app_secret: String,
+    access_token: String,
+    verify_token: String,
+}
+
+impl Serialize for MetaSecrets {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        MetaSecretsWire {
+            app_secret: self.app_secret.expose_secret().to_string(),
+            access_token: self.access_token.expose_secret().to_string(),
+            verify_token: self.verify_token.expose_secret().to_string(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for MetaSecrets {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = MetaSecretsWire::deserialize(deserializer)?;
+        Ok(Self {
+            app_secret: wire.app_secret.into(),
+            access_token: wire.access_token.into(),
+            verify_token: wire.verify_token.into(),
+        })
     }
 }
 
@@ -64,7 +87,7 @@ impl MetaClient {
         let response = self
             .http
             .post(url)
-            .bearer_auth(&secrets.access_token)
+            .bearer_auth(secrets.access_token.expose_secret())
             .json(&payload)
             .send()
             .await

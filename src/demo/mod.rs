@@ -64,9 +64,9 @@ pub async fn run() -> anyhow::Result<()> {
     kb::import(&*store, tenant.id, &faq, false, now).await?;
     let app_secret = crypto::generate_key();
     let secrets = MetaSecrets {
-        app_secret: app_secret.clone(),
+        app_secret: app_secret.clone().into(),
         access_token: "demo-token".into(),
-        verify_token: crypto::generate_key(),
+        verify_token: crypto::generate_key().into(),
     };
     let channel = tenants::add_channel(
         &*store,

@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::Sha256;
@@ -41,9 +42,12 @@ async fn handshake(
 ) -> Result<Response, ApiError> {
     let (_, secrets) = meta_channel(&state, &channel_id).await?;
     let mode_ok = params.get("hub.mode").is_some_and(|m| m == "subscribe");
-    let token_ok = params
-        .get("hub.verify_token")
-        .is_some_and(|t| bool::from(t.as_bytes().ct_eq(secrets.verify_token.as_bytes())));
+    let token_ok = params.get("hub.verify_token").is_some_and(|t| {
+        bool::from(
+            t.as_bytes()
+                .ct_eq(secrets.verify_token.expose_secret().as_bytes()),
+        )
+    });
     match params.get("hub.challenge") {
         Some(challenge) if mode_ok && token_ok && challenge.len() <= 256 => Ok((
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -66,7 +70,7 @@ async fn receive(
 ) -> Result<Json<IngestReport>, ApiError> {
     let raw = read_body(&headers, body, super::MAX_WEBHOOK_BYTES).await?;
     let (channel, secrets) = meta_channel(&state, &channel_id).await?;
-    if let Err(reason) = verify_signature(&secrets.app_secret, &headers, &raw) {
+    if let Err(reason) = verify_signature(secrets.app_secret.expose_secret(), &headers, &raw) {
         record_rejection(&state, &channel, reason).await;
         return Err(ApiError::unauthorized("invalid_signature", reason.detail()));
     }

@@ -163,9 +163,9 @@ impl TestApp {
         let app_secret = crypto::generate_key();
         let verify_token = crypto::generate_key();
         let secrets = MetaSecrets {
-            app_secret: app_secret.clone(),
+            app_secret: app_secret.clone().into(),
             access_token: "test-access-token".into(),
-            verify_token: verify_token.clone(),
+            verify_token: verify_token.clone().into(),
         };
         let channel = tenants::add_channel(
             &*store,

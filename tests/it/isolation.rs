@@ -53,7 +53,7 @@ on_postgres! {
         let keys = &app.state.keys;
         let now = app.clock.now();
         let b = balas::tenants::create(&*app.state.store, keys, "Toko Lain", None, "id", now).await.unwrap();
-        let secrets = ChannelSecrets::Meta(MetaSecrets { app_secret: "b".into(), access_token: "b".into(), verify_token: crypto::generate_key() });
+        let secrets = ChannelSecrets::Meta(MetaSecrets { app_secret: "b".into(), access_token: "b".into(), verify_token: crypto::generate_key().into() });
         let b_channel = balas::tenants::add_channel(&*app.state.store, keys, b.id, Provider::Meta, "222", &secrets, now).await.unwrap();
         let c = customer(2);
         let body = serde_json::to_vec(&meta_webhook::envelope("222", &[&c], vec![c.text("wamid.B1", "Halo", 1)], vec![])).unwrap();
