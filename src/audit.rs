@@ -118,7 +118,7 @@ pub enum Verdict {
 /// Recomputes one tenant's chain from the first row.
 pub async fn verify_tenant(store: &dyn Store, tenant: TenantId) -> StoreResult<Verdict> {
     const PAGE: i64 = 1000;
-    let mut tx = store.begin(tenant).await?;
+    let mut tx = store.begin_read(tenant).await?;
     let mut expected_seq = 1;
     let mut prev = GENESIS_HASH.to_string();
     loop {

@@ -73,7 +73,7 @@ pub async fn data_key(tx: &mut dyn TenantTx, keys: &Keys) -> StoreResult<DataKey
 /// Finds a tenant by id or slug (slugs need a view of all tenants: the owner URL on PostgreSQL).
 pub async fn find(store: &dyn Store, id_or_slug: &str) -> StoreResult<Option<TenantRecord>> {
     if let Ok(id) = id_or_slug.parse::<TenantId>() {
-        let mut tx = store.begin(id).await?;
+        let mut tx = store.begin_read(id).await?;
         return tx.tenant().await;
     }
     Ok(store

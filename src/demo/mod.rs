@@ -129,7 +129,7 @@ pub async fn run() -> anyhow::Result<()> {
         for sent in &graph.received()[before..] {
             println!("🤖 balas: {}", sent.text());
         }
-        let mut tx = store.begin(tenant.id).await?;
+        let mut tx = store.begin_read(tenant.id).await?;
         let contact = tx
             .contact_by_index(IdentityIndex::Bsuid(&keys.index.bsuid(tenant.id, &bsuid)))
             .await?

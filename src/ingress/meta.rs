@@ -101,7 +101,7 @@ async fn meta_channel(
     if route.provider != Provider::Meta.as_str() {
         return Err(unknown());
     }
-    let mut tx = state.store.begin(route.tenant_id).await?;
+    let mut tx = state.store.begin_read(route.tenant_id).await?;
     let channel = tx.channel(id).await?.ok_or_else(unknown)?;
     let key = tenants::data_key(&mut *tx, &state.keys).await?;
     tx.commit().await?;

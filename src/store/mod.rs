@@ -63,6 +63,10 @@ pub trait Store: Send + Sync {
 
     async fn begin(&self, tenant: TenantId) -> StoreResult<Box<dyn TenantTx>>;
 
+    /// A read-only transaction: on SQLite it does not wait for the single writer, and on
+    /// both backends any write through it fails.
+    async fn begin_read(&self, tenant: TenantId) -> StoreResult<Box<dyn TenantTx>>;
+
     /// Channel id → tenant, through a table that holds no personal data.
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>>;
 

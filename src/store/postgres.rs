@@ -42,6 +42,22 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Every tenant transaction starts by scoping row-level security to its tenant.
+    async fn begin_with(
+        &self,
+        tenant: TenantId,
+        begin: &'static str,
+    ) -> StoreResult<Box<dyn TenantTx>> {
+        let mut tx = self.pool.begin_with(begin).await?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(Box::new(PgTx { tx, tenant }))
+    }
+}
+
 fn pg_time(t: DateTime<Utc>) -> DateTime<Utc> {
     t
 }
@@ -126,12 +142,11 @@ impl Store for PgStore {
     }
 
     async fn begin(&self, tenant: TenantId) -> StoreResult<Box<dyn TenantTx>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind(tenant.to_string())
-            .execute(&mut *tx)
-            .await?;
-        Ok(Box::new(PgTx { tx, tenant }))
+        self.begin_with(tenant, "BEGIN").await
+    }
+
+    async fn begin_read(&self, tenant: TenantId) -> StoreResult<Box<dyn TenantTx>> {
+        self.begin_with(tenant, "BEGIN READ ONLY").await
     }
 
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>> {

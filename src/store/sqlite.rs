@@ -85,6 +85,11 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx { tx, tenant }))
     }
 
+    async fn begin_read(&self, tenant: TenantId) -> StoreResult<Box<dyn TenantTx>> {
+        let tx = self.reader.begin().await?;
+        Ok(Box::new(SqliteTx { tx, tenant }))
+    }
+
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>> {
         Ok(sqlx::query_as(
             "SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1",

@@ -14,7 +14,7 @@ use crate::store::{JobOutcome, JobRecord};
 pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let message_id = MessageId(job.subject_id);
 
-    let mut tx = state.store.begin(job.tenant_id).await?;
+    let mut tx = state.store.begin_read(job.tenant_id).await?;
     let message = tx
         .message(message_id)
         .await?

@@ -13,14 +13,16 @@ use crate::tenants;
 
 pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let message_id = MessageId(job.subject_id);
-    let mut tx = state.store.begin(job.tenant_id).await?;
+    let mut tx = state.store.begin_read(job.tenant_id).await?;
     let message = tx
         .message(message_id)
         .await?
         .ok_or_else(|| JobFailure::Permanent("message_missing".into()))?;
     if message.provider_message_id.is_some() {
-        let now = state.clock.now();
-        tx.finish_job(job.id, worker, &JobOutcome::Done, now)
+        // Sent before (a retry after the provider answered); only the job is left to finish.
+        tx.commit().await?;
+        let mut tx = state.store.begin(job.tenant_id).await?;
+        tx.finish_job(job.id, worker, &JobOutcome::Done, state.clock.now())
             .await?;
         tx.commit().await?;
         return Ok(());

@@ -10,3 +10,4 @@ mod meta_ingress;
 mod pipeline;
 mod privacy;
 mod queue;
+mod store;
