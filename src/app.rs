@@ -45,7 +45,7 @@ impl Default for AppConfig {
             public_url: "http://127.0.0.1:8080".into(),
             meta_graph_url: "https://graph.facebook.com/v21.0".into(),
             workers: 4,
-            max_attempts: 8,
+            max_attempts: 10,
             lease: Duration::from_secs(120),
             retry_base: Duration::from_secs(2),
             poll_interval: Duration::from_secs(1),

@@ -71,7 +71,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "BALAS_JOB_MAX_ATTEMPTS",
-        default_value_t = 8,
+        default_value_t = 10,
         global = true
     )]
     pub max_attempts: i32,
@@ -344,7 +344,7 @@ async fn channel_add(
         access_token: required(args.access_token, "--access-token (or META_ACCESS_TOKEN)")?.into(),
         verify_token: args
             .verify_token
-            .unwrap_or_else(crypto::generate_key)
+            .unwrap_or_else(crypto::random_token)
             .into(),
     };
     let (store, keys) = admin(db, key_args).await?;

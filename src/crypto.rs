@@ -107,6 +107,11 @@ fn parse_fernet_list(list: &str, var: &'static str) -> Result<Vec<Fernet>, Crypt
     Ok(keys)
 }
 
+/// 128 random bits as 32 hex digits: verify tokens and URL secrets, safe in any URL.
+pub fn random_token() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
 /// A new random Fernet key, URL-safe base64; also valid as a `BALAS_INDEX_KEY`.
 pub fn generate_key() -> String {
     Fernet::generate_key()

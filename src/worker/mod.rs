@@ -234,6 +234,7 @@ impl Worker {
             }
         } else {
             let run_at = now + backoff(self.state.config.retry_base, job.attempts);
+            tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = class, %run_at, "job failed; retry scheduled");
             if !tx
                 .finish_job(
                     job.id,
