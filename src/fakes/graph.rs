@@ -33,6 +33,8 @@ pub enum Behaviour {
     ServerError,
     /// HTTP 400 with the given Meta error code.
     Reject(i64),
+    /// Never answers within any sane timeout (a stalled provider).
+    Hang,
 }
 
 #[derive(Default)]
@@ -140,6 +142,13 @@ async fn receive(
             StatusCode::BAD_REQUEST,
             Json(meta_error(code, "Rejected by the fake")),
         ),
+        Behaviour::Hang => {
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            (
+                StatusCode::GATEWAY_TIMEOUT,
+                Json(meta_error(131000, "Hung")),
+            )
+        }
     }
 }
 

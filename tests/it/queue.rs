@@ -65,3 +65,49 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'sent'").await, 1);
     }
 }
+
+on_both_databases! {
+    async fn released_leases_are_claimable_at_once_without_costing_an_attempt(app) {
+        app.send_webhook(&app.text(&customer(5), "wamid.REL", "Jam buka kapan?")).await;
+        let now = app.clock.now();
+        let claimed = app.state.store.claim_jobs("stopping", 10, now, now + chrono::Duration::minutes(2)).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(app.state.store.release_jobs("stopping").await.unwrap(), 1);
+        assert_eq!(app.inspect.scalar("SELECT CAST(MAX(attempts) AS BIGINT) FROM jobs").await, 0);
+        assert_eq!(app.drain().await, 2, "no need to wait for the lease to expire");
+        assert_eq!(app.graph.received().len(), 1);
+    }
+
+    async fn graceful_shutdown_stops_a_hung_send_and_releases_its_lease(app) {
+        app.graph.set_behaviour(Behaviour::Hang);
+        app.send_webhook(&app.text(&customer(6), "wamid.HANG", "Jam buka kapan?")).await;
+        // A second instance with one background worker, on its own connection to the same database.
+        let url = app.cli_env.iter().find(|(k, _)| k == "BALAS_DATABASE_URL").map(|(_, v)| v.clone()).unwrap();
+        let store = balas::store::connect(&url).await.unwrap();
+        let config = balas::app::AppConfig {
+            workers: 1,
+            meta_graph_url: app.graph.base_url.clone(),
+            poll_interval: std::time::Duration::from_millis(20),
+            shutdown_grace: std::time::Duration::from_millis(300),
+            ..Default::default()
+        };
+        let state = balas::app::AppState::new(store, app.state.keys.clone(), config, app.clock.clone()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let server = tokio::spawn(balas::app::serve(listener, state, stop.clone()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while app.graph.received().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the worker never reached the Graph API");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let started = std::time::Instant::now();
+        stop.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(10), server).await.expect("shutdown is bounded").unwrap().unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'queued' AND locked_by IS NULL AND attempts = 0").await, 1);
+
+        app.graph.set_behaviour(Behaviour::Accept);
+        assert_eq!(app.drain().await, 1, "the released send runs again at once");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'sent'").await, 1);
+    }
+}
