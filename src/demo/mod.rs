@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -18,11 +19,57 @@ use crate::domain::{Bsuid, ConversationState, Provider};
 use crate::fakes::graph::FakeGraph;
 use crate::fakes::meta_webhook::{self, FakeCustomer};
 use crate::kb;
-use crate::store::{self, IdentityIndex};
+use crate::store::{self, ChannelRecord, IdentityIndex, Store, TenantRecord};
 use crate::tenants;
 use crate::worker::Worker;
 
-const PHONE_NUMBER_ID: &str = "106540352242922";
+/// The demo channel's Meta phone number id (Meta's own example value).
+pub const PHONE_NUMBER_ID: &str = "106540352242922";
+/// The demo channel's Graph API token, as the fake Graph API sees it.
+pub const ACCESS_TOKEN: &str = "demo-access-token";
+
+/// The demo business: a tenant with its FAQ and one Meta channel with fresh secrets.
+pub struct DemoBusiness {
+    pub tenant: TenantRecord,
+    pub channel: ChannelRecord,
+    pub app_secret: String,
+    pub verify_token: String,
+    pub faq_entries: usize,
+}
+
+/// Creates the demo business; the test suite builds on the same one.
+pub async fn seed(
+    store: &dyn Store,
+    keys: &Keys,
+    now: DateTime<Utc>,
+) -> anyhow::Result<DemoBusiness> {
+    let tenant = tenants::create(store, keys, "Warung Kopi Bu Sri", None, "id", now).await?;
+    let faq = kb::parse_json(include_str!("faq.json"))?;
+    kb::import(store, tenant.id, &faq, false, now).await?;
+    let (app_secret, verify_token) = (crypto::generate_key(), crypto::random_token());
+    let secrets = MetaSecrets {
+        app_secret: app_secret.clone().into(),
+        access_token: ACCESS_TOKEN.into(),
+        verify_token: verify_token.clone().into(),
+    };
+    let channel = tenants::add_channel(
+        store,
+        keys,
+        tenant.id,
+        Provider::Meta,
+        PHONE_NUMBER_ID,
+        &ChannelSecrets::Meta(secrets),
+        now,
+    )
+    .await?;
+    Ok(DemoBusiness {
+        tenant,
+        channel,
+        app_secret,
+        verify_token,
+        faq_entries: faq.len(),
+    })
+}
 
 const SCRIPT: &[&str] = &[
     "Halo kak",
@@ -51,39 +98,17 @@ pub async fn run() -> anyhow::Result<()> {
     let server = tokio::spawn(crate::app::serve(listener, state.clone(), shutdown.clone()));
 
     let now = SystemClock.now();
-    let tenant = tenants::create(
-        &*store,
-        &keys,
-        "Warung Kopi Bu Sri",
-        Some("warung-bu-sri"),
-        "id",
-        now,
-    )
-    .await?;
-    let faq = kb::parse_json(include_str!("faq.json"))?;
-    kb::import(&*store, tenant.id, &faq, false, now).await?;
-    let app_secret = crypto::generate_key();
-    let secrets = MetaSecrets {
-        app_secret: app_secret.clone().into(),
-        access_token: "demo-token".into(),
-        verify_token: crypto::generate_key().into(),
-    };
-    let channel = tenants::add_channel(
-        &*store,
-        &keys,
-        tenant.id,
-        Provider::Meta,
-        PHONE_NUMBER_ID,
-        &ChannelSecrets::Meta(secrets),
-        now,
-    )
-    .await?;
+    let DemoBusiness {
+        tenant,
+        channel,
+        app_secret,
+        faq_entries,
+        ..
+    } = seed(&*store, &keys, now).await?;
 
     println!(
         "balas demo — {} (tenant {}), {} FAQ entries",
-        tenant.name,
-        tenant.slug,
-        faq.len()
+        tenant.name, tenant.slug, faq_entries
     );
     println!(
         "server {base}, fake Graph API {}, database {}\n",

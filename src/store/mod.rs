@@ -30,6 +30,16 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Pool-level statements that read the same on both backends.
+mod shared_sql {
+    pub const ROUTE_CHANNEL: &str =
+        "SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1";
+    pub const RELEASE_JOBS: &str = "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 \
+                                    WHERE locked_by = $1 AND state = 'running'";
+    pub const QUEUE_DEPTH: &str = "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')";
+    pub const LIST_TENANTS: &str = "SELECT * FROM tenants ORDER BY created_at, id";
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

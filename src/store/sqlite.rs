@@ -91,12 +91,10 @@ impl Store for SqliteStore {
     }
 
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>> {
-        Ok(sqlx::query_as(
-            "SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1",
-        )
-        .bind(channel)
-        .fetch_optional(&self.reader)
-        .await?)
+        Ok(sqlx::query_as(shared_sql::ROUTE_CHANNEL)
+            .bind(channel)
+            .fetch_optional(&self.reader)
+            .await?)
     }
 
     async fn claim_jobs(
@@ -120,7 +118,7 @@ impl Store for SqliteStore {
     }
 
     async fn release_jobs(&self, worker: &str) -> StoreResult<u64> {
-        let done = sqlx::query("UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 WHERE locked_by = $1 AND state = 'running'")
+        let done = sqlx::query(shared_sql::RELEASE_JOBS)
             .bind(worker)
             .execute(&self.writer)
             .await?;
@@ -128,19 +126,16 @@ impl Store for SqliteStore {
     }
 
     async fn queue_depth(&self) -> StoreResult<i64> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
-                .fetch_one(&self.reader)
-                .await?;
+        let (n,): (i64,) = sqlx::query_as(shared_sql::QUEUE_DEPTH)
+            .fetch_one(&self.reader)
+            .await?;
         Ok(n)
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM tenants ORDER BY created_at, id")
-                .fetch_all(&self.reader)
-                .await?,
-        )
+        Ok(sqlx::query_as(shared_sql::LIST_TENANTS)
+            .fetch_all(&self.reader)
+            .await?)
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -4,23 +4,19 @@ use std::sync::Arc;
 use std::sync::Once;
 
 use balas::app::{AppConfig, AppState};
-use balas::channels::ChannelSecrets;
-use balas::channels::meta::MetaSecrets;
 use balas::clock::{Clock, ManualClock};
 use balas::config::Keys;
 use balas::crypto::{self, BlindIndex, Vault};
-use balas::domain::Provider;
 use balas::fakes::graph::FakeGraph;
 use balas::fakes::meta_webhook::{self, FakeCustomer};
 use balas::store::{self, ChannelRecord, TenantRecord};
-use balas::tenants;
 use balas::worker::Worker;
 use serde_json::Value;
 use sqlx::{PgPool, SqlitePool};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub const PHONE_NUMBER_ID: &str = "106540352242922";
+pub use balas::demo::PHONE_NUMBER_ID;
 pub const APP_ROLE: &str = "balas_app";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,31 +153,16 @@ impl TestApp {
         tokio::spawn(balas::app::serve(listener, state.clone(), shutdown.clone()));
 
         let now = clock.now();
-        let tenant = tenants::create(&*store, &keys, "Toko Kopi Senja", None, "id", now)
+        let business = balas::demo::seed(&*store, &keys, now)
             .await
-            .expect("tenant");
-        let app_secret = crypto::generate_key();
-        let verify_token = crypto::generate_key();
-        let secrets = MetaSecrets {
-            app_secret: app_secret.clone().into(),
-            access_token: "test-access-token".into(),
-            verify_token: verify_token.clone().into(),
-        };
-        let channel = tenants::add_channel(
-            &*store,
-            &keys,
-            tenant.id,
-            Provider::Meta,
-            PHONE_NUMBER_ID,
-            &ChannelSecrets::Meta(secrets),
-            now,
-        )
-        .await
-        .expect("channel");
-        let faq = balas::kb::parse_json(include_str!("../fixtures/faq.json")).expect("faq fixture");
-        balas::kb::import(&*store, tenant.id, &faq, false, now)
-            .await
-            .expect("faq import");
+            .expect("seed the demo business");
+        let balas::demo::DemoBusiness {
+            tenant,
+            channel,
+            app_secret,
+            verify_token,
+            ..
+        } = business;
         let worker = Worker::new(state.clone(), "test");
         Self {
             db,

@@ -17,7 +17,7 @@ on_both_databases! {
         assert_eq!(sent.len(), 1);
         assert!(sent[0].text().starts_with("Warung Kopi Bu Sri buka setiap hari"), "{}", sent[0].text());
         assert_eq!(sent[0].phone_number_id, PHONE_NUMBER_ID);
-        assert_eq!(sent[0].authorization.as_deref(), Some("Bearer test-access-token"));
+        assert_eq!(sent[0].authorization.as_deref(), Some(format!("Bearer {}", balas::demo::ACCESS_TOKEN).as_str()));
         assert_eq!(sent[0].body["to"], c.phone.clone().unwrap());
         assert_eq!(sent[0].body["messaging_product"], "whatsapp");
 
