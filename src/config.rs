@@ -141,6 +141,14 @@ fn development_keys(db_path: Option<&Path>) -> anyhow::Result<(String, String)> 
             ),
         }
     }
+    // New keys for an existing database would make everything in it unreadable.
+    if fs::metadata(db_path).is_ok_and(|m| m.len() > 0) {
+        bail!(
+            "{} exists but its key file {} is missing: restore the key file, or set BALAS_FERNET_KEYS and BALAS_INDEX_KEY to the keys it was written with",
+            db_path.display(),
+            key_path.display()
+        );
+    }
     let (f, i) = (crypto::generate_key(), crypto::generate_key());
     write_private(
         &key_path,

@@ -69,3 +69,34 @@ fn a_malformed_master_key_is_named_without_echoing_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_database_whose_key_file_is_lost_is_not_given_new_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("balas.db");
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_balas"))
+            .args(["tenant", "list"])
+            .env_clear()
+            .env("BALAS_DATABASE_URL", format!("sqlite://{}", db.display()))
+            .output()
+            .unwrap()
+    };
+    assert!(
+        run().status.success(),
+        "first run creates the database and its development keys"
+    );
+    assert!(dir.path().join("balas.db.keys").exists());
+    std::fs::remove_file(dir.path().join("balas.db.keys")).unwrap();
+    let out = run();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("key file"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !dir.path().join("balas.db.keys").exists(),
+        "no new keys were written"
+    );
+}
