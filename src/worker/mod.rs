@@ -10,8 +10,10 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
-use crate::domain::{EscalationReason, JobId, MessageId, TenantId};
-use crate::store::{ClaimedJob, JobOutcome, JobRecord, StatusChange, StoreError, StoreResult};
+use crate::domain::{DeliveryStatus, EscalationReason, JobId, MessageId, TenantId};
+use crate::store::{
+    ClaimedJob, JobOutcome, JobRecord, StatusChange, StoreError, StoreResult, TenantTx,
+};
 
 mod escalate;
 mod respond;
@@ -185,79 +187,102 @@ impl Worker {
         Ok(())
     }
 
-    /// Reschedules with backoff, or dead-letters: a dead reply escalates to the owner.
+    /// Reschedules with backoff, or dead-letters once attempts are spent or the failure is
+    /// permanent.
     async fn fail(&self, job: &JobRecord, failure: JobFailure) -> StoreResult<()> {
         let now = self.state.clock.now();
         let mut tx = self.state.store.begin(job.tenant_id).await?;
-        let (class, permanent) = match &failure {
-            JobFailure::Retryable(c) => (c.as_str(), false),
-            JobFailure::Permanent(c) => (c.as_str(), true),
+        let trail = match &failure {
+            JobFailure::Permanent(class) => self.dead_letter(&mut *tx, job, class, now).await?,
+            JobFailure::Retryable(class) if job.attempts >= job.max_attempts => {
+                self.dead_letter(&mut *tx, job, class, now).await?
+            }
+            JobFailure::Retryable(class) => self.reschedule(&mut *tx, job, class, now).await?,
         };
-        let mut trail = Vec::new();
-        if permanent || job.attempts >= job.max_attempts {
-            if !tx
-                .finish_job(job.id, &self.id, &JobOutcome::Dead { error: class }, now)
-                .await?
-            {
-                return Ok(());
-            }
-            tracing::warn!(job = %job.id, kind = %job.kind, error = class, "job dead-lettered");
-            trail.push(
-                AuditEntry::new("worker", "job.dead", "job", Some(job.id.to_string()))
-                    .detail(json!({ "kind": job.kind, "attempts": job.attempts, "error": class })),
-            );
-            let message_id = MessageId(job.subject_id);
-            if let Some(message) = tx.message(message_id).await? {
-                if job.kind == JobKind::Send.as_str() {
-                    let failed = StatusChange {
-                        status: "failed",
-                        rank: crate::domain::DeliveryStatus::Failed.rank(),
-                        error_code: Some(class),
-                        now,
-                    };
-                    tx.advance_message_status(message_id, &failed).await?;
-                }
-                // Customers who cannot be reached get no holding message; the owner is told either way.
-                let holding = job.kind == JobKind::Respond.as_str();
-                trail.extend(
-                    escalate(
-                        &self.state,
-                        &mut *tx,
-                        message.conversation_id,
-                        EscalationReason::ReplyFailed,
-                        Some(message_id),
-                        holding,
-                        now,
-                    )
-                    .await?,
-                );
-            }
-        } else {
-            let run_at = now + backoff(self.state.config.retry_base, job.attempts);
-            tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = class, %run_at, "job failed; retry scheduled");
-            if !tx
-                .finish_job(
-                    job.id,
-                    &self.id,
-                    &JobOutcome::Retry {
-                        run_at,
-                        error: class,
-                    },
-                    now,
-                )
-                .await?
-            {
-                return Ok(());
-            }
-            trail.push(
-                AuditEntry::new("worker", "job.failed", "job", Some(job.id.to_string()))
-                    .detail(json!({ "kind": job.kind, "attempt": job.attempts, "error": class, "retry_at": run_at })),
-            );
-        }
+        let Some(trail) = trail else { return Ok(()) }; // the lease was lost; its new holder decides
         audit::append(&mut *tx, trail, now).await?;
         tx.commit().await?;
         self.state.queue_wake.notify_waiters();
         Ok(())
+    }
+
+    async fn reschedule(
+        &self,
+        tx: &mut dyn TenantTx,
+        job: &JobRecord,
+        class: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<AuditEntry>>> {
+        let run_at = now + backoff(self.state.config.retry_base, job.attempts);
+        if !tx
+            .finish_job(
+                job.id,
+                &self.id,
+                &JobOutcome::Retry {
+                    run_at,
+                    error: class,
+                },
+                now,
+            )
+            .await?
+        {
+            return Ok(None);
+        }
+        tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = class, %run_at, "job failed; retry scheduled");
+        Ok(Some(vec![
+            AuditEntry::new("worker", "job.failed", "job", Some(job.id.to_string()))
+                .detail(json!({ "kind": job.kind, "attempt": job.attempts, "error": class, "retry_at": run_at })),
+        ]))
+    }
+
+    /// A dead reply escalates the conversation: the owner must answer what the bot could not.
+    async fn dead_letter(
+        &self,
+        tx: &mut dyn TenantTx,
+        job: &JobRecord,
+        class: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<AuditEntry>>> {
+        if !tx
+            .finish_job(job.id, &self.id, &JobOutcome::Dead { error: class }, now)
+            .await?
+        {
+            return Ok(None);
+        }
+        tracing::warn!(job = %job.id, kind = %job.kind, error = class, "job dead-lettered");
+        let mut trail = vec![
+            AuditEntry::new("worker", "job.dead", "job", Some(job.id.to_string()))
+                .detail(json!({ "kind": job.kind, "attempts": job.attempts, "error": class })),
+        ];
+        let message_id = MessageId(job.subject_id);
+        let Some(message) = tx.message(message_id).await? else {
+            return Ok(Some(trail));
+        };
+        let is_send = job.kind == JobKind::Send.as_str();
+        if is_send {
+            let failed = StatusChange {
+                status: "failed",
+                rank: DeliveryStatus::Failed.rank(),
+                error_code: Some(class),
+                now,
+            };
+            tx.advance_message_status(message_id, &failed).await?;
+        }
+        // A customer we could not reach gets no holding message either.
+        let holding = !is_send;
+        trail.extend(
+            escalate(
+                &self.state,
+                tx,
+                message.conversation_id,
+                EscalationReason::ReplyFailed,
+                Some(message_id),
+                holding,
+                now,
+            )
+            .await?,
+        );
+        Ok(Some(trail))
     }
 }
 
