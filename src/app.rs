@@ -14,7 +14,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::channels::Clients;
+use crate::channels::fonnte::FonnteClient;
 use crate::channels::meta::MetaClient;
+use crate::channels::twilio::TwilioClient;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Keys;
 use crate::error::ApiError;
@@ -28,6 +31,8 @@ pub struct AppConfig {
     /// Externally visible base URL, for webhook URLs given to providers.
     pub public_url: String,
     pub meta_graph_url: String,
+    pub twilio_api_url: String,
+    pub fonnte_api_url: String,
     /// Background workers; 0 runs none (tests and the demo drain the queue themselves).
     pub workers: usize,
     pub max_attempts: i32,
@@ -44,6 +49,8 @@ impl Default for AppConfig {
         Self {
             public_url: "http://127.0.0.1:8080".into(),
             meta_graph_url: "https://graph.facebook.com/v21.0".into(),
+            twilio_api_url: "https://api.twilio.com".into(),
+            fonnte_api_url: "https://api.fonnte.com".into(),
             workers: 4,
             max_attempts: 10,
             lease: Duration::from_secs(120),
@@ -62,53 +69,31 @@ pub struct AppState {
     pub keys: Keys,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<AppConfig>,
-    pub meta: Arc<MetaClient>,
+    /// The provider clients that send replies.
+    pub channels: Arc<Clients>,
     /// Wakes idle workers when a transaction enqueued a job.
     pub queue_wake: Arc<Notify>,
 }
 
 impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        keys: Keys,
-        config: AppConfig,
-        clock: Arc<dyn Clock>,
-    ) -> anyhow::Result<Self> {
+    pub fn new(store: Arc<dyn Store>, keys: Keys, config: AppConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(20))
             .user_agent(concat!("balas/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let meta = Arc::new(MetaClient::new(http, &config.meta_graph_url));
-        Ok(Self {
-            store,
-            keys,
-            clock,
-            config: Arc::new(config),
-            meta,
-            queue_wake: Arc::new(Notify::new()),
-        })
+        let channels = Arc::new(Clients {
+            meta: MetaClient::new(http.clone(), &config.meta_graph_url),
+            twilio: TwilioClient::new(http.clone(), &config.twilio_api_url),
+            fonnte: FonnteClient::new(http, &config.fonnte_api_url),
+            public_url: config.public_url.clone(),
+        });
+        Ok(Self { store, keys, clock, config: Arc::new(config), channels, queue_wake: Arc::new(Notify::new()) })
     }
 
-    pub fn with_system_clock(
-        store: Arc<dyn Store>,
-        keys: Keys,
-        config: AppConfig,
-    ) -> anyhow::Result<Self> {
+    pub fn with_system_clock(store: Arc<dyn Store>, keys: Keys, config: AppConfig) -> anyhow::Result<Self> {
         Self::new(store, keys, config, Arc::new(SystemClock))
-    }
-
-    /// The URL to give a provider for one channel.
-    pub fn webhook_url(
-        public_url: &str,
-        provider: &str,
-        channel: &crate::domain::ChannelId,
-    ) -> String {
-        format!(
-            "{}/webhooks/{provider}/{channel}",
-            public_url.trim_end_matches('/')
-        )
     }
 }
 
@@ -119,19 +104,12 @@ pub fn install_crypto_provider() {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(json!({ "status": "ok" })) }),
-        )
+        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/readyz", get(ready))
         .merge(ingress::router())
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this route does not take that method",
-            )
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
         })
         .with_state(state)
 }
@@ -150,11 +128,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Serves HTTP and runs the workers until `shutdown` fires, then drains and releases leases.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
     let mut workers = Vec::new();
     let mut worker_ids = Vec::new();
     for n in 0..state.config.workers {
@@ -164,9 +138,7 @@ pub async fn serve(
     }
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, workers = state.config.workers, "balas is listening");
-    axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
+    axum::serve(listener, router(state.clone())).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
     let grace = state.config.shutdown_grace;
     let drained = tokio::time::timeout(grace, async {
         for handle in workers.iter_mut() {
@@ -175,10 +147,7 @@ pub async fn serve(
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(
-            ?grace,
-            "workers did not finish in time; stopping them and releasing their leases"
-        );
+        tracing::warn!(?grace, "workers did not finish in time; stopping them and releasing their leases");
         workers.iter().for_each(|h| h.abort());
     }
     for id in worker_ids {

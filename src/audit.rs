@@ -29,13 +29,7 @@ impl AuditEntry {
         subject_type: &'static str,
         subject_id: Option<String>,
     ) -> Self {
-        Self {
-            actor: actor.into(),
-            action,
-            subject_type,
-            subject_id,
-            detail: Value::Object(Default::default()),
-        }
+        Self { actor: actor.into(), action, subject_type, subject_id, detail: Value::Object(Default::default()) }
     }
 
     pub fn detail(mut self, detail: Value) -> Self {
@@ -46,11 +40,7 @@ impl AuditEntry {
 
 /// Chains `entries` onto the tenant's log inside `tx`. Call it last in a transaction: the
 /// chain head stays locked until commit.
-pub async fn append(
-    tx: &mut dyn TenantTx,
-    entries: Vec<AuditEntry>,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
+pub async fn append(tx: &mut dyn TenantTx, entries: Vec<AuditEntry>, now: DateTime<Utc>) -> StoreResult<()> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -71,10 +61,7 @@ pub async fn append(
             hash: String::new(),
         };
         row.hash = row_hash(&row);
-        head = AuditHead {
-            seq: row.seq,
-            hash: row.hash.clone(),
-        };
+        head = AuditHead { seq: row.seq, hash: row.hash.clone() };
         rows.push(row);
     }
     tx.insert_audit_rows(&rows, &head).await
@@ -86,11 +73,7 @@ pub fn row_hash(row: &AuditRow) -> String {
     let at = row.at.to_rfc3339_opts(SecondsFormat::Micros, true);
     let seq = row.seq.to_string();
     let tenant = row.tenant_id.to_string();
-    let subject = row
-        .subject_id
-        .as_deref()
-        .map(|s| format!("+{s}"))
-        .unwrap_or_default();
+    let subject = row.subject_id.as_deref().map(|s| format!("+{s}")).unwrap_or_default();
     for field in [
         row.prev_hash.as_str(),
         tenant.as_str(),
@@ -126,22 +109,13 @@ pub async fn verify_tenant(store: &dyn Store, tenant: TenantId) -> StoreResult<V
         let done = (rows.len() as i64) < PAGE;
         for row in rows {
             if row.seq != expected_seq {
-                return Ok(Verdict::Broken {
-                    seq: expected_seq,
-                    reason: "row missing from the chain",
-                });
+                return Ok(Verdict::Broken { seq: expected_seq, reason: "row missing from the chain" });
             }
             if row.prev_hash != prev {
-                return Ok(Verdict::Broken {
-                    seq: row.seq,
-                    reason: "prev_hash does not match the previous row",
-                });
+                return Ok(Verdict::Broken { seq: row.seq, reason: "prev_hash does not match the previous row" });
             }
             if row_hash(&row) != row.hash {
-                return Ok(Verdict::Broken {
-                    seq: row.seq,
-                    reason: "row content does not match its hash",
-                });
+                return Ok(Verdict::Broken { seq: row.seq, reason: "row content does not match its hash" });
             }
             prev = row.hash;
             expected_seq += 1;
@@ -152,18 +126,11 @@ pub async fn verify_tenant(store: &dyn Store, tenant: TenantId) -> StoreResult<V
     }
     let rows = expected_seq - 1;
     match tx.audit_head().await? {
-        Some(head) if head.seq != rows || head.hash != prev => Ok(Verdict::Broken {
-            seq: rows + 1,
-            reason: "rows after this point were removed (head does not match)",
-        }),
-        None if rows > 0 => Ok(Verdict::Broken {
-            seq: rows,
-            reason: "chain head is missing",
-        }),
-        _ => Ok(Verdict::Intact {
-            rows,
-            head_hash: prev,
-        }),
+        Some(head) if head.seq != rows || head.hash != prev => {
+            Ok(Verdict::Broken { seq: rows + 1, reason: "rows after this point were removed (head does not match)" })
+        }
+        None if rows > 0 => Ok(Verdict::Broken { seq: rows, reason: "chain head is missing" }),
+        _ => Ok(Verdict::Intact { rows, head_hash: prev }),
     }
 }
 

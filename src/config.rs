@@ -47,18 +47,13 @@ impl DatabaseArgs {
         if !self.is_postgres() {
             return None;
         }
-        url::Url::parse(self.url())
-            .ok()
-            .map(|u| u.username().to_string())
-            .filter(|u| !u.is_empty())
+        url::Url::parse(self.url()).ok().map(|u| u.username().to_string()).filter(|u| !u.is_empty())
     }
 
     /// The SQLite file, when there is one (not for `sqlite::memory:`).
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         let url = self.url();
-        let rest = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or(rest);
         (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
     }
@@ -89,29 +84,19 @@ impl KeyArgs {
         let (fernet, index) = match (&self.fernet_keys, &self.index_key) {
             (Some(f), Some(i)) => (f.clone(), i.clone()),
             (f, _) if db.is_postgres() => {
-                let missing = if f.is_none() {
-                    "BALAS_FERNET_KEYS"
-                } else {
-                    "BALAS_INDEX_KEY"
-                };
+                let missing = if f.is_none() { "BALAS_FERNET_KEYS" } else { "BALAS_INDEX_KEY" };
                 bail!(
                     "missing required secret {missing}: PostgreSQL deployments must set BALAS_FERNET_KEYS and BALAS_INDEX_KEY (create them with `balas keys generate`)"
                 );
             }
             (f, i) => {
                 let (gen_f, gen_i) = development_keys(db.sqlite_path().as_deref())?;
-                (
-                    f.clone().unwrap_or(gen_f.into()),
-                    i.clone().unwrap_or(gen_i.into()),
-                )
+                (f.clone().unwrap_or(gen_f.into()), i.clone().unwrap_or(gen_i.into()))
             }
         };
         let vault = Vault::from_keys(&fernet).context("BALAS_FERNET_KEYS")?;
         let index = BlindIndex::from_secret(&index).context("BALAS_INDEX_KEY")?;
-        Ok(Keys {
-            vault: Arc::new(vault),
-            index: Arc::new(index),
-        })
+        Ok(Keys { vault: Arc::new(vault), index: Arc::new(index) })
     }
 }
 
@@ -123,22 +108,16 @@ fn development_keys(db_path: Option<&Path>) -> anyhow::Result<(String, String)> 
     };
     let key_path = PathBuf::from(format!("{}.keys", db_path.display()));
     if key_path.exists() {
-        let text = fs::read_to_string(&key_path)
-            .with_context(|| format!("reading {}", key_path.display()))?;
+        let text = fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
         let value = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
-                .map(str::to_string)
+            text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix('='))).map(str::to_string)
         };
         match (value("BALAS_FERNET_KEYS"), value("BALAS_INDEX_KEY")) {
             (Some(f), Some(i)) => {
                 warn_development_keys(&key_path.display().to_string());
                 return Ok((f, i));
             }
-            _ => bail!(
-                "{} exists but lacks BALAS_FERNET_KEYS or BALAS_INDEX_KEY",
-                key_path.display()
-            ),
+            _ => bail!("{} exists but lacks BALAS_FERNET_KEYS or BALAS_INDEX_KEY", key_path.display()),
         }
     }
     // New keys for an existing database would make everything in it unreadable.
@@ -150,10 +129,7 @@ fn development_keys(db_path: Option<&Path>) -> anyhow::Result<(String, String)> 
         );
     }
     let (f, i) = (crypto::generate_key(), crypto::generate_key());
-    write_private(
-        &key_path,
-        &format!("BALAS_FERNET_KEYS={f}\nBALAS_INDEX_KEY={i}\n"),
-    )?;
+    write_private(&key_path, &format!("BALAS_FERNET_KEYS={f}\nBALAS_INDEX_KEY={i}\n"))?;
     warn_development_keys(&key_path.display().to_string());
     Ok((f, i))
 }
@@ -166,9 +142,7 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
     file.write_all(content.as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -181,8 +155,5 @@ fn warn_development_keys(place: &str) {
          !!! For production, create keys with `balas keys generate` and set both variables.\n"
     );
     eprintln!("{banner}");
-    tracing::warn!(
-        place,
-        "using generated development keys; set BALAS_FERNET_KEYS and BALAS_INDEX_KEY for production"
-    );
+    tracing::warn!(place, "using generated development keys; set BALAS_FERNET_KEYS and BALAS_INDEX_KEY for production");
 }

@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 
 use crate::channels::Recipient;
 use crate::config::Keys;
-use crate::crypto::DataKey;
-use crate::domain::{Bsuid, ContactId, CustomerIdentity, IdentityChange, Phone};
-use crate::store::{ContactRecord, IdentityIndex, IdentityLink, StoreError, StoreResult, TenantTx};
+use crate::crypto::{CryptoError, DataKey};
+use crate::domain::{Bsuid, ContactId, CustomerIdentity, IdentityChange, MessageMeta, Phone};
+use crate::store::{ContactRecord, IdentityIndex, IdentityLink, MessageRecord, StoreError, StoreResult, TenantTx};
 
 pub struct ResolvedContact {
     pub record: ContactRecord,
@@ -27,29 +27,15 @@ pub async fn resolve(
     if let Some(record) = find(tx, bsuid_index.as_deref(), phone_index.as_deref()).await? {
         let key = keys.vault.unwrap_key(&record.wrapped_key)?;
         let link = IdentityLink {
-            bsuid: missing(
-                &record.bsuid_index,
-                &bsuid_index,
-                who.bsuid.as_ref().map(Bsuid::expose),
-                &key,
-            ),
-            phone: missing(
-                &record.phone_index,
-                &phone_index,
-                who.phone.as_ref().map(Phone::expose),
-                &key,
-            ),
+            bsuid: missing(&record.bsuid_index, &bsuid_index, who.bsuid.as_ref().map(Bsuid::expose), &key),
+            phone: missing(&record.phone_index, &phone_index, who.phone.as_ref().map(Phone::expose), &key),
             rekey_bsuid: false,
             now: Some(now),
         };
         if link.bsuid.is_some() || link.phone.is_some() {
             tx.link_contact_identity(record.id, &link).await?;
         }
-        return Ok(ResolvedContact {
-            record,
-            key,
-            created: false,
-        });
+        return Ok(ResolvedContact { record, key, created: false });
     }
     let (key, wrapped_key) = keys.vault.new_data_key()?;
     let record = ContactRecord {
@@ -66,22 +52,14 @@ pub async fn resolve(
         updated_at: now,
     };
     if tx.insert_contact(&record).await? {
-        return Ok(ResolvedContact {
-            record,
-            key,
-            created: true,
-        });
+        return Ok(ResolvedContact { record, key, created: true });
     }
     // A concurrent webhook created this customer first; use that record.
     let record = find(tx, bsuid_index.as_deref(), phone_index.as_deref())
         .await?
         .ok_or_else(|| StoreError::Config("contact vanished during insert".into()))?;
     let key = keys.vault.unwrap_key(&record.wrapped_key)?;
-    Ok(ResolvedContact {
-        record,
-        key,
-        created: false,
-    })
+    Ok(ResolvedContact { record, key, created: false })
 }
 
 async fn find(
@@ -127,16 +105,26 @@ pub async fn rekey_bsuid(
     };
     let key = keys.vault.unwrap_key(&record.wrapped_key)?;
     let link = IdentityLink {
-        bsuid: Some((
-            keys.index.bsuid(tenant, &change.current),
-            key.encrypt(change.current.expose()),
-        )),
+        bsuid: Some((keys.index.bsuid(tenant, &change.current), key.encrypt(change.current.expose()))),
         phone: None,
         rekey_bsuid: true,
         now: Some(now),
     };
     tx.link_contact_identity(record.id, &link).await?;
     Ok(Some(record.id))
+}
+
+/// The media and group details of a stored message.
+pub fn message_meta(message: &MessageRecord, key: &DataKey) -> Result<MessageMeta, CryptoError> {
+    match key.decrypt_opt(message.meta_enc.as_deref())? {
+        Some(json) => serde_json::from_str(&json).map_err(|_| CryptoError::Undecryptable),
+        None => Ok(MessageMeta::default()),
+    }
+}
+
+/// Seals message metadata for storage; nothing is stored when there is none.
+pub fn seal_meta(meta: &MessageMeta, key: &DataKey) -> Option<String> {
+    (!meta.is_empty()).then(|| serde_json::to_string(meta).ok()).flatten().map(|json| key.encrypt(&json))
 }
 
 /// Where to send a reply: the phone number when known, otherwise the BSUID.

@@ -18,9 +18,7 @@ pub enum CryptoError {
     NoKeys(&'static str),
     #[error("{var} entry {position} is not a Fernet key (32 bytes, URL-safe base64)")]
     BadFernetKey { var: &'static str, position: usize },
-    #[error(
-        "BALAS_INDEX_KEY must be at least 32 bytes of URL-safe base64 (e.g. from `balas keys generate`)"
-    )]
+    #[error("BALAS_INDEX_KEY must be at least 32 bytes of URL-safe base64 (e.g. from `balas keys generate`)")]
     BadIndexKey,
     #[error("a stored token could not be decrypted with the configured keys")]
     Undecryptable,
@@ -37,29 +35,20 @@ impl Vault {
     /// Parses a comma-separated key list; the first key encrypts, all keys decrypt.
     pub fn from_keys(keys: &SecretString) -> Result<Self, CryptoError> {
         let fernets = parse_fernet_list(keys.expose_secret(), "BALAS_FERNET_KEYS")?;
-        Ok(Self {
-            master: MultiFernet::new(fernets),
-        })
+        Ok(Self { master: MultiFernet::new(fernets) })
     }
 
     /// A fresh data key and its wrapped form, which is what gets stored.
     pub fn new_data_key(&self) -> Result<(DataKey, String), CryptoError> {
         let raw = Fernet::generate_key();
-        let key = Fernet::new(&raw)
-            .map(DataKey)
-            .ok_or(CryptoError::Undecryptable)?;
+        let key = Fernet::new(&raw).map(DataKey).ok_or(CryptoError::Undecryptable)?;
         Ok((key, self.master.encrypt(raw.as_bytes())))
     }
 
     pub fn unwrap_key(&self, wrapped: &str) -> Result<DataKey, CryptoError> {
-        let raw = self
-            .master
-            .decrypt(wrapped)
-            .map_err(|_| CryptoError::Undecryptable)?;
+        let raw = self.master.decrypt(wrapped).map_err(|_| CryptoError::Undecryptable)?;
         let raw = String::from_utf8(raw).map_err(|_| CryptoError::NotUtf8)?;
-        Fernet::new(&raw)
-            .map(DataKey)
-            .ok_or(CryptoError::Undecryptable)
+        Fernet::new(&raw).map(DataKey).ok_or(CryptoError::Undecryptable)
     }
 }
 
@@ -72,10 +61,7 @@ impl DataKey {
     }
 
     pub fn decrypt(&self, token: &str) -> Result<String, CryptoError> {
-        let bytes = self
-            .0
-            .decrypt(token)
-            .map_err(|_| CryptoError::Undecryptable)?;
+        let bytes = self.0.decrypt(token).map_err(|_| CryptoError::Undecryptable)?;
         String::from_utf8(bytes).map_err(|_| CryptoError::NotUtf8)
     }
 
@@ -94,12 +80,7 @@ fn parse_fernet_list(list: &str, var: &'static str) -> Result<Vec<Fernet>, Crypt
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .enumerate()
-        .map(|(i, k)| {
-            Fernet::new(k).ok_or(CryptoError::BadFernetKey {
-                var,
-                position: i + 1,
-            })
-        })
+        .map(|(i, k)| Fernet::new(k).ok_or(CryptoError::BadFernetKey { var, position: i + 1 }))
         .collect::<Result<_, _>>()?;
     if keys.is_empty() {
         return Err(CryptoError::NoKeys(var));
@@ -128,16 +109,13 @@ pub struct BlindIndex {
 impl BlindIndex {
     pub fn from_secret(secret: &SecretString) -> Result<Self, CryptoError> {
         let text = secret.expose_secret().trim();
-        let bytes = URL_SAFE
-            .decode(text)
-            .or_else(|_| URL_SAFE_NO_PAD.decode(text))
-            .map_err(|_| CryptoError::BadIndexKey)?;
+        let bytes =
+            URL_SAFE.decode(text).or_else(|_| URL_SAFE_NO_PAD.decode(text)).map_err(|_| CryptoError::BadIndexKey)?;
         if bytes.len() < 32 {
             return Err(CryptoError::BadIndexKey);
         }
         let key = SecretBox::new(Box::new(bytes));
-        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose_secret())
-            .map_err(|_| CryptoError::BadIndexKey)?;
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose_secret()).map_err(|_| CryptoError::BadIndexKey)?;
         Ok(Self { mac })
     }
 
@@ -149,14 +127,15 @@ impl BlindIndex {
         self.compute(tenant, "bsuid", bsuid.expose())
     }
 
+    /// A keyed deduplication key for a provider that gives no message id.
+    pub fn dedup_key(&self, tenant: TenantId, provider: &str, material: &str) -> Vec<u8> {
+        self.compute(tenant, &format!("dedup:{provider}"), material)
+    }
+
     fn compute(&self, tenant: TenantId, kind: &str, value: &str) -> Vec<u8> {
         let mut mac = self.mac.clone();
         // Length-prefixed fields keep ("a","bc") and ("ab","c") apart.
-        for part in [
-            tenant.0.as_bytes().as_slice(),
-            kind.as_bytes(),
-            value.as_bytes(),
-        ] {
+        for part in [tenant.0.as_bytes().as_slice(), kind.as_bytes(), value.as_bytes()] {
             mac.update(&(part.len() as u32).to_be_bytes());
             mac.update(part);
         }
@@ -189,19 +168,14 @@ mod tests {
         let (key, wrapped) = before.new_data_key().unwrap();
         let token = key.encrypt("pesanan");
         let after = vault(&format!("{},{}", generate_key(), old));
-        assert_eq!(
-            after.unwrap_key(&wrapped).unwrap().decrypt(&token).unwrap(),
-            "pesanan"
-        );
+        assert_eq!(after.unwrap_key(&wrapped).unwrap().decrypt(&token).unwrap(), "pesanan");
         let without_old = vault(&generate_key());
         assert!(without_old.unwrap_key(&wrapped).is_err());
     }
 
     #[test]
     fn bad_key_lists_are_named() {
-        let err = Vault::from_keys(&SecretString::from(format!("{},nope", generate_key())))
-            .err()
-            .unwrap();
+        let err = Vault::from_keys(&SecretString::from(format!("{},nope", generate_key()))).err().unwrap();
         assert!(err.to_string().contains("entry 2"), "{err}");
         assert!(Vault::from_keys(&SecretString::from(" , ".to_string())).is_err());
     }
@@ -213,10 +187,7 @@ mod tests {
         let phone = Phone::parse("+6281234567890").unwrap();
         let t1 = TenantId::new();
         let t2 = TenantId::new();
-        assert_eq!(
-            a.phone(t1, &phone),
-            a.phone(t1, &Phone::parse("0812 3456 7890").unwrap())
-        );
+        assert_eq!(a.phone(t1, &phone), a.phone(t1, &Phone::parse("0812 3456 7890").unwrap()));
         assert_ne!(a.phone(t1, &phone), a.phone(t2, &phone));
         assert_ne!(a.phone(t1, &phone), b.phone(t1, &phone));
         assert!(BlindIndex::from_secret(&SecretString::from("short".to_string())).is_err());

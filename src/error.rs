@@ -16,11 +16,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            detail: detail.into(),
-        }
+        Self { status, code, detail: detail.into() }
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
@@ -54,10 +50,6 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": self.code, "detail": self.detail })),
-        )
-            .into_response()
+        (self.status, Json(json!({ "error": self.code, "detail": self.detail }))).into_response()
     }
 }

@@ -29,29 +29,19 @@ pub enum KbError {
     UnknownFormat,
     #[error("CSV: {0}")]
     Csv(String),
-    #[error(
-        "JSON: expected an array of {{question, answer, keywords?}} objects (line {line}, column {column})"
-    )]
+    #[error("JSON: expected an array of {{question, answer, keywords?}} objects (line {line}, column {column})")]
     Json { line: usize, column: usize },
     #[error("entry {0}: question and answer must both be non-empty")]
     Empty(usize),
-    #[error(
-        "entry {0}: question over {MAX_QUESTION_CHARS} or answer over {MAX_ANSWER_CHARS} characters"
-    )]
+    #[error("entry {0}: question over {MAX_QUESTION_CHARS} or answer over {MAX_ANSWER_CHARS} characters")]
     TooLong(usize),
     #[error("the file holds no entries")]
     NoEntries,
 }
 
 pub fn read_file(path: &Path) -> Result<Vec<FaqItem>, KbError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| KbError::Io(path.display().to_string(), e))?;
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    let text = std::fs::read_to_string(path).map_err(|e| KbError::Io(path.display().to_string(), e))?;
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("csv") => parse_csv(&text),
         Some("json") => parse_json(&text),
         _ => Err(KbError::UnknownFormat),
@@ -60,34 +50,18 @@ pub fn read_file(path: &Path) -> Result<Vec<FaqItem>, KbError> {
 
 /// Header row required: `question,answer[,keywords]` (or `pertanyaan,jawaban[,kata_kunci]`).
 pub fn parse_csv(text: &str) -> Result<Vec<FaqItem>, KbError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| KbError::Csv(e.to_string()))?
-        .clone();
-    let column = |names: &[&str]| {
-        headers
-            .iter()
-            .position(|h| names.contains(&h.to_ascii_lowercase().as_str()))
-    };
-    let question = column(&["question", "pertanyaan"])
-        .ok_or_else(|| KbError::Csv("no question/pertanyaan column".into()))?;
-    let answer = column(&["answer", "jawaban"])
-        .ok_or_else(|| KbError::Csv("no answer/jawaban column".into()))?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| KbError::Csv(e.to_string()))?.clone();
+    let column = |names: &[&str]| headers.iter().position(|h| names.contains(&h.to_ascii_lowercase().as_str()));
+    let question =
+        column(&["question", "pertanyaan"]).ok_or_else(|| KbError::Csv("no question/pertanyaan column".into()))?;
+    let answer = column(&["answer", "jawaban"]).ok_or_else(|| KbError::Csv("no answer/jawaban column".into()))?;
     let keywords = column(&["keywords", "kata_kunci"]);
     let mut items = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record =
-            record.map_err(|e| KbError::Csv(format!("row {}: {}", i + 2, e.kind_label())))?;
+        let record = record.map_err(|e| KbError::Csv(format!("row {}: {}", i + 2, e.kind_label())))?;
         let field = |idx: Option<usize>| idx.and_then(|x| record.get(x)).unwrap_or("").to_string();
-        items.push(FaqItem {
-            question: field(Some(question)),
-            answer: field(Some(answer)),
-            keywords: field(keywords),
-        });
+        items.push(FaqItem { question: field(Some(question)), answer: field(Some(answer)), keywords: field(keywords) });
     }
     validate(items)
 }
@@ -119,10 +93,8 @@ enum Keywords {
 }
 
 pub fn parse_json(text: &str) -> Result<Vec<FaqItem>, KbError> {
-    let file: JsonFile = serde_json::from_str(text).map_err(|e| KbError::Json {
-        line: e.line(),
-        column: e.column(),
-    })?;
+    let file: JsonFile =
+        serde_json::from_str(text).map_err(|e| KbError::Json { line: e.line(), column: e.column() })?;
     let items = match file {
         JsonFile::List(items) | JsonFile::Wrapped { entries: items } => items,
     };
@@ -150,9 +122,7 @@ fn validate(items: Vec<FaqItem>) -> Result<Vec<FaqItem>, KbError> {
         if item.question.is_empty() || item.answer.is_empty() {
             return Err(KbError::Empty(i + 1));
         }
-        if item.question.chars().count() > MAX_QUESTION_CHARS
-            || item.answer.chars().count() > MAX_ANSWER_CHARS
-        {
+        if item.question.chars().count() > MAX_QUESTION_CHARS || item.answer.chars().count() > MAX_ANSWER_CHARS {
             return Err(KbError::TooLong(i + 1));
         }
     }
@@ -183,11 +153,7 @@ pub async fn import(
     now: DateTime<Utc>,
 ) -> StoreResult<(u64, usize)> {
     let mut tx = store.begin(tenant).await?;
-    let removed = if append {
-        0
-    } else {
-        tx.clear_kb_entries().await?
-    };
+    let removed = if append { 0 } else { tx.clear_kb_entries().await? };
     for item in items {
         let entry = KbEntry {
             id: KbEntryId::new(),
@@ -212,7 +178,8 @@ mod tests {
 
     #[test]
     fn csv_with_indonesian_headers_and_quotes() {
-        let items = parse_csv("pertanyaan,jawaban,kata_kunci\n\"Jam buka?\",\"Setiap hari, 08.00-21.00\",buka tutup\n").unwrap();
+        let items = parse_csv("pertanyaan,jawaban,kata_kunci\n\"Jam buka?\",\"Setiap hari, 08.00-21.00\",buka tutup\n")
+            .unwrap();
         assert_eq!(
             items,
             vec![FaqItem {
@@ -225,21 +192,15 @@ mod tests {
 
     #[test]
     fn csv_without_answer_column_is_refused() {
-        assert!(matches!(
-            parse_csv("question,reply\na,b\n"),
-            Err(KbError::Csv(_))
-        ));
+        assert!(matches!(parse_csv("question,reply\na,b\n"), Err(KbError::Csv(_))));
     }
 
     #[test]
     fn json_list_and_wrapped_forms() {
-        let list = parse_json(
-            r#"[{"question":"Ongkir?","answer":"Mulai 10rb","keywords":["ongkir","kirim"]}]"#,
-        )
-        .unwrap();
+        let list =
+            parse_json(r#"[{"question":"Ongkir?","answer":"Mulai 10rb","keywords":["ongkir","kirim"]}]"#).unwrap();
         assert_eq!(list[0].keywords, "ongkir kirim");
-        let wrapped =
-            parse_json(r#"{"entries":[{"pertanyaan":"Ongkir?","jawaban":"Mulai 10rb"}]}"#).unwrap();
+        let wrapped = parse_json(r#"{"entries":[{"pertanyaan":"Ongkir?","jawaban":"Mulai 10rb"}]}"#).unwrap();
         assert_eq!(wrapped[0].question, "Ongkir?");
     }
 

@@ -9,53 +9,66 @@ use crate::crypto::DataKey;
 use crate::domain::{ChannelId, Provider, TenantId};
 use crate::store::{ChannelRecord, Store, StoreError, StoreResult, TenantRecord, TenantTx};
 
+/// How a tenant wants its customers handled; settable at creation, later through the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantSettings {
+    /// Customer-facing language: `id` (default) or `en`.
+    pub language: String,
+    /// Media the bot cannot read: `reply` politely asking for text (default) or `escalate`.
+    pub media_policy: String,
+    /// Answer in group chats (Fonnte); off by default.
+    pub answer_groups: bool,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self { language: "id".into(), media_policy: "reply".into(), answer_groups: false }
+    }
+}
+
 /// Creates a tenant with its own data key; the slug defaults to a lowercase form of the name.
 pub async fn create(
     store: &dyn Store,
     keys: &Keys,
     name: &str,
     slug: Option<&str>,
-    language: &str,
+    settings: &TenantSettings,
     now: DateTime<Utc>,
 ) -> StoreResult<TenantRecord> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(StoreError::Config(
-            "the tenant name must not be empty".into(),
-        ));
+        return Err(StoreError::Config("the tenant name must not be empty".into()));
     }
     let slug = slug.map(str::to_string).unwrap_or_else(|| slugify(name));
-    if slug.is_empty()
-        || !slug
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err(StoreError::Config(
-            "the slug must be lowercase letters, digits and dashes".into(),
-        ));
+    if slug.is_empty() || !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return Err(StoreError::Config("the slug must be lowercase letters, digits and dashes".into()));
     }
-    if !["id", "en"].contains(&language) {
+    if !["id", "en"].contains(&settings.language.as_str()) {
         return Err(StoreError::Config("language must be id or en".into()));
+    }
+    if !["reply", "escalate"].contains(&settings.media_policy.as_str()) {
+        return Err(StoreError::Config("media policy must be reply or escalate".into()));
     }
     let (_, wrapped_key) = keys.vault.new_data_key()?;
     let tenant = TenantRecord {
         id: TenantId::new(),
         slug,
         name: name.to_string(),
-        language: language.to_string(),
+        language: settings.language.clone(),
         status: "active".into(),
         wrapped_key,
+        media_policy: settings.media_policy.clone(),
+        answer_groups: settings.answer_groups,
         created_at: now,
     };
     let mut tx = store.begin(tenant.id).await?;
     tx.insert_tenant(&tenant).await?;
-    let entry = AuditEntry::new(
-        "cli",
-        "tenant.created",
-        "tenant",
-        Some(tenant.id.to_string()),
-    )
-    .detail(json!({ "slug": tenant.slug, "language": tenant.language }));
+    let entry = AuditEntry::new("cli", "tenant.created", "tenant", Some(tenant.id.to_string())).detail(json!({
+        "slug": tenant.slug,
+        "language": tenant.language,
+        "media_policy": tenant.media_policy,
+        "answer_groups": tenant.answer_groups,
+    }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
     Ok(tenant)
@@ -63,10 +76,8 @@ pub async fn create(
 
 /// The tenant's data key, which encrypts tenant-level secrets such as channel credentials.
 pub async fn data_key(tx: &mut dyn TenantTx, keys: &Keys) -> StoreResult<DataKey> {
-    let tenant = tx
-        .tenant()
-        .await?
-        .ok_or_else(|| StoreError::Config(format!("tenant {} not found", tx.tenant_id())))?;
+    let tenant =
+        tx.tenant().await?.ok_or_else(|| StoreError::Config(format!("tenant {} not found", tx.tenant_id())))?;
     Ok(keys.vault.unwrap_key(&tenant.wrapped_key)?)
 }
 
@@ -76,11 +87,7 @@ pub async fn find(store: &dyn Store, id_or_slug: &str) -> StoreResult<Option<Ten
         let mut tx = store.begin_read(id).await?;
         return tx.tenant().await;
     }
-    Ok(store
-        .list_tenants()
-        .await?
-        .into_iter()
-        .find(|t| t.slug == id_or_slug))
+    Ok(store.list_tenants().await?.into_iter().find(|t| t.slug == id_or_slug))
 }
 
 /// Connects a provider number to a tenant; secrets are sealed with the tenant's data key.
@@ -104,13 +111,8 @@ pub async fn add_channel(
         created_at: now,
     };
     tx.insert_channel(&channel).await?;
-    let entry = AuditEntry::new(
-        "cli",
-        "channel.added",
-        "channel",
-        Some(channel.id.to_string()),
-    )
-    .detail(json!({ "provider": channel.provider }));
+    let entry = AuditEntry::new("cli", "channel.added", "channel", Some(channel.id.to_string()))
+        .detail(json!({ "provider": channel.provider }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
     Ok(channel)
@@ -132,9 +134,6 @@ fn slugify(name: &str) -> String {
 mod tests {
     #[test]
     fn slugs_are_url_safe() {
-        assert_eq!(
-            super::slugify("Warung Bu Sri — Jl. Kenanga"),
-            "warung-bu-sri-jl-kenanga"
-        );
+        assert_eq!(super::slugify("Warung Bu Sri — Jl. Kenanga"), "warung-bu-sri-jl-kenanga");
     }
 }

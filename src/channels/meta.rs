@@ -1,49 +1,22 @@
 //! Meta WhatsApp Cloud API: sending text through the Graph API.
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Recipient, SendError};
 
 /// Credentials of one Meta channel (`Debug` prints them redacted).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MetaSecrets {
     /// Signs webhooks (`X-Hub-Signature-256`).
+    #[serde(with = "super::sealed")]
     pub app_secret: SecretString,
     /// System-user or long-lived token for the Graph API.
+    #[serde(with = "super::sealed")]
     pub access_token: SecretString,
     /// Echoed by Meta in the GET verification handshake.
+    #[serde(with = "super::sealed")]
     pub verify_token: SecretString,
-}
-
-/// The stored form, only ever serialised into a sealed (encrypted) document.
-#[derive(Serialize, Deserialize)]
-struct MetaSecretsWire {
-    app_secret: String,
-    access_token: String,
-    verify_token: String,
-}
-
-impl Serialize for MetaSecrets {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        MetaSecretsWire {
-            app_secret: self.app_secret.expose_secret().to_string(),
-            access_token: self.access_token.expose_secret().to_string(),
-            verify_token: self.verify_token.expose_secret().to_string(),
-        }
-        .serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for MetaSecrets {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let wire = MetaSecretsWire::deserialize(deserializer)?;
-        Ok(Self {
-            app_secret: wire.app_secret.into(),
-            access_token: wire.access_token.into(),
-            verify_token: wire.verify_token.into(),
-        })
-    }
 }
 
 /// Error codes worth retrying (throughput, rate limits, unknown/transient errors).
@@ -59,10 +32,7 @@ pub struct MetaClient {
 impl MetaClient {
     /// `base` is `BALAS_META_GRAPH_URL`, e.g. `https://graph.facebook.com/v21.0`.
     pub fn new(http: reqwest::Client, base: &str) -> Self {
-        Self {
-            http,
-            base: base.trim_end_matches('/').to_string(),
-        }
+        Self { http, base: base.trim_end_matches('/').to_string() }
     }
 
     /// Sends one text message and returns Meta's message id (`wamid.…`).
@@ -82,6 +52,7 @@ impl MetaClient {
         match to {
             Recipient::Phone(p) => payload["to"] = json!(p.digits()),
             Recipient::Bsuid(b) => payload["recipient"] = json!(b.expose()),
+            Recipient::Group(_) => return Err(SendError::Rejected("meta_group_unsupported".into())),
         }
         let url = format!("{}/{}/messages", self.base, phone_number_id);
         let response = self
@@ -91,13 +62,7 @@ impl MetaClient {
             .json(&payload)
             .send()
             .await
-            .map_err(|e| {
-                SendError::Retryable(if e.is_timeout() {
-                    "timeout".into()
-                } else {
-                    "network".into()
-                })
-            })?;
+            .map_err(|e| SendError::Retryable(if e.is_timeout() { "timeout".into() } else { "network".into() }))?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {

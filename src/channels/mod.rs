@@ -1,16 +1,23 @@
 //! Sending to customers through their provider, and the provider secrets a channel holds.
+//! Only this module and `ingress/` know a provider's field names.
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{CryptoError, DataKey};
-use crate::domain::{Bsuid, Phone};
+use crate::domain::{Bsuid, ChannelId, Phone};
+use crate::store::ChannelRecord;
 
+pub mod fonnte;
 pub mod meta;
+pub mod twilio;
 
 /// A channel's provider credentials, stored as JSON encrypted with the tenant's data key.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "provider", rename_all = "lowercase")]
 pub enum ChannelSecrets {
     Meta(meta::MetaSecrets),
+    Twilio(twilio::TwilioSecrets),
+    Fonnte(fonnte::FonnteSecrets),
 }
 
 impl ChannelSecrets {
@@ -24,11 +31,43 @@ impl ChannelSecrets {
     }
 }
 
-/// Where a reply goes: a phone number when we know one, otherwise the BSUID.
+/// Serde for secret fields: they are written out only inside the sealed (encrypted) document.
+mod sealed {
+    use secrecy::{ExposeSecret, SecretString};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(secret.expose_secret())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SecretString, D::Error> {
+        String::deserialize(deserializer).map(SecretString::from)
+    }
+
+    pub mod option {
+        use secrecy::{ExposeSecret, SecretString};
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(secret: &Option<SecretString>, serializer: S) -> Result<S::Ok, S::Error> {
+            match secret {
+                Some(s) => serializer.serialize_some(s.expose_secret()),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SecretString>, D::Error> {
+            Ok(Option::<String>::deserialize(deserializer)?.map(SecretString::from))
+        }
+    }
+}
+
+/// Where a reply goes: a phone number when known, otherwise the BSUID; a group chat when
+/// the customer wrote in one.
 #[derive(Debug, Clone)]
 pub enum Recipient {
     Phone(Phone),
     Bsuid(Bsuid),
+    Group(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +76,7 @@ pub enum SendError {
     #[error("temporary send failure ({0})")]
     Retryable(String),
     /// The provider refused the message for good; retrying would not help.
-    #[error("provider rejected the message (code {0})")]
+    #[error("provider rejected the message ({0})")]
     Rejected(String),
     /// The 24-hour customer-service window is closed; only a template could be sent now.
     #[error("the 24-hour customer service window is closed")]
@@ -53,6 +92,72 @@ impl SendError {
             Self::WindowClosed => "window_closed".to_string(),
         }
     }
+
+    /// Classifies a transport error (no response at all) as retryable.
+    pub fn transport(e: &reqwest::Error) -> Self {
+        Self::Retryable(if e.is_timeout() { "timeout".into() } else { "network".into() })
+    }
+}
+
+/// The three provider clients behind one `send`.
+pub struct Clients {
+    pub meta: meta::MetaClient,
+    pub twilio: twilio::TwilioClient,
+    pub fonnte: fonnte::FonnteClient,
+    /// Our public base URL, for Twilio's `StatusCallback`.
+    pub public_url: String,
+}
+
+impl Clients {
+    /// Sends one text part and returns the provider's message id.
+    pub async fn send_text(
+        &self,
+        channel: &ChannelRecord,
+        secrets: &ChannelSecrets,
+        to: &Recipient,
+        body: &str,
+    ) -> Result<String, SendError> {
+        match secrets {
+            ChannelSecrets::Meta(s) => self.meta.send_text(s, &channel.address, to, body).await,
+            ChannelSecrets::Twilio(s) => {
+                let callback = webhook_url(&self.public_url, "twilio", &channel.id);
+                self.twilio.send_text(s, &channel.address, to, body, &callback).await
+            }
+            ChannelSecrets::Fonnte(s) => self.fonnte.send_text(s, to, body).await,
+        }
+    }
+}
+
+/// The URL to give a provider for one channel; Fonnte's carries the channel's secret.
+pub fn webhook_url(public_url: &str, provider: &str, channel: &ChannelId) -> String {
+    format!("{}/webhooks/{provider}/{channel}", public_url.trim_end_matches('/'))
+}
+
+/// The webhook URL printed by `channel add`.
+pub fn printed_webhook_url(public_url: &str, channel: &ChannelRecord, secrets: &ChannelSecrets) -> String {
+    let base = webhook_url(public_url, &channel.provider, &channel.id);
+    match secrets {
+        ChannelSecrets::Fonnte(f) => format!("{base}/{}", f.webhook_secret.expose_secret()),
+        _ => base,
+    }
+}
+
+/// Provider error text may quote numbers; keep a short, digit-free class.
+pub fn sanitize_reason(reason: &str) -> String {
+    let mut out = String::new();
+    let mut digits = 0;
+    for c in reason.trim().to_lowercase().chars().take(80) {
+        if c.is_ascii_digit() {
+            digits += 1;
+            if digits == 1 {
+                out.push('#');
+            }
+        } else {
+            digits = 0;
+            out.push(if c.is_alphanumeric() || c == ' ' { c } else { '_' });
+        }
+    }
+    out.trim().replace(' ', "_")
 }
 
 /// Splits a reply into parts of at most `max_chars` characters, breaking at a paragraph,
@@ -61,25 +166,12 @@ pub fn split_body(text: &str, max_chars: usize) -> Vec<String> {
     let mut parts = Vec::new();
     let mut rest = text.trim();
     while rest.chars().count() > max_chars {
-        let limit = rest
-            .char_indices()
-            .nth(max_chars)
-            .map(|(i, _)| i)
-            .unwrap_or(rest.len());
+        let limit = rest.char_indices().nth(max_chars).map(|(i, _)| i).unwrap_or(rest.len());
         let window = &rest[..limit];
-        let floor = window
-            .char_indices()
-            .nth(max_chars / 2)
-            .map(|(i, _)| i)
-            .unwrap_or(0);
+        let floor = window.char_indices().nth(max_chars / 2).map(|(i, _)| i).unwrap_or(0);
         let cut = ["\n\n", "\n", ". ", " "]
             .iter()
-            .find_map(|sep| {
-                window
-                    .rfind(sep)
-                    .filter(|&i| i >= floor)
-                    .map(|i| i + sep.len())
-            })
+            .find_map(|sep| window.rfind(sep).filter(|&i| i >= floor).map(|i| i + sep.len()))
             .unwrap_or(limit);
         parts.push(rest[..cut].trim_end().to_string());
         rest = rest[cut..].trim_start();
@@ -105,22 +197,16 @@ mod tests {
         let parts = split_body(&text, 4096);
         assert_eq!(parts.len(), 3);
         assert!(parts.iter().all(|p| p.chars().count() <= 4096));
-        assert!(
-            parts
-                .iter()
-                .all(|p| !p.starts_with(' ') && p.ends_with("kata"))
-        );
+        assert!(parts.iter().all(|p| !p.starts_with(' ') && p.ends_with("kata")));
         assert_eq!(parts.join(" "), text.trim());
+        assert!(split_body(&text, 1600).iter().all(|p| p.chars().count() <= 1600));
     }
 
     #[test]
     fn text_without_spaces_is_cut_hard_on_char_boundaries() {
         let text = "é".repeat(5000);
         let parts = split_body(&text, 4096);
-        assert_eq!(
-            parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(),
-            vec![4096, 904]
-        );
+        assert_eq!(parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(), vec![4096, 904]);
     }
 
     #[test]
@@ -129,5 +215,29 @@ mod tests {
         let parts = split_body(&text, 100);
         assert_eq!(parts.len(), 2);
         assert!(parts[1].starts_with('b'));
+    }
+
+    #[test]
+    fn reasons_lose_their_numbers() {
+        assert_eq!(sanitize_reason("Target 6281234567890 invalid!"), "target_#_invalid_");
+        assert_eq!(sanitize_reason("token invalid"), "token_invalid");
+    }
+
+    #[test]
+    fn secrets_survive_sealing_and_stay_out_of_debug() {
+        let vault = crate::crypto::Vault::from_keys(&crate::crypto::generate_key().into()).unwrap();
+        let (key, _) = vault.new_data_key().unwrap();
+        let secrets = ChannelSecrets::Fonnte(fonnte::FonnteSecrets {
+            token: "tok-123".into(),
+            webhook_secret: "abc".into(),
+            webhook_key: Some("k".into()),
+        });
+        assert!(!format!("{secrets:?}").contains("tok-123"));
+        let sealed = secrets.seal(&key).unwrap();
+        assert!(!sealed.contains("tok-123"));
+        match ChannelSecrets::open(&sealed, &key).unwrap() {
+            ChannelSecrets::Fonnte(f) => assert_eq!(f.token.expose_secret(), "tok-123"),
+            other => panic!("{other:?}"),
+        }
     }
 }

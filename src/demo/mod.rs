@@ -16,8 +16,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Keys;
 use crate::crypto::{self, BlindIndex, Vault};
 use crate::domain::{Bsuid, ConversationState, Provider};
-use crate::fakes::graph::FakeGraph;
 use crate::fakes::meta_webhook::{self, FakeCustomer};
+use crate::fakes::providers::FakeProviders;
 use crate::kb;
 use crate::store::{self, ChannelRecord, IdentityIndex, Store, TenantRecord};
 use crate::tenants;
@@ -38,12 +38,9 @@ pub struct DemoBusiness {
 }
 
 /// Creates the demo business; the test suite builds on the same one.
-pub async fn seed(
-    store: &dyn Store,
-    keys: &Keys,
-    now: DateTime<Utc>,
-) -> anyhow::Result<DemoBusiness> {
-    let tenant = tenants::create(store, keys, "Warung Kopi Bu Sri", None, "id", now).await?;
+pub async fn seed(store: &dyn Store, keys: &Keys, now: DateTime<Utc>) -> anyhow::Result<DemoBusiness> {
+    let tenant =
+        tenants::create(store, keys, "Warung Kopi Bu Sri", None, &tenants::TenantSettings::default(), now).await?;
     let faq = kb::parse_json(include_str!("faq.json"))?;
     kb::import(store, tenant.id, &faq, false, now).await?;
     let (app_secret, verify_token) = (crypto::generate_key(), crypto::random_token());
@@ -62,13 +59,7 @@ pub async fn seed(
         now,
     )
     .await?;
-    Ok(DemoBusiness {
-        tenant,
-        channel,
-        app_secret,
-        verify_token,
-        faq_entries: faq.len(),
-    })
+    Ok(DemoBusiness { tenant, channel, app_secret, verify_token, faq_entries: faq.len() })
 }
 
 const SCRIPT: &[&str] = &[
@@ -85,12 +76,8 @@ pub async fn run() -> anyhow::Result<()> {
     let store = store::connect(&url).await?;
     store.migrate(None).await?;
     let keys = throwaway_keys()?;
-    let graph = FakeGraph::start().await?;
-    let config = AppConfig {
-        workers: 0,
-        meta_graph_url: graph.base_url.clone(),
-        ..AppConfig::default()
-    };
+    let providers = FakeProviders::start().await?;
+    let config = AppConfig { workers: 0, meta_graph_url: providers.meta_url.clone(), ..AppConfig::default() };
     let state = AppState::with_system_clock(store.clone(), keys.clone(), config)?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -98,23 +85,10 @@ pub async fn run() -> anyhow::Result<()> {
     let server = tokio::spawn(crate::app::serve(listener, state.clone(), shutdown.clone()));
 
     let now = SystemClock.now();
-    let DemoBusiness {
-        tenant,
-        channel,
-        app_secret,
-        faq_entries,
-        ..
-    } = seed(&*store, &keys, now).await?;
+    let DemoBusiness { tenant, channel, app_secret, faq_entries, .. } = seed(&*store, &keys, now).await?;
 
-    println!(
-        "balas demo — {} (tenant {}), {} FAQ entries",
-        tenant.name, tenant.slug, faq_entries
-    );
-    println!(
-        "server {base}, fake Graph API {}, database {}\n",
-        graph.base_url,
-        dir.display()
-    );
+    println!("balas demo — {} (tenant {}), {} FAQ entries", tenant.name, tenant.slug, faq_entries);
+    println!("server {base}, fake Graph API {}, database {}\n", providers.meta_url, dir.display());
 
     let customer = FakeCustomer {
         bsuid: Some("ID.48291038475610293847".into()),
@@ -137,21 +111,15 @@ pub async fn run() -> anyhow::Result<()> {
         let response = http
             .post(&webhook)
             .header("content-type", "application/json")
-            .header(
-                "x-hub-signature-256",
-                meta_webhook::sign(&app_secret, &body),
-            )
+            .header("x-hub-signature-256", meta_webhook::sign(&app_secret, &body))
             .body(body)
             .send()
             .await?;
         println!("👤 Rina: {line}");
-        println!(
-            "   ↳ webhook signed and POSTed: HTTP {}",
-            response.status().as_u16()
-        );
-        let before = graph.received().len();
+        println!("   ↳ webhook signed and POSTed: HTTP {}", response.status().as_u16());
+        let before = providers.received().len();
         worker.run_until_idle().await?;
-        for sent in &graph.received()[before..] {
+        for sent in &providers.received()[before..] {
             println!("🤖 balas: {}", sent.text());
         }
         let mut tx = store.begin_read(tenant.id).await?;
@@ -176,10 +144,7 @@ pub async fn run() -> anyhow::Result<()> {
             println!("audit log: BROKEN at row {seq}: {reason}")
         }
     }
-    println!(
-        "fake Graph API received {} messages",
-        graph.received().len()
-    );
+    println!("fake Graph API received {} messages", providers.received().len());
     shutdown.cancel();
     server.await.context("server task")??;
     std::fs::remove_dir_all(&dir).ok();
@@ -189,10 +154,7 @@ pub async fn run() -> anyhow::Result<()> {
 fn throwaway_keys() -> anyhow::Result<Keys> {
     let vault = Vault::from_keys(&crypto::generate_key().into())?;
     let index = BlindIndex::from_secret(&crypto::generate_key().into())?;
-    Ok(Keys {
-        vault: Arc::new(vault),
-        index: Arc::new(index),
-    })
+    Ok(Keys { vault: Arc::new(vault), index: Arc::new(index) })
 }
 
 fn tempdir() -> anyhow::Result<std::path::PathBuf> {

@@ -56,12 +56,7 @@ impl Phone {
         let keep_head = digits.len().min(2);
         let keep_tail = 4.min(digits.len().saturating_sub(keep_head));
         let hidden = digits.len() - keep_head - keep_tail;
-        format!(
-            "+{}{}{}",
-            &digits[..keep_head],
-            "*".repeat(hidden),
-            &digits[digits.len() - keep_tail..]
-        )
+        format!("+{}{}{}", &digits[..keep_head], "*".repeat(hidden), &digits[digits.len() - keep_tail..])
     }
 }
 
@@ -87,13 +82,8 @@ impl Bsuid {
         let (country, rest) = raw.split_once('.').ok_or(IdentityError::InvalidBsuid)?;
         let rest = rest.strip_prefix("ENT.").unwrap_or(rest);
         let country_ok = country.len() == 2 && country.chars().all(|c| c.is_ascii_uppercase());
-        let rest_ok =
-            (1..=128).contains(&rest.len()) && rest.chars().all(|c| c.is_ascii_alphanumeric());
-        if country_ok && rest_ok {
-            Ok(Self(raw.to_string()))
-        } else {
-            Err(IdentityError::InvalidBsuid)
-        }
+        let rest_ok = (1..=128).contains(&rest.len()) && rest.chars().all(|c| c.is_ascii_alphanumeric());
+        if country_ok && rest_ok { Ok(Self(raw.to_string())) } else { Err(IdentityError::InvalidBsuid) }
     }
 
     pub fn expose(&self) -> &str {
@@ -146,31 +136,14 @@ mod tests {
 
     #[test]
     fn phone_forms_normalise_to_e164() {
-        for raw in [
-            "+6281234567890",
-            "6281234567890",
-            "0812-3456-7890",
-            "+62 812 3456 7890",
-            "006281234567890",
-        ] {
-            assert_eq!(
-                Phone::parse(raw).unwrap().expose(),
-                "+6281234567890",
-                "{raw}"
-            );
+        for raw in ["+6281234567890", "6281234567890", "0812-3456-7890", "+62 812 3456 7890", "006281234567890"] {
+            assert_eq!(Phone::parse(raw).unwrap().expose(), "+6281234567890", "{raw}");
         }
     }
 
     #[test]
     fn phone_rejects_garbage() {
-        for raw in [
-            "",
-            "+",
-            "12345",
-            "+62abc4567890",
-            "+1234567890123456",
-            "++628123456789",
-        ] {
+        for raw in ["", "+", "12345", "+62abc4567890", "+1234567890123456", "++628123456789"] {
             assert!(Phone::parse(raw).is_err(), "{raw}");
         }
     }
@@ -187,15 +160,7 @@ mod tests {
         assert!(Bsuid::parse("US.13491208655302741918").is_ok());
         assert!(Bsuid::parse("BR.1A2B3C").is_ok());
         assert!(Bsuid::parse("US.ENT.11815799212886844830").is_ok());
-        for bad in [
-            "",
-            "US",
-            "us.123",
-            "USA.123",
-            "US.",
-            "US.12-3",
-            "16505551234",
-        ] {
+        for bad in ["", "US", "us.123", "USA.123", "US.", "US.12-3", "16505551234"] {
             assert!(Bsuid::parse(bad).is_err(), "{bad}");
         }
     }

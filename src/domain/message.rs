@@ -73,7 +73,42 @@ pub struct InboundMessage {
     pub kind: MessageKind,
     /// Text, caption or button title; `None` for kinds that carry no text.
     pub body: Option<String>,
+    /// Media and group details; media is never downloaded inside the webhook request.
+    pub meta: MessageMeta,
     pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// What a message carries besides its text; stored encrypted as JSON.
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MessageMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// The provider's media id or download URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// The group chat the message was written in (Fonnte); replies go to the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+impl MessageMeta {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Only which parts are present: URLs and group ids can identify people.
+impl std::fmt::Debug for MessageMeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageMeta")
+            .field("mime_type", &self.mime_type)
+            .field("has_media_ref", &self.media_ref.is_some())
+            .field("has_filename", &self.filename.is_some())
+            .field("group", &self.group.is_some())
+            .finish()
+    }
 }
 
 /// The body never appears in `Debug` output, only its length.
@@ -84,6 +119,7 @@ impl std::fmt::Debug for InboundMessage {
             .field("from", &self.from)
             .field("kind", &self.kind)
             .field("body_chars", &self.body.as_ref().map(|b| b.chars().count()))
+            .field("meta", &self.meta)
             .field("sent_at", &self.sent_at)
             .finish()
     }
@@ -100,13 +136,16 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
-    /// Meta's `played` (voice) counts as read; `deleted` and `warning` carry no delivery step.
+    /// Meta's, Twilio's and Fonnte's words, case-insensitive. Meta's `played` (voice) counts
+    /// as read; `deleted`, `warning` and Twilio's inbound `received` carry no delivery step.
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "queued" | "accepted" | "pending" => Some(Self::Queued),
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "queued" | "accepted" | "pending" | "sending" | "scheduled" | "processing" | "waiting" => {
+                Some(Self::Queued)
+            }
             "sent" => Some(Self::Sent),
-            "failed" | "undelivered" => Some(Self::Failed),
-            "delivered" => Some(Self::Delivered),
+            "failed" | "undelivered" | "canceled" | "invalid" | "expired" | "url unreachable" => Some(Self::Failed),
+            "delivered" | "partially_delivered" => Some(Self::Delivered),
             "read" | "played" => Some(Self::Read),
             _ => None,
         }
@@ -196,19 +235,14 @@ mod tests {
     fn debug_output_hides_body_and_name() {
         let m = InboundMessage {
             provider_message_id: "wamid.1".into(),
-            from: CustomerIdentity {
-                name: Some("Siti Rahasia".into()),
-                ..Default::default()
-            },
+            from: CustomerIdentity { name: Some("Siti Rahasia".into()), ..Default::default() },
             kind: MessageKind::Text,
             body: Some("alamat saya Jl. Melati".into()),
+            meta: MessageMeta::default(),
             sent_at: None,
         };
         let shown = format!("{m:?}");
-        assert!(
-            !shown.contains("Melati") && !shown.contains("Siti"),
-            "{shown}"
-        );
+        assert!(!shown.contains("Melati") && !shown.contains("Siti"), "{shown}");
     }
 
     #[test]

@@ -8,13 +8,11 @@ pub use conversation::{ConversationState, EscalationReason};
 pub use identity::{Bsuid, CustomerIdentity, IdentityError, Phone};
 pub use ids::*;
 pub use message::{
-    Author, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, MessageKind, StatusUpdate,
+    Author, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, MessageKind, MessageMeta, StatusUpdate,
 };
 
 /// The WhatsApp providers balas can connect a number through.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Meta,

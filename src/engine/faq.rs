@@ -25,9 +25,7 @@ pub fn best_match<'a>(question: &str, entries: &'a [KbEntry]) -> Option<FaqMatch
     let docs: Vec<(HashSet<String>, HashSet<String>)> = entries
         .iter()
         .map(|e| {
-            let main: HashSet<String> = text::tokens(&format!("{} {}", e.question, e.keywords))
-                .into_iter()
-                .collect();
+            let main: HashSet<String> = text::tokens(&format!("{} {}", e.question, e.keywords)).into_iter().collect();
             let answer: HashSet<String> = text::tokens(&e.answer).into_iter().collect();
             (main, answer)
         })
@@ -38,28 +36,19 @@ pub fn best_match<'a>(question: &str, entries: &'a [KbEntry]) -> Option<FaqMatch
         .zip(entries)
         .map(|((main, answer), entry)| {
             let score: f64 = query.iter().map(|q| idf[q] * hit(q, main, answer)).sum();
-            FaqMatch {
-                entry,
-                confidence: (score / total).min(1.0),
-            }
+            FaqMatch { entry, confidence: (score / total).min(1.0) }
         })
         .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
         .filter(|m| m.confidence > 0.0)
 }
 
 /// Rare words weigh more; a word in no entry weighs most, so an unknown topic lowers confidence.
-fn inverse_document_frequency(
-    query: &[String],
-    docs: &[(HashSet<String>, HashSet<String>)],
-) -> HashMap<String, f64> {
+fn inverse_document_frequency(query: &[String], docs: &[(HashSet<String>, HashSet<String>)]) -> HashMap<String, f64> {
     let n = docs.len() as f64;
     query
         .iter()
         .map(|q| {
-            let df = docs
-                .iter()
-                .filter(|(main, answer)| main.contains(q) || answer.contains(q))
-                .count() as f64;
+            let df = docs.iter().filter(|(main, answer)| main.contains(q) || answer.contains(q)).count() as f64;
             (q.clone(), ((n + 1.0) / (df + 0.5)).ln().max(0.1))
         })
         .collect()
@@ -108,10 +97,7 @@ fn near(a: &str, b: &str) -> bool {
 
 fn dedup(tokens: Vec<String>) -> Vec<String> {
     let mut seen = HashSet::new();
-    tokens
-        .into_iter()
-        .filter(|t| seen.insert(t.clone()))
-        .collect()
+    tokens.into_iter().filter(|t| seen.insert(t.clone())).collect()
 }
 
 #[cfg(test)]
@@ -121,26 +107,14 @@ mod tests {
 
     fn faq() -> Vec<KbEntry> {
         [
-            (
-                "Jam buka toko?",
-                "Kami buka setiap hari pukul 08.00–21.00 WIB.",
-                "jam operasional tutup",
-            ),
-            (
-                "Berapa ongkos kirim?",
-                "Ongkir dalam kota Rp10.000, luar kota sesuai tarif JNE.",
-                "ongkir pengiriman",
-            ),
+            ("Jam buka toko?", "Kami buka setiap hari pukul 08.00–21.00 WIB.", "jam operasional tutup"),
+            ("Berapa ongkos kirim?", "Ongkir dalam kota Rp10.000, luar kota sesuai tarif JNE.", "ongkir pengiriman"),
             (
                 "Bisa bayar pakai apa saja?",
                 "Transfer BCA, QRIS, atau bayar di tempat (COD).",
                 "pembayaran transfer qris",
             ),
-            (
-                "Alamat toko di mana?",
-                "Jl. Kenanga No. 5, Sleman, Yogyakarta.",
-                "lokasi alamat",
-            ),
+            ("Alamat toko di mana?", "Jl. Kenanga No. 5, Sleman, Yogyakarta.", "lokasi alamat"),
         ]
         .into_iter()
         .map(|(q, a, k)| KbEntry {
@@ -157,9 +131,7 @@ mod tests {
     fn best(q: &str) -> (String, f64) {
         let entries = faq();
 
-        best_match(q, &entries)
-            .map(|m| (m.entry.question.clone(), m.confidence))
-            .unwrap_or_default()
+        best_match(q, &entries).map(|m| (m.entry.question.clone(), m.confidence)).unwrap_or_default()
     }
 
     #[test]
@@ -180,11 +152,7 @@ mod tests {
 
     #[test]
     fn unrelated_questions_score_low() {
-        for q in [
-            "Apakah bisa custom sablon logo perusahaan?",
-            "saya mau komplain barang rusak",
-            "refund dong",
-        ] {
+        for q in ["Apakah bisa custom sablon logo perusahaan?", "saya mau komplain barang rusak", "refund dong"] {
             let (_, confidence) = best(q);
             assert!(confidence < 0.5, "{q}: {confidence}");
         }

@@ -16,6 +16,19 @@ pub use templates::{Template, render};
 pub struct BusinessProfile {
     pub name: String,
     pub language: String,
+    /// Media the bot cannot read: answer politely asking for text, or escalate.
+    pub escalate_media: bool,
+    /// Whether the bot speaks in group chats at all.
+    pub answer_groups: bool,
+}
+
+/// One customer message as the engine sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    pub kind: MessageKind,
+    pub body: Option<&'a str>,
+    /// Written in a group chat (Fonnte).
+    pub in_group: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,18 +46,20 @@ pub enum Decision {
 }
 
 /// The offline responder: FAQ retrieval with a confidence threshold, plus greetings and thanks.
-pub fn decide(
-    kind: MessageKind,
-    body: Option<&str>,
-    faq_entries: &[KbEntry],
-    profile: &BusinessProfile,
-    threshold: f64,
-) -> Decision {
+pub fn decide(message: Incoming<'_>, faq_entries: &[KbEntry], profile: &BusinessProfile, threshold: f64) -> Decision {
+    let Incoming { kind, body, in_group } = message;
+    if in_group && !profile.answer_groups {
+        return Decision::Ignore { why: "group_message" };
+    }
     if matches!(kind, MessageKind::Reaction | MessageKind::Sticker) {
         return Decision::Ignore { why: "no_question" };
     }
     if !kind.carries_question() {
-        return Decision::Escalate(EscalationReason::UnreadableMedia);
+        return if profile.escalate_media {
+            Decision::Escalate(EscalationReason::UnreadableMedia)
+        } else {
+            canned(Template::MediaUnreadable, profile, "media_unreadable")
+        };
     }
     let Some(question) = body.map(str::trim).filter(|b| !b.is_empty()) else {
         return Decision::Ignore { why: "empty" };
@@ -65,10 +80,7 @@ pub fn decide(
 }
 
 fn canned(template: Template, profile: &BusinessProfile, source: &str) -> Decision {
-    Decision::Reply {
-        text: render(template, &profile.language, &profile.name),
-        basis: json!({ "source": source }),
-    }
+    Decision::Reply { text: render(template, &profile.language, &profile.name), basis: json!({ "source": source }) }
 }
 
 fn round(x: f64) -> f64 {
@@ -80,38 +92,46 @@ mod tests {
     use super::*;
 
     fn profile() -> BusinessProfile {
-        BusinessProfile {
-            name: "Toko Kopi".into(),
-            language: "id".into(),
-        }
+        BusinessProfile { name: "Toko Kopi".into(), language: "id".into(), escalate_media: false, answer_groups: false }
+    }
+
+    fn ask(kind: MessageKind, body: Option<&str>) -> Incoming<'_> {
+        Incoming { kind, body, in_group: false }
     }
 
     #[test]
-    fn media_escalates_reactions_are_ignored() {
+    fn group_messages_are_answered_only_when_the_tenant_allows() {
+        let in_group = Incoming { kind: MessageKind::Text, body: Some("Halo"), in_group: true };
+        assert_eq!(decide(in_group, &[], &profile(), 0.5), Decision::Ignore { why: "group_message" });
+        let open = BusinessProfile { answer_groups: true, ..profile() };
+        assert!(matches!(decide(in_group, &[], &open, 0.5), Decision::Reply { .. }));
+    }
+
+    #[test]
+    fn media_follows_the_tenant_policy_and_reactions_are_ignored() {
+        match decide(ask(MessageKind::Audio, None), &[], &profile(), 0.5) {
+            Decision::Reply { text, .. } => assert!(text.contains("pesan suara"), "{text}"),
+            other => panic!("{other:?}"),
+        }
+        let strict = BusinessProfile { escalate_media: true, ..profile() };
         assert_eq!(
-            decide(MessageKind::Image, None, &[], &profile(), 0.5),
+            decide(ask(MessageKind::Image, None), &[], &strict, 0.5),
             Decision::Escalate(EscalationReason::UnreadableMedia)
         );
         assert!(matches!(
-            decide(MessageKind::Reaction, Some("👍"), &[], &profile(), 0.5),
+            decide(ask(MessageKind::Reaction, Some("👍")), &[], &profile(), 0.5),
             Decision::Ignore { .. }
         ));
     }
 
     #[test]
     fn greeting_gets_the_welcome_text_and_unknown_questions_escalate() {
-        match decide(MessageKind::Text, Some("Halo kak"), &[], &profile(), 0.5) {
+        match decide(ask(MessageKind::Text, Some("Halo kak")), &[], &profile(), 0.5) {
             Decision::Reply { text, .. } => assert!(text.contains("Toko Kopi")),
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            decide(
-                MessageKind::Text,
-                Some("bisa refund?"),
-                &[],
-                &profile(),
-                0.5
-            ),
+            decide(ask(MessageKind::Text, Some("bisa refund?")), &[], &profile(), 0.5),
             Decision::Escalate(EscalationReason::NoConfidentAnswer)
         );
     }

@@ -7,6 +7,8 @@ pub enum Template {
     Holding,
     Greeting,
     Thanks,
+    /// The polite answer to media the bot cannot read (tenant media policy `reply`).
+    MediaUnreadable,
 }
 
 /// Renders a template in the tenant's language (`id` by default, `en` available).
@@ -19,6 +21,8 @@ pub fn render(template: Template, language: &str, business_name: &str) -> String
         (Template::Greeting, true) => include_str!("../../prompts/greeting.en.md"),
         (Template::Thanks, false) => include_str!("../../prompts/thanks.id.md"),
         (Template::Thanks, true) => include_str!("../../prompts/thanks.en.md"),
+        (Template::MediaUnreadable, false) => include_str!("../../prompts/media.id.md"),
+        (Template::MediaUnreadable, true) => include_str!("../../prompts/media.en.md"),
     };
     text.trim().replace("{business_name}", business_name)
 }

@@ -181,23 +181,13 @@ const GREETINGS: &[&str] = &[
     "afternoon",
 ];
 
-const THANKS: &[&str] = &[
-    "terima", "kasih", "makasih", "makasi", "thanks", "thank", "thx", "tq", "trims", "suwun",
-    "nuhun",
-];
+const THANKS: &[&str] =
+    &["terima", "kasih", "makasih", "makasi", "thanks", "thank", "thx", "tq", "trims", "suwun", "nuhun"];
 
 /// Lowercases, strips accents and splits on anything that is not a letter or digit.
 pub fn words(text: &str) -> Vec<String> {
-    let folded: String = text
-        .nfkd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect();
-    folded
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
+    let folded: String = text.nfkd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect();
+    folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
 }
 
 /// Content tokens of a text, ready for matching.
@@ -205,9 +195,7 @@ pub fn tokens(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for word in words(text) {
         let stemmed = stem(&word);
-        let expanded = expansion(&word)
-            .or_else(|| expansion(&stemmed))
-            .unwrap_or(&stemmed);
+        let expanded = expansion(&word).or_else(|| expansion(&stemmed)).unwrap_or(&stemmed);
         for part in expanded.split(' ') {
             if STOPWORDS.contains(&part) {
                 continue;
@@ -222,10 +210,7 @@ pub fn tokens(text: &str) -> Vec<String> {
 }
 
 fn expansion(word: &str) -> Option<&'static str> {
-    EXPANSIONS
-        .iter()
-        .find(|(from, _)| *from == word)
-        .map(|(_, to)| *to)
+    EXPANSIONS.iter().find(|(from, _)| *from == word).map(|(_, to)| *to)
 }
 
 /// Strips Indonesian particles and possessives (`-nya`, `-lah`, `-kah`, `-pun`, `-ku`, `-mu`).
@@ -252,10 +237,7 @@ pub fn is_thanks(text: &str) -> bool {
 
 fn only_from(text: &str, vocabulary: &[&str]) -> bool {
     let words = words(text);
-    let meaningful: Vec<&String> = words
-        .iter()
-        .filter(|w| !STOPWORDS.contains(&w.as_str()))
-        .collect();
+    let meaningful: Vec<&String> = words.iter().filter(|w| !STOPWORDS.contains(&w.as_str())).collect();
     !meaningful.is_empty() && meaningful.iter().all(|w| vocabulary.contains(&w.as_str()))
 }
 
@@ -265,14 +247,8 @@ mod tests {
 
     #[test]
     fn chat_style_indonesian_normalises() {
-        assert_eq!(
-            tokens("Brp ongkirnya ke Bekasi kak??"),
-            vec!["berapa", "ongkos", "kirim", "bekasi"]
-        );
-        assert_eq!(
-            tokens("Jam bukanya kapan ya min"),
-            vec!["jam", "buka", "kapan"]
-        );
+        assert_eq!(tokens("Brp ongkirnya ke Bekasi kak??"), vec!["berapa", "ongkos", "kirim", "bekasi"]);
+        assert_eq!(tokens("Jam bukanya kapan ya min"), vec!["jam", "buka", "kapan"]);
     }
 
     #[test]

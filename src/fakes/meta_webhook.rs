@@ -32,7 +32,8 @@ impl FakeCustomer {
 
     /// One inbound text message from this customer.
     pub fn text(&self, wamid: &str, body: &str, timestamp: i64) -> Value {
-        let mut message = json!({ "id": wamid, "timestamp": timestamp.to_string(), "type": "text", "text": { "body": body } });
+        let mut message =
+            json!({ "id": wamid, "timestamp": timestamp.to_string(), "type": "text", "text": { "body": body } });
         if let Some(p) = &self.phone {
             message["from"] = json!(p);
         }

@@ -5,26 +5,82 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 
-use crate::app::AppState;
-use crate::error::ApiError;
+use serde_json::json;
 
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::channels::ChannelSecrets;
+use crate::domain::{ChannelId, Provider};
+use crate::error::ApiError;
+use crate::store::ChannelRecord;
+use crate::tenants;
+
+pub mod fonnte;
 pub mod meta;
+mod meta_payload;
 pub mod persist;
+pub mod twilio;
 
 /// Meta documents payloads of up to 3 MB.
 pub const MAX_WEBHOOK_BYTES: usize = 3 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(meta::router())
+    Router::new().merge(meta::router()).merge(twilio::router()).merge(fonnte::router())
+}
+
+pub fn unknown_channel() -> ApiError {
+    ApiError::not_found("unknown_channel", "no channel of this provider has this id")
+}
+
+pub fn malformed_json(e: &serde_json::Error) -> ApiError {
+    // serde's own message can quote the payload; only the position is reported.
+    ApiError::bad_request(
+        "malformed_payload",
+        format!("the body is not the JSON document this provider sends (line {}, column {})", e.line(), e.column()),
+    )
+}
+
+/// Routes the path's channel id to its tenant and opens its secrets; 404 when the channel is
+/// unknown or belongs to another provider. Reads only: nothing changes before verification.
+pub async fn load_channel(
+    state: &AppState,
+    raw_id: &str,
+    provider: Provider,
+) -> Result<(ChannelRecord, ChannelSecrets), ApiError> {
+    let id: ChannelId = raw_id.parse().map_err(|_| unknown_channel())?;
+    let route = state.store.route_channel(id).await?.ok_or_else(unknown_channel)?;
+    if route.provider != provider.as_str() {
+        return Err(unknown_channel());
+    }
+    let mut tx = state.store.begin_read(route.tenant_id).await?;
+    let channel = tx.channel(id).await?.ok_or_else(unknown_channel)?;
+    let key = tenants::data_key(&mut *tx, &state.keys).await?;
+    tx.commit().await?;
+    let secrets = ChannelSecrets::open(&channel.secrets_enc, &key).map_err(ApiError::internal)?;
+    Ok((channel, secrets))
+}
+
+/// One audit line per rejected webhook; a failure to write it must not turn the 401 into a 500.
+pub async fn record_rejection(state: &AppState, channel: &ChannelRecord, reason: &'static str) {
+    tracing::warn!(channel = %channel.id, provider = %channel.provider, reason, "webhook rejected");
+    let now = state.clock.now();
+    let actor = format!("provider:{}", channel.provider);
+    let entry = AuditEntry::new(actor, "webhook.signature_rejected", "channel", Some(channel.id.to_string()))
+        .detail(json!({ "reason": reason }));
+    let result = async {
+        let mut tx = state.store.begin(channel.tenant_id).await?;
+        audit::append(&mut *tx, vec![entry], now).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "could not audit a rejected webhook");
+    }
 }
 
 /// Reads the whole body, refusing anything over `limit` bytes with a 413. A moderately
 /// oversized body is read to its end first, so the sender sees the 413 and not a reset.
-pub async fn read_body(
-    headers: &HeaderMap,
-    mut body: Body,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
+pub async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -33,19 +89,16 @@ pub async fn read_body(
         )
     };
     let drain_cap = limit.saturating_mul(4);
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > drain_cap) {
         return Err(too_large());
     }
     let mut buffer = Vec::with_capacity(declared.unwrap_or(0).min(limit));
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| {
-            ApiError::bad_request("unreadable_body", "the request body could not be read")
-        })?;
+        let frame =
+            frame.map_err(|_| ApiError::bad_request("unreadable_body", "the request body could not be read"))?;
         let Ok(chunk) = frame.into_data() else {
             continue;
         };

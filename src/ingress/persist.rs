@@ -7,12 +7,11 @@ use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::contacts;
 use crate::domain::{
-    Author, ConversationId, ConversationState, IdentityChange, InboundEvent, InboundMessage,
-    MessageId, StatusUpdate,
+    Author, ConversationId, ConversationState, IdentityChange, InboundEvent, InboundMessage, MessageId, StatusUpdate,
 };
 use crate::store::{
-    ChannelRecord, ContactRecord, ConversationRecord, JobRecord, MessageRecord, StatusChange,
-    StoreError, StoreResult, TenantTx,
+    ChannelRecord, ContactRecord, ConversationRecord, JobRecord, MessageRecord, StatusChange, StoreError, StoreResult,
+    TenantTx,
 };
 use crate::worker::JobKind;
 
@@ -26,11 +25,7 @@ pub struct IngestReport {
     pub identity_changes: usize,
 }
 
-pub async fn ingest(
-    state: &AppState,
-    channel: &ChannelRecord,
-    events: Vec<InboundEvent>,
-) -> StoreResult<IngestReport> {
+pub async fn ingest(state: &AppState, channel: &ChannelRecord, events: Vec<InboundEvent>) -> StoreResult<IngestReport> {
     let mut tx = state.store.begin(channel.tenant_id).await?;
     let mut batch = Batch {
         state,
@@ -47,9 +42,7 @@ pub async fn ingest(
             InboundEvent::IdentityChange(c) => batch.identity_change(&mut *tx, c).await?,
         }
     }
-    let Batch {
-        now, report, trail, ..
-    } = batch;
+    let Batch { now, report, trail, .. } = batch;
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
     if report.stored > 0 {
@@ -71,10 +64,7 @@ struct Batch<'a> {
 impl Batch<'_> {
     async fn message(&mut self, tx: &mut dyn TenantTx, m: InboundMessage) -> StoreResult<()> {
         // Fast path for provider retries; the unique index below settles concurrent races.
-        if tx
-            .message_exists(self.channel.id, &m.provider_message_id)
-            .await?
-        {
+        if tx.message_exists(self.channel.id, &m.provider_message_id).await? {
             self.duplicate(&m);
             return Ok(());
         }
@@ -91,6 +81,7 @@ impl Batch<'_> {
             author: Author::Customer.as_str().into(),
             kind: m.kind.as_str().into(),
             body_enc: contact.key.encrypt_opt(m.body.as_deref()),
+            meta_enc: contacts::seal_meta(&m.meta, &contact.key),
             provider_message_id: Some(m.provider_message_id.clone()),
             reply_to: None,
             part: 0,
@@ -105,15 +96,9 @@ impl Batch<'_> {
             self.duplicate(&m);
             return Ok(());
         }
-        tx.touch_conversation_inbound(conversation, m.sent_at.unwrap_or(self.now))
-            .await?;
-        let job = JobRecord::new(
-            self.channel.tenant_id,
-            JobKind::Respond,
-            id.0,
-            self.state.config.max_attempts,
-            self.now,
-        );
+        tx.touch_conversation_inbound(conversation, m.sent_at.unwrap_or(self.now)).await?;
+        let job =
+            JobRecord::new(self.channel.tenant_id, JobKind::Respond, id.0, self.state.config.max_attempts, self.now);
         tx.enqueue_job(&job).await?;
         self.report.stored += 1;
         if contact.created {
@@ -124,31 +109,21 @@ impl Batch<'_> {
                 Some(contact.record.id.to_string()),
             ));
         }
-        self.trail.push(
-            AuditEntry::new(&self.actor, "message.received", "message", Some(id.to_string()))
-                .detail(json!({ "channel": self.channel.id, "conversation": conversation, "kind": m.kind.as_str(), "job": job.id })),
-        );
+        self.trail.push(AuditEntry::new(&self.actor, "message.received", "message", Some(id.to_string())).detail(
+            json!({ "channel": self.channel.id, "conversation": conversation, "kind": m.kind.as_str(), "job": job.id }),
+        ));
         Ok(())
     }
 
     fn duplicate(&mut self, m: &InboundMessage) {
         self.report.duplicates += 1;
         self.trail.push(
-            AuditEntry::new(
-                &self.actor,
-                "message.duplicate_ignored",
-                "channel",
-                Some(self.channel.id.to_string()),
-            )
-            .detail(json!({ "provider_message_id": m.provider_message_id })),
+            AuditEntry::new(&self.actor, "message.duplicate_ignored", "channel", Some(self.channel.id.to_string()))
+                .detail(json!({ "provider_message_id": m.provider_message_id })),
         );
     }
 
-    async fn open_conversation(
-        &self,
-        tx: &mut dyn TenantTx,
-        contact: &ContactRecord,
-    ) -> StoreResult<ConversationId> {
+    async fn open_conversation(&self, tx: &mut dyn TenantTx, contact: &ContactRecord) -> StoreResult<ConversationId> {
         if let Some(open) = tx.open_conversation(self.channel.id, contact.id).await? {
             return Ok(open.id);
         }
@@ -168,15 +143,11 @@ impl Batch<'_> {
         }
         // A concurrent transaction opened it first and has committed, so it is visible now.
         let open = tx.open_conversation(self.channel.id, contact.id).await?;
-        open.map(|c| c.id)
-            .ok_or_else(|| StoreError::Config("open conversation vanished during insert".into()))
+        open.map(|c| c.id).ok_or_else(|| StoreError::Config("open conversation vanished during insert".into()))
     }
 
     async fn status(&mut self, tx: &mut dyn TenantTx, s: StatusUpdate) -> StoreResult<()> {
-        let Some(message) = tx
-            .outbound_by_provider_id(self.channel.id, &s.provider_message_id)
-            .await?
-        else {
+        let Some(message) = tx.outbound_by_provider_id(self.channel.id, &s.provider_message_id).await? else {
             self.report.unmatched_statuses += 1;
             return Ok(());
         };
@@ -199,21 +170,10 @@ impl Batch<'_> {
         Ok(())
     }
 
-    async fn identity_change(
-        &mut self,
-        tx: &mut dyn TenantTx,
-        change: IdentityChange,
-    ) -> StoreResult<()> {
-        if let Some(contact) =
-            contacts::rekey_bsuid(tx, &self.state.keys, &change, self.now).await?
-        {
+    async fn identity_change(&mut self, tx: &mut dyn TenantTx, change: IdentityChange) -> StoreResult<()> {
+        if let Some(contact) = contacts::rekey_bsuid(tx, &self.state.keys, &change, self.now).await? {
             self.report.identity_changes += 1;
-            self.trail.push(AuditEntry::new(
-                &self.actor,
-                "contact.rekeyed",
-                "contact",
-                Some(contact.to_string()),
-            ));
+            self.trail.push(AuditEntry::new(&self.actor, "contact.rekeyed", "contact", Some(contact.to_string())));
         }
         Ok(())
     }

@@ -20,8 +20,9 @@ macro_rules! tenant_tx_impl {
             }
 
             async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
-                sqlx::query("INSERT INTO tenants (id, slug, name, language, status, wrapped_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(t.id).bind(&t.slug).bind(&t.name).bind(&t.language).bind(&t.status).bind(&t.wrapped_key).bind($time(t.created_at))
+                sqlx::query("INSERT INTO tenants (id, slug, name, language, status, wrapped_key, media_policy, answer_groups, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(t.id).bind(&t.slug).bind(&t.name).bind(&t.language).bind(&t.status).bind(&t.wrapped_key)
+                    .bind(&t.media_policy).bind(t.answer_groups).bind($time(t.created_at))
                     .execute(&mut *self.tx).await?;
                 Ok(())
             }
@@ -142,11 +143,11 @@ macro_rules! tenant_tx_impl {
             }
 
             async fn insert_message(&mut self, m: &MessageRecord) -> StoreResult<bool> {
-                let done = sqlx::query("INSERT INTO messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, author, kind, body_enc, provider_message_id, reply_to, part, status, status_rank, error_code, sent_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING")
+                let done = sqlx::query("INSERT INTO messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, author, kind, body_enc, provider_message_id, reply_to, part, status, status_rank, error_code, sent_at, created_at, updated_at, meta_enc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING")
                     .bind(m.id).bind(self.tenant).bind(m.channel_id).bind(m.conversation_id).bind(m.contact_id)
                     .bind(&m.direction).bind(&m.author).bind(&m.kind).bind(&m.body_enc).bind(&m.provider_message_id)
                     .bind(m.reply_to).bind(m.part).bind(&m.status).bind(m.status_rank).bind(&m.error_code)
-                    .bind(m.sent_at.map($time)).bind($time(m.created_at)).bind($time(m.updated_at))
+                    .bind(m.sent_at.map($time)).bind($time(m.created_at)).bind($time(m.updated_at)).bind(&m.meta_enc)
                     .execute(&mut *self.tx).await?;
                 Ok(done.rows_affected() == 1)
             }

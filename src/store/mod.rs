@@ -32,8 +32,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Pool-level statements that read the same on both backends.
 mod shared_sql {
-    pub const ROUTE_CHANNEL: &str =
-        "SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1";
+    pub const ROUTE_CHANNEL: &str = "SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1";
     pub const RELEASE_JOBS: &str = "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 \
                                     WHERE locked_by = $1 AND state = 'running'";
     pub const QUEUE_DEPTH: &str = "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')";
@@ -53,9 +52,7 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PgStore::connect(url).await?))
     } else {
-        Err(StoreError::Config(
-            "BALAS_DATABASE_URL must start with sqlite:// or postgres://".into(),
-        ))
+        Err(StoreError::Config("BALAS_DATABASE_URL must start with sqlite:// or postgres://".into()))
     }
 }
 
@@ -120,30 +117,21 @@ pub trait TenantTx: Send {
     /// Deletes every FAQ entry of the tenant; returns how many there were.
     async fn clear_kb_entries(&mut self) -> StoreResult<u64>;
 
-    async fn contact_by_index(
-        &mut self,
-        index: IdentityIndex<'_>,
-    ) -> StoreResult<Option<ContactRecord>>;
+    async fn contact_by_index(&mut self, index: IdentityIndex<'_>) -> StoreResult<Option<ContactRecord>>;
     async fn contact(&mut self, id: ContactId) -> StoreResult<Option<ContactRecord>>;
     /// Inserts unless a contact with the same blind index exists; returns whether it inserted.
     async fn insert_contact(&mut self, contact: &ContactRecord) -> StoreResult<bool>;
     /// Links a newly learned identifier to a contact, only where the contact lacked it.
-    async fn link_contact_identity(
-        &mut self,
-        id: ContactId,
-        link: &IdentityLink,
-    ) -> StoreResult<()>;
+    async fn link_contact_identity(&mut self, id: ContactId, link: &IdentityLink) -> StoreResult<()>;
 
     async fn open_conversation(
         &mut self,
         channel: ChannelId,
         contact: ContactId,
     ) -> StoreResult<Option<ConversationRecord>>;
-    async fn conversation(&mut self, id: ConversationId)
-    -> StoreResult<Option<ConversationRecord>>;
+    async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<ConversationRecord>>;
     /// Inserts unless an open conversation exists for the pair; returns whether it inserted.
-    async fn insert_conversation(&mut self, conversation: &ConversationRecord)
-    -> StoreResult<bool>;
+    async fn insert_conversation(&mut self, conversation: &ConversationRecord) -> StoreResult<bool>;
     /// Moves a conversation from state `from` to `to`; returns false if it was not in `from`
     /// (a concurrent transaction moved it first).
     async fn transition_conversation(
@@ -154,39 +142,23 @@ pub trait TenantTx: Send {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
-    async fn touch_conversation_inbound(
-        &mut self,
-        id: ConversationId,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    async fn touch_conversation_inbound(&mut self, id: ConversationId, at: DateTime<Utc>) -> StoreResult<()>;
 
-    async fn message_exists(
-        &mut self,
-        channel: ChannelId,
-        provider_message_id: &str,
-    ) -> StoreResult<bool>;
+    async fn message_exists(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<bool>;
     /// Inserts unless the provider id is already stored for the channel (or the reply part
     /// already exists); returns whether it inserted.
     async fn insert_message(&mut self, message: &MessageRecord) -> StoreResult<bool>;
     async fn message(&mut self, id: MessageId) -> StoreResult<Option<MessageRecord>>;
     async fn replies_to(&mut self, inbound: MessageId) -> StoreResult<Vec<MessageRecord>>;
     /// The latest `limit` messages of a conversation, oldest first.
-    async fn recent_messages(
-        &mut self,
-        conversation: ConversationId,
-        limit: i64,
-    ) -> StoreResult<Vec<MessageRecord>>;
+    async fn recent_messages(&mut self, conversation: ConversationId, limit: i64) -> StoreResult<Vec<MessageRecord>>;
     async fn outbound_by_provider_id(
         &mut self,
         channel: ChannelId,
         provider_message_id: &str,
     ) -> StoreResult<Option<MessageRecord>>;
     /// Moves the status forward only; returns whether it moved.
-    async fn advance_message_status(
-        &mut self,
-        id: MessageId,
-        update: &StatusChange<'_>,
-    ) -> StoreResult<bool>;
+    async fn advance_message_status(&mut self, id: MessageId, update: &StatusChange<'_>) -> StoreResult<bool>;
     async fn set_provider_message_id(
         &mut self,
         id: MessageId,
@@ -235,6 +207,10 @@ pub struct TenantRecord {
     pub status: String,
     /// The tenant's data key, wrapped by the master key.
     pub wrapped_key: String,
+    /// `reply` (a polite text asking for words) or `escalate`, for media the bot cannot read.
+    pub media_policy: String,
+    /// Whether the bot answers in group chats (Fonnte); off by default.
+    pub answer_groups: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -320,6 +296,8 @@ pub struct MessageRecord {
     pub kind: String,
     /// Body encrypted with the contact's data key.
     pub body_enc: Option<String>,
+    /// Media and group metadata as JSON, encrypted with the contact's data key.
+    pub meta_enc: Option<String>,
     pub provider_message_id: Option<String>,
     /// For a reply: the inbound message it answers, and which part of a split body it is.
     pub reply_to: Option<MessageId>,
@@ -362,13 +340,8 @@ pub struct JobRecord {
 #[derive(Debug, Clone)]
 pub enum JobOutcome<'a> {
     Done,
-    Retry {
-        run_at: DateTime<Utc>,
-        error: &'a str,
-    },
-    Dead {
-        error: &'a str,
-    },
+    Retry { run_at: DateTime<Utc>, error: &'a str },
+    Dead { error: &'a str },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

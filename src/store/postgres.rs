@@ -28,11 +28,8 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await?;
+        let pool =
+            PgPoolOptions::new().max_connections(10).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
         Ok(Self { pool })
     }
 
@@ -44,16 +41,9 @@ impl PgStore {
 
 impl PgStore {
     /// Every tenant transaction starts by scoping row-level security to its tenant.
-    async fn begin_with(
-        &self,
-        tenant: TenantId,
-        begin: &'static str,
-    ) -> StoreResult<Box<dyn TenantTx>> {
+    async fn begin_with(&self, tenant: TenantId, begin: &'static str) -> StoreResult<Box<dyn TenantTx>> {
         let mut tx = self.pool.begin_with(begin).await?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind(tenant.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await?;
         Ok(Box::new(PgTx { tx, tenant }))
     }
 }
@@ -66,16 +56,12 @@ fn pg_time(t: DateTime<Utc>) -> DateTime<Utc> {
 fn checked_role(role: &str) -> StoreResult<&str> {
     let ok = !role.is_empty()
         && role.len() <= 63
-        && role
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && role.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !role.starts_with(|c: char| c.is_ascii_digit());
     if ok {
         Ok(role)
     } else {
-        Err(StoreError::Config(format!(
-            "app role name {role:?} must be lowercase letters, digits and underscores"
-        )))
+        Err(StoreError::Config(format!("app role name {role:?} must be lowercase letters, digits and underscores")))
     }
 }
 
@@ -86,14 +72,10 @@ impl Store for PgStore {
     }
 
     async fn migrate(&self, app_role: Option<&str>) -> StoreResult<()> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
-            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&self.pool).await?;
         let Some(role) = app_role else { return Ok(()) };
         let role = checked_role(role)?;
-        let (me,): (String,) = sqlx::query_as("SELECT current_user::text")
-            .fetch_one(&self.pool)
-            .await?;
+        let (me,): (String,) = sqlx::query_as("SELECT current_user::text").fetch_one(&self.pool).await?;
         if me == role {
             return Err(StoreError::Config(format!(
                 "BALAS_DATABASE_URL and BALAS_DATABASE_OWNER_URL both use role {role:?}; the app must connect as a role that does not own the tables"
@@ -102,17 +84,12 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         let statements = [
             format!("GRANT USAGE ON SCHEMA public TO {role}"),
-            format!(
-                "GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {role}",
-                APP_TABLES.join(", ")
-            ),
+            format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {role}", APP_TABLES.join(", ")),
             format!("REVOKE ALL ON audit_log FROM {role}"),
             format!("GRANT SELECT, INSERT ON audit_log TO {role}"),
         ];
         for statement in statements {
-            sqlx::query(sqlx::AssertSqlSafe(statement))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -150,10 +127,7 @@ impl Store for PgStore {
     }
 
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>> {
-        Ok(sqlx::query_as(shared_sql::ROUTE_CHANNEL)
-            .bind(channel)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(shared_sql::ROUTE_CHANNEL).bind(channel).fetch_optional(&self.pool).await?)
     }
 
     async fn claim_jobs(
@@ -181,24 +155,17 @@ impl Store for PgStore {
     }
 
     async fn release_jobs(&self, worker: &str) -> StoreResult<u64> {
-        let done = sqlx::query(shared_sql::RELEASE_JOBS)
-            .bind(worker)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(shared_sql::RELEASE_JOBS).bind(worker).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 
     async fn queue_depth(&self) -> StoreResult<i64> {
-        let (n,): (i64,) = sqlx::query_as(shared_sql::QUEUE_DEPTH)
-            .fetch_one(&self.pool)
-            .await?;
+        let (n,): (i64,) = sqlx::query_as(shared_sql::QUEUE_DEPTH).fetch_one(&self.pool).await?;
         Ok(n)
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>> {
-        Ok(sqlx::query_as(shared_sql::LIST_TENANTS)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(shared_sql::LIST_TENANTS).fetch_all(&self.pool).await?)
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -224,11 +191,9 @@ tenant_tx_impl!(PgTx, time = pg_time, {
             .execute(&mut *self.tx)
             .await?;
         // The row lock serialises concurrent appends to this tenant's chain until commit.
-        Ok(
-            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE")
-                .bind(self.tenant)
-                .fetch_one(&mut *self.tx)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE")
+            .bind(self.tenant)
+            .fetch_one(&mut *self.tx)
+            .await?)
     }
 });

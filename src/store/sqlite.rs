@@ -8,8 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-    SqliteTypeInfo,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous, SqliteTypeInfo,
 };
 use sqlx::{Encode, Sqlite, Type};
 
@@ -28,13 +27,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_lazy_with(options.read_only(true));
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_lazy_with(options.read_only(true));
         Ok(Self { writer, reader })
     }
 }
@@ -55,10 +49,7 @@ impl Type<Sqlite> for SqlTime {
 }
 
 impl Encode<'_, Sqlite> for SqlTime {
-    fn encode_by_ref(
-        &self,
-        buf: &mut <Sqlite as sqlx::Database>::ArgumentBuffer,
-    ) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(&self, buf: &mut <Sqlite as sqlx::Database>::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
         Encode::<Sqlite>::encode(self.0.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(), buf)
     }
 }
@@ -70,9 +61,7 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self, _app_role: Option<&str>) -> StoreResult<()> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.writer)
-            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&self.writer).await?;
         Ok(())
     }
 
@@ -91,10 +80,7 @@ impl Store for SqliteStore {
     }
 
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>> {
-        Ok(sqlx::query_as(shared_sql::ROUTE_CHANNEL)
-            .bind(channel)
-            .fetch_optional(&self.reader)
-            .await?)
+        Ok(sqlx::query_as(shared_sql::ROUTE_CHANNEL).bind(channel).fetch_optional(&self.reader).await?)
     }
 
     async fn claim_jobs(
@@ -118,24 +104,17 @@ impl Store for SqliteStore {
     }
 
     async fn release_jobs(&self, worker: &str) -> StoreResult<u64> {
-        let done = sqlx::query(shared_sql::RELEASE_JOBS)
-            .bind(worker)
-            .execute(&self.writer)
-            .await?;
+        let done = sqlx::query(shared_sql::RELEASE_JOBS).bind(worker).execute(&self.writer).await?;
         Ok(done.rows_affected())
     }
 
     async fn queue_depth(&self) -> StoreResult<i64> {
-        let (n,): (i64,) = sqlx::query_as(shared_sql::QUEUE_DEPTH)
-            .fetch_one(&self.reader)
-            .await?;
+        let (n,): (i64,) = sqlx::query_as(shared_sql::QUEUE_DEPTH).fetch_one(&self.reader).await?;
         Ok(n)
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>> {
-        Ok(sqlx::query_as(shared_sql::LIST_TENANTS)
-            .fetch_all(&self.reader)
-            .await?)
+        Ok(sqlx::query_as(shared_sql::LIST_TENANTS).fetch_all(&self.reader).await?)
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -162,11 +141,9 @@ tenant_tx_impl!(SqliteTx, time = sql_time, {
             .bind(crate::audit::GENESIS_HASH)
             .execute(&mut *self.tx)
             .await?;
-        Ok(
-            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
-                .bind(self.tenant)
-                .fetch_one(&mut *self.tx)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+            .bind(self.tenant)
+            .fetch_one(&mut *self.tx)
+            .await?)
     }
 });

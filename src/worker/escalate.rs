@@ -7,7 +7,8 @@ use serde_json::json;
 use super::JobKind;
 use crate::app::AppState;
 use crate::audit::AuditEntry;
-use crate::domain::{Author, ConversationId, ConversationState, EscalationReason, MessageId};
+use crate::contacts;
+use crate::domain::{Author, ConversationId, ConversationState, EscalationReason, MessageId, MessageMeta};
 use crate::engine::{BusinessProfile, Template, render};
 use crate::store::{JobRecord, MessageRecord, StoreResult, TenantTx};
 
@@ -43,13 +44,8 @@ pub async fn escalate(
         let text = render(Template::Holding, &profile.language, &profile.name);
         let ids = store_reply(state, tx, trigger, Author::System, &[text], now).await?;
         trail.push(
-            AuditEntry::new(
-                "worker",
-                "reply.holding",
-                "message",
-                Some(trigger.to_string()),
-            )
-            .detail(json!({ "messages": ids })),
+            AuditEntry::new("worker", "reply.holding", "message", Some(trigger.to_string()))
+                .detail(json!({ "messages": ids })),
         );
     }
     Ok(trail)
@@ -61,10 +57,14 @@ pub(super) async fn profile(tx: &mut dyn TenantTx) -> StoreResult<BusinessProfil
         .map(|t| BusinessProfile {
             name: t.name,
             language: t.language,
+            escalate_media: t.media_policy == "escalate",
+            answer_groups: t.answer_groups,
         })
         .unwrap_or(BusinessProfile {
             name: String::new(),
             language: "id".into(),
+            escalate_media: true,
+            answer_groups: false,
         }))
 }
 
@@ -84,6 +84,9 @@ pub(super) async fn store_reply(
         return Ok(Vec::new());
     };
     let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    // A reply to a group message goes back to the group.
+    let group = contacts::message_meta(&original, &key)?.group;
+    let meta_enc = contacts::seal_meta(&MessageMeta { group, ..MessageMeta::default() }, &key);
     let mut ids = Vec::new();
     for (part, text) in parts.iter().enumerate() {
         let record = MessageRecord {
@@ -96,6 +99,7 @@ pub(super) async fn store_reply(
             author: author.as_str().into(),
             kind: "text".into(),
             body_enc: Some(key.encrypt(text)),
+            meta_enc: meta_enc.clone(),
             provider_message_id: None,
             reply_to: Some(inbound),
             part: part as i32,
@@ -107,13 +111,7 @@ pub(super) async fn store_reply(
             updated_at: now,
         };
         if tx.insert_message(&record).await? {
-            let job = JobRecord::new(
-                original.tenant_id,
-                JobKind::Send,
-                record.id.0,
-                state.config.max_attempts,
-                now,
-            );
+            let job = JobRecord::new(original.tenant_id, JobKind::Send, record.id.0, state.config.max_attempts, now);
             tx.enqueue_job(&job).await?;
             ids.push(record.id);
         }

@@ -11,9 +11,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::domain::{DeliveryStatus, EscalationReason, JobId, MessageId, TenantId};
-use crate::store::{
-    ClaimedJob, JobOutcome, JobRecord, StatusChange, StoreError, StoreResult, TenantTx,
-};
+use crate::store::{ClaimedJob, JobOutcome, JobRecord, StatusChange, StoreError, StoreResult, TenantTx};
 
 mod escalate;
 mod respond;
@@ -47,13 +45,7 @@ impl JobKind {
 }
 
 impl JobRecord {
-    pub fn new(
-        tenant: TenantId,
-        kind: JobKind,
-        subject: Uuid,
-        max_attempts: i32,
-        now: DateTime<Utc>,
-    ) -> Self {
+    pub fn new(tenant: TenantId, kind: JobKind, subject: Uuid, max_attempts: i32, now: DateTime<Utc>) -> Self {
         Self {
             id: JobId::new(),
             tenant_id: tenant,
@@ -97,10 +89,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(state: AppState, name: &str) -> Self {
         let suffix = Uuid::new_v4().simple().to_string();
-        Self {
-            state,
-            id: format!("{name}-{}", &suffix[..8]),
-        }
+        Self { state, id: format!("{name}-{}", &suffix[..8]) }
     }
 
     pub fn id(&self) -> &str {
@@ -120,13 +109,8 @@ impl Worker {
     /// Claims one due job and runs it; false when nothing was due.
     pub async fn run_once(&self) -> StoreResult<bool> {
         let now = self.state.clock.now();
-        let lease = chrono::Duration::from_std(self.state.config.lease)
-            .unwrap_or(chrono::Duration::minutes(2));
-        let claimed = self
-            .state
-            .store
-            .claim_jobs(&self.id, 1, now, now + lease)
-            .await?;
+        let lease = chrono::Duration::from_std(self.state.config.lease).unwrap_or(chrono::Duration::minutes(2));
+        let claimed = self.state.store.claim_jobs(&self.id, 1, now, now + lease).await?;
         let Some(job) = claimed.into_iter().next() else {
             return Ok(false);
         };
@@ -174,9 +158,7 @@ impl Worker {
         tx.commit().await?;
         let result = match kind {
             // A job re-claimed after crashes past its budget is not run again.
-            _ if job.attempts > job.max_attempts => {
-                Err(JobFailure::Permanent("attempts_exhausted".into()))
-            }
+            _ if job.attempts > job.max_attempts => Err(JobFailure::Permanent("attempts_exhausted".into())),
             Some(JobKind::Respond) => respond::run(&self.state, &self.id, &job).await,
             Some(JobKind::Send) => send::run(&self.state, &self.id, &job).await,
             None => Err(JobFailure::Permanent("unknown_kind".into())),
@@ -214,18 +196,7 @@ impl Worker {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<AuditEntry>>> {
         let run_at = now + backoff(self.state.config.retry_base, job.attempts);
-        if !tx
-            .finish_job(
-                job.id,
-                &self.id,
-                &JobOutcome::Retry {
-                    run_at,
-                    error: class,
-                },
-                now,
-            )
-            .await?
-        {
+        if !tx.finish_job(job.id, &self.id, &JobOutcome::Retry { run_at, error: class }, now).await? {
             return Ok(None);
         }
         tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = class, %run_at, "job failed; retry scheduled");
@@ -243,10 +214,7 @@ impl Worker {
         class: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<AuditEntry>>> {
-        if !tx
-            .finish_job(job.id, &self.id, &JobOutcome::Dead { error: class }, now)
-            .await?
-        {
+        if !tx.finish_job(job.id, &self.id, &JobOutcome::Dead { error: class }, now).await? {
             return Ok(None);
         }
         tracing::warn!(job = %job.id, kind = %job.kind, error = class, "job dead-lettered");
@@ -260,12 +228,8 @@ impl Worker {
         };
         let is_send = job.kind == JobKind::Send.as_str();
         if is_send {
-            let failed = StatusChange {
-                status: "failed",
-                rank: DeliveryStatus::Failed.rank(),
-                error_code: Some(class),
-                now,
-            };
+            let failed =
+                StatusChange { status: "failed", rank: DeliveryStatus::Failed.rank(), error_code: Some(class), now };
             tx.advance_message_status(message_id, &failed).await?;
         }
         // A customer we could not reach gets no holding message either.

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::JobFailure;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
-use crate::channels::{ChannelSecrets, SendError};
+use crate::channels::{ChannelSecrets, Recipient, SendError};
 use crate::contacts;
 use crate::domain::MessageId;
 use crate::store::{JobOutcome, JobRecord};
@@ -14,52 +14,33 @@ use crate::tenants;
 pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let message_id = MessageId(job.subject_id);
     let mut tx = state.store.begin_read(job.tenant_id).await?;
-    let message = tx
-        .message(message_id)
-        .await?
-        .ok_or_else(|| JobFailure::Permanent("message_missing".into()))?;
+    let message = tx.message(message_id).await?.ok_or_else(|| JobFailure::Permanent("message_missing".into()))?;
     if message.provider_message_id.is_some() {
         // Sent before (a retry after the provider answered); only the job is left to finish.
         tx.commit().await?;
         let mut tx = state.store.begin(job.tenant_id).await?;
-        tx.finish_job(job.id, worker, &JobOutcome::Done, state.clock.now())
-            .await?;
+        tx.finish_job(job.id, worker, &JobOutcome::Done, state.clock.now()).await?;
         tx.commit().await?;
         return Ok(());
     }
-    let contact = tx
-        .contact(message.contact_id)
-        .await?
-        .ok_or_else(|| JobFailure::Permanent("contact_missing".into()))?;
-    let channel = tx
-        .channel(message.channel_id)
-        .await?
-        .ok_or_else(|| JobFailure::Permanent("channel_missing".into()))?;
+    let contact =
+        tx.contact(message.contact_id).await?.ok_or_else(|| JobFailure::Permanent("contact_missing".into()))?;
+    let channel =
+        tx.channel(message.channel_id).await?.ok_or_else(|| JobFailure::Permanent("channel_missing".into()))?;
     let tenant_key = tenants::data_key(&mut *tx, &state.keys).await?;
     tx.commit().await?;
 
     let undecryptable = |_| JobFailure::Permanent("undecryptable".into());
-    let key = state
-        .keys
-        .vault
-        .unwrap_key(&contact.wrapped_key)
-        .map_err(undecryptable)?;
-    let body = key
-        .decrypt_opt(message.body_enc.as_deref())
-        .map_err(undecryptable)?
-        .unwrap_or_default();
-    let to = contacts::recipient(&contact, &key)?
-        .ok_or_else(|| JobFailure::Permanent("no_recipient".into()))?;
+    let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(undecryptable)?;
+    let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(undecryptable)?.unwrap_or_default();
+    let meta = contacts::message_meta(&message, &key).map_err(undecryptable)?;
+    let to = match meta.group {
+        Some(group) => Recipient::Group(group),
+        None => contacts::recipient(&contact, &key)?.ok_or_else(|| JobFailure::Permanent("no_recipient".into()))?,
+    };
     let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
 
-    let sent = match &secrets {
-        ChannelSecrets::Meta(meta) => {
-            state
-                .meta
-                .send_text(meta, &channel.address, &to, &body)
-                .await
-        }
-    };
+    let sent = state.channels.send_text(&channel, &secrets, &to, &body).await;
     let provider_id = sent.map_err(|e| match e {
         SendError::Retryable(_) => JobFailure::Retryable(e.class()),
         SendError::Rejected(_) | SendError::WindowClosed => JobFailure::Permanent(e.class()),
@@ -68,17 +49,10 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let now = state.clock.now();
     let mut tx = state.store.begin(job.tenant_id).await?;
     // Record the provider id even if our lease lapsed meanwhile: the message did go out.
-    tx.set_provider_message_id(message_id, &provider_id, now)
-        .await?;
-    tx.finish_job(job.id, worker, &JobOutcome::Done, now)
-        .await?;
-    let entry = AuditEntry::new(
-        "worker",
-        "message.sent",
-        "message",
-        Some(message_id.to_string()),
-    )
-    .detail(json!({ "provider": channel.provider, "provider_message_id": provider_id }));
+    tx.set_provider_message_id(message_id, &provider_id, now).await?;
+    tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
+    let entry = AuditEntry::new("worker", "message.sent", "message", Some(message_id.to_string()))
+        .detail(json!({ "provider": channel.provider, "provider_message_id": provider_id }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
     Ok(())

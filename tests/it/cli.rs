@@ -37,19 +37,13 @@ fn startup_names_the_missing_secret() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_balas"))
         .arg("serve")
         .env_clear()
-        .env(
-            "BALAS_DATABASE_URL",
-            "postgres://balas_app@127.0.0.1:1/none",
-        )
+        .env("BALAS_DATABASE_URL", "postgres://balas_app@127.0.0.1:1/none")
         .env("BALAS_INDEX_KEY", balas::crypto::generate_key())
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("missing required secret BALAS_FERNET_KEYS"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("missing required secret BALAS_FERNET_KEYS"), "{stderr}");
 }
 
 #[test]
@@ -64,10 +58,7 @@ fn a_malformed_master_key_is_named_without_echoing_it() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(
-        stderr.contains("BALAS_FERNET_KEYS") && !stderr.contains("definitely-not-a-key"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("BALAS_FERNET_KEYS") && !stderr.contains("definitely-not-a-key"), "{stderr}");
 }
 
 #[test]
@@ -82,21 +73,11 @@ fn a_database_whose_key_file_is_lost_is_not_given_new_keys() {
             .output()
             .unwrap()
     };
-    assert!(
-        run().status.success(),
-        "first run creates the database and its development keys"
-    );
+    assert!(run().status.success(), "first run creates the database and its development keys");
     assert!(dir.path().join("balas.db.keys").exists());
     std::fs::remove_file(dir.path().join("balas.db.keys")).unwrap();
     let out = run();
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("key file"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !dir.path().join("balas.db.keys").exists(),
-        "no new keys were written"
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("key file"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!dir.path().join("balas.db.keys").exists(), "no new keys were written");
 }

@@ -7,8 +7,8 @@ use balas::app::{AppConfig, AppState};
 use balas::clock::{Clock, ManualClock};
 use balas::config::Keys;
 use balas::crypto::{self, BlindIndex, Vault};
-use balas::fakes::graph::FakeGraph;
 use balas::fakes::meta_webhook::{self, FakeCustomer};
+use balas::fakes::providers::FakeProviders;
 use balas::store::{self, ChannelRecord, TenantRecord};
 use balas::worker::Worker;
 use serde_json::Value;
@@ -52,7 +52,7 @@ pub struct TestApp {
     pub base: String,
     pub state: AppState,
     pub clock: Arc<ManualClock>,
-    pub graph: FakeGraph,
+    pub providers: FakeProviders,
     pub tenant: TenantRecord,
     pub channel: ChannelRecord,
     pub app_secret: String,
@@ -104,16 +104,10 @@ impl TestApp {
         };
         let pg = PgDatabase::create(&admin_url).await;
         let store = store::connect(&pg.owner_url).await.expect("owner store");
-        store
-            .migrate(Some(APP_ROLE))
-            .await
-            .expect("postgres migrate");
+        store.migrate(Some(APP_ROLE)).await.expect("postgres migrate");
         store.close().await;
         let app_store = store::connect(&pg.app_url).await.expect("app store");
-        app_store
-            .check_app_role()
-            .await
-            .expect("the test app role must not bypass RLS");
+        app_store.check_app_role().await.expect("the test app role must not bypass RLS");
         let inspect = Inspector::Postgres(PgPool::connect(&pg.owner_url).await.expect("inspector"));
         let env = vec![
             ("BALAS_DATABASE_URL".to_string(), pg.app_url.clone()),
@@ -137,39 +131,33 @@ impl TestApp {
             vault: Arc::new(Vault::from_keys(&fernet.into()).expect("vault")),
             index: Arc::new(BlindIndex::from_secret(&index.into()).expect("index")),
         };
-        let graph = FakeGraph::start().await.expect("fake graph");
+        let providers = FakeProviders::start().await.expect("fake providers");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let config = AppConfig {
             workers: 0,
-            meta_graph_url: graph.base_url.clone(),
+            meta_graph_url: providers.meta_url.clone(),
+            twilio_api_url: providers.twilio_url.clone(),
+            fonnte_api_url: providers.fonnte_url.clone(),
+            public_url: base.clone(),
             max_attempts: 4,
             ..AppConfig::default()
         };
-        let state =
-            AppState::new(store.clone(), keys.clone(), config, clock.clone()).expect("state");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = AppState::new(store.clone(), keys.clone(), config, clock.clone()).expect("state");
         let shutdown = CancellationToken::new();
         tokio::spawn(balas::app::serve(listener, state.clone(), shutdown.clone()));
 
         let now = clock.now();
-        let business = balas::demo::seed(&*store, &keys, now)
-            .await
-            .expect("seed the demo business");
-        let balas::demo::DemoBusiness {
-            tenant,
-            channel,
-            app_secret,
-            verify_token,
-            ..
-        } = business;
+        let business = balas::demo::seed(&*store, &keys, now).await.expect("seed the demo business");
+        let balas::demo::DemoBusiness { tenant, channel, app_secret, verify_token, .. } = business;
         let worker = Worker::new(state.clone(), "test");
         Self {
             db,
             base,
             state,
             clock,
-            graph,
+            providers,
             tenant,
             channel,
             app_secret,
@@ -190,17 +178,8 @@ impl TestApp {
     }
 
     /// POSTs `body` to `url` with the given signature header (none when `None`).
-    pub async fn post_raw(
-        &self,
-        url: &str,
-        body: Vec<u8>,
-        signature: Option<String>,
-    ) -> reqwest::Response {
-        let mut request = self
-            .http
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body);
+    pub async fn post_raw(&self, url: &str, body: Vec<u8>, signature: Option<String>) -> reqwest::Response {
+        let mut request = self.http.post(url).header("content-type", "application/json").body(body);
         if let Some(sig) = signature {
             request = request.header("x-hub-signature-256", sig);
         }
@@ -211,8 +190,7 @@ impl TestApp {
     pub async fn send_webhook(&self, payload: &Value) -> reqwest::Response {
         let body = serde_json::to_vec(payload).expect("json");
         let signature = meta_webhook::sign(&self.app_secret, &body);
-        self.post_raw(&self.webhook_url(), body, Some(signature))
-            .await
+        self.post_raw(&self.webhook_url(), body, Some(signature)).await
     }
 
     /// A webhook with one text message from `customer`.
@@ -289,9 +267,9 @@ struct PgDatabase {
 
 impl PgDatabase {
     async fn create(admin_url: &str) -> Self {
-        let admin = PgPool::connect(admin_url).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL at BALAS_TEST_POSTGRES_URL is unreachable: {e}")
-        });
+        let admin = PgPool::connect(admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at BALAS_TEST_POSTGRES_URL is unreachable: {e}"));
         let name = format!("balas_t_{}", uuid::Uuid::new_v4().simple());
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&admin)
@@ -302,30 +280,19 @@ impl PgDatabase {
             "DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; \
              EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
         );
-        sqlx::query(sqlx::AssertSqlSafe(role))
-            .execute(&admin)
-            .await
-            .expect("create app role");
+        sqlx::query(sqlx::AssertSqlSafe(role)).execute(&admin).await.expect("create app role");
         admin.close().await;
         let mut owner = url::Url::parse(admin_url).expect("BALAS_TEST_POSTGRES_URL is not a URL");
         owner.set_path(&name);
         let mut app = owner.clone();
         app.set_username(APP_ROLE).expect("username");
         app.set_password(None).expect("password");
-        Self {
-            admin_url: admin_url.to_string(),
-            name,
-            owner_url: owner.to_string(),
-            app_url: app.to_string(),
-        }
+        Self { admin_url: admin_url.to_string(), name, owner_url: owner.to_string(), app_url: app.to_string() }
     }
 
     fn drop_blocking(self) {
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                 return;
             };
             rt.block_on(async {

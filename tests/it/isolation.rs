@@ -14,12 +14,7 @@ use crate::on_postgres;
 const NO_RLS_BY_DESIGN: &[&str] = &["channel_routes", "jobs", "_sqlx_migrations"];
 
 async fn app_pool(app: &crate::helpers::TestApp) -> PgPool {
-    let url = app
-        .cli_env
-        .iter()
-        .find(|(k, _)| k == "BALAS_DATABASE_URL")
-        .map(|(_, v)| v.clone())
-        .unwrap();
+    let url = app.cli_env.iter().find(|(k, _)| k == "BALAS_DATABASE_URL").map(|(_, v)| v.clone()).unwrap();
     PgPool::connect(&url).await.unwrap()
 }
 
@@ -52,7 +47,7 @@ on_postgres! {
         app.drain().await;
         let keys = &app.state.keys;
         let now = app.clock.now();
-        let b = balas::tenants::create(&*app.state.store, keys, "Toko Lain", None, "id", now).await.unwrap();
+        let b = balas::tenants::create(&*app.state.store, keys, "Toko Lain", None, &Default::default(), now).await.unwrap();
         let secrets = ChannelSecrets::Meta(MetaSecrets { app_secret: "b".into(), access_token: "b".into(), verify_token: crypto::generate_key().into() });
         let b_channel = balas::tenants::add_channel(&*app.state.store, keys, b.id, Provider::Meta, "222", &secrets, now).await.unwrap();
         let c = customer(2);

@@ -8,14 +8,8 @@ use crate::on_both_databases;
 async fn error_code(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.expect("JSON error body");
-    assert!(
-        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "error without detail: {body}"
-    );
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_string(),
-    )
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "error without detail: {body}");
+    (status, body["error"].as_str().unwrap_or_default().to_string())
 }
 
 on_both_databases! {

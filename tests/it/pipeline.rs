@@ -10,13 +10,13 @@ on_both_databases! {
         let c = customer(1);
         let response = app.send_webhook(&app.text(&c, "wamid.Q1", "Jam buka tokonya kapan ya kak?")).await;
         assert_eq!(response.status().as_u16(), 200);
-        assert_eq!(app.graph.received().len(), 0, "nothing is sent inside the webhook request");
+        assert_eq!(app.providers.received().len(), 0, "nothing is sent inside the webhook request");
         assert_eq!(app.drain().await, 2, "one respond job, one send job");
 
-        let sent = app.graph.received();
+        let sent = app.providers.received();
         assert_eq!(sent.len(), 1);
         assert!(sent[0].text().starts_with("Warung Kopi Bu Sri buka setiap hari"), "{}", sent[0].text());
-        assert_eq!(sent[0].phone_number_id, PHONE_NUMBER_ID);
+        assert_eq!(sent[0].account, PHONE_NUMBER_ID);
         assert_eq!(sent[0].authorization.as_deref(), Some(format!("Bearer {}", balas::demo::ACCESS_TOKEN).as_str()));
         assert_eq!(sent[0].body["to"], c.phone.clone().unwrap());
         assert_eq!(sent[0].body["messaging_product"], "whatsapp");
@@ -35,14 +35,14 @@ on_both_databases! {
         let c = customer(2);
         app.send_webhook(&app.text(&c, "wamid.E1", "Saya mau komplain, barangnya rusak")).await;
         app.drain().await;
-        let sent = app.graph.received();
+        let sent = app.providers.received();
         assert_eq!(sent.len(), 1, "exactly one holding message");
         assert!(sent[0].text().contains("pemilik toko"), "{}", sent[0].text());
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM conversations WHERE state = 'escalated' AND escalation_reason = 'no_confident_answer'").await, 1);
 
         app.send_webhook(&app.text(&c, "wamid.E2", "Jam buka kapan?")).await;
         app.drain().await;
-        assert_eq!(app.graph.received().len(), 1, "the bot must not answer an escalated conversation");
+        assert_eq!(app.providers.received().len(), 1, "the bot must not answer an escalated conversation");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'reply.skipped'").await, 1);
     }
 
@@ -57,7 +57,7 @@ on_both_databases! {
         assert_eq!(app.count("contacts").await, 1);
         assert_eq!(app.count("conversations").await, 1);
         app.drain().await;
-        assert_eq!(app.graph.received().len(), 1);
+        assert_eq!(app.providers.received().len(), 1);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'message.duplicate_ignored'").await, 2);
     }
 
@@ -90,14 +90,14 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE provider_message_id = 'wamid.FAKE000000000000' AND status = 'delivered'").await, 1);
         app.drain().await;
         // greeting + two FAQ answers to x and y, holding message for y's unreadable image.
-        assert_eq!(app.graph.received().len(), 1 + 4);
+        assert_eq!(app.providers.received().len(), 1 + 4);
     }
 
     async fn a_username_customer_without_phone_is_answered_by_bsuid(app) {
         let c = FakeCustomer { bsuid: Some("US.13491208655302741918".into()), phone: None, name: "Sheena".into(), username: Some("realsheenanelson".into()) };
         app.send_webhook(&app.text(&c, "wamid.U1", "What are your opening hours?")).await;
         app.drain().await;
-        let sent = app.graph.received();
+        let sent = app.providers.received();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].body["recipient"], "US.13491208655302741918");
         assert!(sent[0].body.get("to").is_none(), "no phone is known, so no `to`");

@@ -14,10 +14,7 @@ async fn database_bytes(app: &TestApp) -> Vec<u8> {
     match &app.inspect {
         Inspector::Sqlite(pool) => {
             // Fold the WAL into the main file so one read sees everything that was committed.
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(pool)
-                .await
-                .unwrap();
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await.unwrap();
             let path = app.sqlite_path.clone().unwrap();
             let mut bytes = std::fs::read(&path).unwrap();
             for suffix in ["-wal", "-shm"] {
@@ -28,22 +25,16 @@ async fn database_bytes(app: &TestApp) -> Vec<u8> {
             bytes
         }
         Inspector::Postgres(pool) => {
-            let tables: Vec<String> = sqlx::query_scalar(
-                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
-            )
-            .fetch_all(pool)
-            .await
-            .unwrap();
+            let tables: Vec<String> =
+                sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
             assert!(tables.len() >= 10, "{tables:?}");
             let mut dump = String::new();
             for t in tables {
-                let sql = format!(
-                    "SELECT COALESCE(string_agg(row_to_json(x)::text, ' '), '') FROM {t} x"
-                );
-                let rows: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                    .fetch_one(pool)
-                    .await
-                    .unwrap();
+                let sql = format!("SELECT COALESCE(string_agg(row_to_json(x)::text, ' '), '') FROM {t} x");
+                let rows: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await.unwrap();
                 dump.push_str(&rows);
             }
             dump.into_bytes()
@@ -52,9 +43,7 @@ async fn database_bytes(app: &TestApp) -> Vec<u8> {
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 on_both_databases! {
@@ -63,7 +52,7 @@ on_both_databases! {
         app.send_webhook(&app.text(&c, "wamid.P1", "Jam buka kapan?")).await;
         app.send_webhook(&app.text(&c, "wamid.P2", SECRET_BODY)).await;
         app.drain().await;
-        assert_eq!(app.graph.received().len(), 2, "the pipeline really ran: an FAQ answer and a holding message");
+        assert_eq!(app.providers.received().len(), 2, "the pipeline really ran: an FAQ answer and a holding message");
 
         let bytes = database_bytes(&app).await;
         assert!(bytes.len() > 1000);

@@ -1,6 +1,6 @@
 //! The durable queue: leases reclaimed after a crash, retries with backoff, dead letters.
 use balas::clock::Clock;
-use balas::fakes::graph::Behaviour;
+use balas::fakes::providers::Behaviour;
 use balas::store::JobOutcome;
 
 use crate::helpers::customer;
@@ -16,7 +16,7 @@ on_both_databases! {
 
         app.clock.advance(chrono::Duration::minutes(3));
         assert_eq!(app.drain().await, 2);
-        assert_eq!(app.graph.received().len(), 1);
+        assert_eq!(app.providers.received().len(), 1);
 
         let mut tx = app.state.store.begin(app.tenant.id).await.unwrap();
         let late = tx.finish_job(claimed[0].id, "ghost", &JobOutcome::Done, app.clock.now()).await.unwrap();
@@ -25,7 +25,7 @@ on_both_databases! {
     }
 
     async fn a_send_failing_every_time_is_dead_lettered_after_max_attempts(app) {
-        app.graph.set_behaviour(Behaviour::ServerError);
+        app.providers.set_behaviour(Behaviour::ServerError);
         app.send_webhook(&app.text(&customer(2), "wamid.D1", "Berapa ongkir?")).await;
         app.drain().await;
         for _ in 0..10 {
@@ -33,7 +33,7 @@ on_both_databases! {
             app.drain().await;
         }
         let max = app.state.config.max_attempts as usize;
-        assert_eq!(app.graph.received().len(), max, "one request per attempt, no more");
+        assert_eq!(app.providers.received().len(), max, "one request per attempt, no more");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'dead' AND last_error = 'retryable:meta_131000'").await, 1);
         assert_eq!(app.inspect.scalar("SELECT CAST(MAX(attempts) AS BIGINT) FROM jobs WHERE kind = 'send'").await as usize, max);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'job.failed'").await as usize, max - 1);
@@ -43,25 +43,25 @@ on_both_databases! {
     }
 
     async fn a_permanent_rejection_dead_letters_at_once(app) {
-        app.graph.set_behaviour(Behaviour::Reject(131047));
+        app.providers.set_behaviour(Behaviour::Reject(131047));
         app.send_webhook(&app.text(&customer(3), "wamid.W1", "Berapa ongkir?")).await;
         app.drain().await;
         app.clock.advance(chrono::Duration::hours(1));
         app.drain().await;
-        assert_eq!(app.graph.received().len(), 1, "a closed 24-hour window is not retried");
+        assert_eq!(app.providers.received().len(), 1, "a closed 24-hour window is not retried");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'dead' AND last_error = 'window_closed'").await, 1);
     }
 
     async fn backoff_holds_a_failed_job_until_its_time(app) {
-        app.graph.set_behaviour(Behaviour::ServerError);
+        app.providers.set_behaviour(Behaviour::ServerError);
         app.send_webhook(&app.text(&customer(4), "wamid.R1", "Berapa ongkir?")).await;
         app.drain().await;
-        assert_eq!(app.graph.received().len(), 1);
+        assert_eq!(app.providers.received().len(), 1);
         assert_eq!(app.drain().await, 0, "the retry is scheduled in the future");
-        app.graph.set_behaviour(Behaviour::Accept);
+        app.providers.set_behaviour(Behaviour::Accept);
         app.clock.advance(chrono::Duration::seconds(3));
         assert_eq!(app.drain().await, 1);
-        assert_eq!(app.graph.received().len(), 2);
+        assert_eq!(app.providers.received().len(), 2);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'sent'").await, 1);
     }
 }
@@ -75,18 +75,19 @@ on_both_databases! {
         assert_eq!(app.state.store.release_jobs("stopping").await.unwrap(), 1);
         assert_eq!(app.inspect.scalar("SELECT CAST(MAX(attempts) AS BIGINT) FROM jobs").await, 0);
         assert_eq!(app.drain().await, 2, "no need to wait for the lease to expire");
-        assert_eq!(app.graph.received().len(), 1);
+        assert_eq!(app.providers.received().len(), 1);
     }
 
     async fn graceful_shutdown_stops_a_hung_send_and_releases_its_lease(app) {
-        app.graph.set_behaviour(Behaviour::Hang);
+        app.providers.set_behaviour(Behaviour::Hang);
         app.send_webhook(&app.text(&customer(6), "wamid.HANG", "Jam buka kapan?")).await;
         // A second instance with one background worker, on its own connection to the same database.
         let url = app.cli_env.iter().find(|(k, _)| k == "BALAS_DATABASE_URL").map(|(_, v)| v.clone()).unwrap();
         let store = balas::store::connect(&url).await.unwrap();
         let config = balas::app::AppConfig {
             workers: 1,
-            meta_graph_url: app.graph.base_url.clone(),
+            meta_graph_url: app.providers.meta_url.clone(),
+            public_url: app.base.clone(),
             poll_interval: std::time::Duration::from_millis(20),
             shutdown_grace: std::time::Duration::from_millis(300),
             ..Default::default()
@@ -96,7 +97,7 @@ on_both_databases! {
         let stop = tokio_util::sync::CancellationToken::new();
         let server = tokio::spawn(balas::app::serve(listener, state, stop.clone()));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while app.graph.received().is_empty() {
+        while app.providers.received().is_empty() {
             assert!(std::time::Instant::now() < deadline, "the worker never reached the Graph API");
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
@@ -106,7 +107,7 @@ on_both_databases! {
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'queued' AND locked_by IS NULL AND attempts = 0").await, 1);
 
-        app.graph.set_behaviour(Behaviour::Accept);
+        app.providers.set_behaviour(Behaviour::Accept);
         assert_eq!(app.drain().await, 1, "the released send runs again at once");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'sent'").await, 1);
     }

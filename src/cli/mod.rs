@@ -1,30 +1,23 @@
 //! The `balas` command line: `serve` (the default), `migrate`, and operator commands.
+mod channel;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{AppConfig, AppState};
-use crate::channels::ChannelSecrets;
-use crate::channels::meta::MetaSecrets;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DatabaseArgs, KeyArgs, Keys};
-use crate::domain::Provider;
 use crate::logging::{self, LogFormat};
 use crate::store::{self, Store};
 use crate::{audit, crypto, demo, kb, tenants};
 
 #[derive(Parser)]
-#[command(
-    name = "balas",
-    version,
-    about = "WhatsApp AI customer service for Indonesian small businesses"
-)]
+#[command(name = "balas", version, about = "WhatsApp AI customer service for Indonesian small businesses")]
 pub struct Cli {
     #[command(flatten)]
     pub db: DatabaseArgs,
@@ -33,13 +26,7 @@ pub struct Cli {
     #[command(flatten)]
     pub serve: ServeArgs,
     /// pretty for a terminal, json for production log collectors.
-    #[arg(
-        long,
-        env = "BALAS_LOG_FORMAT",
-        value_enum,
-        default_value = "pretty",
-        global = true
-    )]
+    #[arg(long, env = "BALAS_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -47,57 +34,39 @@ pub struct Cli {
 
 #[derive(Clone, Args)]
 pub struct ServeArgs {
-    #[arg(
-        long,
-        env = "BALAS_LISTEN",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
+    #[arg(long, env = "BALAS_LISTEN", default_value = "127.0.0.1:8080", global = true)]
     pub listen: String,
     /// Externally visible base URL (default: http://LISTEN); printed webhook URLs use it.
     #[arg(long, env = "BALAS_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
-    #[arg(
-        long,
-        env = "BALAS_META_GRAPH_URL",
-        default_value = "https://graph.facebook.com/v21.0",
-        global = true
-    )]
+    #[arg(long, env = "BALAS_META_GRAPH_URL", default_value = "https://graph.facebook.com/v21.0", global = true)]
     pub meta_graph_url: String,
+    #[arg(long, env = "BALAS_TWILIO_API_URL", default_value = "https://api.twilio.com", global = true)]
+    pub twilio_api_url: String,
+    #[arg(long, env = "BALAS_FONNTE_API_URL", default_value = "https://api.fonnte.com", global = true)]
+    pub fonnte_api_url: String,
     /// Concurrent background workers.
     #[arg(long, env = "BALAS_WORKERS", default_value_t = 4, global = true)]
     pub workers: usize,
     /// Attempts per job before it is dead-lettered.
-    #[arg(
-        long,
-        env = "BALAS_JOB_MAX_ATTEMPTS",
-        default_value_t = 10,
-        global = true
-    )]
+    #[arg(long, env = "BALAS_JOB_MAX_ATTEMPTS", default_value_t = 10, global = true)]
     pub max_attempts: i32,
     /// Minimum FAQ match confidence (0–1) for the offline responder to answer.
-    #[arg(
-        long,
-        env = "BALAS_FAQ_THRESHOLD",
-        default_value_t = 0.5,
-        global = true
-    )]
+    #[arg(long, env = "BALAS_FAQ_THRESHOLD", default_value_t = 0.5, global = true)]
     pub faq_threshold: f64,
 }
 
 impl ServeArgs {
     pub fn public_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
-            .trim_end_matches('/')
-            .to_string()
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_string()
     }
 
     pub fn app_config(&self) -> AppConfig {
         AppConfig {
             public_url: self.public_url(),
             meta_graph_url: self.meta_graph_url.clone(),
+            twilio_api_url: self.twilio_api_url.clone(),
+            fonnte_api_url: self.fonnte_api_url.clone(),
             workers: self.workers,
             max_attempts: self.max_attempts.max(1),
             faq_threshold: self.faq_threshold.clamp(0.0, 1.0),
@@ -138,6 +107,12 @@ pub enum TenantCommand {
         /// Customer-facing language: id (Bahasa Indonesia) or en.
         #[arg(long, default_value = "id")]
         language: String,
+        /// Media the bot cannot read (photos, voice notes): reply asking for text, or escalate.
+        #[arg(long, default_value = "reply", value_parser = ["reply", "escalate"])]
+        media_policy: String,
+        /// Let the bot answer in group chats (Fonnte).
+        #[arg(long)]
+        answer_groups: bool,
     },
     /// List tenants (on PostgreSQL this needs BALAS_DATABASE_OWNER_URL).
     List,
@@ -146,28 +121,7 @@ pub enum TenantCommand {
 #[derive(Subcommand)]
 pub enum ChannelCommand {
     /// Connect a WhatsApp number; prints the webhook URL to give the provider.
-    Add(ChannelAddArgs),
-}
-
-#[derive(Args)]
-pub struct ChannelAddArgs {
-    /// Tenant id or slug.
-    #[arg(long)]
-    pub tenant: String,
-    #[arg(long, value_enum)]
-    pub provider: Provider,
-    /// Meta: the phone number id from the WhatsApp Manager (not the phone number).
-    #[arg(long)]
-    pub phone_number_id: Option<String>,
-    /// Meta: the app secret that signs webhooks.
-    #[arg(long, env = "META_APP_SECRET", hide_env_values = true)]
-    pub app_secret: Option<String>,
-    /// Meta: a system-user access token for the Graph API.
-    #[arg(long, env = "META_ACCESS_TOKEN", hide_env_values = true)]
-    pub access_token: Option<String>,
-    /// Meta: the verify token for the webhook handshake (generated when omitted).
-    #[arg(long, env = "META_VERIFY_TOKEN", hide_env_values = true)]
-    pub verify_token: Option<String>,
+    Add(channel::ChannelAddArgs),
 }
 
 #[derive(Subcommand)]
@@ -201,11 +155,7 @@ pub enum AuditCommand {
 pub async fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
-    let level = if matches!(command, Command::Serve) {
-        "info"
-    } else {
-        "warn"
-    };
+    let level = if matches!(command, Command::Serve) { "info" } else { "warn" };
     logging::init(cli.log_format, level);
     let now = SystemClock.now();
     match command {
@@ -217,45 +167,30 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Keys(KeysCommand::Generate) => println!("{}", crypto::generate_key()),
         Command::Demo => demo::run().await?,
-        Command::Tenant(TenantCommand::Create {
-            name,
-            slug,
-            language,
-        }) => {
+        Command::Tenant(TenantCommand::Create { name, slug, language, media_policy, answer_groups }) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
-            let tenant =
-                tenants::create(&*store, &keys, &name, slug.as_deref(), &language, now).await?;
+            let settings = tenants::TenantSettings { language, media_policy, answer_groups };
+            let tenant = tenants::create(&*store, &keys, &name, slug.as_deref(), &settings, now).await?;
             println!("{}", tenant.id);
         }
         Command::Tenant(TenantCommand::List) => {
             let (store, _) = admin(&cli.db, &cli.keys).await?;
-            println!(
-                "{:<36}  {:<24}  {:<4}  {:<9}  NAME",
-                "ID", "SLUG", "LANG", "STATUS"
-            );
+            println!("{:<36}  {:<24}  {:<4}  {:<9}  NAME", "ID", "SLUG", "LANG", "STATUS");
             for t in store.list_tenants().await? {
-                println!(
-                    "{:<36}  {:<24}  {:<4}  {:<9}  {}",
-                    t.id, t.slug, t.language, t.status, t.name
-                );
+                println!("{:<36}  {:<24}  {:<4}  {:<9}  {}", t.id, t.slug, t.language, t.status, t.name);
             }
         }
         Command::Channel(ChannelCommand::Add(args)) => {
-            channel_add(&cli.db, &cli.keys, &cli.serve, args, now).await?
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            let tenant = find_tenant(&*store, &args.tenant).await?;
+            channel::add(&*store, &keys, &tenant, &cli.serve.public_url(), args, now).await?
         }
-        Command::Kb(KbCommand::Import {
-            tenant,
-            file,
-            append,
-        }) => {
+        Command::Kb(KbCommand::Import { tenant, file, append }) => {
             let items = kb::read_file(&file)?;
             let (store, _) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, &tenant).await?;
             let (removed, added) = kb::import(&*store, tenant.id, &items, append, now).await?;
-            println!(
-                "imported {added} FAQ entries for {} (replaced {removed})",
-                tenant.slug
-            );
+            println!("imported {added} FAQ entries for {} (replaced {removed})", tenant.slug);
         }
         Command::Audit(AuditCommand::Verify { tenant }) => {
             return audit_verify(&cli.db, &cli.keys, tenant.as_deref()).await;
@@ -266,17 +201,13 @@ pub async fn run() -> anyhow::Result<ExitCode> {
 
 async fn serve(db: &DatabaseArgs, key_args: &KeyArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let keys = key_args.resolve(db)?;
-    let store = store::connect(db.url())
-        .await
-        .context("connecting to BALAS_DATABASE_URL")?;
+    let store = store::connect(db.url()).await.context("connecting to BALAS_DATABASE_URL")?;
     if store.backend() == store::Backend::Sqlite {
         store.migrate(None).await?;
     }
     store.check_app_role().await?;
     let state = AppState::with_system_clock(store, keys, args.app_config())?;
-    let listener = TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
+    let listener = TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     crate::app::serve(listener, state, shutdown).await
@@ -286,15 +217,14 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    shutdown.cancel();
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                shutdown.cancel();
+                return;
+            }
+        };
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]
@@ -314,70 +244,10 @@ async fn admin(db: &DatabaseArgs, key_args: &KeyArgs) -> anyhow::Result<(Arc<dyn
 }
 
 async fn find_tenant(store: &dyn Store, id_or_slug: &str) -> anyhow::Result<store::TenantRecord> {
-    tenants::find(store, id_or_slug)
-        .await?
-        .with_context(|| format!("no tenant {id_or_slug:?}"))
+    tenants::find(store, id_or_slug).await?.with_context(|| format!("no tenant {id_or_slug:?}"))
 }
 
-async fn channel_add(
-    db: &DatabaseArgs,
-    key_args: &KeyArgs,
-    serve: &ServeArgs,
-    args: ChannelAddArgs,
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<()> {
-    if args.provider != Provider::Meta {
-        bail!(
-            "{} channels are not supported yet; only --provider meta is",
-            args.provider.as_str()
-        );
-    }
-    let required = |value: Option<String>, flag: &str| {
-        value
-            .filter(|v| !v.trim().is_empty())
-            .with_context(|| format!("--provider meta needs {flag}"))
-    };
-    let phone_number_id = required(args.phone_number_id, "--phone-number-id")?;
-    let generated = args.verify_token.is_none();
-    let secrets = MetaSecrets {
-        app_secret: required(args.app_secret, "--app-secret (or META_APP_SECRET)")?.into(),
-        access_token: required(args.access_token, "--access-token (or META_ACCESS_TOKEN)")?.into(),
-        verify_token: args
-            .verify_token
-            .unwrap_or_else(crypto::random_token)
-            .into(),
-    };
-    let (store, keys) = admin(db, key_args).await?;
-    let tenant = find_tenant(&*store, &args.tenant).await?;
-    let channel = tenants::add_channel(
-        &*store,
-        &keys,
-        tenant.id,
-        Provider::Meta,
-        &phone_number_id,
-        &ChannelSecrets::Meta(secrets.clone()),
-        now,
-    )
-    .await?;
-    println!("channel id:   {}", channel.id);
-    println!(
-        "webhook URL:  {}",
-        AppState::webhook_url(&serve.public_url(), "meta", &channel.id)
-    );
-    if generated {
-        println!(
-            "verify token: {}   (enter it in the Meta App Dashboard; it is not shown again)",
-            secrets.verify_token.expose_secret()
-        );
-    }
-    Ok(())
-}
-
-async fn audit_verify(
-    db: &DatabaseArgs,
-    key_args: &KeyArgs,
-    tenant: Option<&str>,
-) -> anyhow::Result<ExitCode> {
+async fn audit_verify(db: &DatabaseArgs, key_args: &KeyArgs, tenant: Option<&str>) -> anyhow::Result<ExitCode> {
     let (store, _) = admin(db, key_args).await?;
     let targets = match tenant {
         Some(t) => vec![find_tenant(&*store, t).await?],
@@ -386,19 +256,14 @@ async fn audit_verify(
     let mut intact = true;
     for t in targets {
         match audit::verify_tenant(&*store, t.id).await? {
-            audit::Verdict::Intact { rows, head_hash } => println!(
-                "{} ({}): intact, {rows} rows, head {head_hash}",
-                t.slug, t.id
-            ),
+            audit::Verdict::Intact { rows, head_hash } => {
+                println!("{} ({}): intact, {rows} rows, head {head_hash}", t.slug, t.id)
+            }
             audit::Verdict::Broken { seq, reason } => {
                 intact = false;
                 println!("{} ({}): BROKEN at row {seq}: {reason}", t.slug, t.id);
             }
         }
     }
-    Ok(if intact {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if intact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -1,0 +1,204 @@
+//! Fake provider APIs on one local server: Meta's Graph API
+//! (`POST /{version}/{phone_number_id}/messages`), Twilio's Messages API
+//! (`POST /2010-04-01/Accounts/{sid}/Messages.json`, form-encoded) and Fonnte's `POST /send`.
+//! Each request is recorded; the answers follow the providers' documented shapes.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::Provider;
+
+/// One send request the fake received; form bodies are turned into a JSON object.
+#[derive(Debug, Clone)]
+pub struct ProviderRequest {
+    pub provider: Provider,
+    /// Meta's phone number id, Twilio's account SID; empty for Fonnte.
+    pub account: String,
+    pub authorization: Option<String>,
+    pub body: Value,
+}
+
+impl ProviderRequest {
+    /// The message text, wherever this provider puts it.
+    pub fn text(&self) -> &str {
+        let field = match self.provider {
+            Provider::Meta => &self.body["text"]["body"],
+            Provider::Twilio => &self.body["Body"],
+            Provider::Fonnte => &self.body["message"],
+        };
+        field.as_str().unwrap_or_default()
+    }
+}
+
+/// How the fake answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    Accept,
+    /// HTTP 500 (with Meta's retryable "unknown error" 131000 for Meta).
+    ServerError,
+    /// Meta or Twilio error `code` (HTTP 400); Fonnte `"status": false, "reason": "target invalid"` (HTTP 200).
+    Reject(i64),
+    /// Never answers within any sane timeout (a stalled provider).
+    Hang,
+}
+
+#[derive(Default)]
+struct Inner {
+    received: Mutex<Vec<ProviderRequest>>,
+    behaviour: Mutex<Option<Behaviour>>,
+    counter: AtomicU64,
+}
+
+pub struct FakeProviders {
+    /// For `BALAS_META_GRAPH_URL`.
+    pub meta_url: String,
+    /// For `BALAS_TWILIO_API_URL`.
+    pub twilio_url: String,
+    /// For `BALAS_FONNTE_API_URL`.
+    pub fonnte_url: String,
+    inner: Arc<Inner>,
+    stop: CancellationToken,
+}
+
+impl FakeProviders {
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let inner = Arc::new(Inner::default());
+        let stop = CancellationToken::new();
+        let app = Router::new()
+            .route("/{version}/{phone_number_id}/messages", post(meta))
+            .route("/2010-04-01/Accounts/{sid}/Messages.json", post(twilio))
+            .route("/send", post(fonnte))
+            .with_state(inner.clone());
+        let until = stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).with_graceful_shutdown(until.cancelled_owned()).await;
+        });
+        Ok(Self { meta_url: format!("{base}/v21.0"), twilio_url: base.clone(), fonnte_url: base, inner, stop })
+    }
+
+    pub fn received(&self) -> Vec<ProviderRequest> {
+        self.inner.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        if let Ok(mut b) = self.inner.behaviour.lock() {
+            *b = Some(behaviour);
+        }
+    }
+}
+
+impl Drop for FakeProviders {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Inner {
+    /// Records the request, waits if told to hang, and returns the behaviour and a fresh number.
+    async fn record(&self, request: ProviderRequest) -> (Behaviour, u64) {
+        if let Ok(mut received) = self.received.lock() {
+            received.push(request);
+        }
+        let behaviour = self.behaviour.lock().ok().and_then(|b| *b).unwrap_or(Behaviour::Accept);
+        if behaviour == Behaviour::Hang {
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+        }
+        (behaviour, self.counter.fetch_add(1, Ordering::SeqCst))
+    }
+}
+
+fn authorization(headers: &HeaderMap) -> Option<String> {
+    headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+async fn meta(
+    State(inner): State<Arc<Inner>>,
+    Path((_version, account)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let input = body.get("to").or_else(|| body.get("recipient")).cloned().unwrap_or(Value::Null);
+    let request = ProviderRequest { provider: Provider::Meta, account, authorization: authorization(&headers), body };
+    let meta_error = |code: i64| json!({ "error": { "message": format!("(#{code}) fake"), "type": "OAuthException", "code": code } });
+    match inner.record(request).await {
+        (Behaviour::Accept, n) => (
+            StatusCode::OK,
+            Json(json!({
+                "messaging_product": "whatsapp",
+                "contacts": [{ "input": input }],
+                "messages": [{ "id": format!("wamid.FAKE{n:012}") }],
+            })),
+        ),
+        (Behaviour::Reject(code), _) => (StatusCode::BAD_REQUEST, Json(meta_error(code))),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, Json(meta_error(131000))),
+    }
+}
+
+async fn twilio(
+    State(inner): State<Arc<Inner>>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Json<Value>) {
+    let form: Map<String, Value> =
+        url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
+    let request = ProviderRequest {
+        provider: Provider::Twilio,
+        account,
+        authorization: authorization(&headers),
+        body: Value::Object(form),
+    };
+    match inner.record(request).await {
+        (Behaviour::Accept, n) => {
+            (StatusCode::CREATED, Json(json!({ "sid": format!("SMFAKE{n:028}"), "status": "queued" })))
+        }
+        (Behaviour::Reject(code), _) => {
+            (StatusCode::BAD_REQUEST, Json(json!({ "code": code, "message": "Rejected by the fake", "status": 400 })))
+        }
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "code": 20500, "message": "Internal Server Error", "status": 500 })),
+        ),
+    }
+}
+
+async fn fonnte(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let target = body["target"].clone();
+    let request = ProviderRequest {
+        provider: Provider::Fonnte,
+        account: String::new(),
+        authorization: authorization(&headers),
+        body,
+    };
+    match inner.record(request).await {
+        (Behaviour::Accept, n) => (
+            StatusCode::OK,
+            Json(json!({
+                "detail": "success! message in queue",
+                "id": [format!("{}", 80_000_000 + n)],
+                "process": "pending",
+                "requestid": 2_937_124 + n,
+                "status": true,
+                "target": [target],
+            })),
+        ),
+        (Behaviour::Reject(_), _) => {
+            (StatusCode::OK, Json(json!({ "status": false, "reason": "target invalid", "requestid": 1 })))
+        }
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "status": false, "reason": "server error" }))),
+    }
+}

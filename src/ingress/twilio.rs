@@ -1,0 +1,274 @@
+//! Twilio (WhatsApp over Programmable Messaging): form-encoded messages and status
+//! callbacks on one route, signed with `X-Twilio-Signature` exactly as Twilio's own
+//! RequestValidator computes it.
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
+use sha1::Sha1;
+use subtle::ConstantTimeEq;
+
+use super::{persist, read_body};
+use crate::app::AppState;
+use crate::channels::ChannelSecrets;
+use crate::domain::{
+    CustomerIdentity, DeliveryStatus, InboundEvent, InboundMessage, MessageKind, MessageMeta, Phone, Provider,
+    StatusUpdate,
+};
+use crate::error::ApiError;
+
+/// An empty TwiML answer: we reply through the REST API, not inline.
+const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
+/// Form posts from Twilio are small; this bounds what an unsigned sender can make us read.
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/webhooks/twilio/{channel_id}", post(receive))
+}
+
+async fn receive(
+    State(state): State<AppState>,
+    Path(channel_id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let raw = read_body(&headers, body, MAX_FORM_BYTES).await?;
+    let (channel, secrets) = match super::load_channel(&state, &channel_id, Provider::Twilio).await? {
+        (channel, ChannelSecrets::Twilio(secrets)) => (channel, secrets),
+        _ => return Err(super::unknown_channel()),
+    };
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(&raw).into_owned().collect();
+    // Twilio signs the URL it called: our public base URL plus the path and query it used.
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
+    let url = format!("{}{}", state.config.public_url.trim_end_matches('/'), path);
+    let signature = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok());
+    let verdict = match signature {
+        None => Err("missing"),
+        Some(sig) if is_valid(secrets.auth_token.expose_secret(), &url, &params, sig) => Ok(()),
+        Some(_) => Err("mismatch"),
+    };
+    if let Err(reason) = verdict {
+        super::record_rejection(&state, &channel, reason).await;
+        return Err(ApiError::unauthorized(
+            "invalid_signature",
+            "the X-Twilio-Signature header does not match this request",
+        ));
+    }
+    let event = parse(&params)?;
+    let report = persist::ingest(&state, &channel, vec![event]).await?;
+    tracing::info!(channel = %channel.id, stored = report.stored, duplicates = report.duplicates, statuses = report.statuses, "twilio webhook accepted");
+    Ok(([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], EMPTY_TWIML).into_response())
+}
+
+/// base64(HMAC-SHA1(auth token, URL + every parameter sorted byte-wise, name then value)).
+pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort();
+    let Ok(mut mac) = <Hmac<Sha1> as Mac>::new_from_slice(auth_token.as_bytes()) else { return String::new() };
+    mac.update(url.as_bytes());
+    for (name, value) in sorted {
+        mac.update(name.as_bytes());
+        mac.update(value.as_bytes());
+    }
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Accepts the signature over the URL with the default port added or with the port
+/// removed, as Twilio's RequestValidator does. Compared in constant time.
+pub fn is_valid(auth_token: &str, url: &str, params: &[(String, String)], header: &str) -> bool {
+    [with_port(url), without_port(url)]
+        .iter()
+        .any(|candidate| bool::from(signature(auth_token, candidate, params).as_bytes().ct_eq(header.as_bytes())))
+}
+
+/// Splits `scheme://authority/rest` into its three parts.
+fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some((scheme, &rest[..end], &rest[end..]))
+}
+
+fn with_port(url: &str) -> String {
+    match split_url(url) {
+        Some((scheme, authority, rest)) if !authority.contains(':') => {
+            let port = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
+            format!("{scheme}://{authority}:{port}{rest}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn without_port(url: &str) -> String {
+    match split_url(url) {
+        Some((scheme, authority, rest)) => {
+            let host = authority.split(':').next().unwrap_or(authority);
+            format!("{scheme}://{host}{rest}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// A status callback (`MessageStatus`) or an inbound message, provider-neutral.
+fn parse(params: &[(String, String)]) -> Result<InboundEvent, ApiError> {
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+    let sid = get("MessageSid")
+        .or_else(|| get("SmsMessageSid"))
+        .ok_or_else(|| ApiError::bad_request("malformed_payload", "the form has no MessageSid"))?;
+    if let Some(status) = get("MessageStatus").or_else(|| get("SmsStatus")).filter(|s| *s != "received") {
+        let status = DeliveryStatus::parse(status)
+            .ok_or_else(|| ApiError::bad_request("malformed_payload", "MessageStatus is not a Twilio status"))?;
+        return Ok(InboundEvent::Status(StatusUpdate {
+            provider_message_id: sid.to_string(),
+            status,
+            at: None,
+            error_code: get("ErrorCode").map(str::to_string),
+        }));
+    }
+    let phone = [get("From").map(|f| f.strip_prefix("whatsapp:").unwrap_or(f)), get("WaId")]
+        .into_iter()
+        .flatten()
+        .find_map(|raw| Phone::parse(raw).ok())
+        .ok_or_else(|| ApiError::bad_request("unidentified_sender", "From carries no valid phone number"))?;
+    let from =
+        CustomerIdentity { phone: Some(phone), name: get("ProfileName").map(str::to_string), ..Default::default() };
+    let media_count: usize = get("NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0);
+    let (kind, body, meta) = if media_count > 0 {
+        let mime = get("MediaContentType0").unwrap_or("application/octet-stream");
+        let meta = MessageMeta {
+            mime_type: Some(mime.to_string()),
+            media_ref: get("MediaUrl0").map(str::to_string),
+            ..MessageMeta::default()
+        };
+        (kind_of_mime(mime), get("Body").map(str::to_string), meta)
+    } else if let Some(text) = get("ButtonText") {
+        (MessageKind::Button, Some(text.to_string()), MessageMeta::default())
+    } else if let (Some(lat), Some(lon)) = (get("Latitude"), get("Longitude")) {
+        let place = [get("Label"), get("Address")].into_iter().flatten().collect::<Vec<_>>().join(", ");
+        (MessageKind::Location, Some(format!("{lat},{lon} {place}").trim().to_string()), MessageMeta::default())
+    } else {
+        (MessageKind::Text, get("Body").map(str::to_string), MessageMeta::default())
+    };
+    Ok(InboundEvent::Message(InboundMessage {
+        provider_message_id: sid.to_string(),
+        from,
+        kind,
+        body,
+        meta,
+        sent_at: None,
+    }))
+}
+
+pub fn kind_of_mime(mime: &str) -> MessageKind {
+    match mime.split('/').next().unwrap_or_default() {
+        "image" if mime.contains("webp") => MessageKind::Sticker,
+        "image" => MessageKind::Image,
+        "audio" => MessageKind::Audio,
+        "video" => MessageKind::Video,
+        _ => MessageKind::Document,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The vectors of twilio-python's tests/unit/test_request_validator.py; auth token 12345.
+    const TOKEN: &str = "12345";
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn call() -> Vec<(String, String)> {
+        params(&[
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Digits", "1234"),
+            ("From", "+14158675309"),
+            ("To", "+18005551212"),
+            ("Caller", "+14158675309"),
+        ])
+    }
+
+    #[test]
+    fn the_reference_signature_is_reproduced() {
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        assert_eq!(signature(TOKEN, url, &call()), "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
+        assert!(is_valid(TOKEN, url, &call(), "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+    }
+
+    #[test]
+    fn urls_with_and_without_the_default_port_both_validate() {
+        let with = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
+        let without = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        assert_eq!(signature(TOKEN, with, &call()), "kvajT1Ptam85bY51eRf/AJRuM3w=");
+        assert!(is_valid(TOKEN, without, &call(), "kvajT1Ptam85bY51eRf/AJRuM3w="));
+        assert!(is_valid(TOKEN, with, &call(), "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+    }
+
+    #[test]
+    fn explicit_and_http_ports() {
+        let custom = "http://mycompany.com:1234/myapp.php?foo=1&bar=2";
+        assert!(is_valid(TOKEN, custom, &call(), "Zmvh+3yNM1Phv2jhDCwEM3q5ebU="));
+        let http = "http://mycompany.com/myapp.php?foo=1&bar=2";
+        assert!(is_valid(TOKEN, http, &call(), "0ZXoZLH/DfblKGATFgpif+LLRf4="));
+    }
+
+    #[test]
+    fn repeated_parameters_sort_by_value() {
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        let repeated = params(&[("Sid", "CA123"), ("SidAccount", "AC123"), ("Digits", "5678"), ("Digits", "1234")]);
+        assert_eq!(signature(TOKEN, url, &repeated), "IK+Dwps556ElfBT0I3Rgjkr1wJU=");
+    }
+
+    #[test]
+    fn the_docs_example_and_a_wrong_token() {
+        let url = "https://example.com/myapp.php?foo=1&bar=2";
+        let p = params(&[
+            ("Digits", "1234"),
+            ("To", "+18005551212"),
+            ("From", "+14158675310"),
+            ("Caller", "+14158675310"),
+            ("CallSid", "CA1234567890ABCDE"),
+        ]);
+        assert!(is_valid(TOKEN, url, &p, "L/OH5YylLD5NRKLltdqwSvS0BnU="));
+        assert!(!is_valid("54321", url, &p, "L/OH5YylLD5NRKLltdqwSvS0BnU="));
+        let mut tampered = p.clone();
+        tampered[0].1 = "1235".into();
+        assert!(!is_valid(TOKEN, url, &tampered, "L/OH5YylLD5NRKLltdqwSvS0BnU="));
+    }
+
+    #[test]
+    fn the_sandbox_form_parses_into_a_text_message() {
+        let body = "SmsMessageSid=SM01cd3925943ee3504f8a5c42d88efdf6&NumMedia=0&ProfileName=Jhonata&SmsSid=SM01cd3925943ee3504f8a5c42d88efdf6&WaId=558282136275&SmsStatus=received&Body=Ol%C3%A1&To=whatsapp%3A%2B14155238886&NumSegments=1&ReferralNumMedia=0&MessageSid=SM01cd3925943ee3504f8a5c42d88efdf6&AccountSid=ACccec30b8f64bfa44a6dc60d2a447f5c5&From=whatsapp%3A%2B558282136275&ApiVersion=2010-04-01";
+        let params: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+        let InboundEvent::Message(m) = parse(&params).unwrap() else { panic!("not a message") };
+        assert_eq!(m.provider_message_id, "SM01cd3925943ee3504f8a5c42d88efdf6");
+        assert_eq!(m.from.phone.unwrap().expose(), "+558282136275");
+        assert_eq!(m.body.as_deref(), Some("Olá"));
+        assert_eq!(m.kind, MessageKind::Text);
+    }
+
+    #[test]
+    fn status_callbacks_and_media_parse() {
+        let status = params(&[("MessageSid", "SM1"), ("MessageStatus", "undelivered"), ("ErrorCode", "63016")]);
+        let InboundEvent::Status(s) = parse(&status).unwrap() else { panic!("not a status") };
+        assert_eq!((s.status, s.error_code.as_deref()), (DeliveryStatus::Failed, Some("63016")));
+        let media = params(&[
+            ("MessageSid", "MM1"),
+            ("From", "whatsapp:+6281234567890"),
+            ("NumMedia", "1"),
+            ("MediaContentType0", "audio/ogg"),
+            ("MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"),
+        ]);
+        let InboundEvent::Message(m) = parse(&media).unwrap() else { panic!("not a message") };
+        assert_eq!(m.kind, MessageKind::Audio);
+        assert!(m.meta.media_ref.unwrap().ends_with("ME1"));
+    }
+}
