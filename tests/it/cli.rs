@@ -26,6 +26,26 @@ on_both_databases! {
         assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
         assert!(String::from_utf8_lossy(&imported.stdout).contains("imported 2 FAQ entries"));
 
+        let twilio = app.cli(&["channel", "add", "--tenant", &id, "--provider", "twilio", "--account-sid", "AC0123",
+            "--auth-token", "tw-secret", "--from", "whatsapp:+14155238886", "--public-url", "https://balas.example.id"]);
+        let out = String::from_utf8_lossy(&twilio.stdout).to_string();
+        assert!(twilio.status.success(), "{}", String::from_utf8_lossy(&twilio.stderr));
+        assert!(out.contains("webhook URL:  https://balas.example.id/webhooks/twilio/") && !out.contains("tw-secret"), "{out}");
+
+        let fonnte = app.cli(&["channel", "add", "--tenant", &id, "--provider", "fonnte", "--device", "0811-2222-3333",
+            "--token", "fonnte-tok", "--public-url", "https://balas.example.id"]);
+        let out = String::from_utf8_lossy(&fonnte.stdout).to_string();
+        assert!(fonnte.status.success(), "{}", String::from_utf8_lossy(&fonnte.stderr));
+        let url = out.lines().find_map(|l| l.strip_prefix("webhook URL:  ")).unwrap().to_string();
+        let secret = url.rsplit('/').next().unwrap();
+        assert!(url.starts_with("https://balas.example.id/webhooks/fonnte/"), "{url}");
+        assert!(secret.len() == 32 && secret.chars().all(|c| c.is_ascii_hexdigit()), "a 128-bit secret in the URL: {url}");
+        assert!(!out.contains("fonnte-tok"));
+
+        let missing = app.cli(&["channel", "add", "--tenant", &id, "--provider", "fonnte", "--device", "6281122223333"]);
+        assert!(!missing.status.success());
+        assert!(String::from_utf8_lossy(&missing.stderr).contains("--token"));
+
         let bad = app.cli(&["channel", "add", "--tenant", &id, "--provider", "meta", "--phone-number-id", "1"]);
         assert!(!bad.status.success());
         assert!(String::from_utf8_lossy(&bad.stderr).contains("--app-secret"));

@@ -4,12 +4,17 @@ use std::sync::Arc;
 use std::sync::Once;
 
 use balas::app::{AppConfig, AppState};
+use balas::channels::ChannelSecrets;
+use balas::channels::fonnte::FonnteSecrets;
+use balas::channels::twilio::TwilioSecrets;
 use balas::clock::{Clock, ManualClock};
 use balas::config::Keys;
 use balas::crypto::{self, BlindIndex, Vault};
+use balas::domain::Provider;
 use balas::fakes::meta_webhook::{self, FakeCustomer};
 use balas::fakes::providers::FakeProviders;
 use balas::store::{self, ChannelRecord, TenantRecord};
+use balas::tenants;
 use balas::worker::Worker;
 use serde_json::Value;
 use sqlx::{PgPool, SqlitePool};
@@ -18,6 +23,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use balas::demo::PHONE_NUMBER_ID;
 pub const APP_ROLE: &str = "balas_app";
+pub const TWILIO_ACCOUNT: &str = "ACccec30b8f64bfa44a6dc60d2a447f5c5";
+pub const TWILIO_FROM: &str = "whatsapp:+14155238886";
+pub const FONNTE_DEVICE: &str = "6281100001111";
+pub const FONNTE_TOKEN: &str = "fonnte-device-token";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
@@ -197,6 +206,55 @@ impl TestApp {
     pub fn text(&self, customer: &FakeCustomer, wamid: &str, body: &str) -> Value {
         let message = customer.text(wamid, body, self.clock.now().timestamp());
         meta_webhook::envelope(PHONE_NUMBER_ID, &[customer], vec![message], vec![])
+    }
+
+    /// Connects a Twilio number to the tenant; returns the channel and its auth token.
+    pub async fn twilio_channel(&self) -> (ChannelRecord, String) {
+        let token = crypto::random_token();
+        let secrets = ChannelSecrets::Twilio(TwilioSecrets {
+            account_sid: TWILIO_ACCOUNT.into(),
+            auth_token: token.clone().into(),
+        });
+        (self.add_channel(Provider::Twilio, TWILIO_FROM, &secrets).await, token)
+    }
+
+    /// Connects a Fonnte device to the tenant; returns the channel and its webhook URL.
+    pub async fn fonnte_channel(&self, webhook_key: Option<&str>) -> (ChannelRecord, String) {
+        let secrets = ChannelSecrets::Fonnte(FonnteSecrets {
+            token: FONNTE_TOKEN.into(),
+            webhook_secret: crypto::random_token().into(),
+            webhook_key: webhook_key.map(Into::into),
+        });
+        let channel = self.add_channel(Provider::Fonnte, FONNTE_DEVICE, &secrets).await;
+        let url = balas::channels::printed_webhook_url(&self.base, &channel, &secrets);
+        (channel, url)
+    }
+
+    async fn add_channel(&self, provider: Provider, address: &str, secrets: &ChannelSecrets) -> ChannelRecord {
+        tenants::add_channel(
+            &*self.state.store,
+            &self.state.keys,
+            self.tenant.id,
+            provider,
+            address,
+            secrets,
+            self.clock.now(),
+        )
+        .await
+        .expect("channel")
+    }
+
+    /// POSTs a form to the Twilio route, signed with `token` over our public URL.
+    pub async fn post_twilio(
+        &self,
+        channel: &ChannelRecord,
+        params: &[(&str, &str)],
+        token: &str,
+    ) -> reqwest::Response {
+        let url = format!("{}/webhooks/twilio/{}", self.base, channel.id);
+        let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let signature = balas::ingress::twilio::signature(token, &url, &owned);
+        self.http.post(&url).header("x-twilio-signature", signature).form(params).send().await.expect("request")
     }
 
     pub async fn drain(&self) -> usize {
