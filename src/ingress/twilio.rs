@@ -49,9 +49,15 @@ async fn receive(
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
     let url = format!("{}{}", state.config.public_url.trim_end_matches('/'), path);
     let signature = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok());
+    let token = secrets.auth_token.expose_secret();
     let verdict = match signature {
         None => Err("missing"),
-        Some(sig) if is_valid(secrets.auth_token.expose_secret(), &url, &params, sig) => Ok(()),
+        Some(sig)
+            if uri.query().is_some_and(|q| q.contains("bodySHA256=")) && is_valid_json_body(token, &url, &raw, sig) =>
+        {
+            Ok(())
+        }
+        Some(sig) if is_valid(token, &url, &params, sig) => Ok(()),
         Some(_) => Err("mismatch"),
     };
     if let Err(reason) = verdict {
@@ -86,6 +92,17 @@ pub fn is_valid(auth_token: &str, url: &str, params: &[(String, String)], header
     [with_port(url), without_port(url)]
         .iter()
         .any(|candidate| bool::from(signature(auth_token, candidate, params).as_bytes().ct_eq(header.as_bytes())))
+}
+
+/// Twilio's JSON-body variant: the URL carries `bodySHA256=<hex of the raw body>` and the
+/// signature covers the URL alone.
+pub fn is_valid_json_body(auth_token: &str, url: &str, raw: &[u8], header: &str) -> bool {
+    let declared = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.query_pairs().find(|(k, _)| k == "bodySHA256").map(|(_, v)| v.into_owned()));
+    let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw));
+    declared.is_some_and(|d| bool::from(d.as_bytes().ct_eq(actual.as_bytes())))
+        && is_valid(auth_token, url, &[], header)
 }
 
 /// Splits `scheme://authority/rest` into its three parts.
@@ -242,6 +259,19 @@ mod tests {
         let mut tampered = p.clone();
         tampered[0].1 = "1235".into();
         assert!(!is_valid(TOKEN, url, &tampered, "L/OH5YylLD5NRKLltdqwSvS0BnU="));
+    }
+
+    #[test]
+    fn the_json_body_variant_checks_the_body_hash() {
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2&bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
+        let body = br#"{"property": "value", "boolean": true}"#;
+        assert!(is_valid_json_body(TOKEN, url, body, "a9nBmqA0ju/hNViExpshrM61xv4="));
+        assert!(!is_valid_json_body(
+            TOKEN,
+            url,
+            br#"{"property": "value", "boolean": false}"#,
+            "a9nBmqA0ju/hNViExpshrM61xv4="
+        ));
     }
 
     #[test]

@@ -86,6 +86,16 @@ on_both_databases! {
         assert_eq!(app.count("inbound").await, 1);
         assert_eq!(app.providers.received().len(), 0);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'reply.skipped' AND detail LIKE '%group_message%'").await, 1);
+
+        // With the tenant's consent, the bot answers, and answers in the group.
+        app.inspect.execute("UPDATE tenants SET answer_groups = (1 = 1)").await;
+        group["inboxid"] = json!(3004);
+        group["member"] = json!("6289876540000");
+        assert_eq!(post(&app, &url, &group).await.0, 200);
+        app.drain().await;
+        let sent = app.providers.received();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].body["target"], "120363025343299999@g.us");
     }
 
     async fn fonnte_refusals_are_permanent_and_outages_retry_then_dead_letter(app) {

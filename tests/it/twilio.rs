@@ -1,4 +1,5 @@
 //! Twilio: signed form webhooks, status callbacks and sending through the Messages API.
+use balas::clock::Clock;
 use balas::fakes::providers::Behaviour;
 
 use crate::helpers::{TWILIO_ACCOUNT, TWILIO_FROM};
@@ -113,6 +114,19 @@ on_both_databases! {
         app.drain().await;
         assert_eq!(app.providers.received().len(), before + 1, "a closed 24-hour window is not retried");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'dead' AND last_error = 'window_closed'").await, 1);
+    }
+
+    async fn twilio_replies_are_split_at_1600_characters(app) {
+        let (channel, token) = app.twilio_channel().await;
+        let long = format!("Daftar menu lengkap kami: {}", "kopi susu gula aren, ".repeat(100));
+        let item = balas::kb::FaqItem { question: "Apa saja menu lengkapnya?".into(), answer: long.clone(), keywords: "menu daftar".into() };
+        balas::kb::import(&*app.state.store, app.tenant.id, &[item], true, app.clock.now()).await.unwrap();
+        app.post_twilio(&channel, &inbound("SM0007", "Apa saja menu lengkapnya?"), &token).await;
+        app.drain().await;
+        let sent = app.providers.received();
+        assert_eq!(sent.len(), 2, "{} characters need two Twilio messages", long.chars().count());
+        assert!(sent.iter().all(|r| r.text().chars().count() <= 1600));
+        assert_eq!(format!("{} {}", sent[0].text(), sent[1].text()), long.trim());
     }
 
     async fn twilio_media_is_stored_by_type_and_gets_the_polite_reply(app) {
