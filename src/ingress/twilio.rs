@@ -138,7 +138,9 @@ fn parse(params: &[(String, String)]) -> Result<InboundEvent, ApiError> {
     let sid = get("MessageSid")
         .or_else(|| get("SmsMessageSid"))
         .ok_or_else(|| ApiError::bad_request("malformed_payload", "the form has no MessageSid"))?;
-    if let Some(status) = get("MessageStatus").or_else(|| get("SmsStatus")).filter(|s| *s != "received") {
+    if let Some(status) =
+        get("MessageStatus").or_else(|| get("SmsStatus")).filter(|s| !matches!(*s, "received" | "receiving"))
+    {
         let status = DeliveryStatus::parse(status)
             .ok_or_else(|| ApiError::bad_request("malformed_payload", "MessageStatus is not a Twilio status"))?;
         return Ok(InboundEvent::Status(StatusUpdate {
