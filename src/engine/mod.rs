@@ -6,6 +6,7 @@ use crate::domain::{EscalationReason, MessageKind};
 use crate::store::KbEntry;
 
 pub mod faq;
+pub mod mask;
 pub mod templates;
 pub mod text;
 
