@@ -14,14 +14,20 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use std::num::NonZeroU32;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
 use crate::channels::Clients;
 use crate::channels::fonnte::FonnteClient;
 use crate::channels::meta::MetaClient;
 use crate::channels::twilio::TwilioClient;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Keys;
+use crate::domain::{ContactId, TenantId};
 use crate::error::ApiError;
 use crate::ingress;
+use crate::llm::{Llm, LlmSettings};
 use crate::store::Store;
 use crate::worker::Worker;
 
@@ -42,6 +48,8 @@ pub struct AppConfig {
     /// Minimum FAQ match confidence for the offline responder to answer.
     pub faq_threshold: f64,
     pub shutdown_grace: Duration,
+    /// The LLM endpoints and limits; `None` runs the offline FAQ responder alone.
+    pub llm: Option<LlmSettings>,
 }
 
 impl Default for AppConfig {
@@ -58,6 +66,7 @@ impl Default for AppConfig {
             poll_interval: Duration::from_secs(1),
             faq_threshold: 0.5,
             shutdown_grace: Duration::from_secs(15),
+            llm: None,
         }
     }
 }
@@ -73,7 +82,12 @@ pub struct AppState {
     pub channels: Arc<Clients>,
     /// Wakes idle workers when a transaction enqueued a job.
     pub queue_wake: Arc<Notify>,
+    pub llm: Option<Arc<Llm>>,
+    /// LLM replies per customer per minute (in this process).
+    pub llm_limiter: Arc<CustomerLimiter>,
 }
+
+pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, keys: Keys, config: AppConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
@@ -89,7 +103,25 @@ impl AppState {
             fonnte: FonnteClient::new(http, &config.fonnte_api_url),
             public_url: config.public_url.clone(),
         });
-        Ok(Self { store, keys, clock, config: Arc::new(config), channels, queue_wake: Arc::new(Notify::new()) })
+        let llm = config.llm.clone().map(Llm::new).transpose()?.map(Arc::new);
+        let per_minute = config.llm.as_ref().map_or(6, |l| l.per_customer_per_minute);
+        let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
+        let llm_limiter = Arc::new(RateLimiter::keyed(quota));
+        Ok(Self {
+            store,
+            keys,
+            clock,
+            config: Arc::new(config),
+            channels,
+            queue_wake: Arc::new(Notify::new()),
+            llm,
+            llm_limiter,
+        })
+    }
+
+    /// Whether this customer may get another LLM reply now (a per-minute limit).
+    pub fn llm_allows(&self, tenant: TenantId, contact: ContactId) -> bool {
+        self.llm_limiter.check_key(&(tenant, contact)).is_ok()
     }
 
     pub fn with_system_clock(store: Arc<dyn Store>, keys: Keys, config: AppConfig) -> anyhow::Result<Self> {
@@ -136,6 +168,15 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
         worker_ids.push(worker.id().to_string());
         workers.push(tokio::spawn(worker.run(shutdown.child_token())));
     }
+    // The limiter keeps every key it saw; forget the idle ones now and then.
+    let limiter = state.llm_limiter.clone();
+    let forget = shutdown.child_token();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! { _ = forget.cancelled() => break, _ = tick.tick() => limiter.retain_recent() }
+        }
+    });
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, workers = state.config.workers, "balas is listening");
     axum::serve(listener, router(state.clone())).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;

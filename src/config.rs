@@ -21,7 +21,7 @@ pub struct DatabaseArgs {
     pub database_owner_url: Option<SecretString>,
 }
 
-fn secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
+pub(crate) fn secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(raw))
 }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod fakes;
 pub mod ingress;
 pub mod kb;
+pub mod llm;
 pub mod logging;
 pub mod store;
 pub mod tenants;

@@ -59,6 +59,12 @@ pub async fn create(
         wrapped_key,
         media_policy: settings.media_policy.clone(),
         answer_groups: settings.answer_groups,
+        description: String::new(),
+        address: String::new(),
+        opening_hours: String::new(),
+        tone: String::new(),
+        monthly_token_budget: 2_000_000,
+        budget_notice_month: None,
         created_at: now,
     };
     let mut tx = store.begin(tenant.id).await?;

@@ -1,5 +1,6 @@
 //! The `balas` command line: `serve` (the default), `migrate`, and operator commands.
 mod channel;
+mod llm;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub struct ServeArgs {
     /// Minimum FAQ match confidence (0–1) for the offline responder to answer.
     #[arg(long, env = "BALAS_FAQ_THRESHOLD", default_value_t = 0.5, global = true)]
     pub faq_threshold: f64,
+    #[command(flatten)]
+    pub llm: llm::LlmArgs,
 }
 
 impl ServeArgs {
@@ -61,8 +64,8 @@ impl ServeArgs {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_string()
     }
 
-    pub fn app_config(&self) -> AppConfig {
-        AppConfig {
+    pub fn app_config(&self) -> anyhow::Result<AppConfig> {
+        Ok(AppConfig {
             public_url: self.public_url(),
             meta_graph_url: self.meta_graph_url.clone(),
             twilio_api_url: self.twilio_api_url.clone(),
@@ -70,8 +73,9 @@ impl ServeArgs {
             workers: self.workers,
             max_attempts: self.max_attempts.max(1),
             faq_threshold: self.faq_threshold.clamp(0.0, 1.0),
+            llm: self.llm.settings()?,
             ..AppConfig::default()
-        }
+        })
     }
 }
 
@@ -206,7 +210,7 @@ async fn serve(db: &DatabaseArgs, key_args: &KeyArgs, args: &ServeArgs) -> anyho
         store.migrate(None).await?;
     }
     store.check_app_role().await?;
-    let state = AppState::with_system_clock(store, keys, args.app_config())?;
+    let state = AppState::with_system_clock(store, keys, args.app_config()?)?;
     let listener = TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));

@@ -42,6 +42,8 @@ pub enum EscalationReason {
     UnreadableMedia,
     /// A reply could not be produced or delivered after every retry.
     ReplyFailed,
+    /// The LLM called `escalate_to_owner` with this reason.
+    Model(ModelReason),
 }
 
 impl EscalationReason {
@@ -50,6 +52,43 @@ impl EscalationReason {
             Self::NoConfidentAnswer => "no_confident_answer",
             Self::UnreadableMedia => "unreadable_media",
             Self::ReplyFailed => "reply_failed",
+            Self::Model(reason) => reason.as_str(),
+        }
+    }
+}
+
+/// The reasons the LLM may give for handing over (the tool's enum in `prompts/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelReason {
+    Unsure,
+    AskedForPerson,
+    Complaint,
+    Refund,
+    PaymentDispute,
+    LegalOrMedical,
+}
+
+impl ModelReason {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "unsure" => Some(Self::Unsure),
+            "asked_for_person" => Some(Self::AskedForPerson),
+            "complaint" => Some(Self::Complaint),
+            "refund" => Some(Self::Refund),
+            "payment_dispute" => Some(Self::PaymentDispute),
+            "legal_or_medical" => Some(Self::LegalOrMedical),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unsure => "model_unsure",
+            Self::AskedForPerson => "model_asked_for_person",
+            Self::Complaint => "model_complaint",
+            Self::Refund => "model_refund",
+            Self::PaymentDispute => "model_payment_dispute",
+            Self::LegalOrMedical => "model_legal_or_medical",
         }
     }
 }

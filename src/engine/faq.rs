@@ -17,10 +17,16 @@ const ANSWER_WEIGHT: f64 = 0.35;
 /// A near miss (one edit in a word of five letters or more) counts this much of a hit.
 const FUZZY_WEIGHT: f64 = 0.8;
 
+/// The best-matching entry, if any word matched at all.
 pub fn best_match<'a>(question: &str, entries: &'a [KbEntry]) -> Option<FaqMatch<'a>> {
+    ranked(question, entries).into_iter().next()
+}
+
+/// Every entry that matches at least one word, best first.
+pub fn ranked<'a>(question: &str, entries: &'a [KbEntry]) -> Vec<FaqMatch<'a>> {
     let query: Vec<String> = dedup(text::tokens(question));
     if query.is_empty() || entries.is_empty() {
-        return None;
+        return Vec::new();
     }
     let docs: Vec<(HashSet<String>, HashSet<String>)> = entries
         .iter()
@@ -32,14 +38,17 @@ pub fn best_match<'a>(question: &str, entries: &'a [KbEntry]) -> Option<FaqMatch
         .collect();
     let idf = inverse_document_frequency(&query, &docs);
     let total: f64 = query.iter().map(|q| idf[q]).sum();
-    docs.iter()
+    let mut matches: Vec<FaqMatch<'a>> = docs
+        .iter()
         .zip(entries)
         .map(|((main, answer), entry)| {
             let score: f64 = query.iter().map(|q| idf[q] * hit(q, main, answer)).sum();
             FaqMatch { entry, confidence: (score / total).min(1.0) }
         })
-        .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
         .filter(|m| m.confidence > 0.0)
+        .collect();
+    matches.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    matches
 }
 
 /// Rare words weigh more; a word in no entry weighs most, so an unknown topic lowers confidence.

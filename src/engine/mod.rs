@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use crate::domain::{EscalationReason, MessageKind};
 use crate::store::KbEntry;
 
+pub mod assistant;
 pub mod faq;
 pub mod mask;
 pub mod templates;

@@ -1,4 +1,5 @@
 //! Local stand-ins for outside services, served over real HTTP on loopback. `balas demo`
 //! and the test suite use them; production code talks to them through its normal clients.
+pub mod llm;
 pub mod meta_webhook;
 pub mod providers;

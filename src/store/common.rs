@@ -20,9 +20,10 @@ macro_rules! tenant_tx_impl {
             }
 
             async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
-                sqlx::query("INSERT INTO tenants (id, slug, name, language, status, wrapped_key, media_policy, answer_groups, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                sqlx::query("INSERT INTO tenants (id, slug, name, language, status, wrapped_key, media_policy, answer_groups, description, address, opening_hours, tone, monthly_token_budget, budget_notice_month, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")
                     .bind(t.id).bind(&t.slug).bind(&t.name).bind(&t.language).bind(&t.status).bind(&t.wrapped_key)
-                    .bind(&t.media_policy).bind(t.answer_groups).bind($time(t.created_at))
+                    .bind(&t.media_policy).bind(t.answer_groups).bind(&t.description).bind(&t.address).bind(&t.opening_hours)
+                    .bind(&t.tone).bind(t.monthly_token_budget).bind(&t.budget_notice_month).bind($time(t.created_at))
                     .execute(&mut *self.tx).await?;
                 Ok(())
             }
@@ -214,6 +215,26 @@ macro_rules! tenant_tx_impl {
                     query = query.bind(error);
                 }
                 Ok(query.execute(&mut *self.tx).await?.rows_affected() == 1)
+            }
+
+            async fn insert_llm_usage(&mut self, u: &LlmUsage) -> StoreResult<()> {
+                sqlx::query("INSERT INTO llm_usage (id, tenant_id, message_id, model, outcome, prompt_tokens, completion_tokens, latency_ms, cost_micro_usd, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                    .bind(u.id).bind(self.tenant).bind(u.message_id).bind(&u.model).bind(&u.outcome).bind(u.prompt_tokens)
+                    .bind(u.completion_tokens).bind(u.latency_ms).bind(u.cost_micro_usd).bind($time(u.at))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn llm_tokens_since(&mut self, since: DateTime<Utc>) -> StoreResult<i64> {
+                let total: Option<i64> = sqlx::query_scalar("SELECT CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) FROM llm_usage WHERE tenant_id = $1 AND at >= $2")
+                    .bind(self.tenant).bind($time(since)).fetch_one(&mut *self.tx).await?;
+                Ok(total.unwrap_or(0))
+            }
+
+            async fn mark_budget_notice(&mut self, month: &str) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE tenants SET budget_notice_month = $2 WHERE id = $1 AND (budget_notice_month IS NULL OR budget_notice_month <> $2)")
+                    .bind(self.tenant).bind(month).execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn insert_audit_rows(&mut self, rows: &[AuditRow], head: &AuditHead) -> StoreResult<()> {

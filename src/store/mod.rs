@@ -178,6 +178,12 @@ pub trait TenantTx: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
+    async fn insert_llm_usage(&mut self, usage: &LlmUsage) -> StoreResult<()>;
+    /// Prompt plus completion tokens used since `since`.
+    async fn llm_tokens_since(&mut self, since: DateTime<Utc>) -> StoreResult<i64>;
+    /// Records that the owner was told about this month's exhausted budget; false if already.
+    async fn mark_budget_notice(&mut self, month: &str) -> StoreResult<bool>;
+
     /// The chain head, locked until commit so appends from concurrent transactions serialise.
     async fn lock_audit_head(&mut self) -> StoreResult<AuditHead>;
     async fn insert_audit_rows(&mut self, rows: &[AuditRow], head: &AuditHead) -> StoreResult<()>;
@@ -211,6 +217,15 @@ pub struct TenantRecord {
     pub media_policy: String,
     /// Whether the bot answers in group chats (Fonnte); off by default.
     pub answer_groups: bool,
+    /// The business profile the LLM answers from.
+    pub description: String,
+    pub address: String,
+    pub opening_hours: String,
+    pub tone: String,
+    /// LLM tokens per calendar month (UTC); 0 turns the LLM off for this tenant.
+    pub monthly_token_budget: i64,
+    /// `YYYY-MM` of the last "budget used up" notice, so it is given once a month.
+    pub budget_notice_month: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -342,6 +357,22 @@ pub enum JobOutcome<'a> {
     Done,
     Retry { run_at: DateTime<Utc>, error: &'a str },
     Dead { error: &'a str },
+}
+
+/// One LLM call, for analytics and budgets; no text.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LlmUsage {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub message_id: Option<MessageId>,
+    pub model: String,
+    /// `replied`, `escalated` or `failed`.
+    pub outcome: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub latency_ms: i64,
+    pub cost_micro_usd: i64,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

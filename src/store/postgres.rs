@@ -20,6 +20,7 @@ const APP_TABLES: &[&str] = &[
     "messages",
     "jobs",
     "audit_heads",
+    "llm_usage",
 ];
 
 pub struct PgStore {

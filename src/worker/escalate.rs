@@ -10,7 +10,7 @@ use crate::audit::AuditEntry;
 use crate::contacts;
 use crate::domain::{Author, ConversationId, ConversationState, EscalationReason, MessageId, MessageMeta};
 use crate::engine::{BusinessProfile, Template, render};
-use crate::store::{JobRecord, MessageRecord, StoreResult, TenantTx};
+use crate::store::{JobRecord, MessageRecord, StoreResult, TenantRecord, TenantTx};
 
 /// Moves the conversation from `bot` to `escalated`; returns the audit entries to append.
 /// Does nothing when the conversation is not with the bot any more.
@@ -40,8 +40,8 @@ pub async fn escalate(
             .detail(json!({ "from": "bot", "to": "escalated", "reason": reason.as_str(), "trigger": trigger })),
     ];
     if holding_message && let Some(trigger) = trigger {
-        let profile = profile(tx).await?;
-        let text = render(Template::Holding, &profile.language, &profile.name);
+        let (language, name) = tx.tenant().await?.map(|t| (t.language, t.name)).unwrap_or(("id".into(), String::new()));
+        let text = render(Template::Holding, &language, &name);
         let ids = store_reply(state, tx, trigger, Author::System, &[text], now).await?;
         trail.push(
             AuditEntry::new("worker", "reply.holding", "message", Some(trigger.to_string()))
@@ -51,21 +51,14 @@ pub async fn escalate(
     Ok(trail)
 }
 
-pub(super) async fn profile(tx: &mut dyn TenantTx) -> StoreResult<BusinessProfile> {
-    let tenant = tx.tenant().await?;
-    Ok(tenant
-        .map(|t| BusinessProfile {
-            name: t.name,
-            language: t.language,
-            escalate_media: t.media_policy == "escalate",
-            answer_groups: t.answer_groups,
-        })
-        .unwrap_or(BusinessProfile {
-            name: String::new(),
-            language: "id".into(),
-            escalate_media: true,
-            answer_groups: false,
-        }))
+/// The engine's view of the tenant.
+pub(super) fn business_profile(tenant: &TenantRecord) -> BusinessProfile {
+    BusinessProfile {
+        name: tenant.name.clone(),
+        language: tenant.language.clone(),
+        escalate_media: tenant.media_policy == "escalate",
+        answer_groups: tenant.answer_groups,
+    }
 }
 
 /// Stores the parts of a reply to `inbound` and enqueues one send job per part.

@@ -1,52 +1,79 @@
-//! `respond(message)`: read what the engine needs, decide outside any transaction, then store
-//! the reply (or the escalation) and finish the job in one transaction.
+//! `respond(message)`: read what the engine needs, decide outside any transaction (the LLM
+//! when configured and within budget, else the offline responder), then store the reply or
+//! the escalation, the LLM usage and the audit rows, and finish the job in one transaction.
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde_json::json;
+use uuid::Uuid;
 
 use super::JobFailure;
-use super::escalate::{escalate, profile, store_reply};
+use super::escalate::{business_profile, escalate, store_reply};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::channels::split_body;
 use crate::contacts;
-use crate::domain::{Author, ConversationState, MessageId, MessageKind, Provider};
+use crate::crypto::DataKey;
+use crate::domain::{Author, ConversationState, MessageId, MessageKind, Provider, TenantId};
+use crate::engine::assistant::{self, Conversation};
 use crate::engine::{self, Decision, Incoming};
-use crate::store::{JobOutcome, JobRecord};
+use crate::llm::Attempt;
+use crate::llm::prompt::Business;
+use crate::store::{JobOutcome, JobRecord, LlmUsage, MessageRecord, TenantRecord};
+
+/// Earlier messages given to the model, at most; the token budget trims further.
+const HISTORY_MESSAGES: i64 = 30;
 
 pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let message_id = MessageId(job.subject_id);
+    let permanent = |class: &str| JobFailure::Permanent(class.into());
 
     let mut tx = state.store.begin_read(job.tenant_id).await?;
-    let message = tx.message(message_id).await?.ok_or_else(|| JobFailure::Permanent("message_missing".into()))?;
+    let message = tx.message(message_id).await?.ok_or_else(|| permanent("message_missing"))?;
     let already_answered = !tx.replies_to(message_id).await?.is_empty();
-    let conversation = tx
-        .conversation(message.conversation_id)
-        .await?
-        .ok_or_else(|| JobFailure::Permanent("conversation_missing".into()))?;
-    let contact =
-        tx.contact(message.contact_id).await?.ok_or_else(|| JobFailure::Permanent("contact_missing".into()))?;
+    let conversation =
+        tx.conversation(message.conversation_id).await?.ok_or_else(|| permanent("conversation_missing"))?;
+    let contact = tx.contact(message.contact_id).await?.ok_or_else(|| permanent("contact_missing"))?;
+    let tenant = tx.tenant().await?.ok_or_else(|| permanent("tenant_missing"))?;
+    let channel = tx.channel(message.channel_id).await?.ok_or_else(|| permanent("channel_missing"))?;
     let faq = tx.kb_entries().await?;
-    let profile = profile(&mut *tx).await?;
-    let channel =
-        tx.channel(message.channel_id).await?.ok_or_else(|| JobFailure::Permanent("channel_missing".into()))?;
+    let history = tx.recent_messages(conversation.id, HISTORY_MESSAGES).await?;
+    let month = month_start(state.clock.now());
+    let tokens_used = if state.llm.is_some() { tx.llm_tokens_since(month).await? } else { 0 };
     tx.commit().await?;
 
     let bot_may_answer = ConversationState::parse(&conversation.state).is_some_and(ConversationState::bot_may_answer);
+    let mut attempts = Vec::new();
+    let mut over_budget = false;
     let decision = if already_answered {
         Decision::Ignore { why: "already_answered" }
     } else if !bot_may_answer {
         Decision::Ignore { why: "conversation_not_with_bot" }
     } else {
-        let key = state
-            .keys
-            .vault
-            .unwrap_key(&contact.wrapped_key)
-            .map_err(|_| JobFailure::Permanent("undecryptable".into()))?;
-        let body =
-            key.decrypt_opt(message.body_enc.as_deref()).map_err(|_| JobFailure::Permanent("undecryptable".into()))?;
-        let meta = contacts::message_meta(&message, &key).map_err(|_| JobFailure::Permanent("undecryptable".into()))?;
+        let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(|_| permanent("undecryptable"))?;
+        let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(|_| permanent("undecryptable"))?;
+        let meta = contacts::message_meta(&message, &key).map_err(|_| permanent("undecryptable"))?;
         let incoming =
             Incoming { kind: MessageKind::parse(&message.kind), body: body.as_deref(), in_group: meta.group.is_some() };
-        engine::decide(incoming, &faq, &profile, state.config.faq_threshold)
+        let profile = business_profile(&tenant);
+        let offline = engine::decide(incoming, &faq, &profile, state.config.faq_threshold);
+        over_budget = state.llm.is_some() && tokens_used >= tenant.monthly_token_budget;
+        let llm_may_answer = matches!(offline, Decision::Reply { .. } | Decision::Escalate(_))
+            && incoming.kind.carries_question()
+            && !over_budget
+            && state.llm_allows(tenant.id, contact.id);
+        match (&state.llm, incoming.body) {
+            (Some(llm), Some(question)) if llm_may_answer => {
+                let conversation = Conversation {
+                    business: business_of(&tenant),
+                    faq: &faq,
+                    history: decrypted_history(&history, message_id, &key),
+                    question,
+                };
+                let (decision, tried) = assistant::ask(llm, conversation).await;
+                attempts = tried;
+                decision.unwrap_or(offline)
+            }
+            _ => offline,
+        }
     };
 
     let now = state.clock.now();
@@ -54,7 +81,15 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
         return Ok(()); // our lease was taken over; the other worker owns this job now
     }
-    let trail = match decision {
+    let mut trail = llm_records(&mut *tx, job.tenant_id, message_id, &attempts, now).await?;
+    if over_budget && tx.mark_budget_notice(&month.format("%Y-%m").to_string()).await? {
+        tracing::warn!(tenant = %tenant.id, "monthly LLM token budget used up; the offline responder answers");
+        trail.push(
+            AuditEntry::new("worker", "llm.budget_exhausted", "tenant", Some(tenant.id.to_string()))
+                .detail(json!({ "budget": tenant.monthly_token_budget, "used": tokens_used })),
+        );
+    }
+    trail.extend(match decision {
         Decision::Reply { text, basis } => {
             let max = Provider::parse(&channel.provider).map_or(1600, Provider::max_body_chars);
             let current = tx.conversation(conversation.id).await?;
@@ -72,7 +107,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
             escalate(state, &mut *tx, conversation.id, reason, Some(message_id), true, now).await?
         }
         Decision::Ignore { why } => vec![skipped(message_id, why)],
-    };
+    });
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
     state.queue_wake.notify_waiters();
@@ -81,4 +116,72 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
 
 fn skipped(message: MessageId, why: &str) -> AuditEntry {
     AuditEntry::new("worker", "reply.skipped", "message", Some(message.to_string())).detail(json!({ "why": why }))
+}
+
+/// The first instant of the current UTC month: budgets are per calendar month.
+fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now)
+}
+
+fn business_of(tenant: &TenantRecord) -> Business {
+    Business {
+        name: tenant.name.clone(),
+        description: tenant.description.clone(),
+        address: tenant.address.clone(),
+        opening_hours: tenant.opening_hours.clone(),
+        tone: tenant.tone.clone(),
+        language: tenant.language.clone(),
+    }
+}
+
+/// Earlier text messages, oldest first, without the one being answered.
+fn decrypted_history(history: &[MessageRecord], current: MessageId, key: &DataKey) -> Vec<(&'static str, String)> {
+    history
+        .iter()
+        .filter(|m| m.id != current)
+        .filter_map(|m| {
+            let text = key.decrypt_opt(m.body_enc.as_deref()).ok().flatten()?;
+            Some((if m.direction == "in" { "user" } else { "assistant" }, text))
+        })
+        .collect()
+}
+
+/// One `llm_usage` row and two audit rows per attempt; no text in either.
+async fn llm_records(
+    tx: &mut dyn crate::store::TenantTx,
+    tenant: TenantId,
+    message: MessageId,
+    attempts: &[Attempt],
+    now: DateTime<Utc>,
+) -> crate::store::StoreResult<Vec<AuditEntry>> {
+    let mut trail = Vec::new();
+    for a in attempts {
+        let usage = LlmUsage {
+            id: Uuid::now_v7(),
+            tenant_id: tenant,
+            message_id: Some(message),
+            model: a.model.clone(),
+            outcome: a.outcome.clone(),
+            prompt_tokens: a.prompt_tokens,
+            completion_tokens: a.completion_tokens,
+            latency_ms: a.latency_ms,
+            cost_micro_usd: a.cost_micro_usd,
+            at: now,
+        };
+        tx.insert_llm_usage(&usage).await?;
+        let subject = Some(message.to_string());
+        trail.push(
+            AuditEntry::new("worker", "llm.requested", "message", subject.clone()).detail(json!({ "model": a.model })),
+        );
+        let done = matches!(a.outcome.as_str(), "replied" | "escalated");
+        let action = if done { "llm.replied" } else { "llm.failed" };
+        trail.push(AuditEntry::new("worker", action, "message", subject).detail(json!({
+            "model": a.model,
+            "outcome": a.outcome,
+            "prompt_tokens": a.prompt_tokens,
+            "completion_tokens": a.completion_tokens,
+            "latency_ms": a.latency_ms,
+        })));
+    }
+    Ok(trail)
 }

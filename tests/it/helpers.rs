@@ -11,8 +11,10 @@ use balas::clock::{Clock, ManualClock};
 use balas::config::Keys;
 use balas::crypto::{self, BlindIndex, Vault};
 use balas::domain::Provider;
+use balas::fakes::llm::FakeLlm;
 use balas::fakes::meta_webhook::{self, FakeCustomer};
 use balas::fakes::providers::FakeProviders;
+use balas::llm::{LlmEndpoint, LlmSettings};
 use balas::store::{self, ChannelRecord, TenantRecord};
 use balas::tenants;
 use balas::worker::Worker;
@@ -255,6 +257,27 @@ impl TestApp {
         let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let signature = balas::ingress::twilio::signature(token, &url, &owned);
         self.http.post(&url).header("x-twilio-signature", signature).form(params).send().await.expect("request")
+    }
+
+    /// A worker whose state talks to the given fake LLMs (primary first, then fallbacks).
+    pub fn llm_worker(&self, fakes: &[&FakeLlm], tune: impl FnOnce(&mut LlmSettings)) -> Worker {
+        let endpoints = fakes
+            .iter()
+            .enumerate()
+            .map(|(i, f)| LlmEndpoint {
+                base_url: f.base_url.clone(),
+                model: format!("test-model-{i}"),
+                api_key: "test-llm-key".into(),
+            })
+            .collect();
+        let mut settings = LlmSettings::new(endpoints);
+        settings.timeout = std::time::Duration::from_secs(2);
+        settings.deadline = std::time::Duration::from_secs(10);
+        tune(&mut settings);
+        let config = AppConfig { llm: Some(settings), ..(*self.state.config).clone() };
+        let state = AppState::new(self.state.store.clone(), self.state.keys.clone(), config, self.clock.clone())
+            .expect("state");
+        Worker::new(state, "llm")
     }
 
     pub async fn drain(&self) -> usize {

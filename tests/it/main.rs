@@ -7,6 +7,7 @@ mod cli;
 mod fernet_vectors;
 mod fonnte;
 mod isolation;
+mod llm;
 mod meta_ingress;
 mod pipeline;
 mod privacy;

@@ -1,0 +1,91 @@
+//! LLM settings from flags and `BALAS_LLM_*` variables. Unset base URL: offline FAQ responder.
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{ArgAction, Args};
+use secrecy::SecretString;
+
+use crate::config::secret;
+use crate::llm::{LlmEndpoint, LlmSettings};
+
+#[derive(Clone, Args)]
+pub struct LlmArgs {
+    /// OpenAI-compatible base URL (OpenRouter, Gemini, OpenAI, Ollama…); unset: FAQ responder only.
+    #[arg(long, env = "BALAS_LLM_BASE_URL", global = true)]
+    pub llm_base_url: Option<String>,
+    /// API key of the primary endpoint (any value for a local server).
+    #[arg(long, env = "BALAS_LLM_API_KEY", value_parser = secret, hide_env_values = true, hide = true, global = true)]
+    pub llm_api_key: Option<SecretString>,
+    #[arg(long, env = "BALAS_LLM_MODEL", global = true)]
+    pub llm_model: Option<String>,
+    /// Fallbacks, tried in order: comma-separated `base_url|model|KEY_ENV` entries, where
+    /// KEY_ENV names the environment variable that holds that endpoint's key.
+    #[arg(long, env = "BALAS_LLM_FALLBACKS", global = true)]
+    pub llm_fallbacks: Option<String>,
+    /// Timeout of one LLM HTTP call, in seconds.
+    #[arg(long, env = "BALAS_LLM_TIMEOUT_SECS", default_value_t = 20, global = true)]
+    pub llm_timeout_secs: u64,
+    /// Ask routers such as OpenRouter for providers that neither store nor train on the data.
+    #[arg(long, env = "BALAS_LLM_NO_DATA_COLLECTION", default_value_t = true, action = ArgAction::Set, global = true)]
+    pub llm_no_data_collection: bool,
+    /// US dollars per million prompt tokens, for cost estimates.
+    #[arg(long, env = "BALAS_LLM_PRICE_INPUT", default_value_t = 0.0, global = true)]
+    pub llm_price_input: f64,
+    /// US dollars per million completion tokens, for cost estimates.
+    #[arg(long, env = "BALAS_LLM_PRICE_OUTPUT", default_value_t = 0.0, global = true)]
+    pub llm_price_output: f64,
+}
+
+impl LlmArgs {
+    pub fn settings(&self) -> anyhow::Result<Option<LlmSettings>> {
+        let Some(base_url) = self.llm_base_url.clone().filter(|u| !u.trim().is_empty()) else { return Ok(None) };
+        let model = self.llm_model.clone().context("BALAS_LLM_MODEL is required when BALAS_LLM_BASE_URL is set")?;
+        let api_key = self.llm_api_key.clone().context(
+            "missing required secret BALAS_LLM_API_KEY (any value for a local server) while BALAS_LLM_BASE_URL is set",
+        )?;
+        let mut endpoints = vec![LlmEndpoint { base_url, model, api_key }];
+        for entry in self.llm_fallbacks.iter().flat_map(|f| f.split(',')).map(str::trim).filter(|e| !e.is_empty()) {
+            endpoints.push(parse_fallback(entry, |name| std::env::var(name).ok())?);
+        }
+        let timeout = Duration::from_secs(self.llm_timeout_secs.clamp(1, 300));
+        Ok(Some(LlmSettings {
+            timeout,
+            deadline: timeout * 2 + Duration::from_secs(5),
+            no_data_collection: self.llm_no_data_collection,
+            price_input_per_mtok: self.llm_price_input.max(0.0),
+            price_output_per_mtok: self.llm_price_output.max(0.0),
+            ..LlmSettings::new(endpoints)
+        }))
+    }
+}
+
+/// `base_url|model|KEY_ENV`; the key is read from the named variable.
+fn parse_fallback(entry: &str, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<LlmEndpoint> {
+    let parts: Vec<&str> = entry.split('|').map(str::trim).collect();
+    let [base_url, model, key_env] = parts[..] else {
+        bail!("BALAS_LLM_FALLBACKS entries are base_url|model|KEY_ENV");
+    };
+    let key =
+        env(key_env).with_context(|| format!("missing required secret {key_env} (named in BALAS_LLM_FALLBACKS)"))?;
+    Ok(LlmEndpoint { base_url: base_url.into(), model: model.into(), api_key: key.into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallbacks_read_their_key_from_the_named_variable() {
+        let ok = parse_fallback("https://openrouter.ai/api/v1|meta-llama/llama-3.1-8b|OR_KEY", |n| {
+            (n == "OR_KEY").then(|| "k".into())
+        })
+        .unwrap();
+        assert_eq!(
+            (ok.base_url.as_str(), ok.model.as_str()),
+            ("https://openrouter.ai/api/v1", "meta-llama/llama-3.1-8b")
+        );
+        let missing = parse_fallback("http://x|m|NOPE", |_| None).unwrap_err();
+        assert!(missing.to_string().contains("NOPE"));
+        assert!(parse_fallback("http://x|m", |_| None).is_err());
+    }
+}

@@ -1,0 +1,126 @@
+//! A fake OpenAI-compatible chat-completions server (`POST /v1/chat/completions`) that
+//! records every request and answers with scripted steps, in the API's own shapes.
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// One scripted answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LlmStep {
+    Reply(String),
+    /// A call of `escalate_to_owner` with this reason.
+    Escalate(String),
+    /// HTTP 200 whose message has neither content nor a tool call.
+    Malformed,
+    /// HTTP 429 with `Retry-After: 0`.
+    RateLimited,
+    ServerError,
+    /// Never answers within any sane timeout.
+    Hang,
+}
+
+#[derive(Default)]
+struct Inner {
+    script: Mutex<VecDeque<LlmStep>>,
+    fallback: Mutex<Option<LlmStep>>,
+    requests: Mutex<Vec<(Option<String>, Value)>>,
+}
+
+pub struct FakeLlm {
+    /// For `BALAS_LLM_BASE_URL`, e.g. `http://127.0.0.1:41234/v1`.
+    pub base_url: String,
+    inner: Arc<Inner>,
+    stop: CancellationToken,
+}
+
+impl FakeLlm {
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}/v1", listener.local_addr()?);
+        let inner = Arc::new(Inner::default());
+        let stop = CancellationToken::new();
+        let app = Router::new().route("/v1/chat/completions", post(complete)).with_state(inner.clone());
+        let until = stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).with_graceful_shutdown(until.cancelled_owned()).await;
+        });
+        Ok(Self { base_url, inner, stop })
+    }
+
+    /// Queues the next answers; once the queue is empty, `always` (or a short reply) answers.
+    pub fn script(&self, steps: impl IntoIterator<Item = LlmStep>) {
+        if let Ok(mut s) = self.inner.script.lock() {
+            s.extend(steps);
+        }
+    }
+
+    pub fn always(&self, step: LlmStep) {
+        if let Ok(mut f) = self.inner.fallback.lock() {
+            *f = Some(step);
+        }
+    }
+
+    /// Every request body received, with its Authorization header.
+    pub fn requests(&self) -> Vec<(Option<String>, Value)> {
+        self.inner.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for FakeLlm {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn complete(State(inner): State<Arc<Inner>>, headers: HeaderMap, Json(request): Json<Value>) -> Response {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let prompt_tokens = (request.to_string().len() / 4) as i64;
+    let model = request["model"].clone();
+    if let Ok(mut r) = inner.requests.lock() {
+        r.push((auth, request));
+    }
+    let next = inner.script.lock().ok().and_then(|mut s| s.pop_front());
+    let step = next
+        .or_else(|| inner.fallback.lock().ok().and_then(|f| f.clone()))
+        .unwrap_or_else(|| LlmStep::Reply("Baik kak 🙏".into()));
+    let message = match step {
+        LlmStep::Reply(text) => json!({ "role": "assistant", "content": text }),
+        LlmStep::Escalate(reason) => json!({
+            "role": "assistant",
+            "content": null,
+            "tool_calls": [{ "id": "call_1", "type": "function", "function": {
+                "name": "escalate_to_owner", "arguments": json!({ "reason": reason }).to_string() } }],
+        }),
+        LlmStep::Malformed => json!({ "role": "assistant", "content": "" }),
+        LlmStep::RateLimited => {
+            let body = json!({ "error": { "message": "rate limited", "type": "rate_limit_error", "param": null, "code": null } });
+            return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], Json(body)).into_response();
+        }
+        LlmStep::ServerError => {
+            let body = json!({ "error": { "message": "upstream error", "type": "server_error", "param": null, "code": null } });
+            return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
+        }
+        LlmStep::Hang => {
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            return StatusCode::GATEWAY_TIMEOUT.into_response();
+        }
+    };
+    let completion_tokens = (message.to_string().len() / 4) as i64;
+    Json(json!({
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1767225600,
+        "model": model,
+        "choices": [{ "index": 0, "message": message, "finish_reason": "" }],
+        "usage": { "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens },
+    }))
+    .into_response()
+}

@@ -1,0 +1,261 @@
+//! The LLM adapter: any OpenAI-compatible chat-completions endpoint (OpenRouter, Gemini,
+//! OpenAI, Ollama, vLLM) through `async-openai` with our own lenient response types, a
+//! fallback chain, a job-level deadline, and a structured decision: a reply or a call of
+//! `escalate_to_owner(reason)`.
+use std::time::{Duration, Instant};
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use crate::domain::ModelReason;
+
+pub mod check;
+pub mod prompt;
+pub mod wire;
+
+/// One OpenAI-compatible endpoint and model.
+#[derive(Debug, Clone)]
+pub struct LlmEndpoint {
+    pub base_url: String,
+    pub model: String,
+    pub api_key: SecretString,
+}
+
+/// How the LLM is used; `None` in `AppConfig` means the offline responder answers alone.
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    /// The primary first, then the fallbacks in order.
+    pub endpoints: Vec<LlmEndpoint>,
+    /// Connect plus response time of one HTTP call.
+    pub timeout: Duration,
+    /// All calls for one reply, fallbacks included.
+    pub deadline: Duration,
+    /// Ask routers (OpenRouter) for providers that do not keep or train on the data.
+    pub no_data_collection: bool,
+    /// US dollars per million prompt / completion tokens, for cost estimates.
+    pub price_input_per_mtok: f64,
+    pub price_output_per_mtok: f64,
+    pub max_reply_chars: usize,
+    /// Token budget of the conversation history in one prompt.
+    pub history_tokens: usize,
+    /// LLM replies per customer per minute; above it the offline responder answers.
+    pub per_customer_per_minute: u32,
+}
+
+impl LlmSettings {
+    pub fn new(endpoints: Vec<LlmEndpoint>) -> Self {
+        Self {
+            endpoints,
+            timeout: Duration::from_secs(20),
+            deadline: Duration::from_secs(45),
+            no_data_collection: true,
+            price_input_per_mtok: 0.0,
+            price_output_per_mtok: 0.0,
+            max_reply_chars: 700,
+            history_tokens: 1200,
+            per_customer_per_minute: 6,
+        }
+    }
+}
+
+/// What the model decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelDecision {
+    Reply(String),
+    Escalate(ModelReason),
+}
+
+/// One call to one endpoint, for `llm_usage` and the audit; no text.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub model: String,
+    /// `replied`, `escalated`, or the failure class.
+    pub outcome: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub latency_ms: i64,
+    pub cost_micro_usd: i64,
+}
+
+/// Every attempt made, and the decision if one endpoint produced a usable one.
+#[derive(Debug, Clone, Default)]
+pub struct LlmOutcome {
+    pub decision: Option<ModelDecision>,
+    pub attempts: Vec<Attempt>,
+}
+
+struct Endpoint {
+    spec: LlmEndpoint,
+    client: Client<OpenAIConfig>,
+}
+
+pub struct Llm {
+    endpoints: Vec<Endpoint>,
+    settings: LlmSettings,
+    tool: Value,
+}
+
+impl Llm {
+    pub fn new(settings: LlmSettings) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5).min(settings.timeout))
+            .timeout(settings.timeout)
+            .user_agent(concat!("balas/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let endpoints = settings
+            .endpoints
+            .iter()
+            .map(|spec| {
+                // Everything explicit: OpenAIConfig would otherwise read OPENAI_* variables.
+                let config = OpenAIConfig::default()
+                    .with_api_base(spec.base_url.trim_end_matches('/'))
+                    .with_api_key(spec.api_key.expose_secret())
+                    .with_org_id("")
+                    .with_project_id("");
+                Endpoint { spec: spec.clone(), client: Client::build(http.clone(), config) }
+            })
+            .collect();
+        let tool = serde_json::from_str(include_str!("../../prompts/escalate_tool.json"))?;
+        Ok(Self { endpoints, settings, tool })
+    }
+
+    pub fn settings(&self) -> &LlmSettings {
+        &self.settings
+    }
+
+    /// Tries the endpoints in order within the deadline. A malformed answer (or one the
+    /// reply check refuses) is retried once on the same endpoint, then the next one is tried.
+    pub async fn decide(
+        &self,
+        messages: &[Value],
+        accept: impl Fn(&str) -> Result<String, &'static str>,
+    ) -> LlmOutcome {
+        let started = Instant::now();
+        let mut outcome = LlmOutcome::default();
+        'endpoints: for endpoint in &self.endpoints {
+            for _try in 0..2 {
+                let Some(left) = self.settings.deadline.checked_sub(started.elapsed()) else { break 'endpoints };
+                let (result, attempt) = self.call(endpoint, messages, left).await;
+                let mut attempt = attempt;
+                let verdict = result.and_then(|answer| match answer {
+                    Answer::Escalate(reason) => Ok(ModelDecision::Escalate(reason)),
+                    Answer::Text(text) => accept(&text).map(ModelDecision::Reply).map_err(Failure::Malformed),
+                    Answer::Malformed(class) => Err(Failure::Malformed(class)),
+                });
+                match verdict {
+                    Ok(decision) => {
+                        attempt.outcome = match decision {
+                            ModelDecision::Reply(_) => "replied".into(),
+                            ModelDecision::Escalate(_) => "escalated".into(),
+                        };
+                        outcome.attempts.push(attempt);
+                        outcome.decision = Some(decision);
+                        return outcome;
+                    }
+                    Err(Failure::Malformed(class)) => {
+                        attempt.outcome = format!("malformed:{class}");
+                        outcome.attempts.push(attempt);
+                    }
+                    Err(Failure::Unavailable(class)) => {
+                        attempt.outcome = format!("unavailable:{class}");
+                        outcome.attempts.push(attempt);
+                        continue 'endpoints;
+                    }
+                }
+            }
+        }
+        outcome
+    }
+
+    async fn call(
+        &self,
+        endpoint: &Endpoint,
+        messages: &[Value],
+        left: Duration,
+    ) -> (Result<Answer, Failure>, Attempt) {
+        let mut request = json!({
+            "model": endpoint.spec.model,
+            "messages": messages,
+            "tools": [self.tool],
+            "tool_choice": "auto",
+            "temperature": 0.2,
+            "max_tokens": (self.settings.max_reply_chars / 2).max(256),
+            "stream": false,
+        });
+        if self.settings.no_data_collection && endpoint.spec.base_url.contains("openrouter.ai") {
+            request["provider"] = json!({ "data_collection": "deny" });
+        }
+        let started = Instant::now();
+        let sent =
+            tokio::time::timeout(left, endpoint.client.chat().create_byot::<Value, wire::ChatResponse>(request)).await;
+        let mut attempt = Attempt {
+            model: endpoint.spec.model.clone(),
+            outcome: String::new(),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_ms: started.elapsed().as_millis() as i64,
+            cost_micro_usd: 0,
+        };
+        let response = match sent {
+            Err(_) => return (Err(Failure::Unavailable("deadline")), attempt),
+            Ok(Err(e)) => return (Err(classify(&e)), attempt),
+            Ok(Ok(response)) => response,
+        };
+        if let Some(usage) = response.usage {
+            attempt.prompt_tokens = usage.prompt_tokens;
+            attempt.completion_tokens = usage.completion_tokens;
+            let cost = usage.prompt_tokens as f64 * self.settings.price_input_per_mtok
+                + usage.completion_tokens as f64 * self.settings.price_output_per_mtok;
+            attempt.cost_micro_usd = cost.round() as i64;
+        }
+        (Ok(interpret(response)), attempt)
+    }
+}
+
+enum Answer {
+    Text(String),
+    Escalate(ModelReason),
+    Malformed(&'static str),
+}
+
+enum Failure {
+    /// The endpoint is down, slow or refusing: go to the next one.
+    Unavailable(&'static str),
+    /// The endpoint answered unusably: retry once, then go to the next one.
+    Malformed(&'static str),
+}
+
+fn interpret(response: wire::ChatResponse) -> Answer {
+    let Some(message) = response.choices.into_iter().next().and_then(|c| c.message) else {
+        return Answer::Malformed("no_choice");
+    };
+    if let Some(call) = message.tool_calls.into_iter().find_map(|t| t.function) {
+        if call.name != "escalate_to_owner" {
+            return Answer::Malformed("unknown_tool");
+        }
+        let reason = serde_json::from_str::<Value>(&call.arguments)
+            .ok()
+            .and_then(|args| args["reason"].as_str().and_then(ModelReason::parse));
+        return reason.map_or(Answer::Malformed("bad_tool_arguments"), Answer::Escalate);
+    }
+    match message.content.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()) {
+        Some(text) => Answer::Text(text),
+        None => Answer::Malformed("empty"),
+    }
+}
+
+/// A short class: `OpenAIError`'s own text can quote the response, which may quote the customer.
+fn classify(e: &OpenAIError) -> Failure {
+    match e {
+        OpenAIError::Reqwest(r) if r.is_timeout() => Failure::Unavailable("timeout"),
+        OpenAIError::Reqwest(_) => Failure::Unavailable("network"),
+        OpenAIError::ApiError(api) if api.status_code.as_u16() == 429 => Failure::Unavailable("rate_limited"),
+        OpenAIError::ApiError(api) if api.status_code.is_server_error() => Failure::Unavailable("server_error"),
+        OpenAIError::ApiError(_) => Failure::Unavailable("refused"),
+        OpenAIError::JSONDeserialize(..) => Failure::Malformed("unreadable_json"),
+        _ => Failure::Unavailable("client_error"),
+    }
+}
