@@ -18,11 +18,27 @@ pub struct TenantSettings {
     pub media_policy: String,
     /// Answer in group chats (Fonnte); off by default.
     pub answer_groups: bool,
+    /// What the LLM may tell customers about the business.
+    pub description: String,
+    pub address: String,
+    pub opening_hours: String,
+    pub tone: String,
+    /// LLM tokens per calendar month; 0 keeps this tenant on the offline responder.
+    pub monthly_token_budget: i64,
 }
 
 impl Default for TenantSettings {
     fn default() -> Self {
-        Self { language: "id".into(), media_policy: "reply".into(), answer_groups: false }
+        Self {
+            language: "id".into(),
+            media_policy: "reply".into(),
+            answer_groups: false,
+            description: String::new(),
+            address: String::new(),
+            opening_hours: String::new(),
+            tone: String::new(),
+            monthly_token_budget: 2_000_000,
+        }
     }
 }
 
@@ -59,11 +75,11 @@ pub async fn create(
         wrapped_key,
         media_policy: settings.media_policy.clone(),
         answer_groups: settings.answer_groups,
-        description: String::new(),
-        address: String::new(),
-        opening_hours: String::new(),
-        tone: String::new(),
-        monthly_token_budget: 2_000_000,
+        description: settings.description.trim().to_string(),
+        address: settings.address.trim().to_string(),
+        opening_hours: settings.opening_hours.trim().to_string(),
+        tone: settings.tone.trim().to_string(),
+        monthly_token_budget: settings.monthly_token_budget.max(0),
         budget_notice_month: None,
         created_at: now,
     };

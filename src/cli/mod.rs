@@ -108,18 +108,54 @@ pub enum TenantCommand {
         name: String,
         #[arg(long)]
         slug: Option<String>,
-        /// Customer-facing language: id (Bahasa Indonesia) or en.
-        #[arg(long, default_value = "id")]
-        language: String,
-        /// Media the bot cannot read (photos, voice notes): reply asking for text, or escalate.
-        #[arg(long, default_value = "reply", value_parser = ["reply", "escalate"])]
-        media_policy: String,
-        /// Let the bot answer in group chats (Fonnte).
-        #[arg(long)]
-        answer_groups: bool,
+        #[command(flatten)]
+        settings: Box<TenantArgs>,
     },
     /// List tenants (on PostgreSQL this needs BALAS_DATABASE_OWNER_URL).
     List,
+}
+
+/// How a new tenant's bot behaves and what it may say about the business.
+#[derive(Args)]
+pub struct TenantArgs {
+    /// Customer-facing language: id (Bahasa Indonesia) or en.
+    #[arg(long, default_value = "id", value_parser = ["id", "en"])]
+    language: String,
+    /// Media the bot cannot read (photos, voice notes): reply asking for text, or escalate.
+    #[arg(long, default_value = "reply", value_parser = ["reply", "escalate"])]
+    media_policy: String,
+    /// Let the bot answer in group chats (Fonnte).
+    #[arg(long)]
+    answer_groups: bool,
+    /// What the business is and sells, for the LLM's answers.
+    #[arg(long, default_value = "")]
+    description: String,
+    #[arg(long, default_value = "")]
+    address: String,
+    /// e.g. "Setiap hari 08.00–21.00 WIB".
+    #[arg(long, default_value = "")]
+    opening_hours: String,
+    /// How the bot should sound, e.g. "ramah, santai, panggil pelanggan kak".
+    #[arg(long, default_value = "")]
+    tone: String,
+    /// LLM tokens per calendar month (0: offline FAQ responder only).
+    #[arg(long, default_value_t = 2_000_000)]
+    token_budget: i64,
+}
+
+impl From<TenantArgs> for tenants::TenantSettings {
+    fn from(a: TenantArgs) -> Self {
+        Self {
+            language: a.language,
+            media_policy: a.media_policy,
+            answer_groups: a.answer_groups,
+            description: a.description,
+            address: a.address,
+            opening_hours: a.opening_hours,
+            tone: a.tone,
+            monthly_token_budget: a.token_budget,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -171,10 +207,9 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Keys(KeysCommand::Generate) => println!("{}", crypto::generate_key()),
         Command::Demo => demo::run().await?,
-        Command::Tenant(TenantCommand::Create { name, slug, language, media_policy, answer_groups }) => {
+        Command::Tenant(TenantCommand::Create { name, slug, settings }) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
-            let settings = tenants::TenantSettings { language, media_policy, answer_groups };
-            let tenant = tenants::create(&*store, &keys, &name, slug.as_deref(), &settings, now).await?;
+            let tenant = tenants::create(&*store, &keys, &name, slug.as_deref(), &(*settings).into(), now).await?;
             println!("{}", tenant.id);
         }
         Command::Tenant(TenantCommand::List) => {

@@ -37,10 +37,19 @@ pub struct DemoBusiness {
     pub faq_entries: usize,
 }
 
+fn demo_settings() -> tenants::TenantSettings {
+    tenants::TenantSettings {
+        description: "Warung kopi rumahan: es kopi susu gula aren, kopi tubruk, dan camilan.".into(),
+        address: "Jl. Kenanga No. 5, Condongcatur, Sleman, Yogyakarta".into(),
+        opening_hours: "Setiap hari 08.00–21.00 WIB, Minggu mulai 10.00".into(),
+        tone: "ramah dan santai, panggil pelanggan \"kak\"".into(),
+        ..tenants::TenantSettings::default()
+    }
+}
+
 /// Creates the demo business; the test suite builds on the same one.
 pub async fn seed(store: &dyn Store, keys: &Keys, now: DateTime<Utc>) -> anyhow::Result<DemoBusiness> {
-    let tenant =
-        tenants::create(store, keys, "Warung Kopi Bu Sri", None, &tenants::TenantSettings::default(), now).await?;
+    let tenant = tenants::create(store, keys, "Warung Kopi Bu Sri", None, &demo_settings(), now).await?;
     let faq = kb::parse_json(include_str!("faq.json"))?;
     kb::import(store, tenant.id, &faq, false, now).await?;
     let (app_secret, verify_token) = (crypto::generate_key(), crypto::random_token());

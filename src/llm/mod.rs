@@ -100,6 +100,7 @@ pub struct Llm {
 
 impl Llm {
     pub fn new(settings: LlmSettings) -> anyhow::Result<Self> {
+        crate::app::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5).min(settings.timeout))
             .timeout(settings.timeout)
@@ -170,14 +171,11 @@ impl Llm {
         outcome
     }
 
-    async fn call(
-        &self,
-        endpoint: &Endpoint,
-        messages: &[Value],
-        left: Duration,
-    ) -> (Result<Answer, Failure>, Attempt) {
+    /// The chat-completions body. OpenRouter gets its provider preference that forbids
+    /// data collection: our policies promise customer data is not used for training.
+    fn request(&self, spec: &LlmEndpoint, messages: &[Value]) -> Value {
         let mut request = json!({
-            "model": endpoint.spec.model,
+            "model": spec.model,
             "messages": messages,
             "tools": [self.tool],
             "tool_choice": "auto",
@@ -185,9 +183,19 @@ impl Llm {
             "max_tokens": (self.settings.max_reply_chars / 2).max(256),
             "stream": false,
         });
-        if self.settings.no_data_collection && endpoint.spec.base_url.contains("openrouter.ai") {
+        if self.settings.no_data_collection && spec.base_url.contains("openrouter.ai") {
             request["provider"] = json!({ "data_collection": "deny" });
         }
+        request
+    }
+
+    async fn call(
+        &self,
+        endpoint: &Endpoint,
+        messages: &[Value],
+        left: Duration,
+    ) -> (Result<Answer, Failure>, Attempt) {
+        let request = self.request(&endpoint.spec, messages);
         let started = Instant::now();
         let sent =
             tokio::time::timeout(left, endpoint.client.chat().create_byot::<Value, wire::ChatResponse>(request)).await;
@@ -257,5 +265,45 @@ fn classify(e: &OpenAIError) -> Failure {
         OpenAIError::ApiError(_) => Failure::Unavailable("refused"),
         OpenAIError::JSONDeserialize(..) => Failure::Malformed("unreadable_json"),
         _ => Failure::Unavailable("client_error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(base_url: &str) -> LlmEndpoint {
+        LlmEndpoint { base_url: base_url.into(), model: "m".into(), api_key: "k".into() }
+    }
+
+    #[test]
+    fn openrouter_is_told_not_to_collect_data_unless_switched_off() {
+        let router = endpoint("https://openrouter.ai/api/v1/");
+        let llm = Llm::new(LlmSettings::new(vec![router.clone()])).unwrap();
+        assert_eq!(llm.request(&router, &[])["provider"]["data_collection"], "deny");
+        assert!(llm.request(&endpoint("http://localhost:11434/v1"), &[]).get("provider").is_none());
+        let off =
+            Llm::new(LlmSettings { no_data_collection: false, ..LlmSettings::new(vec![router.clone()]) }).unwrap();
+        assert!(off.request(&router, &[]).get("provider").is_none());
+    }
+
+    #[test]
+    fn tool_calls_and_odd_answers_are_interpreted_strictly() {
+        let parse = |v: Value| interpret(serde_json::from_value(v).unwrap());
+        let call = |name: &str, args: &str| json!({ "choices": [{ "message": { "tool_calls": [{ "function": { "name": name, "arguments": args } }] }, "finish_reason": "" }] });
+        assert!(matches!(
+            parse(call("escalate_to_owner", r#"{"reason":"refund"}"#)),
+            Answer::Escalate(ModelReason::Refund)
+        ));
+        assert!(matches!(
+            parse(call("escalate_to_owner", r#"{"reason":"bored"}"#)),
+            Answer::Malformed("bad_tool_arguments")
+        ));
+        assert!(matches!(parse(call("delete_everything", "{}")), Answer::Malformed("unknown_tool")));
+        assert!(matches!(parse(json!({ "choices": [] })), Answer::Malformed("no_choice")));
+        assert!(matches!(
+            parse(json!({ "choices": [{ "message": { "content": "  " } }] })),
+            Answer::Malformed("empty")
+        ));
     }
 }

@@ -82,6 +82,15 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'llm.budget_exhausted'").await, 1, "told once");
     }
 
+    async fn a_customer_over_the_rate_limit_gets_the_offline_responder(app) {
+        let llm = FakeLlm::start().await.unwrap();
+        let worker = app.llm_worker(&[&llm], |s| s.per_customer_per_minute = 1);
+        ask(&app, "wamid.R1", "Halo, mau tanya dong", &worker).await;
+        let sent = ask(&app, "wamid.R2", "Berapa ongkos kirim?", &worker).await;
+        assert_eq!(llm.requests().len(), 1, "one LLM reply per minute for this customer");
+        assert!(sent[0].starts_with("Ongkir dalam kota"), "{}", sent[0]);
+    }
+
     async fn personal_data_is_masked_before_it_leaves(app) {
         let llm = FakeLlm::start().await.unwrap();
         llm.script([LlmStep::Reply("Baik, kami catat nomor [PHONE_1] kak".into())]);
