@@ -161,7 +161,7 @@ impl From<TenantArgs> for tenants::TenantSettings {
 #[derive(Subcommand)]
 pub enum ChannelCommand {
     /// Connect a WhatsApp number; prints the webhook URL to give the provider.
-    Add(channel::ChannelAddArgs),
+    Add(Box<channel::ChannelAddArgs>),
 }
 
 #[derive(Subcommand)]
@@ -222,7 +222,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         Command::Channel(ChannelCommand::Add(args)) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, &args.tenant).await?;
-            channel::add(&*store, &keys, &tenant, &cli.serve.public_url(), args, now).await?
+            channel::add(&*store, &keys, &tenant, &cli.serve.public_url(), *args, now).await?
         }
         Command::Kb(KbCommand::Import { tenant, file, append }) => {
             let items = kb::read_file(&file)?;
