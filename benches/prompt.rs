@@ -4,10 +4,10 @@ use std::time::Instant;
 
 use balas::engine::mask::{Masker, clean_input};
 use balas::kb;
+use balas::llm::LlmSettings;
 use balas::llm::prompt::{self, Business, Turn};
 use balas::store::KbEntry;
 
-const HISTORY_TOKENS: usize = 1200;
 const MAX_REPLY_CHARS: usize = 700;
 
 fn faq() -> Vec<KbEntry> {
@@ -25,8 +25,11 @@ fn faq() -> Vec<KbEntry> {
         .collect()
 }
 
-/// A 30-turn conversation in the style of a real chat: questions, answers, small talk.
+/// A 30-turn conversation in the style of a real chat: questions, answers with the usual
+/// closing lines of a chat assistant, small talk.
 fn conversation(faq: &[KbEntry]) -> Vec<Turn> {
+    let closing = "Kalau mau pesan, bisa langsung kirim nama, alamat lengkap, dan jumlah pesanan ya kak. \
+                   Pembayaran bisa transfer atau QRIS, dan pesanan kami proses setelah pembayaran diterima.";
     let chatter = [
         "Halo kak, mau tanya-tanya dulu ya sebelum pesan untuk acara kantor minggu depan",
         "Oh begitu, kalau pesan 20 cup bisa diantar ke Jl. Magelang km 7? Nomor saya 0812-3456-7890",
@@ -40,20 +43,23 @@ fn conversation(faq: &[KbEntry]) -> Vec<Turn> {
                     if i % 6 == 0 { chatter[(i / 6) % chatter.len()].to_string() } else { entry.question.clone() };
                 Turn { role: "user", text }
             } else {
-                Turn { role: "assistant", text: format!("{} Ada lagi yang bisa kami bantu, kak? 😊", entry.answer) }
+                Turn {
+                    role: "assistant",
+                    text: format!("{} {closing} Ada lagi yang bisa kami bantu, kak? 😊", entry.answer),
+                }
             }
         })
         .collect()
 }
 
-fn prepare(business: &Business, faq: &[KbEntry], turns: &[Turn]) -> usize {
+fn prepare(business: &Business, faq: &[KbEntry], turns: &[Turn], history_tokens: usize) -> usize {
     let mut masker = Masker::new();
     let masked: Vec<Turn> =
         turns.iter().map(|t| Turn { role: t.role, text: masker.mask(&clean_input(&t.text)) }).collect();
     let question = &masked.last().map(|t| t.text.clone()).unwrap_or_default();
     let grounding = prompt::top_faq(question, faq);
     let system = prompt::render_system(business, &grounding, MAX_REPLY_CHARS);
-    prompt::messages(&system, &masked, HISTORY_TOKENS).1
+    prompt::messages(&system, &masked, history_tokens).1
 }
 
 fn main() {
@@ -72,13 +78,14 @@ fn main() {
     let question = turns.last().map(|t| t.text.clone()).unwrap_or_default();
     let grounding = prompt::top_faq(&question, &faq);
     let system = prompt::render_system(&business, &grounding, MAX_REPLY_CHARS);
-    let (windowed_messages, windowed) = prompt::messages(&system, &turns, HISTORY_TOKENS);
+    let history_tokens = LlmSettings::new(Vec::new()).history_tokens;
+    let (windowed_messages, windowed) = prompt::messages(&system, &turns, history_tokens);
     let (_, naive) = prompt::messages(&system, &turns, usize::MAX / 2);
     let all_faq: Vec<&KbEntry> = faq.iter().collect();
     let naive_all_faq =
         prompt::messages(&prompt::render_system(&business, &all_faq, MAX_REPLY_CHARS), &turns, usize::MAX / 2).1;
     println!("prompt tokens, 30-turn conversation (estimate: 4 characters a token)");
-    println!("  windowed ({HISTORY_TOKENS}-token history, top-{} FAQ): {windowed}", prompt::TOP_K);
+    println!("  windowed ({history_tokens}-token history, top-{} FAQ):  {windowed}", prompt::TOP_K);
     println!("  naive (full history, same FAQ grounding):        {naive}");
     println!("  windowed / naive:                                {:.0} %", 100.0 * windowed as f64 / naive as f64);
     println!("  naive with the whole FAQ (5 entries here):       {naive_all_faq}");
@@ -91,7 +98,7 @@ fn main() {
             let started = Instant::now();
             let mut sink = 0;
             for _ in 0..PER_RUN {
-                sink += prepare(&business, &faq, &turns);
+                sink += prepare(&business, &faq, &turns, history_tokens);
             }
             std::hint::black_box(sink);
             started.elapsed().as_secs_f64() * 1e6 / PER_RUN as f64

@@ -55,7 +55,7 @@ impl LlmSettings {
             price_input_per_mtok: 0.0,
             price_output_per_mtok: 0.0,
             max_reply_chars: 700,
-            history_tokens: 1200,
+            history_tokens: 350,
             per_customer_per_minute: 6,
         }
     }

@@ -67,6 +67,11 @@ on_both_databases! {
         assert_eq!(sent.len(), 1);
         assert!(sent[0].starts_with("Warung Kopi Bu Sri buka setiap hari"), "the offline FAQ responder answered: {}", sent[0]);
         assert!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'llm.failed'").await >= 2);
+
+        // Nothing answers and the FAQ has nothing either: the customer gets the holding message.
+        let sent = ask(&app, "wamid.L6b", "Bisa sewa tempat untuk arisan?", &worker).await;
+        assert!(sent[0].contains("pemilik toko"), "{}", sent[0]);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM conversations WHERE state = 'escalated'").await, 1);
     }
 
     async fn an_exhausted_budget_sends_questions_to_the_offline_responder(app) {
