@@ -69,16 +69,7 @@ pub enum ModelDecision {
 }
 
 /// One call to one endpoint, for `llm_usage` and the audit; no text.
-#[derive(Debug, Clone)]
-pub struct Attempt {
-    pub model: String,
-    /// `replied`, `escalated`, or the failure class.
-    pub outcome: String,
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub latency_ms: i64,
-    pub cost_micro_usd: i64,
-}
+pub type Attempt = crate::store::LlmCall;
 
 /// Every attempt made, and the decision if one endpoint produced a usable one.
 #[derive(Debug, Clone, Default)]

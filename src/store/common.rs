@@ -219,8 +219,8 @@ macro_rules! tenant_tx_impl {
 
             async fn insert_llm_usage(&mut self, u: &LlmUsage) -> StoreResult<()> {
                 sqlx::query("INSERT INTO llm_usage (id, tenant_id, message_id, model, outcome, prompt_tokens, completion_tokens, latency_ms, cost_micro_usd, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-                    .bind(u.id).bind(self.tenant).bind(u.message_id).bind(&u.model).bind(&u.outcome).bind(u.prompt_tokens)
-                    .bind(u.completion_tokens).bind(u.latency_ms).bind(u.cost_micro_usd).bind($time(u.at))
+                    .bind(u.id).bind(self.tenant).bind(u.message_id).bind(&u.call.model).bind(&u.call.outcome).bind(u.call.prompt_tokens)
+                    .bind(u.call.completion_tokens).bind(u.call.latency_ms).bind(u.call.cost_micro_usd).bind($time(u.at))
                     .execute(&mut *self.tx).await?;
                 Ok(())
             }

@@ -359,20 +359,27 @@ pub enum JobOutcome<'a> {
     Dead { error: &'a str },
 }
 
-/// One LLM call, for analytics and budgets; no text.
+/// One LLM call, stored for analytics and budgets; no text.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LlmUsage {
     pub id: Uuid,
     pub tenant_id: TenantId,
     pub message_id: Option<MessageId>,
+    #[sqlx(flatten)]
+    pub call: LlmCall,
+    pub at: DateTime<Utc>,
+}
+
+/// What one call to one LLM endpoint cost and gave.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LlmCall {
     pub model: String,
-    /// `replied`, `escalated` or `failed`.
+    /// `replied`, `escalated`, or `malformed:<class>` / `unavailable:<class>`.
     pub outcome: String,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub latency_ms: i64,
     pub cost_micro_usd: i64,
-    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -156,18 +156,8 @@ async fn llm_records(
 ) -> crate::store::StoreResult<Vec<AuditEntry>> {
     let mut trail = Vec::new();
     for a in attempts {
-        let usage = LlmUsage {
-            id: Uuid::now_v7(),
-            tenant_id: tenant,
-            message_id: Some(message),
-            model: a.model.clone(),
-            outcome: a.outcome.clone(),
-            prompt_tokens: a.prompt_tokens,
-            completion_tokens: a.completion_tokens,
-            latency_ms: a.latency_ms,
-            cost_micro_usd: a.cost_micro_usd,
-            at: now,
-        };
+        let usage =
+            LlmUsage { id: Uuid::now_v7(), tenant_id: tenant, message_id: Some(message), call: a.clone(), at: now };
         tx.insert_llm_usage(&usage).await?;
         let subject = Some(message.to_string());
         trail.push(
