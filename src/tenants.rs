@@ -9,8 +9,9 @@ use crate::crypto::DataKey;
 use crate::domain::{ChannelId, Provider, TenantId};
 use crate::store::{ChannelRecord, Store, StoreError, StoreResult, TenantRecord, TenantTx};
 
-/// How a tenant wants its customers handled; settable at creation, later through the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a tenant wants its customers handled, and what the LLM may say about the business;
+/// settable at creation, later through the API.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TenantSettings {
     /// Customer-facing language: `id` (default) or `en`.
     pub language: String,
@@ -23,7 +24,7 @@ pub struct TenantSettings {
     pub address: String,
     pub opening_hours: String,
     pub tone: String,
-    /// LLM tokens per calendar month; 0 keeps this tenant on the offline responder.
+    /// LLM tokens per calendar month (UTC); 0 keeps this tenant on the offline responder.
     pub monthly_token_budget: i64,
 }
 
@@ -66,30 +67,32 @@ pub async fn create(
         return Err(StoreError::Config("media policy must be reply or escalate".into()));
     }
     let (_, wrapped_key) = keys.vault.new_data_key()?;
-    let tenant = TenantRecord {
-        id: TenantId::new(),
-        slug,
-        name: name.to_string(),
-        language: settings.language.clone(),
-        status: "active".into(),
-        wrapped_key,
-        media_policy: settings.media_policy.clone(),
-        answer_groups: settings.answer_groups,
+    let settings = TenantSettings {
         description: settings.description.trim().to_string(),
         address: settings.address.trim().to_string(),
         opening_hours: settings.opening_hours.trim().to_string(),
         tone: settings.tone.trim().to_string(),
         monthly_token_budget: settings.monthly_token_budget.max(0),
+        ..settings.clone()
+    };
+    let tenant = TenantRecord {
+        id: TenantId::new(),
+        slug,
+        name: name.to_string(),
+        status: "active".into(),
+        wrapped_key,
+        settings,
         budget_notice_month: None,
         created_at: now,
     };
+
     let mut tx = store.begin(tenant.id).await?;
     tx.insert_tenant(&tenant).await?;
     let entry = AuditEntry::new("cli", "tenant.created", "tenant", Some(tenant.id.to_string())).detail(json!({
         "slug": tenant.slug,
-        "language": tenant.language,
-        "media_policy": tenant.media_policy,
-        "answer_groups": tenant.answer_groups,
+        "language": tenant.settings.language,
+        "media_policy": tenant.settings.media_policy,
+        "answer_groups": tenant.settings.answer_groups,
     }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;

@@ -216,7 +216,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             let (store, _) = admin(&cli.db, &cli.keys).await?;
             println!("{:<36}  {:<24}  {:<4}  {:<9}  NAME", "ID", "SLUG", "LANG", "STATUS");
             for t in store.list_tenants().await? {
-                println!("{:<36}  {:<24}  {:<4}  {:<9}  {}", t.id, t.slug, t.language, t.status, t.name);
+                println!("{:<36}  {:<24}  {:<4}  {:<9}  {}", t.id, t.slug, t.settings.language, t.status, t.name);
             }
         }
         Command::Channel(ChannelCommand::Add(args)) => {

@@ -21,9 +21,10 @@ macro_rules! tenant_tx_impl {
 
             async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
                 sqlx::query("INSERT INTO tenants (id, slug, name, language, status, wrapped_key, media_policy, answer_groups, description, address, opening_hours, tone, monthly_token_budget, budget_notice_month, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")
-                    .bind(t.id).bind(&t.slug).bind(&t.name).bind(&t.language).bind(&t.status).bind(&t.wrapped_key)
-                    .bind(&t.media_policy).bind(t.answer_groups).bind(&t.description).bind(&t.address).bind(&t.opening_hours)
-                    .bind(&t.tone).bind(t.monthly_token_budget).bind(&t.budget_notice_month).bind($time(t.created_at))
+                    .bind(t.id).bind(&t.slug).bind(&t.name).bind(&t.settings.language).bind(&t.status).bind(&t.wrapped_key)
+                    .bind(&t.settings.media_policy).bind(t.settings.answer_groups).bind(&t.settings.description).bind(&t.settings.address)
+                    .bind(&t.settings.opening_hours).bind(&t.settings.tone).bind(t.settings.monthly_token_budget).bind(&t.budget_notice_month)
+                    .bind($time(t.created_at))
                     .execute(&mut *self.tx).await?;
                 Ok(())
             }

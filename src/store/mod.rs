@@ -209,21 +209,11 @@ pub struct TenantRecord {
     pub id: TenantId,
     pub slug: String,
     pub name: String,
-    pub language: String,
     pub status: String,
     /// The tenant's data key, wrapped by the master key.
     pub wrapped_key: String,
-    /// `reply` (a polite text asking for words) or `escalate`, for media the bot cannot read.
-    pub media_policy: String,
-    /// Whether the bot answers in group chats (Fonnte); off by default.
-    pub answer_groups: bool,
-    /// The business profile the LLM answers from.
-    pub description: String,
-    pub address: String,
-    pub opening_hours: String,
-    pub tone: String,
-    /// LLM tokens per calendar month (UTC); 0 turns the LLM off for this tenant.
-    pub monthly_token_budget: i64,
+    #[sqlx(flatten)]
+    pub settings: crate::tenants::TenantSettings,
     /// `YYYY-MM` of the last "budget used up" notice, so it is given once a month.
     pub budget_notice_month: Option<String>,
     pub created_at: DateTime<Utc>,

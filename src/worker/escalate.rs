@@ -40,7 +40,8 @@ pub async fn escalate(
             .detail(json!({ "from": "bot", "to": "escalated", "reason": reason.as_str(), "trigger": trigger })),
     ];
     if holding_message && let Some(trigger) = trigger {
-        let (language, name) = tx.tenant().await?.map(|t| (t.language, t.name)).unwrap_or(("id".into(), String::new()));
+        let (language, name) =
+            tx.tenant().await?.map(|t| (t.settings.language, t.name)).unwrap_or(("id".into(), String::new()));
         let text = render(Template::Holding, &language, &name);
         let ids = store_reply(state, tx, trigger, Author::System, &[text], now).await?;
         trail.push(
@@ -55,9 +56,9 @@ pub async fn escalate(
 pub(super) fn business_profile(tenant: &TenantRecord) -> BusinessProfile {
     BusinessProfile {
         name: tenant.name.clone(),
-        language: tenant.language.clone(),
-        escalate_media: tenant.media_policy == "escalate",
-        answer_groups: tenant.answer_groups,
+        language: tenant.settings.language.clone(),
+        escalate_media: tenant.settings.media_policy == "escalate",
+        answer_groups: tenant.settings.answer_groups,
     }
 }
 

@@ -55,7 +55,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
             Incoming { kind: MessageKind::parse(&message.kind), body: body.as_deref(), in_group: meta.group.is_some() };
         let profile = business_profile(&tenant);
         let offline = engine::decide(incoming, &faq, &profile, state.config.faq_threshold);
-        over_budget = state.llm.is_some() && tokens_used >= tenant.monthly_token_budget;
+        over_budget = state.llm.is_some() && tokens_used >= tenant.settings.monthly_token_budget;
         let llm_may_answer = matches!(offline, Decision::Reply { .. } | Decision::Escalate(_))
             && incoming.kind.carries_question()
             && !over_budget
@@ -86,7 +86,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         tracing::warn!(tenant = %tenant.id, "monthly LLM token budget used up; the offline responder answers");
         trail.push(
             AuditEntry::new("worker", "llm.budget_exhausted", "tenant", Some(tenant.id.to_string()))
-                .detail(json!({ "budget": tenant.monthly_token_budget, "used": tokens_used })),
+                .detail(json!({ "budget": tenant.settings.monthly_token_budget, "used": tokens_used })),
         );
     }
     trail.extend(match decision {
@@ -124,13 +124,14 @@ fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 fn business_of(tenant: &TenantRecord) -> Business {
+    let s = &tenant.settings;
     Business {
         name: tenant.name.clone(),
-        description: tenant.description.clone(),
-        address: tenant.address.clone(),
-        opening_hours: tenant.opening_hours.clone(),
-        tone: tenant.tone.clone(),
-        language: tenant.language.clone(),
+        description: s.description.clone(),
+        address: s.address.clone(),
+        opening_hours: s.opening_hours.clone(),
+        tone: s.tone.clone(),
+        language: s.language.clone(),
     }
 }
 
