@@ -215,16 +215,6 @@ impl Author {
             Self::System => "system",
         }
     }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "customer" => Some(Self::Customer),
-            "bot" => Some(Self::Bot),
-            "owner" => Some(Self::Owner),
-            "system" => Some(Self::System),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]

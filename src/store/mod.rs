@@ -35,7 +35,6 @@ mod shared_sql {
     pub const ROUTE_CHANNEL: &str = "SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1";
     pub const RELEASE_JOBS: &str = "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 \
                                     WHERE locked_by = $1 AND state = 'running'";
-    pub const QUEUE_DEPTH: &str = "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')";
     pub const LIST_TENANTS: &str = "SELECT * FROM tenants ORDER BY created_at, id";
 }
 
@@ -88,9 +87,6 @@ pub trait Store: Send + Sync {
 
     /// Hands a stopping worker's leased jobs back to the queue without counting an attempt.
     async fn release_jobs(&self, worker: &str) -> StoreResult<u64>;
-
-    /// Number of jobs queued or running (for readiness and metrics).
-    async fn queue_depth(&self) -> StoreResult<i64>;
 
     /// All tenants; on PostgreSQL this needs the owner URL (a role allowed to bypass RLS).
     async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>>;

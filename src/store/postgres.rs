@@ -33,11 +33,6 @@ impl PgStore {
             PgPoolOptions::new().max_connections(10).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
         Ok(Self { pool })
     }
-
-    /// The raw pool, for tests that inspect the database as a given role.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
 }
 
 impl PgStore {
@@ -158,11 +153,6 @@ impl Store for PgStore {
     async fn release_jobs(&self, worker: &str) -> StoreResult<u64> {
         let done = sqlx::query(shared_sql::RELEASE_JOBS).bind(worker).execute(&self.pool).await?;
         Ok(done.rows_affected())
-    }
-
-    async fn queue_depth(&self) -> StoreResult<i64> {
-        let (n,): (i64,) = sqlx::query_as(shared_sql::QUEUE_DEPTH).fetch_one(&self.pool).await?;
-        Ok(n)
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>> {

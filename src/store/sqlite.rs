@@ -108,11 +108,6 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn queue_depth(&self) -> StoreResult<i64> {
-        let (n,): (i64,) = sqlx::query_as(shared_sql::QUEUE_DEPTH).fetch_one(&self.reader).await?;
-        Ok(n)
-    }
-
     async fn list_tenants(&self) -> StoreResult<Vec<TenantRecord>> {
         Ok(sqlx::query_as(shared_sql::LIST_TENANTS).fetch_all(&self.reader).await?)
     }

@@ -56,12 +56,16 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         let profile = business_profile(&tenant);
         let offline = engine::decide(incoming, &faq, &profile, state.config.faq_threshold);
         over_budget = state.llm.is_some() && tokens_used >= tenant.settings.monthly_token_budget;
-        let llm_may_answer = matches!(offline, Decision::Reply { .. } | Decision::Escalate(_))
-            && incoming.kind.carries_question()
-            && !over_budget
-            && state.llm_allows(tenant.id, contact.id);
-        match (&state.llm, incoming.body) {
-            (Some(llm), Some(question)) if llm_may_answer => {
+        // The rate limiter is consulted last: only a call that would really happen spends a cell.
+        let llm = state.llm.as_ref().filter(|_| {
+            matches!(offline, Decision::Reply { .. } | Decision::Escalate(_))
+                && incoming.kind.carries_question()
+                && incoming.body.is_some()
+                && !over_budget
+                && state.llm_allows(tenant.id, contact.id)
+        });
+        match (llm, incoming.body) {
+            (Some(llm), Some(question)) => {
                 let conversation = Conversation {
                     business: business_of(&tenant),
                     faq: &faq,
