@@ -28,6 +28,7 @@ use crate::domain::{ContactId, TenantId};
 use crate::error::ApiError;
 use crate::ingress;
 use crate::llm::{Llm, LlmSettings};
+use crate::owner::email::{Mailer, SmtpSettings};
 use crate::store::Store;
 use crate::worker::Worker;
 
@@ -50,6 +51,8 @@ pub struct AppConfig {
     pub shutdown_grace: Duration,
     /// The LLM endpoints and limits; `None` runs the offline FAQ responder alone.
     pub llm: Option<LlmSettings>,
+    /// E-mail to owners; `None` keeps notices on WhatsApp alone.
+    pub smtp: Option<SmtpSettings>,
 }
 
 impl Default for AppConfig {
@@ -67,6 +70,7 @@ impl Default for AppConfig {
             faq_threshold: 0.5,
             shutdown_grace: Duration::from_secs(15),
             llm: None,
+            smtp: None,
         }
     }
 }
@@ -85,6 +89,7 @@ pub struct AppState {
     pub llm: Option<Arc<Llm>>,
     /// LLM replies per customer per minute (in this process).
     pub llm_limiter: Arc<CustomerLimiter>,
+    pub mailer: Option<Arc<Mailer>>,
 }
 
 pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
@@ -107,6 +112,7 @@ impl AppState {
         let per_minute = config.llm.as_ref().map_or(6, |l| l.per_customer_per_minute);
         let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
         let llm_limiter = Arc::new(RateLimiter::keyed(quota));
+        let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
         Ok(Self {
             store,
             keys,
@@ -116,6 +122,7 @@ impl AppState {
             queue_wake: Arc::new(Notify::new()),
             llm,
             llm_limiter,
+            mailer,
         })
     }
 

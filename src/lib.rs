@@ -15,6 +15,7 @@ pub mod fakes;
 pub mod ingress;
 pub mod kb;
 pub mod llm;
+pub mod owner;
 pub mod logging;
 pub mod store;
 pub mod tenants;

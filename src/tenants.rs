@@ -26,7 +26,24 @@ pub struct TenantSettings {
     pub tone: String,
     /// LLM tokens per calendar month (UTC); 0 keeps this tenant on the offline responder.
     pub monthly_token_budget: i64,
+    /// Comma-separated words that send a customer straight to the owner.
+    pub escalation_keywords: String,
+    /// Bot answers in a row before the owner is asked to look; 0 switches the rule off.
+    pub max_bot_turns: i32,
+    /// `HH:MM-HH:MM` in `timezone`; outside it conversations go to the owner. Empty: no rule.
+    pub business_hours: String,
+    /// IANA time zone of the business, `Asia/Jakarta` by default.
+    pub timezone: String,
+    /// Remind the owner of an unanswered ticket after this many minutes.
+    pub renotify_minutes: i32,
+    /// Tell a waiting customer once, after this many minutes, that the business will answer soon.
+    pub customer_notice_minutes: i32,
+    /// Give a human-mode conversation back to the bot after this many hours of silence.
+    pub human_idle_hours: i32,
 }
+
+/// The default escalation keywords: customers asking for a person, complaints, refunds.
+pub const DEFAULT_KEYWORDS: &str = "admin,manusia,orang,komplain,refund,human,agent";
 
 impl Default for TenantSettings {
     fn default() -> Self {
@@ -39,6 +56,13 @@ impl Default for TenantSettings {
             opening_hours: String::new(),
             tone: String::new(),
             monthly_token_budget: 2_000_000,
+            escalation_keywords: DEFAULT_KEYWORDS.into(),
+            max_bot_turns: 8,
+            business_hours: String::new(),
+            timezone: "Asia/Jakarta".into(),
+            renotify_minutes: 30,
+            customer_notice_minutes: 10,
+            human_idle_hours: 12,
         }
     }
 }

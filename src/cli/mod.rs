@@ -141,6 +141,27 @@ pub struct TenantArgs {
     /// LLM tokens per calendar month (0: offline FAQ responder only).
     #[arg(long, default_value_t = 2_000_000)]
     token_budget: i64,
+    /// Comma-separated words that hand a customer straight to the owner.
+    #[arg(long, default_value = tenants::DEFAULT_KEYWORDS)]
+    escalation_keywords: String,
+    /// Bot answers in a row before the owner is asked to look (0: off).
+    #[arg(long, default_value_t = 8)]
+    max_bot_turns: i32,
+    /// e.g. 08:00-21:00; outside these hours every conversation goes to the owner (empty: off).
+    #[arg(long, default_value = "")]
+    business_hours: String,
+    /// IANA time zone of the business.
+    #[arg(long, default_value = "Asia/Jakarta")]
+    timezone: String,
+    /// Remind the owner of an unanswered ticket after this many minutes.
+    #[arg(long, default_value_t = 30)]
+    renotify_minutes: i32,
+    /// Tell a waiting customer once, after this many minutes, that an answer is coming.
+    #[arg(long, default_value_t = 10)]
+    customer_notice_minutes: i32,
+    /// Give a conversation the owner took over back to the bot after this many silent hours.
+    #[arg(long, default_value_t = 12)]
+    human_idle_hours: i32,
 }
 
 impl From<TenantArgs> for tenants::TenantSettings {
@@ -154,6 +175,13 @@ impl From<TenantArgs> for tenants::TenantSettings {
             opening_hours: a.opening_hours,
             tone: a.tone,
             monthly_token_budget: a.token_budget,
+            escalation_keywords: a.escalation_keywords,
+            max_bot_turns: a.max_bot_turns,
+            business_hours: a.business_hours,
+            timezone: a.timezone,
+            renotify_minutes: a.renotify_minutes,
+            customer_notice_minutes: a.customer_notice_minutes,
+            human_idle_hours: a.human_idle_hours,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Conversation states. The full state machine with owner transitions arrives with the owner loop;
-//! what holds already: only a `bot` conversation is ever answered by the bot.
+//! The conversation state machine: `bot → escalated → human → bot`, and `closed`. Every path
+//! in (a customer message, an owner command, an API call, a timer) is one `ConversationEvent`,
+//! and only a `bot` conversation is ever answered by the bot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConversationState {
     Bot,
@@ -31,6 +32,58 @@ impl ConversationState {
     pub fn bot_may_answer(self) -> bool {
         self == Self::Bot
     }
+
+    /// The state after `event`, or an error naming the refused move. Taking over or
+    /// answering a conversation the owner already has keeps it where it is.
+    pub fn on(self, event: ConversationEvent) -> Result<Self, InvalidTransition> {
+        use ConversationEvent as E;
+        let next = match (self, event) {
+            (Self::Bot, E::Escalate) => Self::Escalated,
+            (Self::Escalated | Self::Human, E::OwnerReply | E::TakeOver) => Self::Human,
+            (Self::Escalated | Self::Human, E::HandBack) => Self::Bot,
+            (Self::Escalated | Self::Human, E::Resolve) => Self::Closed,
+            (Self::Human, E::IdleTimeout) => Self::Bot,
+            _ => return Err(InvalidTransition { from: self, event }),
+        };
+        Ok(next)
+    }
+}
+
+/// Something that moves a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationEvent {
+    /// A trigger hands the conversation to the owner.
+    Escalate,
+    /// The owner sent the customer a message.
+    OwnerReply,
+    /// The owner takes over: the bot stays silent.
+    TakeOver,
+    /// The owner hands the conversation back to the bot.
+    HandBack,
+    /// The owner marks the matter resolved; the next message starts a new conversation.
+    Resolve,
+    /// Nobody wrote for the tenant's idle period while the owner had the conversation.
+    IdleTimeout,
+}
+
+impl ConversationEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Escalate => "escalate",
+            Self::OwnerReply => "owner_reply",
+            Self::TakeOver => "take_over",
+            Self::HandBack => "hand_back",
+            Self::Resolve => "resolve",
+            Self::IdleTimeout => "idle_timeout",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a {} conversation cannot {}", from.as_str(), event.as_str())]
+pub struct InvalidTransition {
+    pub from: ConversationState,
+    pub event: ConversationEvent,
 }
 
 /// Why a conversation was handed to the owner; stored and audited as the code string.
@@ -42,6 +95,16 @@ pub enum EscalationReason {
     UnreadableMedia,
     /// A reply could not be produced or delivered after every retry.
     ReplyFailed,
+    /// The customer used one of the tenant's escalation keywords ("admin", "komplain", …).
+    Keyword,
+    /// The customer asked the same thing again after the bot had answered it.
+    RepeatedQuestion,
+    /// The bot answered the tenant's maximum number of turns in a row.
+    TooManyBotTurns,
+    /// The message came outside the tenant's business hours.
+    OutsideBusinessHours,
+    /// A reply could not be delivered because the 24-hour window had closed.
+    WindowClosed,
     /// The LLM called `escalate_to_owner` with this reason.
     Model(ModelReason),
 }
@@ -52,6 +115,11 @@ impl EscalationReason {
             Self::NoConfidentAnswer => "no_confident_answer",
             Self::UnreadableMedia => "unreadable_media",
             Self::ReplyFailed => "reply_failed",
+            Self::Keyword => "keyword",
+            Self::RepeatedQuestion => "repeated_question",
+            Self::TooManyBotTurns => "too_many_bot_turns",
+            Self::OutsideBusinessHours => "outside_business_hours",
+            Self::WindowClosed => "window_closed",
             Self::Model(reason) => reason.as_str(),
         }
     }
@@ -90,5 +158,36 @@ impl ModelReason {
             Self::PaymentDispute => "model_payment_dispute",
             Self::LegalOrMedical => "model_legal_or_medical",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConversationEvent as E;
+    use super::ConversationState::*;
+
+    #[test]
+    fn the_loop_goes_bot_escalated_human_bot() {
+        let escalated = Bot.on(E::Escalate).unwrap();
+        assert_eq!(escalated, Escalated);
+        let human = escalated.on(E::OwnerReply).unwrap();
+        assert_eq!(human, Human);
+        assert_eq!(human.on(E::TakeOver), Ok(Human));
+        assert_eq!(human.on(E::HandBack), Ok(Bot));
+        assert_eq!(escalated.on(E::TakeOver), Ok(Human));
+        assert_eq!(escalated.on(E::Resolve), Ok(Closed));
+        assert_eq!(human.on(E::IdleTimeout), Ok(Bot));
+    }
+
+    #[test]
+    fn moves_that_make_no_sense_are_refused() {
+        for event in [E::OwnerReply, E::TakeOver, E::HandBack, E::Resolve, E::IdleTimeout] {
+            assert!(Bot.on(event).is_err(), "{event:?}");
+            assert!(Closed.on(event).is_err(), "{event:?}");
+        }
+        assert!(Escalated.on(E::Escalate).is_err(), "one ticket at a time");
+        assert!(Escalated.on(E::IdleTimeout).is_err(), "an unanswered ticket is never dropped by a timer");
+        let refused = Human.on(E::Escalate).unwrap_err();
+        assert_eq!(refused.to_string(), "a human conversation cannot escalate");
     }
 }

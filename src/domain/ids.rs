@@ -69,3 +69,15 @@ id_type!(
     /// One FAQ / knowledge-base entry.
     KbEntryId
 );
+id_type!(
+    /// One owner (or staff) number of a tenant.
+    OwnerId
+);
+id_type!(
+    /// One ticket: a conversation handed to the owner.
+    EscalationId
+);
+id_type!(
+    /// One message to or from an owner.
+    OwnerMessageId
+);

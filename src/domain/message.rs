@@ -76,6 +76,8 @@ pub struct InboundMessage {
     /// Media and group details; media is never downloaded inside the webhook request.
     pub meta: MessageMeta,
     pub sent_at: Option<DateTime<Utc>>,
+    /// The provider id of the message this one quote-replies to, if any.
+    pub quoted: Option<String>,
 }
 
 /// What a message carries besides its text; stored encrypted as JSON.
@@ -230,6 +232,7 @@ mod tests {
             body: Some("alamat saya Jl. Melati".into()),
             meta: MessageMeta::default(),
             sent_at: None,
+            quoted: None,
         };
         let shown = format!("{m:?}");
         assert!(!shown.contains("Melati") && !shown.contains("Siti"), "{shown}");

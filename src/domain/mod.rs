@@ -4,7 +4,7 @@ pub mod identity;
 pub mod ids;
 pub mod message;
 
-pub use conversation::{ConversationState, EscalationReason, ModelReason};
+pub use conversation::{ConversationEvent, ConversationState, EscalationReason, InvalidTransition, ModelReason};
 pub use identity::{Bsuid, CustomerIdentity, IdentityError, Phone};
 pub use ids::*;
 pub use message::{

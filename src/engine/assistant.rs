@@ -4,7 +4,7 @@
 //! responder.
 use serde_json::json;
 
-use super::Decision;
+use super::{Decision, Handover};
 use super::mask::{Masker, clean_input};
 use crate::domain::EscalationReason;
 use crate::llm::check::{self, ReplyRules};
@@ -48,7 +48,11 @@ pub async fn ask(llm: &Llm, conversation: Conversation<'_>) -> (Option<Decision>
     let model = outcome.attempts.last().map(|a| a.model.clone()).unwrap_or_default();
     let decision = outcome.decision.map(|d| match d {
         ModelDecision::Reply(text) => Decision::Reply { text, basis: json!({ "source": "llm", "model": model }) },
-        ModelDecision::Escalate(reason) => Decision::Escalate(EscalationReason::Model(reason)),
+        ModelDecision::Escalate(h) => Decision::Escalate(Handover {
+            reason: EscalationReason::Model(h.reason),
+            summary: h.summary.map(|s| masker.unmask(&s)),
+            draft: h.draft.map(|d| check::whatsapp_format(&masker.unmask(&d))),
+        }),
     });
     (decision, outcome.attempts)
 }

@@ -10,6 +10,7 @@ pub mod faq;
 pub mod mask;
 pub mod templates;
 pub mod text;
+pub mod triggers;
 
 pub use templates::{Template, render};
 
@@ -40,12 +41,31 @@ pub enum Decision {
         text: String,
         basis: Value,
     },
-    Escalate(EscalationReason),
+    Escalate(Handover),
     /// Nothing to answer (a reaction, a sticker).
     Ignore {
         why: &'static str,
     },
 }
+
+/// Handing a conversation to the owner, with what may help them answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handover {
+    pub reason: EscalationReason,
+    /// Two short lines on what the customer needs (from the LLM).
+    pub summary: Option<String>,
+    /// A reply the owner can send as is with `#12 1`.
+    pub draft: Option<String>,
+}
+
+impl Handover {
+    pub fn because(reason: EscalationReason) -> Self {
+        Self { reason, summary: None, draft: None }
+    }
+}
+
+/// A weaker FAQ match than the threshold is not sent, but offered to the owner as a draft.
+const DRAFT_CONFIDENCE: f64 = 0.25;
 
 /// The offline responder: FAQ retrieval with a confidence threshold, plus greetings and thanks.
 pub fn decide(message: Incoming<'_>, faq_entries: &[KbEntry], profile: &BusinessProfile, threshold: f64) -> Decision {
@@ -58,7 +78,7 @@ pub fn decide(message: Incoming<'_>, faq_entries: &[KbEntry], profile: &Business
     }
     if !kind.carries_question() {
         return if profile.escalate_media {
-            Decision::Escalate(EscalationReason::UnreadableMedia)
+            Decision::Escalate(Handover::because(EscalationReason::UnreadableMedia))
         } else {
             canned(Template::MediaUnreadable, profile, "media_unreadable")
         };
@@ -77,7 +97,10 @@ pub fn decide(message: Incoming<'_>, faq_entries: &[KbEntry], profile: &Business
             text: found.entry.answer.clone(),
             basis: json!({ "source": "faq", "entry": found.entry.id, "confidence": round(found.confidence) }),
         },
-        _ => Decision::Escalate(EscalationReason::NoConfidentAnswer),
+        weak => Decision::Escalate(Handover {
+            draft: weak.filter(|m| m.confidence >= DRAFT_CONFIDENCE).map(|m| m.entry.answer.clone()),
+            ..Handover::because(EscalationReason::NoConfidentAnswer)
+        }),
     }
 }
 
@@ -118,7 +141,7 @@ mod tests {
         let strict = BusinessProfile { escalate_media: true, ..profile() };
         assert_eq!(
             decide(ask(MessageKind::Image, None), &[], &strict, 0.5),
-            Decision::Escalate(EscalationReason::UnreadableMedia)
+            Decision::Escalate(Handover::because(EscalationReason::UnreadableMedia))
         );
         assert!(matches!(
             decide(ask(MessageKind::Reaction, Some("👍")), &[], &profile(), 0.5),
@@ -134,7 +157,7 @@ mod tests {
         }
         assert_eq!(
             decide(ask(MessageKind::Text, Some("bisa refund?")), &[], &profile(), 0.5),
-            Decision::Escalate(EscalationReason::NoConfidentAnswer)
+            Decision::Escalate(Handover::because(EscalationReason::NoConfidentAnswer))
         );
     }
 }

@@ -9,6 +9,8 @@ pub enum Template {
     Thanks,
     /// The polite answer to media the bot cannot read (tenant media policy `reply`).
     MediaUnreadable,
+    /// Sent once to a customer whose ticket is still unanswered after the tenant's wait.
+    Wait,
 }
 
 /// Renders a template in the tenant's language (`id` by default, `en` available).
@@ -23,6 +25,8 @@ pub fn render(template: Template, language: &str, business_name: &str) -> String
         (Template::Thanks, true) => include_str!("../../prompts/thanks.en.md"),
         (Template::MediaUnreadable, false) => include_str!("../../prompts/media.id.md"),
         (Template::MediaUnreadable, true) => include_str!("../../prompts/media.en.md"),
+        (Template::Wait, false) => include_str!("../../prompts/wait.id.md"),
+        (Template::Wait, true) => include_str!("../../prompts/wait.en.md"),
     };
     text.trim().replace("{business_name}", business_name)
 }

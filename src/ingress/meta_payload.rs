@@ -78,6 +78,13 @@ struct Message {
     location: Option<Location>,
     reaction: Option<Reaction>,
     system: Option<System>,
+    /// Present on a quote-reply (and on a tapped button): the message replied to.
+    context: Option<Context>,
+}
+
+#[derive(Deserialize)]
+struct Context {
+    id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +207,7 @@ impl Message {
             body,
             meta,
             sent_at: unix_seconds(self.timestamp.as_deref()),
+            quoted: self.context.and_then(|c| c.id),
         }))
     }
 

@@ -135,6 +135,7 @@ impl Batch<'_> {
             state: ConversationState::Bot.as_str().into(),
             escalation_reason: None,
             last_inbound_at: None,
+            window_closed_at: None,
             created_at: self.now,
             updated_at: self.now,
         };

@@ -181,6 +181,7 @@ fn parse(params: &[(String, String)]) -> Result<InboundEvent, ApiError> {
         body,
         meta,
         sent_at: None,
+        quoted: get("OriginalRepliedMessageSid").map(str::to_string),
     }))
 }
 

@@ -65,7 +65,15 @@ impl LlmSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelDecision {
     Reply(String),
-    Escalate(ModelReason),
+    Escalate(ModelHandover),
+}
+
+/// The arguments of an `escalate_to_owner` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelHandover {
+    pub reason: ModelReason,
+    pub summary: Option<String>,
+    pub draft: Option<String>,
 }
 
 /// One call to one endpoint, for `llm_usage` and the audit; no text.
@@ -133,7 +141,7 @@ impl Llm {
                 let (result, attempt) = self.call(endpoint, messages, left).await;
                 let mut attempt = attempt;
                 let verdict = result.and_then(|answer| match answer {
-                    Answer::Escalate(reason) => Ok(ModelDecision::Escalate(reason)),
+                    Answer::Escalate(handover) => Ok(ModelDecision::Escalate(handover)),
                     Answer::Text(text) => accept(&text).map(ModelDecision::Reply).map_err(Failure::Malformed),
                     Answer::Malformed(class) => Err(Failure::Malformed(class)),
                 });
@@ -216,7 +224,7 @@ impl Llm {
 
 enum Answer {
     Text(String),
-    Escalate(ModelReason),
+    Escalate(ModelHandover),
     Malformed(&'static str),
 }
 
@@ -235,10 +243,12 @@ fn interpret(response: wire::ChatResponse) -> Answer {
         if call.name != "escalate_to_owner" {
             return Answer::Malformed("unknown_tool");
         }
-        let reason = serde_json::from_str::<Value>(&call.arguments)
-            .ok()
-            .and_then(|args| args["reason"].as_str().and_then(ModelReason::parse));
-        return reason.map_or(Answer::Malformed("bad_tool_arguments"), Answer::Escalate);
+        let args = serde_json::from_str::<Value>(&call.arguments).unwrap_or_default();
+        let text = |field: &str| args[field].as_str().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+        let Some(reason) = args["reason"].as_str().and_then(ModelReason::parse) else {
+            return Answer::Malformed("bad_tool_arguments");
+        };
+        return Answer::Escalate(ModelHandover { reason, summary: text("summary"), draft: text("draft_reply") });
     }
     match message.content.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()) {
         Some(text) => Answer::Text(text),
@@ -284,8 +294,10 @@ mod tests {
         let call = |name: &str, args: &str| json!({ "choices": [{ "message": { "tool_calls": [{ "function": { "name": name, "arguments": args } }] }, "finish_reason": "" }] });
         assert!(matches!(
             parse(call("escalate_to_owner", r#"{"reason":"refund"}"#)),
-            Answer::Escalate(ModelReason::Refund)
+            Answer::Escalate(ModelHandover { reason: ModelReason::Refund, summary: None, draft: None })
         ));
+        let full = parse(call("escalate_to_owner", r#"{"reason":"complaint","summary":"Barang rusak.","draft_reply":" "}"#));
+        assert!(matches!(full, Answer::Escalate(ModelHandover { summary: Some(s), draft: None, .. }) if s == "Barang rusak."));
         assert!(matches!(
             parse(call("escalate_to_owner", r#"{"reason":"bored"}"#)),
             Answer::Malformed("bad_tool_arguments")

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{ChannelId, ContactId, ConversationId, JobId, KbEntryId, MessageId, TenantId};
+use crate::domain::{
+    ChannelId, ContactId, ConversationId, EscalationId, JobId, KbEntryId, MessageId, OwnerId, OwnerMessageId, TenantId,
+};
 
 #[macro_use]
 mod common;
@@ -138,7 +140,10 @@ pub trait TenantTx: Send {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Records an inbound message time; a new inbound also reopens a closed 24-hour window.
     async fn touch_conversation_inbound(&mut self, id: ConversationId, at: DateTime<Utc>) -> StoreResult<()>;
+    /// The provider said the 24-hour window is closed: no free-form message reaches the customer.
+    async fn mark_conversation_window_closed(&mut self, id: ConversationId, at: DateTime<Utc>) -> StoreResult<()>;
 
     async fn message_exists(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<bool>;
     /// Inserts unless the provider id is already stored for the channel (or the reply part
@@ -173,6 +178,48 @@ pub trait TenantTx: Send {
         outcome: &JobOutcome<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
+    async fn insert_owner(&mut self, owner: &OwnerRecord) -> StoreResult<bool>;
+    async fn owners(&mut self) -> StoreResult<Vec<OwnerRecord>>;
+    async fn owner(&mut self, id: OwnerId) -> StoreResult<Option<OwnerRecord>>;
+    async fn owner_by_index(&mut self, index: IdentityIndex<'_>) -> StoreResult<Option<OwnerRecord>>;
+    /// Links a BSUID to an owner found by phone, unless the owner has one already.
+    async fn link_owner_bsuid(&mut self, id: OwnerId, index: &[u8], bsuid_enc: &str) -> StoreResult<()>;
+    /// An owner wrote to the business number: their own 24-hour window is open again.
+    async fn touch_owner_inbound(&mut self, id: OwnerId, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn mark_owner_window_closed(&mut self, id: OwnerId, at: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Takes the tenant's next ticket number (1, 2, …).
+    async fn next_ticket_number(&mut self) -> StoreResult<i32>;
+    /// Inserts unless the conversation already has an open ticket; returns whether it inserted.
+    async fn insert_escalation(&mut self, escalation: &EscalationRecord) -> StoreResult<bool>;
+    /// The ticket, locked until commit where the backend has row locks.
+    async fn lock_escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>>;
+    async fn escalation_by_number(&mut self, number: i32) -> StoreResult<Option<EscalationRecord>>;
+    async fn open_escalation(&mut self, conversation: ConversationId) -> StoreResult<Option<EscalationRecord>>;
+    /// Open tickets first (oldest first), then closed ones (newest first).
+    async fn escalations(&mut self, open_only: bool, limit: i64) -> StoreResult<Vec<EscalationRecord>>;
+    /// Writes the ticket's mutable fields.
+    async fn update_escalation(&mut self, escalation: &EscalationRecord) -> StoreResult<()>;
+
+    /// Inserts unless the provider id is already stored for the channel; returns whether it inserted.
+    async fn insert_owner_message(&mut self, message: &OwnerMessageRecord) -> StoreResult<bool>;
+    async fn owner_message(&mut self, id: OwnerMessageId) -> StoreResult<Option<OwnerMessageRecord>>;
+    async fn owner_message_by_provider_id(
+        &mut self,
+        channel: ChannelId,
+        provider_message_id: &str,
+    ) -> StoreResult<Option<OwnerMessageRecord>>;
+    async fn set_owner_message_sent(
+        &mut self,
+        id: OwnerMessageId,
+        provider_message_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn advance_owner_message_status(&mut self, id: OwnerMessageId, update: &StatusChange<'_>)
+    -> StoreResult<bool>;
+    /// Drops a processed command's text: what it did is kept as messages and audit rows.
+    async fn clear_owner_message_body(&mut self, id: OwnerMessageId, now: DateTime<Utc>) -> StoreResult<()>;
 
     async fn insert_llm_usage(&mut self, usage: &LlmUsage) -> StoreResult<()>;
     /// Prompt plus completion tokens used since `since`.
@@ -280,6 +327,7 @@ pub struct ConversationRecord {
     pub state: String,
     pub escalation_reason: Option<String>,
     pub last_inbound_at: Option<DateTime<Utc>>,
+    pub window_closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -307,6 +355,75 @@ pub struct MessageRecord {
     pub status_rank: i32,
     pub error_code: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A number (or WhatsApp account) of the business owner or their staff that receives notices
+/// and may send commands. Identifiers are encrypted with the tenant's data key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OwnerRecord {
+    pub id: OwnerId,
+    pub tenant_id: TenantId,
+    pub phone_index: Option<Vec<u8>>,
+    pub bsuid_index: Option<Vec<u8>>,
+    pub phone_enc: Option<String>,
+    pub bsuid_enc: Option<String>,
+    pub email_enc: Option<String>,
+    pub name_enc: Option<String>,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    pub window_closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A ticket: one escalation of one conversation, numbered per tenant.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EscalationRecord {
+    pub id: EscalationId,
+    pub tenant_id: TenantId,
+    pub number: i32,
+    pub conversation_id: ConversationId,
+    pub contact_id: ContactId,
+    pub trigger_message_id: Option<MessageId>,
+    pub reason: String,
+    /// `open` (waiting for the owner), `human` (the owner is answering), `handed_back`, `resolved`.
+    pub status: String,
+    /// Summary and suggested reply for the owner, encrypted with the contact's key.
+    pub summary_enc: Option<String>,
+    pub draft_enc: Option<String>,
+    pub opened_at: DateTime<Utc>,
+    pub notified_at: Option<DateTime<Utc>>,
+    pub renotified: i32,
+    pub customer_notified_at: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub last_owner_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<String>,
+}
+
+/// A message to an owner (notice, forward, answer to a command) or from one (a command).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OwnerMessageRecord {
+    pub id: OwnerMessageId,
+    pub tenant_id: TenantId,
+    pub owner_id: OwnerId,
+    pub channel_id: ChannelId,
+    pub escalation_id: Option<EscalationId>,
+    /// When set, the body is encrypted with this contact's key (erasing the contact shreds it);
+    /// otherwise with the tenant's key.
+    pub contact_id: Option<ContactId>,
+    pub direction: String,
+    /// `whatsapp` or `email`.
+    pub route: String,
+    /// `command`, `notice`, `reminder`, `forward`, `answer`, `undeliverable`.
+    pub purpose: String,
+    pub body_enc: Option<String>,
+    pub provider_message_id: Option<String>,
+    /// The provider id of the message an inbound command quote-replies to.
+    pub quoted_provider_id: Option<String>,
+    pub status: String,
+    pub status_rank: i32,
+    pub error_code: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -343,6 +460,8 @@ pub enum JobOutcome<'a> {
     Done,
     Retry { run_at: DateTime<Utc>, error: &'a str },
     Dead { error: &'a str },
+    /// Run again at `run_at` with a fresh attempt count: a timer that is not finished yet.
+    Later { run_at: DateTime<Utc> },
 }
 
 /// One LLM call, stored for analytics and budgets; no text.

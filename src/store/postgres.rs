@@ -21,6 +21,9 @@ const APP_TABLES: &[&str] = &[
     "jobs",
     "audit_heads",
     "llm_usage",
+    "owners",
+    "escalations",
+    "owner_messages",
 ];
 
 pub struct PgStore {
@@ -175,6 +178,14 @@ pub struct PgTx {
 }
 
 tenant_tx_impl!(PgTx, time = pg_time, {
+    async fn lock_escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>> {
+        Ok(sqlx::query_as("SELECT * FROM escalations WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+            .bind(self.tenant)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+
     async fn lock_audit_head(&mut self) -> StoreResult<AuditHead> {
         sqlx::query("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING")
             .bind(self.tenant)

@@ -129,6 +129,15 @@ pub struct SqliteTx {
 }
 
 tenant_tx_impl!(SqliteTx, time = sql_time, {
+    async fn lock_escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>> {
+        // BEGIN IMMEDIATE already serialises writers.
+        Ok(sqlx::query_as("SELECT * FROM escalations WHERE tenant_id = $1 AND id = $2")
+            .bind(self.tenant)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+
     async fn lock_audit_head(&mut self) -> StoreResult<AuditHead> {
         // BEGIN IMMEDIATE already holds the write lock; no row lock needed.
         sqlx::query("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING")

@@ -11,13 +11,13 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::domain::{DeliveryStatus, EscalationReason, JobId, MessageId, TenantId};
+use crate::engine::Handover;
+use crate::owner;
 use crate::store::{ClaimedJob, JobOutcome, JobRecord, StatusChange, StoreError, StoreResult, TenantTx};
 
-mod escalate;
+pub mod outbound;
 mod respond;
 mod send;
-
-pub use escalate::escalate;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {
@@ -25,6 +25,14 @@ pub enum JobKind {
     Respond,
     /// Deliver one outbound message through its provider.
     Send,
+    /// Tell the owners about a new ticket (subject: the ticket).
+    OwnerNotice,
+    /// Deliver one message to an owner (subject: the owner message).
+    OwnerSend,
+    /// Run what an owner typed on WhatsApp (subject: the owner message).
+    OwnerCommand,
+    /// A ticket's reminders and idle timeout (subject: the ticket); reschedules itself.
+    TicketTimer,
 }
 
 impl JobKind {
@@ -32,6 +40,10 @@ impl JobKind {
         match self {
             Self::Respond => "respond",
             Self::Send => "send",
+            Self::OwnerNotice => "owner_notice",
+            Self::OwnerSend => "owner_send",
+            Self::OwnerCommand => "owner_command",
+            Self::TicketTimer => "ticket_timer",
         }
     }
 
@@ -39,6 +51,10 @@ impl JobKind {
         match raw {
             "respond" => Some(Self::Respond),
             "send" => Some(Self::Send),
+            "owner_notice" => Some(Self::OwnerNotice),
+            "owner_send" => Some(Self::OwnerSend),
+            "owner_command" => Some(Self::OwnerCommand),
+            "ticket_timer" => Some(Self::TicketTimer),
             _ => None,
         }
     }
@@ -69,6 +85,12 @@ impl JobRecord {
 pub enum JobFailure {
     Retryable(String),
     Permanent(String),
+}
+
+impl From<crate::crypto::CryptoError> for JobFailure {
+    fn from(_: crate::crypto::CryptoError) -> Self {
+        Self::Permanent("undecryptable".into())
+    }
 }
 
 impl From<StoreError> for JobFailure {
@@ -161,6 +183,10 @@ impl Worker {
             _ if job.attempts > job.max_attempts => Err(JobFailure::Permanent("attempts_exhausted".into())),
             Some(JobKind::Respond) => respond::run(&self.state, &self.id, &job).await,
             Some(JobKind::Send) => send::run(&self.state, &self.id, &job).await,
+            Some(JobKind::OwnerNotice) => owner::notify::run_notice(&self.state, &self.id, &job).await,
+            Some(JobKind::OwnerSend) => owner::deliver::run(&self.state, &self.id, &job).await,
+            Some(JobKind::OwnerCommand) => owner::inbox::run(&self.state, &self.id, &job).await,
+            Some(JobKind::TicketTimer) => owner::timers::run(&self.state, &self.id, &job).await,
             None => Err(JobFailure::Permanent("unknown_kind".into())),
         };
         if let Err(failure) = result {
@@ -222,11 +248,17 @@ impl Worker {
             AuditEntry::new("worker", "job.dead", "job", Some(job.id.to_string()))
                 .detail(json!({ "kind": job.kind, "attempts": job.attempts, "error": class })),
         ];
+        let is_send = job.kind == JobKind::Send.as_str();
+        if !is_send && job.kind != JobKind::Respond.as_str() {
+            return Ok(Some(trail)); // owner-side jobs: the audit row and the dead job are the record
+        }
         let message_id = MessageId(job.subject_id);
         let Some(message) = tx.message(message_id).await? else {
             return Ok(Some(trail));
         };
-        let is_send = job.kind == JobKind::Send.as_str();
+        let Some(conversation) = tx.conversation(message.conversation_id).await? else {
+            return Ok(Some(trail));
+        };
         if is_send {
             let failed =
                 StatusChange { status: "failed", rank: DeliveryStatus::Failed.rank(), error_code: Some(class), now };
@@ -234,18 +266,8 @@ impl Worker {
         }
         // A customer we could not reach gets no holding message either.
         let holding = !is_send;
-        trail.extend(
-            escalate(
-                &self.state,
-                tx,
-                message.conversation_id,
-                EscalationReason::ReplyFailed,
-                Some(message_id),
-                holding,
-                now,
-            )
-            .await?,
-        );
+        let handover = Handover::because(EscalationReason::ReplyFailed);
+        trail.extend(owner::escalate(&self.state, tx, &conversation, &handover, Some(message_id), holding, now).await?);
         Ok(Some(trail))
     }
 }

@@ -6,15 +6,17 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::JobFailure;
-use super::escalate::{business_profile, escalate, store_reply};
+use super::outbound::{business_profile, store_reply};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::channels::split_body;
 use crate::contacts;
 use crate::crypto::DataKey;
-use crate::domain::{Author, ConversationState, MessageId, MessageKind, Provider, TenantId};
+use crate::domain::{Author, ConversationState, EscalationReason, MessageId, MessageKind, Provider, TenantId};
+use crate::owner;
 use crate::engine::assistant::{self, Conversation};
-use crate::engine::{self, Decision, Incoming};
+use crate::engine::triggers::{self, BusinessHours, Rules, Turn};
+use crate::engine::{self, Decision, Handover, Incoming};
 use crate::llm::Attempt;
 use crate::llm::prompt::Business;
 use crate::store::{JobOutcome, JobRecord, LlmUsage, MessageRecord, TenantRecord};
@@ -54,11 +56,18 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         let incoming =
             Incoming { kind: MessageKind::parse(&message.kind), body: body.as_deref(), in_group: meta.group.is_some() };
         let profile = business_profile(&tenant);
-        let offline = engine::decide(incoming, &faq, &profile, state.config.faq_threshold);
+        let tripped = (incoming.kind.carries_question() && !(incoming.in_group && !profile.answer_groups))
+            .then(|| rule_trigger(&tenant, incoming.body, &history, message_id, &key, state.clock.now()))
+            .flatten();
+        let offline = match tripped {
+            Some(reason) => Decision::Escalate(Handover::because(reason)),
+            None => engine::decide(incoming, &faq, &profile, state.config.faq_threshold),
+        };
         over_budget = state.llm.is_some() && tokens_used >= tenant.settings.monthly_token_budget;
         // The rate limiter is consulted last: only a call that would really happen spends a cell.
         let llm = state.llm.as_ref().filter(|_| {
             matches!(offline, Decision::Reply { .. } | Decision::Escalate(_))
+                && tripped.is_none()
                 && incoming.kind.carries_question()
                 && incoming.body.is_some()
                 && !over_budget
@@ -93,22 +102,24 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
                 .detail(json!({ "budget": tenant.settings.monthly_token_budget, "used": tokens_used })),
         );
     }
+    let current = tx.conversation(conversation.id).await?.ok_or_else(|| permanent("conversation_missing"))?;
+    let with_bot = current.state == ConversationState::Bot.as_str();
     trail.extend(match decision {
+        _ if !with_bot && !already_answered => match tx.open_escalation(current.id).await? {
+            // The owner has this conversation: they see the message, the bot stays silent.
+            Some(ticket) => owner::notify::forward(state, &mut *tx, &ticket, &message, now).await?,
+            None => vec![skipped(message_id, "conversation_not_with_bot")],
+        },
         Decision::Reply { text, basis } => {
             let max = Provider::parse(&channel.provider).map_or(1600, Provider::max_body_chars);
-            let current = tx.conversation(conversation.id).await?;
-            if current.is_some_and(|c| c.state == ConversationState::Bot.as_str()) {
-                let ids = store_reply(state, &mut *tx, message_id, Author::Bot, &split_body(&text, max), now).await?;
-                vec![
-                    AuditEntry::new("worker", "reply.decided", "message", Some(message_id.to_string()))
-                        .detail(json!({ "basis": basis, "messages": ids })),
-                ]
-            } else {
-                vec![skipped(message_id, "conversation_not_with_bot")]
-            }
+            let ids = store_reply(state, &mut *tx, message_id, Author::Bot, &split_body(&text, max), now).await?;
+            vec![
+                AuditEntry::new("worker", "reply.decided", "message", Some(message_id.to_string()))
+                    .detail(json!({ "basis": basis, "messages": ids })),
+            ]
         }
-        Decision::Escalate(reason) => {
-            escalate(state, &mut *tx, conversation.id, reason, Some(message_id), true, now).await?
+        Decision::Escalate(handover) => {
+            owner::escalate(state, &mut *tx, &current, &handover, Some(message_id), true, now).await?
         }
         Decision::Ignore { why } => vec![skipped(message_id, why)],
     });
@@ -149,6 +160,36 @@ fn decrypted_history(history: &[MessageRecord], current: MessageId, key: &DataKe
             Some((if m.direction == "in" { "user" } else { "assistant" }, text))
         })
         .collect()
+}
+
+/// The tenant's rule triggers (keywords, hours, repeats, bot turns) for this message.
+fn rule_trigger(
+    tenant: &TenantRecord,
+    question: Option<&str>,
+    history: &[MessageRecord],
+    current: MessageId,
+    key: &DataKey,
+    now: DateTime<Utc>,
+) -> Option<EscalationReason> {
+    let s = &tenant.settings;
+    let hours = BusinessHours::parse(&s.business_hours, &s.timezone).ok().flatten();
+    let rules = Rules { keywords: &s.escalation_keywords, max_bot_turns: s.max_bot_turns, business_hours: hours };
+    let texts: Vec<Option<String>> = history
+        .iter()
+        .map(|m| if m.direction == "in" { key.decrypt_opt(m.body_enc.as_deref()).ok().flatten() } else { None })
+        .collect();
+    // One turn per answered message: the later parts of a split answer do not count.
+    let turns: Vec<Turn<'_>> = history
+        .iter()
+        .zip(&texts)
+        .filter(|(m, _)| m.id != current && (m.direction == "in" || m.part == 0))
+        .map(|(m, text)| match (m.direction.as_str(), m.author.as_str()) {
+            ("in", _) => Turn::Customer(text.as_deref()),
+            (_, "bot") => Turn::Bot,
+            _ => Turn::Other,
+        })
+        .collect();
+    triggers::check(question, &turns, &rules, now)
 }
 
 /// One `llm_usage` row and two audit rows per attempt; no text in either.

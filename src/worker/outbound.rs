@@ -1,59 +1,16 @@
-//! Handing a conversation to the owner. The full owner loop (notices, tickets, commands)
-//! builds on this; what holds already: the transition happens once, is audited, and the
-//! customer gets the holding message once.
+//! Messages to customers: stored encrypted with one send job per part, in the caller's
+//! transaction (a transactional outbox).
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::JobKind;
 use crate::app::AppState;
-use crate::audit::AuditEntry;
 use crate::contacts;
-use crate::domain::{Author, ConversationId, ConversationState, EscalationReason, MessageId, MessageMeta};
-use crate::engine::{BusinessProfile, Template, render};
+use crate::domain::{Author, ConversationId, MessageId, MessageMeta};
+use crate::engine::BusinessProfile;
 use crate::store::{JobRecord, MessageRecord, StoreResult, TenantRecord, TenantTx};
 
-/// Moves the conversation from `bot` to `escalated`; returns the audit entries to append.
-/// Does nothing when the conversation is not with the bot any more.
-pub async fn escalate(
-    state: &AppState,
-    tx: &mut dyn TenantTx,
-    conversation: ConversationId,
-    reason: EscalationReason,
-    trigger: Option<MessageId>,
-    holding_message: bool,
-    now: DateTime<Utc>,
-) -> StoreResult<Vec<AuditEntry>> {
-    let moved = tx
-        .transition_conversation(
-            conversation,
-            ConversationState::Bot.as_str(),
-            ConversationState::Escalated.as_str(),
-            Some(reason.as_str()),
-            now,
-        )
-        .await?;
-    if !moved {
-        return Ok(Vec::new());
-    }
-    let mut trail = vec![
-        AuditEntry::new("worker", "conversation.escalated", "conversation", Some(conversation.to_string()))
-            .detail(json!({ "from": "bot", "to": "escalated", "reason": reason.as_str(), "trigger": trigger })),
-    ];
-    if holding_message && let Some(trigger) = trigger {
-        let (language, name) =
-            tx.tenant().await?.map(|t| (t.settings.language, t.name)).unwrap_or(("id".into(), String::new()));
-        let text = render(Template::Holding, &language, &name);
-        let ids = store_reply(state, tx, trigger, Author::System, &[text], now).await?;
-        trail.push(
-            AuditEntry::new("worker", "reply.holding", "message", Some(trigger.to_string()))
-                .detail(json!({ "messages": ids })),
-        );
-    }
-    Ok(trail)
-}
-
 /// The engine's view of the tenant.
-pub(super) fn business_profile(tenant: &TenantRecord) -> BusinessProfile {
+pub fn business_profile(tenant: &TenantRecord) -> BusinessProfile {
     BusinessProfile {
         name: tenant.name.clone(),
         language: tenant.settings.language.clone(),
@@ -63,7 +20,7 @@ pub(super) fn business_profile(tenant: &TenantRecord) -> BusinessProfile {
 }
 
 /// Stores the parts of a reply to `inbound` and enqueues one send job per part.
-pub(super) async fn store_reply(
+pub async fn store_reply(
     state: &AppState,
     tx: &mut dyn TenantTx,
     inbound: MessageId,
@@ -74,12 +31,41 @@ pub(super) async fn store_reply(
     let Some(original) = tx.message(inbound).await? else {
         return Ok(Vec::new());
     };
+    store_outbound(state, tx, &original, Some(inbound), author, parts, now).await
+}
+
+/// Stores a message to the customer of a conversation that answers no message in
+/// particular (an owner's relay, a wait notice); it goes where the latest inbound came from.
+pub async fn store_to_customer(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    conversation: ConversationId,
+    author: Author,
+    parts: &[String],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<MessageId>> {
+    let recent = tx.recent_messages(conversation, 20).await?;
+    let Some(latest) = recent.iter().rev().find(|m| m.direction == "in") else {
+        return Ok(Vec::new());
+    };
+    store_outbound(state, tx, latest, None, author, parts, now).await
+}
+
+async fn store_outbound(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    original: &MessageRecord,
+    reply_to: Option<MessageId>,
+    author: Author,
+    parts: &[String],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<MessageId>> {
     let Some(contact) = tx.contact(original.contact_id).await? else {
         return Ok(Vec::new());
     };
     let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
     // A reply to a group message goes back to the group.
-    let group = contacts::message_meta(&original, &key)?.group;
+    let group = contacts::message_meta(original, &key)?.group;
     let meta_enc = contacts::seal_meta(&MessageMeta { group, ..MessageMeta::default() }, &key);
     let mut ids = Vec::new();
     for (part, text) in parts.iter().enumerate() {
@@ -95,7 +81,7 @@ pub(super) async fn store_reply(
             body_enc: Some(key.encrypt(text)),
             meta_enc: meta_enc.clone(),
             provider_message_id: None,
-            reply_to: Some(inbound),
+            reply_to,
             part: part as i32,
             status: "queued".into(),
             status_rank: 0,

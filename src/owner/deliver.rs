@@ -1,0 +1,110 @@
+//! The `owner_send` job: delivers one owner message on its route. When WhatsApp refuses
+//! because the owner's own 24-hour window has closed, the message is not retried; the owner
+//! gets it by e-mail instead, if they have an address and SMTP is configured.
+use serde_json::json;
+
+use super::OwnerContact;
+use super::notify::{About, queue};
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::channels::{ChannelSecrets, Recipient, SendError};
+use crate::domain::{Bsuid, DeliveryStatus, OwnerMessageId};
+use crate::store::{JobOutcome, JobRecord, StatusChange};
+use crate::tenants;
+use crate::worker::JobFailure;
+
+/// Purposes worth an e-mail when WhatsApp cannot reach the owner.
+const EMAIL_FALLBACK: &[&str] = &["notice", "reminder", "undeliverable"];
+
+pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+    let permanent = |class: &str| JobFailure::Permanent(class.into());
+    let undecryptable = |_| permanent("undecryptable");
+    let id = OwnerMessageId(job.subject_id);
+    let mut tx = state.store.begin_read(job.tenant_id).await?;
+    let message = tx.owner_message(id).await?.ok_or_else(|| permanent("message_missing"))?;
+    if message.provider_message_id.is_some() {
+        tx.commit().await?;
+        let mut tx = state.store.begin(job.tenant_id).await?;
+        tx.finish_job(job.id, worker, &JobOutcome::Done, state.clock.now()).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    let owner = tx.owner(message.owner_id).await?.ok_or_else(|| permanent("owner_missing"))?;
+    let channel = tx.channel(message.channel_id).await?.ok_or_else(|| permanent("channel_missing"))?;
+    let tenant_key = tenants::data_key(&mut *tx, &state.keys).await?;
+    let contact = match message.contact_id {
+        Some(id) => Some(tx.contact(id).await?.ok_or_else(|| permanent("contact_missing"))?),
+        None => None,
+    };
+    tx.commit().await?;
+
+    let contact_key = contact.map(|c| state.keys.vault.unwrap_key(&c.wrapped_key)).transpose().map_err(undecryptable)?;
+    let key = contact_key.as_ref().unwrap_or(&tenant_key);
+    let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(undecryptable)?.unwrap_or_default();
+    let details = OwnerContact::open(&owner, &tenant_key).map_err(|_| permanent("undecryptable"))?;
+    let sent = match message.route.as_str() {
+        "email" => match (&state.mailer, &details.email) {
+            (Some(mailer), Some(address)) => mailer.send(address, &subject_of(&body), &body).await,
+            _ => Err(SendError::Rejected("no_email_route".into())),
+        },
+        _ => {
+            let bsuid = tenant_key.decrypt_opt(owner.bsuid_enc.as_deref()).map_err(undecryptable)?;
+            let to = match (details.phone, bsuid.and_then(|b| Bsuid::parse(&b).ok())) {
+                (Some(phone), _) => Recipient::Phone(phone),
+                (None, Some(bsuid)) => Recipient::Bsuid(bsuid),
+                (None, None) => return Err(permanent("no_recipient")),
+            };
+            let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
+            state.channels.send_text(&channel, &secrets, &to, &body).await
+        }
+    };
+
+    let now = state.clock.now();
+    let mut tx = state.store.begin(job.tenant_id).await?;
+    let subject = Some(id.to_string());
+    let trail = match sent {
+        Ok(provider_id) => {
+            tx.set_owner_message_sent(id, &provider_id, now).await?;
+            vec![
+                AuditEntry::new("worker", "owner_message.sent", "owner_message", subject)
+                    .detail(json!({ "route": message.route, "purpose": message.purpose })),
+            ]
+        }
+        Err(SendError::WindowClosed) => {
+            let failed = StatusChange {
+                status: "failed",
+                rank: DeliveryStatus::Failed.rank(),
+                error_code: Some("window_closed"),
+                now,
+            };
+            tx.advance_owner_message_status(id, &failed).await?;
+            tx.mark_owner_window_closed(owner.id, now).await?;
+            let by_email = message.route == "whatsapp"
+                && EMAIL_FALLBACK.contains(&message.purpose.as_str())
+                && state.mailer.is_some()
+                && details.email.is_some();
+            if by_email {
+                let about =
+                    About { channel: message.channel_id, escalation: message.escalation_id, contact: message.contact_id, key };
+                queue(state, &mut *tx, owner.id, about, "email", &message.purpose, &body, now).await?;
+            }
+            vec![
+                AuditEntry::new("worker", "owner.window_closed", "owner", Some(owner.id.to_string()))
+                    .detail(json!({ "owner_message": id, "purpose": message.purpose, "email_fallback": by_email })),
+            ]
+        }
+        Err(e @ SendError::Retryable(_)) => return Err(JobFailure::Retryable(e.class())),
+        Err(e @ SendError::Rejected(_)) => return Err(JobFailure::Permanent(e.class())),
+    };
+    tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
+    audit::append(&mut *tx, trail, now).await?;
+    tx.commit().await?;
+    state.queue_wake.notify_waiters();
+    Ok(())
+}
+
+/// The first line of the text, without WhatsApp's bold markers.
+fn subject_of(body: &str) -> String {
+    let first = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("balas");
+    format!("[balas] {}", first.replace('*', "").trim())
+}

@@ -1,0 +1,169 @@
+//! The `owner_command` job: runs what an owner typed on WhatsApp, answers them briefly, and
+//! drops the stored command text (what it did lives on as messages and audit rows).
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::commands::{self, Command};
+use super::notify::{About, customer_label, queue};
+use super::texts::OwnerTexts;
+use super::tickets::{self, Action, ActionError};
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::crypto::DataKey;
+use crate::domain::{EscalationId, OwnerMessageId};
+use crate::store::{EscalationRecord, JobOutcome, JobRecord, OwnerMessageRecord, StoreError, TenantTx};
+use crate::tenants;
+use crate::worker::JobFailure;
+
+/// At most this many tickets in the answer to `daftar`.
+const LIST_LIMIT: i64 = 20;
+
+pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+    let permanent = |class: &str| JobFailure::Permanent(class.into());
+    let now = state.clock.now();
+    let mut tx = state.store.begin(job.tenant_id).await?;
+    let message =
+        tx.owner_message(OwnerMessageId(job.subject_id)).await?.ok_or_else(|| permanent("message_missing"))?;
+    if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
+        return Ok(());
+    }
+    let tenant = tx.tenant().await?.ok_or_else(|| permanent("tenant_missing"))?;
+    let texts = OwnerTexts::new(&tenant.settings.language);
+    let tenant_key = tenants::data_key(&mut *tx, &state.keys).await?;
+    let body = tenant_key.decrypt_opt(message.body_enc.as_deref())?.unwrap_or_default();
+    let quoted = quoted_ticket(&mut *tx, &message).await?;
+    let command = commands::parse(&body, quoted.is_some());
+    let actor = format!("owner:{}", message.owner_id);
+
+    let mut trail = Vec::new();
+    let (kind, answer, ticket) = match command {
+        Command::List => ("list", list(state, &mut *tx, &texts).await?, None),
+        Command::Help => ("help", texts.fill("help", &[]), None),
+        Command::Ticket { number, action } => {
+            let found = match (number, quoted) {
+                (Some(n), _) => match tx.escalation_by_number(n).await? {
+                    Some(t) => tx.lock_escalation(t.id).await?,
+                    None => None,
+                },
+                (None, Some(id)) => tx.lock_escalation(id).await?,
+                (None, None) => None,
+            };
+            let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
+            match found {
+                None => ("not_found", texts.fill("not_found", &[("ticket", &shown)]), None),
+                Some(ticket) => {
+                    let (id, contact) = (ticket.id, ticket.contact_id);
+                    let answer = act(state, &mut *tx, ticket, action, &actor, &texts, now).await?;
+                    trail.extend(answer.trail);
+                    (answer.kind, answer.text, Some((id, contact)))
+                }
+            }
+        }
+    };
+
+    let contact_key: Option<DataKey> = match ticket {
+        Some((_, contact)) => match tx.contact(contact).await? {
+            Some(c) => Some(state.keys.vault.unwrap_key(&c.wrapped_key).map_err(StoreError::from)?),
+            None => None,
+        },
+        None => None,
+    };
+    let about = About {
+        channel: message.channel_id,
+        escalation: ticket.map(|(id, _)| id),
+        contact: ticket.filter(|_| contact_key.is_some()).map(|(_, c)| c),
+        key: contact_key.as_ref().unwrap_or(&tenant_key),
+    };
+    queue(state, &mut *tx, message.owner_id, about, "whatsapp", "answer", &answer, now).await?;
+    tx.clear_owner_message_body(message.id, now).await?;
+    trail.push(
+        AuditEntry::new(&actor, "owner.command", "owner_message", Some(message.id.to_string()))
+            .detail(json!({ "command": kind, "ticket": ticket.map(|(id, _)| id), "quoted": quoted.is_some() })),
+    );
+    audit::append(&mut *tx, trail, now).await?;
+    tx.commit().await?;
+    state.queue_wake.notify_waiters();
+    Ok(())
+}
+
+/// The ticket of the notice an owner quote-replied to, if it was one of ours.
+async fn quoted_ticket(
+    tx: &mut dyn TenantTx,
+    message: &OwnerMessageRecord,
+) -> Result<Option<EscalationId>, StoreError> {
+    let Some(quoted) = &message.quoted_provider_id else { return Ok(None) };
+    let original = tx.owner_message_by_provider_id(message.channel_id, quoted).await?;
+    Ok(original.filter(|m| m.direction == "out").and_then(|m| m.escalation_id))
+}
+
+struct Answer {
+    kind: &'static str,
+    text: String,
+    trail: Vec<AuditEntry>,
+}
+
+/// Runs the action and words the outcome for the owner.
+async fn act(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    ticket: EscalationRecord,
+    action: Action,
+    actor: &str,
+    texts: &OwnerTexts,
+    now: DateTime<Utc>,
+) -> Result<Answer, StoreError> {
+    let number = ticket.number.to_string();
+    let contact = tx.contact(ticket.contact_id).await?;
+    let customer = match &contact {
+        Some(c) => customer_label(c, &state.keys.vault.unwrap_key(&c.wrapped_key)?)?,
+        None => "?".into(),
+    };
+    let values = [("ticket", number.as_str()), ("customer", customer.as_str())];
+    let done = match (&action, tickets::apply(state, tx, ticket, action.clone(), actor, now).await) {
+        (_, Err(ActionError::Store(e))) => return Err(e),
+        (_, Err(ActionError::Closed)) => Answer { kind: "closed", text: texts.fill("closed", &values), trail: vec![] },
+        (_, Err(ActionError::NoDraft)) => {
+            Answer { kind: "no_draft", text: texts.fill("no_draft", &values), trail: vec![] }
+        }
+        (_, Err(e)) => Answer {
+            kind: "refused",
+            text: texts.fill("refused", &[("ticket", &number), ("why", e.code())]),
+            trail: vec![],
+        },
+        (Action::Reply(_) | Action::SendDraft, Ok(a)) => {
+            Answer { kind: "reply", text: texts.fill("sent", &values), trail: a.trail }
+        }
+        (Action::TakeOver, Ok(a)) => Answer { kind: "take_over", text: texts.fill("taken", &values), trail: a.trail },
+        (Action::HandBack, Ok(a)) => {
+            Answer { kind: "hand_back", text: texts.fill("released", &values), trail: a.trail }
+        }
+        (Action::Resolve, Ok(a)) => Answer { kind: "resolve", text: texts.fill("resolved", &values), trail: a.trail },
+    };
+    Ok(done)
+}
+
+/// The open tickets, oldest first.
+async fn list(state: &AppState, tx: &mut dyn TenantTx, texts: &OwnerTexts) -> Result<String, StoreError> {
+    let open = tx.escalations(true, LIST_LIMIT).await?;
+    if open.is_empty() {
+        return Ok(texts.fill("list_empty", &[]));
+    }
+    let mut lines = vec![texts.fill("list_header", &[])];
+    for ticket in open {
+        let customer = match tx.contact(ticket.contact_id).await? {
+            Some(c) => customer_label(&c, &state.keys.vault.unwrap_key(&c.wrapped_key)?)?,
+            None => "?".into(),
+        };
+        let status = texts.fill(if ticket.status == "human" { "status.human" } else { "status.open" }, &[]);
+        lines.push(texts.fill(
+            "list_item",
+            &[
+                ("ticket", &ticket.number.to_string()),
+                ("customer", &customer),
+                ("reason", &texts.reason(&ticket.reason)),
+                ("status", &status),
+            ],
+        ));
+    }
+    Ok(lines.join("\n"))
+}

@@ -1,0 +1,227 @@
+//! Telling owners: the notice of a new ticket, reminders, forwarded customer messages and
+//! answers to their commands. Each is an `owner_messages` row with its own send job, written
+//! in the caller's transaction. A text about a customer is encrypted with that customer's key.
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::texts::OwnerTexts;
+use super::tickets::window_left;
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::crypto::DataKey;
+use crate::domain::{ChannelId, ContactId, EscalationId, MessageKind, OwnerId, OwnerMessageId, Phone};
+use crate::store::{
+    ContactRecord, ConversationRecord, EscalationRecord, JobOutcome, JobRecord, MessageRecord, OwnerMessageRecord,
+    StoreResult, TenantTx,
+};
+use crate::worker::{JobFailure, JobKind};
+
+/// The notice warns when the customer's 24-hour window closes within this many hours.
+const WINDOW_WARNING_HOURS: i64 = 4;
+/// Forwarded customer text is cut here; the whole message is in the conversation.
+const FORWARD_CHARS: usize = 1000;
+
+/// What an owner message is about, and the key its body is encrypted with.
+#[derive(Clone, Copy)]
+pub struct About<'a> {
+    pub channel: ChannelId,
+    pub escalation: Option<EscalationId>,
+    /// The customer it is about; `key` must then be that contact's key, else the tenant's.
+    pub contact: Option<ContactId>,
+    pub key: &'a DataKey,
+}
+
+/// Queues one message to one owner on one route (`whatsapp` or `email`).
+pub async fn queue(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    owner: OwnerId,
+    about: About<'_>,
+    route: &str,
+    purpose: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<OwnerMessageId> {
+    let record = OwnerMessageRecord {
+        id: OwnerMessageId::new(),
+        tenant_id: tx.tenant_id(),
+        owner_id: owner,
+        channel_id: about.channel,
+        escalation_id: about.escalation,
+        contact_id: about.contact,
+        direction: "out".into(),
+        route: route.into(),
+        purpose: purpose.into(),
+        body_enc: Some(about.key.encrypt(text)),
+        provider_message_id: None,
+        quoted_provider_id: None,
+        status: "queued".into(),
+        status_rank: 0,
+        error_code: None,
+        created_at: now,
+        updated_at: now,
+    };
+    tx.insert_owner_message(&record).await?;
+    let job = JobRecord::new(record.tenant_id, JobKind::OwnerSend, record.id.0, state.config.max_attempts, now);
+    tx.enqueue_job(&job).await?;
+    Ok(record.id)
+}
+
+/// Queues `text` to every owner on WhatsApp, and also by e-mail when `email` is asked for,
+/// SMTP is configured and the owner has an address. Returns how many messages were queued.
+pub async fn to_owners(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    about: About<'_>,
+    purpose: &str,
+    text: &str,
+    email: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<usize> {
+    let mut queued = 0;
+    for owner in tx.owners().await? {
+        if owner.phone_enc.is_some() || owner.bsuid_enc.is_some() {
+            queue(state, tx, owner.id, about, "whatsapp", purpose, text, now).await?;
+            queued += 1;
+        }
+        if email && state.mailer.is_some() && owner.email_enc.is_some() {
+            queue(state, tx, owner.id, about, "email", purpose, text, now).await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// How the owner sees a customer: name and masked number, or the WhatsApp username.
+pub fn customer_label(contact: &ContactRecord, key: &DataKey) -> StoreResult<String> {
+    let name = key.decrypt_opt(contact.name_enc.as_deref())?;
+    let phone = key.decrypt_opt(contact.phone_enc.as_deref())?.and_then(|p| Phone::parse(&p).ok());
+    let username = key.decrypt_opt(contact.username_enc.as_deref())?;
+    let handle = phone.map(|p| p.masked()).or(username.map(|u| format!("@{u}")));
+    Ok(match (name, handle) {
+        (Some(name), Some(handle)) => format!("{name} ({handle})"),
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => "?".into(),
+    })
+}
+
+/// The `owner_notice` job: tells every owner about a new ticket.
+pub async fn run_notice(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+    let permanent = |class: &str| JobFailure::Permanent(class.into());
+    let now = state.clock.now();
+    let mut tx = state.store.begin(job.tenant_id).await?;
+    let mut ticket =
+        tx.lock_escalation(EscalationId(job.subject_id)).await?.ok_or_else(|| permanent("ticket_missing"))?;
+    if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
+        return Ok(());
+    }
+    let conversation =
+        tx.conversation(ticket.conversation_id).await?.ok_or_else(|| permanent("conversation_missing"))?;
+    let contact = tx.contact(ticket.contact_id).await?.ok_or_else(|| permanent("contact_missing"))?;
+    let tenant = tx.tenant().await?.ok_or_else(|| permanent("tenant_missing"))?;
+    let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let recent = tx.recent_messages(conversation.id, 10).await?;
+    let texts = OwnerTexts::new(&tenant.settings.language);
+    let text = notice_text(&texts, &ticket, &conversation, &contact, &key, &recent, now)?;
+    let about =
+        About { channel: conversation.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };
+    let queued = to_owners(state, &mut *tx, about, "notice", &text, true, now).await?;
+    ticket.notified_at = Some(now);
+    tx.update_escalation(&ticket).await?;
+    if queued == 0 {
+        tracing::warn!(tenant = %tenant.id, ticket = ticket.number, "a ticket was opened but the tenant has no owner number");
+    }
+    let entry = AuditEntry::new("worker", "escalation.notified", "escalation", Some(ticket.id.to_string()))
+        .detail(json!({ "ticket": ticket.number, "messages": queued }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    state.queue_wake.notify_waiters();
+    Ok(())
+}
+
+/// The notice: who, why, a two-line summary, the suggested reply, the window, the commands.
+fn notice_text(
+    texts: &OwnerTexts,
+    ticket: &EscalationRecord,
+    conversation: &ConversationRecord,
+    contact: &ContactRecord,
+    key: &DataKey,
+    recent: &[MessageRecord],
+    now: DateTime<Utc>,
+) -> StoreResult<String> {
+    let number = ticket.number.to_string();
+    let customer = customer_label(contact, key)?;
+    let reason = texts.reason(&ticket.reason);
+    let mut parts =
+        vec![texts.fill("notice", &[("ticket", &number), ("customer", &customer), ("reason", &reason)])];
+    let summary = match key.decrypt_opt(ticket.summary_enc.as_deref())? {
+        Some(summary) => Some(summary),
+        None => last_customer_lines(recent, key)?,
+    };
+    if let Some(summary) = summary {
+        parts.push(texts.fill("summary", &[("summary", &summary)]));
+    }
+    if let Some(draft) = key.decrypt_opt(ticket.draft_enc.as_deref())? {
+        parts.push(texts.fill("draft", &[("ticket", &number), ("draft", &draft)]));
+    }
+    if let Some(left) = window_left(conversation, now)
+        && left.num_hours() < WINDOW_WARNING_HOURS
+    {
+        let hours = (left.num_minutes() + 59) / 60;
+        parts.push(texts.fill("window_warning", &[("hours", &hours.to_string())]));
+    }
+    parts.push(texts.fill("commands", &[("ticket", &number)]));
+    Ok(parts.join("\n\n"))
+}
+
+/// Without an LLM summary, the customer's last two messages, quoted and shortened.
+fn last_customer_lines(recent: &[MessageRecord], key: &DataKey) -> StoreResult<Option<String>> {
+    let mut lines = Vec::new();
+    for message in recent.iter().rev().filter(|m| m.direction == "in") {
+        if let Some(text) = key.decrypt_opt(message.body_enc.as_deref())? {
+            lines.push(format!("“{}”", shorten(text.trim(), 160)));
+        }
+        if lines.len() == 2 {
+            break;
+        }
+    }
+    lines.reverse();
+    Ok((!lines.is_empty()).then(|| lines.join("\n")))
+}
+
+/// Forwards a customer's message on an open ticket to every owner, instead of an answer.
+pub async fn forward(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    ticket: &EscalationRecord,
+    message: &MessageRecord,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<AuditEntry>> {
+    let Some(contact) = tx.contact(message.contact_id).await? else { return Ok(Vec::new()) };
+    let Some(tenant) = tx.tenant().await? else { return Ok(Vec::new()) };
+    let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let texts = OwnerTexts::new(&tenant.settings.language);
+    let number = ticket.number.to_string();
+    let customer = customer_label(&contact, &key)?;
+    let kind = MessageKind::parse(&message.kind);
+    let text = match key.decrypt_opt(message.body_enc.as_deref())? {
+        Some(body) if kind.carries_question() => {
+            texts.fill("forward", &[("ticket", &number), ("customer", &customer), ("text", &shorten(&body, FORWARD_CHARS))])
+        }
+        _ => texts.fill("forward_media", &[("ticket", &number), ("customer", &customer), ("kind", kind.as_str())]),
+    };
+    let about = About { channel: message.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };
+    let queued = to_owners(state, tx, about, "forward", &text, false, now).await?;
+    Ok(vec![
+        AuditEntry::new("worker", "message.forwarded_to_owner", "message", Some(message.id.to_string()))
+            .detail(json!({ "ticket": ticket.number, "messages": queued })),
+    ])
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
+}

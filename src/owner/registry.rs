@@ -1,0 +1,88 @@
+//! Owner numbers: registered by the operator, recognised on every inbound message before it
+//! is treated as a customer's. Identifiers are stored like a contact's: blind index plus
+//! ciphertext under the tenant's data key.
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::audit::{self, AuditEntry};
+use crate::config::Keys;
+use crate::crypto::DataKey;
+use crate::domain::{CustomerIdentity, OwnerId, Phone, TenantId};
+use crate::store::{IdentityIndex, OwnerRecord, Store, StoreError, StoreResult, TenantTx};
+use crate::tenants;
+
+/// An owner's decrypted contact details.
+#[derive(Clone)]
+pub struct OwnerContact {
+    pub phone: Option<Phone>,
+    pub email: Option<String>,
+}
+
+impl OwnerContact {
+    pub fn open(owner: &OwnerRecord, key: &DataKey) -> StoreResult<Self> {
+        let phone = key.decrypt_opt(owner.phone_enc.as_deref())?.and_then(|p| Phone::parse(&p).ok());
+        Ok(Self { phone, email: key.decrypt_opt(owner.email_enc.as_deref())? })
+    }
+}
+
+/// Registers an owner number (and optionally an e-mail) for a tenant; audited without either.
+pub async fn add_owner(
+    store: &dyn Store,
+    keys: &Keys,
+    tenant: TenantId,
+    phone: &Phone,
+    email: Option<&str>,
+    now: DateTime<Utc>,
+) -> StoreResult<OwnerRecord> {
+    let email = email.map(str::trim).filter(|e| !e.is_empty());
+    if email.is_some_and(|e| e.parse::<lettre::Address>().is_err()) {
+        return Err(StoreError::Config("the owner e-mail address is not valid".into()));
+    }
+    let mut tx = store.begin(tenant).await?;
+    let key = tenants::data_key(&mut *tx, keys).await?;
+    let owner = OwnerRecord {
+        id: OwnerId::new(),
+        tenant_id: tenant,
+        phone_index: Some(keys.index.phone(tenant, phone)),
+        bsuid_index: None,
+        phone_enc: Some(key.encrypt(phone.expose())),
+        bsuid_enc: None,
+        email_enc: key.encrypt_opt(email),
+        name_enc: None,
+        last_inbound_at: None,
+        window_closed_at: None,
+        created_at: now,
+    };
+    if !tx.insert_owner(&owner).await? {
+        return Err(StoreError::Config("this number is already an owner number of the tenant".into()));
+    }
+    let entry = AuditEntry::new("cli", "owner.added", "owner", Some(owner.id.to_string()))
+        .detail(json!({ "email": email.is_some() }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(owner)
+}
+
+/// The owner who sent a message, if the sender is one; links a BSUID first seen with the phone.
+pub async fn identify(
+    tx: &mut dyn TenantTx,
+    keys: &Keys,
+    tenant_key: &DataKey,
+    from: &CustomerIdentity,
+) -> StoreResult<Option<OwnerRecord>> {
+    let tenant = tx.tenant_id();
+    let bsuid_index = from.bsuid.as_ref().map(|b| keys.index.bsuid(tenant, b));
+    if let Some(index) = &bsuid_index
+        && let Some(owner) = tx.owner_by_index(IdentityIndex::Bsuid(index)).await?
+    {
+        return Ok(Some(owner));
+    }
+    let Some(phone) = &from.phone else { return Ok(None) };
+    let owner = tx.owner_by_index(IdentityIndex::Phone(&keys.index.phone(tenant, phone))).await?;
+    if let (Some(owner), Some(index), Some(bsuid)) = (&owner, &bsuid_index, &from.bsuid)
+        && owner.bsuid_index.is_none()
+    {
+        tx.link_owner_bsuid(owner.id, index, &tenant_key.encrypt(bsuid.expose())).await?;
+    }
+    Ok(owner)
+}

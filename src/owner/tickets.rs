@@ -1,0 +1,239 @@
+//! Tickets: opening one when a conversation is handed to the owner, and the owner's actions
+//! on it. WhatsApp commands, the API and the timers all come through here, so every move
+//! follows the conversation state machine and writes the same audit rows.
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::audit::AuditEntry;
+use crate::channels::split_body;
+use crate::domain::{
+    Author, ConversationEvent, ConversationState, EscalationId, InvalidTransition, MessageId, Provider,
+};
+use crate::engine::{Handover, Template, render};
+use crate::store::{ConversationRecord, EscalationRecord, JobRecord, StoreError, StoreResult, TenantTx};
+use crate::worker::JobKind;
+use crate::worker::outbound::{store_reply, store_to_customer};
+
+/// What the owner (or staff, through the API) does with a ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send this text to the customer, as the business.
+    Reply(String),
+    /// Send the suggested reply.
+    SendDraft,
+    TakeOver,
+    HandBack,
+    Resolve,
+}
+
+impl Action {
+    fn event(&self) -> ConversationEvent {
+        match self {
+            Self::Reply(_) | Self::SendDraft => ConversationEvent::OwnerReply,
+            Self::TakeOver => ConversationEvent::TakeOver,
+            Self::HandBack => ConversationEvent::HandBack,
+            Self::Resolve => ConversationEvent::Resolve,
+        }
+    }
+
+    /// The audit action, also the name of the owner's confirmation text.
+    fn audit_name(&self) -> &'static str {
+        match self {
+            Self::Reply(_) | Self::SendDraft => "escalation.replied",
+            Self::TakeOver => "escalation.taken_over",
+            Self::HandBack => "escalation.handed_back",
+            Self::Resolve => "escalation.resolved",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("the ticket is already closed")]
+    Closed,
+    #[error("the ticket has no suggested reply")]
+    NoDraft,
+    #[error("the reply text is empty")]
+    EmptyText,
+    #[error(transparent)]
+    Invalid(#[from] InvalidTransition),
+    #[error("the conversation changed at the same moment; try again")]
+    Conflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ActionError {
+    /// A stable code for API errors and the owner's WhatsApp answer.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Closed => "ticket_closed",
+            Self::NoDraft => "no_draft",
+            Self::EmptyText => "empty_text",
+            Self::Invalid(_) => "invalid_transition",
+            Self::Conflict => "conflict",
+            Self::Store(_) => "internal",
+        }
+    }
+}
+
+/// The ticket after an action, the conversation's new state and the messages sent.
+#[derive(Debug)]
+pub struct Applied {
+    pub ticket: EscalationRecord,
+    pub state: ConversationState,
+    pub messages: Vec<MessageId>,
+    pub trail: Vec<AuditEntry>,
+}
+
+/// Hands a `bot` conversation to the owner: moves it to `escalated`, opens a numbered
+/// ticket, sends the holding message once, and queues the owner's notice and the ticket's
+/// timer. A conversation already with the owner is left as it is (no second ticket).
+pub async fn escalate(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    conversation: &ConversationRecord,
+    handover: &Handover,
+    trigger: Option<MessageId>,
+    holding_message: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<AuditEntry>> {
+    let from = ConversationState::parse(&conversation.state).unwrap_or(ConversationState::Bot);
+    let Ok(to) = from.on(ConversationEvent::Escalate) else { return Ok(Vec::new()) };
+    let reason = handover.reason.as_str();
+    if !tx.transition_conversation(conversation.id, from.as_str(), to.as_str(), Some(reason), now).await? {
+        return Ok(Vec::new());
+    }
+    let Some(contact) = tx.contact(conversation.contact_id).await? else { return Ok(Vec::new()) };
+    let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let ticket = EscalationRecord {
+        id: EscalationId::new(),
+        tenant_id: conversation.tenant_id,
+        number: tx.next_ticket_number().await?,
+        conversation_id: conversation.id,
+        contact_id: conversation.contact_id,
+        trigger_message_id: trigger,
+        reason: reason.into(),
+        status: "open".into(),
+        summary_enc: key.encrypt_opt(handover.summary.as_deref()),
+        draft_enc: key.encrypt_opt(handover.draft.as_deref()),
+        opened_at: now,
+        notified_at: None,
+        renotified: 0,
+        customer_notified_at: None,
+        answered_at: None,
+        last_owner_at: None,
+        closed_at: None,
+        closed_by: None,
+    };
+    tx.insert_escalation(&ticket).await?;
+    let mut trail = vec![
+        AuditEntry::new("worker", "conversation.escalated", "conversation", Some(conversation.id.to_string())).detail(
+            json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason, "trigger": trigger, "ticket": ticket.number }),
+        ),
+    ];
+    let tenant = tx.tenant().await?;
+    if holding_message && let (Some(trigger), Some(tenant)) = (trigger, &tenant) {
+        let text = render(Template::Holding, &tenant.settings.language, &tenant.name);
+        let ids = store_reply(state, tx, trigger, Author::System, &[text], now).await?;
+        trail.push(
+            AuditEntry::new("worker", "reply.holding", "message", Some(trigger.to_string()))
+                .detail(json!({ "messages": ids })),
+        );
+    }
+    let max_attempts = state.config.max_attempts;
+    let notice = JobRecord::new(ticket.tenant_id, JobKind::OwnerNotice, ticket.id.0, max_attempts, now);
+    tx.enqueue_job(&notice).await?;
+    if let Some(first) = tenant.as_ref().and_then(|t| super::timers::first_due(&t.settings, now)) {
+        let timer = JobRecord { run_at: first, ..JobRecord::new(ticket.tenant_id, JobKind::TicketTimer, ticket.id.0, max_attempts, now) };
+        tx.enqueue_job(&timer).await?;
+    }
+    Ok(trail)
+}
+
+/// Applies an owner's action to a locked ticket, through the state machine.
+pub async fn apply(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    mut ticket: EscalationRecord,
+    action: Action,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Applied, ActionError> {
+    if ticket.closed_at.is_some() {
+        return Err(ActionError::Closed);
+    }
+    let conversation = tx.conversation(ticket.conversation_id).await?.ok_or(ActionError::Conflict)?;
+    let from = ConversationState::parse(&conversation.state).ok_or(ActionError::Conflict)?;
+    let to = from.on(action.event())?;
+    let text = match &action {
+        Action::Reply(text) => Some(text.trim().to_string()).filter(|t| !t.is_empty()).ok_or(ActionError::EmptyText)?,
+        Action::SendDraft => {
+            let contact = tx.contact(ticket.contact_id).await?.ok_or(ActionError::Conflict)?;
+            let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(StoreError::from)?;
+            key.decrypt_opt(ticket.draft_enc.as_deref()).map_err(StoreError::from)?.ok_or(ActionError::NoDraft)?
+        }
+        _ => String::new(),
+    };
+    if to != from {
+        let reason = if to == ConversationState::Bot { None } else { conversation.escalation_reason.as_deref() };
+        if !tx.transition_conversation(conversation.id, from.as_str(), to.as_str(), reason, now).await? {
+            return Err(ActionError::Conflict);
+        }
+    }
+    let mut messages = Vec::new();
+    if !text.is_empty() {
+        let channel = tx.channel(conversation.channel_id).await?;
+        let max = channel.and_then(|c| Provider::parse(&c.provider)).map_or(1600, Provider::max_body_chars);
+        messages = store_to_customer(state, tx, conversation.id, Author::Owner, &split_body(&text, max), now).await?;
+    }
+    match to {
+        ConversationState::Human => {
+            ticket.status = "human".into();
+            ticket.answered_at.get_or_insert(now);
+            ticket.last_owner_at = Some(now);
+        }
+        ConversationState::Bot | ConversationState::Closed => {
+            ticket.status = if to == ConversationState::Bot { "handed_back" } else { "resolved" }.into();
+            ticket.closed_at = Some(now);
+            ticket.closed_by = Some(actor.to_string());
+        }
+        ConversationState::Escalated => {}
+    }
+    tx.update_escalation(&ticket).await?;
+    let trail = vec![AuditEntry::new(actor, action.audit_name(), "escalation", Some(ticket.id.to_string())).detail(
+        json!({ "ticket": ticket.number, "from": from.as_str(), "to": to.as_str(), "messages": messages }),
+    )];
+    Ok(Applied { ticket, state: to, messages, trail })
+}
+
+/// Gives a human-mode conversation back to the bot after the tenant's silence period.
+pub async fn idle_timeout(
+    tx: &mut dyn TenantTx,
+    ticket: &mut EscalationRecord,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<AuditEntry>> {
+    let Some(conversation) = tx.conversation(ticket.conversation_id).await? else { return Ok(None) };
+    let from = ConversationState::parse(&conversation.state).unwrap_or(ConversationState::Bot);
+    let Ok(to) = from.on(ConversationEvent::IdleTimeout) else { return Ok(None) };
+    if !tx.transition_conversation(conversation.id, from.as_str(), to.as_str(), None, now).await? {
+        return Ok(None);
+    }
+    ticket.status = "handed_back".into();
+    ticket.closed_at = Some(now);
+    ticket.closed_by = Some("timer".into());
+    tx.update_escalation(ticket).await?;
+    Ok(Some(AuditEntry::new("timer", "escalation.handed_back", "escalation", Some(ticket.id.to_string())).detail(
+        json!({ "ticket": ticket.number, "from": from.as_str(), "to": to.as_str(), "why": "idle" }),
+    )))
+}
+
+/// How long a customer's 24-hour window still has, if it is open at all.
+pub fn window_left(conversation: &ConversationRecord, now: DateTime<Utc>) -> Option<Duration> {
+    if conversation.window_closed_at.is_some() {
+        return None;
+    }
+    let closes = conversation.last_inbound_at? + Duration::hours(24);
+    (closes > now).then(|| closes - now)
+}
