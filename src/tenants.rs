@@ -90,6 +90,12 @@ pub async fn create(
     if !["reply", "escalate"].contains(&settings.media_policy.as_str()) {
         return Err(StoreError::Config("media policy must be reply or escalate".into()));
     }
+    crate::engine::triggers::BusinessHours::parse(&settings.business_hours, &settings.timezone)
+        .map_err(StoreError::Config)?;
+    let timers = [settings.max_bot_turns, settings.renotify_minutes, settings.customer_notice_minutes, settings.human_idle_hours];
+    if timers.iter().any(|t| *t < 0) {
+        return Err(StoreError::Config("turn counts and timer periods must not be negative (0 switches one off)".into()));
+    }
     let (_, wrapped_key) = keys.vault.new_data_key()?;
     let settings = TenantSettings {
         description: settings.description.trim().to_string(),

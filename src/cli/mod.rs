@@ -1,6 +1,7 @@
 //! The `balas` command line: `serve` (the default), `migrate`, and operator commands.
 mod channel;
 mod llm;
+mod owner;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{AppConfig, AppState};
+use crate::owner::email::SmtpSettings;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DatabaseArgs, KeyArgs, Keys};
 use crate::logging::{self, LogFormat};
@@ -57,6 +59,11 @@ pub struct ServeArgs {
     pub faq_threshold: f64,
     #[command(flatten)]
     pub llm: llm::LlmArgs,
+    /// SMTP server for owner e-mail, e.g. smtps://user:pass@mail.example.com (optional).
+    #[arg(long, env = "BALAS_SMTP_URL", value_parser = crate::config::secret, hide_env_values = true, global = true)]
+    pub smtp_url: Option<secrecy::SecretString>,
+    #[arg(long, env = "BALAS_SMTP_FROM", default_value = "balas@localhost", global = true)]
+    pub smtp_from: String,
 }
 
 impl ServeArgs {
@@ -74,6 +81,7 @@ impl ServeArgs {
             max_attempts: self.max_attempts.max(1),
             faq_threshold: self.faq_threshold.clamp(0.0, 1.0),
             llm: self.llm.settings()?,
+            smtp: self.smtp_url.clone().map(|url| SmtpSettings { url, from: self.smtp_from.clone() }),
             ..AppConfig::default()
         })
     }
@@ -89,6 +97,9 @@ pub enum Command {
     Tenant(TenantCommand),
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Owner numbers: they get escalation notices and may answer with commands.
+    #[command(subcommand)]
+    Owner(OwnerCommand),
     /// The tenant's FAQ / knowledge base.
     #[command(subcommand)]
     Kb(KbCommand),
@@ -110,6 +121,12 @@ pub enum TenantCommand {
         slug: Option<String>,
         #[command(flatten)]
         settings: Box<TenantArgs>,
+        /// An owner number (repeatable); it gets escalation notices on WhatsApp.
+        #[arg(long)]
+        owner_phone: Vec<String>,
+        /// The e-mail of the owner number at the same position (repeatable).
+        #[arg(long)]
+        owner_email: Vec<String>,
     },
     /// List tenants (on PostgreSQL this needs BALAS_DATABASE_OWNER_URL).
     List,
@@ -187,6 +204,24 @@ impl From<TenantArgs> for tenants::TenantSettings {
 }
 
 #[derive(Subcommand)]
+pub enum OwnerCommand {
+    /// Register an owner number (and optionally an e-mail for notices).
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// List a tenant's owner numbers (masked).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum ChannelCommand {
     /// Connect a WhatsApp number; prints the webhook URL to give the provider.
     Add(Box<channel::ChannelAddArgs>),
@@ -235,10 +270,21 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Keys(KeysCommand::Generate) => println!("{}", crypto::generate_key()),
         Command::Demo => demo::run().await?,
-        Command::Tenant(TenantCommand::Create { name, slug, settings }) => {
+        Command::Tenant(TenantCommand::Create { name, slug, settings, owner_phone, owner_email }) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
             let tenant = tenants::create(&*store, &keys, &name, slug.as_deref(), &(*settings).into(), now).await?;
             println!("{}", tenant.id);
+            owner::add_all(&*store, &keys, &tenant, &owner_phone, &owner_email, now).await?;
+        }
+        Command::Owner(OwnerCommand::Add { tenant, phone, email }) => {
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            let tenant = find_tenant(&*store, &tenant).await?;
+            owner::add_all(&*store, &keys, &tenant, &[phone], &email.into_iter().collect::<Vec<_>>(), now).await?;
+        }
+        Command::Owner(OwnerCommand::List { tenant }) => {
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            let tenant = find_tenant(&*store, &tenant).await?;
+            owner::list(&*store, &keys, &tenant).await?;
         }
         Command::Tenant(TenantCommand::List) => {
             let (store, _) = admin(&cli.db, &cli.keys).await?;

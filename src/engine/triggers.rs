@@ -37,13 +37,14 @@ pub struct BusinessHours {
 }
 
 impl BusinessHours {
-    /// Parses `08:00-21:00` and an IANA zone; an empty range means the rule is off.
+    /// Parses `08:00-21:00` and an IANA zone; an empty range means the rule is off (the zone
+    /// must still be valid: digests and analytics use it).
     pub fn parse(range: &str, zone: &str) -> Result<Option<Self>, String> {
+        let zone: chrono_tz::Tz = zone.parse().map_err(|_| format!("unknown time zone {zone:?}"))?;
         let range = range.trim();
         if range.is_empty() {
             return Ok(None);
         }
-        let zone: chrono_tz::Tz = zone.parse().map_err(|_| format!("unknown time zone {zone:?}"))?;
         let (open, close) = range.split_once('-').ok_or("business hours must look like 08:00-21:00")?;
         let time = |t: &str| {
             NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| "business hours must look like 08:00-21:00")

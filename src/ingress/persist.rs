@@ -7,12 +7,16 @@ use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::contacts;
 use crate::domain::{
-    Author, ConversationId, ConversationState, IdentityChange, InboundEvent, InboundMessage, MessageId, StatusUpdate,
+    Author, ConversationId, ConversationState, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, MessageId, OwnerMessageId,
+    StatusUpdate,
 };
+use crate::owner::registry;
+use crate::owner::window::{customer_unreachable, is_window_closed, owner_unreachable};
 use crate::store::{
-    ChannelRecord, ContactRecord, ConversationRecord, JobRecord, MessageRecord, StatusChange, StoreError, StoreResult,
-    TenantTx,
+    ChannelRecord, ContactRecord, ConversationRecord, JobRecord, MessageRecord, OwnerMessageRecord, OwnerRecord,
+    StatusChange, StoreError, StoreResult, TenantTx,
 };
+use crate::tenants;
 use crate::worker::JobKind;
 
 /// What one webhook changed.
@@ -68,6 +72,12 @@ impl Batch<'_> {
             self.duplicate(&m);
             return Ok(());
         }
+        // A direct message from an owner number is a command, never a customer message.
+        if m.meta.group.is_none()
+            && let Some(owner) = registry::identify(tx, &self.state.keys, &m.from).await?
+        {
+            return self.owner_message(tx, owner, m).await;
+        }
         let contact = contacts::resolve(tx, &self.state.keys, &m.from, self.now).await?;
         let conversation = self.open_conversation(tx, &contact.record).await?;
         let id = MessageId::new();
@@ -115,6 +125,50 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Stores an owner's message (text under the tenant key) and queues its command job.
+    async fn owner_message(&mut self, tx: &mut dyn TenantTx, owner: OwnerRecord, m: InboundMessage) -> StoreResult<()> {
+        let key = tenants::data_key(tx, &self.state.keys).await?;
+        registry::link_bsuid(tx, &self.state.keys, &key, &owner, &m.from).await?;
+        let record = OwnerMessageRecord {
+            id: OwnerMessageId::new(),
+            tenant_id: self.channel.tenant_id,
+            owner_id: owner.id,
+            channel_id: self.channel.id,
+            escalation_id: None,
+            contact_id: None,
+            direction: "in".into(),
+            route: "whatsapp".into(),
+            purpose: "command".into(),
+            body_enc: key.encrypt_opt(m.body.as_deref()),
+            provider_message_id: Some(m.provider_message_id.clone()),
+            quoted_provider_id: m.quoted.clone(),
+            status: "received".into(),
+            status_rank: 0,
+            error_code: None,
+            created_at: self.now,
+            updated_at: self.now,
+        };
+        if !tx.insert_owner_message(&record).await? {
+            self.duplicate(&m);
+            return Ok(());
+        }
+        tx.touch_owner_inbound(owner.id, m.sent_at.unwrap_or(self.now)).await?;
+        let job = JobRecord::new(
+            self.channel.tenant_id,
+            JobKind::OwnerCommand,
+            record.id.0,
+            self.state.config.max_attempts,
+            self.now,
+        );
+        tx.enqueue_job(&job).await?;
+        self.report.stored += 1;
+        self.trail.push(
+            AuditEntry::new(&self.actor, "owner.message_received", "owner_message", Some(record.id.to_string()))
+                .detail(json!({ "channel": self.channel.id, "owner": owner.id, "job": job.id })),
+        );
+        Ok(())
+    }
+
     fn duplicate(&mut self, m: &InboundMessage) {
         self.report.duplicates += 1;
         self.trail.push(
@@ -148,25 +202,39 @@ impl Batch<'_> {
     }
 
     async fn status(&mut self, tx: &mut dyn TenantTx, s: StatusUpdate) -> StoreResult<()> {
-        let Some(message) = tx.outbound_by_provider_id(self.channel.id, &s.provider_message_id).await? else {
-            self.report.unmatched_statuses += 1;
-            return Ok(());
-        };
         let change = StatusChange {
             status: s.status.as_str(),
             rank: s.status.rank(),
             error_code: s.error_code.as_deref(),
             now: self.now,
         };
+        // A bounce on the closed 24-hour window is often reported here, after the send succeeded.
+        let window_closed = s.status == DeliveryStatus::Failed && s.error_code.as_deref().is_some_and(is_window_closed);
+        let (subject, from, moved) =
+            if let Some(message) = tx.outbound_by_provider_id(self.channel.id, &s.provider_message_id).await? {
+                let moved = tx.advance_message_status(message.id, &change).await?;
+                if moved && window_closed {
+                    self.trail.extend(customer_unreachable(self.state, tx, &message, self.now).await?);
+                }
+                (("message", message.id.to_string()), message.status, moved)
+            } else if let Some(message) =
+                tx.owner_message_by_provider_id(self.channel.id, &s.provider_message_id).await?
+                && message.direction == "out"
+            {
+                let moved = tx.advance_owner_message_status(message.id, &change).await?;
+                if moved && window_closed {
+                    self.trail.extend(owner_unreachable(self.state, tx, &message, self.now).await?);
+                }
+                (("owner_message", message.id.to_string()), message.status, moved)
+            } else {
+                self.report.unmatched_statuses += 1;
+                return Ok(());
+            };
         self.report.statuses += 1;
-        let action = if tx.advance_message_status(message.id, &change).await? {
-            "message.status"
-        } else {
-            "message.status_ignored"
-        };
+        let action = if moved { "message.status" } else { "message.status_ignored" };
         self.trail.push(
-            AuditEntry::new(&self.actor, action, "message", Some(message.id.to_string()))
-                .detail(json!({ "from": message.status, "to": s.status.as_str(), "error_code": s.error_code })),
+            AuditEntry::new(&self.actor, action, subject.0, Some(subject.1))
+                .detail(json!({ "from": from, "to": s.status.as_str(), "error_code": s.error_code })),
         );
         Ok(())
     }

@@ -1,10 +1,9 @@
-//! The `owner_send` job: delivers one owner message on its route. When WhatsApp refuses
-//! because the owner's own 24-hour window has closed, the message is not retried; the owner
-//! gets it by e-mail instead, if they have an address and SMTP is configured.
+//! The `owner_send` job: delivers one owner message on its route (WhatsApp through the
+//! tenant's channel, or e-mail). A closed 24-hour window is not retried (see `window`).
 use serde_json::json;
 
 use super::OwnerContact;
-use super::notify::{About, queue};
+use super::window::owner_unreachable;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::channels::{ChannelSecrets, Recipient, SendError};
@@ -12,9 +11,6 @@ use crate::domain::{Bsuid, DeliveryStatus, OwnerMessageId};
 use crate::store::{JobOutcome, JobRecord, StatusChange};
 use crate::tenants;
 use crate::worker::JobFailure;
-
-/// Purposes worth an e-mail when WhatsApp cannot reach the owner.
-const EMAIL_FALLBACK: &[&str] = &["notice", "reminder", "undeliverable"];
 
 pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let permanent = |class: &str| JobFailure::Permanent(class.into());
@@ -78,20 +74,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
                 now,
             };
             tx.advance_owner_message_status(id, &failed).await?;
-            tx.mark_owner_window_closed(owner.id, now).await?;
-            let by_email = message.route == "whatsapp"
-                && EMAIL_FALLBACK.contains(&message.purpose.as_str())
-                && state.mailer.is_some()
-                && details.email.is_some();
-            if by_email {
-                let about =
-                    About { channel: message.channel_id, escalation: message.escalation_id, contact: message.contact_id, key };
-                queue(state, &mut *tx, owner.id, about, "email", &message.purpose, &body, now).await?;
-            }
-            vec![
-                AuditEntry::new("worker", "owner.window_closed", "owner", Some(owner.id.to_string()))
-                    .detail(json!({ "owner_message": id, "purpose": message.purpose, "email_fallback": by_email })),
-            ]
+            owner_unreachable(state, &mut *tx, &message, now).await?
         }
         Err(e @ SendError::Retryable(_)) => return Err(JobFailure::Retryable(e.class())),
         Err(e @ SendError::Rejected(_)) => return Err(JobFailure::Permanent(e.class())),

@@ -10,6 +10,7 @@ pub mod registry;
 pub mod texts;
 pub mod tickets;
 pub mod timers;
+pub mod window;
 
 pub use registry::{OwnerContact, add_owner};
 pub use tickets::{Action, ActionError, escalate};

@@ -63,26 +63,30 @@ pub async fn add_owner(
     Ok(owner)
 }
 
-/// The owner who sent a message, if the sender is one; links a BSUID first seen with the phone.
-pub async fn identify(
-    tx: &mut dyn TenantTx,
-    keys: &Keys,
-    tenant_key: &DataKey,
-    from: &CustomerIdentity,
-) -> StoreResult<Option<OwnerRecord>> {
+/// The owner who sent a message, if the sender is one (BSUID first, then phone).
+pub async fn identify(tx: &mut dyn TenantTx, keys: &Keys, from: &CustomerIdentity) -> StoreResult<Option<OwnerRecord>> {
     let tenant = tx.tenant_id();
-    let bsuid_index = from.bsuid.as_ref().map(|b| keys.index.bsuid(tenant, b));
-    if let Some(index) = &bsuid_index
-        && let Some(owner) = tx.owner_by_index(IdentityIndex::Bsuid(index)).await?
+    if let Some(bsuid) = &from.bsuid
+        && let Some(owner) = tx.owner_by_index(IdentityIndex::Bsuid(&keys.index.bsuid(tenant, bsuid))).await?
     {
         return Ok(Some(owner));
     }
     let Some(phone) = &from.phone else { return Ok(None) };
-    let owner = tx.owner_by_index(IdentityIndex::Phone(&keys.index.phone(tenant, phone))).await?;
-    if let (Some(owner), Some(index), Some(bsuid)) = (&owner, &bsuid_index, &from.bsuid)
-        && owner.bsuid_index.is_none()
-    {
-        tx.link_owner_bsuid(owner.id, index, &tenant_key.encrypt(bsuid.expose())).await?;
+    tx.owner_by_index(IdentityIndex::Phone(&keys.index.phone(tenant, phone))).await
+}
+
+/// Links the BSUID of a message that also carried the owner's phone, so a later message
+/// with the BSUID alone (a username user) is still recognised.
+pub async fn link_bsuid(
+    tx: &mut dyn TenantTx,
+    keys: &Keys,
+    tenant_key: &DataKey,
+    owner: &OwnerRecord,
+    from: &CustomerIdentity,
+) -> StoreResult<()> {
+    if let (None, Some(bsuid)) = (&owner.bsuid_index, &from.bsuid) {
+        let index = keys.index.bsuid(tx.tenant_id(), bsuid);
+        tx.link_owner_bsuid(owner.id, &index, &tenant_key.encrypt(bsuid.expose())).await?;
     }
-    Ok(owner)
+    Ok(())
 }

@@ -121,7 +121,8 @@ pub async fn escalate(
         opened_at: now,
         notified_at: None,
         renotified: 0,
-        customer_notified_at: None,
+        // A customer we cannot reach now (a failed send) is not told to wait either.
+        customer_notified_at: (!holding_message).then_some(now),
         answered_at: None,
         last_owner_at: None,
         closed_at: None,

@@ -282,9 +282,10 @@ macro_rules! tenant_tx_impl {
             }
 
             async fn insert_escalation(&mut self, e: &EscalationRecord) -> StoreResult<bool> {
-                let done = sqlx::query("INSERT INTO escalations (id, tenant_id, number, conversation_id, contact_id, trigger_message_id, reason, status, summary_enc, draft_enc, opened_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING")
+                let done = sqlx::query("INSERT INTO escalations (id, tenant_id, number, conversation_id, contact_id, trigger_message_id, reason, status, summary_enc, draft_enc, opened_at, customer_notified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING")
                     .bind(e.id).bind(self.tenant).bind(e.number).bind(e.conversation_id).bind(e.contact_id).bind(e.trigger_message_id)
                     .bind(&e.reason).bind(&e.status).bind(&e.summary_enc).bind(&e.draft_enc).bind($time(e.opened_at))
+                    .bind(e.customer_notified_at.map($time))
                     .execute(&mut *self.tx).await?;
                 Ok(done.rows_affected() == 1)
             }

@@ -7,8 +7,9 @@ use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::channels::{ChannelSecrets, Recipient, SendError};
 use crate::contacts;
-use crate::domain::MessageId;
-use crate::store::{JobOutcome, JobRecord};
+use crate::domain::{DeliveryStatus, MessageId};
+use crate::owner;
+use crate::store::{JobOutcome, JobRecord, MessageRecord, StatusChange};
 use crate::tenants;
 
 pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
@@ -41,10 +42,12 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
 
     let sent = state.channels.send_text(&channel, &secrets, &to, &body).await;
-    let provider_id = sent.map_err(|e| match e {
-        SendError::Retryable(_) => JobFailure::Retryable(e.class()),
-        SendError::Rejected(_) | SendError::WindowClosed => JobFailure::Permanent(e.class()),
-    })?;
+    let provider_id = match sent {
+        Ok(id) => id,
+        Err(SendError::WindowClosed) => return window_closed(state, worker, job, &message).await,
+        Err(e @ SendError::Retryable(_)) => return Err(JobFailure::Retryable(e.class())),
+        Err(e @ SendError::Rejected(_)) => return Err(JobFailure::Permanent(e.class())),
+    };
 
     let now = state.clock.now();
     let mut tx = state.store.begin(job.tenant_id).await?;
@@ -55,5 +58,31 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         .detail(json!({ "provider": channel.provider, "provider_message_id": provider_id }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Not retried: only a template could reach the customer now; the owner is told instead.
+async fn window_closed(
+    state: &AppState,
+    worker: &str,
+    job: &JobRecord,
+    message: &MessageRecord,
+) -> Result<(), JobFailure> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin(job.tenant_id).await?;
+    if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
+        return Ok(());
+    }
+    let failed =
+        StatusChange { status: "failed", rank: DeliveryStatus::Failed.rank(), error_code: Some("window_closed"), now };
+    tx.advance_message_status(message.id, &failed).await?;
+    let mut trail = vec![
+        AuditEntry::new("worker", "message.undeliverable", "message", Some(message.id.to_string()))
+            .detail(json!({ "error": "window_closed" })),
+    ];
+    trail.extend(owner::window::customer_unreachable(state, &mut *tx, message, now).await?);
+    audit::append(&mut *tx, trail, now).await?;
+    tx.commit().await?;
+    state.queue_wake.notify_waiters();
     Ok(())
 }

@@ -38,12 +38,12 @@ on_both_databases! {
         let sent = app.providers.received();
         assert_eq!(sent.len(), 1, "exactly one holding message");
         assert!(sent[0].text().contains("pemilik toko"), "{}", sent[0].text());
-        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM conversations WHERE state = 'escalated' AND escalation_reason = 'no_confident_answer'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM conversations WHERE state = 'escalated' AND escalation_reason = 'keyword'").await, 1);
 
         app.send_webhook(&app.text(&c, "wamid.E2", "Jam buka kapan?")).await;
         app.drain().await;
         assert_eq!(app.providers.received().len(), 1, "the bot must not answer an escalated conversation");
-        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'reply.skipped'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'message.forwarded_to_owner'").await, 1);
     }
 
     async fn the_same_webhook_three_times_at_once_is_stored_and_answered_once(app) {

@@ -113,7 +113,8 @@ on_both_databases! {
         app.clock.advance(chrono::Duration::hours(1));
         app.drain().await;
         assert_eq!(app.providers.received().len(), before + 1, "a closed 24-hour window is not retried");
-        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'dead' AND last_error = 'window_closed'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'failed' AND error_code = 'window_closed'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM conversations WHERE window_closed_at IS NOT NULL").await, 1);
     }
 
     async fn twilio_replies_are_split_at_1600_characters(app) {

@@ -1,0 +1,88 @@
+//! The 24-hour customer-service window. When a provider refuses a message because the
+//! window has closed (Meta 131047, Twilio 63016), at send time or later in a status webhook,
+//! the message is not retried: the window is marked closed and the owner is told another way.
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::notify::{About, customer_label, queue, to_owners};
+use super::texts::OwnerTexts;
+use crate::app::AppState;
+use crate::audit::AuditEntry;
+use crate::domain::{ConversationState, EscalationReason};
+use crate::engine::Handover;
+use crate::store::{MessageRecord, OwnerMessageRecord, StoreResult, TenantTx};
+use crate::tenants;
+
+/// Owner messages worth an e-mail when WhatsApp cannot reach the owner.
+const EMAIL_FALLBACK: &[&str] = &["notice", "reminder", "undeliverable"];
+
+/// Provider error codes that mean "outside the 24-hour window".
+pub fn is_window_closed(error_code: &str) -> bool {
+    matches!(error_code, "131047" | "63016" | "window_closed")
+}
+
+/// A message to a customer bounced on the closed window: mark it, and tell the owner once
+/// (on the open ticket, or by opening one when the bot had the conversation).
+pub async fn customer_unreachable(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    message: &MessageRecord,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<AuditEntry>> {
+    let Some(conversation) = tx.conversation(message.conversation_id).await? else { return Ok(Vec::new()) };
+    if conversation.window_closed_at.is_some() {
+        return Ok(Vec::new()); // another part of the same answer bounced first; the owner knows
+    }
+    tx.mark_conversation_window_closed(conversation.id, now).await?;
+    let mut trail = vec![
+        AuditEntry::new("worker", "conversation.window_closed", "conversation", Some(conversation.id.to_string()))
+            .detail(json!({ "message": message.id })),
+    ];
+    if let Some(ticket) = tx.open_escalation(conversation.id).await? {
+        let Some(contact) = tx.contact(conversation.contact_id).await? else { return Ok(trail) };
+        let Some(tenant) = tx.tenant().await? else { return Ok(trail) };
+        let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+        let customer = customer_label(&contact, &key)?;
+        let text = OwnerTexts::new(&tenant.settings.language)
+            .fill("undeliverable", &[("ticket", &ticket.number.to_string()), ("customer", &customer)]);
+        let about =
+            About { channel: conversation.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };
+        to_owners(state, tx, about, "undeliverable", &text, true, now).await?;
+    } else if conversation.state == ConversationState::Bot.as_str() {
+        let handover = Handover::because(EscalationReason::WindowClosed);
+        trail.extend(super::escalate(state, tx, &conversation, &handover, message.reply_to, false, now).await?);
+    }
+    Ok(trail)
+}
+
+/// A message to an owner bounced on the owner's own closed window: mark it, and send the
+/// notice by e-mail when the owner has an address and SMTP is configured.
+pub async fn owner_unreachable(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    message: &OwnerMessageRecord,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<AuditEntry>> {
+    tx.mark_owner_window_closed(message.owner_id, now).await?;
+    let Some(owner) = tx.owner(message.owner_id).await? else { return Ok(Vec::new()) };
+    let wants_email = EMAIL_FALLBACK.contains(&message.purpose.as_str());
+    let by_email =
+        message.route == "whatsapp" && wants_email && state.mailer.is_some() && owner.email_enc.is_some();
+    if by_email {
+        let key = match message.contact_id {
+            Some(id) => match tx.contact(id).await? {
+                Some(contact) => state.keys.vault.unwrap_key(&contact.wrapped_key)?,
+                None => return Ok(Vec::new()),
+            },
+            None => tenants::data_key(tx, &state.keys).await?,
+        };
+        let body = key.decrypt_opt(message.body_enc.as_deref())?.unwrap_or_default();
+        let about =
+            About { channel: message.channel_id, escalation: message.escalation_id, contact: message.contact_id, key: &key };
+        queue(state, tx, owner.id, about, "email", &message.purpose, &body, now).await?;
+    }
+    Ok(vec![
+        AuditEntry::new("worker", "owner.window_closed", "owner", Some(owner.id.to_string()))
+            .detail(json!({ "owner_message": message.id, "purpose": message.purpose, "email_fallback": by_email })),
+    ])
+}
