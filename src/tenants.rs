@@ -92,9 +92,16 @@ pub async fn create(
     }
     crate::engine::triggers::BusinessHours::parse(&settings.business_hours, &settings.timezone)
         .map_err(StoreError::Config)?;
-    let timers = [settings.max_bot_turns, settings.renotify_minutes, settings.customer_notice_minutes, settings.human_idle_hours];
+    let timers = [
+        settings.max_bot_turns,
+        settings.renotify_minutes,
+        settings.customer_notice_minutes,
+        settings.human_idle_hours,
+    ];
     if timers.iter().any(|t| *t < 0) {
-        return Err(StoreError::Config("turn counts and timer periods must not be negative (0 switches one off)".into()));
+        return Err(StoreError::Config(
+            "turn counts and timer periods must not be negative (0 switches one off)".into(),
+        ));
     }
     let (_, wrapped_key) = keys.vault.new_data_key()?;
     let settings = TenantSettings {

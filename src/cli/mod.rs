@@ -12,10 +12,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{AppConfig, AppState};
-use crate::owner::email::SmtpSettings;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DatabaseArgs, KeyArgs, Keys};
 use crate::logging::{self, LogFormat};
+use crate::owner::email::SmtpSettings;
 use crate::store::{self, Store};
 use crate::{audit, crypto, demo, kb, tenants};
 

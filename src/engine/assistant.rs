@@ -4,8 +4,8 @@
 //! responder.
 use serde_json::json;
 
-use super::{Decision, Handover};
 use super::mask::{Masker, clean_input};
+use super::{Decision, Handover};
 use crate::domain::EscalationReason;
 use crate::llm::check::{self, ReplyRules};
 use crate::llm::prompt::{self, Business, Turn};

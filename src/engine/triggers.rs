@@ -63,7 +63,12 @@ impl BusinessHours {
 }
 
 /// The first rule this message trips, if any. `history` excludes the message itself.
-pub fn check(question: Option<&str>, history: &[Turn<'_>], rules: &Rules<'_>, now: DateTime<Utc>) -> Option<EscalationReason> {
+pub fn check(
+    question: Option<&str>,
+    history: &[Turn<'_>],
+    rules: &Rules<'_>,
+    now: DateTime<Utc>,
+) -> Option<EscalationReason> {
     if let Some(q) = question
         && has_keyword(q, rules.keywords)
     {

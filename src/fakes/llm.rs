@@ -18,6 +18,8 @@ pub enum LlmStep {
     Reply(String),
     /// A call of `escalate_to_owner` with this reason.
     Escalate(String),
+    /// A call of `escalate_to_owner` with these arguments (reason, summary, draft_reply).
+    EscalateWith(Value),
     /// HTTP 200 whose message has neither content nor a tool call.
     Malformed,
     /// HTTP 429 with `Retry-After: 0`.
@@ -93,12 +95,8 @@ async fn complete(State(inner): State<Arc<Inner>>, headers: HeaderMap, Json(requ
         .unwrap_or_else(|| LlmStep::Reply("Baik kak 🙏".into()));
     let message = match step {
         LlmStep::Reply(text) => json!({ "role": "assistant", "content": text }),
-        LlmStep::Escalate(reason) => json!({
-            "role": "assistant",
-            "content": null,
-            "tool_calls": [{ "id": "call_1", "type": "function", "function": {
-                "name": "escalate_to_owner", "arguments": json!({ "reason": reason }).to_string() } }],
-        }),
+        LlmStep::Escalate(reason) => tool_call(&json!({ "reason": reason })),
+        LlmStep::EscalateWith(arguments) => tool_call(&arguments),
         LlmStep::Malformed => json!({ "role": "assistant", "content": "" }),
         LlmStep::RateLimited => {
             let body = json!({ "error": { "message": "rate limited", "type": "rate_limit_error", "param": null, "code": null } });
@@ -123,4 +121,13 @@ async fn complete(State(inner): State<Arc<Inner>>, headers: HeaderMap, Json(requ
         "usage": { "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens },
     }))
     .into_response()
+}
+
+fn tool_call(arguments: &Value) -> Value {
+    json!({
+        "role": "assistant",
+        "content": null,
+        "tool_calls": [{ "id": "call_1", "type": "function", "function": {
+            "name": "escalate_to_owner", "arguments": arguments.to_string() } }],
+    })
 }

@@ -3,3 +3,4 @@
 pub mod llm;
 pub mod meta_webhook;
 pub mod providers;
+pub mod smtp;

@@ -36,6 +36,17 @@ impl ProviderRequest {
         };
         field.as_str().unwrap_or_default()
     }
+
+    /// Who the message is for: digits of a phone number, a BSUID, or a group id.
+    pub fn recipient(&self) -> String {
+        let field = match self.provider {
+            Provider::Meta => self.body.get("to").or_else(|| self.body.get("recipient")),
+            Provider::Twilio => self.body.get("To"),
+            Provider::Fonnte => self.body.get("target"),
+        };
+        let raw = field.and_then(Value::as_str).unwrap_or_default();
+        raw.trim_start_matches("whatsapp:").trim_start_matches('+').to_string()
+    }
 }
 
 /// How the fake answers.
@@ -54,6 +65,8 @@ pub enum Behaviour {
 struct Inner {
     received: Mutex<Vec<ProviderRequest>>,
     behaviour: Mutex<Option<Behaviour>>,
+    /// Recipients refused with an error code, whatever the general behaviour.
+    refused: Mutex<Vec<(String, i64)>>,
     counter: AtomicU64,
 }
 
@@ -90,6 +103,13 @@ impl FakeProviders {
         self.inner.received.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
+    /// Refuses every message to `recipient` (digits or BSUID) with `code`, e.g. 131047.
+    pub fn refuse_recipient(&self, recipient: &str, code: i64) {
+        if let Ok(mut r) = self.inner.refused.lock() {
+            r.push((recipient.trim_start_matches('+').to_string(), code));
+        }
+    }
+
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         if let Ok(mut b) = self.inner.behaviour.lock() {
             *b = Some(behaviour);
@@ -106,10 +126,13 @@ impl Drop for FakeProviders {
 impl Inner {
     /// Records the request, waits if told to hang, and returns the behaviour and a fresh number.
     async fn record(&self, request: ProviderRequest) -> (Behaviour, u64) {
+        let to = request.recipient();
         if let Ok(mut received) = self.received.lock() {
             received.push(request);
         }
-        let behaviour = self.behaviour.lock().ok().and_then(|b| *b).unwrap_or(Behaviour::Accept);
+        let refused = self.refused.lock().ok().and_then(|r| r.iter().find(|(who, _)| *who == to).map(|(_, c)| *c));
+        let general = self.behaviour.lock().ok().and_then(|b| *b).unwrap_or(Behaviour::Accept);
+        let behaviour = refused.map_or(general, Behaviour::Reject);
         if behaviour == Behaviour::Hang {
             tokio::time::sleep(std::time::Duration::from_secs(600)).await;
         }

@@ -7,8 +7,8 @@ use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::contacts;
 use crate::domain::{
-    Author, ConversationId, ConversationState, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, MessageId, OwnerMessageId,
-    StatusUpdate,
+    Author, ConversationId, ConversationState, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, MessageId,
+    OwnerMessageId, StatusUpdate,
 };
 use crate::owner::registry;
 use crate::owner::window::{customer_unreachable, is_window_closed, owner_unreachable};
@@ -210,26 +210,26 @@ impl Batch<'_> {
         };
         // A bounce on the closed 24-hour window is often reported here, after the send succeeded.
         let window_closed = s.status == DeliveryStatus::Failed && s.error_code.as_deref().is_some_and(is_window_closed);
-        let (subject, from, moved) =
-            if let Some(message) = tx.outbound_by_provider_id(self.channel.id, &s.provider_message_id).await? {
-                let moved = tx.advance_message_status(message.id, &change).await?;
-                if moved && window_closed {
-                    self.trail.extend(customer_unreachable(self.state, tx, &message, self.now).await?);
-                }
-                (("message", message.id.to_string()), message.status, moved)
-            } else if let Some(message) =
-                tx.owner_message_by_provider_id(self.channel.id, &s.provider_message_id).await?
-                && message.direction == "out"
-            {
-                let moved = tx.advance_owner_message_status(message.id, &change).await?;
-                if moved && window_closed {
-                    self.trail.extend(owner_unreachable(self.state, tx, &message, self.now).await?);
-                }
-                (("owner_message", message.id.to_string()), message.status, moved)
-            } else {
-                self.report.unmatched_statuses += 1;
-                return Ok(());
-            };
+        let (subject, from, moved) = if let Some(message) =
+            tx.outbound_by_provider_id(self.channel.id, &s.provider_message_id).await?
+        {
+            let moved = tx.advance_message_status(message.id, &change).await?;
+            if moved && window_closed {
+                self.trail.extend(customer_unreachable(self.state, tx, &message, self.now).await?);
+            }
+            (("message", message.id.to_string()), message.status, moved)
+        } else if let Some(message) = tx.owner_message_by_provider_id(self.channel.id, &s.provider_message_id).await?
+            && message.direction == "out"
+        {
+            let moved = tx.advance_owner_message_status(message.id, &change).await?;
+            if moved && window_closed {
+                self.trail.extend(owner_unreachable(self.state, tx, &message, self.now).await?);
+            }
+            (("owner_message", message.id.to_string()), message.status, moved)
+        } else {
+            self.report.unmatched_statuses += 1;
+            return Ok(());
+        };
         self.report.statuses += 1;
         let action = if moved { "message.status" } else { "message.status_ignored" };
         self.trail.push(

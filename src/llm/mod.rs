@@ -296,8 +296,11 @@ mod tests {
             parse(call("escalate_to_owner", r#"{"reason":"refund"}"#)),
             Answer::Escalate(ModelHandover { reason: ModelReason::Refund, summary: None, draft: None })
         ));
-        let full = parse(call("escalate_to_owner", r#"{"reason":"complaint","summary":"Barang rusak.","draft_reply":" "}"#));
-        assert!(matches!(full, Answer::Escalate(ModelHandover { summary: Some(s), draft: None, .. }) if s == "Barang rusak."));
+        let full =
+            parse(call("escalate_to_owner", r#"{"reason":"complaint","summary":"Barang rusak.","draft_reply":" "}"#));
+        assert!(
+            matches!(full, Answer::Escalate(ModelHandover { summary: Some(s), draft: None, .. }) if s == "Barang rusak.")
+        );
         assert!(matches!(
             parse(call("escalate_to_owner", r#"{"reason":"bored"}"#)),
             Answer::Malformed("bad_tool_arguments")

@@ -34,7 +34,8 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     };
     tx.commit().await?;
 
-    let contact_key = contact.map(|c| state.keys.vault.unwrap_key(&c.wrapped_key)).transpose().map_err(undecryptable)?;
+    let contact_key =
+        contact.map(|c| state.keys.vault.unwrap_key(&c.wrapped_key)).transpose().map_err(undecryptable)?;
     let key = contact_key.as_ref().unwrap_or(&tenant_key);
     let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(undecryptable)?.unwrap_or_default();
     let details = OwnerContact::open(&owner, &tenant_key).map_err(|_| permanent("undecryptable"))?;

@@ -152,8 +152,7 @@ fn notice_text(
     let number = ticket.number.to_string();
     let customer = customer_label(contact, key)?;
     let reason = texts.reason(&ticket.reason);
-    let mut parts =
-        vec![texts.fill("notice", &[("ticket", &number), ("customer", &customer), ("reason", &reason)])];
+    let mut parts = vec![texts.fill("notice", &[("ticket", &number), ("customer", &customer), ("reason", &reason)])];
     let summary = match key.decrypt_opt(ticket.summary_enc.as_deref())? {
         Some(summary) => Some(summary),
         None => last_customer_lines(recent, key)?,
@@ -205,12 +204,12 @@ pub async fn forward(
     let customer = customer_label(&contact, &key)?;
     let kind = MessageKind::parse(&message.kind);
     let text = match key.decrypt_opt(message.body_enc.as_deref())? {
-        Some(body) if kind.carries_question() => {
-            texts.fill("forward", &[("ticket", &number), ("customer", &customer), ("text", &shorten(&body, FORWARD_CHARS))])
-        }
+        Some(body) if kind.carries_question() => texts
+            .fill("forward", &[("ticket", &number), ("customer", &customer), ("text", &shorten(&body, FORWARD_CHARS))]),
         _ => texts.fill("forward_media", &[("ticket", &number), ("customer", &customer), ("kind", kind.as_str())]),
     };
-    let about = About { channel: message.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };
+    let about =
+        About { channel: message.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };
     let queued = to_owners(state, tx, about, "forward", &text, false, now).await?;
     Ok(vec![
         AuditEntry::new("worker", "message.forwarded_to_owner", "message", Some(message.id.to_string()))

@@ -147,7 +147,10 @@ pub async fn escalate(
     let notice = JobRecord::new(ticket.tenant_id, JobKind::OwnerNotice, ticket.id.0, max_attempts, now);
     tx.enqueue_job(&notice).await?;
     if let Some(first) = tenant.as_ref().and_then(|t| super::timers::first_due(&t.settings, now)) {
-        let timer = JobRecord { run_at: first, ..JobRecord::new(ticket.tenant_id, JobKind::TicketTimer, ticket.id.0, max_attempts, now) };
+        let timer = JobRecord {
+            run_at: first,
+            ..JobRecord::new(ticket.tenant_id, JobKind::TicketTimer, ticket.id.0, max_attempts, now)
+        };
         tx.enqueue_job(&timer).await?;
     }
     Ok(trail)
@@ -203,9 +206,10 @@ pub async fn apply(
         ConversationState::Escalated => {}
     }
     tx.update_escalation(&ticket).await?;
-    let trail = vec![AuditEntry::new(actor, action.audit_name(), "escalation", Some(ticket.id.to_string())).detail(
-        json!({ "ticket": ticket.number, "from": from.as_str(), "to": to.as_str(), "messages": messages }),
-    )];
+    let trail =
+        vec![AuditEntry::new(actor, action.audit_name(), "escalation", Some(ticket.id.to_string())).detail(
+            json!({ "ticket": ticket.number, "from": from.as_str(), "to": to.as_str(), "messages": messages }),
+        )];
     Ok(Applied { ticket, state: to, messages, trail })
 }
 
@@ -225,9 +229,10 @@ pub async fn idle_timeout(
     ticket.closed_at = Some(now);
     ticket.closed_by = Some("timer".into());
     tx.update_escalation(ticket).await?;
-    Ok(Some(AuditEntry::new("timer", "escalation.handed_back", "escalation", Some(ticket.id.to_string())).detail(
-        json!({ "ticket": ticket.number, "from": from.as_str(), "to": to.as_str(), "why": "idle" }),
-    )))
+    Ok(Some(
+        AuditEntry::new("timer", "escalation.handed_back", "escalation", Some(ticket.id.to_string()))
+            .detail(json!({ "ticket": ticket.number, "from": from.as_str(), "to": to.as_str(), "why": "idle" })),
+    ))
 }
 
 /// How long a customer's 24-hour window still has, if it is open at all.

@@ -53,8 +53,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
             && now >= due
         {
             let minutes = (now - ticket.opened_at).num_minutes().to_string();
-            let text =
-                texts.fill("reminder", &[("ticket", &number), ("customer", &customer), ("minutes", &minutes)]);
+            let text = texts.fill("reminder", &[("ticket", &number), ("customer", &customer), ("minutes", &minutes)]);
             let queued = to_owners(state, &mut *tx, about, "reminder", &text, true, now).await?;
             ticket.renotified += 1;
             ticket.notified_at = Some(now);

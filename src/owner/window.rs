@@ -45,8 +45,12 @@ pub async fn customer_unreachable(
         let customer = customer_label(&contact, &key)?;
         let text = OwnerTexts::new(&tenant.settings.language)
             .fill("undeliverable", &[("ticket", &ticket.number.to_string()), ("customer", &customer)]);
-        let about =
-            About { channel: conversation.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };
+        let about = About {
+            channel: conversation.channel_id,
+            escalation: Some(ticket.id),
+            contact: Some(contact.id),
+            key: &key,
+        };
         to_owners(state, tx, about, "undeliverable", &text, true, now).await?;
     } else if conversation.state == ConversationState::Bot.as_str() {
         let handover = Handover::because(EscalationReason::WindowClosed);
@@ -66,8 +70,7 @@ pub async fn owner_unreachable(
     tx.mark_owner_window_closed(message.owner_id, now).await?;
     let Some(owner) = tx.owner(message.owner_id).await? else { return Ok(Vec::new()) };
     let wants_email = EMAIL_FALLBACK.contains(&message.purpose.as_str());
-    let by_email =
-        message.route == "whatsapp" && wants_email && state.mailer.is_some() && owner.email_enc.is_some();
+    let by_email = message.route == "whatsapp" && wants_email && state.mailer.is_some() && owner.email_enc.is_some();
     if by_email {
         let key = match message.contact_id {
             Some(id) => match tx.contact(id).await? {
@@ -77,8 +80,12 @@ pub async fn owner_unreachable(
             None => tenants::data_key(tx, &state.keys).await?,
         };
         let body = key.decrypt_opt(message.body_enc.as_deref())?.unwrap_or_default();
-        let about =
-            About { channel: message.channel_id, escalation: message.escalation_id, contact: message.contact_id, key: &key };
+        let about = About {
+            channel: message.channel_id,
+            escalation: message.escalation_id,
+            contact: message.contact_id,
+            key: &key,
+        };
         queue(state, tx, owner.id, about, "email", &message.purpose, &body, now).await?;
     }
     Ok(vec![

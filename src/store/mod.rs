@@ -216,8 +216,11 @@ pub trait TenantTx: Send {
         provider_message_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
-    async fn advance_owner_message_status(&mut self, id: OwnerMessageId, update: &StatusChange<'_>)
-    -> StoreResult<bool>;
+    async fn advance_owner_message_status(
+        &mut self,
+        id: OwnerMessageId,
+        update: &StatusChange<'_>,
+    ) -> StoreResult<bool>;
     /// Drops a processed command's text: what it did is kept as messages and audit rows.
     async fn clear_owner_message_body(&mut self, id: OwnerMessageId, now: DateTime<Utc>) -> StoreResult<()>;
 
@@ -458,10 +461,17 @@ pub struct JobRecord {
 #[derive(Debug, Clone)]
 pub enum JobOutcome<'a> {
     Done,
-    Retry { run_at: DateTime<Utc>, error: &'a str },
-    Dead { error: &'a str },
+    Retry {
+        run_at: DateTime<Utc>,
+        error: &'a str,
+    },
+    Dead {
+        error: &'a str,
+    },
     /// Run again at `run_at` with a fresh attempt count: a timer that is not finished yet.
-    Later { run_at: DateTime<Utc> },
+    Later {
+        run_at: DateTime<Utc>,
+    },
 }
 
 /// One LLM call, stored for analytics and budgets; no text.

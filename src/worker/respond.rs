@@ -13,12 +13,12 @@ use crate::channels::split_body;
 use crate::contacts;
 use crate::crypto::DataKey;
 use crate::domain::{Author, ConversationState, EscalationReason, MessageId, MessageKind, Provider, TenantId};
-use crate::owner;
 use crate::engine::assistant::{self, Conversation};
 use crate::engine::triggers::{self, BusinessHours, Rules, Turn};
 use crate::engine::{self, Decision, Handover, Incoming};
 use crate::llm::Attempt;
 use crate::llm::prompt::Business;
+use crate::owner;
 use crate::store::{JobOutcome, JobRecord, LlmUsage, MessageRecord, TenantRecord};
 
 /// Earlier messages given to the model, at most; the token budget trims further.

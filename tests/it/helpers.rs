@@ -50,6 +50,13 @@ impl Inspector {
         }
     }
 
+    pub async fn text(&self, sql: &'static str) -> Option<String> {
+        match self {
+            Self::Sqlite(p) => sqlx::query_scalar(sql).fetch_optional(p).await.expect(sql),
+            Self::Postgres(p) => sqlx::query_scalar(sql).fetch_optional(p).await.expect(sql),
+        }
+    }
+
     pub async fn execute(&self, sql: &'static str) {
         match self {
             Self::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()).expect(sql),
@@ -257,6 +264,33 @@ impl TestApp {
         let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let signature = balas::ingress::twilio::signature(token, &url, &owned);
         self.http.post(&url).header("x-twilio-signature", signature).form(params).send().await.expect("request")
+    }
+
+    /// A worker whose configuration differs from the app's by `tune`.
+    pub fn worker_with(&self, tune: impl FnOnce(&mut AppConfig)) -> Worker {
+        let mut config = (*self.state.config).clone();
+        tune(&mut config);
+        let state = AppState::new(self.state.store.clone(), self.state.keys.clone(), config, self.clock.clone())
+            .expect("state");
+        Worker::new(state, "tuned")
+    }
+
+    /// Registers an owner number (digits without `+`) for the test tenant.
+    pub async fn add_owner(&self, digits: &str, email: Option<&str>) {
+        let phone = balas::domain::Phone::parse(digits).expect("owner phone");
+        balas::owner::add_owner(&*self.state.store, &self.state.keys, self.tenant.id, &phone, email, self.clock.now())
+            .await
+            .expect("owner");
+    }
+
+    /// What the fake providers were asked to send to `recipient` (digits), in order.
+    pub fn sent_to(&self, recipient: &str) -> Vec<String> {
+        self.providers
+            .received()
+            .into_iter()
+            .filter(|r| r.recipient() == recipient)
+            .map(|r| r.text().to_string())
+            .collect()
     }
 
     /// A worker whose state talks to the given fake LLMs (primary first, then fallbacks).

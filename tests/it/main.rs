@@ -9,6 +9,7 @@ mod fonnte;
 mod isolation;
 mod llm;
 mod meta_ingress;
+mod owner_loop;
 mod pipeline;
 mod privacy;
 mod queue;
