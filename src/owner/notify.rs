@@ -67,17 +67,22 @@ pub async fn queue(
     Ok(record.id)
 }
 
-/// Queues `text` to every owner on WhatsApp, and also by e-mail when `email` is asked for,
-/// SMTP is configured and the owner has an address. Returns how many messages were queued.
+/// Notices that also go by e-mail, when SMTP is configured and the owner has an address.
+pub fn emailed_too(purpose: &str) -> bool {
+    matches!(purpose, "notice" | "reminder" | "undeliverable")
+}
+
+/// Queues `text` to every owner on WhatsApp (and by e-mail, see `emailed_too`); returns how
+/// many messages were queued.
 pub async fn to_owners(
     state: &AppState,
     tx: &mut dyn TenantTx,
     about: About<'_>,
     purpose: &str,
     text: &str,
-    email: bool,
     now: DateTime<Utc>,
 ) -> StoreResult<usize> {
+    let email = emailed_too(purpose);
     let mut queued = 0;
     for owner in tx.owners().await? {
         if owner.phone_enc.is_some() || owner.bsuid_enc.is_some() {
@@ -125,7 +130,7 @@ pub async fn run_notice(state: &AppState, worker: &str, job: &JobRecord) -> Resu
     let text = notice_text(&texts, &ticket, &conversation, &contact, &key, &recent, now)?;
     let about =
         About { channel: conversation.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };
-    let queued = to_owners(state, &mut *tx, about, "notice", &text, true, now).await?;
+    let queued = to_owners(state, &mut *tx, about, "notice", &text, now).await?;
     ticket.notified_at = Some(now);
     tx.update_escalation(&ticket).await?;
     if queued == 0 {
@@ -210,7 +215,7 @@ pub async fn forward(
     };
     let about =
         About { channel: message.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };
-    let queued = to_owners(state, tx, about, "forward", &text, false, now).await?;
+    let queued = to_owners(state, tx, about, "forward", &text, now).await?;
     Ok(vec![
         AuditEntry::new("worker", "message.forwarded_to_owner", "message", Some(message.id.to_string()))
             .detail(json!({ "ticket": ticket.number, "messages": queued })),

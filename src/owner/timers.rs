@@ -54,7 +54,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         {
             let minutes = (now - ticket.opened_at).num_minutes().to_string();
             let text = texts.fill("reminder", &[("ticket", &number), ("customer", &customer), ("minutes", &minutes)]);
-            let queued = to_owners(state, &mut *tx, about, "reminder", &text, true, now).await?;
+            let queued = to_owners(state, &mut *tx, about, "reminder", &text, now).await?;
             ticket.renotified += 1;
             ticket.notified_at = Some(now);
             trail.push(
@@ -83,7 +83,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         trail.push(entry);
         let hours = settings.human_idle_hours.to_string();
         let text = texts.fill("idle", &[("ticket", &number), ("customer", &customer), ("hours", &hours)]);
-        to_owners(state, &mut *tx, about, "idle", &text, false, now).await?;
+        to_owners(state, &mut *tx, about, "idle", &text, now).await?;
     }
     tx.update_escalation(&ticket).await?;
 

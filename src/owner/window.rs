@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::notify::{About, customer_label, queue, to_owners};
+use super::notify::{About, customer_label, emailed_too, queue, to_owners};
 use super::texts::OwnerTexts;
 use crate::app::AppState;
 use crate::audit::AuditEntry;
@@ -12,9 +12,6 @@ use crate::domain::{ConversationState, EscalationReason};
 use crate::engine::Handover;
 use crate::store::{MessageRecord, OwnerMessageRecord, StoreResult, TenantTx};
 use crate::tenants;
-
-/// Owner messages worth an e-mail when WhatsApp cannot reach the owner.
-const EMAIL_FALLBACK: &[&str] = &["notice", "reminder", "undeliverable"];
 
 /// Provider error codes that mean "outside the 24-hour window".
 pub fn is_window_closed(error_code: &str) -> bool {
@@ -51,7 +48,7 @@ pub async fn customer_unreachable(
             contact: Some(contact.id),
             key: &key,
         };
-        to_owners(state, tx, about, "undeliverable", &text, true, now).await?;
+        to_owners(state, tx, about, "undeliverable", &text, now).await?;
     } else if conversation.state == ConversationState::Bot.as_str() {
         let handover = Handover::because(EscalationReason::WindowClosed);
         trail.extend(super::escalate(state, tx, &conversation, &handover, message.reply_to, false, now).await?);
@@ -59,8 +56,8 @@ pub async fn customer_unreachable(
     Ok(trail)
 }
 
-/// A message to an owner bounced on the owner's own closed window: mark it, and send the
-/// notice by e-mail when the owner has an address and SMTP is configured.
+/// A message to an owner bounced on the owner's own closed window: mark it, and send it by
+/// e-mail when the owner has an address and SMTP is configured.
 pub async fn owner_unreachable(
     state: &AppState,
     tx: &mut dyn TenantTx,
@@ -69,7 +66,8 @@ pub async fn owner_unreachable(
 ) -> StoreResult<Vec<AuditEntry>> {
     tx.mark_owner_window_closed(message.owner_id, now).await?;
     let Some(owner) = tx.owner(message.owner_id).await? else { return Ok(Vec::new()) };
-    let wants_email = EMAIL_FALLBACK.contains(&message.purpose.as_str());
+    // Notices went by e-mail already; an answer to a command needs none (the owner just wrote).
+    let wants_email = !emailed_too(&message.purpose) && message.purpose != "answer";
     let by_email = message.route == "whatsapp" && wants_email && state.mailer.is_some() && owner.email_enc.is_some();
     if by_email {
         let key = match message.contact_id {

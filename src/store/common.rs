@@ -134,7 +134,7 @@ macro_rules! tenant_tx_impl {
             }
 
             async fn touch_conversation_inbound(&mut self, id: ConversationId, at: DateTime<Utc>) -> StoreResult<()> {
-                sqlx::query("UPDATE conversations SET last_inbound_at = $3, window_closed_at = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND (last_inbound_at IS NULL OR last_inbound_at < $3)")
+                sqlx::query("UPDATE conversations SET last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $3 THEN $3 ELSE last_inbound_at END, window_closed_at = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2")
                     .bind(self.tenant).bind(id).bind($time(at))
                     .execute(&mut *self.tx).await?;
                 Ok(())

@@ -10,6 +10,7 @@ mod isolation;
 mod llm;
 mod meta_ingress;
 mod owner_loop;
+mod owner_window;
 mod pipeline;
 mod privacy;
 mod queue;
