@@ -28,6 +28,9 @@ use crate::domain::{ContactId, TenantId};
 use crate::error::ApiError;
 use crate::ingress;
 use crate::llm::{Llm, LlmSettings};
+use secrecy::SecretString;
+
+use crate::api::auth::TokenKeys;
 use crate::owner::email::{Mailer, SmtpSettings};
 use crate::store::Store;
 use crate::worker::Worker;
@@ -53,6 +56,8 @@ pub struct AppConfig {
     pub llm: Option<LlmSettings>,
     /// E-mail to owners; `None` keeps notices on WhatsApp alone.
     pub smtp: Option<SmtpSettings>,
+    /// Signs and checks API tokens; `None` leaves the owner API switched off.
+    pub jwt_secret: Option<SecretString>,
 }
 
 impl Default for AppConfig {
@@ -71,6 +76,7 @@ impl Default for AppConfig {
             shutdown_grace: Duration::from_secs(15),
             llm: None,
             smtp: None,
+            jwt_secret: None,
         }
     }
 }
@@ -90,6 +96,7 @@ pub struct AppState {
     /// LLM replies per customer per minute (in this process).
     pub llm_limiter: Arc<CustomerLimiter>,
     pub mailer: Option<Arc<Mailer>>,
+    pub token_keys: Option<Arc<TokenKeys>>,
 }
 
 pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
@@ -113,6 +120,7 @@ impl AppState {
         let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
         let llm_limiter = Arc::new(RateLimiter::keyed(quota));
         let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
+        let token_keys = config.jwt_secret.as_ref().map(TokenKeys::new).transpose()?.map(Arc::new);
         Ok(Self {
             store,
             keys,
@@ -123,6 +131,7 @@ impl AppState {
             llm,
             llm_limiter,
             mailer,
+            token_keys,
         })
     }
 
@@ -146,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/readyz", get(ready))
         .merge(ingress::router())
+        .merge(crate::api::router())
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::auth::{Claims, Role, TokenKeys};
 use crate::app::{AppConfig, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DatabaseArgs, KeyArgs, Keys};
@@ -64,6 +65,9 @@ pub struct ServeArgs {
     pub smtp_url: Option<secrecy::SecretString>,
     #[arg(long, env = "BALAS_SMTP_FROM", default_value = "balas@localhost", global = true)]
     pub smtp_from: String,
+    /// Signs owner-API tokens (at least 32 bytes); without it the API answers 503.
+    #[arg(long, env = "BALAS_JWT_SECRET", value_parser = crate::config::secret, hide_env_values = true, global = true)]
+    pub jwt_secret: Option<secrecy::SecretString>,
 }
 
 impl ServeArgs {
@@ -82,6 +86,7 @@ impl ServeArgs {
             faq_threshold: self.faq_threshold.clamp(0.0, 1.0),
             llm: self.llm.settings()?,
             smtp: self.smtp_url.clone().map(|url| SmtpSettings { url, from: self.smtp_from.clone() }),
+            jwt_secret: self.jwt_secret.clone(),
             ..AppConfig::default()
         })
     }
@@ -105,6 +110,9 @@ pub enum Command {
     Kb(KbCommand),
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Owner-API bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Play a scripted conversation through the real pipeline against a local fake Graph API.
@@ -204,6 +212,38 @@ impl From<TenantArgs> for tenants::TenantSettings {
 }
 
 #[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Print a signed token for an API client or dashboard (needs BALAS_JWT_SECRET).
+    Issue {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Lifetime: a number with m, h or d (e.g. 12h, 30d).
+        #[arg(long, default_value = "30d", value_parser = parse_ttl)]
+        ttl: chrono::Duration,
+        /// Who the token is for, as shown in audit rows.
+        #[arg(long, default_value = "api-client")]
+        subject: String,
+    },
+}
+
+fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
+    let (number, unit) = raw.split_at(raw.len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| "use a number with m, h or d, e.g. 30d".to_string())?;
+    let ttl = match unit {
+        "m" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => return Err("use a number with m, h or d, e.g. 30d".into()),
+    };
+    if n <= 0 || n > 3650 * 24 * 60 {
+        return Err("the lifetime must be positive and under ten years".into());
+    }
+    Ok(ttl)
+}
+
+#[derive(Subcommand)]
 pub enum OwnerCommand {
     /// Register an owner number (and optionally an e-mail for notices).
     Add {
@@ -280,6 +320,28 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, &tenant).await?;
             owner::add_all(&*store, &keys, &tenant, &[phone], &email.into_iter().collect::<Vec<_>>(), now).await?;
+        }
+        Command::Token(TokenCommand::Issue { tenant, role, ttl, subject }) => {
+            let secret = cli.serve.jwt_secret.as_ref().context("BALAS_JWT_SECRET is not set")?;
+            let keys = TokenKeys::new(secret)?;
+            let (store, _) = admin(&cli.db, &cli.keys).await?;
+            let tenant = find_tenant(&*store, &tenant).await?;
+            let jti = uuid::Uuid::now_v7().to_string();
+            let claims = Claims {
+                sub: subject,
+                tenant_id: tenant.id,
+                role,
+                iat: now.timestamp(),
+                exp: (now + ttl).timestamp(),
+                jti: jti.clone(),
+            };
+            let token = keys.issue(&claims)?;
+            let mut tx = store.begin(tenant.id).await?;
+            let entry = audit::AuditEntry::new("cli", "token.issued", "token", Some(jti))
+                .detail(serde_json::json!({ "role": role, "subject": claims.sub, "expires": claims.exp }));
+            audit::append(&mut *tx, vec![entry], now).await?;
+            tx.commit().await?;
+            println!("{token}");
         }
         Command::Owner(OwnerCommand::List { tenant }) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;

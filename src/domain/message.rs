@@ -194,7 +194,7 @@ pub struct IdentityChange {
 
 #[derive(Debug, Clone)]
 pub enum InboundEvent {
-    Message(InboundMessage),
+    Message(Box<InboundMessage>),
     Status(StatusUpdate),
     IdentityChange(IdentityChange),
 }

@@ -142,7 +142,15 @@ fn parse(payload: &Value, keys: &Keys, tenant: TenantId) -> Result<InboundEvent,
     };
     let sent_at = timestamp.and_then(|t| t.parse::<i64>().ok()).and_then(|t| chrono::DateTime::from_timestamp(t, 0));
     let meta = MessageMeta { group: member.map(|_| sender), ..meta };
-    Ok(InboundEvent::Message(InboundMessage { provider_message_id, from, kind, body, meta, sent_at, quoted: None }))
+    Ok(InboundEvent::Message(Box::new(InboundMessage {
+        provider_message_id,
+        from,
+        kind,
+        body,
+        meta,
+        sent_at,
+        quoted: None,
+    })))
 }
 
 fn kind_of_extension(extension: &str) -> MessageKind {

@@ -200,7 +200,7 @@ impl Message {
             filename: m.filename.clone(),
             group: None,
         });
-        Ok(InboundEvent::Message(InboundMessage {
+        Ok(InboundEvent::Message(Box::new(InboundMessage {
             provider_message_id: self.id,
             from,
             kind,
@@ -208,7 +208,7 @@ impl Message {
             meta,
             sent_at: unix_seconds(self.timestamp.as_deref()),
             quoted: self.context.and_then(|c| c.id),
-        }))
+        })))
     }
 
     /// BSUID (parent first) before phone; `from`/`wa_id` may be absent for username users.

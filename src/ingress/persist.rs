@@ -41,7 +41,7 @@ pub async fn ingest(state: &AppState, channel: &ChannelRecord, events: Vec<Inbou
     };
     for event in events {
         match event {
-            InboundEvent::Message(m) => batch.message(&mut *tx, m).await?,
+            InboundEvent::Message(m) => batch.message(&mut *tx, *m).await?,
             InboundEvent::Status(s) => batch.status(&mut *tx, s).await?,
             InboundEvent::IdentityChange(c) => batch.identity_change(&mut *tx, c).await?,
         }

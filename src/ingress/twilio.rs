@@ -174,7 +174,7 @@ fn parse(params: &[(String, String)]) -> Result<InboundEvent, ApiError> {
     } else {
         (MessageKind::Text, get("Body").map(str::to_string), MessageMeta::default())
     };
-    Ok(InboundEvent::Message(InboundMessage {
+    Ok(InboundEvent::Message(Box::new(InboundMessage {
         provider_message_id: sid.to_string(),
         from,
         kind,
@@ -182,7 +182,7 @@ fn parse(params: &[(String, String)]) -> Result<InboundEvent, ApiError> {
         meta,
         sent_at: None,
         quoted: get("OriginalRepliedMessageSid").map(str::to_string),
-    }))
+    })))
 }
 
 pub fn kind_of_mime(mime: &str) -> MessageKind {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::commands::{self, Command};
-use super::notify::{About, customer_label, queue};
+use super::notify::{About, Note, customer_label, queue};
 use super::texts::OwnerTexts;
 use super::tickets::{self, Action, ActionError};
 use crate::app::AppState;
@@ -74,7 +74,8 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         contact: ticket.filter(|_| contact_key.is_some()).map(|(_, c)| c),
         key: contact_key.as_ref().unwrap_or(&tenant_key),
     };
-    queue(state, &mut *tx, message.owner_id, about, "whatsapp", "answer", &answer, now).await?;
+    let note = Note { route: "whatsapp", purpose: "answer", text: &answer };
+    queue(state, &mut *tx, message.owner_id, about, note, now).await?;
     tx.clear_owner_message_body(message.id, now).await?;
     trail.push(
         AuditEntry::new(&actor, "owner.command", "owner_message", Some(message.id.to_string()))

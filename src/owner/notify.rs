@@ -31,17 +31,24 @@ pub struct About<'a> {
     pub key: &'a DataKey,
 }
 
-/// Queues one message to one owner on one route (`whatsapp` or `email`).
+/// One message for an owner: its route (`whatsapp` or `email`), why it is sent, its text.
+#[derive(Clone, Copy)]
+pub struct Note<'a> {
+    pub route: &'a str,
+    pub purpose: &'a str,
+    pub text: &'a str,
+}
+
+/// Queues one message to one owner.
 pub async fn queue(
     state: &AppState,
     tx: &mut dyn TenantTx,
     owner: OwnerId,
     about: About<'_>,
-    route: &str,
-    purpose: &str,
-    text: &str,
+    note: Note<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<OwnerMessageId> {
+    let Note { route, purpose, text } = note;
     let record = OwnerMessageRecord {
         id: OwnerMessageId::new(),
         tenant_id: tx.tenant_id(),
@@ -86,11 +93,11 @@ pub async fn to_owners(
     let mut queued = 0;
     for owner in tx.owners().await? {
         if owner.phone_enc.is_some() || owner.bsuid_enc.is_some() {
-            queue(state, tx, owner.id, about, "whatsapp", purpose, text, now).await?;
+            queue(state, tx, owner.id, about, Note { route: "whatsapp", purpose, text }, now).await?;
             queued += 1;
         }
         if email && state.mailer.is_some() && owner.email_enc.is_some() {
-            queue(state, tx, owner.id, about, "email", purpose, text, now).await?;
+            queue(state, tx, owner.id, about, Note { route: "email", purpose, text }, now).await?;
             queued += 1;
         }
     }

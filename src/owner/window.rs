@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::notify::{About, customer_label, emailed_too, queue, to_owners};
+use super::notify::{About, Note, customer_label, emailed_too, queue, to_owners};
 use super::texts::OwnerTexts;
 use crate::app::AppState;
 use crate::audit::AuditEntry;
@@ -84,7 +84,8 @@ pub async fn owner_unreachable(
             contact: message.contact_id,
             key: &key,
         };
-        queue(state, tx, owner.id, about, "email", &message.purpose, &body, now).await?;
+        let note = Note { route: "email", purpose: &message.purpose, text: &body };
+        queue(state, tx, owner.id, about, note, now).await?;
     }
     Ok(vec![
         AuditEntry::new("worker", "owner.window_closed", "owner", Some(owner.id.to_string()))

@@ -56,7 +56,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         let incoming =
             Incoming { kind: MessageKind::parse(&message.kind), body: body.as_deref(), in_group: meta.group.is_some() };
         let profile = business_profile(&tenant);
-        let tripped = (incoming.kind.carries_question() && !(incoming.in_group && !profile.answer_groups))
+        let tripped = (incoming.kind.carries_question() && (profile.answer_groups || !incoming.in_group))
             .then(|| rule_trigger(&tenant, incoming.body, &history, message_id, &key, state.clock.now()))
             .flatten();
         let offline = match tripped {

@@ -29,6 +29,7 @@ pub const TWILIO_ACCOUNT: &str = "ACccec30b8f64bfa44a6dc60d2a447f5c5";
 pub const TWILIO_FROM: &str = "whatsapp:+14155238886";
 pub const FONNTE_DEVICE: &str = "6281100001111";
 pub const FONNTE_TOKEN: &str = "fonnte-device-token";
+pub const JWT_SECRET: &str = "test-jwt-secret-of-at-least-32-bytes!!";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
@@ -160,6 +161,7 @@ impl TestApp {
             fonnte_api_url: providers.fonnte_url.clone(),
             public_url: base.clone(),
             max_attempts: 4,
+            jwt_secret: Some(JWT_SECRET.into()),
             ..AppConfig::default()
         };
         let state = AppState::new(store.clone(), keys.clone(), config, clock.clone()).expect("state");
@@ -273,6 +275,21 @@ impl TestApp {
         let state = AppState::new(self.state.store.clone(), self.state.keys.clone(), config, self.clock.clone())
             .expect("state");
         Worker::new(state, "tuned")
+    }
+
+    /// A bearer token for `tenant` with `role`, valid for an hour on the fake clock.
+    pub fn token(&self, tenant: balas::domain::TenantId, role: balas::api::auth::Role) -> String {
+        let keys = balas::api::auth::TokenKeys::new(&JWT_SECRET.into()).expect("keys");
+        let now = self.clock.now();
+        let claims = balas::api::auth::Claims {
+            sub: "dashboard".into(),
+            tenant_id: tenant,
+            role,
+            iat: now.timestamp(),
+            exp: (now + chrono::Duration::hours(1)).timestamp(),
+            jti: uuid::Uuid::now_v7().to_string(),
+        };
+        keys.issue(&claims).expect("token")
     }
 
     /// Registers an owner number (digits without `+`) for the test tenant.

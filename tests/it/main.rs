@@ -4,6 +4,7 @@ mod helpers;
 
 mod audit_chain;
 mod cli;
+mod escalations_api;
 mod fernet_vectors;
 mod fonnte;
 mod isolation;

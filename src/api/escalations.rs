@@ -1,0 +1,161 @@
+//! `GET /api/v1/escalations` and `POST /api/v1/escalations/{id}/reply|takeover|handback|resolve`:
+//! the same state machine and audit as the owner's WhatsApp commands.
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::MAX_BODY_BYTES;
+use super::auth::Caller;
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::domain::{ConversationId, EscalationId};
+use crate::error::ApiError;
+use crate::ingress::read_body;
+use crate::owner::notify::customer_label;
+use crate::owner::{Action, ActionError, tickets};
+use crate::store::{EscalationRecord, TenantTx};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/escalations", get(list)).route("/api/v1/escalations/{id}/{action}", post(act))
+}
+
+/// A ticket as the API shows it: the customer masked, no message content.
+#[derive(Debug, Serialize)]
+pub struct TicketView {
+    pub id: EscalationId,
+    pub number: i32,
+    pub status: String,
+    pub reason: String,
+    pub conversation_id: ConversationId,
+    /// Name and masked number (or username).
+    pub customer: String,
+    pub has_suggested_reply: bool,
+    pub opened_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<String>,
+}
+
+async fn view(state: &AppState, tx: &mut dyn TenantTx, t: EscalationRecord) -> Result<TicketView, ApiError> {
+    let customer = match tx.contact(t.contact_id).await? {
+        Some(c) => customer_label(&c, &state.keys.vault.unwrap_key(&c.wrapped_key).map_err(ApiError::internal)?)?,
+        None => "?".into(),
+    };
+    Ok(TicketView {
+        id: t.id,
+        number: t.number,
+        status: t.status,
+        reason: t.reason,
+        conversation_id: t.conversation_id,
+        customer,
+        has_suggested_reply: t.draft_enc.is_some(),
+        opened_at: t.opened_at,
+        answered_at: t.answered_at,
+        closed_at: t.closed_at,
+        closed_by: t.closed_by,
+    })
+}
+
+/// `?status=open` (default) or `all`, and `limit` (1–200, default 50).
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_content_access()?;
+    let (mut open_only, mut limit) = (true, 50i64);
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match (key.as_ref(), value.as_ref()) {
+            ("status", "open") => open_only = true,
+            ("status", "all") => open_only = false,
+            ("limit", n) => {
+                limit = n.parse().ok().filter(|n| (1..=200).contains(n)).ok_or_else(|| {
+                    ApiError::bad_request("invalid_query", "limit must be a whole number from 1 to 200")
+                })?
+            }
+            _ => return Err(ApiError::bad_request("invalid_query", "known parameters: status=open|all, limit")),
+        }
+    }
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    let mut views = Vec::new();
+    for ticket in tx.escalations(open_only, limit).await? {
+        views.push(view(&state, &mut *tx, ticket).await?);
+    }
+    // Customer names are personal data: the read is audited, naming the reader.
+    let entry = AuditEntry::new(caller.actor(), "escalation.listed", "tenant", Some(caller.tenant.to_string()))
+        .detail(json!({ "count": views.len(), "token": caller.token_id }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "escalations": views })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyBody {
+    text: Option<String>,
+    /// Send the ticket's suggested reply instead of `text`.
+    #[serde(default)]
+    use_suggested_reply: bool,
+}
+
+async fn act(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, verb)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_content_access()?;
+    let not_found = || ApiError::not_found("escalation_not_found", "no escalation with this id in your tenant");
+    let id: EscalationId = id.parse().map_err(|_| not_found())?;
+    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
+    let action = match verb.as_str() {
+        "reply" => {
+            let body: ReplyBody = serde_json::from_slice(&raw).map_err(|e| {
+                ApiError::bad_request(
+                    "malformed_json",
+                    format!(
+                        "expected {{\"text\": \"…\"}} or {{\"use_suggested_reply\": true}} (line {}, column {})",
+                        e.line(),
+                        e.column()
+                    ),
+                )
+            })?;
+            match (body.text, body.use_suggested_reply) {
+                (Some(text), false) => Action::Reply(text),
+                (None, true) => Action::SendDraft,
+                _ => return Err(ApiError::bad_request("invalid_body", "give either text or use_suggested_reply")),
+            }
+        }
+        "takeover" => Action::TakeOver,
+        "handback" => Action::HandBack,
+        "resolve" => Action::Resolve,
+        _ => return Err(ApiError::not_found("not_found", "actions are reply, takeover, handback and resolve")),
+    };
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    let ticket = tx.lock_escalation(id).await?.ok_or_else(not_found)?;
+    let applied = tickets::apply(&state, &mut *tx, ticket, action, &caller.actor(), now).await.map_err(refusal)?;
+    audit::append(&mut *tx, applied.trail, now).await?;
+    let ticket = view(&state, &mut *tx, applied.ticket).await?;
+    tx.commit().await?;
+    state.queue_wake.notify_waiters();
+    Ok(Json(
+        json!({ "escalation": ticket, "conversation_state": applied.state.as_str(), "messages": applied.messages }),
+    ))
+}
+
+fn refusal(e: ActionError) -> ApiError {
+    let conflict = |detail: String| ApiError::new(StatusCode::CONFLICT, e.code(), detail);
+    match &e {
+        ActionError::Store(inner) => ApiError::internal(inner),
+        ActionError::EmptyText => ApiError::bad_request(e.code(), e.to_string()),
+        _ => conflict(e.to_string()),
+    }
+}

@@ -1,0 +1,15 @@
+//! The owner API under `/api/v1`: bearer-token callers scoped to their tenant, JSON in and
+//! out, errors as `{"error", "detail"}`. Built so far: escalations.
+use axum::Router;
+
+use crate::app::AppState;
+
+pub mod auth;
+pub mod escalations;
+
+/// API request bodies are small: a reply text at most.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(escalations::router())
+}
