@@ -56,3 +56,32 @@ pub async fn ask(llm: &Llm, conversation: Conversation<'_>) -> (Option<Decision>
     });
     (decision, outcome.attempts)
 }
+
+/// Two lines for the owner about a conversation handed to them, from the masked history
+/// (oldest first: role and text); the masked data is restored in the summary.
+pub async fn summarize(
+    llm: &Llm,
+    business: &Business,
+    history: &[(&'static str, String)],
+) -> (Option<String>, Vec<Attempt>) {
+    let mut masker = Masker::new();
+    let english = business.language == "en";
+    let (customer, bot) = if english { ("Customer", "Business") } else { ("Pelanggan", "Usaha") };
+    let transcript: Vec<String> = history
+        .iter()
+        .map(|(role, text)| {
+            format!("{}: {}", if *role == "user" { customer } else { bot }, masker.mask(&clean_input(text)))
+        })
+        .collect();
+    let template =
+        if english { include_str!("../../prompts/summary.en.md") } else { include_str!("../../prompts/summary.id.md") };
+    let system = template.trim().replace("{business_name}", &business.name);
+    let messages =
+        [json!({ "role": "system", "content": system }), json!({ "role": "user", "content": transcript.join("\n") })];
+    let (summary, attempts) = llm.summarize(&messages).await;
+    let summary = summary.map(|s| {
+        let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).take(2).collect();
+        masker.unmask(&lines.join("\n"))
+    });
+    (summary.filter(|s| !s.is_empty()), attempts)
+}

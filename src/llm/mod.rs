@@ -14,6 +14,7 @@ use crate::domain::ModelReason;
 
 pub mod check;
 pub mod prompt;
+pub mod usage;
 pub mod wire;
 
 /// One OpenAI-compatible endpoint and model.
@@ -138,7 +139,7 @@ impl Llm {
         'endpoints: for endpoint in &self.endpoints {
             for _try in 0..2 {
                 let Some(left) = self.settings.deadline.checked_sub(started.elapsed()) else { break 'endpoints };
-                let (result, attempt) = self.call(endpoint, messages, left).await;
+                let (result, attempt) = self.call(endpoint, messages, left, true).await;
                 let mut attempt = attempt;
                 let verdict = result.and_then(|answer| match answer {
                     Answer::Escalate(handover) => Ok(ModelDecision::Escalate(handover)),
@@ -170,18 +171,42 @@ impl Llm {
         outcome
     }
 
+    /// A short plain-text completion (no tool): the first endpoint that answers wins.
+    pub async fn summarize(&self, messages: &[Value]) -> (Option<String>, Vec<Attempt>) {
+        let started = Instant::now();
+        let mut attempts = Vec::new();
+        for endpoint in &self.endpoints {
+            let Some(left) = self.settings.deadline.checked_sub(started.elapsed()) else { break };
+            let (result, mut attempt) = self.call(endpoint, messages, left, false).await;
+            match result {
+                Ok(Answer::Text(text)) => {
+                    attempt.outcome = "summarized".into();
+                    attempts.push(attempt);
+                    return (Some(text), attempts);
+                }
+                Ok(_) => attempt.outcome = "malformed:not_text".into(),
+                Err(Failure::Malformed(class)) => attempt.outcome = format!("malformed:{class}"),
+                Err(Failure::Unavailable(class)) => attempt.outcome = format!("unavailable:{class}"),
+            }
+            attempts.push(attempt);
+        }
+        (None, attempts)
+    }
+
     /// The chat-completions body. OpenRouter gets its provider preference that forbids
     /// data collection: our policies promise customer data is not used for training.
-    fn request(&self, spec: &LlmEndpoint, messages: &[Value]) -> Value {
+    fn request(&self, spec: &LlmEndpoint, messages: &[Value], with_tool: bool) -> Value {
         let mut request = json!({
             "model": spec.model,
             "messages": messages,
-            "tools": [self.tool],
-            "tool_choice": "auto",
             "temperature": 0.2,
             "max_tokens": (self.settings.max_reply_chars / 2).max(256),
             "stream": false,
         });
+        if with_tool {
+            request["tools"] = json!([self.tool]);
+            request["tool_choice"] = json!("auto");
+        }
         if self.settings.no_data_collection && spec.base_url.contains("openrouter.ai") {
             request["provider"] = json!({ "data_collection": "deny" });
         }
@@ -193,8 +218,9 @@ impl Llm {
         endpoint: &Endpoint,
         messages: &[Value],
         left: Duration,
+        with_tool: bool,
     ) -> (Result<Answer, Failure>, Attempt) {
-        let request = self.request(&endpoint.spec, messages);
+        let request = self.request(&endpoint.spec, messages, with_tool);
         let started = Instant::now();
         let sent =
             tokio::time::timeout(left, endpoint.client.chat().create_byot::<Value, wire::ChatResponse>(request)).await;
@@ -281,11 +307,11 @@ mod tests {
     fn openrouter_is_told_not_to_collect_data_unless_switched_off() {
         let router = endpoint("https://openrouter.ai/api/v1/");
         let llm = Llm::new(LlmSettings::new(vec![router.clone()])).unwrap();
-        assert_eq!(llm.request(&router, &[])["provider"]["data_collection"], "deny");
-        assert!(llm.request(&endpoint("http://localhost:11434/v1"), &[]).get("provider").is_none());
+        assert_eq!(llm.request(&router, &[], true)["provider"]["data_collection"], "deny");
+        assert!(llm.request(&endpoint("http://localhost:11434/v1"), &[], true).get("provider").is_none());
         let off =
             Llm::new(LlmSettings { no_data_collection: false, ..LlmSettings::new(vec![router.clone()]) }).unwrap();
-        assert!(off.request(&router, &[]).get("provider").is_none());
+        assert!(off.request(&router, &[], true).get("provider").is_none());
     }
 
     #[test]

@@ -9,15 +9,21 @@ use super::tickets::window_left;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::crypto::DataKey;
-use crate::domain::{ChannelId, ContactId, EscalationId, MessageKind, OwnerId, OwnerMessageId, Phone};
+use crate::domain::{ChannelId, ContactId, EscalationId, MessageKind, OwnerId, OwnerMessageId, Phone, TenantId};
+use crate::engine::assistant;
+use crate::llm::usage::{self, month_start};
+use crate::llm::{Attempt, Llm};
 use crate::store::{
     ContactRecord, ConversationRecord, EscalationRecord, JobOutcome, JobRecord, MessageRecord, OwnerMessageRecord,
     StoreResult, TenantTx,
 };
+use crate::worker::outbound::business_of;
 use crate::worker::{JobFailure, JobKind};
 
 /// The notice warns when the customer's 24-hour window closes within this many hours.
 const WINDOW_WARNING_HOURS: i64 = 4;
+/// Messages of the conversation the LLM summarises.
+const SUMMARY_MESSAGES: i64 = 12;
 /// Forwarded customer text is cut here; the whole message is in the conversation.
 const FORWARD_CHARS: usize = 1000;
 
@@ -76,7 +82,7 @@ pub async fn queue(
 
 /// Notices that also go by e-mail, when SMTP is configured and the owner has an address.
 pub fn emailed_too(purpose: &str) -> bool {
-    matches!(purpose, "notice" | "reminder" | "undeliverable")
+    matches!(purpose, "notice" | "reminder" | "undeliverable" | "budget")
 }
 
 /// Queues `text` to every owner on WhatsApp (and by e-mail, see `emailed_too`); returns how
@@ -117,21 +123,31 @@ pub fn customer_label(contact: &ContactRecord, key: &DataKey) -> StoreResult<Str
     })
 }
 
-/// The `owner_notice` job: tells every owner about a new ticket.
+/// The `owner_notice` job: tells every owner about a new ticket, with a summary from the LLM
+/// when one is configured (asked outside any transaction) and the ticket has none yet.
 pub async fn run_notice(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let permanent = |class: &str| JobFailure::Permanent(class.into());
+    let id = EscalationId(job.subject_id);
+    let (summary, attempts) = match &state.llm {
+        Some(llm) => llm_summary(state, llm, job.tenant_id, id).await?,
+        None => (None, Vec::new()),
+    };
     let now = state.clock.now();
     let mut tx = state.store.begin(job.tenant_id).await?;
-    let mut ticket =
-        tx.lock_escalation(EscalationId(job.subject_id)).await?.ok_or_else(|| permanent("ticket_missing"))?;
+    let mut ticket = tx.lock_escalation(id).await?.ok_or_else(|| permanent("ticket_missing"))?;
     if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
         return Ok(());
     }
+    let mut trail =
+        usage::record(&mut *tx, ticket.trigger_message_id, ("escalation", id.to_string()), &attempts, now).await?;
     let conversation =
         tx.conversation(ticket.conversation_id).await?.ok_or_else(|| permanent("conversation_missing"))?;
     let contact = tx.contact(ticket.contact_id).await?.ok_or_else(|| permanent("contact_missing"))?;
     let tenant = tx.tenant().await?.ok_or_else(|| permanent("tenant_missing"))?;
     let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    if ticket.summary_enc.is_none() {
+        ticket.summary_enc = key.encrypt_opt(summary.as_deref());
+    }
     let recent = tx.recent_messages(conversation.id, 10).await?;
     let texts = OwnerTexts::new(&tenant.settings.language);
     let text = notice_text(&texts, &ticket, &conversation, &contact, &key, &recent, now)?;
@@ -143,12 +159,46 @@ pub async fn run_notice(state: &AppState, worker: &str, job: &JobRecord) -> Resu
     if queued == 0 {
         tracing::warn!(tenant = %tenant.id, ticket = ticket.number, "a ticket was opened but the tenant has no owner number");
     }
-    let entry = AuditEntry::new("worker", "escalation.notified", "escalation", Some(ticket.id.to_string()))
-        .detail(json!({ "ticket": ticket.number, "messages": queued }));
-    audit::append(&mut *tx, vec![entry], now).await?;
+    trail.push(
+        AuditEntry::new("worker", "escalation.notified", "escalation", Some(ticket.id.to_string()))
+            .detail(json!({ "ticket": ticket.number, "messages": queued })),
+    );
+    audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
     state.queue_wake.notify_waiters();
     Ok(())
+}
+
+/// Asks the LLM for a two-line summary, within the tenant's token budget.
+async fn llm_summary(
+    state: &AppState,
+    llm: &Llm,
+    tenant: TenantId,
+    id: EscalationId,
+) -> Result<(Option<String>, Vec<Attempt>), JobFailure> {
+    let mut tx = state.store.begin_read(tenant).await?;
+    let Some(ticket) = tx.escalation(id).await?.filter(|t| t.summary_enc.is_none()) else {
+        return Ok((None, Vec::new()));
+    };
+    let Some(tenant) = tx.tenant().await? else { return Ok((None, Vec::new())) };
+    let used = tx.llm_tokens_since(month_start(state.clock.now())).await?;
+    let Some(contact) = tx.contact(ticket.contact_id).await? else { return Ok((None, Vec::new())) };
+    let recent = tx.recent_messages(ticket.conversation_id, SUMMARY_MESSAGES).await?;
+    tx.commit().await?;
+    if used >= tenant.settings.monthly_token_budget {
+        return Ok((None, Vec::new()));
+    }
+    let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let mut history = Vec::new();
+    for m in &recent {
+        if let Some(text) = key.decrypt_opt(m.body_enc.as_deref())? {
+            history.push((if m.direction == "in" { "user" } else { "assistant" }, text));
+        }
+    }
+    if history.is_empty() {
+        return Ok((None, Vec::new()));
+    }
+    Ok(assistant::summarize(llm, &business_of(&tenant), &history).await)
 }
 
 /// The notice: who, why, a two-line summary, the suggested reply, the window, the commands.

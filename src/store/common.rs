@@ -290,6 +290,11 @@ macro_rules! tenant_tx_impl {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM escalations WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
             async fn escalation_by_number(&mut self, number: i32) -> StoreResult<Option<EscalationRecord>> {
                 Ok(sqlx::query_as("SELECT * FROM escalations WHERE tenant_id = $1 AND number = $2")
                     .bind(self.tenant).bind(number).fetch_optional(&mut *self.tx).await?)

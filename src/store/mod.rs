@@ -193,6 +193,7 @@ pub trait TenantTx: Send {
     async fn next_ticket_number(&mut self) -> StoreResult<i32>;
     /// Inserts unless the conversation already has an open ticket; returns whether it inserted.
     async fn insert_escalation(&mut self, escalation: &EscalationRecord) -> StoreResult<bool>;
+    async fn escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>>;
     /// The ticket, locked until commit where the backend has row locks.
     async fn lock_escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>>;
     async fn escalation_by_number(&mut self, number: i32) -> StoreResult<Option<EscalationRecord>>;

@@ -7,6 +7,7 @@ use crate::app::AppState;
 use crate::contacts;
 use crate::domain::{Author, ConversationId, MessageId, MessageMeta};
 use crate::engine::BusinessProfile;
+use crate::llm::prompt::Business;
 use crate::store::{JobRecord, MessageRecord, StoreResult, TenantRecord, TenantTx};
 
 /// The engine's view of the tenant.
@@ -16,6 +17,19 @@ pub fn business_profile(tenant: &TenantRecord) -> BusinessProfile {
         language: tenant.settings.language.clone(),
         escalate_media: tenant.settings.media_policy == "escalate",
         answer_groups: tenant.settings.answer_groups,
+    }
+}
+
+/// The LLM's view of the business.
+pub fn business_of(tenant: &TenantRecord) -> Business {
+    let s = &tenant.settings;
+    Business {
+        name: tenant.name.clone(),
+        description: s.description.clone(),
+        address: s.address.clone(),
+        opening_hours: s.opening_hours.clone(),
+        tone: s.tone.clone(),
+        language: s.language.clone(),
     }
 }
 

@@ -1,25 +1,26 @@
 //! `respond(message)`: read what the engine needs, decide outside any transaction (the LLM
 //! when configured and within budget, else the offline responder), then store the reply or
 //! the escalation, the LLM usage and the audit rows, and finish the job in one transaction.
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::JobFailure;
-use super::outbound::{business_profile, store_reply};
+use super::outbound::{business_of, business_profile, store_reply};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::channels::split_body;
 use crate::contacts;
 use crate::crypto::DataKey;
-use crate::domain::{Author, ConversationState, EscalationReason, MessageId, MessageKind, Provider, TenantId};
+use crate::domain::{Author, ConversationState, EscalationReason, MessageId, MessageKind, Provider};
 use crate::engine::assistant::{self, Conversation};
 use crate::engine::triggers::{self, BusinessHours, Rules, Turn};
 use crate::engine::{self, Decision, Handover, Incoming};
-use crate::llm::Attempt;
-use crate::llm::prompt::Business;
+use crate::llm::usage::{self, month_start};
 use crate::owner;
-use crate::store::{JobOutcome, JobRecord, LlmUsage, MessageRecord, TenantRecord};
+use crate::owner::notify::About;
+use crate::owner::texts::OwnerTexts;
+use crate::store::{JobOutcome, JobRecord, MessageRecord, TenantRecord};
+use crate::tenants;
 
 /// Earlier messages given to the model, at most; the token budget trims further.
 const HISTORY_MESSAGES: i64 = 30;
@@ -94,12 +95,19 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
         return Ok(()); // our lease was taken over; the other worker owns this job now
     }
-    let mut trail = llm_records(&mut *tx, job.tenant_id, message_id, &attempts, now).await?;
+    let mut trail =
+        usage::record(&mut *tx, Some(message_id), ("message", message_id.to_string()), &attempts, now).await?;
     if over_budget && tx.mark_budget_notice(&month.format("%Y-%m").to_string()).await? {
         tracing::warn!(tenant = %tenant.id, "monthly LLM token budget used up; the offline responder answers");
+        let budget = tenant.settings.monthly_token_budget;
+        let text =
+            OwnerTexts::new(&tenant.settings.language).fill("budget_exhausted", &[("budget", &budget.to_string())]);
+        let key = tenants::data_key(&mut *tx, &state.keys).await?;
+        let about = About { channel: message.channel_id, escalation: None, contact: None, key: &key };
+        let told = owner::notify::to_owners(state, &mut *tx, about, "budget", &text, now).await?;
         trail.push(
             AuditEntry::new("worker", "llm.budget_exhausted", "tenant", Some(tenant.id.to_string()))
-                .detail(json!({ "budget": tenant.settings.monthly_token_budget, "used": tokens_used })),
+                .detail(json!({ "budget": budget, "used": tokens_used, "owner_messages": told })),
         );
     }
     let current = tx.conversation(conversation.id).await?.ok_or_else(|| permanent("conversation_missing"))?;
@@ -131,23 +139,6 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
 
 fn skipped(message: MessageId, why: &str) -> AuditEntry {
     AuditEntry::new("worker", "reply.skipped", "message", Some(message.to_string())).detail(json!({ "why": why }))
-}
-
-/// The first instant of the current UTC month: budgets are per calendar month.
-fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now)
-}
-
-fn business_of(tenant: &TenantRecord) -> Business {
-    let s = &tenant.settings;
-    Business {
-        name: tenant.name.clone(),
-        description: s.description.clone(),
-        address: s.address.clone(),
-        opening_hours: s.opening_hours.clone(),
-        tone: s.tone.clone(),
-        language: s.language.clone(),
-    }
 }
 
 /// Earlier text messages, oldest first, without the one being answered.
@@ -190,34 +181,4 @@ fn rule_trigger(
         })
         .collect();
     triggers::check(question, &turns, &rules, now)
-}
-
-/// One `llm_usage` row and two audit rows per attempt; no text in either.
-async fn llm_records(
-    tx: &mut dyn crate::store::TenantTx,
-    tenant: TenantId,
-    message: MessageId,
-    attempts: &[Attempt],
-    now: DateTime<Utc>,
-) -> crate::store::StoreResult<Vec<AuditEntry>> {
-    let mut trail = Vec::new();
-    for a in attempts {
-        let usage =
-            LlmUsage { id: Uuid::now_v7(), tenant_id: tenant, message_id: Some(message), call: a.clone(), at: now };
-        tx.insert_llm_usage(&usage).await?;
-        let subject = Some(message.to_string());
-        trail.push(
-            AuditEntry::new("worker", "llm.requested", "message", subject.clone()).detail(json!({ "model": a.model })),
-        );
-        let done = matches!(a.outcome.as_str(), "replied" | "escalated");
-        let action = if done { "llm.replied" } else { "llm.failed" };
-        trail.push(AuditEntry::new("worker", action, "message", subject).detail(json!({
-            "model": a.model,
-            "outcome": a.outcome,
-            "prompt_tokens": a.prompt_tokens,
-            "completion_tokens": a.completion_tokens,
-            "latency_ms": a.latency_ms,
-        })));
-    }
-    Ok(trail)
 }

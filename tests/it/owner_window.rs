@@ -112,4 +112,22 @@ on_both_databases! {
         );
         assert_eq!(llm.requests().len(), 1, "owner commands never reach the LLM");
     }
+
+    async fn a_keyword_escalation_gets_its_summary_from_the_llm_with_personal_data_masked(app) {
+        app.add_owner(OWNER, None).await;
+        let llm = FakeLlm::start().await.unwrap();
+        llm.script([LlmStep::Reply("Minta ditelepon admin di [PHONE_1] soal pesanan.\nBelum dijawab.\nBaris ketiga dibuang.".into())]);
+        let worker = app.llm_worker(&[&llm], |_| {});
+        say(&app, &customer(), "wamid.K1", "Tolong admin telepon saya di 0812-9999-8888", chrono::Duration::zero()).await;
+        worker.run_until_idle().await.unwrap();
+        let requests = llm.requests();
+        assert_eq!(requests.len(), 1, "the keyword skips the reply call; only the summary is asked for");
+        let sent = requests[0].1.to_string();
+        assert!(requests[0].1.get("tools").is_none(), "a summary needs no tool");
+        assert!(!sent.contains("9999-8888") && sent.contains("[PHONE_1]"), "{sent}");
+        let notice = app.sent_to(OWNER).first().cloned().unwrap_or_default();
+        assert!(notice.contains("Minta ditelepon admin di 0812-9999-8888 soal pesanan.\nBelum dijawab."), "{notice}");
+        assert!(!notice.contains("Baris ketiga"), "two lines at most: {notice}");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM llm_usage WHERE outcome = 'summarized'").await, 1);
+    }
 }
