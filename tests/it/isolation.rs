@@ -43,7 +43,8 @@ on_postgres! {
 
     async fn tenant_b_is_invisible_and_unwritable_for_tenant_a(app) {
         // Data for tenant A through the real pipeline, and a second tenant B with its own message.
-        app.send_webhook(&app.text(&customer(1), "wamid.A1", "Jam buka kapan?")).await;
+        app.add_owner("6281100000001", None).await;
+        app.send_webhook(&app.text(&customer(1), "wamid.A1", "Saya mau komplain")).await;
         app.drain().await;
         let keys = &app.state.keys;
         let now = app.clock.now();
@@ -51,13 +52,16 @@ on_postgres! {
         let secrets = ChannelSecrets::Meta(MetaSecrets { app_secret: "b".into(), access_token: "b".into(), verify_token: crypto::generate_key().into() });
         let b_channel = balas::tenants::add_channel(&*app.state.store, keys, b.id, Provider::Meta, "222", &secrets, now).await.unwrap();
         let c = customer(2);
-        let body = serde_json::to_vec(&meta_webhook::envelope("222", &[&c], vec![c.text("wamid.B1", "Halo", 1)], vec![])).unwrap();
+        let owner = balas::domain::Phone::parse("6281100000002").unwrap();
+        balas::owner::add_owner(&*app.state.store, keys, b.id, &owner, None, now).await.unwrap();
+        let body = serde_json::to_vec(&meta_webhook::envelope("222", &[&c], vec![c.text("wamid.B1", "Saya mau komplain", 1)], vec![])).unwrap();
         let url = format!("{}/webhooks/meta/{}", app.base, b_channel.id);
         let response = app.post_raw(&url, body.clone(), Some(meta_webhook::sign("b", &body))).await;
         assert_eq!(response.status().as_u16(), 200);
+        app.drain().await;
 
         let pool = app_pool(&app).await;
-        let tables = ["tenants", "channels", "kb_entries", "contacts", "conversations", "messages", "audit_log", "audit_heads"];
+        let tables = ["tenants", "channels", "kb_entries", "contacts", "conversations", "messages", "audit_log", "audit_heads", "owners", "escalations", "owner_messages"];
         for (tenant, other) in [(app.tenant.id, b.id), (b.id, app.tenant.id)] {
             for table in tables {
                 let column = if table == "tenants" { "id" } else { "tenant_id" };
