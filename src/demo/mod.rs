@@ -15,7 +15,7 @@ use crate::channels::meta::MetaSecrets;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Keys;
 use crate::crypto::{self, BlindIndex, Vault};
-use crate::domain::{Bsuid, ConversationState, Provider};
+use crate::domain::{Bsuid, ConversationState, Phone, Provider};
 use crate::fakes::meta_webhook::{self, FakeCustomer};
 use crate::fakes::providers::FakeProviders;
 use crate::kb;
@@ -71,13 +71,27 @@ pub async fn seed(store: &dyn Store, keys: &Keys, now: DateTime<Utc>) -> anyhow:
     Ok(DemoBusiness { tenant, channel, app_secret, verify_token, faq_entries: faq.len() })
 }
 
-const SCRIPT: &[&str] = &[
-    "Halo kak",
-    "Jam buka tokonya kapan ya?",
-    "Brp ongkir ke Bekasi kak?",
-    "Bisa bayar pakai QRIS ga?",
-    "Kak, pesanan saya dari kemarin belum sampai, saya mau komplain",
+/// Who writes a line of the demo: the customer, or the owner from their own WhatsApp.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Speaker {
+    Customer,
+    Owner,
+}
+
+const SCRIPT: &[(Speaker, &str)] = &[
+    (Speaker::Customer, "Halo kak"),
+    (Speaker::Customer, "Jam buka tokonya kapan ya?"),
+    (Speaker::Customer, "Brp ongkir ke Bekasi kak?"),
+    (Speaker::Customer, "Bisa bayar pakai QRIS ga?"),
+    (Speaker::Customer, "Kak, pesanan saya dari kemarin belum sampai, saya mau komplain"),
+    (Speaker::Owner, "#1 Maaf kak Rina 🙏 Paketnya sudah kami cek, sampai besok pagi ya."),
+    (Speaker::Customer, "Oke kak, makasih infonya"),
+    (Speaker::Owner, "#1 lepas"),
+    (Speaker::Customer, "Ada kopi susu gula aren?"),
 ];
+
+/// The demo owner's number (Bu Sri's own WhatsApp).
+const OWNER_PHONE: &str = "6281100000001";
 
 pub async fn run() -> anyhow::Result<()> {
     let dir = tempdir()?;
@@ -105,15 +119,18 @@ pub async fn run() -> anyhow::Result<()> {
         name: "Rina".into(),
         username: None,
     };
+    let owner = FakeCustomer { bsuid: None, phone: Some(OWNER_PHONE.into()), name: "Bu Sri".into(), username: None };
+    crate::owner::add_owner(&*store, &keys, tenant.id, &Phone::parse(OWNER_PHONE)?, None, now).await?;
     let bsuid = Bsuid::parse(customer.bsuid.as_deref().unwrap_or_default())?;
     let http = reqwest::Client::new();
     let worker = Worker::new(state.clone(), "demo");
     let webhook = format!("{base}/webhooks/meta/{}", channel.id);
-    for (n, line) in SCRIPT.iter().enumerate() {
+    for (n, (speaker, line)) in SCRIPT.iter().enumerate() {
+        let who = if *speaker == Speaker::Owner { &owner } else { &customer };
         let payload = meta_webhook::envelope(
             PHONE_NUMBER_ID,
-            &[&customer],
-            vec![customer.text(&format!("wamid.DEMO{n:04}"), line, now.timestamp())],
+            &[who],
+            vec![who.text(&format!("wamid.DEMO{n:04}"), line, now.timestamp())],
             vec![],
         );
         let body = serde_json::to_vec(&payload)?;
@@ -124,12 +141,16 @@ pub async fn run() -> anyhow::Result<()> {
             .body(body)
             .send()
             .await?;
-        println!("👤 Rina: {line}");
+        match speaker {
+            Speaker::Customer => println!("👤 Rina: {line}"),
+            Speaker::Owner => println!("🧑‍🍳 Bu Sri (owner, from her own WhatsApp): {line}"),
+        }
         println!("   ↳ webhook signed and POSTed: HTTP {}", response.status().as_u16());
         let before = providers.received().len();
         worker.run_until_idle().await?;
         for sent in &providers.received()[before..] {
-            println!("🤖 balas: {}", sent.text());
+            let to = if sent.recipient() == OWNER_PHONE { "to Bu Sri" } else { "to Rina" };
+            println!("🤖 balas {to}: {}", sent.text().replace('\n', "\n      "));
         }
         let mut tx = store.begin_read(tenant.id).await?;
         let contact = tx
@@ -137,10 +158,10 @@ pub async fn run() -> anyhow::Result<()> {
             .await?
             .context("demo contact")?;
         if let Some(conversation) = tx.open_conversation(channel.id, contact.id).await?
-            && conversation.state == ConversationState::Escalated.as_str()
+            && conversation.state != ConversationState::Bot.as_str()
         {
             let reason = conversation.escalation_reason.unwrap_or_default();
-            println!("   ↳ conversation marked for escalation to the owner (reason: {reason})");
+            println!("   ↳ conversation is with the owner: {} (reason: {reason})", conversation.state);
         }
         tx.commit().await?;
         println!();
