@@ -10,7 +10,7 @@ use crate::channels::{ChannelSecrets, Recipient, SendError};
 use crate::domain::{Bsuid, DeliveryStatus, OwnerMessageId};
 use crate::store::{JobOutcome, JobRecord, StatusChange};
 use crate::tenants;
-use crate::worker::JobFailure;
+use crate::worker::{JobFailure, finish_sent_before};
 
 pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let permanent = |class: &str| JobFailure::Permanent(class.into());
@@ -20,10 +20,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let message = tx.owner_message(id).await?.ok_or_else(|| permanent("message_missing"))?;
     if message.provider_message_id.is_some() {
         tx.commit().await?;
-        let mut tx = state.store.begin(job.tenant_id).await?;
-        tx.finish_job(job.id, worker, &JobOutcome::Done, state.clock.now()).await?;
-        tx.commit().await?;
-        return Ok(());
+        return finish_sent_before(state, worker, job).await;
     }
     let owner = tx.owner(message.owner_id).await?.ok_or_else(|| permanent("owner_missing"))?;
     let channel = tx.channel(message.channel_id).await?.ok_or_else(|| permanent("channel_missing"))?;

@@ -105,7 +105,8 @@ pub async fn escalate(
     if !tx.transition_conversation(conversation.id, from.as_str(), to.as_str(), Some(reason), now).await? {
         return Ok(Vec::new());
     }
-    let Some(contact) = tx.contact(conversation.contact_id).await? else { return Ok(Vec::new()) };
+    let contact =
+        tx.contact(conversation.contact_id).await?.ok_or_else(|| StoreError::Config("contact missing".into()))?;
     let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
     let ticket = EscalationRecord {
         id: EscalationId::new(),
@@ -146,9 +147,9 @@ pub async fn escalate(
     let max_attempts = state.config.max_attempts;
     let notice = JobRecord::new(ticket.tenant_id, JobKind::OwnerNotice, ticket.id.0, max_attempts, now);
     tx.enqueue_job(&notice).await?;
-    if let Some(first) = tenant.as_ref().and_then(|t| super::timers::first_due(&t.settings, now)) {
+    if let Some(tenant) = &tenant {
         let timer = JobRecord {
-            run_at: first,
+            run_at: super::timers::first_due(&tenant.settings, now),
             ..JobRecord::new(ticket.tenant_id, JobKind::TicketTimer, ticket.id.0, max_attempts, now)
         };
         tx.enqueue_job(&timer).await?;

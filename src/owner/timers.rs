@@ -23,9 +23,9 @@ const MAX_REMINDERS: i32 = 3;
 const RECHECK: Duration = Duration::hours(1);
 
 /// When a new ticket's timer first runs.
-pub fn first_due(settings: &TenantSettings, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub fn first_due(settings: &TenantSettings, now: DateTime<Utc>) -> DateTime<Utc> {
     let minutes = [settings.renotify_minutes, settings.customer_notice_minutes].into_iter().filter(|m| *m > 0).min();
-    Some(minutes.map_or(now + RECHECK, |m| now + Duration::minutes(i64::from(m))))
+    minutes.map_or(now + RECHECK, |m| now + Duration::minutes(i64::from(m)))
 }
 
 pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {

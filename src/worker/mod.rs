@@ -272,6 +272,15 @@ impl Worker {
     }
 }
 
+/// A send job whose message already has a provider id (a retry after the provider answered):
+/// only the job is left to finish; the message is never sent twice by us.
+pub async fn finish_sent_before(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+    let mut tx = state.store.begin(job.tenant_id).await?;
+    tx.finish_job(job.id, worker, &JobOutcome::Done, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// `base · 2^(attempt-1)`, capped at 15 minutes, with ±25% jitter so retries spread out.
 pub fn backoff(base: Duration, attempt: i32) -> chrono::Duration {
     let exp = attempt.clamp(1, 20) - 1;

@@ -17,12 +17,8 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let mut tx = state.store.begin_read(job.tenant_id).await?;
     let message = tx.message(message_id).await?.ok_or_else(|| JobFailure::Permanent("message_missing".into()))?;
     if message.provider_message_id.is_some() {
-        // Sent before (a retry after the provider answered); only the job is left to finish.
         tx.commit().await?;
-        let mut tx = state.store.begin(job.tenant_id).await?;
-        tx.finish_job(job.id, worker, &JobOutcome::Done, state.clock.now()).await?;
-        tx.commit().await?;
-        return Ok(());
+        return super::finish_sent_before(state, worker, job).await;
     }
     let contact =
         tx.contact(message.contact_id).await?.ok_or_else(|| JobFailure::Permanent("contact_missing".into()))?;
