@@ -31,6 +31,7 @@ use crate::llm::{Llm, LlmSettings};
 use secrecy::SecretString;
 
 use crate::api::auth::TokenKeys;
+use crate::api::limits::ApiLimits;
 use crate::owner::email::{Mailer, SmtpSettings};
 use crate::store::Store;
 use crate::worker::Worker;
@@ -58,6 +59,8 @@ pub struct AppConfig {
     pub smtp: Option<SmtpSettings>,
     /// Signs and checks API tokens; `None` leaves the owner API switched off.
     pub jwt_secret: Option<SecretString>,
+    /// The secret before the last rotation: its tokens are accepted until they expire.
+    pub jwt_previous_secret: Option<SecretString>,
 }
 
 impl Default for AppConfig {
@@ -77,6 +80,7 @@ impl Default for AppConfig {
             llm: None,
             smtp: None,
             jwt_secret: None,
+            jwt_previous_secret: None,
         }
     }
 }
@@ -97,6 +101,7 @@ pub struct AppState {
     pub llm_limiter: Arc<CustomerLimiter>,
     pub mailer: Option<Arc<Mailer>>,
     pub token_keys: Option<Arc<TokenKeys>>,
+    pub limits: Arc<ApiLimits>,
 }
 
 pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
@@ -120,7 +125,10 @@ impl AppState {
         let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
         let llm_limiter = Arc::new(RateLimiter::keyed(quota));
         let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
-        let token_keys = config.jwt_secret.as_ref().map(TokenKeys::new).transpose()?.map(Arc::new);
+        let token_keys = match &config.jwt_secret {
+            Some(current) => Some(Arc::new(TokenKeys::rotating(current, config.jwt_previous_secret.as_ref())?)),
+            None => None,
+        };
         Ok(Self {
             store,
             keys,
@@ -132,6 +140,7 @@ impl AppState {
             llm_limiter,
             mailer,
             token_keys,
+            limits: Arc::new(ApiLimits::default()),
         })
     }
 
@@ -185,18 +194,25 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
         worker_ids.push(worker.id().to_string());
         workers.push(tokio::spawn(worker.run(shutdown.child_token())));
     }
-    // The limiter keeps every key it saw; forget the idle ones now and then.
-    let limiter = state.llm_limiter.clone();
+    // The limiters keep every key they saw; forget the idle ones now and then.
+    let (limiter, limits) = (state.llm_limiter.clone(), state.limits.clone());
     let forget = shutdown.child_token();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
-            tokio::select! { _ = forget.cancelled() => break, _ = tick.tick() => limiter.retain_recent() }
+            tokio::select! {
+                _ = forget.cancelled() => break,
+                _ = tick.tick() => {
+                    limiter.retain_recent();
+                    limits.retain_recent();
+                }
+            }
         }
     });
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, workers = state.config.workers, "balas is listening");
-    axum::serve(listener, router(state.clone())).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
     let grace = state.config.shutdown_grace;
     let drained = tokio::time::timeout(grace, async {
         for handle in workers.iter_mut() {

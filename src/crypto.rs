@@ -127,6 +127,11 @@ impl BlindIndex {
         self.compute(tenant, "bsuid", bsuid.expose())
     }
 
+    /// A user's login e-mail, case-insensitive.
+    pub fn email(&self, tenant: TenantId, email: &str) -> Vec<u8> {
+        self.compute(tenant, "email", &email.trim().to_lowercase())
+    }
+
     /// A keyed deduplication key for a provider that gives no message id.
     pub fn dedup_key(&self, tenant: TenantId, provider: &str, material: &str) -> Vec<u8> {
         self.compute(tenant, &format!("dedup:{provider}"), material)

@@ -20,4 +20,5 @@ pub mod logging;
 pub mod owner;
 pub mod store;
 pub mod tenants;
+pub mod users;
 pub mod worker;

@@ -6,10 +6,12 @@ use crate::app::AppState;
 
 pub mod auth;
 pub mod escalations;
+pub mod limits;
+pub mod session;
 
 /// API request bodies are small: a reply text at most.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(escalations::router())
+    Router::new().merge(session::router()).merge(escalations::router())
 }

@@ -68,6 +68,9 @@ pub struct ServeArgs {
     /// Signs owner-API tokens (at least 32 bytes); without it the API answers 503.
     #[arg(long, env = "BALAS_JWT_SECRET", value_parser = crate::config::secret, hide_env_values = true, global = true)]
     pub jwt_secret: Option<secrecy::SecretString>,
+    /// The secret before a rotation: its tokens stay valid until they expire.
+    #[arg(long, env = "BALAS_JWT_PREVIOUS_SECRET", value_parser = crate::config::secret, hide_env_values = true, global = true)]
+    pub jwt_previous_secret: Option<secrecy::SecretString>,
 }
 
 impl ServeArgs {
@@ -87,6 +90,7 @@ impl ServeArgs {
             llm: self.llm.settings()?,
             smtp: self.smtp_url.clone().map(|url| SmtpSettings { url, from: self.smtp_from.clone() }),
             jwt_secret: self.jwt_secret.clone(),
+            jwt_previous_secret: self.jwt_previous_secret.clone(),
             ..AppConfig::default()
         })
     }
@@ -113,6 +117,9 @@ pub enum Command {
     /// Owner-API bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Users of the owner API and dashboard.
+    #[command(subcommand)]
+    User(UserCommand),
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Play a scripted conversation through the real pipeline against a local fake Graph API.
@@ -226,6 +233,29 @@ pub enum TokenCommand {
         #[arg(long, default_value = "api-client")]
         subject: String,
     },
+    /// Refuse a token from now on, by its id (`jti`, printed in the audit as `token.issued`).
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        token_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user of the owner API and dashboard; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Read the password from the first line of standard input (required: no prompt echo).
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
@@ -237,8 +267,8 @@ fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
         "d" => chrono::Duration::days(n),
         _ => return Err("use a number with m, h or d, e.g. 30d".into()),
     };
-    if n <= 0 || n > 3650 * 24 * 60 {
-        return Err("the lifetime must be positive and under ten years".into());
+    if n <= 0 || ttl > crate::api::session::MAX_TOKEN_TTL {
+        return Err("the lifetime must be positive and at most 366 days".into());
     }
     Ok(ttl)
 }
@@ -326,22 +356,35 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             let keys = TokenKeys::new(secret)?;
             let (store, _) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, &tenant).await?;
-            let jti = uuid::Uuid::now_v7().to_string();
-            let claims = Claims {
-                sub: subject,
-                tenant_id: tenant.id,
-                role,
-                iat: now.timestamp(),
-                exp: (now + ttl).timestamp(),
-                jti: jti.clone(),
-            };
+            let claims = Claims::new(tenant.id, role, &subject, ttl, now);
             let token = keys.issue(&claims)?;
             let mut tx = store.begin(tenant.id).await?;
-            let entry = audit::AuditEntry::new("cli", "token.issued", "token", Some(jti))
+            let entry = audit::AuditEntry::new("cli", "token.issued", "token", Some(claims.jti.clone()))
                 .detail(serde_json::json!({ "role": role, "subject": claims.sub, "expires": claims.exp }));
             audit::append(&mut *tx, vec![entry], now).await?;
             tx.commit().await?;
             println!("{token}");
+        }
+        Command::Token(TokenCommand::Revoke { tenant, token_id }) => {
+            let (store, _) = admin(&cli.db, &cli.keys).await?;
+            let tenant = find_tenant(&*store, &tenant).await?;
+            let mut tx = store.begin(tenant.id).await?;
+            let fresh = tx.revoke_token(&token_id, now + crate::api::session::MAX_TOKEN_TTL, now).await?;
+            let entry = audit::AuditEntry::new("cli", "token.revoked", "token", Some(token_id.clone()));
+            audit::append(&mut *tx, vec![entry], now).await?;
+            tx.commit().await?;
+            println!("{} {token_id}", if fresh { "revoked" } else { "already revoked:" });
+        }
+        Command::User(UserCommand::Create { tenant, email, role, password_stdin }) => {
+            anyhow::ensure!(password_stdin, "pass the password on standard input with --password-stdin");
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            let tenant = find_tenant(&*store, &tenant).await?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let new = crate::users::NewUser { email: &email, role, password };
+            let user = crate::users::create(&*store, &keys, tenant.id, new, "cli", now).await?;
+            println!("{}", user.id);
         }
         Command::Owner(OwnerCommand::List { tenant }) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;

@@ -81,3 +81,7 @@ id_type!(
     /// One message to or from an owner.
     OwnerMessageId
 );
+id_type!(
+    /// One user of the owner API and dashboard.
+    UserId
+);

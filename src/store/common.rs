@@ -28,6 +28,9 @@ macro_rules! tenant_tx_impl {
                     .bind($time(t.created_at)).bind(&s.escalation_keywords).bind(s.max_bot_turns).bind(&s.business_hours)
                     .bind(&s.timezone).bind(s.renotify_minutes).bind(s.customer_notice_minutes).bind(s.human_idle_hours)
                     .execute(&mut *self.tx).await?;
+                sqlx::query("INSERT INTO tenant_routes (slug, tenant_id) VALUES ($1, $2)")
+                    .bind(&t.slug).bind(t.id)
+                    .execute(&mut *self.tx).await?;
                 Ok(())
             }
 
@@ -362,6 +365,49 @@ macro_rules! tenant_tx_impl {
                     .bind(self.tenant).bind(id).bind($time(now))
                     .execute(&mut *self.tx).await?;
                 Ok(())
+            }
+
+            async fn insert_user(&mut self, u: &UserRecord) -> StoreResult<bool> {
+                let done = sqlx::query("INSERT INTO users (id, tenant_id, email_index, email_enc, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING")
+                    .bind(u.id).bind(self.tenant).bind(&u.email_index).bind(&u.email_enc).bind(&u.role).bind(&u.password_hash)
+                    .bind($time(u.created_at))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn user(&mut self, id: UserId) -> StoreResult<Option<UserRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM users WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn user_by_email_index(&mut self, index: &[u8]) -> StoreResult<Option<UserRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM users WHERE tenant_id = $1 AND email_index = $2")
+                    .bind(self.tenant).bind(index).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn users(&mut self) -> StoreResult<Vec<UserRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM users WHERE tenant_id = $1 ORDER BY created_at, id")
+                    .bind(self.tenant).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn disable_user(&mut self, id: UserId, now: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE users SET disabled_at = $3 WHERE tenant_id = $1 AND id = $2 AND disabled_at IS NULL")
+                    .bind(self.tenant).bind(id).bind($time(now))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn revoke_token(&mut self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query("INSERT INTO revoked_tokens (jti, tenant_id, revoked_at, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                    .bind(jti).bind(self.tenant).bind($time(now)).bind($time(expires_at))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn is_token_revoked(&mut self, jti: &str) -> StoreResult<bool> {
+                let found: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM revoked_tokens WHERE tenant_id = $1 AND jti = $2")
+                    .bind(self.tenant).bind(jti).fetch_optional(&mut *self.tx).await?;
+                Ok(found.is_some())
             }
 
             async fn insert_llm_usage(&mut self, u: &LlmUsage) -> StoreResult<()> {

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     ChannelId, ContactId, ConversationId, EscalationId, JobId, KbEntryId, MessageId, OwnerId, OwnerMessageId, TenantId,
+    UserId,
 };
 
 #[macro_use]
@@ -34,6 +35,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Pool-level statements that read the same on both backends.
 mod shared_sql {
+    pub const ROUTE_TENANT: &str = "SELECT tenant_id FROM tenant_routes WHERE slug = $1";
     pub const ROUTE_CHANNEL: &str = "SELECT channel_id, tenant_id, provider FROM channel_routes WHERE channel_id = $1";
     pub const RELEASE_JOBS: &str = "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 \
                                     WHERE locked_by = $1 AND state = 'running'";
@@ -74,6 +76,9 @@ pub trait Store: Send + Sync {
     /// A read-only transaction: on SQLite it does not wait for the single writer, and on
     /// both backends any write through it fails.
     async fn begin_read(&self, tenant: TenantId) -> StoreResult<Box<dyn TenantTx>>;
+
+    /// Tenant slug → tenant id (for login), through a table that holds no personal data.
+    async fn route_tenant(&self, slug: &str) -> StoreResult<Option<TenantId>>;
 
     /// Channel id → tenant, through a table that holds no personal data.
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>>;
@@ -225,6 +230,17 @@ pub trait TenantTx: Send {
     /// Drops a processed command's text: what it did is kept as messages and audit rows.
     async fn clear_owner_message_body(&mut self, id: OwnerMessageId, now: DateTime<Utc>) -> StoreResult<()>;
 
+    /// Inserts unless the e-mail is taken in the tenant; returns whether it inserted.
+    async fn insert_user(&mut self, user: &UserRecord) -> StoreResult<bool>;
+    async fn user(&mut self, id: UserId) -> StoreResult<Option<UserRecord>>;
+    async fn user_by_email_index(&mut self, index: &[u8]) -> StoreResult<Option<UserRecord>>;
+    async fn users(&mut self) -> StoreResult<Vec<UserRecord>>;
+    async fn disable_user(&mut self, id: UserId, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Records a revoked token id until its expiry; false if it was revoked already.
+    async fn revoke_token(&mut self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn is_token_revoked(&mut self, jti: &str) -> StoreResult<bool>;
+
     async fn insert_llm_usage(&mut self, usage: &LlmUsage) -> StoreResult<()>;
     /// Prompt plus completion tokens used since `since`.
     async fn llm_tokens_since(&mut self, since: DateTime<Utc>) -> StoreResult<i64>;
@@ -361,6 +377,21 @@ pub struct MessageRecord {
     pub sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Someone who may use the owner API or dashboard. The e-mail is a blind index (for login)
+/// plus ciphertext under the tenant's key; the password is an argon2id PHC string.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub email_index: Vec<u8>,
+    pub email_enc: String,
+    /// `owner`, `staff` or `analytics`.
+    pub role: String,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// A number (or WhatsApp account) of the business owner or their staff that receives notices

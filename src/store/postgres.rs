@@ -24,6 +24,10 @@ const APP_TABLES: &[&str] = &[
     "owners",
     "escalations",
     "owner_messages",
+    "users",
+    "staff_pins",
+    "revoked_tokens",
+    "tenant_routes",
 ];
 
 pub struct PgStore {
@@ -123,6 +127,10 @@ impl Store for PgStore {
 
     async fn begin_read(&self, tenant: TenantId) -> StoreResult<Box<dyn TenantTx>> {
         self.begin_with(tenant, "BEGIN READ ONLY").await
+    }
+
+    async fn route_tenant(&self, slug: &str) -> StoreResult<Option<TenantId>> {
+        Ok(sqlx::query_scalar(shared_sql::ROUTE_TENANT).bind(slug).fetch_optional(&self.pool).await?)
     }
 
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>> {

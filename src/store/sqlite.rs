@@ -79,6 +79,10 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx { tx, tenant }))
     }
 
+    async fn route_tenant(&self, slug: &str) -> StoreResult<Option<TenantId>> {
+        Ok(sqlx::query_scalar(shared_sql::ROUTE_TENANT).bind(slug).fetch_optional(&self.reader).await?)
+    }
+
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>> {
         Ok(sqlx::query_as(shared_sql::ROUTE_CHANNEL).bind(channel).fetch_optional(&self.reader).await?)
     }

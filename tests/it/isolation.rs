@@ -11,7 +11,7 @@ use crate::helpers::{Inspector, customer};
 use crate::on_postgres;
 
 /// Tables without RLS by design: routing and the queue hold ids only, no personal data.
-const NO_RLS_BY_DESIGN: &[&str] = &["channel_routes", "jobs", "_sqlx_migrations"];
+const NO_RLS_BY_DESIGN: &[&str] = &["channel_routes", "jobs", "_sqlx_migrations", "tenant_routes"];
 
 async fn app_pool(app: &crate::helpers::TestApp) -> PgPool {
     let url = app.cli_env.iter().find(|(k, _)| k == "BALAS_DATABASE_URL").map(|(_, v)| v.clone()).unwrap();

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod audit_chain;
+mod auth_api;
 mod cli;
 mod escalations_api;
 mod fernet_vectors;

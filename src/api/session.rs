@@ -1,0 +1,158 @@
+//! `POST /api/v1/auth/login` (e-mail and password → a bearer token), `…/logout` (revokes the
+//! caller's token) and `…/revoke` (an owner revokes any token id of the tenant). Every login,
+//! good or bad, is audited and rate limited per client IP and per e-mail.
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::MAX_BODY_BYTES;
+use super::auth::{Caller, Claims, Role};
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::domain::TenantId;
+use crate::error::ApiError;
+use crate::ingress::read_body;
+use crate::users::{decoy_hash, verify_secret};
+
+/// How long a token from a dashboard login lives.
+pub const LOGIN_TTL: chrono::Duration = chrono::Duration::hours(12);
+/// The longest lifetime `balas token issue` grants; a revocation is kept this long.
+pub const MAX_TOKEN_TTL: chrono::Duration = chrono::Duration::days(366);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/revoke", post(revoke))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    /// The tenant's slug (or id).
+    tenant: String,
+    email: String,
+    password: String,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(raw: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(raw).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("expected {shape} (line {}, column {})", e.line(), e.column()))
+    })
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let Some(keys) = &state.token_keys else {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "api_disabled", "BALAS_JWT_SECRET is not set"));
+    };
+    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
+    let login: Login = parse(&raw, r#"{"tenant": "…", "email": "…", "password": "…"}"#)?;
+    let invalid = || ApiError::unauthorized("invalid_credentials", "the tenant, e-mail or password is wrong");
+    let tenant = match login.tenant.parse::<TenantId>() {
+        Ok(id) => Some(id),
+        Err(_) => state.store.route_tenant(login.tenant.trim()).await?,
+    };
+    let email_index = state.keys.index.email(tenant.unwrap_or(TenantId(uuid::Uuid::nil())), &login.email);
+    state.limits.login(peer.ip(), &email_index)?;
+    let now = state.clock.now();
+    let mut tx = match tenant {
+        Some(id) => state.store.begin(id).await?,
+        None => {
+            verify_secret(&login.password, decoy_hash());
+            return Err(invalid());
+        }
+    };
+    if tx.tenant().await?.is_none() {
+        verify_secret(&login.password, decoy_hash());
+        return Err(invalid());
+    }
+    let user = tx.user_by_email_index(&email_index).await?;
+    let verdict = match &user {
+        None => {
+            verify_secret(&login.password, decoy_hash());
+            Err("unknown_user")
+        }
+        Some(u) if !verify_secret(&login.password, &u.password_hash) => Err("wrong_password"),
+        Some(u) if u.disabled_at.is_some() => Err("disabled"),
+        Some(u) => Role::parse(&u.role).ok_or("unknown_role"),
+    };
+    let tenant_id = tx.tenant_id();
+    let subject = match &user {
+        Some(u) => ("user", Some(u.id.to_string())),
+        None => ("tenant", Some(tenant_id.to_string())),
+    };
+    let (entry, answer) = match (verdict, &user) {
+        (Ok(role), Some(u)) => {
+            let claims = Claims::new(tenant_id, role, &format!("user:{}", u.id), LOGIN_TTL, now);
+            let token = keys.issue(&claims).map_err(ApiError::internal)?;
+            let entry = AuditEntry::new(format!("user:{}", u.id), "auth.login_succeeded", subject.0, subject.1)
+                .detail(json!({ "token": claims.jti }));
+            let body =
+                json!({ "token": token, "token_type": "Bearer", "expires_at": claims.expires_at(), "role": role });
+            (entry, Ok(body))
+        }
+        (verdict, _) => {
+            let why = verdict.err().unwrap_or("unknown_user");
+            let entry = AuditEntry::new("anonymous", "auth.login_failed", subject.0, subject.1)
+                .detail(json!({ "reason": why }));
+            (entry, Err(invalid()))
+        }
+    };
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    answer.map(Json)
+}
+
+async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    revoke_id(&state, &caller, &caller.token_id.clone(), caller.expires_at).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Revoke {
+    /// The token id (`jti`) to revoke.
+    token_id: String,
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_owner()?;
+    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
+    let request: Revoke = parse(&raw, r#"{"token_id": "…"}"#)?;
+    let jti = request.token_id.trim();
+    if jti.is_empty() || jti.len() > 64 {
+        return Err(ApiError::bad_request("invalid_token_id", "token_id is the jti of a token"));
+    }
+    let until = state.clock.now() + MAX_TOKEN_TTL;
+    revoke_id(&state, &caller, jti, until).await
+}
+
+async fn revoke_id(
+    state: &AppState,
+    caller: &Caller,
+    jti: &str,
+    until: chrono::DateTime<chrono::Utc>,
+) -> Result<Json<Value>, ApiError> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    let fresh = tx.revoke_token(jti, until, now).await?;
+    let entry = AuditEntry::new(caller.actor(), "token.revoked", "token", Some(jti.to_string()));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "token_id": jti, "revoked": true, "already_revoked": !fresh })))
+}
