@@ -13,6 +13,19 @@ use crate::on_postgres;
 /// Tables without RLS by design: routing and the queue hold ids only, no personal data.
 const NO_RLS_BY_DESIGN: &[&str] = &["channel_routes", "jobs", "_sqlx_migrations", "tenant_routes"];
 
+/// `INSERT INTO t (cols) SELECT cols FROM t WHERE tenant = $1` with the tenant column set to $2:
+/// a copy of an own row into the other tenant, whatever the table's columns.
+async fn copy_to_other(owner: &PgPool, table: &str, column: &str) -> String {
+    let columns: Vec<String> = sqlx::query_scalar("SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position")
+        .bind(table).fetch_all(owner).await.unwrap();
+    let values: Vec<String> = columns.iter().map(|c| if c == column { "$2".to_string() } else { c.clone() }).collect();
+    format!(
+        "INSERT INTO {table} ({}) SELECT {} FROM {table} WHERE {column} = $1 LIMIT 1",
+        columns.join(", "),
+        values.join(", ")
+    )
+}
+
 async fn app_pool(app: &crate::helpers::TestApp) -> PgPool {
     let url = app.cli_env.iter().find(|(k, _)| k == "BALAS_DATABASE_URL").map(|(_, v)| v.clone()).unwrap();
     PgPool::connect(&url).await.unwrap()
@@ -42,28 +55,42 @@ on_postgres! {
     }
 
     async fn tenant_b_is_invisible_and_unwritable_for_tenant_a(app) {
-        // Data for tenant A through the real pipeline, and a second tenant B with its own message.
+        // Data for tenant A through the real pipeline, and a second tenant B with its own.
         app.add_owner("6281100000001", None).await;
         app.send_webhook(&app.text(&customer(1), "wamid.A1", "Saya mau komplain")).await;
-        app.drain().await;
         let keys = &app.state.keys;
         let now = app.clock.now();
         let b = balas::tenants::create(&*app.state.store, keys, "Toko Lain", None, &Default::default(), now).await.unwrap();
         let secrets = ChannelSecrets::Meta(MetaSecrets { app_secret: "b".into(), access_token: "b".into(), verify_token: crypto::generate_key().into() });
         let b_channel = balas::tenants::add_channel(&*app.state.store, keys, b.id, Provider::Meta, "222", &secrets, now).await.unwrap();
-        let c = customer(2);
         let owner = balas::domain::Phone::parse("6281100000002").unwrap();
         balas::owner::add_owner(&*app.state.store, keys, b.id, &owner, None, now).await.unwrap();
+        let c = customer(2);
         let body = serde_json::to_vec(&meta_webhook::envelope("222", &[&c], vec![c.text("wamid.B1", "Saya mau komplain", 1)], vec![])).unwrap();
         let url = format!("{}/webhooks/meta/{}", app.base, b_channel.id);
         let response = app.post_raw(&url, body.clone(), Some(meta_webhook::sign("b", &body))).await;
         assert_eq!(response.status().as_u16(), 200);
         app.drain().await;
+        let Inspector::Postgres(owner_pool) = &app.inspect else { unreachable!() };
+        for tenant in [app.tenant.id, b.id] {
+            let new = balas::users::NewUser { email: "staf@toko.example", role: balas::api::auth::Role::Staff, password: "rahasia-sekali" };
+            let user = balas::users::create(&*app.state.store, keys, tenant, new, "test", now).await.unwrap();
+            let mut tx = app.state.store.begin(tenant).await.unwrap();
+            tx.revoke_token(&format!("jti-{tenant}"), now, now).await.unwrap();
+            tx.commit().await.unwrap();
+            // Rows no code path writes yet, written as the schema owner so every table has some.
+            sqlx::query("INSERT INTO staff_pins (user_id, tenant_id, pin_hash, updated_at) VALUES ($1, $2, 'x', now())").bind(user.id.0).bind(tenant.0).execute(owner_pool).await.unwrap();
+            sqlx::query("INSERT INTO llm_usage (id, tenant_id, model, outcome, prompt_tokens, completion_tokens, latency_ms, cost_micro_usd, at) VALUES ($1, $2, 'm', 'replied', 1, 1, 1, 0, now())").bind(uuid::Uuid::now_v7()).bind(tenant.0).execute(owner_pool).await.unwrap();
+        }
 
+        // Every table the schema has, from the catalog: a new one is covered without editing this test.
+        let tables: Vec<String> = sqlx::query_scalar("SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 1")
+            .fetch_all(owner_pool).await.unwrap();
+        let tables: Vec<String> = tables.into_iter().filter(|t| !NO_RLS_BY_DESIGN.contains(&t.as_str())).collect();
+        assert!(tables.len() >= 15, "{tables:?}");
         let pool = app_pool(&app).await;
-        let tables = ["tenants", "channels", "kb_entries", "contacts", "conversations", "messages", "audit_log", "audit_heads", "owners", "escalations", "owner_messages"];
         for (tenant, other) in [(app.tenant.id, b.id), (b.id, app.tenant.id)] {
-            for table in tables {
+            for table in &tables {
                 let column = if table == "tenants" { "id" } else { "tenant_id" };
                 let mut tx = pool.begin().await.unwrap();
                 sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await.unwrap();
@@ -73,24 +100,27 @@ on_postgres! {
                 if table != "kb_entries" || tenant == app.tenant.id {
                     assert!(own > 0, "{table}: the tenant's own rows must be visible (else this test proves nothing)");
                 }
-                if table != "audit_log" {
-                    let updated = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = {column} WHERE {column} = $1"))).bind(other.0).execute(&mut *tx).await.unwrap();
-                    assert_eq!(updated.rows_affected(), 0, "{table}: another tenant's rows are updatable");
-                    let deleted = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE {column} = $1"))).bind(other.0).execute(&mut *tx).await;
-                    assert!(deleted.map(|d| d.rows_affected()).unwrap_or(0) == 0, "{table}: another tenant's rows are deletable");
-                }
+                let updated = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = {column} WHERE {column} = $1"))).bind(other.0).execute(&mut *tx).await;
+                assert_eq!(updated.map(|u| u.rows_affected()).unwrap_or(0), 0, "{table}: another tenant's rows are updatable");
+                let deleted = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE {column} = $1"))).bind(other.0).execute(&mut *tx).await;
+                assert_eq!(deleted.map(|d| d.rows_affected()).unwrap_or(0), 0, "{table}: another tenant's rows are deletable");
                 tx.rollback().await.unwrap();
+
+                // Moving an own row to the other tenant, or copying one there, is refused.
+                for write in [format!("UPDATE {table} SET {column} = $2 WHERE {column} = $1"), copy_to_other(owner_pool, table, column).await] {
+                    let mut tx = pool.begin().await.unwrap();
+                    sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await.unwrap();
+                    let result = sqlx::query(sqlx::AssertSqlSafe(write.clone())).bind(tenant.0).bind(other.0).execute(&mut *tx).await;
+                    let refused = result.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+                    let by_policy = refused.contains("row-level security") || refused.contains("permission denied");
+                    assert!(by_policy || own == 0, "{table}: `{write}` was not refused by the policy: {refused:?}");
+                    tx.rollback().await.unwrap();
+                }
             }
-            // Writing a row for the other tenant is refused by the policy's WITH CHECK.
-            let mut tx = pool.begin().await.unwrap();
-            sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await.unwrap();
-            let insert = sqlx::query("INSERT INTO kb_entries (id, tenant_id, question, answer, keywords, created_at) VALUES ($1, $2, 'q', 'a', '', now())")
-                .bind(uuid::Uuid::new_v4()).bind(other.0).execute(&mut *tx).await;
-            assert!(insert.is_err(), "inserting into another tenant must fail");
         }
 
         // With no tenant set, nothing is visible at all.
-        for table in tables {
+        for table in &tables {
             let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(&pool).await.unwrap();
             assert_eq!(n, 0, "{table}: rows visible without a tenant");
         }
