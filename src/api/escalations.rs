@@ -151,7 +151,7 @@ async fn act(
     ))
 }
 
-fn refusal(e: ActionError) -> ApiError {
+pub(super) fn refusal(e: ActionError) -> ApiError {
     let conflict = |detail: String| ApiError::new(StatusCode::CONFLICT, e.code(), detail);
     match &e {
         ActionError::Store(inner) => ApiError::internal(inner),

@@ -1,10 +1,12 @@
 //! The owner API under `/api/v1`: bearer-token callers scoped to their tenant, JSON in and
-//! out, errors as `{"error", "detail"}`. Built so far: escalations.
+//! out, errors as `{"error", "detail"}`. Built so far: login and tokens, conversations,
+//! escalations.
 use axum::Router;
 
 use crate::app::AppState;
 
 pub mod auth;
+pub mod conversations;
 pub mod escalations;
 pub mod limits;
 pub mod session;
@@ -13,5 +15,5 @@ pub mod session;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(session::router()).merge(escalations::router())
+    Router::new().merge(session::router()).merge(escalations::router()).merge(conversations::router())
 }

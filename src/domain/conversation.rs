@@ -105,6 +105,8 @@ pub enum EscalationReason {
     OutsideBusinessHours,
     /// A reply could not be delivered because the 24-hour window had closed.
     WindowClosed,
+    /// The owner stepped into a conversation the bot had (API or dashboard).
+    OwnerInitiated,
     /// The LLM called `escalate_to_owner` with this reason.
     Model(ModelReason),
 }
@@ -120,6 +122,7 @@ impl EscalationReason {
             Self::TooManyBotTurns => "too_many_bot_turns",
             Self::OutsideBusinessHours => "outside_business_hours",
             Self::WindowClosed => "window_closed",
+            Self::OwnerInitiated => "owner_initiated",
             Self::Model(reason) => reason.as_str(),
         }
     }

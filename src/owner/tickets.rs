@@ -87,23 +87,40 @@ pub struct Applied {
     pub trail: Vec<AuditEntry>,
 }
 
+/// How a ticket opens: what set it off, and who is told.
+#[derive(Debug, Clone, Copy)]
+pub struct Opening {
+    pub trigger: Option<MessageId>,
+    /// Send the customer the holding message (not to a customer we cannot reach now).
+    pub holding_message: bool,
+    /// Queue the owners' notice (not when an owner opened the ticket themselves).
+    pub notify_owners: bool,
+}
+
+impl Opening {
+    /// A ticket set off by `trigger`, with the owners told.
+    pub fn after(trigger: Option<MessageId>, holding_message: bool) -> Self {
+        Self { trigger, holding_message, notify_owners: true }
+    }
+}
+
 /// Hands a `bot` conversation to the owner: moves it to `escalated`, opens a numbered
 /// ticket, sends the holding message once, and queues the owner's notice and the ticket's
-/// timer. A conversation already with the owner is left as it is (no second ticket).
+/// timer. A conversation already with the owner is left as it is (no second ticket, `None`).
 pub async fn escalate(
     state: &AppState,
     tx: &mut dyn TenantTx,
     conversation: &ConversationRecord,
     handover: &Handover,
-    trigger: Option<MessageId>,
-    holding_message: bool,
+    opening: Opening,
     now: DateTime<Utc>,
-) -> StoreResult<Vec<AuditEntry>> {
+) -> StoreResult<(Option<EscalationRecord>, Vec<AuditEntry>)> {
+    let Opening { trigger, holding_message, notify_owners } = opening;
     let from = ConversationState::parse(&conversation.state).unwrap_or(ConversationState::Bot);
-    let Ok(to) = from.on(ConversationEvent::Escalate) else { return Ok(Vec::new()) };
+    let Ok(to) = from.on(ConversationEvent::Escalate) else { return Ok((None, Vec::new())) };
     let reason = handover.reason.as_str();
     if !tx.transition_conversation(conversation.id, from.as_str(), to.as_str(), Some(reason), now).await? {
-        return Ok(Vec::new());
+        return Ok((None, Vec::new()));
     }
     let contact =
         tx.contact(conversation.contact_id).await?.ok_or_else(|| StoreError::Config("contact missing".into()))?;
@@ -145,8 +162,10 @@ pub async fn escalate(
         );
     }
     let max_attempts = state.config.max_attempts;
-    let notice = JobRecord::new(ticket.tenant_id, JobKind::OwnerNotice, ticket.id.0, max_attempts, now);
-    tx.enqueue_job(&notice).await?;
+    if notify_owners {
+        let notice = JobRecord::new(ticket.tenant_id, JobKind::OwnerNotice, ticket.id.0, max_attempts, now);
+        tx.enqueue_job(&notice).await?;
+    }
     if let Some(tenant) = &tenant {
         let timer = JobRecord {
             run_at: super::timers::first_due(&tenant.settings, now),
@@ -154,7 +173,7 @@ pub async fn escalate(
         };
         tx.enqueue_job(&timer).await?;
     }
-    Ok(trail)
+    Ok((Some(ticket), trail))
 }
 
 /// Applies an owner's action to a locked ticket, through the state machine.

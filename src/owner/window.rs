@@ -51,7 +51,8 @@ pub async fn customer_unreachable(
         to_owners(state, tx, about, "undeliverable", &text, now).await?;
     } else if conversation.state == ConversationState::Bot.as_str() {
         let handover = Handover::because(EscalationReason::WindowClosed);
-        trail.extend(super::escalate(state, tx, &conversation, &handover, message.reply_to, false, now).await?);
+        let opening = super::tickets::Opening::after(message.reply_to, false);
+        trail.extend(super::escalate(state, tx, &conversation, &handover, opening, now).await?.1);
     }
     Ok(trail)
 }

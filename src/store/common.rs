@@ -121,6 +121,12 @@ macro_rules! tenant_tx_impl {
                     .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
             }
 
+            async fn conversations(&mut self, state: Option<&str>, before: Option<DateTime<Utc>>, limit: i64) -> StoreResult<Vec<ConversationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND ($2 IS NULL OR state = $2) AND ($3 IS NULL OR updated_at < $3) ORDER BY updated_at DESC, id DESC LIMIT $4")
+                    .bind(self.tenant).bind(state).bind(before.map($time)).bind(limit)
+                    .fetch_all(&mut *self.tx).await?)
+            }
+
             async fn insert_conversation(&mut self, c: &ConversationRecord) -> StoreResult<bool> {
                 let done = sqlx::query("INSERT INTO conversations (id, tenant_id, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING")
                     .bind(c.id).bind(self.tenant).bind(c.channel_id).bind(c.contact_id).bind(&c.state).bind(&c.escalation_reason)

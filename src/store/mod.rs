@@ -133,6 +133,13 @@ pub trait TenantTx: Send {
         contact: ContactId,
     ) -> StoreResult<Option<ConversationRecord>>;
     async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<ConversationRecord>>;
+    /// Newest activity first; `before` pages on `updated_at`.
+    async fn conversations(
+        &mut self,
+        state: Option<&str>,
+        before: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> StoreResult<Vec<ConversationRecord>>;
     /// Inserts unless an open conversation exists for the pair; returns whether it inserted.
     async fn insert_conversation(&mut self, conversation: &ConversationRecord) -> StoreResult<bool>;
     /// Moves a conversation from state `from` to `to`; returns false if it was not in `from`

@@ -267,7 +267,8 @@ impl Worker {
         // A customer we could not reach gets no holding message either.
         let holding = !is_send;
         let handover = Handover::because(EscalationReason::ReplyFailed);
-        trail.extend(owner::escalate(&self.state, tx, &conversation, &handover, Some(message_id), holding, now).await?);
+        let opening = owner::tickets::Opening::after(Some(message_id), holding);
+        trail.extend(owner::escalate(&self.state, tx, &conversation, &handover, opening, now).await?.1);
         Ok(Some(trail))
     }
 }

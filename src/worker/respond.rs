@@ -19,6 +19,7 @@ use crate::llm::usage::{self, month_start};
 use crate::owner;
 use crate::owner::notify::About;
 use crate::owner::texts::OwnerTexts;
+use crate::owner::tickets::Opening;
 use crate::store::{JobOutcome, JobRecord, MessageRecord, TenantRecord};
 use crate::tenants;
 
@@ -127,7 +128,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
             ]
         }
         Decision::Escalate(handover) => {
-            owner::escalate(state, &mut *tx, &current, &handover, Some(message_id), true, now).await?
+            owner::escalate(state, &mut *tx, &current, &handover, Opening::after(Some(message_id), true), now).await?.1
         }
         Decision::Ignore { why } => vec![skipped(message_id, why)],
     });

@@ -5,6 +5,7 @@ mod helpers;
 mod audit_chain;
 mod auth_api;
 mod cli;
+mod conversations_api;
 mod escalations_api;
 mod fernet_vectors;
 mod fonnte;

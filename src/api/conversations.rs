@@ -1,0 +1,223 @@
+//! `GET /api/v1/conversations` (filters and paging), `GET /api/v1/conversations/{id}` (its
+//! messages decrypted; every such read is audited naming the reader), and
+//! `POST /api/v1/conversations/{id}/reply|takeover`, which step in through the state machine.
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::MAX_BODY_BYTES;
+use super::auth::Caller;
+use super::escalations::refusal;
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::domain::{ConversationId, ConversationState, EscalationReason, MessageId};
+use crate::engine::Handover;
+use crate::error::ApiError;
+use crate::ingress::read_body;
+use crate::owner::notify::customer_label;
+use crate::owner::tickets::{self, Action, Opening};
+use crate::store::{ConversationRecord, TenantTx};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/conversations", get(list))
+        .route("/api/v1/conversations/{id}", get(read))
+        .route("/api/v1/conversations/{id}/{action}", post(step_in))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConversationView {
+    pub id: ConversationId,
+    pub state: String,
+    pub escalation_reason: Option<String>,
+    /// Name and masked number (or username).
+    pub customer: String,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    pub window_closed: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub direction: String,
+    pub author: String,
+    pub kind: String,
+    pub text: Option<String>,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+async fn view(state: &AppState, tx: &mut dyn TenantTx, c: ConversationRecord) -> Result<ConversationView, ApiError> {
+    let customer = match tx.contact(c.contact_id).await? {
+        Some(contact) => {
+            customer_label(&contact, &state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(ApiError::internal)?)?
+        }
+        None => "?".into(),
+    };
+    Ok(ConversationView {
+        id: c.id,
+        state: c.state,
+        escalation_reason: c.escalation_reason,
+        customer,
+        last_inbound_at: c.last_inbound_at,
+        window_closed: c.window_closed_at.is_some(),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    })
+}
+
+fn bad_query(detail: &str) -> ApiError {
+    ApiError::bad_request("invalid_query", detail.to_string())
+}
+
+/// `?state=bot|escalated|human|closed`, `limit` (1–100, default 50), `before` (an `updated_at`
+/// from the previous page, RFC 3339).
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_content_access()?;
+    let (mut filter, mut before, mut limit) = (None, None, 50i64);
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "state" => {
+                let parsed = ConversationState::parse(&value)
+                    .ok_or_else(|| bad_query("state is bot, escalated, human or closed"))?;
+                filter = Some(parsed.as_str());
+            }
+            "limit" => {
+                limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| bad_query("limit is 1 to 100"))?
+            }
+            "before" => {
+                let at = DateTime::parse_from_rfc3339(&value).map_err(|_| bad_query("before is an RFC 3339 time"))?;
+                before = Some(at.with_timezone(&Utc));
+            }
+            _ => return Err(bad_query("known parameters: state, limit, before")),
+        }
+    }
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    let mut views = Vec::new();
+    for c in tx.conversations(filter, before, limit).await? {
+        views.push(view(&state, &mut *tx, c).await?);
+    }
+    let next = (views.len() as i64 == limit).then(|| views.last().map(|v| v.updated_at)).flatten();
+    let entry = AuditEntry::new(caller.actor(), "conversation.listed", "tenant", Some(caller.tenant.to_string()))
+        .detail(json!({ "count": views.len(), "token": caller.token_id }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "conversations": views, "next_before": next })))
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("conversation_not_found", "no conversation with this id in your tenant")
+}
+
+/// One conversation with its latest 200 messages, decrypted.
+async fn read(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    caller.require_content_access()?;
+    let id: ConversationId = id.parse().map_err(|_| not_found())?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    let conversation = tx.conversation(id).await?.ok_or_else(not_found)?;
+    let contact = tx.contact(conversation.contact_id).await?.ok_or_else(not_found)?;
+    let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(ApiError::internal)?;
+    let mut messages = Vec::new();
+    for m in tx.recent_messages(id, 200).await? {
+        let text = key.decrypt_opt(m.body_enc.as_deref()).map_err(ApiError::internal)?;
+        messages.push(MessageView {
+            id: m.id,
+            direction: m.direction,
+            author: m.author,
+            kind: m.kind,
+            text,
+            status: m.status,
+            created_at: m.created_at,
+        });
+    }
+    let ticket = tx.open_escalation(id).await?.map(|t| json!({ "id": t.id, "number": t.number, "status": t.status }));
+    let conversation = view(&state, &mut *tx, conversation).await?;
+    // Reading message content is audited, naming the reader.
+    let entry = AuditEntry::new(caller.actor(), "conversation.read", "conversation", Some(id.to_string()))
+        .detail(json!({ "messages": messages.len(), "token": caller.token_id }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "conversation": conversation, "open_ticket": ticket, "messages": messages })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyBody {
+    text: String,
+}
+
+/// `reply` (`{"text": "…"}`) or `takeover`. A conversation the bot has gets a ticket first
+/// (reason `owner_initiated`, no notice to the owners, no holding message).
+async fn step_in(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, verb)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_content_access()?;
+    let id: ConversationId = id.parse().map_err(|_| not_found())?;
+    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
+    let action = match verb.as_str() {
+        "reply" => {
+            let body: ReplyBody = serde_json::from_slice(&raw).map_err(|e| {
+                ApiError::bad_request(
+                    "malformed_json",
+                    format!("expected {{\"text\": \"…\"}} (line {}, column {})", e.line(), e.column()),
+                )
+            })?;
+            Action::Reply(body.text)
+        }
+        "takeover" => Action::TakeOver,
+        _ => return Err(ApiError::not_found("not_found", "actions are reply and takeover")),
+    };
+    if let Action::Reply(text) = &action
+        && text.trim().is_empty()
+    {
+        return Err(ApiError::bad_request("empty_text", "the reply text is empty"));
+    }
+    let now = state.clock.now();
+    let actor = caller.actor();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    let conversation = tx.conversation(id).await?.ok_or_else(not_found)?;
+    let mut trail = Vec::new();
+    let ticket = match tx.open_escalation(id).await? {
+        Some(open) => tx.lock_escalation(open.id).await?.ok_or_else(not_found)?,
+        None => {
+            let handover = Handover::because(EscalationReason::OwnerInitiated);
+            let opening = Opening { trigger: None, holding_message: false, notify_owners: false };
+            let (ticket, opened) = tickets::escalate(&state, &mut *tx, &conversation, &handover, opening, now).await?;
+            trail.extend(opened);
+            ticket.ok_or_else(|| {
+                ApiError::new(axum::http::StatusCode::CONFLICT, "conversation_closed", "this conversation is closed")
+            })?
+        }
+    };
+    let applied = tickets::apply(&state, &mut *tx, ticket, action, &actor, now).await.map_err(refusal)?;
+    trail.extend(applied.trail);
+    audit::append(&mut *tx, trail, now).await?;
+    tx.commit().await?;
+    state.queue_wake.notify_waiters();
+    Ok(Json(json!({
+        "conversation_state": applied.state.as_str(),
+        "ticket": { "id": applied.ticket.id, "number": applied.ticket.number },
+        "messages": applied.messages,
+    })))
+}
