@@ -119,14 +119,20 @@ fn validate(items: Vec<FaqItem>) -> Result<Vec<FaqItem>, KbError> {
         return Err(KbError::NoEntries);
     }
     for (i, item) in items.iter().enumerate() {
-        if item.question.is_empty() || item.answer.is_empty() {
-            return Err(KbError::Empty(i + 1));
-        }
-        if item.question.chars().count() > MAX_QUESTION_CHARS || item.answer.chars().count() > MAX_ANSWER_CHARS {
-            return Err(KbError::TooLong(i + 1));
-        }
+        check(item, i + 1)?;
     }
     Ok(items)
+}
+
+/// One entry's limits; `n` numbers it in the error.
+pub fn check(item: &FaqItem, n: usize) -> Result<(), KbError> {
+    if item.question.trim().is_empty() || item.answer.trim().is_empty() {
+        return Err(KbError::Empty(n));
+    }
+    if item.question.chars().count() > MAX_QUESTION_CHARS || item.answer.chars().count() > MAX_ANSWER_CHARS {
+        return Err(KbError::TooLong(n));
+    }
+    Ok(())
 }
 
 trait CsvErrorLabel {

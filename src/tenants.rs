@@ -11,7 +11,8 @@ use crate::store::{ChannelRecord, Store, StoreError, StoreResult, TenantRecord, 
 
 /// How a tenant wants its customers handled, and what the LLM may say about the business;
 /// settable at creation, later through the API.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TenantSettings {
     /// Customer-facing language: `id` (default) or `en`.
     pub language: String,
@@ -40,6 +41,34 @@ pub struct TenantSettings {
     pub customer_notice_minutes: i32,
     /// Give a human-mode conversation back to the bot after this many hours of silence.
     pub human_idle_hours: i32,
+}
+
+impl TenantSettings {
+    /// The settings trimmed and checked; a message names the first thing wrong.
+    pub fn validated(&self) -> StoreResult<Self> {
+        let bad = |m: &str| Err(StoreError::Config(m.into()));
+        if !["id", "en"].contains(&self.language.as_str()) {
+            return bad("language must be id or en");
+        }
+        if !["reply", "escalate"].contains(&self.media_policy.as_str()) {
+            return bad("media policy must be reply or escalate");
+        }
+        crate::engine::triggers::BusinessHours::parse(&self.business_hours, &self.timezone)
+            .map_err(StoreError::Config)?;
+        let periods = [self.max_bot_turns, self.renotify_minutes, self.customer_notice_minutes, self.human_idle_hours];
+        if periods.iter().any(|t| *t < 0) {
+            return bad("turn counts and timer periods must not be negative (0 switches one off)");
+        }
+        Ok(Self {
+            description: self.description.trim().to_string(),
+            address: self.address.trim().to_string(),
+            opening_hours: self.opening_hours.trim().to_string(),
+            tone: self.tone.trim().to_string(),
+            business_hours: self.business_hours.trim().to_string(),
+            monthly_token_budget: self.monthly_token_budget.max(0),
+            ..self.clone()
+        })
+    }
 }
 
 /// The default escalation keywords: customers asking for a person, complaints, refunds.
@@ -84,34 +113,8 @@ pub async fn create(
     if slug.is_empty() || !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
         return Err(StoreError::Config("the slug must be lowercase letters, digits and dashes".into()));
     }
-    if !["id", "en"].contains(&settings.language.as_str()) {
-        return Err(StoreError::Config("language must be id or en".into()));
-    }
-    if !["reply", "escalate"].contains(&settings.media_policy.as_str()) {
-        return Err(StoreError::Config("media policy must be reply or escalate".into()));
-    }
-    crate::engine::triggers::BusinessHours::parse(&settings.business_hours, &settings.timezone)
-        .map_err(StoreError::Config)?;
-    let timers = [
-        settings.max_bot_turns,
-        settings.renotify_minutes,
-        settings.customer_notice_minutes,
-        settings.human_idle_hours,
-    ];
-    if timers.iter().any(|t| *t < 0) {
-        return Err(StoreError::Config(
-            "turn counts and timer periods must not be negative (0 switches one off)".into(),
-        ));
-    }
+    let settings = settings.validated()?;
     let (_, wrapped_key) = keys.vault.new_data_key()?;
-    let settings = TenantSettings {
-        description: settings.description.trim().to_string(),
-        address: settings.address.trim().to_string(),
-        opening_hours: settings.opening_hours.trim().to_string(),
-        tone: settings.tone.trim().to_string(),
-        monthly_token_budget: settings.monthly_token_budget.max(0),
-        ..settings.clone()
-    };
     let tenant = TenantRecord {
         id: TenantId::new(),
         slug,

@@ -179,8 +179,14 @@ impl FromRequestParts<AppState> for Caller {
         state.limits.per_token(&claims.jti)?;
         let mut tx = state.store.begin_read(claims.tenant_id).await?;
         let revoked = tx.is_token_revoked(&claims.jti).await?;
+        // A login token dies with its user: disabling someone ends their sessions at once.
+        let user_gone = match claims.sub.strip_prefix("user:").map(str::parse::<crate::domain::UserId>) {
+            Some(Ok(id)) => tx.user(id).await?.is_none_or(|u| u.disabled_at.is_some()),
+            Some(Err(_)) => true,
+            None => false,
+        };
         tx.commit().await?;
-        if revoked {
+        if revoked || user_gone {
             return Err(ApiError::unauthorized("token_revoked", "the bearer token has been revoked"));
         }
         Ok(Self {

@@ -19,7 +19,7 @@ pub async fn add_all(
     anyhow::ensure!(emails.len() <= phones.len(), "each --owner-email needs an --owner-phone before it");
     for (i, raw) in phones.iter().enumerate() {
         let phone = Phone::parse(raw).map_err(|e| anyhow::anyhow!("owner phone: {e}"))?;
-        let owner = add_owner(store, keys, tenant.id, &phone, emails.get(i).map(String::as_str), now).await?;
+        let owner = add_owner(store, keys, tenant.id, &phone, emails.get(i).map(String::as_str), "cli", now).await?;
         println!("owner {} added for {} ({phone})", owner.id, tenant.slug);
     }
     Ok(())

@@ -120,7 +120,7 @@ pub async fn run() -> anyhow::Result<()> {
         username: None,
     };
     let owner = FakeCustomer { bsuid: None, phone: Some(OWNER_PHONE.into()), name: "Bu Sri".into(), username: None };
-    crate::owner::add_owner(&*store, &keys, tenant.id, &Phone::parse(OWNER_PHONE)?, None, now).await?;
+    crate::owner::add_owner(&*store, &keys, tenant.id, &Phone::parse(OWNER_PHONE)?, None, "cli", now).await?;
     let bsuid = Bsuid::parse(customer.bsuid.as_deref().unwrap_or_default())?;
     let http = reqwest::Client::new();
     let worker = Worker::new(state.clone(), "demo");

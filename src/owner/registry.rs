@@ -32,6 +32,7 @@ pub async fn add_owner(
     tenant: TenantId,
     phone: &Phone,
     email: Option<&str>,
+    actor: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<OwnerRecord> {
     let email = email.map(str::trim).filter(|e| !e.is_empty());
@@ -56,7 +57,7 @@ pub async fn add_owner(
     if !tx.insert_owner(&owner).await? {
         return Err(StoreError::Config("this number is already an owner number of the tenant".into()));
     }
-    let entry = AuditEntry::new("cli", "owner.added", "owner", Some(owner.id.to_string()))
+    let entry = AuditEntry::new(actor, "owner.added", "owner", Some(owner.id.to_string()))
         .detail(json!({ "email": email.is_some() }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;

@@ -34,6 +34,16 @@ macro_rules! tenant_tx_impl {
                 Ok(())
             }
 
+            async fn update_tenant_settings(&mut self, name: &str, s: &crate::tenants::TenantSettings) -> StoreResult<()> {
+                sqlx::query("UPDATE tenants SET name = $2, language = $3, media_policy = $4, answer_groups = $5, description = $6, address = $7, opening_hours = $8, tone = $9, monthly_token_budget = $10, escalation_keywords = $11, max_bot_turns = $12, business_hours = $13, timezone = $14, renotify_minutes = $15, customer_notice_minutes = $16, human_idle_hours = $17 WHERE id = $1")
+                    .bind(self.tenant).bind(name).bind(&s.language).bind(&s.media_policy).bind(s.answer_groups).bind(&s.description)
+                    .bind(&s.address).bind(&s.opening_hours).bind(&s.tone).bind(s.monthly_token_budget).bind(&s.escalation_keywords)
+                    .bind(s.max_bot_turns).bind(&s.business_hours).bind(&s.timezone).bind(s.renotify_minutes)
+                    .bind(s.customer_notice_minutes).bind(s.human_idle_hours)
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
             async fn tenant(&mut self) -> StoreResult<Option<TenantRecord>> {
                 Ok(sqlx::query_as("SELECT * FROM tenants WHERE id = $1").bind(self.tenant).fetch_optional(&mut *self.tx).await?)
             }
@@ -63,6 +73,19 @@ macro_rules! tenant_tx_impl {
             async fn kb_entries(&mut self) -> StoreResult<Vec<KbEntry>> {
                 Ok(sqlx::query_as("SELECT * FROM kb_entries WHERE tenant_id = $1 ORDER BY created_at, id")
                     .bind(self.tenant).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn update_kb_entry(&mut self, e: &KbEntry) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE kb_entries SET question = $3, answer = $4, keywords = $5 WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(e.id).bind(&e.question).bind(&e.answer).bind(&e.keywords)
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_kb_entry(&mut self, id: KbEntryId) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM kb_entries WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn clear_kb_entries(&mut self) -> StoreResult<u64> {
@@ -253,6 +276,14 @@ macro_rules! tenant_tx_impl {
             async fn owner(&mut self, id: OwnerId) -> StoreResult<Option<OwnerRecord>> {
                 Ok(sqlx::query_as("SELECT * FROM owners WHERE tenant_id = $1 AND id = $2")
                     .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn delete_owner(&mut self, id: OwnerId) -> StoreResult<bool> {
+                sqlx::query("DELETE FROM owner_messages WHERE tenant_id = $1 AND owner_id = $2")
+                    .bind(self.tenant).bind(id).execute(&mut *self.tx).await?;
+                let done = sqlx::query("DELETE FROM owners WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn owner_by_index(&mut self, index: IdentityIndex<'_>) -> StoreResult<Option<OwnerRecord>> {

@@ -110,6 +110,11 @@ pub trait TenantTx: Send {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     async fn insert_tenant(&mut self, tenant: &TenantRecord) -> StoreResult<()>;
+    async fn update_tenant_settings(
+        &mut self,
+        name: &str,
+        settings: &crate::tenants::TenantSettings,
+    ) -> StoreResult<()>;
     async fn tenant(&mut self) -> StoreResult<Option<TenantRecord>>;
 
     async fn insert_channel(&mut self, channel: &ChannelRecord) -> StoreResult<()>;
@@ -117,6 +122,9 @@ pub trait TenantTx: Send {
 
     async fn insert_kb_entry(&mut self, entry: &KbEntry) -> StoreResult<()>;
     async fn kb_entries(&mut self) -> StoreResult<Vec<KbEntry>>;
+    /// Rewrites an entry's question, answer and keywords; false when there is no such entry.
+    async fn update_kb_entry(&mut self, entry: &KbEntry) -> StoreResult<bool>;
+    async fn delete_kb_entry(&mut self, id: KbEntryId) -> StoreResult<bool>;
     /// Deletes every FAQ entry of the tenant; returns how many there were.
     async fn clear_kb_entries(&mut self) -> StoreResult<u64>;
 
@@ -194,6 +202,8 @@ pub trait TenantTx: Send {
     async fn insert_owner(&mut self, owner: &OwnerRecord) -> StoreResult<bool>;
     async fn owners(&mut self) -> StoreResult<Vec<OwnerRecord>>;
     async fn owner(&mut self, id: OwnerId) -> StoreResult<Option<OwnerRecord>>;
+    /// Removes an owner number and the messages exchanged with it; false when there is none.
+    async fn delete_owner(&mut self, id: OwnerId) -> StoreResult<bool>;
     async fn owner_by_index(&mut self, index: IdentityIndex<'_>) -> StoreResult<Option<OwnerRecord>>;
     /// Links a BSUID to an owner found by phone, unless the owner has one already.
     async fn link_owner_bsuid(&mut self, id: OwnerId, index: &[u8], bsuid_enc: &str) -> StoreResult<()>;

@@ -295,9 +295,17 @@ impl TestApp {
     /// Registers an owner number (digits without `+`) for the test tenant.
     pub async fn add_owner(&self, digits: &str, email: Option<&str>) {
         let phone = balas::domain::Phone::parse(digits).expect("owner phone");
-        balas::owner::add_owner(&*self.state.store, &self.state.keys, self.tenant.id, &phone, email, self.clock.now())
-            .await
-            .expect("owner");
+        balas::owner::add_owner(
+            &*self.state.store,
+            &self.state.keys,
+            self.tenant.id,
+            &phone,
+            email,
+            "test",
+            self.clock.now(),
+        )
+        .await
+        .expect("owner");
     }
 
     /// What the fake providers were asked to send to `recipient` (digits), in order.

@@ -64,7 +64,7 @@ on_postgres! {
         let secrets = ChannelSecrets::Meta(MetaSecrets { app_secret: "b".into(), access_token: "b".into(), verify_token: crypto::generate_key().into() });
         let b_channel = balas::tenants::add_channel(&*app.state.store, keys, b.id, Provider::Meta, "222", &secrets, now).await.unwrap();
         let owner = balas::domain::Phone::parse("6281100000002").unwrap();
-        balas::owner::add_owner(&*app.state.store, keys, b.id, &owner, None, now).await.unwrap();
+        balas::owner::add_owner(&*app.state.store, keys, b.id, &owner, None, "test", now).await.unwrap();
         let c = customer(2);
         let body = serde_json::to_vec(&meta_webhook::envelope("222", &[&c], vec![c.text("wamid.B1", "Saya mau komplain", 1)], vec![])).unwrap();
         let url = format!("{}/webhooks/meta/{}", app.base, b_channel.id);

@@ -2,6 +2,7 @@
 //! PostgreSQL (`BALAS_TEST_POSTGRES_URL`); `on_postgres!` tests cover PostgreSQL-only guarantees.
 mod helpers;
 
+mod admin_api;
 mod audit_chain;
 mod auth_api;
 mod cli;

@@ -157,7 +157,7 @@ async fn second_tenant(app: &TestApp) -> (balas::store::TenantRecord, String) {
     .await
     .unwrap();
     let phone = balas::domain::Phone::parse(OWNER).unwrap();
-    balas::owner::add_owner(store, &app.state.keys, other.id, &phone, None, app.clock.now()).await.unwrap();
+    balas::owner::add_owner(store, &app.state.keys, other.id, &phone, None, "test", app.clock.now()).await.unwrap();
     (other, balas::channels::printed_webhook_url(&app.base, &channel, &secrets))
 }
 

@@ -1,0 +1,140 @@
+//! The knowledge base: `GET|POST /api/v1/kb`, `PUT|DELETE /api/v1/kb/{id}` (owner tokens).
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::MAX_BODY_BYTES;
+use super::auth::Caller;
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::domain::KbEntryId;
+use crate::error::ApiError;
+use crate::ingress::read_body;
+use crate::kb::{self, FaqItem};
+use crate::store::KbEntry;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/kb", get(list).post(create)).route("/api/v1/kb/{id}", put(update).delete(remove))
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntryView {
+    pub id: KbEntryId,
+    pub question: String,
+    pub answer: String,
+    pub keywords: String,
+}
+
+impl From<KbEntry> for EntryView {
+    fn from(e: KbEntry) -> Self {
+        Self { id: e.id, question: e.question, answer: e.answer, keywords: e.keywords }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryBody {
+    question: String,
+    answer: String,
+    #[serde(default)]
+    keywords: String,
+}
+
+async fn body_item(headers: &HeaderMap, body: Body) -> Result<FaqItem, ApiError> {
+    let raw = read_body(headers, body, MAX_BODY_BYTES).await?;
+    let b: EntryBody = serde_json::from_slice(&raw).map_err(|e| {
+        let shape = r#"{"question": "…", "answer": "…", "keywords": "…"}"#;
+        ApiError::bad_request("malformed_json", format!("expected {shape} (line {}, column {})", e.line(), e.column()))
+    })?;
+    let item = FaqItem { question: b.question.trim().into(), answer: b.answer.trim().into(), keywords: b.keywords };
+    kb::check(&item, 1).map_err(|e| ApiError::bad_request("invalid_entry", e.to_string()))?;
+    Ok(item)
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("kb_entry_not_found", "no FAQ entry with this id in your tenant")
+}
+
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require_owner()?;
+    let mut tx = state.store.begin_read(caller.tenant).await?;
+    let entries: Vec<EntryView> = tx.kb_entries().await?.into_iter().map(EntryView::from).collect();
+    tx.commit().await?;
+    Ok(Json(json!({ "entries": entries })))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require_owner()?;
+    let item = body_item(&headers, body).await?;
+    let now = state.clock.now();
+    let entry = KbEntry {
+        id: KbEntryId::new(),
+        tenant_id: caller.tenant,
+        question: item.question,
+        answer: item.answer,
+        keywords: item.keywords,
+        created_at: now,
+    };
+    let mut tx = state.store.begin(caller.tenant).await?;
+    tx.insert_kb_entry(&entry).await?;
+    audit::append(
+        &mut *tx,
+        vec![AuditEntry::new(caller.actor(), "kb.created", "kb_entry", Some(entry.id.to_string()))],
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(json!({ "entry": EntryView::from(entry) }))))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_owner()?;
+    let id: KbEntryId = id.parse().map_err(|_| not_found())?;
+    let item = body_item(&headers, body).await?;
+    let now = state.clock.now();
+    let entry = KbEntry {
+        id,
+        tenant_id: caller.tenant,
+        question: item.question,
+        answer: item.answer,
+        keywords: item.keywords,
+        created_at: now,
+    };
+    let mut tx = state.store.begin(caller.tenant).await?;
+    if !tx.update_kb_entry(&entry).await? {
+        return Err(not_found());
+    }
+    audit::append(&mut *tx, vec![AuditEntry::new(caller.actor(), "kb.updated", "kb_entry", Some(id.to_string()))], now)
+        .await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "entry": EntryView::from(entry) })))
+}
+
+async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    caller.require_owner()?;
+    let id: KbEntryId = id.parse().map_err(|_| not_found())?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    if !tx.delete_kb_entry(id).await? {
+        return Err(not_found());
+    }
+    audit::append(&mut *tx, vec![AuditEntry::new(caller.actor(), "kb.deleted", "kb_entry", Some(id.to_string()))], now)
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

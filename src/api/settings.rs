@@ -1,0 +1,153 @@
+//! Tenant settings and owner numbers (owner tokens): `GET|PATCH /api/v1/settings`,
+//! `GET|POST /api/v1/owners`, `DELETE /api/v1/owners/{id}`.
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::MAX_BODY_BYTES;
+use super::auth::Caller;
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::domain::{OwnerId, Phone};
+use crate::error::ApiError;
+use crate::ingress::read_body;
+use crate::owner::{OwnerContact, add_owner};
+use crate::store::StoreError;
+use crate::tenants::{self, TenantSettings};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/settings", get(read).patch(change))
+        .route("/api/v1/owners", get(owners).post(add))
+        .route("/api/v1/owners/{id}", delete(remove))
+}
+
+fn malformed(e: &serde_json::Error, shape: &str) -> ApiError {
+    ApiError::bad_request("malformed_json", format!("expected {shape} (line {}, column {})", e.line(), e.column()))
+}
+
+/// A store refusal the caller can fix (validation) is a 400; anything else is ours.
+fn refused(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Config(why) => ApiError::bad_request("invalid_settings", why),
+        other => ApiError::internal(other),
+    }
+}
+
+async fn read(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require_owner()?;
+    let mut tx = state.store.begin_read(caller.tenant).await?;
+    let tenant = tx.tenant().await?.ok_or_else(|| ApiError::not_found("tenant_not_found", "the tenant is gone"))?;
+    tx.commit().await?;
+    Ok(Json(json!({ "name": tenant.name, "slug": tenant.slug, "settings": tenant.settings })))
+}
+
+/// Any subset of the settings (and `name`); the rest stays as it is.
+async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_owner()?;
+    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
+    let mut patch: serde_json::Map<String, Value> =
+        serde_json::from_slice(&raw).map_err(|e| malformed(&e, "an object of settings"))?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    let tenant = tx.tenant().await?.ok_or_else(|| ApiError::not_found("tenant_not_found", "the tenant is gone"))?;
+    let name = match patch.remove("name") {
+        Some(Value::String(n)) if !n.trim().is_empty() => n.trim().to_string(),
+        Some(_) => return Err(ApiError::bad_request("invalid_settings", "name must be a non-empty string")),
+        None => tenant.name.clone(),
+    };
+    let changed: Vec<String> = patch.keys().cloned().collect();
+    let mut merged = serde_json::to_value(&tenant.settings).map_err(ApiError::internal)?;
+    for (key, value) in patch {
+        merged[key] = value;
+    }
+    let settings: TenantSettings =
+        serde_json::from_value(merged).map_err(|e| ApiError::bad_request("invalid_settings", e.to_string()))?;
+    let settings = settings.validated().map_err(refused)?;
+    tx.update_tenant_settings(&name, &settings).await?;
+    let entry = AuditEntry::new(caller.actor(), "tenant.settings_changed", "tenant", Some(caller.tenant.to_string()))
+        .detail(json!({ "fields": changed, "name_changed": name != tenant.name }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "name": name, "slug": tenant.slug, "settings": settings })))
+}
+
+#[derive(Debug, Serialize)]
+pub struct OwnerView {
+    pub id: OwnerId,
+    /// Masked, like everywhere else.
+    pub phone: Option<String>,
+    pub has_email: bool,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub window_closed: bool,
+}
+
+async fn owners(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require_owner()?;
+    let mut tx = state.store.begin_read(caller.tenant).await?;
+    let key = tenants::data_key(&mut *tx, &state.keys).await?;
+    let mut views = Vec::new();
+    for owner in tx.owners().await? {
+        let contact = OwnerContact::open(&owner, &key)?;
+        views.push(OwnerView {
+            id: owner.id,
+            phone: contact.phone.map(|p| p.masked()),
+            has_email: contact.email.is_some(),
+            last_message_at: owner.last_inbound_at,
+            window_closed: owner.window_closed_at.is_some(),
+        });
+    }
+    tx.commit().await?;
+    Ok(Json(json!({ "owners": views })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOwner {
+    phone: String,
+    email: Option<String>,
+}
+
+async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require_owner()?;
+    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
+    let new: NewOwner =
+        serde_json::from_slice(&raw).map_err(|e| malformed(&e, r#"{"phone": "+62…", "email": "…"}"#))?;
+    let phone = Phone::parse(&new.phone).map_err(|e| ApiError::bad_request("invalid_phone", e.to_string()))?;
+    let actor = caller.actor();
+    let owner =
+        add_owner(&*state.store, &state.keys, caller.tenant, &phone, new.email.as_deref(), &actor, state.clock.now())
+            .await
+            .map_err(refused)?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": owner.id, "phone": phone.masked() }))))
+}
+
+async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    caller.require_owner()?;
+    let not_found = || ApiError::not_found("owner_not_found", "no owner number with this id in your tenant");
+    let id: OwnerId = id.parse().map_err(|_| not_found())?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    if !tx.delete_owner(id).await? {
+        return Err(not_found());
+    }
+    audit::append(&mut *tx, vec![AuditEntry::new(caller.actor(), "owner.removed", "owner", Some(id.to_string()))], now)
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,96 @@
+//! Users of the tenant (owner tokens): `GET|POST /api/v1/users`, `DELETE /api/v1/users/{id}`
+//! (disables: the audit keeps naming them).
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::MAX_BODY_BYTES;
+use super::auth::{Caller, Role};
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::domain::UserId;
+use crate::error::ApiError;
+use crate::ingress::read_body;
+use crate::store::StoreError;
+use crate::tenants;
+use crate::users::{self, NewUser};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/users", get(list).post(create)).route("/api/v1/users/{id}", delete(disable))
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require_owner()?;
+    let mut tx = state.store.begin_read(caller.tenant).await?;
+    let key = tenants::data_key(&mut *tx, &state.keys).await?;
+    let mut views = Vec::new();
+    for u in tx.users().await? {
+        let email = key.decrypt(&u.email_enc).map_err(ApiError::internal)?;
+        views.push(UserView { id: u.id, email, role: u.role, created_at: u.created_at, disabled_at: u.disabled_at });
+    }
+    tx.commit().await?;
+    Ok(Json(json!({ "users": views })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUserBody {
+    email: String,
+    role: Role,
+    password: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require_owner()?;
+    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
+    let b: NewUserBody = serde_json::from_slice(&raw).map_err(|e| {
+        let shape = r#"{"email": "…", "role": "owner|staff|analytics", "password": "…"}"#;
+        ApiError::bad_request("malformed_json", format!("expected {shape} (line {}, column {})", e.line(), e.column()))
+    })?;
+    let new = NewUser { email: &b.email, role: b.role, password: &b.password };
+    let user = users::create(&*state.store, &state.keys, caller.tenant, new, &caller.actor(), state.clock.now())
+        .await
+        .map_err(|e| match e {
+            StoreError::Config(why) => ApiError::bad_request("invalid_user", why),
+            other => ApiError::internal(other),
+        })?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": user.id, "role": user.role }))))
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_owner()?;
+    let not_found = || ApiError::not_found("user_not_found", "no active user with this id in your tenant");
+    let id: UserId = id.parse().map_err(|_| not_found())?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    if !tx.disable_user(id, now).await? {
+        return Err(not_found());
+    }
+    audit::append(&mut *tx, vec![AuditEntry::new(caller.actor(), "user.disabled", "user", Some(id.to_string()))], now)
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
