@@ -11,7 +11,7 @@ use crate::store::{ChannelRecord, Store, StoreError, StoreResult, TenantRecord, 
 
 /// How a tenant wants its customers handled, and what the LLM may say about the business;
 /// settable at creation, later through the API.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
     /// Customer-facing language: `id` (default) or `en`.

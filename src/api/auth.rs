@@ -15,7 +15,7 @@ use crate::domain::TenantId;
 use crate::error::ApiError;
 
 /// What a token may do inside its tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything in the tenant.

@@ -79,6 +79,10 @@ fn bad_query(detail: &str) -> ApiError {
 
 /// `?state=bot|escalated|human|closed`, `limit` (1–100, default 50), `before` (an `updated_at`
 /// from the previous page, RFC 3339).
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", security(("bearer" = [])),
+    params(("state" = Option<String>, Query, description = "bot, escalated, human or closed"), ("limit" = Option<i64>, Query, description = "1 to 100"),
+        ("before" = Option<String>, Query, description = "next_before of the previous page (RFC 3339)")),
+    responses((status = 200, description = "conversations, newest activity first, and next_before"), (status = 400, description = "bad query"), (status = 403, description = "analytics tokens"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -126,6 +130,10 @@ fn not_found() -> ApiError {
 }
 
 /// One conversation with its latest 200 messages, decrypted.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "conversation id")),
+    responses((status = 200, description = "the conversation, its open ticket and latest 200 messages decrypted; audited naming the reader"),
+        (status = 403, description = "analytics tokens"), (status = 404, description = "no such conversation in the caller's tenant"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn read(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     caller.require_content_access()?;
     let id: ConversationId = id.parse().map_err(|_| not_found())?;
@@ -157,7 +165,7 @@ async fn read(State(state): State<AppState>, caller: Caller, Path(id): Path<Stri
     Ok(Json(json!({ "conversation": conversation, "open_ticket": ticket, "messages": messages })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReplyBody {
     text: String,
@@ -165,6 +173,11 @@ struct ReplyBody {
 
 /// `reply` (`{"text": "…"}`) or `takeover`. A conversation the bot has gets a ticket first
 /// (reason `owner_initiated`, no notice to the owners, no holding message).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/{action}", tag = "conversations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "conversation id"), ("action" = String, Path, description = "reply or takeover")),
+    request_body(content = ReplyBody, description = "for reply only"),
+    responses((status = 200, description = "the conversation's new state, its ticket and the messages sent"), (status = 400, description = "malformed or empty reply"),
+        (status = 404, description = "no such conversation"), (status = 409, description = "closed conversation or impossible move"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn step_in(
     State(state): State<AppState>,
     caller: Caller,

@@ -62,6 +62,9 @@ async fn view(state: &AppState, tx: &mut dyn TenantTx, t: EscalationRecord) -> R
 }
 
 /// `?status=open` (default) or `all`, and `limit` (1–200, default 50).
+#[utoipa::path(get, path = "/api/v1/escalations", tag = "escalations", security(("bearer" = [])),
+    params(("status" = Option<String>, Query, description = "open (default) or all"), ("limit" = Option<i64>, Query, description = "1 to 200, default 50")),
+    responses((status = 200, description = "escalations: tickets with the customer masked; the read is audited"), (status = 403, description = "analytics tokens"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -95,7 +98,7 @@ async fn list(
     Ok(Json(json!({ "escalations": views })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReplyBody {
     text: Option<String>,
@@ -104,6 +107,11 @@ struct ReplyBody {
     use_suggested_reply: bool,
 }
 
+#[utoipa::path(post, path = "/api/v1/escalations/{id}/{action}", tag = "escalations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "escalation id"), ("action" = String, Path, description = "reply, takeover, handback or resolve")),
+    request_body(content = ReplyBody, description = "for reply only"),
+    responses((status = 200, description = "the ticket and the conversation's new state"), (status = 400, description = "malformed or empty reply"),
+        (status = 404, description = "no such escalation in the caller's tenant"), (status = 409, description = "closed ticket or impossible move"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn act(
     State(state): State<AppState>,
     caller: Caller,

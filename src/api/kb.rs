@@ -35,7 +35,7 @@ impl From<KbEntry> for EntryView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EntryBody {
     question: String,
@@ -59,6 +59,8 @@ fn not_found() -> ApiError {
     ApiError::not_found("kb_entry_not_found", "no FAQ entry with this id in your tenant")
 }
 
+#[utoipa::path(get, path = "/api/v1/kb", tag = "knowledge base", security(("bearer" = [])),
+    responses((status = 200, description = "entries"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
     let mut tx = state.store.begin_read(caller.tenant).await?;
@@ -67,6 +69,8 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
     Ok(Json(json!({ "entries": entries })))
 }
 
+#[utoipa::path(post, path = "/api/v1/kb", tag = "knowledge base", security(("bearer" = [])), request_body = EntryBody,
+    responses((status = 201, description = "the new entry"), (status = 400, description = "malformed, empty or too long"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -96,6 +100,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "entry": EntryView::from(entry) }))))
 }
 
+#[utoipa::path(put, path = "/api/v1/kb/{id}", tag = "knowledge base", security(("bearer" = [])), request_body = EntryBody,
+    params(("id" = String, Path, description = "entry id")),
+    responses((status = 200, description = "the entry"), (status = 400, description = "malformed, empty or too long"), (status = 404, description = "no such entry"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -125,6 +132,9 @@ async fn update(
     Ok(Json(json!({ "entry": EntryView::from(entry) })))
 }
 
+#[utoipa::path(delete, path = "/api/v1/kb/{id}", tag = "knowledge base", security(("bearer" = [])),
+    params(("id" = String, Path, description = "entry id")),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such entry"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     caller.require_owner()?;
     let id: KbEntryId = id.parse().map_err(|_| not_found())?;

@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod escalations;
 pub mod kb;
 pub mod limits;
+pub mod openapi;
 pub mod session;
 pub mod settings;
 pub mod users;
@@ -25,4 +26,5 @@ pub fn router() -> Router<AppState> {
         .merge(kb::router())
         .merge(settings::router())
         .merge(users::router())
+        .merge(openapi::router())
 }

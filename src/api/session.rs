@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/revoke", post(revoke))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Login {
     /// The tenant's slug (or id).
@@ -47,6 +47,9 @@ fn parse<T: serde::de::DeserializeOwned>(raw: &[u8], shape: &str) -> Result<T, A
     })
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login,
+    responses((status = 200, description = "token, token_type, expires_at, role"), (status = 400, description = "malformed JSON"),
+        (status = 401, description = "invalid_credentials"), (status = 429, description = "too many attempts; see Retry-After")))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -114,17 +117,21 @@ async fn login(
     answer.map(Json)
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "the caller's token is revoked"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     revoke_id(&state, &caller, &caller.token_id.clone(), caller.expires_at).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Revoke {
     /// The token id (`jti`) to revoke.
     token_id: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/revoke", tag = "auth", security(("bearer" = [])), request_body = Revoke,
+    responses((status = 200, description = "the token id is revoked"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

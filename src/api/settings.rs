@@ -39,6 +39,8 @@ fn refused(e: StoreError) -> ApiError {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/settings", tag = "settings", security(("bearer" = [])),
+    responses((status = 200, description = "name, slug and settings"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn read(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
     let mut tx = state.store.begin_read(caller.tenant).await?;
@@ -48,6 +50,8 @@ async fn read(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
 }
 
 /// Any subset of the settings (and `name`); the rest stays as it is.
+#[utoipa::path(patch, path = "/api/v1/settings", tag = "settings", security(("bearer" = [])), request_body = TenantSettings,
+    responses((status = 200, description = "the settings after the change"), (status = 400, description = "unknown field or invalid value"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn change(
     State(state): State<AppState>,
     caller: Caller,
@@ -92,6 +96,8 @@ pub struct OwnerView {
     pub window_closed: bool,
 }
 
+#[utoipa::path(get, path = "/api/v1/owners", tag = "settings", security(("bearer" = [])),
+    responses((status = 200, description = "owner numbers, masked"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn owners(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
     let mut tx = state.store.begin_read(caller.tenant).await?;
@@ -111,13 +117,15 @@ async fn owners(State(state): State<AppState>, caller: Caller) -> Result<Json<Va
     Ok(Json(json!({ "owners": views })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewOwner {
     phone: String,
     email: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/owners", tag = "settings", security(("bearer" = [])), request_body = NewOwner,
+    responses((status = 201, description = "the owner number, masked"), (status = 400, description = "invalid number or e-mail, or already an owner"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn add(
     State(state): State<AppState>,
     caller: Caller,
@@ -137,6 +145,9 @@ async fn add(
     Ok((StatusCode::CREATED, Json(json!({ "id": owner.id, "phone": phone.masked() }))))
 }
 
+#[utoipa::path(delete, path = "/api/v1/owners/{id}", tag = "settings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "owner id")),
+    responses((status = 204, description = "removed, with the messages exchanged with it"), (status = 404, description = "no such owner"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     caller.require_owner()?;
     let not_found = || ApiError::not_found("owner_not_found", "no owner number with this id in your tenant");

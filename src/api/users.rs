@@ -33,20 +33,27 @@ pub struct UserView {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+    responses((status = 200, description = "users; the read is audited"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
-    let mut tx = state.store.begin_read(caller.tenant).await?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
     let key = tenants::data_key(&mut *tx, &state.keys).await?;
     let mut views = Vec::new();
     for u in tx.users().await? {
         let email = key.decrypt(&u.email_enc).map_err(ApiError::internal)?;
         views.push(UserView { id: u.id, email, role: u.role, created_at: u.created_at, disabled_at: u.disabled_at });
     }
+    // E-mail addresses are personal data: the read is audited, naming the reader.
+    let entry = AuditEntry::new(caller.actor(), "user.listed", "tenant", Some(caller.tenant.to_string()))
+        .detail(json!({ "count": views.len() }));
+    audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
     Ok(Json(json!({ "users": views })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUserBody {
     email: String,
@@ -54,6 +61,8 @@ struct NewUserBody {
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = NewUserBody,
+    responses((status = 201, description = "the new user's id and role"), (status = 400, description = "bad e-mail, short password or taken"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -76,6 +85,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "id": user.id, "role": user.role }))))
 }
 
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 204, description = "disabled; their tokens stop working"), (status = 404, description = "no such active user"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn disable(
     State(state): State<AppState>,
     caller: Caller,

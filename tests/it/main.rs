@@ -13,6 +13,7 @@ mod fonnte;
 mod isolation;
 mod llm;
 mod meta_ingress;
+mod openapi;
 mod owner_loop;
 mod owner_window;
 mod pipeline;
