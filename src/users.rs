@@ -85,6 +85,59 @@ pub async fn create(
     Ok(user)
 }
 
+/// Wrong PINs in a row before the PIN locks.
+pub const PIN_ATTEMPTS: i32 = 5;
+/// How long a locked PIN stays locked.
+pub const PIN_LOCK: chrono::Duration = chrono::Duration::minutes(15);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PinError {
+    #[error("a PIN is 4 to 8 digits")]
+    Malformed,
+    #[error("this user has no PIN")]
+    NotSet,
+    #[error("wrong PIN")]
+    Wrong,
+    #[error("too many wrong PINs; locked until {0}")]
+    Locked(DateTime<Utc>),
+}
+
+/// Sets the caller's staff PIN (4–8 digits), hashed apart from the password.
+pub async fn set_pin(
+    tx: &mut dyn crate::store::TenantTx,
+    user: UserId,
+    pin: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Result<(), PinError>> {
+    if !(4..=8).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
+        return Ok(Err(PinError::Malformed));
+    }
+    tx.set_staff_pin(user, &hash_secret(pin)?, now).await?;
+    Ok(Ok(()))
+}
+
+/// Checks a quick-unlock PIN for the dashboard. Five wrong PINs in a row lock it for 15 minutes,
+/// whatever is typed meanwhile; a right PIN clears the count.
+pub async fn unlock_with_pin(
+    tx: &mut dyn crate::store::TenantTx,
+    user: UserId,
+    pin: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Result<(), PinError>> {
+    let Some(stored) = tx.staff_pin(user).await? else { return Ok(Err(PinError::NotSet)) };
+    if let Some(until) = stored.locked_until.filter(|until| *until > now) {
+        return Ok(Err(PinError::Locked(until)));
+    }
+    if verify_secret(pin, &stored.pin_hash) {
+        tx.record_pin_attempt(user, 0, None, now).await?;
+        return Ok(Ok(()));
+    }
+    let failures = stored.failures + 1;
+    let lock = (failures >= PIN_ATTEMPTS).then(|| now + PIN_LOCK);
+    tx.record_pin_attempt(user, if lock.is_some() { 0 } else { failures }, lock, now).await?;
+    Ok(Err(lock.map_or(PinError::Wrong, PinError::Locked)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

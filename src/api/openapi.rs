@@ -10,7 +10,7 @@ use crate::app::AppState;
 #[openapi(
     info(title = "balas owner API", description = "Bearer tokens from POST /api/v1/auth/login or `balas token issue`. Errors are {\"error\", \"detail\"}."),
     paths(
-        super::session::login, super::session::logout, super::session::revoke,
+        super::session::login, super::session::logout, super::session::revoke, super::session::set_pin,
         super::escalations::list, super::escalations::act,
         super::conversations::list, super::conversations::read, super::conversations::step_in,
         super::kb::list, super::kb::create, super::kb::update, super::kb::remove,

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/revoke", post(revoke))
+        .route("/api/v1/auth/pin", put(set_pin))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -162,4 +163,38 @@ async fn revoke_id(
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
     Ok(Json(json!({ "token_id": jti, "revoked": true, "already_revoked": !fresh })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Pin {
+    /// 4 to 8 digits.
+    pin: String,
+}
+
+/// Sets the calling user's staff PIN, for quick unlock on the dashboard only.
+#[utoipa::path(put, path = "/api/v1/auth/pin", tag = "auth", security(("bearer" = [])), request_body = Pin,
+    responses((status = 204, description = "the PIN is set (hashed, apart from the password)"), (status = 400, description = "not 4 to 8 digits"),
+        (status = 403, description = "only a user's login token has a PIN"), (status = 401, description = "missing, invalid, expired or revoked token")))]
+async fn set_pin(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let user = caller.subject.strip_prefix("user:").and_then(|id| id.parse::<crate::domain::UserId>().ok());
+    let Some(user) = user else {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only a user's login token has a PIN"));
+    };
+    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
+    let request: Pin = parse(&raw, r#"{"pin": "1234"}"#)?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    crate::users::set_pin(&mut *tx, user, &request.pin, now)
+        .await?
+        .map_err(|e| ApiError::bad_request("invalid_pin", e.to_string()))?;
+    audit::append(&mut *tx, vec![AuditEntry::new(caller.actor(), "user.pin_set", "user", Some(user.to_string()))], now)
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

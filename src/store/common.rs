@@ -434,6 +434,25 @@ macro_rules! tenant_tx_impl {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn set_staff_pin(&mut self, user: UserId, pin_hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("INSERT INTO staff_pins (user_id, tenant_id, pin_hash, failures, locked_until, updated_at) VALUES ($2, $1, $3, 0, NULL, $4) ON CONFLICT (user_id) DO UPDATE SET pin_hash = $3, failures = 0, locked_until = NULL, updated_at = $4")
+                    .bind(self.tenant).bind(user).bind(pin_hash).bind($time(now))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn staff_pin(&mut self, user: UserId) -> StoreResult<Option<StaffPinRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM staff_pins WHERE tenant_id = $1 AND user_id = $2")
+                    .bind(self.tenant).bind(user).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn record_pin_attempt(&mut self, user: UserId, failures: i32, locked_until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("UPDATE staff_pins SET failures = $3, locked_until = $4, updated_at = $5 WHERE tenant_id = $1 AND user_id = $2")
+                    .bind(self.tenant).bind(user).bind(failures).bind(locked_until.map($time)).bind($time(now))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
             async fn revoke_token(&mut self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
                 let done = sqlx::query("INSERT INTO revoked_tokens (jti, tenant_id, revoked_at, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
                     .bind(jti).bind(self.tenant).bind($time(now)).bind($time(expires_at))

@@ -254,6 +254,18 @@ pub trait TenantTx: Send {
     async fn users(&mut self) -> StoreResult<Vec<UserRecord>>;
     async fn disable_user(&mut self, id: UserId, now: DateTime<Utc>) -> StoreResult<bool>;
 
+    /// Sets (or replaces) a user's staff PIN hash and clears its failure count.
+    async fn set_staff_pin(&mut self, user: UserId, pin_hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn staff_pin(&mut self, user: UserId) -> StoreResult<Option<StaffPinRecord>>;
+    /// Stores the failure count and lock after an unlock attempt.
+    async fn record_pin_attempt(
+        &mut self,
+        user: UserId,
+        failures: i32,
+        locked_until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
     /// Records a revoked token id until its expiry; false if it was revoked already.
     async fn revoke_token(&mut self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool>;
     async fn is_token_revoked(&mut self, jti: &str) -> StoreResult<bool>;
@@ -409,6 +421,18 @@ pub struct UserRecord {
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
+}
+
+/// A user's quick-unlock PIN for the dashboard: its own hash, apart from the password, and
+/// a failure count that locks it (kept in the database so the lock holds across instances).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StaffPinRecord {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub pin_hash: String,
+    pub failures: i32,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A number (or WhatsApp account) of the business owner or their staff that receives notices

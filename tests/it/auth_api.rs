@@ -103,3 +103,38 @@ on_both_databases! {
         assert_eq!(get(&app, &other).await.0, 200, "another token has its own budget");
     }
 }
+
+on_both_databases! {
+    async fn a_staff_pin_is_hashed_apart_and_locks_after_five_wrong_tries(app) {
+        user(&app, "kasir@warung.example", Role::Staff).await;
+        let r = login(&app, &app.tenant.slug, "kasir@warung.example", PASSWORD).await;
+        let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+        let set = |pin: &str| app.http.put(format!("{}/api/v1/auth/pin", app.base)).bearer_auth(token.clone()).json(&json!({ "pin": pin })).send();
+        assert_eq!(set("12ab").await.unwrap().status().as_u16(), 400);
+        assert_eq!(set("482913").await.unwrap().status().as_u16(), 204);
+        let cli_token = app.token(app.tenant.id, Role::Staff);
+        let r = app.http.put(format!("{}/api/v1/auth/pin", app.base)).bearer_auth(cli_token).json(&json!({ "pin": "1111" })).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 403, "an API client's token has no PIN");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM staff_pins WHERE pin_hash LIKE '$argon2id$%' AND pin_hash NOT IN (SELECT password_hash FROM users)").await, 1);
+
+        let user_id = app.state.store.begin_read(app.tenant.id).await.unwrap().users().await.unwrap()[0].id;
+        let unlock = |pin: &'static str| {
+            let store = app.state.store.clone();
+            let (tenant, now) = (app.tenant.id, app.clock.now());
+            async move {
+                let mut tx = store.begin(tenant).await.unwrap();
+                let result = balas::users::unlock_with_pin(&mut *tx, user_id, pin, now).await.unwrap();
+                tx.commit().await.unwrap();
+                result
+            }
+        };
+        assert_eq!(unlock("482913").await, Ok(()));
+        for _ in 0..4 {
+            assert_eq!(unlock("000000").await, Err(balas::users::PinError::Wrong));
+        }
+        assert!(matches!(unlock("000000").await, Err(balas::users::PinError::Locked(_))));
+        assert!(matches!(unlock("482913").await, Err(balas::users::PinError::Locked(_))), "even the right PIN waits");
+        app.clock.advance(chrono::Duration::minutes(16));
+        assert_eq!(unlock("482913").await, Ok(()));
+    }
+}
