@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::MAX_BODY_BYTES;
 use super::auth::Caller;
 use super::escalations::refusal;
+use super::{MAX_BODY_BYTES, parse_json};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::domain::{ConversationId, ConversationState, EscalationReason, MessageId};
@@ -190,12 +190,7 @@ async fn step_in(
     let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
     let action = match verb.as_str() {
         "reply" => {
-            let body: ReplyBody = serde_json::from_slice(&raw).map_err(|e| {
-                ApiError::bad_request(
-                    "malformed_json",
-                    format!("expected {{\"text\": \"…\"}} (line {}, column {})", e.line(), e.column()),
-                )
-            })?;
+            let body: ReplyBody = parse_json(&raw, r#"{"text": "…"}"#)?;
             Action::Reply(body.text)
         }
         "takeover" => Action::TakeOver,

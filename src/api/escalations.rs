@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::MAX_BODY_BYTES;
 use super::auth::Caller;
+use super::{MAX_BODY_BYTES, parse_json};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::domain::{ConversationId, EscalationId};
@@ -125,16 +125,7 @@ async fn act(
     let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
     let action = match verb.as_str() {
         "reply" => {
-            let body: ReplyBody = serde_json::from_slice(&raw).map_err(|e| {
-                ApiError::bad_request(
-                    "malformed_json",
-                    format!(
-                        "expected {{\"text\": \"…\"}} or {{\"use_suggested_reply\": true}} (line {}, column {})",
-                        e.line(),
-                        e.column()
-                    ),
-                )
-            })?;
+            let body: ReplyBody = parse_json(&raw, r#"{"text": "…"} or {"use_suggested_reply": true}"#)?;
             match (body.text, body.use_suggested_reply) {
                 (Some(text), false) => Action::Reply(text),
                 (None, true) => Action::SendDraft,

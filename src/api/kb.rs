@@ -7,13 +7,12 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::MAX_BODY_BYTES;
 use super::auth::Caller;
+use super::read_json;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::domain::KbEntryId;
 use crate::error::ApiError;
-use crate::ingress::read_body;
 use crate::kb::{self, FaqItem};
 use crate::store::KbEntry;
 
@@ -45,11 +44,7 @@ struct EntryBody {
 }
 
 async fn body_item(headers: &HeaderMap, body: Body) -> Result<FaqItem, ApiError> {
-    let raw = read_body(headers, body, MAX_BODY_BYTES).await?;
-    let b: EntryBody = serde_json::from_slice(&raw).map_err(|e| {
-        let shape = r#"{"question": "…", "answer": "…", "keywords": "…"}"#;
-        ApiError::bad_request("malformed_json", format!("expected {shape} (line {}, column {})", e.line(), e.column()))
-    })?;
+    let b: EntryBody = read_json(headers, body, r#"{"question": "…", "answer": "…", "keywords": "…"}"#).await?;
     let item = FaqItem { question: b.question.trim().into(), answer: b.answer.trim().into(), keywords: b.keywords };
     kb::check(&item, 1).map_err(|e| ApiError::bad_request("invalid_entry", e.to_string()))?;
     Ok(item)

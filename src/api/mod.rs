@@ -2,8 +2,13 @@
 //! out, errors as `{"error", "detail"}`. Built so far: login and tokens, conversations,
 //! escalations.
 use axum::Router;
+use axum::body::Body;
+use axum::http::HeaderMap;
+use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
+use crate::error::ApiError;
+use crate::ingress::read_body;
 
 pub mod auth;
 pub mod conversations;
@@ -17,6 +22,18 @@ pub mod users;
 
 /// API request bodies are small: a reply text at most.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Reads a JSON body of at most `MAX_BODY_BYTES` (413 beyond) into `T` (400 naming `shape`).
+pub async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body, shape: &str) -> Result<T, ApiError> {
+    parse_json(&read_body(headers, body, MAX_BODY_BYTES).await?, shape)
+}
+
+/// Parses a JSON body already read; serde's message can quote the input, so only the position is told.
+pub fn parse_json<T: DeserializeOwned>(raw: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(raw).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("expected {shape} (line {}, column {})", e.line(), e.column()))
+    })
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -11,13 +11,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::MAX_BODY_BYTES;
 use super::auth::{Caller, Claims, Role};
+use super::read_json;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::domain::TenantId;
 use crate::error::ApiError;
-use crate::ingress::read_body;
 use crate::users::{decoy_hash, verify_secret};
 
 /// How long a token from a dashboard login lives.
@@ -42,12 +41,6 @@ struct Login {
     password: String,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(raw: &[u8], shape: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(raw).map_err(|e| {
-        ApiError::bad_request("malformed_json", format!("expected {shape} (line {}, column {})", e.line(), e.column()))
-    })
-}
-
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login,
     responses((status = 200, description = "token, token_type, expires_at, role"), (status = 400, description = "malformed JSON"),
         (status = 401, description = "invalid_credentials"), (status = 429, description = "too many attempts; see Retry-After")))]
@@ -60,8 +53,7 @@ async fn login(
     let Some(keys) = &state.token_keys else {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "api_disabled", "BALAS_JWT_SECRET is not set"));
     };
-    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
-    let login: Login = parse(&raw, r#"{"tenant": "…", "email": "…", "password": "…"}"#)?;
+    let login: Login = read_json(&headers, body, r#"{"tenant": "…", "email": "…", "password": "…"}"#).await?;
     let invalid = || ApiError::unauthorized("invalid_credentials", "the tenant, e-mail or password is wrong");
     let tenant = match login.tenant.parse::<TenantId>() {
         Ok(id) => Some(id),
@@ -140,8 +132,7 @@ async fn revoke(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
-    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
-    let request: Revoke = parse(&raw, r#"{"token_id": "…"}"#)?;
+    let request: Revoke = read_json(&headers, body, r#"{"token_id": "…"}"#).await?;
     let jti = request.token_id.trim();
     if jti.is_empty() || jti.len() > 64 {
         return Err(ApiError::bad_request("invalid_token_id", "token_id is the jti of a token"));
@@ -186,8 +177,7 @@ async fn set_pin(
     let Some(user) = user else {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only a user's login token has a PIN"));
     };
-    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
-    let request: Pin = parse(&raw, r#"{"pin": "1234"}"#)?;
+    let request: Pin = read_json(&headers, body, r#"{"pin": "1234"}"#).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin(caller.tenant).await?;
     crate::users::set_pin(&mut *tx, user, &request.pin, now)

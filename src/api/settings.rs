@@ -9,13 +9,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::MAX_BODY_BYTES;
 use super::auth::Caller;
+use super::read_json;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::domain::{OwnerId, Phone};
 use crate::error::ApiError;
-use crate::ingress::read_body;
 use crate::owner::{OwnerContact, add_owner};
 use crate::store::StoreError;
 use crate::tenants::{self, TenantSettings};
@@ -25,10 +24,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/settings", get(read).patch(change))
         .route("/api/v1/owners", get(owners).post(add))
         .route("/api/v1/owners/{id}", delete(remove))
-}
-
-fn malformed(e: &serde_json::Error, shape: &str) -> ApiError {
-    ApiError::bad_request("malformed_json", format!("expected {shape} (line {}, column {})", e.line(), e.column()))
 }
 
 /// A store refusal the caller can fix (validation) is a 400; anything else is ours.
@@ -59,9 +54,7 @@ async fn change(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
-    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
-    let mut patch: serde_json::Map<String, Value> =
-        serde_json::from_slice(&raw).map_err(|e| malformed(&e, "an object of settings"))?;
+    let mut patch: serde_json::Map<String, Value> = read_json(&headers, body, "an object of settings").await?;
     let now = state.clock.now();
     let mut tx = state.store.begin(caller.tenant).await?;
     let tenant = tx.tenant().await?.ok_or_else(|| ApiError::not_found("tenant_not_found", "the tenant is gone"))?;
@@ -133,9 +126,7 @@ async fn add(
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_owner()?;
-    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
-    let new: NewOwner =
-        serde_json::from_slice(&raw).map_err(|e| malformed(&e, r#"{"phone": "+62…", "email": "…"}"#))?;
+    let new: NewOwner = read_json(&headers, body, r#"{"phone": "+62…", "email": "…"}"#).await?;
     let phone = Phone::parse(&new.phone).map_err(|e| ApiError::bad_request("invalid_phone", e.to_string()))?;
     let actor = caller.actor();
     let owner =

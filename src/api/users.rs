@@ -9,13 +9,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::MAX_BODY_BYTES;
 use super::auth::{Caller, Role};
+use super::read_json;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::domain::UserId;
 use crate::error::ApiError;
-use crate::ingress::read_body;
 use crate::store::StoreError;
 use crate::tenants;
 use crate::users::{self, NewUser};
@@ -70,11 +69,8 @@ async fn create(
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_owner()?;
-    let raw = read_body(&headers, body, MAX_BODY_BYTES).await?;
-    let b: NewUserBody = serde_json::from_slice(&raw).map_err(|e| {
-        let shape = r#"{"email": "…", "role": "owner|staff|analytics", "password": "…"}"#;
-        ApiError::bad_request("malformed_json", format!("expected {shape} (line {}, column {})", e.line(), e.column()))
-    })?;
+    let shape = r#"{"email": "…", "role": "owner|staff|analytics", "password": "…"}"#;
+    let b: NewUserBody = read_json(&headers, body, shape).await?;
     let new = NewUser { email: &b.email, role: b.role, password: &b.password };
     let user = users::create(&*state.store, &state.keys, caller.tenant, new, &caller.actor(), state.clock.now())
         .await
