@@ -10,7 +10,7 @@ use super::tickets::{self, Action, ActionError};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::crypto::DataKey;
-use crate::domain::{EscalationId, OwnerMessageId};
+use crate::domain::{ContactId, EscalationId, OwnerMessageId};
 use crate::store::{EscalationRecord, JobOutcome, JobRecord, OwnerMessageRecord, StoreError, TenantTx};
 use crate::tenants;
 use crate::worker::JobFailure;
@@ -36,6 +36,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let actor = format!("owner:{}", message.owner_id);
 
     let mut trail = Vec::new();
+    let mut customer = None;
     let (kind, answer, ticket) = match command {
         Command::List => ("list", list(state, &mut *tx, &texts).await?, None),
         Command::Help => ("help", texts.fill("help", &[]), None),
@@ -52,34 +53,29 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
             match found {
                 None => ("not_found", texts.fill("not_found", &[("ticket", &shown)]), None),
                 Some(ticket) => {
-                    let (id, contact) = (ticket.id, ticket.contact_id);
+                    let id = ticket.id;
                     let answer = act(state, &mut *tx, ticket, action, &actor, &texts, now).await?;
                     trail.extend(answer.trail);
-                    (answer.kind, answer.text, Some((id, contact)))
+                    customer = answer.customer;
+                    (answer.kind, answer.text, Some(id))
                 }
             }
         }
     };
 
-    let contact_key: Option<DataKey> = match ticket {
-        Some((_, contact)) => match tx.contact(contact).await? {
-            Some(c) => Some(state.keys.vault.unwrap_key(&c.wrapped_key).map_err(StoreError::from)?),
-            None => None,
-        },
-        None => None,
-    };
+    // An answer naming a customer is encrypted with that customer's key.
     let about = About {
         channel: message.channel_id,
-        escalation: ticket.map(|(id, _)| id),
-        contact: ticket.filter(|_| contact_key.is_some()).map(|(_, c)| c),
-        key: contact_key.as_ref().unwrap_or(&tenant_key),
+        escalation: ticket,
+        contact: customer.as_ref().map(|(id, _)| *id),
+        key: customer.as_ref().map_or(&tenant_key, |(_, key)| key),
     };
     let note = Note { route: "whatsapp", purpose: "answer", text: &answer };
     queue(state, &mut *tx, message.owner_id, about, note, now).await?;
     tx.clear_owner_message_body(message.id, now).await?;
     trail.push(
         AuditEntry::new(&actor, "owner.command", "owner_message", Some(message.id.to_string()))
-            .detail(json!({ "command": kind, "ticket": ticket.map(|(id, _)| id), "quoted": quoted.is_some() })),
+            .detail(json!({ "command": kind, "ticket": ticket, "quoted": quoted.is_some() })),
     );
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
@@ -101,6 +97,8 @@ struct Answer {
     kind: &'static str,
     text: String,
     trail: Vec<AuditEntry>,
+    /// The ticket's customer and their key, which encrypts the answer.
+    customer: Option<(ContactId, DataKey)>,
 }
 
 /// Runs the action and words the outcome for the owner.
@@ -114,33 +112,35 @@ async fn act(
     now: DateTime<Utc>,
 ) -> Result<Answer, StoreError> {
     let number = ticket.number.to_string();
-    let contact = tx.contact(ticket.contact_id).await?;
-    let customer = match &contact {
-        Some(c) => customer_label(c, &state.keys.vault.unwrap_key(&c.wrapped_key)?)?,
+    let contact = match tx.contact(ticket.contact_id).await? {
+        Some(c) => Some((c.id, state.keys.vault.unwrap_key(&c.wrapped_key)?, c)),
+        None => None,
+    };
+    let label = match &contact {
+        Some((_, key, c)) => customer_label(c, key)?,
         None => "?".into(),
     };
-    let values = [("ticket", number.as_str()), ("customer", customer.as_str())];
-    let done = match (&action, tickets::apply(state, tx, ticket, action.clone(), actor, now).await) {
+    let values = [("ticket", number.as_str()), ("customer", label.as_str())];
+    let (kind, name, trail) = match (&action, tickets::apply(state, tx, ticket, action.clone(), actor, now).await) {
         (_, Err(ActionError::Store(e))) => return Err(e),
-        (_, Err(ActionError::Closed)) => Answer { kind: "closed", text: texts.fill("closed", &values), trail: vec![] },
-        (_, Err(ActionError::NoDraft)) => {
-            Answer { kind: "no_draft", text: texts.fill("no_draft", &values), trail: vec![] }
+        (_, Err(ActionError::Closed)) => ("closed", "closed", vec![]),
+        (_, Err(ActionError::NoDraft)) => ("no_draft", "no_draft", vec![]),
+        (_, Err(e)) => {
+            let text = texts.fill("refused", &[("ticket", &number), ("why", e.code())]);
+            return Ok(Answer {
+                kind: "refused",
+                text,
+                trail: vec![],
+                customer: contact.map(|(id, key, _)| (id, key)),
+            });
         }
-        (_, Err(e)) => Answer {
-            kind: "refused",
-            text: texts.fill("refused", &[("ticket", &number), ("why", e.code())]),
-            trail: vec![],
-        },
-        (Action::Reply(_) | Action::SendDraft, Ok(a)) => {
-            Answer { kind: "reply", text: texts.fill("sent", &values), trail: a.trail }
-        }
-        (Action::TakeOver, Ok(a)) => Answer { kind: "take_over", text: texts.fill("taken", &values), trail: a.trail },
-        (Action::HandBack, Ok(a)) => {
-            Answer { kind: "hand_back", text: texts.fill("released", &values), trail: a.trail }
-        }
-        (Action::Resolve, Ok(a)) => Answer { kind: "resolve", text: texts.fill("resolved", &values), trail: a.trail },
+        (Action::Reply(_) | Action::SendDraft, Ok(a)) => ("reply", "sent", a.trail),
+        (Action::TakeOver, Ok(a)) => ("take_over", "taken", a.trail),
+        (Action::HandBack, Ok(a)) => ("hand_back", "released", a.trail),
+        (Action::Resolve, Ok(a)) => ("resolve", "resolved", a.trail),
     };
-    Ok(done)
+    let text = texts.fill(name, &values);
+    Ok(Answer { kind, text, trail, customer: contact.map(|(id, key, _)| (id, key)) })
 }
 
 /// The open tickets, oldest first.

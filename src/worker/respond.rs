@@ -10,7 +10,6 @@ use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::channels::split_body;
 use crate::contacts;
-use crate::crypto::DataKey;
 use crate::domain::{Author, ConversationState, EscalationReason, MessageId, MessageKind, Provider};
 use crate::engine::assistant::{self, Conversation};
 use crate::engine::triggers::{self, BusinessHours, Rules, Turn};
@@ -58,8 +57,14 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         let incoming =
             Incoming { kind: MessageKind::parse(&message.kind), body: body.as_deref(), in_group: meta.group.is_some() };
         let profile = business_profile(&tenant);
+        // Earlier messages, decrypted once for the rule triggers and the LLM.
+        let earlier: Vec<(&MessageRecord, Option<String>)> = history
+            .iter()
+            .filter(|m| m.id != message_id)
+            .map(|m| (m, key.decrypt_opt(m.body_enc.as_deref()).ok().flatten()))
+            .collect();
         let tripped = (incoming.kind.carries_question() && (profile.answer_groups || !incoming.in_group))
-            .then(|| rule_trigger(&tenant, incoming.body, &history, message_id, &key, state.clock.now()))
+            .then(|| rule_trigger(&tenant, incoming.body, &earlier, state.clock.now()))
             .flatten();
         let offline = match tripped {
             Some(reason) => Decision::Escalate(Handover::because(reason)),
@@ -80,7 +85,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
                 let conversation = Conversation {
                     business: business_of(&tenant),
                     faq: &faq,
-                    history: decrypted_history(&history, message_id, &key),
+                    history: llm_history(&earlier),
                     question,
                 };
                 let (decision, tried) = assistant::ask(llm, conversation).await;
@@ -142,15 +147,11 @@ fn skipped(message: MessageId, why: &str) -> AuditEntry {
     AuditEntry::new("worker", "reply.skipped", "message", Some(message.to_string())).detail(json!({ "why": why }))
 }
 
-/// Earlier text messages, oldest first, without the one being answered.
-fn decrypted_history(history: &[MessageRecord], current: MessageId, key: &DataKey) -> Vec<(&'static str, String)> {
-    history
+/// Earlier text messages, oldest first, as the LLM's chat roles.
+fn llm_history(earlier: &[(&MessageRecord, Option<String>)]) -> Vec<(&'static str, String)> {
+    earlier
         .iter()
-        .filter(|m| m.id != current)
-        .filter_map(|m| {
-            let text = key.decrypt_opt(m.body_enc.as_deref()).ok().flatten()?;
-            Some((if m.direction == "in" { "user" } else { "assistant" }, text))
-        })
+        .filter_map(|(m, text)| Some((if m.direction == "in" { "user" } else { "assistant" }, text.clone()?)))
         .collect()
 }
 
@@ -158,23 +159,16 @@ fn decrypted_history(history: &[MessageRecord], current: MessageId, key: &DataKe
 fn rule_trigger(
     tenant: &TenantRecord,
     question: Option<&str>,
-    history: &[MessageRecord],
-    current: MessageId,
-    key: &DataKey,
+    earlier: &[(&MessageRecord, Option<String>)],
     now: DateTime<Utc>,
 ) -> Option<EscalationReason> {
     let s = &tenant.settings;
     let hours = BusinessHours::parse(&s.business_hours, &s.timezone).ok().flatten();
     let rules = Rules { keywords: &s.escalation_keywords, max_bot_turns: s.max_bot_turns, business_hours: hours };
-    let texts: Vec<Option<String>> = history
-        .iter()
-        .map(|m| if m.direction == "in" { key.decrypt_opt(m.body_enc.as_deref()).ok().flatten() } else { None })
-        .collect();
     // One turn per answered message: the later parts of a split answer do not count.
-    let turns: Vec<Turn<'_>> = history
+    let turns: Vec<Turn<'_>> = earlier
         .iter()
-        .zip(&texts)
-        .filter(|(m, _)| m.id != current && (m.direction == "in" || m.part == 0))
+        .filter(|(m, _)| m.direction == "in" || m.part == 0)
         .map(|(m, text)| match (m.direction.as_str(), m.author.as_str()) {
             ("in", _) => Turn::Customer(text.as_deref()),
             (_, "bot") => Turn::Bot,
