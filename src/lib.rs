@@ -18,6 +18,7 @@ pub mod kb;
 pub mod llm;
 pub mod logging;
 pub mod owner;
+pub mod privacy;
 pub mod store;
 pub mod tenants;
 pub mod users;

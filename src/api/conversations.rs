@@ -15,7 +15,7 @@ use super::escalations::refusal;
 use super::{MAX_BODY_BYTES, parse_json};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
-use crate::domain::{ConversationId, ConversationState, EscalationReason, MessageId};
+use crate::domain::{ContactId, ConversationId, ConversationState, EscalationReason, MessageId};
 use crate::engine::Handover;
 use crate::error::ApiError;
 use crate::ingress::read_body;
@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Serialize)]
 pub struct ConversationView {
     pub id: ConversationId,
+    pub contact_id: ContactId,
     pub state: String,
     pub escalation_reason: Option<String>,
     /// Name and masked number (or username).
@@ -63,6 +64,7 @@ async fn view(state: &AppState, tx: &mut dyn TenantTx, c: ConversationRecord) ->
     };
     Ok(ConversationView {
         id: c.id,
+        contact_id: c.contact_id,
         state: c.state,
         escalation_reason: c.escalation_reason,
         customer,

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::ingress::read_body;
 
 pub mod auth;
+pub mod contacts;
 pub mod conversations;
 pub mod escalations;
 pub mod kb;
@@ -43,5 +44,6 @@ pub fn router() -> Router<AppState> {
         .merge(kb::router())
         .merge(settings::router())
         .merge(users::router())
+        .merge(contacts::router())
         .merge(openapi::router())
 }

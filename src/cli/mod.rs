@@ -124,6 +124,17 @@ pub enum Command {
     Audit(AuditCommand),
     /// Play a scripted conversation through the real pipeline against a local fake Graph API.
     Demo,
+    /// Print everything held about one contact as a versioned JSON bundle (audited).
+    Export {
+        #[arg(long)]
+        tenant: String,
+        /// The contact's phone number.
+        #[arg(long, conflicts_with = "contact")]
+        phone: Option<String>,
+        /// The contact's id.
+        #[arg(long)]
+        contact: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -339,6 +350,21 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             println!("migrations applied");
         }
         Command::Keys(KeysCommand::Generate) => println!("{}", crypto::generate_key()),
+        Command::Export { tenant, phone, contact } => {
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            let tenant = find_tenant(&*store, &tenant).await?;
+            let id = match (phone, contact) {
+                (Some(p), _) => {
+                    let phone = crate::domain::Phone::parse(&p).map_err(|e| anyhow::anyhow!("--phone: {e}"))?;
+                    crate::privacy::export::find_by_phone(&*store, &keys, tenant.id, &phone).await?
+                }
+                (None, Some(c)) => Some(c.parse().map_err(|_| anyhow::anyhow!("--contact is not a contact id"))?),
+                (None, None) => anyhow::bail!("give --phone or --contact"),
+            };
+            let id = id.context("no such contact in this tenant")?;
+            let bundle = crate::privacy::export::export_contact(&*store, &keys, tenant.id, id, "cli", now).await?;
+            println!("{}", serde_json::to_string_pretty(&bundle.context("no such contact in this tenant")?)?);
+        }
         Command::Demo => demo::run().await?,
         Command::Tenant(TenantCommand::Create { name, slug, settings, owner_phone, owner_email }) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;

@@ -144,6 +144,11 @@ macro_rules! tenant_tx_impl {
                     .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
             }
 
+            async fn conversations_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<ConversationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND contact_id = $2 ORDER BY created_at, id")
+                    .bind(self.tenant).bind(contact).fetch_all(&mut *self.tx).await?)
+            }
+
             async fn conversations(&mut self, state: Option<&str>, before: Option<DateTime<Utc>>, limit: i64) -> StoreResult<Vec<ConversationRecord>> {
                 Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND ($2 IS NULL OR state = $2) AND ($3 IS NULL OR updated_at < $3) ORDER BY updated_at DESC, id DESC LIMIT $4")
                     .bind(self.tenant).bind(state).bind(before.map($time)).bind(limit)
@@ -335,6 +340,11 @@ macro_rules! tenant_tx_impl {
                     .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
             }
 
+            async fn escalations_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<EscalationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM escalations WHERE tenant_id = $1 AND contact_id = $2 ORDER BY opened_at, number")
+                    .bind(self.tenant).bind(contact).fetch_all(&mut *self.tx).await?)
+            }
+
             async fn escalation_by_number(&mut self, number: i32) -> StoreResult<Option<EscalationRecord>> {
                 Ok(sqlx::query_as("SELECT * FROM escalations WHERE tenant_id = $1 AND number = $2")
                     .bind(self.tenant).bind(number).fetch_optional(&mut *self.tx).await?)
@@ -376,6 +386,11 @@ macro_rules! tenant_tx_impl {
             async fn owner_message(&mut self, id: OwnerMessageId) -> StoreResult<Option<OwnerMessageRecord>> {
                 Ok(sqlx::query_as("SELECT * FROM owner_messages WHERE tenant_id = $1 AND id = $2")
                     .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn owner_messages_about(&mut self, contact: ContactId) -> StoreResult<Vec<OwnerMessageRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM owner_messages WHERE tenant_id = $1 AND contact_id = $2 ORDER BY created_at, id")
+                    .bind(self.tenant).bind(contact).fetch_all(&mut *self.tx).await?)
             }
 
             async fn owner_message_by_provider_id(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<Option<OwnerMessageRecord>> {

@@ -143,6 +143,8 @@ pub trait TenantTx: Send {
         contact: ContactId,
     ) -> StoreResult<Option<ConversationRecord>>;
     async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<ConversationRecord>>;
+    /// Every conversation of one contact, oldest first.
+    async fn conversations_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<ConversationRecord>>;
     /// Newest activity first; `before` pages on `updated_at`.
     async fn conversations(
         &mut self,
@@ -220,6 +222,7 @@ pub trait TenantTx: Send {
     async fn escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>>;
     /// The ticket, locked until commit where the backend has row locks.
     async fn lock_escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>>;
+    async fn escalations_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<EscalationRecord>>;
     async fn escalation_by_number(&mut self, number: i32) -> StoreResult<Option<EscalationRecord>>;
     async fn open_escalation(&mut self, conversation: ConversationId) -> StoreResult<Option<EscalationRecord>>;
     /// Open tickets first (oldest first), then closed ones (newest first).
@@ -230,6 +233,8 @@ pub trait TenantTx: Send {
     /// Inserts unless the provider id is already stored for the channel; returns whether it inserted.
     async fn insert_owner_message(&mut self, message: &OwnerMessageRecord) -> StoreResult<bool>;
     async fn owner_message(&mut self, id: OwnerMessageId) -> StoreResult<Option<OwnerMessageRecord>>;
+    /// Messages to owners about one contact (notices, forwards, answers), oldest first.
+    async fn owner_messages_about(&mut self, contact: ContactId) -> StoreResult<Vec<OwnerMessageRecord>>;
     async fn owner_message_by_provider_id(
         &mut self,
         channel: ChannelId,

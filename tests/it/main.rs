@@ -18,6 +18,7 @@ mod owner_loop;
 mod owner_window;
 mod pipeline;
 mod privacy;
+mod privacy_export;
 mod queue;
 mod store;
 mod twilio;

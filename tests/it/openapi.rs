@@ -10,6 +10,7 @@ const SOURCES: &[&str] = &[
     include_str!("../../src/api/kb.rs"),
     include_str!("../../src/api/settings.rs"),
     include_str!("../../src/api/users.rs"),
+    include_str!("../../src/api/contacts.rs"),
 ];
 
 /// (method, path) of every `.route("/api/v1/…", get(…).post(…))` in the API modules.

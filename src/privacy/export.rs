@@ -1,0 +1,141 @@
+//! Access and portability: one versioned JSON bundle with everything balas holds about one
+//! contact: the contact, conversations with their messages (decrypted), tickets, the notices
+//! owners got about them, and the audit entries about all of those. The export is audited.
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::audit::{self, AuditEntry};
+use crate::config::Keys;
+use crate::contacts;
+use crate::crypto::DataKey;
+use crate::domain::{ContactId, Phone, TenantId};
+use crate::store::{ContactRecord, IdentityIndex, Store, StoreResult, TenantTx};
+
+/// Bumped whenever a field changes meaning or goes away (adding fields keeps it).
+pub const FORMAT_VERSION: u32 = 1;
+const AUDIT_PAGE: i64 = 1000;
+/// Messages per conversation in one export; more than any real chat holds.
+const MAX_MESSAGES: i64 = 1_000_000;
+
+/// The contact with this phone number in the tenant, found by blind index.
+pub async fn find_by_phone(
+    store: &dyn Store,
+    keys: &Keys,
+    tenant: TenantId,
+    phone: &Phone,
+) -> StoreResult<Option<ContactId>> {
+    let mut tx = store.begin_read(tenant).await?;
+    let found = tx.contact_by_index(IdentityIndex::Phone(&keys.index.phone(tenant, phone))).await?;
+    tx.commit().await?;
+    Ok(found.map(|c| c.id))
+}
+
+/// Builds the bundle and records `contact.exported` in the same transaction; `None` when the
+/// tenant has no such contact.
+pub async fn export_contact(
+    store: &dyn Store,
+    keys: &Keys,
+    tenant: TenantId,
+    contact: ContactId,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Value>> {
+    let mut tx = store.begin(tenant).await?;
+    let Some(record) = tx.contact(contact).await? else { return Ok(None) };
+    let Some(tenant_record) = tx.tenant().await? else { return Ok(None) };
+    let key = keys.vault.unwrap_key(&record.wrapped_key)?;
+    let mut subjects: HashSet<String> = HashSet::from([contact.to_string()]);
+
+    let mut conversations = Vec::new();
+    for c in tx.conversations_of_contact(contact).await? {
+        subjects.insert(c.id.to_string());
+        let mut messages = Vec::new();
+        for m in tx.recent_messages(c.id, MAX_MESSAGES).await? {
+            subjects.insert(m.id.to_string());
+            let meta = contacts::message_meta(&m, &key)?;
+            messages.push(json!({
+                "id": m.id, "direction": m.direction, "author": m.author, "kind": m.kind,
+                "text": key.decrypt_opt(m.body_enc.as_deref())?,
+                "media": { "mime_type": meta.mime_type, "provider_media_ref": meta.media_ref, "filename": meta.filename },
+                "group": meta.group, "status": m.status, "sent_at": m.sent_at, "created_at": m.created_at,
+            }));
+        }
+        conversations.push(json!({
+            "id": c.id, "channel_id": c.channel_id, "state": c.state, "escalation_reason": c.escalation_reason,
+            "last_inbound_at": c.last_inbound_at, "created_at": c.created_at, "messages": messages,
+        }));
+    }
+
+    let mut tickets = Vec::new();
+    for t in tx.escalations_of_contact(contact).await? {
+        subjects.insert(t.id.to_string());
+        tickets.push(json!({
+            "id": t.id, "number": t.number, "conversation_id": t.conversation_id, "reason": t.reason, "status": t.status,
+            "summary": key.decrypt_opt(t.summary_enc.as_deref())?, "suggested_reply": key.decrypt_opt(t.draft_enc.as_deref())?,
+            "opened_at": t.opened_at, "answered_at": t.answered_at, "closed_at": t.closed_at, "closed_by": t.closed_by,
+        }));
+    }
+    let mut notices = Vec::new();
+    for n in tx.owner_messages_about(contact).await? {
+        subjects.insert(n.id.to_string());
+        notices.push(json!({
+            "id": n.id, "escalation_id": n.escalation_id, "route": n.route, "purpose": n.purpose,
+            "text": key.decrypt_opt(n.body_enc.as_deref())?, "status": n.status, "created_at": n.created_at,
+        }));
+    }
+
+    let audit_rows = audit_about(&mut *tx, &subjects).await?;
+    let bundle = json!({
+        "format": "balas.contact-export",
+        "version": FORMAT_VERSION,
+        "generated_at": now,
+        "tenant": { "id": tenant_record.id, "slug": tenant_record.slug, "name": tenant_record.name },
+        "contact": contact_json(&record, &key)?,
+        "conversations": conversations,
+        "escalations": tickets,
+        "owner_notices": notices,
+        "audit": audit_rows,
+    });
+    let entry = AuditEntry::new(actor, "contact.exported", "contact", Some(contact.to_string()))
+        .detail(json!({ "format_version": FORMAT_VERSION, "conversations": bundle["conversations"].as_array().map_or(0, Vec::len) }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(Some(bundle))
+}
+
+fn contact_json(c: &ContactRecord, key: &DataKey) -> StoreResult<Value> {
+    Ok(json!({
+        "id": c.id,
+        "phone": key.decrypt_opt(c.phone_enc.as_deref())?,
+        "whatsapp_user_id": key.decrypt_opt(c.bsuid_enc.as_deref())?,
+        "username": key.decrypt_opt(c.username_enc.as_deref())?,
+        "name": key.decrypt_opt(c.name_enc.as_deref())?,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    }))
+}
+
+/// The tenant's audit rows whose subject is one of `subjects`, oldest first.
+async fn audit_about(tx: &mut dyn TenantTx, subjects: &HashSet<String>) -> StoreResult<Vec<Value>> {
+    let mut rows = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = tx.audit_rows_after(after, AUDIT_PAGE).await?;
+        let done = (page.len() as i64) < AUDIT_PAGE;
+        for row in page {
+            after = row.seq;
+            if row.subject_id.as_ref().is_some_and(|s| subjects.contains(s)) {
+                let detail: Value = serde_json::from_str(&row.detail).unwrap_or(Value::Null);
+                rows.push(json!({
+                    "seq": row.seq, "at": row.at, "actor": row.actor, "action": row.action,
+                    "subject_type": row.subject_type, "subject_id": row.subject_id, "detail": detail,
+                }));
+            }
+        }
+        if done {
+            return Ok(rows);
+        }
+    }
+}
