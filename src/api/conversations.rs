@@ -19,7 +19,7 @@ use crate::domain::{ContactId, ConversationId, ConversationState, EscalationReas
 use crate::engine::Handover;
 use crate::error::ApiError;
 use crate::ingress::read_body;
-use crate::owner::notify::customer_label;
+use crate::owner::notify::label_of;
 use crate::owner::tickets::{self, Action, Opening};
 use crate::store::{ConversationRecord, TenantTx};
 
@@ -56,12 +56,7 @@ pub struct MessageView {
 }
 
 async fn view(state: &AppState, tx: &mut dyn TenantTx, c: ConversationRecord) -> Result<ConversationView, ApiError> {
-    let customer = match tx.contact(c.contact_id).await? {
-        Some(contact) => {
-            customer_label(&contact, &state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(ApiError::internal)?)?
-        }
-        None => "?".into(),
-    };
+    let customer = label_of(state, tx, c.contact_id).await?;
     Ok(ConversationView {
         id: c.id,
         contact_id: c.contact_id,

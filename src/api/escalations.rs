@@ -16,7 +16,7 @@ use crate::audit::{self, AuditEntry};
 use crate::domain::{ConversationId, EscalationId};
 use crate::error::ApiError;
 use crate::ingress::read_body;
-use crate::owner::notify::customer_label;
+use crate::owner::notify::label_of;
 use crate::owner::{Action, ActionError, tickets};
 use crate::store::{EscalationRecord, TenantTx};
 
@@ -42,10 +42,7 @@ pub struct TicketView {
 }
 
 async fn view(state: &AppState, tx: &mut dyn TenantTx, t: EscalationRecord) -> Result<TicketView, ApiError> {
-    let customer = match tx.contact(t.contact_id).await? {
-        Some(c) => customer_label(&c, &state.keys.vault.unwrap_key(&c.wrapped_key).map_err(ApiError::internal)?)?,
-        None => "?".into(),
-    };
+    let customer = label_of(state, tx, t.contact_id).await?;
     Ok(TicketView {
         id: t.id,
         number: t.number,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::commands::{self, Command};
-use super::notify::{About, Note, customer_label, queue};
+use super::notify::{About, Note, customer_label, label_of, queue};
 use super::texts::OwnerTexts;
 use super::tickets::{self, Action, ActionError};
 use crate::app::AppState;
@@ -151,10 +151,7 @@ async fn list(state: &AppState, tx: &mut dyn TenantTx, texts: &OwnerTexts) -> Re
     }
     let mut lines = vec![texts.fill("list_header", &[])];
     for ticket in open {
-        let customer = match tx.contact(ticket.contact_id).await? {
-            Some(c) => customer_label(&c, &state.keys.vault.unwrap_key(&c.wrapped_key)?)?,
-            None => "?".into(),
-        };
+        let customer = label_of(state, tx, ticket.contact_id).await?;
         let status = texts.fill(if ticket.status == "human" { "status.human" } else { "status.open" }, &[]);
         lines.push(texts.fill(
             "list_item",

@@ -123,6 +123,14 @@ pub fn customer_label(contact: &ContactRecord, key: &DataKey) -> StoreResult<Str
     })
 }
 
+/// The label of a stored contact (`?` when it is gone), for lists that hold several customers.
+pub async fn label_of(state: &AppState, tx: &mut dyn TenantTx, contact: ContactId) -> StoreResult<String> {
+    match tx.contact(contact).await? {
+        Some(c) => customer_label(&c, &state.keys.vault.unwrap_key(&c.wrapped_key)?),
+        None => Ok("?".into()),
+    }
+}
+
 /// The `owner_notice` job: tells every owner about a new ticket, with a summary from the LLM
 /// when one is configured (asked outside any transaction) and the ticket has none yet.
 pub async fn run_notice(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
