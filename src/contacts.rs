@@ -48,6 +48,7 @@ pub async fn resolve(
         phone_enc: key.encrypt_opt(who.phone.as_ref().map(Phone::expose)),
         username_enc: key.encrypt_opt(who.username.as_deref()),
         name_enc: key.encrypt_opt(who.name.as_deref()),
+        bot_stopped_at: None,
         created_at: now,
         updated_at: now,
     };

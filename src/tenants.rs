@@ -41,6 +41,12 @@ pub struct TenantSettings {
     pub customer_notice_minutes: i32,
     /// Give a human-mode conversation back to the bot after this many hours of silence.
     pub human_idle_hours: i32,
+    /// Days messages are kept; `None` keeps them while the tenant is active.
+    pub message_retention_days: Option<i32>,
+    /// Hours to acknowledge a data-subject request: 168 (7 days) down to 72 (UU PDP's 3×24 h).
+    pub dsar_ack_hours: i32,
+    /// Hours to answer a data-subject request: 720 (30 days) down to 72.
+    pub dsar_answer_hours: i32,
 }
 
 impl TenantSettings {
@@ -58,6 +64,15 @@ impl TenantSettings {
         let periods = [self.max_bot_turns, self.renotify_minutes, self.customer_notice_minutes, self.human_idle_hours];
         if periods.iter().any(|t| *t < 0) {
             return bad("turn counts and timer periods must not be negative (0 switches one off)");
+        }
+        if self.message_retention_days.is_some_and(|d| d < 1) {
+            return bad("message retention must be at least 1 day (null keeps messages while the tenant is active)");
+        }
+        if !(72..=168).contains(&self.dsar_ack_hours) || !(72..=720).contains(&self.dsar_answer_hours) {
+            return bad("requests must be acknowledged within 72–168 hours and answered within 72–720 hours");
+        }
+        if self.dsar_ack_hours > self.dsar_answer_hours {
+            return bad("the acknowledgement deadline must not be later than the answer deadline");
         }
         Ok(Self {
             description: self.description.trim().to_string(),
@@ -92,6 +107,9 @@ impl Default for TenantSettings {
             renotify_minutes: 30,
             customer_notice_minutes: 10,
             human_idle_hours: 12,
+            message_retention_days: None,
+            dsar_ack_hours: 168,
+            dsar_answer_hours: 720,
         }
     }
 }
@@ -123,6 +141,7 @@ pub async fn create(
         wrapped_key,
         settings,
         budget_notice_month: None,
+        cancelled_at: None,
         created_at: now,
     };
 

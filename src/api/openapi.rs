@@ -16,7 +16,7 @@ use crate::app::AppState;
         super::kb::list, super::kb::create, super::kb::update, super::kb::remove,
         super::settings::read, super::settings::change, super::settings::owners, super::settings::add, super::settings::remove,
         super::users::list, super::users::create, super::users::disable,
-        super::contacts::export_contact,
+        super::contacts::export_contact, super::contacts::correct, super::contacts::erase_contact,
     ),
     modifiers(&BearerAuth)
 )]

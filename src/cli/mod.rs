@@ -2,6 +2,7 @@
 mod channel;
 mod llm;
 mod owner;
+mod privacy;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -125,16 +126,11 @@ pub enum Command {
     /// Play a scripted conversation through the real pipeline against a local fake Graph API.
     Demo,
     /// Print everything held about one contact as a versioned JSON bundle (audited).
-    Export {
-        #[arg(long)]
-        tenant: String,
-        /// The contact's phone number.
-        #[arg(long, conflicts_with = "contact")]
-        phone: Option<String>,
-        /// The contact's id.
-        #[arg(long)]
-        contact: Option<String>,
-    },
+    Export(privacy::ContactArgs),
+    /// Correct a contact's name or phone number (audited by field name only).
+    Correct(privacy::CorrectArgs),
+    /// Erase a contact: messages, conversations, tickets, identifiers and key (audited, anonymous).
+    Erase(privacy::EraseArgs),
 }
 
 #[derive(Subcommand)]
@@ -205,6 +201,15 @@ pub struct TenantArgs {
     /// Give a conversation the owner took over back to the bot after this many silent hours.
     #[arg(long, default_value_t = 12)]
     human_idle_hours: i32,
+    /// Delete messages older than this many days (default: keep them while the tenant is active).
+    #[arg(long)]
+    message_retention_days: Option<i32>,
+    /// Hours to acknowledge a data-subject request (72–168).
+    #[arg(long, default_value_t = 168)]
+    dsar_ack_hours: i32,
+    /// Hours to answer a data-subject request (72–720).
+    #[arg(long, default_value_t = 720)]
+    dsar_answer_hours: i32,
 }
 
 impl From<TenantArgs> for tenants::TenantSettings {
@@ -225,6 +230,9 @@ impl From<TenantArgs> for tenants::TenantSettings {
             renotify_minutes: a.renotify_minutes,
             customer_notice_minutes: a.customer_notice_minutes,
             human_idle_hours: a.human_idle_hours,
+            message_retention_days: a.message_retention_days,
+            dsar_ack_hours: a.dsar_ack_hours,
+            dsar_answer_hours: a.dsar_answer_hours,
         }
     }
 }
@@ -350,20 +358,17 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             println!("migrations applied");
         }
         Command::Keys(KeysCommand::Generate) => println!("{}", crypto::generate_key()),
-        Command::Export { tenant, phone, contact } => {
+        Command::Export(who) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
-            let tenant = find_tenant(&*store, &tenant).await?;
-            let id = match (phone, contact) {
-                (Some(p), _) => {
-                    let phone = crate::domain::Phone::parse(&p).map_err(|e| anyhow::anyhow!("--phone: {e}"))?;
-                    crate::privacy::export::find_by_phone(&*store, &keys, tenant.id, &phone).await?
-                }
-                (None, Some(c)) => Some(c.parse().map_err(|_| anyhow::anyhow!("--contact is not a contact id"))?),
-                (None, None) => anyhow::bail!("give --phone or --contact"),
-            };
-            let id = id.context("no such contact in this tenant")?;
-            let bundle = crate::privacy::export::export_contact(&*store, &keys, tenant.id, id, "cli", now).await?;
-            println!("{}", serde_json::to_string_pretty(&bundle.context("no such contact in this tenant")?)?);
+            privacy::export(&*store, &keys, &find_tenant(&*store, &who.tenant).await?, &who, now).await?;
+        }
+        Command::Correct(args) => {
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            privacy::correct(&*store, &keys, &find_tenant(&*store, &args.who.tenant).await?, &args, now).await?;
+        }
+        Command::Erase(args) => {
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            privacy::erase(&*store, &keys, &find_tenant(&*store, &args.who.tenant).await?, &args, now).await?;
         }
         Command::Demo => demo::run().await?,
         Command::Tenant(TenantCommand::Create { name, slug, settings, owner_phone, owner_email }) => {

@@ -85,3 +85,7 @@ id_type!(
     /// One user of the owner API and dashboard.
     UserId
 );
+id_type!(
+    /// One data-subject request (access, correction, erasure, STOP) and its deadlines.
+    DsarId
+);

@@ -1,3 +1,6 @@
-//! Data-subject rights and the other privacy operations the policies promise. Built so far:
-//! access and portability (`export`).
+//! Data-subject rights and the other privacy operations the policies promise: access and
+//! portability (`export`), correction, erasure, request deadlines (`requests`).
+pub mod correct;
+pub mod erase;
 pub mod export;
+pub mod requests;

@@ -9,16 +9,20 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ChannelId, ContactId, ConversationId, EscalationId, JobId, KbEntryId, MessageId, OwnerId, OwnerMessageId, TenantId,
-    UserId,
+    ChannelId, ContactId, ConversationId, DsarId, EscalationId, JobId, KbEntryId, MessageId, OwnerId, OwnerMessageId,
+    TenantId, UserId,
 };
 
 #[macro_use]
 mod common;
+#[macro_use]
+mod privacy_sql;
 pub mod postgres;
+mod privacy;
 mod records;
 pub mod sqlite;
 
+pub use privacy::*;
 pub use records::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +46,7 @@ mod shared_sql {
     pub const RELEASE_JOBS: &str = "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 \
                                     WHERE locked_by = $1 AND state = 'running'";
     pub const LIST_TENANTS: &str = "SELECT * FROM tenants ORDER BY created_at, id";
+    pub const TENANT_IDS: &str = "SELECT tenant_id FROM tenant_routes ORDER BY tenant_id";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,12 +107,19 @@ pub trait Store: Send + Sync {
 
     async fn ping(&self) -> StoreResult<()>;
 
+    /// After an erasure: on SQLite, checkpoint and truncate the WAL so deleted pages (already
+    /// zeroed by `secure_delete`) leave no copy in the log file. PostgreSQL relies on vacuum.
+    async fn reclaim_deleted(&self) -> StoreResult<()>;
+
+    /// Every tenant id, from the routing table (no personal data, readable by the app role).
+    async fn tenant_ids(&self) -> StoreResult<Vec<TenantId>>;
+
     async fn close(&self);
 }
 
 /// One transaction in one tenant's scope. Dropping it without `commit` rolls back.
 #[async_trait]
-pub trait TenantTx: Send {
+pub trait TenantTx: PrivacyOps + Send {
     fn tenant_id(&self) -> TenantId;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 

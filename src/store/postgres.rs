@@ -28,6 +28,8 @@ const APP_TABLES: &[&str] = &[
     "staff_pins",
     "revoked_tokens",
     "tenant_routes",
+    "dsar_requests",
+    "activity_counts",
 ];
 
 pub struct PgStore {
@@ -90,6 +92,8 @@ impl Store for PgStore {
             format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {role}", APP_TABLES.join(", ")),
             format!("REVOKE ALL ON audit_log FROM {role}"),
             format!("GRANT SELECT, INSERT ON audit_log TO {role}"),
+            format!("GRANT SELECT ON audit_checkpoints TO {role}"),
+            format!("GRANT EXECUTE ON FUNCTION balas_purge_audit(bigint, timestamptz) TO {role}"),
         ];
         for statement in statements {
             sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *tx).await?;
@@ -175,6 +179,14 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn reclaim_deleted(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn tenant_ids(&self) -> StoreResult<Vec<TenantId>> {
+        Ok(sqlx::query_scalar(shared_sql::TENANT_IDS).fetch_all(&self.pool).await?)
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
@@ -205,5 +217,17 @@ tenant_tx_impl!(PgTx, time = pg_time, {
             .bind(self.tenant)
             .fetch_one(&mut *self.tx)
             .await?)
+    }
+});
+
+privacy_ops_impl!(PgTx, time = pg_time, {
+    async fn purge_audit_through(&mut self, through_seq: i64, now: DateTime<Utc>) -> StoreResult<u64> {
+        // The app role may not delete audit rows; this owner-defined function is the one way.
+        let purged: i64 = sqlx::query_scalar("SELECT balas_purge_audit($1, $2)")
+            .bind(through_seq)
+            .bind(now)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(purged.max(0) as u64)
     }
 });

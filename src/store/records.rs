@@ -32,6 +32,8 @@ pub struct TenantRecord {
     pub settings: crate::tenants::TenantSettings,
     /// `YYYY-MM` of the last "budget used up" notice, so it is given once a month.
     pub budget_notice_month: Option<String>,
+    /// Set by `tenant cancel`; the tenant's data and keys are purged 30 days later.
+    pub cancelled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -70,6 +72,8 @@ pub struct ContactRecord {
     pub phone_enc: Option<String>,
     pub username_enc: Option<String>,
     pub name_enc: Option<String>,
+    /// The customer wrote STOP: the bot stays silent, messages still reach the owner.
+    pub bot_stopped_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

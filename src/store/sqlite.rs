@@ -26,7 +26,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Deleted content is overwritten with zeros, so an erasure leaves no bytes behind.
+            .pragma("secure_delete", "ON");
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_lazy_with(options.read_only(true));
         Ok(Self { writer, reader })
@@ -121,6 +123,15 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn reclaim_deleted(&self) -> StoreResult<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn tenant_ids(&self) -> StoreResult<Vec<TenantId>> {
+        Ok(sqlx::query_scalar(shared_sql::TENANT_IDS).fetch_all(&self.reader).await?)
+    }
+
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
@@ -153,5 +164,41 @@ tenant_tx_impl!(SqliteTx, time = sql_time, {
             .bind(self.tenant)
             .fetch_one(&mut *self.tx)
             .await?)
+    }
+});
+
+privacy_ops_impl!(SqliteTx, time = sql_time, {
+    async fn purge_audit_through(&mut self, through_seq: i64, now: DateTime<Utc>) -> StoreResult<u64> {
+        let hash: Option<String> = sqlx::query_scalar("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2")
+            .bind(self.tenant)
+            .bind(through_seq)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let Some(hash) = hash else { return Ok(0) };
+        // SQLite has no roles: the guard trigger is lifted for this one statement, inside the transaction.
+        sqlx::query("DROP TRIGGER audit_log_no_delete").execute(&mut *self.tx).await?;
+        let purged = sqlx::query("DELETE FROM audit_log WHERE tenant_id = $1 AND seq <= $2")
+            .bind(self.tenant)
+            .bind(through_seq)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log \
+             BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+        )
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (tenant_id, through_seq, hash, at, purged_rows) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(self.tenant)
+        .bind(through_seq)
+        .bind(hash)
+        .bind(sql_time(now))
+        .bind(purged as i64)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(purged)
     }
 });

@@ -358,6 +358,25 @@ impl TestApp {
         self.inspect.scalar(sql).await
     }
 
+    /// One API call with a bearer token; the status and the JSON body (`Null` when there is none).
+    pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut request = match method {
+            "GET" => self.http.get(&url),
+            "POST" => self.http.post(&url),
+            "PUT" => self.http.put(&url),
+            "PATCH" => self.http.patch(&url),
+            "DELETE" => self.http.delete(&url),
+            other => panic!("no such method {other}"),
+        }
+        .bearer_auth(token);
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request.send().await.expect("api call");
+        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Runs the `balas` binary against this app's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_balas"))

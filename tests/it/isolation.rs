@@ -81,6 +81,9 @@ on_postgres! {
             // Rows no code path writes yet, written as the schema owner so every table has some.
             sqlx::query("INSERT INTO staff_pins (user_id, tenant_id, pin_hash, updated_at) VALUES ($1, $2, 'x', now())").bind(user.id.0).bind(tenant.0).execute(owner_pool).await.unwrap();
             sqlx::query("INSERT INTO llm_usage (id, tenant_id, model, outcome, prompt_tokens, completion_tokens, latency_ms, cost_micro_usd, at) VALUES ($1, $2, 'm', 'replied', 1, 1, 1, 0, now())").bind(uuid::Uuid::now_v7()).bind(tenant.0).execute(owner_pool).await.unwrap();
+            sqlx::query("INSERT INTO dsar_requests (id, tenant_id, kind, source, status, received_at, acknowledge_by, answer_by) VALUES ($1, $2, 'access', 'api', 'open', now(), now(), now())").bind(uuid::Uuid::now_v7()).bind(tenant.0).execute(owner_pool).await.unwrap();
+            sqlx::query("INSERT INTO activity_counts (tenant_id, day, metric, count) VALUES ($1, '2026-01-01', 'messages_in', 1)").bind(tenant.0).execute(owner_pool).await.unwrap();
+            sqlx::query("INSERT INTO audit_checkpoints (tenant_id, through_seq, hash, at, purged_rows) VALUES ($1, 0, 'x', now(), 0)").bind(tenant.0).execute(owner_pool).await.unwrap();
         }
 
         // Every table the schema has, from the catalog: a new one is covered without editing this test.

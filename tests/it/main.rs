@@ -19,6 +19,7 @@ mod owner_window;
 mod pipeline;
 mod privacy;
 mod privacy_export;
+mod privacy_rights;
 mod queue;
 mod store;
 mod twilio;

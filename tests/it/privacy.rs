@@ -10,7 +10,7 @@ const NAME: &str = "Siti Plaintextwati";
 const BSUID: &str = "ID.90817263544536271809";
 
 /// Everything the database holds, as bytes to search.
-async fn database_bytes(app: &TestApp) -> Vec<u8> {
+pub async fn database_bytes(app: &TestApp) -> Vec<u8> {
     match &app.inspect {
         Inspector::Sqlite(pool) => {
             // Fold the WAL into the main file so one read sees everything that was committed.
@@ -42,7 +42,7 @@ async fn database_bytes(app: &TestApp) -> Vec<u8> {
     }
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 

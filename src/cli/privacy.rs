@@ -1,0 +1,120 @@
+//! `balas export|correct|erase`: data-subject rights from the operator's shell, audited as `cli`.
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::Args;
+
+use crate::config::Keys;
+use crate::domain::{ContactId, Phone};
+use crate::privacy::correct::{self, Corrected, Correction};
+use crate::privacy::{erase, export};
+use crate::store::{Store, TenantRecord};
+
+/// Which contact: by phone number (found through the blind index) or by id.
+#[derive(Args)]
+pub struct ContactArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// The contact's phone number.
+    #[arg(long, conflicts_with = "contact")]
+    pub phone: Option<String>,
+    /// The contact's id.
+    #[arg(long)]
+    pub contact: Option<String>,
+}
+
+#[derive(Args)]
+pub struct CorrectArgs {
+    #[command(flatten)]
+    pub who: ContactArgs,
+    /// The corrected name ("" removes it).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The corrected phone number.
+    #[arg(long)]
+    pub new_phone: Option<String>,
+}
+
+#[derive(Args)]
+pub struct EraseArgs {
+    #[command(flatten)]
+    pub who: ContactArgs,
+    /// The data-subject request this answers; it is closed as done.
+    #[arg(long)]
+    pub request: Option<String>,
+    /// Erasure cannot be undone: say so explicitly.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+fn phone(raw: &str, flag: &str) -> anyhow::Result<Phone> {
+    Phone::parse(raw).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+}
+
+async fn contact_of(
+    store: &dyn Store,
+    keys: &Keys,
+    tenant: &TenantRecord,
+    who: &ContactArgs,
+) -> anyhow::Result<ContactId> {
+    let id = match (&who.phone, &who.contact) {
+        (Some(p), _) => export::find_by_phone(store, keys, tenant.id, &phone(p, "--phone")?).await?,
+        (None, Some(c)) => Some(c.parse().map_err(|_| anyhow::anyhow!("--contact is not a contact id"))?),
+        (None, None) => anyhow::bail!("give --phone or --contact"),
+    };
+    id.context("no such contact in this tenant")
+}
+
+pub async fn export(
+    store: &dyn Store,
+    keys: &Keys,
+    tenant: &TenantRecord,
+    who: &ContactArgs,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let id = contact_of(store, keys, tenant, who).await?;
+    let bundle = export::export_contact(store, keys, tenant.id, id, "cli", now).await?;
+    println!("{}", serde_json::to_string_pretty(&bundle.context("no such contact in this tenant")?)?);
+    Ok(())
+}
+
+pub async fn correct(
+    store: &dyn Store,
+    keys: &Keys,
+    tenant: &TenantRecord,
+    args: &CorrectArgs,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(args.name.is_some() || args.new_phone.is_some(), "give --name and/or --new-phone");
+    let id = contact_of(store, keys, tenant, &args.who).await?;
+    let fix = Correction {
+        name: args.name.clone(),
+        phone: args.new_phone.as_deref().map(|p| phone(p, "--new-phone")).transpose()?,
+    };
+    match correct::correct_contact(store, keys, tenant.id, id, &fix, "cli", now).await? {
+        Corrected::Done => println!("corrected {id}"),
+        Corrected::NoSuchContact => anyhow::bail!("no such contact in this tenant"),
+        Corrected::PhoneInUse => anyhow::bail!("another contact of this tenant has that number"),
+    }
+    Ok(())
+}
+
+pub async fn erase(
+    store: &dyn Store,
+    keys: &Keys,
+    tenant: &TenantRecord,
+    args: &EraseArgs,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(args.yes, "erasure deletes the contact's data and key for good: add --yes");
+    let id = contact_of(store, keys, tenant, &args.who).await?;
+    let request = args
+        .request
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("--request is not a request id"))?;
+    let done = erase::erase_contact(store, tenant.id, id, "cli", request, now).await?;
+    let done = done.context("no such contact in this tenant")?;
+    println!("{}", serde_json::to_string_pretty(&done)?);
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! Erasure: deletes a contact's messages, conversations, tickets, the owner notices about them,
+//! their blind indexes and their wrapped data key, in one transaction. Analytics keep anonymous
+//! per-day counts; the audit keeps a non-identifying `contact.erased` row with counts only.
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::audit::{self, AuditEntry};
+use crate::domain::{ContactId, DsarId, TenantId};
+use crate::store::{ActivityCount, ErasedRows, Store, StoreResult, TenantTx};
+
+/// What one erasure did, as the API and CLI report it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Erasure {
+    /// A fresh id naming the erasure in the audit; it is not the contact's id.
+    pub erasure_id: uuid::Uuid,
+    pub deleted: ErasedRows,
+    pub owner_answers_cleared: u64,
+}
+
+/// Erases one contact; `None` when the tenant has no such contact. A request it answers is
+/// closed as done in the same transaction.
+pub async fn erase_contact(
+    store: &dyn Store,
+    tenant: TenantId,
+    contact: ContactId,
+    actor: &str,
+    request: Option<DsarId>,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Erasure>> {
+    let mut tx = store.begin(tenant).await?;
+    if tx.contact(contact).await?.is_none() {
+        return Ok(None);
+    }
+    let counts = anonymous_counts(&mut *tx, contact).await?;
+    tx.add_activity_counts(&counts).await?;
+    let deleted = tx.erase_contact_rows(contact).await?;
+    let owner_answers_cleared = tx.clear_owner_answers().await?;
+    if let Some(id) = request {
+        super::requests::close(&mut *tx, id, "done", actor, now).await?;
+    }
+    let erasure = Erasure { erasure_id: uuid::Uuid::new_v4(), deleted, owner_answers_cleared };
+    let entry = AuditEntry::new(actor, "contact.erased", "erasure", Some(erasure.erasure_id.to_string()))
+        .detail(json!({ "deleted": deleted, "owner_answers_cleared": owner_answers_cleared, "request": request }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    store.reclaim_deleted().await?;
+    Ok(Some(erasure))
+}
+
+/// The contact's messages, conversations and tickets as counts per UTC day.
+async fn anonymous_counts(tx: &mut dyn TenantTx, contact: ContactId) -> StoreResult<Vec<ActivityCount>> {
+    let mut times: Vec<(&'static str, DateTime<Utc>)> = Vec::new();
+    for (direction, at) in tx.message_times_of_contact(contact).await? {
+        times.push((if direction == "in" { "messages_in" } else { "messages_out" }, at));
+    }
+    times.extend(tx.conversations_of_contact(contact).await?.iter().map(|c| ("conversations", c.created_at)));
+    times.extend(tx.escalations_of_contact(contact).await?.iter().map(|e| ("escalations", e.opened_at)));
+    Ok(per_day(times))
+}
+
+/// Sums (metric, time) pairs into one count per metric and UTC day.
+pub fn per_day(times: Vec<(&'static str, DateTime<Utc>)>) -> Vec<ActivityCount> {
+    let mut counts: std::collections::BTreeMap<(String, &'static str), i64> = Default::default();
+    for (metric, at) in times {
+        *counts.entry((at.format("%Y-%m-%d").to_string(), metric)).or_default() += 1;
+    }
+    counts.into_iter().map(|((day, metric), count)| ActivityCount { day, metric, count }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn counts_group_by_utc_day_and_metric() {
+        let at = |d, h| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+        let counts = per_day(vec![
+            ("messages_in", at(1, 23)),
+            ("messages_in", at(1, 1)),
+            ("messages_out", at(1, 2)),
+            ("messages_in", at(2, 0)),
+        ]);
+        let flat: Vec<(&str, &str, i64)> = counts.iter().map(|c| (c.day.as_str(), c.metric, c.count)).collect();
+        assert_eq!(
+            flat,
+            vec![("2026-11-01", "messages_in", 2), ("2026-11-01", "messages_out", 1), ("2026-11-02", "messages_in", 1)]
+        );
+    }
+}

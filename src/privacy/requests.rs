@@ -1,0 +1,106 @@
+//! Data-subject requests and their clock: every request gets an acknowledge-by and an
+//! answer-by deadline from the tenant's settings (7 and 30 days by default, down to 72 h).
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use crate::audit::AuditEntry;
+use crate::domain::{ContactId, DsarId};
+use crate::store::{DsarRecord, StoreError, StoreResult, TenantTx};
+
+pub const KINDS: [&str; 4] = ["access", "correction", "erasure", "stop"];
+
+/// Opens a request (or returns the open one of the same kind for the contact) and the audit
+/// row to append with it; the row is `None` when nothing new was opened.
+pub async fn open(
+    tx: &mut dyn TenantTx,
+    contact: Option<ContactId>,
+    kind: &'static str,
+    source: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<(DsarRecord, Option<AuditEntry>)> {
+    if let Some(c) = contact
+        && let Some(existing) = tx.open_dsar_of(c, kind).await?
+    {
+        return Ok((existing, None));
+    }
+    let tenant = tx.tenant().await?.ok_or_else(|| StoreError::Config("the tenant is gone".into()))?;
+    let s = &tenant.settings;
+    let request = DsarRecord {
+        id: DsarId::new(),
+        tenant_id: tenant.id,
+        contact_id: contact,
+        kind: kind.into(),
+        source: source.into(),
+        status: "open".into(),
+        received_at: now,
+        acknowledge_by: now + Duration::hours(s.dsar_ack_hours.into()),
+        answer_by: now + Duration::hours(s.dsar_answer_hours.into()),
+        acknowledged_at: None,
+        answered_at: None,
+        closed_by: None,
+    };
+    tx.insert_dsar(&request).await?;
+    let entry = AuditEntry::new(source, "request.opened", "request", Some(request.id.to_string()))
+        .detail(json!({ "kind": kind, "answer_by": request.answer_by }));
+    Ok((request, Some(entry)))
+}
+
+/// Records that the business has seen the request; returns the audit row, or `None` if it
+/// was no longer open.
+pub async fn acknowledge(
+    tx: &mut dyn TenantTx,
+    id: DsarId,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<AuditEntry>> {
+    let Some(mut request) = tx.dsar(id).await? else { return Ok(None) };
+    if request.status != "open" {
+        return Ok(None);
+    }
+    request.status = "acknowledged".into();
+    request.acknowledged_at = Some(now);
+    tx.update_dsar(&request).await?;
+    Ok(Some(AuditEntry::new(actor, "request.acknowledged", "request", Some(id.to_string()))))
+}
+
+/// Closes a pending request as `done` or `rejected` and appends the audit row; false when it
+/// was not pending.
+pub async fn close(
+    tx: &mut dyn TenantTx,
+    id: DsarId,
+    status: &'static str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let Some(mut request) = tx.dsar(id).await? else { return Ok(false) };
+    if !is_pending(&request) {
+        return Ok(false);
+    }
+    request.status = status.into();
+    request.acknowledged_at = request.acknowledged_at.or(Some(now));
+    request.answered_at = Some(now);
+    request.closed_by = Some(actor.into());
+    tx.update_dsar(&request).await?;
+    let on_time = now <= request.answer_by;
+    let entry = AuditEntry::new(actor, "request.closed", "request", Some(id.to_string()))
+        .detail(json!({ "kind": request.kind, "status": status, "on_time": on_time }));
+    crate::audit::append(tx, vec![entry], now).await?;
+    Ok(true)
+}
+
+pub fn is_pending(r: &DsarRecord) -> bool {
+    r.status == "open" || r.status == "acknowledged"
+}
+
+/// Which deadline a pending request has missed, if any.
+pub fn overdue(r: &DsarRecord, now: DateTime<Utc>) -> Option<&'static str> {
+    if !is_pending(r) {
+        None
+    } else if now > r.answer_by {
+        Some("answer")
+    } else if r.status == "open" && now > r.acknowledge_by {
+        Some("acknowledge")
+    } else {
+        None
+    }
+}
