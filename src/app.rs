@@ -61,6 +61,8 @@ pub struct AppConfig {
     pub jwt_secret: Option<SecretString>,
     /// The secret before the last rotation: its tokens are accepted until they expire.
     pub jwt_previous_secret: Option<SecretString>,
+    /// PostgreSQL's host[:port] without credentials, for the subprocessor list (`None`: SQLite or unknown).
+    pub database_host: Option<String>,
 }
 
 impl Default for AppConfig {
@@ -81,6 +83,7 @@ impl Default for AppConfig {
             smtp: None,
             jwt_secret: None,
             jwt_previous_secret: None,
+            database_host: None,
         }
     }
 }

@@ -17,8 +17,10 @@ pub mod escalations;
 pub mod kb;
 pub mod limits;
 pub mod openapi;
+pub mod requests;
 pub mod session;
 pub mod settings;
+pub mod subprocessors;
 pub mod users;
 
 /// API request bodies are small: a reply text at most.
@@ -45,5 +47,7 @@ pub fn router() -> Router<AppState> {
         .merge(settings::router())
         .merge(users::router())
         .merge(contacts::router())
+        .merge(subprocessors::router())
+        .merge(requests::router())
         .merge(openapi::router())
 }

@@ -17,6 +17,8 @@ use crate::app::AppState;
         super::settings::read, super::settings::change, super::settings::owners, super::settings::add, super::settings::remove,
         super::users::list, super::users::create, super::users::disable,
         super::contacts::export_contact, super::contacts::correct, super::contacts::erase_contact,
+        super::subprocessors::list,
+        super::requests::list, super::requests::open, super::requests::acknowledge, super::requests::close,
     ),
     modifiers(&BearerAuth)
 )]

@@ -1,4 +1,5 @@
 //! The `balas` command line: `serve` (the default), `migrate`, and operator commands.
+mod breach;
 mod channel;
 mod llm;
 mod owner;
@@ -131,6 +132,8 @@ pub enum Command {
     Correct(privacy::CorrectArgs),
     /// Erase a contact: messages, conversations, tickets, identifiers and key (audited, anonymous).
     Erase(privacy::EraseArgs),
+    /// Who read, exported or changed personal data in a time window (from the audit; ids and counts only).
+    BreachReport(breach::BreachReportArgs),
 }
 
 #[derive(Subcommand)]
@@ -370,6 +373,14 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
             privacy::erase(&*store, &keys, &find_tenant(&*store, &args.who.tenant).await?, &args, now).await?;
         }
+        Command::BreachReport(args) => {
+            let (store, _) = admin(&cli.db, &cli.keys).await?;
+            let targets = match &args.tenant {
+                Some(t) => vec![find_tenant(&*store, t).await?],
+                None => store.list_tenants().await?,
+            };
+            breach::run(&*store, targets, &args, now).await?;
+        }
         Command::Demo => demo::run().await?,
         Command::Tenant(TenantCommand::Create { name, slug, settings, owner_phone, owner_email }) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
@@ -455,7 +466,9 @@ async fn serve(db: &DatabaseArgs, key_args: &KeyArgs, args: &ServeArgs) -> anyho
         store.migrate(None).await?;
     }
     store.check_app_role().await?;
-    let state = AppState::with_system_clock(store, keys, args.app_config()?)?;
+    let mut config = args.app_config()?;
+    config.database_host = crate::api::subprocessors::database_host(db.url());
+    let state = AppState::with_system_clock(store, keys, config)?;
     let listener = TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));

@@ -107,6 +107,10 @@ pub enum EscalationReason {
     WindowClosed,
     /// The owner stepped into a conversation the bot had (API or dashboard).
     OwnerInitiated,
+    /// The customer wrote STOP/BERHENTI: the owner answers them from now on.
+    BotStopped,
+    /// The customer asked for their data to be erased; the owner approves.
+    ErasureRequested,
     /// The LLM called `escalate_to_owner` with this reason.
     Model(ModelReason),
 }
@@ -123,6 +127,8 @@ impl EscalationReason {
             Self::OutsideBusinessHours => "outside_business_hours",
             Self::WindowClosed => "window_closed",
             Self::OwnerInitiated => "owner_initiated",
+            Self::BotStopped => "bot_stopped",
+            Self::ErasureRequested => "erasure_requested",
             Self::Model(reason) => reason.as_str(),
         }
     }

@@ -11,6 +11,12 @@ pub enum Template {
     MediaUnreadable,
     /// Sent once to a customer whose ticket is still unanswered after the tenant's wait.
     Wait,
+    /// The answer to STOP/BERHENTI.
+    Stopped,
+    /// The answer to MULAI/START.
+    Restarted,
+    /// The receipt for HAPUS DATA SAYA; `{request}` and `{deadline}` are filled by the caller.
+    ErasureReceived,
 }
 
 /// Renders a template in the tenant's language (`id` by default, `en` available).
@@ -27,6 +33,12 @@ pub fn render(template: Template, language: &str, business_name: &str) -> String
         (Template::MediaUnreadable, true) => include_str!("../../prompts/media.en.md"),
         (Template::Wait, false) => include_str!("../../prompts/wait.id.md"),
         (Template::Wait, true) => include_str!("../../prompts/wait.en.md"),
+        (Template::Stopped, false) => include_str!("../../prompts/stopped.id.md"),
+        (Template::Stopped, true) => include_str!("../../prompts/stopped.en.md"),
+        (Template::Restarted, false) => include_str!("../../prompts/restarted.id.md"),
+        (Template::Restarted, true) => include_str!("../../prompts/restarted.en.md"),
+        (Template::ErasureReceived, false) => include_str!("../../prompts/erasure.id.md"),
+        (Template::ErasureReceived, true) => include_str!("../../prompts/erasure.en.md"),
     };
     text.trim().replace("{business_name}", business_name)
 }

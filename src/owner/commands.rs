@@ -6,6 +6,8 @@ use crate::owner::tickets::Action;
 pub enum Command {
     /// An action on the ticket with this number, or on the quoted notice's ticket (`None`).
     Ticket { number: Option<i32>, action: Action },
+    /// Approve the erasure the ticket's customer asked for (`#12 hapus`).
+    Erase { number: Option<i32> },
     /// List the open tickets.
     List,
     /// Anything not understood: answered with the help text.
@@ -26,12 +28,22 @@ pub fn parse(text: &str, quoting: bool) -> Command {
         if rest.is_empty() {
             return Command::Help;
         }
+        if is_erase(rest) {
+            return Command::Erase { number: Some(number) };
+        }
         return Command::Ticket { number: Some(number), action: action(rest) };
+    }
+    if quoting && is_erase(text) {
+        return Command::Erase { number: None };
     }
     if quoting && !text.is_empty() {
         return Command::Ticket { number: None, action: action(text) };
     }
     Command::Help
+}
+
+fn is_erase(rest: &str) -> bool {
+    matches!(rest.to_lowercase().as_str(), "hapus" | "erase")
 }
 
 /// A keyword alone is a command; anything else is text for the customer.
@@ -76,5 +88,8 @@ mod tests {
         assert_eq!(parse("oke siap", true), Command::Ticket { number: None, action: Action::Reply("oke siap".into()) });
         assert_eq!(parse("selesai", true), Command::Ticket { number: None, action: Action::Resolve });
         assert_eq!(parse("#7 ambil", true), on(7, Action::TakeOver), "an explicit number wins over the quote");
+        assert_eq!(parse("#7 Hapus", false), Command::Erase { number: Some(7) });
+        assert_eq!(parse("hapus", true), Command::Erase { number: None });
+        assert_eq!(parse("#7 hapus pesanan saya", false), on(7, Action::Reply("hapus pesanan saya".into())));
     }
 }

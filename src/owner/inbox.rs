@@ -37,18 +37,20 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
 
     let mut trail = Vec::new();
     let mut customer = None;
+    let mut erased = false;
     let (kind, answer, ticket) = match command {
         Command::List => ("list", list(state, &mut *tx, &texts).await?, None),
         Command::Help => ("help", texts.fill("help", &[]), None),
+        Command::Erase { number } => {
+            let found = find_ticket(&mut *tx, number, quoted).await?;
+            let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
+            let (kind, text, rows) = erase(&mut *tx, found, &shown, &actor, &texts, now).await?;
+            erased = kind == "erase";
+            trail.extend(rows);
+            (kind, text, None)
+        }
         Command::Ticket { number, action } => {
-            let found = match (number, quoted) {
-                (Some(n), _) => match tx.escalation_by_number(n).await? {
-                    Some(t) => tx.lock_escalation(t.id).await?,
-                    None => None,
-                },
-                (None, Some(id)) => tx.lock_escalation(id).await?,
-                (None, None) => None,
-            };
+            let found = find_ticket(&mut *tx, number, quoted).await?;
             let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
             match found {
                 None => ("not_found", texts.fill("not_found", &[("ticket", &shown)]), None),
@@ -79,8 +81,51 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     );
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
+    if erased {
+        state.store.reclaim_deleted().await?;
+    }
     state.queue_wake.notify_waiters();
     Ok(())
+}
+
+/// The ticket named by number, else the one the owner quote-replied to, locked.
+async fn find_ticket(
+    tx: &mut dyn TenantTx,
+    number: Option<i32>,
+    quoted: Option<EscalationId>,
+) -> Result<Option<EscalationRecord>, StoreError> {
+    match (number, quoted) {
+        (Some(n), _) => match tx.escalation_by_number(n).await? {
+            Some(t) => tx.lock_escalation(t.id).await,
+            None => Ok(None),
+        },
+        (None, Some(id)) => tx.lock_escalation(id).await,
+        (None, None) => Ok(None),
+    }
+}
+
+/// `#12 hapus`: erases the ticket's customer, only if they asked for it (an open erasure request).
+async fn erase(
+    tx: &mut dyn TenantTx,
+    ticket: Option<EscalationRecord>,
+    shown: &str,
+    actor: &str,
+    texts: &OwnerTexts,
+    now: DateTime<Utc>,
+) -> Result<(&'static str, String, Vec<AuditEntry>), StoreError> {
+    let Some(ticket) = ticket else {
+        return Ok(("not_found", texts.fill("not_found", &[("ticket", shown)]), vec![]));
+    };
+    let Some(request) = tx.open_dsar_of(ticket.contact_id, "erasure").await? else {
+        return Ok(("no_erasure_request", texts.fill("no_erasure_request", &[("ticket", shown)]), vec![]));
+    };
+    let (erasure, trail) = crate::privacy::erase::erase_in(tx, ticket.contact_id, actor, Some(request.id), now).await?;
+    let values = [
+        ("ticket", shown),
+        ("messages", &erasure.deleted.messages.to_string()),
+        ("tickets", &erasure.deleted.escalations.to_string()),
+    ];
+    Ok(("erase", texts.fill("erased", &values), trail))
 }
 
 /// The ticket of the notice an owner quote-replied to, if it was one of ours.

@@ -221,7 +221,7 @@ fn notice_text(
 ) -> StoreResult<String> {
     let number = ticket.number.to_string();
     let customer = customer_label(contact, key)?;
-    let reason = texts.reason(&ticket.reason);
+    let reason = texts.reason(&ticket.reason).replace("{ticket}", &number);
     let mut parts = vec![texts.fill("notice", &[("ticket", &number), ("customer", &customer), ("reason", &reason)])];
     let summary = match key.decrypt_opt(ticket.summary_enc.as_deref())? {
         Some(summary) => Some(summary),

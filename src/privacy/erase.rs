@@ -31,20 +31,36 @@ pub async fn erase_contact(
     if tx.contact(contact).await?.is_none() {
         return Ok(None);
     }
+    let (erasure, trail) = erase_in(&mut *tx, contact, actor, request, now).await?;
+    audit::append(&mut *tx, trail, now).await?;
+    tx.commit().await?;
+    store.reclaim_deleted().await?;
+    Ok(Some(erasure))
+}
+
+/// The erasure inside a caller's transaction (the contact must exist); returns the audit rows
+/// to append. Call `Store::reclaim_deleted` after the commit.
+pub async fn erase_in(
+    tx: &mut dyn TenantTx,
+    contact: ContactId,
+    actor: &str,
+    request: Option<DsarId>,
+    now: DateTime<Utc>,
+) -> StoreResult<(Erasure, Vec<AuditEntry>)> {
     let counts = anonymous_counts(&mut *tx, contact).await?;
     tx.add_activity_counts(&counts).await?;
     let deleted = tx.erase_contact_rows(contact).await?;
     let owner_answers_cleared = tx.clear_owner_answers().await?;
+    let mut trail = Vec::new();
     if let Some(id) = request {
-        super::requests::close(&mut *tx, id, "done", actor, now).await?;
+        trail.extend(super::requests::close(&mut *tx, id, "done", actor, now).await?);
     }
     let erasure = Erasure { erasure_id: uuid::Uuid::new_v4(), deleted, owner_answers_cleared };
-    let entry = AuditEntry::new(actor, "contact.erased", "erasure", Some(erasure.erasure_id.to_string()))
-        .detail(json!({ "deleted": deleted, "owner_answers_cleared": owner_answers_cleared, "request": request }));
-    audit::append(&mut *tx, vec![entry], now).await?;
-    tx.commit().await?;
-    store.reclaim_deleted().await?;
-    Ok(Some(erasure))
+    trail.push(
+        AuditEntry::new(actor, "contact.erased", "erasure", Some(erasure.erasure_id.to_string()))
+            .detail(json!({ "deleted": deleted, "owner_answers_cleared": owner_answers_cleared, "request": request })),
+    );
+    Ok((erasure, trail))
 }
 
 /// The contact's messages, conversations and tickets as counts per UTC day.

@@ -1,6 +1,8 @@
 //! Data-subject rights and the other privacy operations the policies promise: access and
 //! portability (`export`), correction, erasure, request deadlines (`requests`).
+pub mod breach;
 pub mod correct;
 pub mod erase;
 pub mod export;
 pub mod requests;
+pub mod whatsapp;

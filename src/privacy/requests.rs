@@ -63,18 +63,18 @@ pub async fn acknowledge(
     Ok(Some(AuditEntry::new(actor, "request.acknowledged", "request", Some(id.to_string()))))
 }
 
-/// Closes a pending request as `done` or `rejected` and appends the audit row; false when it
-/// was not pending.
+/// Closes a pending request as `done` or `rejected`; returns the audit row, or `None` when
+/// it was not pending.
 pub async fn close(
     tx: &mut dyn TenantTx,
     id: DsarId,
     status: &'static str,
     actor: &str,
     now: DateTime<Utc>,
-) -> StoreResult<bool> {
-    let Some(mut request) = tx.dsar(id).await? else { return Ok(false) };
+) -> StoreResult<Option<AuditEntry>> {
+    let Some(mut request) = tx.dsar(id).await? else { return Ok(None) };
     if !is_pending(&request) {
-        return Ok(false);
+        return Ok(None);
     }
     request.status = status.into();
     request.acknowledged_at = request.acknowledged_at.or(Some(now));
@@ -82,10 +82,10 @@ pub async fn close(
     request.closed_by = Some(actor.into());
     tx.update_dsar(&request).await?;
     let on_time = now <= request.answer_by;
-    let entry = AuditEntry::new(actor, "request.closed", "request", Some(id.to_string()))
-        .detail(json!({ "kind": request.kind, "status": status, "on_time": on_time }));
-    crate::audit::append(tx, vec![entry], now).await?;
-    Ok(true)
+    Ok(Some(
+        AuditEntry::new(actor, "request.closed", "request", Some(id.to_string()))
+            .detail(json!({ "kind": request.kind, "status": status, "on_time": on_time })),
+    ))
 }
 
 pub fn is_pending(r: &DsarRecord) -> bool {

@@ -65,6 +65,11 @@ macro_rules! tenant_tx_impl {
                     .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
             }
 
+            async fn channel_providers(&mut self) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT DISTINCT provider FROM channels WHERE tenant_id = $1 ORDER BY provider")
+                    .bind(self.tenant).fetch_all(&mut *self.tx).await?)
+            }
+
             async fn insert_kb_entry(&mut self, e: &KbEntry) -> StoreResult<()> {
                 sqlx::query("INSERT INTO kb_entries (id, tenant_id, question, answer, keywords, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(e.id).bind(self.tenant).bind(&e.question).bind(&e.answer).bind(&e.keywords).bind($time(e.created_at))

@@ -133,6 +133,8 @@ pub trait TenantTx: PrivacyOps + Send {
 
     async fn insert_channel(&mut self, channel: &ChannelRecord) -> StoreResult<()>;
     async fn channel(&mut self, id: ChannelId) -> StoreResult<Option<ChannelRecord>>;
+    /// The distinct providers of the tenant's channels (no secrets), for the subprocessor list.
+    async fn channel_providers(&mut self) -> StoreResult<Vec<String>>;
 
     async fn insert_kb_entry(&mut self, entry: &KbEntry) -> StoreResult<()>;
     async fn kb_entries(&mut self) -> StoreResult<Vec<KbEntry>>;

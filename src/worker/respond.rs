@@ -19,7 +19,10 @@ use crate::owner;
 use crate::owner::notify::About;
 use crate::owner::texts::OwnerTexts;
 use crate::owner::tickets::Opening;
-use crate::store::{JobOutcome, JobRecord, MessageRecord, TenantRecord};
+use crate::privacy::whatsapp;
+use crate::store::{
+    ChannelRecord, ConversationRecord, JobOutcome, JobRecord, MessageRecord, StoreResult, TenantRecord, TenantTx,
+};
 use crate::tenants;
 
 /// Earlier messages given to the model, at most; the token budget trims further.
@@ -44,15 +47,23 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     tx.commit().await?;
 
     let bot_may_answer = ConversationState::parse(&conversation.state).is_some_and(ConversationState::bot_may_answer);
+    let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(|_| permanent("undecryptable"))?;
+    let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(|_| permanent("undecryptable"))?;
+    let customer_command = match (&body, MessageKind::parse(&message.kind)) {
+        (Some(text), MessageKind::Text) if !already_answered => whatsapp::parse(text),
+        _ => None,
+    };
     let mut attempts = Vec::new();
     let mut over_budget = false;
     let decision = if already_answered {
         Decision::Ignore { why: "already_answered" }
+    } else if customer_command.is_some() {
+        Decision::Ignore { why: "privacy_command" }
     } else if !bot_may_answer {
         Decision::Ignore { why: "conversation_not_with_bot" }
+    } else if contact.bot_stopped_at.is_some() {
+        Decision::Escalate(Handover::because(EscalationReason::BotStopped))
     } else {
-        let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(|_| permanent("undecryptable"))?;
-        let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(|_| permanent("undecryptable"))?;
         let meta = contacts::message_meta(&message, &key).map_err(|_| permanent("undecryptable"))?;
         let incoming =
             Incoming { kind: MessageKind::parse(&message.kind), body: body.as_deref(), in_group: meta.group.is_some() };
@@ -118,7 +129,52 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     }
     let current = tx.conversation(conversation.id).await?.ok_or_else(|| permanent("conversation_missing"))?;
     let with_bot = current.state == ConversationState::Bot.as_str();
-    trail.extend(match decision {
+    if let Some(command) = customer_command {
+        let from = whatsapp::Sender { message: &message, contact: &contact, conversation: &current, tenant: &tenant };
+        trail.extend(whatsapp::handle(state, &mut *tx, command, from, now).await?);
+    } else {
+        trail.extend(
+            decided(
+                state,
+                &mut *tx,
+                Decided {
+                    decision,
+                    with_bot,
+                    already_answered,
+                    message: &message,
+                    channel: &channel,
+                    current: &current,
+                },
+                now,
+            )
+            .await?,
+        );
+    }
+    audit::append(&mut *tx, trail, now).await?;
+    tx.commit().await?;
+    state.queue_wake.notify_waiters();
+    Ok(())
+}
+
+struct Decided<'a> {
+    decision: Decision,
+    with_bot: bool,
+    already_answered: bool,
+    message: &'a MessageRecord,
+    channel: &'a ChannelRecord,
+    current: &'a ConversationRecord,
+}
+
+/// Stores what the engine decided: a reply, a ticket, a forward to the owner, or nothing.
+async fn decided(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    d: Decided<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<AuditEntry>> {
+    let Decided { decision, with_bot, already_answered, message, channel, current } = d;
+    let message_id = message.id;
+    Ok(match decision {
         _ if !with_bot && !already_answered => match tx.open_escalation(current.id).await? {
             // The owner has this conversation: they see the message, the bot stays silent.
             Some(ticket) => owner::notify::forward(state, &mut *tx, &ticket, &message, now).await?,
@@ -133,14 +189,12 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
             ]
         }
         Decision::Escalate(handover) => {
-            owner::escalate(state, &mut *tx, &current, &handover, Opening::after(Some(message_id), true), now).await?.1
+            // A customer who sent STOP gets no automatic holding message either.
+            let holding = handover.reason != EscalationReason::BotStopped;
+            owner::escalate(state, tx, current, &handover, Opening::after(Some(message_id), holding), now).await?.1
         }
         Decision::Ignore { why } => vec![skipped(message_id, why)],
-    });
-    audit::append(&mut *tx, trail, now).await?;
-    tx.commit().await?;
-    state.queue_wake.notify_waiters();
-    Ok(())
+    })
 }
 
 fn skipped(message: MessageId, why: &str) -> AuditEntry {

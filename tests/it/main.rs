@@ -4,6 +4,7 @@ mod helpers;
 
 mod admin_api;
 mod audit_chain;
+mod breach_report;
 mod auth_api;
 mod cli;
 mod conversations_api;
@@ -19,7 +20,9 @@ mod owner_window;
 mod pipeline;
 mod privacy;
 mod privacy_export;
+mod privacy_requests;
 mod privacy_rights;
 mod queue;
 mod store;
+mod subprocessors;
 mod twilio;

@@ -11,6 +11,8 @@ const SOURCES: &[&str] = &[
     include_str!("../../src/api/settings.rs"),
     include_str!("../../src/api/users.rs"),
     include_str!("../../src/api/contacts.rs"),
+    include_str!("../../src/api/requests.rs"),
+    include_str!("../../src/api/subprocessors.rs"),
 ];
 
 /// (method, path) of every `.route("/api/v1/…", get(…).post(…))` in the API modules.

@@ -1,0 +1,211 @@
+//! `GET /api/v1/subprocessors`: the third parties this gateway hands the tenant's personal data
+//! to, derived from its configuration and the tenant's own channels, so the list a tenant is
+//! shown cannot drift from what the gateway actually talks to. Hosts only: never credentials,
+//! paths or query strings (an LLM or SMTP URL may carry a key in any of them).
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::auth::Caller;
+use crate::app::{AppConfig, AppState};
+use crate::domain::Provider;
+use crate::error::ApiError;
+use crate::store::Backend;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/subprocessors", get(list))
+}
+
+/// One recipient of personal data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Subprocessor {
+    pub name: String,
+    /// `messaging`, `llm`, `email` or `database`.
+    pub kind: &'static str,
+    pub purpose: &'static str,
+    /// `scheme://host[:port]`, when the gateway reaches it over the network.
+    pub url: Option<String>,
+    pub host: Option<String>,
+    /// The categories of personal data it receives.
+    pub data: Vec<&'static str>,
+    /// LLMs: `primary` or `fallback N`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+}
+
+impl Subprocessor {
+    fn new(name: impl Into<String>, kind: &'static str, purpose: &'static str, data: Vec<&'static str>) -> Self {
+        Self { name: name.into(), kind, purpose, url: None, host: None, data, role: None, model: None, note: None }
+    }
+
+    fn at(mut self, raw_url: &str) -> Self {
+        (self.url, self.host) = origin(raw_url).unzip();
+        self
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/subprocessors", tag = "privacy", security(("bearer" = [])),
+    responses((status = 200, description = "who receives the tenant's personal data: WhatsApp providers of the tenant's channels, the configured LLM endpoints, the SMTP server and the database, as name, purpose, host and data categories (no credentials); any role"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    // Any role: the list names companies and hosts, no personal data, so it is not audited.
+    let mut tx = state.store.begin_read(caller.tenant).await?;
+    let providers = tx.channel_providers().await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "subprocessors": describe(&state.config, state.store.backend(), &providers) })))
+}
+
+const MESSAGING_DATA: &[&str] = &[
+    "customer phone numbers and WhatsApp user ids",
+    "customer profile names",
+    "text and media of messages to and from customers",
+    "owner numbers and the notices sent to owners",
+];
+
+/// The list for a tenant whose channels use `providers`, under `config`.
+pub fn describe(config: &AppConfig, backend: Backend, providers: &[String]) -> Vec<Subprocessor> {
+    let mut out = Vec::new();
+    let messaging = |name: &str, url: Option<&str>| {
+        let entry = Subprocessor::new(
+            name,
+            "messaging",
+            "carries WhatsApp messages between the business and its customers and owners",
+            MESSAGING_DATA.to_vec(),
+        );
+        match url {
+            Some(u) => entry.at(u),
+            None => entry,
+        }
+    };
+    for raw in providers {
+        out.push(match Provider::parse(raw) {
+            Some(Provider::Meta) => {
+                messaging("Meta Platforms (WhatsApp Business Platform)", Some(&config.meta_graph_url))
+            }
+            Some(Provider::Twilio) => messaging("Twilio (WhatsApp)", Some(&config.twilio_api_url)),
+            Some(Provider::Fonnte) => messaging("Fonnte (WhatsApp)", Some(&config.fonnte_api_url)),
+            None => messaging(raw, None),
+        });
+    }
+    for (i, endpoint) in config.llm.iter().flat_map(|l| l.endpoints.iter()).enumerate() {
+        let mut entry = Subprocessor::new(
+            "LLM provider",
+            "llm",
+            "drafts replies to customers and ticket summaries for owners",
+            vec![
+                "the business profile and FAQ",
+                "recent conversation messages, with phone numbers, e-mail addresses, NIK, card and account numbers masked",
+            ],
+        )
+        .at(&endpoint.base_url);
+        if let Some(host) = &entry.host {
+            entry.name = format!("LLM provider at {host}");
+        }
+        entry.role = Some(if i == 0 { "primary".into() } else { format!("fallback {i}") });
+        entry.model = Some(endpoint.model.clone());
+        out.push(entry);
+    }
+    if let Some(smtp) = &config.smtp {
+        out.push(
+            Subprocessor::new(
+                "SMTP server",
+                "email",
+                "e-mails escalation notices and reminders to owners",
+                vec![
+                    "owner e-mail addresses",
+                    "ticket notices: number, reason and a summary of the customer's request",
+                ],
+            )
+            .at(smtp.url.expose_secret()),
+        );
+    }
+    let stored =
+        vec!["all of the tenant's data: contacts, messages, tickets, users and the audit log (contact data encrypted)"];
+    out.push(match backend {
+        Backend::Sqlite => Subprocessor {
+            note: Some("a file on the gateway's own disk: no third party unless the gateway's host is one"),
+            ..Subprocessor::new("SQLite (local file)", "database", "stores the tenant's data", stored)
+        },
+        Backend::Postgres => Subprocessor {
+            host: config.database_host.clone(),
+            note: Some("the database server's operator is a subprocessor when it is hosted by a third party"),
+            ..Subprocessor::new("PostgreSQL", "database", "stores the tenant's data", stored)
+        },
+    });
+    out
+}
+
+/// `scheme://host[:port]` and `host[:port]` of a URL; `None` rather than echoing an unparsable one.
+fn origin(raw: &str) -> Option<(String, String)> {
+    let url = url::Url::parse(raw).ok()?;
+    let host = url.host_str()?;
+    let host = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    Some((format!("{}://{host}", url.scheme()), host))
+}
+
+/// PostgreSQL's `host[:port]` from a database URL, for `AppConfig::database_host`; `None` for SQLite.
+pub fn database_host(database_url: &str) -> Option<String> {
+    let postgres = database_url.starts_with("postgres://") || database_url.starts_with("postgresql://");
+    postgres.then(|| origin(database_url).map(|(_, host)| host)).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{LlmEndpoint, LlmSettings};
+    use crate::owner::email::SmtpSettings;
+
+    #[test]
+    fn hosts_carry_no_credentials_paths_or_queries() {
+        assert_eq!(
+            origin("smtps://mailer:hunter2@mail.example.com:465?tls=required").unwrap().1,
+            "mail.example.com:465"
+        );
+        assert_eq!(
+            origin("https://generativelanguage.googleapis.com/v1beta/openai?key=SECRET").unwrap(),
+            ("https://generativelanguage.googleapis.com".into(), "generativelanguage.googleapis.com".into())
+        );
+        assert_eq!(origin("not a url"), None);
+        assert_eq!(database_host("postgres://app:pw@db.internal:5433/balas").as_deref(), Some("db.internal:5433"));
+        assert_eq!(database_host("sqlite://balas.db"), None);
+    }
+
+    #[test]
+    fn the_list_follows_the_configuration() {
+        let endpoint = |url: &str| LlmEndpoint { base_url: url.into(), model: "m".into(), api_key: "sk-secret".into() };
+        let config = AppConfig {
+            llm: Some(LlmSettings::new(vec![
+                endpoint("https://openrouter.ai/api/v1"),
+                endpoint("http://localhost:11434/v1"),
+            ])),
+            smtp: Some(SmtpSettings { url: "smtp://u:p4ss@smtp.example.com".into(), from: "a@b.c".into() }),
+            ..AppConfig::default()
+        };
+        let list = describe(&config, Backend::Sqlite, &["meta".into()]);
+        let hosts: Vec<_> = list.iter().map(|s| (s.kind, s.host.as_deref())).collect();
+        assert_eq!(
+            hosts,
+            [
+                ("messaging", Some("graph.facebook.com")),
+                ("llm", Some("openrouter.ai")),
+                ("llm", Some("localhost:11434")),
+                ("email", Some("smtp.example.com")),
+                ("database", None)
+            ]
+        );
+        assert_eq!(list[2].role.as_deref(), Some("fallback 1"));
+        let whole = serde_json::to_string(&list).unwrap();
+        assert!(!whole.contains("secret") && !whole.contains("p4ss") && !whole.contains("/api/v1"), "{whole}");
+        let bare = describe(&AppConfig::default(), Backend::Postgres, &[]);
+        assert_eq!(bare.iter().map(|s| s.kind).collect::<Vec<_>>(), ["database"]);
+    }
+}

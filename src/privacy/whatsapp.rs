@@ -1,0 +1,133 @@
+//! Privacy commands a customer can send on WhatsApp: `STOP`/`BERHENTI` silences the bot for
+//! them (their messages go to the owner), `MULAI`/`START` brings it back, and
+//! `HAPUS DATA SAYA`/`DELETE MY DATA` opens an erasure request for the owner to approve.
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::requests;
+use crate::app::AppState;
+use crate::audit::AuditEntry;
+use crate::domain::{Author, ConversationState, EscalationReason};
+use crate::engine::Handover;
+use crate::engine::templates::{Template, render};
+use crate::owner::tickets::Opening;
+use crate::store::{ContactRecord, ConversationRecord, MessageRecord, StoreResult, TenantRecord, TenantTx};
+use crate::worker::outbound::store_reply;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerCommand {
+    Stop,
+    Start,
+    EraseMyData,
+}
+
+/// The whole message must be the command (case, spacing and end punctuation aside), so
+/// "stop dulu, saya mau tanya" stays a question.
+pub fn parse(text: &str) -> Option<CustomerCommand> {
+    let words: Vec<String> =
+        text.trim().trim_end_matches(['.', '!', '?']).split_whitespace().map(str::to_uppercase).collect();
+    match words.join(" ").as_str() {
+        "STOP" | "BERHENTI" | "UNSUBSCRIBE" => Some(CustomerCommand::Stop),
+        "MULAI" | "START" => Some(CustomerCommand::Start),
+        "HAPUS DATA SAYA" | "HAPUS DATA" | "DELETE MY DATA" => Some(CustomerCommand::EraseMyData),
+        _ => None,
+    }
+}
+
+/// Everything `respond` knows about the message that carried the command.
+pub struct Sender<'a> {
+    pub message: &'a MessageRecord,
+    pub contact: &'a ContactRecord,
+    pub conversation: &'a ConversationRecord,
+    pub tenant: &'a TenantRecord,
+}
+
+/// Runs the command in the job's transaction; returns the audit rows to append.
+pub async fn handle(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    command: CustomerCommand,
+    from: Sender<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<AuditEntry>> {
+    let Sender { message, contact, conversation, tenant } = from;
+    let language = &tenant.settings.language;
+    let mut trail = Vec::new();
+    let subject = Some(contact.id.to_string());
+    match command {
+        CustomerCommand::Stop => {
+            if tx.set_bot_stopped(contact.id, Some(now)).await? {
+                let (request, opened) = requests::open(tx, Some(contact.id), "stop", "whatsapp", now).await?;
+                trail.extend(opened);
+                let confirm = render(Template::Stopped, language, &tenant.name);
+                store_reply(state, tx, message.id, Author::Bot, &[confirm], now).await?;
+                trail.push(AuditEntry::new("customer", "contact.bot_stopped", "contact", subject));
+                trail.extend(requests::close(tx, request.id, "done", "worker", now).await?);
+            }
+            trail.extend(to_owner(state, tx, conversation, message, EscalationReason::BotStopped, now).await?);
+        }
+        CustomerCommand::Start => {
+            if tx.set_bot_stopped(contact.id, None).await? {
+                let confirm = render(Template::Restarted, language, &tenant.name);
+                store_reply(state, tx, message.id, Author::Bot, &[confirm], now).await?;
+                trail.push(AuditEntry::new("customer", "contact.bot_restarted", "contact", subject));
+            }
+        }
+        CustomerCommand::EraseMyData => {
+            let (request, opened) = requests::open(tx, Some(contact.id), "erasure", "whatsapp", now).await?;
+            if let Some(entry) = opened {
+                trail.push(entry);
+                // The receipt is the acknowledgement: the customer knows the request arrived.
+                trail.extend(requests::acknowledge(tx, request.id, "worker", now).await?);
+                let deadline = request.answer_by.format("%d-%m-%Y").to_string();
+                let short = request.id.to_string().chars().take(8).collect::<String>();
+                let receipt = render(Template::ErasureReceived, language, &tenant.name)
+                    .replace("{request}", &short)
+                    .replace("{deadline}", &deadline);
+                store_reply(state, tx, message.id, Author::Bot, &[receipt], now).await?;
+            }
+            trail.extend(to_owner(state, tx, conversation, message, EscalationReason::ErasureRequested, now).await?);
+        }
+    }
+    Ok(trail)
+}
+
+/// Opens a ticket for the owner, or forwards the message to the one already open.
+async fn to_owner(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    conversation: &ConversationRecord,
+    message: &MessageRecord,
+    reason: EscalationReason,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<AuditEntry>> {
+    let Some(current) = tx.conversation(conversation.id).await? else { return Ok(Vec::new()) };
+    if current.state == ConversationState::Bot.as_str() {
+        let opening = Opening { trigger: Some(message.id), holding_message: false, notify_owners: true };
+        return Ok(crate::owner::escalate(state, tx, &current, &Handover::because(reason), opening, now).await?.1);
+    }
+    match tx.open_escalation(current.id).await? {
+        Some(ticket) => crate::owner::notify::forward(state, tx, &ticket, message, now).await,
+        None => Ok(vec![
+            AuditEntry::new("worker", "reply.skipped", "message", Some(message.id.to_string()))
+                .detail(json!({ "why": "conversation_not_with_bot" })),
+        ]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_whole_message_is_a_command() {
+        assert_eq!(parse(" stop "), Some(CustomerCommand::Stop));
+        assert_eq!(parse("Berhenti!"), Some(CustomerCommand::Stop));
+        assert_eq!(parse("mulai"), Some(CustomerCommand::Start));
+        assert_eq!(parse("hapus  data saya."), Some(CustomerCommand::EraseMyData));
+        assert_eq!(parse("DELETE MY DATA"), Some(CustomerCommand::EraseMyData));
+        assert_eq!(parse("stop dulu, saya mau tanya"), None);
+        assert_eq!(parse("tolong hapus data saya ya"), None);
+        assert_eq!(parse(""), None);
+    }
+}

@@ -1,0 +1,122 @@
+//! Privacy commands from WhatsApp (STOP, MULAI, HAPUS DATA SAYA), the owner's `#N hapus`, and
+//! the request clock through the API.
+use balas::api::auth::Role;
+use balas::fakes::meta_webhook::FakeCustomer;
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::on_both_databases;
+
+const RINA: &str = "6281234560808";
+const OWNER: &str = "6281100000008";
+
+fn rina() -> FakeCustomer {
+    FakeCustomer { bsuid: Some(format!("ID.{RINA}")), phone: Some(RINA.into()), name: "Rina".into(), username: None }
+}
+
+fn owner() -> FakeCustomer {
+    FakeCustomer { bsuid: None, phone: Some(OWNER.into()), name: "Bu Sri".into(), username: None }
+}
+
+async fn say(app: &TestApp, who: &FakeCustomer, wamid: &str, text: &str) {
+    assert_eq!(app.send_webhook(&app.text(who, wamid, text)).await.status().as_u16(), 200);
+    app.drain().await;
+}
+
+on_both_databases! {
+    async fn stop_silences_the_bot_and_the_owner_answers_instead(app) {
+        app.add_owner(OWNER, None).await;
+        say(&app, &rina(), "wamid.S1", "Jam buka kapan?").await;
+        assert_eq!(app.sent_to(RINA).len(), 1, "the bot answers before STOP");
+
+        say(&app, &rina(), "wamid.S2", "STOP").await;
+        let to_rina = app.sent_to(RINA);
+        assert_eq!(to_rina.len(), 2);
+        assert!(to_rina[1].contains("tidak akan membalas") && to_rina[1].contains("MULAI"), "{}", to_rina[1]);
+        let notice = app.sent_to(OWNER).join("\n");
+        assert!(notice.contains("Tiket #1") && notice.contains("STOP"), "{notice}");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM contacts WHERE bot_stopped_at IS NOT NULL").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM dsar_requests WHERE kind = 'stop' AND status = 'done'").await, 1);
+
+        // The owner closes the ticket; her next question goes to the owner, not the bot.
+        say(&app, &owner(), "wamid.S3", "#1 selesai").await;
+        say(&app, &rina(), "wamid.S4", "Jam buka kapan?").await;
+        assert_eq!(app.sent_to(RINA).len(), 2, "neither an answer nor a holding message after STOP");
+        assert!(app.sent_to(OWNER).iter().any(|m| m.contains("Tiket #2")), "a new ticket for the owner");
+
+        // MULAI brings the bot back once the owner hands her back.
+        say(&app, &rina(), "wamid.S5", "mulai").await;
+        assert!(app.sent_to(RINA).last().unwrap().contains("kembali melayani"));
+        say(&app, &owner(), "wamid.S6", "#2 selesai").await;
+        say(&app, &rina(), "wamid.S7", "Jam buka kapan?").await;
+        assert_eq!(app.sent_to(RINA).len(), 4, "the bot answers again");
+    }
+
+    async fn an_erasure_asked_on_whatsapp_is_approved_by_the_owner_there(app) {
+        app.add_owner(OWNER, None).await;
+        say(&app, &rina(), "wamid.H1", "Jam buka kapan?").await;
+        say(&app, &rina(), "wamid.H2", "Hapus data saya").await;
+        let receipt = app.sent_to(RINA).last().unwrap().clone();
+        let deadline = (balas::clock::Clock::now(&*app.clock) + Duration::days(30)).format("%d-%m-%Y").to_string();
+        assert!(receipt.contains("menghapus data") && receipt.contains(&deadline), "{receipt}");
+        let notice = app.sent_to(OWNER).join("\n");
+        assert!(notice.contains("#1 hapus"), "{notice}");
+
+        let token = app.token(app.tenant.id, Role::Owner);
+        let (_, listed) = app.call("GET", "/api/v1/requests?pending=true", &token, None).await;
+        let request = &listed["requests"][0];
+        assert_eq!((request["kind"].as_str(), request["status"].as_str()), (Some("erasure"), Some("acknowledged")), "{listed}");
+        assert_eq!(request["overdue"], Value::Null);
+        say(&app, &rina(), "wamid.H3", "HAPUS DATA SAYA").await;
+        assert_eq!(app.call("GET", "/api/v1/requests", &token, None).await.1["requests"].as_array().unwrap().len(), 1, "no second request");
+
+        // `#1 hapus` from the owner erases her; a ticket without a request erases nobody.
+        let before = app.count("contacts").await;
+        say(&app, &owner(), "wamid.H4", "#1 hapus").await;
+        assert!(app.sent_to(OWNER).last().unwrap().contains("sudah dihapus"), "{:?}", app.sent_to(OWNER).last());
+        assert_eq!(app.count("contacts").await, before - 1);
+        let (_, listed) = app.call("GET", "/api/v1/requests", &token, None).await;
+        let request = &listed["requests"][0];
+        assert_eq!((request["status"].as_str(), request["contact_id"].clone()), (Some("done"), Value::Null), "{listed}");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.erased' AND actor LIKE 'owner:%'").await, 1);
+        let verify = app.cli(&["audit", "verify", "--tenant", &app.tenant.slug]);
+        assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    }
+
+    async fn the_request_clock_shows_missed_deadlines(app) {
+        let token = app.token(app.tenant.id, Role::Owner);
+        let (status, created) = app.call("POST", "/api/v1/requests", &token, Some(json!({ "kind": "access" }))).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        assert_eq!(app.call("POST", "/api/v1/requests", &token, Some(json!({ "kind": "gossip" }))).await.1["error"], "invalid_kind");
+        assert_eq!(app.call("GET", "/api/v1/requests", &app.token(app.tenant.id, Role::Staff), None).await.0, 403);
+
+        app.clock.advance(Duration::days(7) + Duration::minutes(1));
+        let token = app.token(app.tenant.id, Role::Owner);
+        let (_, listed) = app.call("GET", "/api/v1/requests", &token, None).await;
+        assert_eq!((listed["overdue"].as_u64(), listed["requests"][0]["overdue"].as_str()), (Some(1), Some("acknowledge")));
+        let (status, _) = app.call("POST", &format!("/api/v1/requests/{id}/acknowledge"), &token, None).await;
+        assert_eq!(status, 200);
+        assert_eq!(app.call("POST", &format!("/api/v1/requests/{id}/acknowledge"), &token, None).await.0, 409);
+        assert_eq!(app.call("GET", "/api/v1/requests", &token, None).await.1["overdue"], 0);
+
+        app.clock.advance(Duration::days(23));
+        let token = app.token(app.tenant.id, Role::Owner);
+        assert_eq!(app.call("GET", "/api/v1/requests", &token, None).await.1["requests"][0]["overdue"], "answer");
+        let (status, closed) = app.call("POST", &format!("/api/v1/requests/{id}/close"), &token, Some(json!({ "status": "done" }))).await;
+        assert_eq!((status, closed["status"].as_str(), closed["overdue"].clone()), (200, Some("done"), Value::Null));
+        let detail = app.inspect.text("SELECT detail FROM audit_log WHERE action = 'request.closed'").await.unwrap();
+        assert!(detail.contains("\"on_time\":false"), "{detail}");
+
+        // UU PDP: a tenant may shorten both deadlines to 3×24 hours, not below.
+        let (status, _) = app.call("PATCH", "/api/v1/settings", &token, Some(json!({ "dsar_ack_hours": 72, "dsar_answer_hours": 72 }))).await;
+        assert_eq!(status, 200);
+        let (_, created) = app.call("POST", "/api/v1/requests", &token, Some(json!({ "kind": "erasure" }))).await;
+        let received: chrono::DateTime<chrono::Utc> = created["received_at"].as_str().unwrap().parse().unwrap();
+        let answer_by: chrono::DateTime<chrono::Utc> = created["answer_by"].as_str().unwrap().parse().unwrap();
+        assert_eq!(answer_by - received, Duration::hours(72));
+        let (status, body) = app.call("PATCH", "/api/v1/settings", &token, Some(json!({ "dsar_answer_hours": 48 }))).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_settings")));
+    }
+}
