@@ -29,13 +29,30 @@ pub enum CryptoError {
 /// The master keys. Cheap to share behind an `Arc`.
 pub struct Vault {
     master: MultiFernet,
+    /// The first key alone: what new wrapping uses, and what rotation checks against.
+    primary: Fernet,
 }
 
 impl Vault {
     /// Parses a comma-separated key list; the first key encrypts, all keys decrypt.
     pub fn from_keys(keys: &SecretString) -> Result<Self, CryptoError> {
         let fernets = parse_fernet_list(keys.expose_secret(), "BALAS_FERNET_KEYS")?;
-        Ok(Self { master: MultiFernet::new(fernets) })
+        let primary = fernets.first().cloned().ok_or(CryptoError::NoKeys("BALAS_FERNET_KEYS"))?;
+        Ok(Self { master: MultiFernet::new(fernets), primary })
+    }
+
+    /// A vault holding the primary key only: proof that older keys are no longer needed.
+    pub fn primary_only(&self) -> Self {
+        Self { master: MultiFernet::new(vec![self.primary.clone()]), primary: self.primary.clone() }
+    }
+
+    /// The wrapped key re-wrapped under the primary key, or `None` when it already is.
+    pub fn rewrap(&self, wrapped: &str) -> Result<Option<String>, CryptoError> {
+        if self.primary.decrypt(wrapped).is_ok() {
+            return Ok(None);
+        }
+        let raw = self.master.decrypt(wrapped).map_err(|_| CryptoError::Undecryptable)?;
+        Ok(Some(self.primary.encrypt(&raw)))
     }
 
     /// A fresh data key and its wrapped form, which is what gets stored.
@@ -176,6 +193,20 @@ mod tests {
         assert_eq!(after.unwrap_key(&wrapped).unwrap().decrypt(&token).unwrap(), "pesanan");
         let without_old = vault(&generate_key());
         assert!(without_old.unwrap_key(&wrapped).is_err());
+    }
+
+    #[test]
+    fn rewrap_moves_a_key_to_the_primary_and_leaves_current_ones() {
+        let old = generate_key();
+        let (key, wrapped) = vault(&old).new_data_key().unwrap();
+        let token = key.encrypt("pesanan");
+        let both = vault(&format!("{},{}", generate_key(), old));
+        let rewrapped = both.rewrap(&wrapped).unwrap().expect("wrapped under the old key");
+        assert_eq!(both.rewrap(&rewrapped).unwrap(), None, "already current");
+        let new_alone = both.primary_only();
+        assert_eq!(new_alone.unwrap_key(&rewrapped).unwrap().decrypt(&token).unwrap(), "pesanan");
+        assert!(new_alone.unwrap_key(&wrapped).is_err(), "the old wrapping needs the old key");
+        assert!(vault(&generate_key()).rewrap(&wrapped).is_err());
     }
 
     #[test]

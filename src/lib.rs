@@ -19,6 +19,7 @@ pub mod llm;
 pub mod logging;
 pub mod owner;
 pub mod privacy;
+pub mod rotation;
 pub mod store;
 pub mod tenants;
 pub mod users;

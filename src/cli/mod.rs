@@ -2,6 +2,7 @@
 mod breach;
 mod channel;
 mod llm;
+mod keys;
 mod owner;
 mod privacy;
 use std::path::PathBuf;
@@ -336,6 +337,9 @@ pub enum KbCommand {
 pub enum KeysCommand {
     /// Print a new random key (valid for BALAS_FERNET_KEYS and BALAS_INDEX_KEY).
     Generate,
+    /// Re-wrap every data key under the first key of BALAS_FERNET_KEYS, then verify that the
+    /// older keys are no longer needed. Safe to interrupt and run again.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -361,6 +365,10 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             println!("migrations applied");
         }
         Command::Keys(KeysCommand::Generate) => println!("{}", crypto::generate_key()),
+        Command::Keys(KeysCommand::Rotate) => {
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            return keys::rotate(&*store, &keys).await;
+        }
         Command::Export(who) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
             privacy::export(&*store, &keys, &find_tenant(&*store, &who.tenant).await?, &who, now).await?;

@@ -120,6 +120,7 @@ pub trait PrivacyOps: Send {
     /// Deletes every row of the tenant but the audit, and destroys its wrapped key.
     async fn purge_tenant(&mut self) -> StoreResult<u64>;
 
+    async fn contact_count(&mut self) -> StoreResult<i64>;
     /// Contact ids and wrapped keys after `after` in id order, for key rotation.
     async fn wrapped_contact_keys(
         &mut self,

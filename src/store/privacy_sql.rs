@@ -190,6 +190,11 @@ macro_rules! privacy_ops_impl {
                 Ok(rows)
             }
 
+            async fn contact_count(&mut self) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE tenant_id = $1")
+                    .bind(self.tenant).fetch_one(&mut *self.tx).await?)
+            }
+
             async fn wrapped_contact_keys(&mut self, after: Option<ContactId>, limit: i64) -> StoreResult<Vec<(ContactId, String)>> {
                 let query = if after.is_some() {
                     "SELECT id, wrapped_key FROM contacts WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"

@@ -47,7 +47,7 @@ on_both_databases! {
             app.send_webhook(&app.text(&customer(n), &format!("wamid.BR{n}"), "Halo kak, jam buka kapan?")).await;
         }
         app.drain().await;
-        let dashboard = app.token(app.tenant.id, Role::Owner);
+        let dashboard = token_as(&app, app.tenant.id, "dashboard");
         let auditor = token_as(&app, app.tenant.id, "auditor");
         let (_, list) = app.call("GET", "/api/v1/conversations", &dashboard, None).await;
         let ids = |n: u32| {
@@ -59,7 +59,7 @@ on_both_databases! {
         let read = |conv: &str| format!("/api/v1/conversations/{conv}");
         let export = |contact: &str| format!("/api/v1/contacts/{contact}/export");
         let other = balas::tenants::create(&*app.state.store, &app.state.keys, "Toko Lain", None, &Default::default(), app.clock.now()).await.unwrap();
-        let other_token = app.token(other.id, Role::Owner);
+        let other_token = token_as(&app, other.id, "dashboard");
 
         // One microsecond before the window: not counted.
         app.clock.advance(Duration::hours(1) - Duration::microseconds(1));
@@ -90,6 +90,7 @@ on_both_databases! {
         let until2 = app.clock.now() + Duration::seconds(1);
 
         let (all, summary) = report(&app, since, until, &[]);
+        eprintln!("DEBUGJSON {}\nDEBUGSUM {summary}", serde_json::to_string_pretty(&all).unwrap());
         assert_eq!((all["format"].as_str(), all["version"].as_u64()), (Some("balas.breach-report"), Some(1)));
         let ours = tenant(&all, &app.tenant.slug);
         let cats = &ours["categories"];

@@ -379,10 +379,16 @@ impl TestApp {
 
     /// Runs the `balas` binary against this app's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_with(&[], args)
+    }
+
+    /// Runs the `balas` binary with some environment variables replaced.
+    pub fn cli_with(&self, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_balas"))
             .args(args)
             .env_clear()
             .envs(self.cli_env.iter().cloned())
+            .envs(env.iter().copied())
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .output()
             .expect("run balas")

@@ -4,14 +4,15 @@ mod helpers;
 
 mod admin_api;
 mod audit_chain;
-mod breach_report;
 mod auth_api;
+mod breach_report;
 mod cli;
 mod conversations_api;
 mod escalations_api;
 mod fernet_vectors;
 mod fonnte;
 mod isolation;
+mod key_rotation;
 mod llm;
 mod meta_ingress;
 mod openapi;
