@@ -188,10 +188,32 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// Gives every tenant (new ones within 6 hours) its daily retention job, at start and then
+/// every few hours; the job's unique key makes this idempotent across instances.
+async fn schedule_retention(state: AppState, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {
+                let now = state.clock.now();
+                match crate::privacy::retention::schedule_all(&*state.store, state.config.max_attempts, now).await {
+                    Ok(0) => {}
+                    Ok(added) => tracing::info!(added, "retention passes scheduled"),
+                    Err(e) => tracing::error!(error = %e, "could not schedule retention passes; retrying later"),
+                }
+            }
+        }
+    }
+}
+
 /// Serves HTTP and runs the workers until `shutdown` fires, then drains and releases leases.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
     let mut workers = Vec::new();
     let mut worker_ids = Vec::new();
+    if state.config.workers > 0 {
+        tokio::spawn(schedule_retention(state.clone(), shutdown.child_token()));
+    }
     for n in 0..state.config.workers {
         let worker = Worker::new(state.clone(), &format!("w{n}"));
         worker_ids.push(worker.id().to_string());

@@ -98,18 +98,24 @@ pub enum Verdict {
     Broken { seq: i64, reason: &'static str },
 }
 
-/// Recomputes one tenant's chain from the first row.
+/// Recomputes one tenant's chain from the first row, or from the latest retention checkpoint;
+/// a checkpoint counts only if an `audit.purged` row in the chain names its seq and hash.
 pub async fn verify_tenant(store: &dyn Store, tenant: TenantId) -> StoreResult<Verdict> {
     const PAGE: i64 = 1000;
     let mut tx = store.begin_read(tenant).await?;
-    let mut expected_seq = 1;
-    let mut prev = GENESIS_HASH.to_string();
+    let checkpoint = tx.latest_audit_checkpoint().await?;
+    let (mut last_seq, mut prev) = match &checkpoint {
+        Some(c) => (c.through_seq, c.hash.clone()),
+        None => (0, GENESIS_HASH.to_string()),
+    };
+    let mut confirmed = checkpoint.is_none();
+    let mut rows = 0;
     loop {
-        let rows = tx.audit_rows_after(expected_seq - 1, PAGE).await?;
-        let done = (rows.len() as i64) < PAGE;
-        for row in rows {
-            if row.seq != expected_seq {
-                return Ok(Verdict::Broken { seq: expected_seq, reason: "row missing from the chain" });
+        let page = tx.audit_rows_after(last_seq, PAGE).await?;
+        let done = (page.len() as i64) < PAGE;
+        for row in page {
+            if row.seq != last_seq + 1 {
+                return Ok(Verdict::Broken { seq: last_seq + 1, reason: "row missing from the chain" });
             }
             if row.prev_hash != prev {
                 return Ok(Verdict::Broken { seq: row.seq, reason: "prev_hash does not match the previous row" });
@@ -117,19 +123,31 @@ pub async fn verify_tenant(store: &dyn Store, tenant: TenantId) -> StoreResult<V
             if row_hash(&row) != row.hash {
                 return Ok(Verdict::Broken { seq: row.seq, reason: "row content does not match its hash" });
             }
+            if let Some(c) = checkpoint.as_ref().filter(|_| !confirmed && row.action == "audit.purged") {
+                let detail: Value = serde_json::from_str(&row.detail).unwrap_or(Value::Null);
+                confirmed = detail["through_seq"].as_i64() == Some(c.through_seq) && detail["hash"] == c.hash.as_str();
+            }
             prev = row.hash;
-            expected_seq += 1;
+            last_seq = row.seq;
+            rows += 1;
         }
         if done {
             break;
         }
     }
-    let rows = expected_seq - 1;
+    if !confirmed {
+        let seq = checkpoint.map_or(1, |c| c.through_seq + 1);
+        return Ok(Verdict::Broken {
+            seq,
+            reason: "rows before this point were removed without an audit.purged record",
+        });
+    }
     match tx.audit_head().await? {
-        Some(head) if head.seq != rows || head.hash != prev => {
-            Ok(Verdict::Broken { seq: rows + 1, reason: "rows after this point were removed (head does not match)" })
-        }
-        None if rows > 0 => Ok(Verdict::Broken { seq: rows, reason: "chain head is missing" }),
+        Some(head) if head.seq != last_seq || head.hash != prev => Ok(Verdict::Broken {
+            seq: last_seq + 1,
+            reason: "rows after this point were removed (head does not match)",
+        }),
+        None if rows > 0 => Ok(Verdict::Broken { seq: last_seq, reason: "chain head is missing" }),
         _ => Ok(Verdict::Intact { rows, head_hash: prev }),
     }
 }

@@ -1,8 +1,8 @@
 //! The `balas` command line: `serve` (the default), `migrate`, and operator commands.
 mod breach;
 mod channel;
-mod llm;
 mod keys;
+mod llm;
 mod owner;
 mod privacy;
 use std::path::PathBuf;
@@ -127,6 +127,9 @@ pub enum Command {
     Audit(AuditCommand),
     /// Play a scripted conversation through the real pipeline against a local fake Graph API.
     Demo,
+    /// Retention (also run daily inside `serve`).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Print everything held about one contact as a versioned JSON bundle (audited).
     Export(privacy::ContactArgs),
     /// Correct a contact's name or phone number (audited by field name only).
@@ -156,6 +159,13 @@ pub enum TenantCommand {
     },
     /// List tenants (on PostgreSQL this needs BALAS_DATABASE_OWNER_URL).
     List,
+    /// End a tenant's contract: webhooks stop now, its data and keys are purged 30 days later.
+    Cancel {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// How a new tenant's bot behaves and what it may say about the business.
@@ -343,6 +353,15 @@ pub enum KeysCommand {
 }
 
 #[derive(Subcommand)]
+pub enum RetentionCommand {
+    /// Delete what is past its retention period now; prints the counts per tenant.
+    Run {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum AuditCommand {
     /// Recompute the hash chain; exits non-zero and names the first bad row on any tampering.
     Verify {
@@ -390,6 +409,18 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             breach::run(&*store, targets, &args, now).await?;
         }
         Command::Demo => demo::run().await?,
+        Command::Retention(RetentionCommand::Run { tenant }) => {
+            let (store, _) = admin(&cli.db, &cli.keys).await?;
+            let tenant = match tenant {
+                Some(t) => Some(find_tenant(&*store, &t).await?),
+                None => None,
+            };
+            privacy::retention(&*store, tenant.as_ref(), now).await?;
+        }
+        Command::Tenant(TenantCommand::Cancel { tenant, yes }) => {
+            let (store, _) = admin(&cli.db, &cli.keys).await?;
+            privacy::cancel(&*store, &find_tenant(&*store, &tenant).await?, yes, now).await?;
+        }
         Command::Tenant(TenantCommand::Create { name, slug, settings, owner_phone, owner_email }) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
             let tenant = tenants::create(&*store, &keys, &name, slug.as_deref(), &(*settings).into(), now).await?;

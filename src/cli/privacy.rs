@@ -118,3 +118,35 @@ pub async fn erase(
     println!("{}", serde_json::to_string_pretty(&done)?);
     Ok(())
 }
+
+/// One retention pass over one tenant or all of them; prints what each deleted.
+pub async fn retention(store: &dyn Store, tenant: Option<&TenantRecord>, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let targets = match tenant {
+        Some(t) => vec![t.id],
+        None => store.tenant_ids().await?,
+    };
+    for id in targets {
+        match crate::privacy::retention::run_tenant(store, id, now).await? {
+            Some(run) => println!("{}", serde_json::json!({ "tenant": id, "purged": run })),
+            None => {
+                println!("{}", serde_json::json!({ "tenant": id, "purged": null, "note": "tenant already purged" }))
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn cancel(store: &dyn Store, tenant: &TenantRecord, yes: bool, now: DateTime<Utc>) -> anyhow::Result<()> {
+    anyhow::ensure!(yes, "cancelling stops the tenant's webhooks now and purges its data in 30 days: add --yes");
+    if crate::privacy::retention::cancel_tenant(store, tenant.id, "cli", now).await? {
+        let purge_at = now + chrono::Duration::days(crate::privacy::retention::CANCELLED_GRACE_DAYS);
+        println!(
+            "cancelled {}: webhooks stop now; data and keys are purged after {}",
+            tenant.slug,
+            purge_at.format("%Y-%m-%d")
+        );
+        Ok(())
+    } else {
+        anyhow::bail!("{} is not active (status {})", tenant.slug, tenant.status)
+    }
+}

@@ -61,6 +61,7 @@ const OWNERS: &str = "owner numbers and e-mails";
 const BUSINESS: &str = "business settings and channels";
 const FAQ: &str = "FAQ entries";
 const REQUESTS: &str = "data-subject requests";
+const TENANT_DATA: &str = "all of the tenant's data";
 const NONE: &str = "no personal data";
 const UNKNOWN: &str = "unknown (unclassified action)";
 
@@ -108,6 +109,9 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("tenant.created", Changed, BUSINESS),
     ("tenant.settings_changed", Changed, BUSINESS),
     ("channel.added", Changed, BUSINESS),
+    ("tenant.cancelled", Changed, BUSINESS),
+    ("tenant.purged", Changed, TENANT_DATA),
+    ("retention.purged", Changed, MESSAGES),
     ("kb.created", Changed, FAQ),
     ("kb.updated", Changed, FAQ),
     ("kb.deleted", Changed, FAQ),
@@ -130,6 +134,7 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("llm.replied", Internal, NONE),
     ("llm.failed", Internal, NONE),
     ("llm.budget_exhausted", Internal, NONE),
+    ("audit.purged", Internal, NONE),
 ];
 
 pub fn classify(action: &str) -> (Category, &'static str) {
@@ -421,30 +426,33 @@ impl BreachReport {
 
     /// A few lines an operator can paste into a breach notice.
     pub fn to_text(&self) -> String {
-        let at = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let at = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        let who = self.filter.actor.as_ref().map_or("all actors".to_string(), |a| format!("actor {a}"));
         let mut out = format!(
-            "Audit evidence from {} up to (not including) {}, {}.\n",
+            "Audit log from {} up to (not including) {}, {who}.\n",
             at(self.filter.since),
-            at(self.filter.until),
-            self.filter.actor.as_ref().map_or("all actors".to_string(), |a| format!("actor {a}")),
+            at(self.filter.until)
         );
         for t in &self.tenants {
+            let (records, gone) = (t.records().len(), t.unresolved().len());
             out.push_str(&format!(
-                "Tenant {} ({}): {} customers concerned, {} records",
+                "Tenant {} ({}): {} in {}",
                 t.slug,
                 t.tenant_id,
-                t.subjects().len(),
-                t.records().len()
+                plural(t.subjects().len(), "customer"),
+                plural(records, "record")
             ));
-            match t.unresolved().len() {
-                0 => out.push_str(".\n"),
-                n => {
-                    out.push_str(&format!(", plus {n} records whose customer can no longer be identified (erased).\n"))
-                }
+            if gone > 0 {
+                out.push_str(&format!(
+                    ", and {} whose customer can no longer be identified (erased)",
+                    plural(gone, "record")
+                ));
             }
+            out.push_str(".\n");
             for c in [Read, Exported, Changed, Category::Other] {
-                let Some(tally) = t.categories.get(&c) else { continue };
-                out.push_str(&format!("  {}: {}\n", c.as_str(), line(tally)));
+                if let Some(tally) = t.categories.get(&c) {
+                    out.push_str(&format!("  {}: {}\n", c.as_str(), line(tally)));
+                }
             }
             for (actor, cats) in &t.actors {
                 let parts: Vec<String> = [Read, Exported, Changed, Category::Other]
@@ -463,12 +471,16 @@ impl BreachReport {
     }
 }
 
+fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 fn short(t: &Tally) -> String {
-    format!("{} records of {} customers", t.record_count(), t.contacts.len())
+    format!("{} of {}", plural(t.record_count(), "record"), plural(t.contacts.len(), "customer"))
 }
 
 fn line(t: &Tally) -> String {
-    let mut s = format!("{} events, {}", t.events, short(t));
+    let mut s = format!("{}, {}", plural(t.events as usize, "event"), short(t));
     if !t.unresolved.is_empty() {
         s.push_str(&format!(" (+{} unidentifiable)", t.unresolved.len()));
     }
@@ -579,8 +591,10 @@ mod tests {
                     dirs.push(path);
                 } else if path.extension().is_some_and(|e| e == "rs") {
                     let source = std::fs::read_to_string(&path).unwrap();
-                    for call in source.split("AuditEntry::new(").skip(1) {
-                        let args = &call[..call.len().min(200)];
+                    let markers = ["AuditEntry::new(", "let action", "let (action", "fn audit_name"];
+                    let calls = markers.iter().flat_map(|m| source.split(m).skip(1));
+                    for call in calls {
+                        let args = call.char_indices().nth(300).map_or(call, |(i, _)| &call[..i]);
                         for literal in args.split('"').skip(1).step_by(2) {
                             let action_like = literal.contains('.')
                                 && literal.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.');

@@ -5,4 +5,5 @@ pub mod correct;
 pub mod erase;
 pub mod export;
 pub mod requests;
+pub mod retention;
 pub mod whatsapp;

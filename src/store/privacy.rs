@@ -105,6 +105,8 @@ pub trait PrivacyOps: Send {
 
     /// Deletes messages, owner messages and closed tickets older than `cutoff`.
     async fn purge_content_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<PurgedContent>;
+    /// Opening times of the closed tickets `purge_content_before` would delete.
+    async fn escalation_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<DateTime<Utc>>>;
     async fn message_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<(String, DateTime<Utc>)>>;
     async fn purge_llm_usage_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
     /// Finished and dead jobs and expired token revocations: technical records, no content.

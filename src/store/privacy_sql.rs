@@ -111,6 +111,11 @@ macro_rules! privacy_ops_impl {
                 Ok(())
             }
 
+            async fn escalation_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<DateTime<Utc>>> {
+                Ok(sqlx::query_scalar("SELECT opened_at FROM escalations WHERE tenant_id = $1 AND closed_at < $2")
+                    .bind(self.tenant).bind($time(cutoff)).fetch_all(&mut *self.tx).await?)
+            }
+
             async fn message_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<(String, DateTime<Utc>)>> {
                 Ok(sqlx::query_as("SELECT direction, created_at FROM messages WHERE tenant_id = $1 AND created_at < $2")
                     .bind(self.tenant).bind($time(cutoff)).fetch_all(&mut *self.tx).await?)

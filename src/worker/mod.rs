@@ -33,6 +33,8 @@ pub enum JobKind {
     OwnerCommand,
     /// A ticket's reminders and idle timeout (subject: the ticket); reschedules itself.
     TicketTimer,
+    /// The tenant's daily retention pass (subject: the tenant); reschedules itself.
+    Retention,
 }
 
 impl JobKind {
@@ -44,6 +46,7 @@ impl JobKind {
             Self::OwnerSend => "owner_send",
             Self::OwnerCommand => "owner_command",
             Self::TicketTimer => "ticket_timer",
+            Self::Retention => "retention",
         }
     }
 
@@ -55,6 +58,7 @@ impl JobKind {
             "owner_send" => Some(Self::OwnerSend),
             "owner_command" => Some(Self::OwnerCommand),
             "ticket_timer" => Some(Self::TicketTimer),
+            "retention" => Some(Self::Retention),
             _ => None,
         }
     }
@@ -187,6 +191,7 @@ impl Worker {
             Some(JobKind::OwnerSend) => owner::deliver::run(&self.state, &self.id, &job).await,
             Some(JobKind::OwnerCommand) => owner::inbox::run(&self.state, &self.id, &job).await,
             Some(JobKind::TicketTimer) => owner::timers::run(&self.state, &self.id, &job).await,
+            Some(JobKind::Retention) => crate::privacy::retention::run_job(&self.state, &self.id, &job).await,
             None => Err(JobFailure::Permanent("unknown_kind".into())),
         };
         if let Err(failure) = result {

@@ -177,7 +177,7 @@ async fn decided(
     Ok(match decision {
         _ if !with_bot && !already_answered => match tx.open_escalation(current.id).await? {
             // The owner has this conversation: they see the message, the bot stays silent.
-            Some(ticket) => owner::notify::forward(state, &mut *tx, &ticket, &message, now).await?,
+            Some(ticket) => owner::notify::forward(state, &mut *tx, &ticket, message, now).await?,
             None => vec![skipped(message_id, "conversation_not_with_bot")],
         },
         Decision::Reply { text, basis } => {

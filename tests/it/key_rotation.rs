@@ -11,7 +11,6 @@ use balas::domain::{CustomerIdentity, Phone, TenantId};
 use balas::rotation;
 use balas::store::Store;
 
-use crate::helpers::TestApp;
 use crate::on_both_databases;
 
 async fn add_customer(store: &dyn Store, keys: &Keys, tenant: TenantId, n: u32, now: chrono::DateTime<chrono::Utc>) {

@@ -24,6 +24,7 @@ mod privacy_export;
 mod privacy_requests;
 mod privacy_rights;
 mod queue;
+mod retention;
 mod store;
 mod subprocessors;
 mod twilio;

@@ -1,0 +1,123 @@
+//! Retention across each boundary on a fake clock: messages after the tenant's period,
+//! LLM usage and technical records after 90 days, audit rows after 12 whole months (with a
+//! checkpoint `audit verify` accepts), and a cancelled tenant 30 days after `tenant cancel`.
+use balas::api::auth::Role;
+use balas::clock::Clock;
+use balas::fakes::meta_webhook::FakeCustomer;
+use balas::privacy::retention::{self, run_tenant};
+use balas::store::{LlmCall, LlmUsage};
+use chrono::Duration;
+use serde_json::json;
+
+use crate::helpers::{TestApp, customer};
+use crate::on_both_databases;
+
+async fn say(app: &TestApp, who: &FakeCustomer, wamid: &str, text: &str) {
+    assert_eq!(app.send_webhook(&app.text(who, wamid, text)).await.status().as_u16(), 200);
+    app.drain().await;
+}
+
+async fn one_llm_call(app: &TestApp) {
+    let usage = LlmUsage {
+        id: uuid::Uuid::now_v7(),
+        tenant_id: app.tenant.id,
+        message_id: None,
+        call: LlmCall {
+            model: "m".into(),
+            outcome: "replied".into(),
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            latency_ms: 100,
+            cost_micro_usd: 1,
+        },
+        at: app.clock.now(),
+    };
+    let mut tx = app.state.store.begin(app.tenant.id).await.unwrap();
+    tx.insert_llm_usage(&usage).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn pass(app: &TestApp) -> retention::RetentionRun {
+    run_tenant(&*app.state.store, app.tenant.id, app.clock.now()).await.unwrap().expect("the tenant is live")
+}
+
+on_both_databases! {
+    async fn messages_llm_usage_and_technical_records_go_at_their_boundaries(app) {
+        let token = app.token(app.tenant.id, Role::Owner);
+        assert_eq!(app.call("PATCH", "/api/v1/settings", &token, Some(json!({ "message_retention_days": 30 }))).await.0, 200);
+        assert_eq!(app.call("PATCH", "/api/v1/settings", &token, Some(json!({ "message_retention_days": 0 }))).await.0, 400);
+        say(&app, &customer(1), "wamid.R1", "Jam buka kapan?").await;
+        one_llm_call(&app).await;
+        assert_eq!(app.count("messages").await, 2);
+
+        // Through the job `serve` schedules: nothing is old enough yet; it comes back tomorrow.
+        app.clock.advance(Duration::days(29));
+        assert_eq!(retention::schedule_all(&*app.state.store, 4, app.clock.now()).await.unwrap(), 1);
+        assert_eq!(retention::schedule_all(&*app.state.store, 4, app.clock.now()).await.unwrap(), 0, "one job per tenant");
+        app.drain().await;
+        assert_eq!(app.count("messages").await, 2, "29 days < 30");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'retention' AND state = 'queued'").await, 1, "rescheduled");
+        say(&app, &customer(2), "wamid.R2", "Ada menu apa?").await;
+
+        app.clock.advance(Duration::days(2));
+        app.drain().await;
+        assert_eq!(app.count("messages").await, 2, "day 0 went at day 31; day 29 stays");
+        assert_eq!(app.inspect.scalar("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM activity_counts WHERE metric = 'messages_in'").await, 1, "kept as an anonymous count");
+        let detail = app.inspect.text("SELECT detail FROM audit_log WHERE action = 'retention.purged'").await.unwrap();
+        assert!(detail.contains("\"messages\":2"), "{detail}");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM llm_usage").await, 1, "usage stays 90 days");
+
+        app.clock.advance(Duration::days(60));
+        let run = pass(&app).await;
+        assert_eq!((run.llm_usage, run.content.messages), (1, 2), "{run:?}");
+        assert!(run.technical >= 2, "the finished respond and send jobs of day 0: {run:?}");
+        let verify = app.cli(&["audit", "verify"]);
+        assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    }
+
+    async fn audit_rows_go_in_whole_months_after_a_year_and_the_chain_still_verifies(app) {
+        say(&app, &customer(1), "wamid.A1", "Jam buka kapan?").await;
+        let early = app.count("audit_log").await;
+        app.clock.advance(Duration::days(40));
+        say(&app, &customer(2), "wamid.A2", "Ada menu apa?").await;
+
+        // A year after the first rows: their month is not yet 12 whole months back.
+        app.clock.advance(Duration::days(325));
+        assert_eq!(pass(&app).await.audit_rows, 0);
+        app.clock.advance(Duration::days(31));
+        let run = pass(&app).await;
+        assert_eq!(run.audit_rows as i64, early, "the first month's rows, and only those");
+        let verify = app.cli(&["audit", "verify", "--tenant", &app.tenant.slug]);
+        assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+
+        // A checkpoint nobody recorded in the chain (rows removed behind its back) is refused.
+        app.inspect.execute("INSERT INTO audit_checkpoints (tenant_id, through_seq, hash, at, purged_rows) SELECT tenant_id, seq, hash, at, 0 FROM audit_log WHERE seq = (SELECT MAX(seq) - 2 FROM audit_log)").await;
+        let verify = app.cli(&["audit", "verify", "--tenant", &app.tenant.slug]);
+        assert!(!verify.status.success());
+        assert!(String::from_utf8_lossy(&verify.stdout).contains("without an audit.purged record"));
+    }
+
+    async fn a_cancelled_tenant_stops_at_once_and_is_purged_after_thirty_days(app) {
+        say(&app, &customer(1), "wamid.T1", "Jam buka kapan?").await;
+        assert!(!app.cli(&["tenant", "cancel", "--tenant", &app.tenant.slug]).status.success(), "needs --yes");
+        let out = app.cli(&["tenant", "cancel", "--tenant", &app.tenant.slug, "--yes"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let response = app.send_webhook(&app.text(&customer(2), "wamid.T2", "Halo?")).await;
+        assert_eq!(response.status().as_u16(), 404, "webhooks stop at once");
+
+        app.clock.advance(Duration::days(29));
+        assert_eq!(pass(&app).await.tenant_rows, None, "29 days: the owner can still export");
+        app.clock.advance(Duration::days(2));
+        let run = pass(&app).await;
+        assert!(run.tenant_rows.unwrap() > 5, "{run:?}");
+        for table in ["contacts", "messages", "conversations", "jobs"] {
+            assert_eq!(app.count(table).await, 0, "{table}");
+        }
+        assert_eq!(app.inspect.text("SELECT status FROM tenants").await.as_deref(), Some("purged"));
+        assert_eq!(app.inspect.text("SELECT wrapped_key FROM tenants").await.as_deref(), Some(""), "the tenant key is destroyed");
+        assert!(run_tenant(&*app.state.store, app.tenant.id, app.clock.now()).await.unwrap().is_none());
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.purged'").await, 1);
+        let verify = app.cli(&["audit", "verify", "--tenant", &app.tenant.id.to_string()]);
+        assert!(verify.status.success(), "the audit outlives the data: {}", String::from_utf8_lossy(&verify.stdout));
+    }
+}
