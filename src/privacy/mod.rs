@@ -1,5 +1,6 @@
 //! Data-subject rights and the other privacy operations the policies promise: access and
 //! portability (`export`), correction, erasure, request deadlines (`requests`).
+pub mod audit_actions;
 pub mod breach;
 pub mod correct;
 pub mod erase;
