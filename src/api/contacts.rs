@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::privacy::correct::{Corrected, Correction};
 use crate::privacy::erase::{self, Erasure};
 use crate::privacy::export;
+use crate::privacy::requests::{self, Unanswerable};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,22 +32,49 @@ fn contact_id(raw: &str) -> Result<ContactId, ApiError> {
     raw.parse().map_err(|_| not_found())
 }
 
+/// `?request=…`: the data-subject request an operation answers; it is closed as done with it.
+#[derive(Debug, Deserialize)]
+struct Answers {
+    request: Option<String>,
+}
+
+/// The request id, checked to be pending, of `kind` and about this contact, before acting.
+async fn answered(
+    state: &AppState,
+    caller: &Caller,
+    query: &Answers,
+    contact: ContactId,
+    kind: &str,
+) -> Result<Option<DsarId>, ApiError> {
+    let Some(raw) = query.request.as_deref() else { return Ok(None) };
+    let id: DsarId =
+        raw.parse().map_err(|_| ApiError::bad_request("invalid_request_id", "request is not a request id"))?;
+    match requests::check(&*state.store, caller.tenant, id, contact, kind).await? {
+        Ok(()) => Ok(Some(id)),
+        Err(Unanswerable::NotFound) => Err(ApiError::not_found("request_not_found", Unanswerable::NotFound.explain())),
+        Err(why) => Err(ApiError::new(StatusCode::CONFLICT, "request_mismatch", why.explain())),
+    }
+}
+
 #[utoipa::path(get, path = "/api/v1/contacts/{id}/export", tag = "privacy", security(("bearer" = [])),
-    params(("id" = String, Path, description = "contact id (conversations name theirs)")),
+    params(("id" = String, Path, description = "contact id (conversations name theirs)"), ("request" = Option<String>, Query, description = "the access request this answers")),
     responses((status = 200, description = "the versioned export bundle (format balas.contact-export); audited"),
+        (status = 409, description = "the request is closed, of another kind or about another contact"),
         (status = 403, description = "owner tokens only"), (status = 404, description = "no such contact in your tenant"),
         (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn export_contact(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(query): Query<Answers>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
     let id = contact_id(&id)?;
-    let bundle =
-        export::export_contact(&*state.store, &state.keys, caller.tenant, id, &caller.actor(), state.clock.now())
-            .await?
-            .ok_or_else(not_found)?;
+    let request = answered(&state, &caller, &query, id, "access").await?;
+    let answering = export::Answering { actor: &caller.actor(), request };
+    let bundle = export::export_contact(&*state.store, &state.keys, caller.tenant, id, answering, state.clock.now())
+        .await?
+        .ok_or_else(not_found)?;
     Ok(Json(bundle))
 }
 
@@ -60,15 +88,16 @@ pub struct ContactFix {
 }
 
 #[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "privacy", security(("bearer" = [])), request_body = ContactFix,
-    params(("id" = String, Path, description = "contact id")),
+    params(("id" = String, Path, description = "contact id"), ("request" = Option<String>, Query, description = "the correction request this answers")),
     responses((status = 204, description = "corrected; audited with the field names only"),
-        (status = 400, description = "malformed body or phone number"), (status = 409, description = "another contact has this phone number"),
+        (status = 400, description = "malformed body or phone number"), (status = 409, description = "another contact has this number, or the request does not match"),
         (status = 403, description = "owner tokens only"), (status = 404, description = "no such contact in your tenant"),
         (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn correct(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(query): Query<Answers>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
@@ -83,7 +112,8 @@ async fn correct(
         Some(Err(e)) => return Err(ApiError::bad_request("invalid_phone", e.to_string())),
         None => None,
     };
-    let fix = Correction { name: fix.name, phone };
+    let request = answered(&state, &caller, &query, id, "correction").await?;
+    let fix = Correction { name: fix.name, phone, request };
     let now = state.clock.now();
     let outcome = crate::privacy::correct::correct_contact(
         &*state.store,
@@ -104,31 +134,21 @@ async fn correct(
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct EraseQuery {
-    /// The data-subject request this erasure answers; it is closed as done.
-    request: Option<String>,
-}
-
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "privacy", security(("bearer" = [])),
     params(("id" = String, Path, description = "contact id"), ("request" = Option<String>, Query, description = "the request this answers")),
     responses((status = 200, description = "erased: counts of what was deleted; the key is destroyed"),
-        (status = 400, description = "the request id is malformed"),
+        (status = 400, description = "the request id is malformed"), (status = 409, description = "the request is closed, of another kind or about another contact"),
         (status = 403, description = "owner tokens only"), (status = 404, description = "no such contact in your tenant"),
         (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn erase_contact(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<EraseQuery>,
+    Query(query): Query<Answers>,
 ) -> Result<Json<Erasure>, ApiError> {
     caller.require_owner()?;
     let id = contact_id(&id)?;
-    let request: Option<DsarId> = match query.request.as_deref().map(str::parse) {
-        Some(Ok(r)) => Some(r),
-        Some(Err(_)) => return Err(ApiError::bad_request("invalid_request_id", "request is not a request id")),
-        None => None,
-    };
+    let request = answered(&state, &caller, &query, id, "erasure").await?;
     let now = state.clock.now();
     let erasure = erase::erase_contact(&*state.store, caller.tenant, id, &caller.actor(), request, now)
         .await?

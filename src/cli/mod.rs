@@ -5,6 +5,7 @@ mod keys;
 mod llm;
 mod owner;
 mod privacy;
+mod requests;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -127,6 +128,9 @@ pub enum Command {
     Audit(AuditCommand),
     /// Play a scripted conversation through the real pipeline against a local fake Graph API.
     Demo,
+    /// Data-subject requests and their deadlines.
+    #[command(subcommand)]
+    Requests(requests::RequestsCommand),
     /// Retention (also run daily inside `serve`).
     #[command(subcommand)]
     Retention(RetentionCommand),
@@ -409,6 +413,11 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             breach::run(&*store, targets, &args, now).await?;
         }
         Command::Demo => demo::run().await?,
+        Command::Requests(command) => {
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            let tenant = find_tenant(&*store, command.tenant()).await?;
+            requests::run(&*store, &keys, &tenant, command, now).await?;
+        }
         Command::Retention(RetentionCommand::Run { tenant }) => {
             let (store, _) = admin(&cli.db, &cli.keys).await?;
             let tenant = match tenant {

@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 
 use crate::config::Keys;
-use crate::domain::{ContactId, Phone};
+use crate::domain::{ContactId, DsarId, Phone};
 use crate::privacy::correct::{self, Corrected, Correction};
-use crate::privacy::{erase, export};
+use crate::privacy::{erase, export, requests};
 use crate::store::{Store, TenantRecord};
 
 /// Which contact: by phone number (found through the blind index) or by id.
@@ -20,6 +20,9 @@ pub struct ContactArgs {
     /// The contact's id.
     #[arg(long)]
     pub contact: Option<String>,
+    /// The data-subject request this answers; it is closed as done.
+    #[arg(long)]
+    pub request: Option<String>,
 }
 
 #[derive(Args)]
@@ -38,9 +41,6 @@ pub struct CorrectArgs {
 pub struct EraseArgs {
     #[command(flatten)]
     pub who: ContactArgs,
-    /// The data-subject request this answers; it is closed as done.
-    #[arg(long)]
-    pub request: Option<String>,
     /// Erasure cannot be undone: say so explicitly.
     #[arg(long)]
     pub yes: bool,
@@ -48,6 +48,22 @@ pub struct EraseArgs {
 
 fn phone(raw: &str, flag: &str) -> anyhow::Result<Phone> {
     Phone::parse(raw).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+}
+
+/// The `--request` id, checked against the contact and the operation before acting.
+async fn request_of(
+    store: &dyn Store,
+    tenant: &TenantRecord,
+    who: &ContactArgs,
+    contact: ContactId,
+    kind: &str,
+) -> anyhow::Result<Option<DsarId>> {
+    let Some(raw) = who.request.as_deref() else { return Ok(None) };
+    let id: DsarId = raw.parse().map_err(|_| anyhow::anyhow!("--request is not a request id"))?;
+    match requests::check(store, tenant.id, id, contact, kind).await? {
+        Ok(()) => Ok(Some(id)),
+        Err(why) => anyhow::bail!("--request: {}", why.explain()),
+    }
 }
 
 async fn contact_of(
@@ -72,7 +88,9 @@ pub async fn export(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let id = contact_of(store, keys, tenant, who).await?;
-    let bundle = export::export_contact(store, keys, tenant.id, id, "cli", now).await?;
+    let request = request_of(store, tenant, who, id, "access").await?;
+    let answering = export::Answering { actor: "cli", request };
+    let bundle = export::export_contact(store, keys, tenant.id, id, answering, now).await?;
     println!("{}", serde_json::to_string_pretty(&bundle.context("no such contact in this tenant")?)?);
     Ok(())
 }
@@ -89,6 +107,7 @@ pub async fn correct(
     let fix = Correction {
         name: args.name.clone(),
         phone: args.new_phone.as_deref().map(|p| phone(p, "--new-phone")).transpose()?,
+        request: request_of(store, tenant, &args.who, id, "correction").await?,
     };
     match correct::correct_contact(store, keys, tenant.id, id, &fix, "cli", now).await? {
         Corrected::Done => println!("corrected {id}"),
@@ -107,12 +126,7 @@ pub async fn erase(
 ) -> anyhow::Result<()> {
     anyhow::ensure!(args.yes, "erasure deletes the contact's data and key for good: add --yes");
     let id = contact_of(store, keys, tenant, &args.who).await?;
-    let request = args
-        .request
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(|_| anyhow::anyhow!("--request is not a request id"))?;
+    let request = request_of(store, tenant, &args.who, id, "erasure").await?;
     let done = erase::erase_contact(store, tenant.id, id, "cli", request, now).await?;
     let done = done.context("no such contact in this tenant")?;
     println!("{}", serde_json::to_string_pretty(&done)?);

@@ -12,6 +12,8 @@ use crate::store::{ContactCorrection, IdentityIndex, Store, StoreResult};
 pub struct Correction {
     pub name: Option<String>,
     pub phone: Option<Phone>,
+    /// The correction request this answers; it is closed as done.
+    pub request: Option<crate::domain::DsarId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +57,11 @@ pub async fn correct_contact(
     // Field names only: old and new values stay out of the audit.
     let entry = AuditEntry::new(actor, "contact.corrected", "contact", Some(contact.to_string()))
         .detail(json!({ "fields": fields }));
-    audit::append(&mut *tx, vec![entry], now).await?;
+    let mut trail = vec![entry];
+    if let Some(id) = fix.request {
+        trail.extend(super::requests::close(&mut *tx, id, "done", actor, now).await?);
+    }
+    audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
     Ok(Corrected::Done)
 }

@@ -32,6 +32,13 @@ pub async fn find_by_phone(
     Ok(found.map(|c| c.id))
 }
 
+/// Who acts, and the access request the export answers (closed as done with it).
+#[derive(Debug, Clone, Copy)]
+pub struct Answering<'a> {
+    pub actor: &'a str,
+    pub request: Option<crate::domain::DsarId>,
+}
+
 /// Builds the bundle and records `contact.exported` in the same transaction; `None` when the
 /// tenant has no such contact.
 pub async fn export_contact(
@@ -39,9 +46,10 @@ pub async fn export_contact(
     keys: &Keys,
     tenant: TenantId,
     contact: ContactId,
-    actor: &str,
+    answers: Answering<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Value>> {
+    let Answering { actor, request } = answers;
     let mut tx = store.begin(tenant).await?;
     let Some(record) = tx.contact(contact).await? else { return Ok(None) };
     let Some(tenant_record) = tx.tenant().await? else { return Ok(None) };
@@ -100,7 +108,11 @@ pub async fn export_contact(
     });
     let entry = AuditEntry::new(actor, "contact.exported", "contact", Some(contact.to_string()))
         .detail(json!({ "format_version": FORMAT_VERSION, "conversations": bundle["conversations"].as_array().map_or(0, Vec::len) }));
-    audit::append(&mut *tx, vec![entry], now).await?;
+    let mut trail = vec![entry];
+    if let Some(id) = request {
+        trail.extend(super::requests::close(&mut *tx, id, "done", actor, now).await?);
+    }
+    audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
     Ok(Some(bundle))
 }

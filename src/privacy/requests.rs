@@ -104,3 +104,43 @@ pub fn overdue(r: &DsarRecord, now: DateTime<Utc>) -> Option<&'static str> {
         None
     }
 }
+
+/// Why a request cannot be closed by an operation on a contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unanswerable {
+    NotFound,
+    NotPending,
+    OtherContact,
+    OtherKind,
+}
+
+impl Unanswerable {
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::NotFound => "no request with this id in your tenant",
+            Self::NotPending => "the request is already closed",
+            Self::OtherContact => "the request is about another contact",
+            Self::OtherKind => "the request asks for something else",
+        }
+    }
+}
+
+/// Checks, before acting, that the operation `kind` on `contact` answers request `id`.
+pub async fn check(
+    store: &dyn crate::store::Store,
+    tenant: crate::domain::TenantId,
+    id: DsarId,
+    contact: ContactId,
+    kind: &str,
+) -> StoreResult<Result<(), Unanswerable>> {
+    let mut tx = store.begin_read(tenant).await?;
+    let found = tx.dsar(id).await?;
+    tx.commit().await?;
+    Ok(match found {
+        None => Err(Unanswerable::NotFound),
+        Some(r) if !is_pending(&r) => Err(Unanswerable::NotPending),
+        Some(r) if r.contact_id.is_some_and(|c| c != contact) => Err(Unanswerable::OtherContact),
+        Some(r) if r.kind != kind => Err(Unanswerable::OtherKind),
+        Some(_) => Ok(()),
+    })
+}

@@ -120,3 +120,36 @@ on_both_databases! {
         assert_eq!((status, body["error"].as_str()), (400, Some("invalid_settings")));
     }
 }
+
+on_both_databases! {
+    async fn an_export_or_correction_answers_its_request_and_only_a_matching_one(app) {
+        say(&app, &rina(), "wamid.Q1", "Halo").await;
+        let opened = app.cli(&["requests", "open", "--tenant", &app.tenant.slug, "--kind", "access", "--phone", &format!("+{RINA}")]);
+        assert!(opened.status.success(), "{}", String::from_utf8_lossy(&opened.stderr));
+        let id = String::from_utf8_lossy(&opened.stdout).split_whitespace().next().unwrap().to_string();
+        let token = app.token(app.tenant.id, Role::Owner);
+        let (_, list) = app.call("GET", "/api/v1/conversations", &token, None).await;
+        let contact = list["conversations"][0]["contact_id"].as_str().unwrap().to_string();
+
+        let (status, body) = app.call("PATCH", &format!("/api/v1/contacts/{contact}?request={id}"), &token, Some(json!({ "name": "R" }))).await;
+        assert_eq!((status, body["error"].as_str()), (409, Some("request_mismatch")), "an access request is not answered by a correction");
+        let (status, _) = app.call("GET", &format!("/api/v1/contacts/{contact}/export?request={id}"), &token, None).await;
+        assert_eq!(status, 200);
+        let (status, body) = app.call("GET", &format!("/api/v1/contacts/{contact}/export?request={id}"), &token, None).await;
+        assert_eq!((status, body["error"].as_str()), (409, Some("request_mismatch")), "already answered");
+        let missing = uuid::Uuid::now_v7();
+        assert_eq!(app.call("GET", &format!("/api/v1/contacts/{contact}/export?request={missing}"), &token, None).await.0, 404);
+
+        let listed = app.cli(&["requests", "list", "--tenant", &app.tenant.slug]);
+        let listed = String::from_utf8_lossy(&listed.stdout);
+        assert!(listed.lines().any(|l| l.starts_with(&id) && l.contains("done") && l.contains("access")), "{listed}");
+
+        let opened = app.cli(&["requests", "open", "--tenant", &app.tenant.slug, "--kind", "correction", "--phone", &format!("+{RINA}")]);
+        let id = String::from_utf8_lossy(&opened.stdout).split_whitespace().next().unwrap().to_string();
+        let out = app.cli(&["correct", "--tenant", &app.tenant.slug, "--contact", &contact, "--name", "Rina Putri", "--request", &id]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (_, requests) = app.call("GET", "/api/v1/requests", &token, None).await;
+        assert!(requests["requests"].as_array().unwrap().iter().all(|r| r["status"] == "done"), "{requests}");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'request.closed' AND actor = 'cli'").await, 1);
+    }
+}
