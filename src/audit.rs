@@ -91,6 +91,25 @@ pub fn row_hash(row: &AuditRow) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// The tenant's audit rows that `keep` accepts, in chain order, read a page at a time.
+pub async fn rows_matching(
+    tx: &mut dyn TenantTx,
+    mut keep: impl FnMut(&AuditRow) -> bool + Send,
+) -> StoreResult<Vec<AuditRow>> {
+    const PAGE: i64 = 1000;
+    let mut rows = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = tx.audit_rows_after(after, PAGE).await?;
+        let done = (page.len() as i64) < PAGE;
+        after = page.last().map_or(after, |r| r.seq);
+        rows.extend(page.into_iter().filter(|r| keep(r)));
+        if done {
+            return Ok(rows);
+        }
+    }
+}
+
 /// The outcome of checking one tenant's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {

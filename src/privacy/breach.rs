@@ -15,7 +15,6 @@ pub use super::audit_actions::{ACTIONS, Category, NONE, classify};
 
 /// Bumped whenever a field changes meaning or goes away (adding fields keeps it).
 pub const FORMAT_VERSION: u32 = 1;
-const AUDIT_PAGE: i64 = 1000;
 
 /// Who an audited record is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,21 +234,7 @@ impl Filter {
 /// between concurrent transactions), keeps the matching rows and resolves their subjects.
 pub async fn collect_tenant(store: &dyn Store, tenant: &TenantRecord, filter: &Filter) -> StoreResult<TenantReport> {
     let mut tx = store.begin_read(tenant.id).await?;
-    let mut rows = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = tx.audit_rows_after(after, AUDIT_PAGE).await?;
-        let done = (page.len() as i64) < AUDIT_PAGE;
-        for row in page {
-            after = row.seq;
-            if filter.matches(&row) {
-                rows.push(row);
-            }
-        }
-        if done {
-            break;
-        }
-    }
+    let rows = crate::audit::rows_matching(&mut *tx, |row| filter.matches(row)).await?;
     let mut resolved = HashMap::new();
     for row in &rows {
         let Some(id) = &row.subject_id else { continue };

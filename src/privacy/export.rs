@@ -15,7 +15,6 @@ use crate::store::{ContactRecord, IdentityIndex, Store, StoreResult, TenantTx};
 
 /// Bumped whenever a field changes meaning or goes away (adding fields keeps it).
 pub const FORMAT_VERSION: u32 = 1;
-const AUDIT_PAGE: i64 = 1000;
 /// Messages per conversation in one export; more than any real chat holds.
 const MAX_MESSAGES: i64 = 1_000_000;
 
@@ -131,23 +130,15 @@ fn contact_json(c: &ContactRecord, key: &DataKey) -> StoreResult<Value> {
 
 /// The tenant's audit rows whose subject is one of `subjects`, oldest first.
 async fn audit_about(tx: &mut dyn TenantTx, subjects: &HashSet<String>) -> StoreResult<Vec<Value>> {
-    let mut rows = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = tx.audit_rows_after(after, AUDIT_PAGE).await?;
-        let done = (page.len() as i64) < AUDIT_PAGE;
-        for row in page {
-            after = row.seq;
-            if row.subject_id.as_ref().is_some_and(|s| subjects.contains(s)) {
-                let detail: Value = serde_json::from_str(&row.detail).unwrap_or(Value::Null);
-                rows.push(json!({
-                    "seq": row.seq, "at": row.at, "actor": row.actor, "action": row.action,
-                    "subject_type": row.subject_type, "subject_id": row.subject_id, "detail": detail,
-                }));
-            }
-        }
-        if done {
-            return Ok(rows);
-        }
-    }
+    let rows = audit::rows_matching(tx, |row| row.subject_id.as_ref().is_some_and(|s| subjects.contains(s))).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let detail: Value = serde_json::from_str(&row.detail).unwrap_or(Value::Null);
+            json!({
+                "seq": row.seq, "at": row.at, "actor": row.actor, "action": row.action,
+                "subject_type": row.subject_type, "subject_id": row.subject_id, "detail": detail,
+            })
+        })
+        .collect())
 }
