@@ -97,6 +97,9 @@ pub async fn verify(store: &dyn Store, vault: &Vault) -> StoreResult<Verificatio
     for tenant in store.tenant_ids().await? {
         let mut tx = store.begin_read(tenant).await?;
         let record = tx.tenant().await?.ok_or_else(|| StoreError::Config(format!("tenant {tenant} vanished")))?;
+        if record.wrapped_key.is_empty() {
+            continue; // purged: its key was destroyed on purpose
+        }
         outcome.keys_checked += 1;
         if primary.unwrap_key(&record.wrapped_key).is_err() {
             outcome.failures.push(format!("tenant {tenant}"));

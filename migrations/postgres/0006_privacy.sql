@@ -68,8 +68,10 @@ BEGIN
     RAISE EXCEPTION 'audit_log is append-only';
 END $$;
 
--- Drops the tenant in scope's rows up to p_through and records the checkpoint; returns the count.
-CREATE FUNCTION balas_purge_audit(p_through bigint, p_at timestamptz) RETURNS bigint
+-- Drops the tenant in scope's rows up to p_through and records the checkpoint; returns the
+-- count. The database's own clock decides what is old enough: only whole months more than 12
+-- months back, so the app role cannot use it to remove recent rows.
+CREATE FUNCTION balas_purge_audit(p_through bigint) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
     t uuid := balas_current_tenant();
@@ -79,6 +81,10 @@ BEGIN
     IF t IS NULL THEN
         RAISE EXCEPTION 'balas_purge_audit needs a tenant in scope';
     END IF;
+    IF EXISTS (SELECT 1 FROM audit_log WHERE tenant_id = t AND seq <= p_through
+               AND at >= date_trunc('month', now()) - interval '12 months') THEN
+        RAISE EXCEPTION 'audit rows younger than 12 whole months cannot be purged';
+    END IF;
     SELECT hash INTO h FROM audit_log WHERE tenant_id = t AND seq = p_through;
     IF h IS NULL THEN
         RETURN 0;
@@ -87,7 +93,7 @@ BEGIN
     DELETE FROM audit_log WHERE tenant_id = t AND seq <= p_through;
     GET DIAGNOSTICS n = ROW_COUNT;
     PERFORM set_config('balas.audit_purge', 'off', true);
-    INSERT INTO audit_checkpoints (tenant_id, through_seq, hash, at, purged_rows) VALUES (t, p_through, h, p_at, n);
+    INSERT INTO audit_checkpoints (tenant_id, through_seq, hash, at, purged_rows) VALUES (t, p_through, h, now(), n);
     RETURN n;
 END $$;
-REVOKE ALL ON FUNCTION balas_purge_audit(bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION balas_purge_audit(bigint) FROM PUBLIC;

@@ -120,6 +120,7 @@ pub fn describe(config: &AppConfig, backend: Backend, providers: &[String]) -> V
                 vec![
                     "owner e-mail addresses",
                     "ticket notices: number, reason and a summary of the customer's request",
+                    "the customer's name and masked phone number",
                 ],
             )
             .at(smtp.url.expose_secret()),

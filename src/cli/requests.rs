@@ -1,4 +1,4 @@
-//! `balas requests list|open|close`: data-subject requests and their deadlines, for operators
+//! `balas requests list|open|set`: data-subject requests and their deadlines, for operators
 //! who receive requests by e-mail (the owner API has the same under `/api/v1/requests`).
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
@@ -76,7 +76,11 @@ pub async fn run(
                 }
                 None => None,
             };
-            let kind = requests::KINDS.iter().copied().find(|k| *k == kind).unwrap_or("access");
+            let kind = requests::KINDS
+                .iter()
+                .copied()
+                .find(|k| *k == kind)
+                .ok_or_else(|| anyhow::anyhow!("unknown --kind"))?;
             let mut tx = store.begin(tenant.id).await?;
             let (request, entry) = requests::open(&mut *tx, contact, kind, "cli", now).await?;
             audit::append(&mut *tx, entry.into_iter().collect(), now).await?;

@@ -18,6 +18,19 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let id = OwnerMessageId(job.subject_id);
     let mut tx = state.store.begin_read(job.tenant_id).await?;
     let message = tx.owner_message(id).await?.ok_or_else(|| permanent("message_missing"))?;
+    if message.body_enc.is_none() && message.provider_message_id.is_none() {
+        // An erasure cleared its text before delivery: there is nothing left to send.
+        tx.commit().await?;
+        let now = state.clock.now();
+        let mut tx = state.store.begin(job.tenant_id).await?;
+        if tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
+            let entry = AuditEntry::new("worker", "owner_message.dropped", "owner_message", Some(id.to_string()))
+                .detail(json!({ "why": "erased" }));
+            audit::append(&mut *tx, vec![entry], now).await?;
+        }
+        tx.commit().await?;
+        return Ok(());
+    }
     if message.provider_message_id.is_some() {
         tx.commit().await?;
         return finish_sent_before(state, worker, job).await;

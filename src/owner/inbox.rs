@@ -82,7 +82,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
     if erased {
-        state.store.reclaim_deleted().await?;
+        crate::privacy::erase::reclaim(&*state.store).await;
     }
     state.queue_wake.notify_waiters();
     Ok(())

@@ -10,9 +10,9 @@ use super::texts::OwnerTexts;
 use super::tickets::{idle_timeout, window_left};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
-use crate::domain::{Author, EscalationId};
+use crate::domain::{Author, EscalationId, EscalationReason};
 use crate::engine::{Template, render};
-use crate::store::{ConversationRecord, EscalationRecord, JobOutcome, JobRecord};
+use crate::store::{ContactRecord, ConversationRecord, EscalationRecord, JobOutcome, JobRecord};
 use crate::tenants::TenantSettings;
 use crate::worker::JobFailure;
 use crate::worker::outbound::store_to_customer;
@@ -62,7 +62,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
                     .detail(json!({ "ticket": ticket.number, "reminder": ticket.renotified, "messages": queued })),
             );
         }
-        if let Some(due) = customer_notice_due(&ticket, &conversation, settings, now)
+        if let Some(due) = customer_notice_due(&ticket, &conversation, &contact, settings, now)
             && now >= due
         {
             let text = render(Template::Wait, &settings.language, &tenant.name);
@@ -87,7 +87,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     }
     tx.update_escalation(&ticket).await?;
 
-    let outcome = match next_due(&ticket, &conversation, settings, now) {
+    let outcome = match next_due(&ticket, &conversation, &contact, settings, now) {
         _ if ticket.closed_at.is_some() => JobOutcome::Done,
         Some(due) => JobOutcome::Later { run_at: due.min(now + RECHECK) },
         None => JobOutcome::Later { run_at: now + RECHECK },
@@ -111,11 +111,14 @@ fn reminder_due(ticket: &EscalationRecord, settings: &TenantSettings) -> Option<
 fn customer_notice_due(
     ticket: &EscalationRecord,
     conversation: &ConversationRecord,
+    contact: &ContactRecord,
     settings: &TenantSettings,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let reachable = window_left(conversation, now).is_some();
-    (settings.customer_notice_minutes > 0 && ticket.customer_notified_at.is_none() && reachable)
+    // A customer who sent STOP, or whose erasure receipt said when, gets no automatic message.
+    let silent = contact.bot_stopped_at.is_some() || ticket.reason == EscalationReason::ErasureRequested.as_str();
+    (settings.customer_notice_minutes > 0 && ticket.customer_notified_at.is_none() && reachable && !silent)
         .then(|| ticket.opened_at + Duration::minutes(i64::from(settings.customer_notice_minutes)))
 }
 
@@ -138,11 +141,14 @@ fn idle_due(
 fn next_due(
     ticket: &EscalationRecord,
     conversation: &ConversationRecord,
+    contact: &ContactRecord,
     settings: &TenantSettings,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let candidates = match ticket.status.as_str() {
-        "open" => vec![reminder_due(ticket, settings), customer_notice_due(ticket, conversation, settings, now)],
+        "open" => {
+            vec![reminder_due(ticket, settings), customer_notice_due(ticket, conversation, contact, settings, now)]
+        }
         "human" => vec![idle_due(ticket, conversation, settings)],
         _ => vec![],
     };

@@ -122,6 +122,7 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("llm.failed", Internal, NONE),
     ("llm.budget_exhausted", Internal, NONE),
     ("audit.purged", Internal, NONE),
+    ("owner_message.dropped", Internal, NONE),
 ];
 
 pub fn classify(action: &str) -> (Category, &'static str) {

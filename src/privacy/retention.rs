@@ -5,7 +5,7 @@
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use serde_json::json;
 
-use super::erase::per_day;
+use super::erase::{message_metric, per_day};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::domain::TenantId;
@@ -34,15 +34,15 @@ impl RetentionRun {
     }
 }
 
-/// One tenant's pass; `None` when the tenant is gone (purged) and needs no more passes.
+/// One tenant's pass; `None` when there is no such tenant. A purged tenant keeps its passes:
+/// its audit rows still age out after 12 months.
 pub async fn run_tenant(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>) -> StoreResult<Option<RetentionRun>> {
     let mut tx = store.begin(tenant).await?;
     let Some(record) = tx.tenant().await? else { return Ok(None) };
     let mut run = RetentionRun::default();
     if record.status == "purged" {
-        return Ok(None);
-    }
-    if let Some(cancelled) = record.cancelled_at
+        // Nothing but the audit is left, and it still ages out.
+    } else if let Some(cancelled) = record.cancelled_at
         && now >= cancelled + Duration::days(CANCELLED_GRACE_DAYS)
     {
         run.tenant_rows = Some(tx.purge_tenant().await?);
@@ -51,7 +51,7 @@ pub async fn run_tenant(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>)
             let cutoff = now - Duration::days(days.into());
             let mut times: Vec<(&'static str, DateTime<Utc>)> = Vec::new();
             for (direction, at) in tx.message_times_before(cutoff).await? {
-                times.push((if direction == "in" { "messages_in" } else { "messages_out" }, at));
+                times.push((message_metric(&direction), at));
             }
             times.extend(tx.escalation_times_before(cutoff).await?.into_iter().map(|at| ("escalations", at)));
             tx.add_activity_counts(&per_day(times)).await?;
@@ -81,7 +81,7 @@ pub async fn run_tenant(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>)
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
     if !run.is_empty() {
-        store.reclaim_deleted().await?;
+        super::erase::reclaim(store).await;
     }
     Ok(Some(run))
 }
@@ -89,7 +89,7 @@ pub async fn run_tenant(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>)
 /// Once a day per tenant.
 pub const PASS_INTERVAL_HOURS: i64 = 24;
 
-/// The `retention` job: one pass, then again tomorrow; a purged tenant's job ends.
+/// The `retention` job: one pass, then again tomorrow.
 pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let now = state.clock.now();
     let pass = run_tenant(&*state.store, job.tenant_id, now).await?;
@@ -108,8 +108,10 @@ pub async fn schedule_all(store: &dyn Store, max_attempts: i32, now: DateTime<Ut
     let mut added = 0;
     for tenant in store.tenant_ids().await? {
         let mut tx = store.begin(tenant).await?;
-        added +=
-            u64::from(tx.enqueue_job(&JobRecord::new(tenant, JobKind::Retention, tenant.0, max_attempts, now)).await?);
+        let job = JobRecord::new(tenant, JobKind::Retention, tenant.0, max_attempts, now);
+        // A pass that died (e.g. the database was down too long) is brought back, not lost.
+        let scheduled = tx.enqueue_job(&job).await? || tx.requeue_job(&job.kind, tenant.0, now).await?;
+        added += u64::from(scheduled);
         tx.commit().await?;
     }
     Ok(added)

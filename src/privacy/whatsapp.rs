@@ -10,6 +10,8 @@ use crate::audit::AuditEntry;
 use crate::domain::{Author, ConversationState, EscalationReason};
 use crate::engine::Handover;
 use crate::engine::templates::{Template, render};
+use crate::owner::notify::{self, About};
+use crate::owner::texts::OwnerTexts;
 use crate::owner::tickets::Opening;
 use crate::store::{ContactRecord, ConversationRecord, MessageRecord, StoreResult, TenantRecord, TenantTx};
 use crate::worker::outbound::store_reply;
@@ -34,7 +36,13 @@ pub fn parse(text: &str) -> Option<CustomerCommand> {
     }
 }
 
+/// MULAI from a customer the bot already serves is an ordinary message, not a command.
+pub fn applies(command: CustomerCommand, contact: &ContactRecord) -> bool {
+    command != CustomerCommand::Start || contact.bot_stopped_at.is_some()
+}
+
 /// Everything `respond` knows about the message that carried the command.
+#[derive(Clone, Copy)]
 pub struct Sender<'a> {
     pub message: &'a MessageRecord,
     pub contact: &'a ContactRecord,
@@ -50,7 +58,7 @@ pub async fn handle(
     from: Sender<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<AuditEntry>> {
-    let Sender { message, contact, conversation, tenant } = from;
+    let Sender { message, contact, tenant, .. } = from;
     let language = &tenant.settings.language;
     let mut trail = Vec::new();
     let subject = Some(contact.id.to_string());
@@ -64,7 +72,7 @@ pub async fn handle(
                 trail.push(AuditEntry::new("customer", "contact.bot_stopped", "contact", subject));
                 trail.extend(requests::close(tx, request.id, "done", "worker", now).await?);
             }
-            trail.extend(to_owner(state, tx, conversation, message, EscalationReason::BotStopped, now).await?);
+            trail.extend(to_owner(state, tx, &from, EscalationReason::BotStopped, now).await?);
         }
         CustomerCommand::Start => {
             if tx.set_bot_stopped(contact.id, None).await? {
@@ -86,33 +94,46 @@ pub async fn handle(
                     .replace("{deadline}", &deadline);
                 store_reply(state, tx, message.id, Author::Bot, &[receipt], now).await?;
             }
-            trail.extend(to_owner(state, tx, conversation, message, EscalationReason::ErasureRequested, now).await?);
+            trail.extend(to_owner(state, tx, &from, EscalationReason::ErasureRequested, now).await?);
         }
     }
     Ok(trail)
 }
 
-/// Opens a ticket for the owner, or forwards the message to the one already open.
+/// Opens a ticket for the owner, or forwards the message to the one already open (with the
+/// way to approve an erasure, which a new ticket's notice gives by its reason).
 async fn to_owner(
     state: &AppState,
     tx: &mut dyn TenantTx,
-    conversation: &ConversationRecord,
-    message: &MessageRecord,
+    from: &Sender<'_>,
     reason: EscalationReason,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<AuditEntry>> {
-    let Some(current) = tx.conversation(conversation.id).await? else { return Ok(Vec::new()) };
+    let Some(current) = tx.conversation(from.conversation.id).await? else { return Ok(Vec::new()) };
     if current.state == ConversationState::Bot.as_str() {
-        let opening = Opening { trigger: Some(message.id), holding_message: false, notify_owners: true };
+        let opening = Opening { trigger: Some(from.message.id), holding_message: false, notify_owners: true };
         return Ok(crate::owner::escalate(state, tx, &current, &Handover::because(reason), opening, now).await?.1);
     }
-    match tx.open_escalation(current.id).await? {
-        Some(ticket) => crate::owner::notify::forward(state, tx, &ticket, message, now).await,
-        None => Ok(vec![
-            AuditEntry::new("worker", "reply.skipped", "message", Some(message.id.to_string()))
+    let Some(ticket) = tx.open_escalation(current.id).await? else {
+        return Ok(vec![
+            AuditEntry::new("worker", "reply.skipped", "message", Some(from.message.id.to_string()))
                 .detail(json!({ "why": "conversation_not_with_bot" })),
-        ]),
+        ]);
+    };
+    let trail = notify::forward(state, tx, &ticket, from.message, now).await?;
+    if reason == EscalationReason::ErasureRequested {
+        let key = state.keys.vault.unwrap_key(&from.contact.wrapped_key)?;
+        let number = ticket.number.to_string();
+        let text = OwnerTexts::new(&from.tenant.settings.language).fill("erasure_hint", &[("ticket", &number)]);
+        let about = About {
+            channel: from.message.channel_id,
+            escalation: Some(ticket.id),
+            contact: Some(from.contact.id),
+            key: &key,
+        };
+        notify::to_owners(state, tx, about, "erasure", &text, now).await?;
     }
+    Ok(trail)
 }
 
 #[cfg(test)]

@@ -108,8 +108,9 @@ pub trait Store: Send + Sync {
     async fn ping(&self) -> StoreResult<()>;
 
     /// After an erasure: on SQLite, checkpoint and truncate the WAL so deleted pages (already
-    /// zeroed by `secure_delete`) leave no copy in the log file. PostgreSQL relies on vacuum.
-    async fn reclaim_deleted(&self) -> StoreResult<()>;
+    /// zeroed by `secure_delete`) leave no copy in the log file; false when a reader kept it
+    /// busy (the next checkpoint finishes the job). PostgreSQL relies on vacuum.
+    async fn reclaim_deleted(&self) -> StoreResult<bool>;
 
     /// Every tenant id, from the routing table (no personal data, readable by the app role).
     async fn tenant_ids(&self) -> StoreResult<Vec<TenantId>>;

@@ -93,7 +93,7 @@ impl Store for PgStore {
             format!("REVOKE ALL ON audit_log FROM {role}"),
             format!("GRANT SELECT, INSERT ON audit_log TO {role}"),
             format!("GRANT SELECT ON audit_checkpoints TO {role}"),
-            format!("GRANT EXECUTE ON FUNCTION balas_purge_audit(bigint, timestamptz) TO {role}"),
+            format!("GRANT EXECUTE ON FUNCTION balas_purge_audit(bigint) TO {role}"),
         ];
         for statement in statements {
             sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *tx).await?;
@@ -179,8 +179,8 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn reclaim_deleted(&self) -> StoreResult<()> {
-        Ok(())
+    async fn reclaim_deleted(&self) -> StoreResult<bool> {
+        Ok(true)
     }
 
     async fn tenant_ids(&self) -> StoreResult<Vec<TenantId>> {
@@ -221,13 +221,19 @@ tenant_tx_impl!(PgTx, time = pg_time, {
 });
 
 privacy_ops_impl!(PgTx, time = pg_time, {
-    async fn purge_audit_through(&mut self, through_seq: i64, now: DateTime<Utc>) -> StoreResult<u64> {
-        // The app role may not delete audit rows; this owner-defined function is the one way.
-        let purged: i64 = sqlx::query_scalar("SELECT balas_purge_audit($1, $2)")
-            .bind(through_seq)
-            .bind(now)
-            .fetch_one(&mut *self.tx)
-            .await?;
+    async fn lock_contact(&mut self, id: ContactId) -> StoreResult<Option<ContactRecord>> {
+        Ok(sqlx::query_as("SELECT * FROM contacts WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+            .bind(self.tenant)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+
+    async fn purge_audit_through(&mut self, through_seq: i64, _now: DateTime<Utc>) -> StoreResult<u64> {
+        // The app role may not delete audit rows; this owner-defined function, which checks
+        // their age against the database clock, is the one way.
+        let purged: i64 =
+            sqlx::query_scalar("SELECT balas_purge_audit($1)").bind(through_seq).fetch_one(&mut *self.tx).await?;
         Ok(purged.max(0) as u64)
     }
 });

@@ -77,6 +77,9 @@ pub struct PurgedContent {
 pub trait PrivacyOps: Send {
     /// Direction and time of every message of one contact, for the anonymous day counts.
     async fn message_times_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<(String, DateTime<Utc>)>>;
+    /// The contact, locked until commit where the backend has row locks, so a webhook for
+    /// them waits for the erasure instead of failing half-way.
+    async fn lock_contact(&mut self, id: ContactId) -> StoreResult<Option<crate::store::ContactRecord>>;
     /// Deletes the contact's messages, conversations, tickets, owner messages about them and
     /// their pending jobs, then the contact row with its wrapped key and blind indexes.
     async fn erase_contact_rows(&mut self, contact: ContactId) -> StoreResult<ErasedRows>;
@@ -104,6 +107,8 @@ pub trait PrivacyOps: Send {
     async fn update_dsar(&mut self, request: &DsarRecord) -> StoreResult<()>;
 
     /// Deletes messages, owner messages and closed tickets older than `cutoff`.
+    /// Brings back a finished or dead job of this kind and subject; false when there is none.
+    async fn requeue_job(&mut self, kind: &str, subject: uuid::Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
     async fn purge_content_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<PurgedContent>;
     /// Opening times of the closed tickets `purge_content_before` would delete.
     async fn escalation_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<DateTime<Utc>>>;
@@ -119,7 +124,7 @@ pub trait PrivacyOps: Send {
 
     /// Marks an active tenant cancelled and stops routing its webhooks; false if it was not active.
     async fn cancel_tenant(&mut self, now: DateTime<Utc>) -> StoreResult<bool>;
-    /// Deletes every row of the tenant but the audit, and destroys its wrapped key.
+    /// Deletes every row of the tenant but the audit and its route, and destroys its wrapped key.
     async fn purge_tenant(&mut self) -> StoreResult<u64>;
 
     async fn contact_count(&mut self) -> StoreResult<i64>;

@@ -140,6 +140,12 @@ macro_rules! privacy_ops_impl {
                 Ok(purged)
             }
 
+            async fn requeue_job(&mut self, kind: &str, subject: uuid::Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+                Ok(sqlx::query("UPDATE jobs SET state = 'queued', attempts = 0, run_at = $4, locked_by = NULL, locked_until = NULL, updated_at = $4 WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3 AND state IN ('done', 'dead')")
+                    .bind(self.tenant).bind(kind).bind(subject).bind($time(now))
+                    .execute(&mut *self.tx).await?.rows_affected() == 1)
+            }
+
             async fn purge_llm_usage_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
                 Ok(sqlx::query("DELETE FROM llm_usage WHERE tenant_id = $1 AND at < $2")
                     .bind(self.tenant).bind($time(cutoff)).execute(&mut *self.tx).await?.rows_affected())
@@ -180,12 +186,13 @@ macro_rules! privacy_ops_impl {
             }
 
             async fn purge_tenant(&mut self) -> StoreResult<u64> {
-                // Children before parents; the audit chain, its head and checkpoints stay.
+                // Children before parents. The audit chain, its head and checkpoints stay, and so
+                // does the tenant's route, which keeps retention walking its audit.
                 let mut rows = 0;
                 for table in [
                     "jobs", "owner_messages", "escalations", "llm_usage", "messages", "conversations", "dsar_requests",
                     "contacts", "owners", "staff_pins", "revoked_tokens", "users", "kb_entries", "channel_routes",
-                    "channels", "tenant_routes", "activity_counts",
+                    "channels", "activity_counts",
                 ] {
                     let sql = format!("DELETE FROM {table} WHERE tenant_id = $1");
                     rows += sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.tenant).execute(&mut *self.tx).await?.rows_affected();

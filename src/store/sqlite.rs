@@ -123,9 +123,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn reclaim_deleted(&self) -> StoreResult<()> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await?;
-        Ok(())
+    async fn reclaim_deleted(&self) -> StoreResult<bool> {
+        // A busy checkpoint reports it in its row rather than as an error: retry briefly.
+        for _ in 0..20 {
+            let (busy, _, _): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.writer).await?;
+            if busy == 0 {
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(false)
     }
 
     async fn tenant_ids(&self) -> StoreResult<Vec<TenantId>> {
@@ -168,6 +176,15 @@ tenant_tx_impl!(SqliteTx, time = sql_time, {
 });
 
 privacy_ops_impl!(SqliteTx, time = sql_time, {
+    async fn lock_contact(&mut self, id: ContactId) -> StoreResult<Option<ContactRecord>> {
+        // BEGIN IMMEDIATE already serialises writers.
+        Ok(sqlx::query_as("SELECT * FROM contacts WHERE tenant_id = $1 AND id = $2")
+            .bind(self.tenant)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+
     async fn purge_audit_through(&mut self, through_seq: i64, now: DateTime<Utc>) -> StoreResult<u64> {
         let hash: Option<String> = sqlx::query_scalar("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2")
             .bind(self.tenant)

@@ -49,8 +49,12 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let bot_may_answer = ConversationState::parse(&conversation.state).is_some_and(ConversationState::bot_may_answer);
     let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(|_| permanent("undecryptable"))?;
     let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(|_| permanent("undecryptable"))?;
+    let meta = contacts::message_meta(&message, &key).map_err(|_| permanent("undecryptable"))?;
+    // STOP and HAPUS are the sender's own requests: not taken from a group chat.
     let customer_command = match (&body, MessageKind::parse(&message.kind)) {
-        (Some(text), MessageKind::Text) if !already_answered => whatsapp::parse(text),
+        (Some(text), MessageKind::Text) if !already_answered && meta.group.is_none() => {
+            whatsapp::parse(text).filter(|c| whatsapp::applies(*c, &contact))
+        }
         _ => None,
     };
     let mut attempts = Vec::new();
@@ -64,7 +68,6 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     } else if contact.bot_stopped_at.is_some() {
         Decision::Escalate(Handover::because(EscalationReason::BotStopped))
     } else {
-        let meta = contacts::message_meta(&message, &key).map_err(|_| permanent("undecryptable"))?;
         let incoming =
             Incoming { kind: MessageKind::parse(&message.kind), body: body.as_deref(), in_group: meta.group.is_some() };
         let profile = business_profile(&tenant);

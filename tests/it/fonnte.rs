@@ -96,6 +96,17 @@ on_both_databases! {
         let sent = app.providers.received();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].body["target"], "120363025343299999@g.us");
+
+        // STOP or HAPUS DATA SAYA in a group is not one member's request about themselves.
+        for (inbox, text) in [(3005, "STOP"), (3006, "HAPUS DATA SAYA")] {
+            let mut command = group.clone();
+            command["inboxid"] = json!(inbox);
+            command["message"] = json!(text);
+            assert_eq!(post(&app, &url, &command).await.0, 200);
+        }
+        app.drain().await;
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM contacts WHERE bot_stopped_at IS NOT NULL").await, 0);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM dsar_requests").await, 0);
     }
 
     async fn fonnte_refusals_are_permanent_and_outages_retry_then_dead_letter(app) {

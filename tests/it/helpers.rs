@@ -89,13 +89,19 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(db: Db) -> Option<Self> {
+        Self::spawn_at(db, chrono::Utc::now()).await
+    }
+
+    /// With the manual clock starting at `start` (e.g. in the past, where the database's own
+    /// clock must agree that rows are old).
+    pub async fn spawn_at(db: Db, start: chrono::DateTime<chrono::Utc>) -> Option<Self> {
         match db {
-            Db::Sqlite => Some(Self::spawn_sqlite().await),
-            Db::Postgres => Self::spawn_postgres().await,
+            Db::Sqlite => Some(Self::spawn_sqlite(start).await),
+            Db::Postgres => Self::spawn_postgres(start).await,
         }
     }
 
-    async fn spawn_sqlite() -> Self {
+    async fn spawn_sqlite(start: chrono::DateTime<chrono::Utc>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("balas.db");
         let url = format!("sqlite://{}", path.display());
@@ -103,7 +109,7 @@ impl TestApp {
         store.migrate(None).await.expect("sqlite migrate");
         let inspect = Inspector::Sqlite(SqlitePool::connect(&url).await.expect("inspector"));
         let env = vec![("BALAS_DATABASE_URL".to_string(), url)];
-        let mut app = Self::start(Db::Sqlite, store, inspect, env, None).await;
+        let mut app = Self::start(Db::Sqlite, store, inspect, env, None, start).await;
         app.sqlite_path = Some(path);
         app._dir = Some(dir);
         app
@@ -111,7 +117,7 @@ impl TestApp {
 
     /// `None` (skipped) when `BALAS_TEST_POSTGRES_URL` is unset, except under `CI=true`,
     /// where a missing or unreachable PostgreSQL fails the test.
-    async fn spawn_postgres() -> Option<Self> {
+    async fn spawn_postgres(start: chrono::DateTime<chrono::Utc>) -> Option<Self> {
         let Ok(admin_url) = std::env::var("BALAS_TEST_POSTGRES_URL") else {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!(
@@ -132,7 +138,7 @@ impl TestApp {
             ("BALAS_DATABASE_URL".to_string(), pg.app_url.clone()),
             ("BALAS_DATABASE_OWNER_URL".to_string(), pg.owner_url.clone()),
         ];
-        Some(Self::start(Db::Postgres, app_store, inspect, env, Some(pg)).await)
+        Some(Self::start(Db::Postgres, app_store, inspect, env, Some(pg), start).await)
     }
 
     async fn start(
@@ -141,6 +147,7 @@ impl TestApp {
         inspect: Inspector,
         mut cli_env: Vec<(String, String)>,
         pg: Option<PgDatabase>,
+        start: chrono::DateTime<chrono::Utc>,
     ) -> Self {
         init_logs();
         let (fernet, index) = (crypto::generate_key(), crypto::generate_key());
@@ -153,7 +160,7 @@ impl TestApp {
         let providers = FakeProviders::start().await.expect("fake providers");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let clock = Arc::new(ManualClock::new(start));
         let config = AppConfig {
             workers: 0,
             meta_graph_url: providers.meta_url.clone(),

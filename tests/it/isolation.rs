@@ -140,5 +140,12 @@ on_postgres! {
         let Inspector::Postgres(owner) = &app.inspect else { unreachable!() };
         let by_trigger = sqlx::query("UPDATE audit_log SET actor = 'x'").execute(owner).await;
         assert!(by_trigger.is_err(), "even the owner is stopped by the append-only trigger");
+        // The retention function refuses rows younger than 12 whole months, whoever calls it.
+        let purge = sqlx::query("SELECT balas_purge_audit((SELECT MAX(seq) FROM audit_log))").execute(&mut *conn).await;
+        assert!(purge.is_err(), "the app role purged recent audit rows");
+        sqlx::query("SET balas.audit_purge = 'on'").execute(&mut *conn).await.unwrap();
+        assert!(sqlx::query("DELETE FROM audit_log").execute(&mut *conn).await.is_err(), "the purge flag alone opens nothing");
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(owner).await.unwrap();
+        assert!(rows > 0);
     }
 }

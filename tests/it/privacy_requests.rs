@@ -29,28 +29,47 @@ on_both_databases! {
         app.add_owner(OWNER, None).await;
         say(&app, &rina(), "wamid.S1", "Jam buka kapan?").await;
         assert_eq!(app.sent_to(RINA).len(), 1, "the bot answers before STOP");
+        say(&app, &rina(), "wamid.S2", "Saya mau komplain").await;
+        assert_eq!(app.sent_to(RINA).len(), 2, "the holding message of ticket #1");
 
-        say(&app, &rina(), "wamid.S2", "STOP").await;
+        // STOP while the ticket is open: confirmed once, forwarded to the owner, no wait notice.
+        say(&app, &rina(), "wamid.S3", "STOP").await;
         let to_rina = app.sent_to(RINA);
-        assert_eq!(to_rina.len(), 2);
-        assert!(to_rina[1].contains("tidak akan membalas") && to_rina[1].contains("MULAI"), "{}", to_rina[1]);
-        let notice = app.sent_to(OWNER).join("\n");
-        assert!(notice.contains("Tiket #1") && notice.contains("STOP"), "{notice}");
+        assert_eq!(to_rina.len(), 3);
+        assert!(to_rina[2].contains("tidak akan membalas") && to_rina[2].contains("MULAI"), "{}", to_rina[2]);
+        assert!(app.sent_to(OWNER).iter().any(|m| m.contains("#1") && m.contains("STOP")), "{:?}", app.sent_to(OWNER));
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM contacts WHERE bot_stopped_at IS NOT NULL").await, 1);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM dsar_requests WHERE kind = 'stop' AND status = 'done'").await, 1);
+        app.clock.advance(Duration::minutes(15));
+        app.drain().await;
+        assert_eq!(app.sent_to(RINA).len(), 3, "no wait notice after STOP");
+
+        // `#1 hapus` erases nobody who did not ask for it.
+        let contacts = app.count("contacts").await;
+        say(&app, &owner(), "wamid.S4", "#1 hapus").await;
+        assert!(app.sent_to(OWNER).last().unwrap().contains("tidak punya permintaan hapus"), "{:?}", app.sent_to(OWNER).last());
+        assert_eq!(app.count("contacts").await, contacts);
 
         // The owner closes the ticket; her next question goes to the owner, not the bot.
-        say(&app, &owner(), "wamid.S3", "#1 selesai").await;
-        say(&app, &rina(), "wamid.S4", "Jam buka kapan?").await;
-        assert_eq!(app.sent_to(RINA).len(), 2, "neither an answer nor a holding message after STOP");
-        assert!(app.sent_to(OWNER).iter().any(|m| m.contains("Tiket #2")), "a new ticket for the owner");
+        say(&app, &owner(), "wamid.S5", "#1 selesai").await;
+        say(&app, &rina(), "wamid.S6", "Jam buka kapan?").await;
+        app.clock.advance(Duration::minutes(15));
+        app.drain().await;
+        assert_eq!(app.sent_to(RINA).len(), 3, "neither an answer, a holding message nor a wait notice after STOP");
+        assert!(app.sent_to(OWNER).iter().any(|m| m.contains("Tiket #2") && m.contains("STOP")), "a new ticket for the owner");
 
         // MULAI brings the bot back once the owner hands her back.
-        say(&app, &rina(), "wamid.S5", "mulai").await;
+        say(&app, &rina(), "wamid.S7", "mulai").await;
         assert!(app.sent_to(RINA).last().unwrap().contains("kembali melayani"));
-        say(&app, &owner(), "wamid.S6", "#2 selesai").await;
-        say(&app, &rina(), "wamid.S7", "Jam buka kapan?").await;
-        assert_eq!(app.sent_to(RINA).len(), 4, "the bot answers again");
+        say(&app, &owner(), "wamid.S8", "#2 selesai").await;
+        say(&app, &rina(), "wamid.S9", "Jam buka kapan?").await;
+        assert_eq!(app.sent_to(RINA).len(), 5, "the bot answers again");
+
+        // From a customer the bot already serves, "mulai" is just a message.
+        let joko = FakeCustomer { bsuid: None, phone: Some("6281234560909".into()), name: "Joko".into(), username: None };
+        say(&app, &joko, "wamid.S10", "mulai").await;
+        assert!(app.sent_to("6281234560909").iter().all(|m| !m.contains("kembali melayani")));
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.bot_restarted'").await, 1);
     }
 
     async fn an_erasure_asked_on_whatsapp_is_approved_by_the_owner_there(app) {
@@ -71,15 +90,24 @@ on_both_databases! {
         say(&app, &rina(), "wamid.H3", "HAPUS DATA SAYA").await;
         assert_eq!(app.call("GET", "/api/v1/requests", &token, None).await.1["requests"].as_array().unwrap().len(), 1, "no second request");
 
-        // `#1 hapus` from the owner erases her; a ticket without a request erases nobody.
+        // A customer whose ticket is already open: the owner gets the way to approve with the forward.
+        let joko = FakeCustomer { bsuid: None, phone: Some("6281234560909".into()), name: "Joko".into(), username: None };
+        say(&app, &joko, "wamid.H5", "Saya mau komplain").await;
+        say(&app, &joko, "wamid.H6", "delete my data").await;
+        assert!(app.sent_to(OWNER).iter().any(|m| m.contains("#2 hapus") && !m.contains("Tiket #3")), "{:?}", app.sent_to(OWNER));
+        say(&app, &owner(), "wamid.H7", "#2 hapus").await;
+        assert!(app.sent_to(OWNER).last().unwrap().contains("sudah dihapus"));
+
+        // `#1 hapus` from the owner erases Rina.
         let before = app.count("contacts").await;
         say(&app, &owner(), "wamid.H4", "#1 hapus").await;
         assert!(app.sent_to(OWNER).last().unwrap().contains("sudah dihapus"), "{:?}", app.sent_to(OWNER).last());
         assert_eq!(app.count("contacts").await, before - 1);
         let (_, listed) = app.call("GET", "/api/v1/requests", &token, None).await;
-        let request = &listed["requests"][0];
-        assert_eq!((request["status"].as_str(), request["contact_id"].clone()), (Some("done"), Value::Null), "{listed}");
-        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.erased' AND actor LIKE 'owner:%'").await, 1);
+        for request in listed["requests"].as_array().unwrap() {
+            assert_eq!((request["status"].as_str(), request["contact_id"].clone()), (Some("done"), Value::Null), "{listed}");
+        }
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'contact.erased' AND actor LIKE 'owner:%'").await, 2);
         let verify = app.cli(&["audit", "verify", "--tenant", &app.tenant.slug]);
         assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
     }

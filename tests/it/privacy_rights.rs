@@ -85,6 +85,10 @@ on_both_databases! {
         assert_eq!(erased["deleted"]["escalations"], 1);
         assert!(erased["deleted"]["owner_messages"].as_u64().unwrap() >= 2, "notice and forward: {erased}");
         assert!(erased["owner_answers_cleared"].as_u64().unwrap() >= 1, "the daftar answer named Rina: {erased}");
+        if let Some(db) = &app.sqlite_path {
+            let wal = std::fs::metadata(format!("{}-wal", db.display())).map(|m| m.len()).unwrap_or(0);
+            assert_eq!(wal, 0, "the erasure's own checkpoint emptied the WAL");
+        }
         assert_eq!(app.call("DELETE", &format!("/api/v1/contacts/{rina}"), &owner, None).await.0, 404, "gone");
         assert_eq!(app.count("contacts").await, contacts_before - 1);
 
