@@ -1,7 +1,7 @@
 //! Data-subject rights on one contact (owner tokens): `GET /api/v1/contacts/{id}/export`,
 //! `PATCH /api/v1/contacts/{id}` (correction) and `DELETE /api/v1/contacts/{id}` (erasure).
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, patch};
 use axum::{Json, Router};
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::Caller;
-use super::read_json;
+use super::{ApiQuery, read_json};
 use crate::app::AppState;
 use crate::domain::{ContactId, DsarId, Phone};
 use crate::error::ApiError;
@@ -34,6 +34,7 @@ fn contact_id(raw: &str) -> Result<ContactId, ApiError> {
 
 /// `?request=…`: the data-subject request an operation answers; it is closed as done with it.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Answers {
     request: Option<String>,
 }
@@ -66,7 +67,7 @@ async fn export_contact(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<Answers>,
+    ApiQuery(query): ApiQuery<Answers>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
     let id = contact_id(&id)?;
@@ -97,7 +98,7 @@ async fn correct(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<Answers>,
+    ApiQuery(query): ApiQuery<Answers>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
@@ -144,7 +145,7 @@ async fn erase_contact(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<Answers>,
+    ApiQuery(query): ApiQuery<Answers>,
 ) -> Result<Json<Erasure>, ApiError> {
     caller.require_owner()?;
     let id = contact_id(&id)?;

@@ -31,6 +31,20 @@ pub async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body, sha
     parse_json(&read_body(headers, body, MAX_BODY_BYTES).await?, shape)
 }
 
+/// Query parameters parsed into `T`; anything malformed or unknown is a 400 JSON error
+/// (axum's own `Query` answers in plain text).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| Self(q.0))
+            .map_err(|e| ApiError::bad_request("bad_query", e.body_text()))
+    }
+}
+
 /// Parses a JSON body already read; serde's message can quote the input, so only the position is told.
 pub fn parse_json<T: DeserializeOwned>(raw: &[u8], shape: &str) -> Result<T, ApiError> {
     serde_json::from_slice(raw).map_err(|e| {

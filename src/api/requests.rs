@@ -2,7 +2,7 @@
 //! `POST /api/v1/requests/{id}/acknowledge` and `POST /api/v1/requests/{id}/close`. An
 //! erasure is approved with `DELETE /api/v1/contacts/{id}?request=…`, which closes it.
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::read_json;
+use super::{ApiQuery, read_json};
 use crate::app::AppState;
 use crate::audit;
 use crate::domain::{ContactId, DsarId};
@@ -41,6 +41,7 @@ fn view(r: &DsarRecord, now: chrono::DateTime<chrono::Utc>) -> Value {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ListQuery {
     /// Only requests still open or acknowledged.
     pending: Option<bool>,
@@ -54,7 +55,7 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
     let now = state.clock.now();

@@ -119,6 +119,10 @@ on_both_databases! {
         let id = created["id"].as_str().unwrap().to_string();
         assert_eq!(app.call("POST", "/api/v1/requests", &token, Some(json!({ "kind": "gossip" }))).await.1["error"], "invalid_kind");
         assert_eq!(app.call("GET", "/api/v1/requests", &app.token(app.tenant.id, Role::Staff), None).await.0, 403);
+        for bad in ["/api/v1/requests?pending=maybe", "/api/v1/requests?sort=name"] {
+            let (status, body) = app.call("GET", bad, &token, None).await;
+            assert_eq!((status, body["error"].as_str()), (400, Some("bad_query")), "{bad}: {body}");
+        }
 
         app.clock.advance(Duration::days(7) + Duration::minutes(1));
         let token = app.token(app.tenant.id, Role::Owner);
