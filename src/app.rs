@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
@@ -28,7 +28,7 @@ use crate::domain::{ContactId, TenantId};
 use crate::error::ApiError;
 use crate::ingress;
 use crate::llm::{Llm, LlmSettings};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::api::auth::TokenKeys;
 use crate::api::limits::ApiLimits;
@@ -61,6 +61,8 @@ pub struct AppConfig {
     pub jwt_secret: Option<SecretString>,
     /// The secret before the last rotation: its tokens are accepted until they expire.
     pub jwt_previous_secret: Option<SecretString>,
+    /// Guards `/metrics` when set (`BALAS_METRICS_TOKEN`); unset, the route is open.
+    pub metrics_token: Option<SecretString>,
     /// PostgreSQL's host[:port] without credentials, for the subprocessor list (`None`: SQLite or unknown).
     pub database_host: Option<String>,
 }
@@ -84,6 +86,7 @@ impl Default for AppConfig {
             jwt_secret: None,
             jwt_previous_secret: None,
             database_host: None,
+            metrics_token: None,
         }
     }
 }
@@ -105,6 +108,7 @@ pub struct AppState {
     pub mailer: Option<Arc<Mailer>>,
     pub token_keys: Option<Arc<TokenKeys>>,
     pub limits: Arc<ApiLimits>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
@@ -144,6 +148,7 @@ impl AppState {
             mailer,
             token_keys,
             limits: Arc::new(ApiLimits::default()),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         })
     }
 
@@ -166,13 +171,40 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/readyz", get(ready))
-        .merge(ingress::router())
+        .route("/metrics", get(metrics))
+        .merge(ingress::router().route_layer(axum::middleware::from_fn_with_state(state.clone(), count_webhook)))
         .merge(crate::api::router())
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
         })
         .with_state(state)
+}
+
+/// Prometheus text; with `BALAS_METRICS_TOKEN` set, only for `Authorization: Bearer <token>`.
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
+    if let Some(token) = &state.config.metrics_token {
+        let given = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let expected = format!("Bearer {}", token.expose_secret());
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes())) {
+            return Err(ApiError::unauthorized("metrics_token", "this needs the metrics bearer token"));
+        }
+    }
+    let text = state.metrics.render(&*state.store, state.clock.now()).await?;
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
+/// Counts every webhook request by provider (from the path) and the status it got.
+async fn count_webhook(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let provider = request.uri().path().split('/').nth(2).unwrap_or("unknown").to_string();
+    let response = next.run(request).await;
+    state.metrics.webhook(&provider, response.status().as_u16());
+    response
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {

@@ -17,6 +17,7 @@ pub mod ingress;
 pub mod kb;
 pub mod llm;
 pub mod logging;
+pub mod metrics;
 pub mod owner;
 pub mod privacy;
 pub mod rotation;

@@ -72,6 +72,9 @@ pub struct ServeArgs {
     /// Signs owner-API tokens (at least 32 bytes); without it the API answers 503.
     #[arg(long, env = "BALAS_JWT_SECRET", value_parser = crate::config::secret, hide_env_values = true, global = true)]
     pub jwt_secret: Option<secrecy::SecretString>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this token>`.
+    #[arg(long, env = "BALAS_METRICS_TOKEN", value_parser = crate::config::secret, hide_env_values = true, global = true)]
+    pub metrics_token: Option<secrecy::SecretString>,
     /// The secret before a rotation: its tokens stay valid until they expire.
     #[arg(long, env = "BALAS_JWT_PREVIOUS_SECRET", value_parser = crate::config::secret, hide_env_values = true, global = true)]
     pub jwt_previous_secret: Option<secrecy::SecretString>,
@@ -95,6 +98,7 @@ impl ServeArgs {
             smtp: self.smtp_url.clone().map(|url| SmtpSettings { url, from: self.smtp_from.clone() }),
             jwt_secret: self.jwt_secret.clone(),
             jwt_previous_secret: self.jwt_previous_secret.clone(),
+            metrics_token: self.metrics_token.clone(),
             ..AppConfig::default()
         })
     }

@@ -66,6 +66,8 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         }
     };
 
+    let provider = if message.route == "email" { "email" } else { channel.provider.as_str() };
+    state.metrics.sent(provider, &sent);
     let now = state.clock.now();
     let mut tx = state.store.begin(job.tenant_id).await?;
     let subject = Some(id.to_string());

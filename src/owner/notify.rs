@@ -146,6 +146,7 @@ pub async fn run_notice(state: &AppState, worker: &str, job: &JobRecord) -> Resu
     if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
         return Ok(());
     }
+    state.metrics.llm(&attempts);
     let mut trail =
         usage::record(&mut *tx, ticket.trigger_message_id, ("escalation", id.to_string()), &attempts, now).await?;
     let conversation =

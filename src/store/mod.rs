@@ -46,6 +46,8 @@ mod shared_sql {
     pub const RELEASE_JOBS: &str = "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1 \
                                     WHERE locked_by = $1 AND state = 'running'";
     pub const LIST_TENANTS: &str = "SELECT * FROM tenants ORDER BY created_at, id";
+    pub const JOB_COUNTS: &str = "SELECT kind, CASE WHEN state = 'queued' AND run_at <= $1 THEN 'due' WHEN state = 'queued' THEN 'scheduled' ELSE state END AS state, COUNT(*) AS count \
+                                  FROM jobs WHERE state <> 'done' GROUP BY 1, 2 ORDER BY 1, 2";
     pub const TENANT_IDS: &str = "SELECT tenant_id FROM tenant_routes ORDER BY tenant_id";
 }
 
@@ -111,6 +113,10 @@ pub trait Store: Send + Sync {
     /// zeroed by `secure_delete`) leave no copy in the log file; false when a reader kept it
     /// busy (the next checkpoint finishes the job). PostgreSQL relies on vacuum.
     async fn reclaim_deleted(&self) -> StoreResult<bool>;
+
+    /// Jobs not done, by kind and state: `due` (queued and runnable), `scheduled` (queued for
+    /// later), `running`, `dead`. For `/metrics`; the queue holds no personal data.
+    async fn job_counts(&self, now: DateTime<Utc>) -> StoreResult<Vec<(String, String, i64)>>;
 
     /// Every tenant id, from the routing table (no personal data, readable by the app role).
     async fn tenant_ids(&self) -> StoreResult<Vec<TenantId>>;

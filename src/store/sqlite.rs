@@ -136,6 +136,10 @@ impl Store for SqliteStore {
         Ok(false)
     }
 
+    async fn job_counts(&self, now: DateTime<Utc>) -> StoreResult<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as(shared_sql::JOB_COUNTS).bind(sql_time(now)).fetch_all(&self.reader).await?)
+    }
+
     async fn tenant_ids(&self) -> StoreResult<Vec<TenantId>> {
         Ok(sqlx::query_scalar(shared_sql::TENANT_IDS).fetch_all(&self.reader).await?)
     }

@@ -182,6 +182,8 @@ impl Worker {
             .detail(json!({ "kind": job.kind, "attempt": job.attempts, "worker": self.id }));
         audit::append(&mut *tx, vec![entry], now).await?;
         tx.commit().await?;
+        let waited = (now - job.run_at).to_std().unwrap_or_default();
+        let started = std::time::Instant::now();
         let result = match kind {
             // A job re-claimed after crashes past its budget is not run again.
             _ if job.attempts > job.max_attempts => Err(JobFailure::Permanent("attempts_exhausted".into())),
@@ -194,6 +196,7 @@ impl Worker {
             Some(JobKind::Retention) => crate::privacy::retention::run_job(&self.state, &self.id, &job).await,
             None => Err(JobFailure::Permanent("unknown_kind".into())),
         };
+        self.state.metrics.job(&job.kind, waited, started.elapsed());
         if let Err(failure) = result {
             self.fail(&job, failure).await?;
         }

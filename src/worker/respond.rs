@@ -115,6 +115,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
         return Ok(()); // our lease was taken over; the other worker owns this job now
     }
+    state.metrics.llm(&attempts);
     let mut trail =
         usage::record(&mut *tx, Some(message_id), ("message", message_id.to_string()), &attempts, now).await?;
     if over_budget && tx.mark_budget_notice(&month.format("%Y-%m").to_string()).await? {

@@ -38,6 +38,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
 
     let sent = state.channels.send_text(&channel, &secrets, &to, &body).await;
+    state.metrics.sent(&channel.provider, &sent);
     let provider_id = match sent {
         Ok(id) => id,
         Err(SendError::WindowClosed) => return window_closed(state, worker, job, &message).await,

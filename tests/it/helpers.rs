@@ -384,6 +384,20 @@ impl TestApp {
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     }
 
+    /// A second server on the same database and clock whose configuration differs by `tune`;
+    /// it stops when the returned value is dropped.
+    pub async fn serve_with(&self, tune: impl FnOnce(&mut AppConfig)) -> Tuned {
+        let mut config = (*self.state.config).clone();
+        tune(&mut config);
+        let state = AppState::new(self.state.store.clone(), self.state.keys.clone(), config, self.clock.clone())
+            .expect("tuned state");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = CancellationToken::new();
+        tokio::spawn(balas::app::serve(listener, state, stop.clone()));
+        Tuned { base, stop }
+    }
+
     /// Runs the `balas` binary against this app's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         self.cli_with(&[], args)
@@ -408,6 +422,18 @@ impl Drop for TestApp {
         if let Some(pg) = self.pg.take() {
             pg.drop_blocking();
         }
+    }
+}
+
+/// A second server from `TestApp::serve_with`.
+pub struct Tuned {
+    pub base: String,
+    stop: CancellationToken,
+}
+
+impl Drop for Tuned {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }
 

@@ -15,6 +15,7 @@ mod isolation;
 mod key_rotation;
 mod llm;
 mod meta_ingress;
+mod metrics;
 mod openapi;
 mod owner_loop;
 mod owner_window;

@@ -1,38 +1,12 @@
 //! `GET /api/v1/subprocessors`: derived from the configuration and the tenant's channels, any
 //! role may read it, and it never shows credentials.
 use balas::api::auth::Role;
-use balas::app::{AppConfig, AppState};
 use balas::llm::{LlmEndpoint, LlmSettings};
 use balas::owner::email::SmtpSettings;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Db, TestApp};
 use crate::on_both_databases;
-
-/// A second server on the same database and clock whose configuration differs by `tune`.
-struct Tuned {
-    base: String,
-    stop: CancellationToken,
-}
-
-impl Drop for Tuned {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-async fn serve_with(app: &TestApp, tune: impl FnOnce(&mut AppConfig)) -> Tuned {
-    let mut config = (*app.state.config).clone();
-    tune(&mut config);
-    let state = AppState::new(app.state.store.clone(), app.state.keys.clone(), config, app.clock.clone()).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let stop = CancellationToken::new();
-    tokio::spawn(balas::app::serve(listener, state, stop.clone()));
-    Tuned { base, stop }
-}
 
 async fn list(app: &TestApp, base: &str, token: &str) -> (u16, Value) {
     let r = app.http.get(format!("{base}/api/v1/subprocessors")).bearer_auth(token).send().await.unwrap();
@@ -59,7 +33,7 @@ on_both_databases! {
         assert_eq!(app.http.get(format!("{}/api/v1/subprocessors", app.base)).send().await.unwrap().status(), 401);
 
         let endpoint = |url: &str, model: &str| LlmEndpoint { base_url: url.into(), model: model.into(), api_key: "sk-llm-secret-key".into() };
-        let with_llm = serve_with(&app, |c| {
+        let with_llm = app.serve_with(|c| {
             c.llm = Some(LlmSettings::new(vec![
                 endpoint("https://openrouter.ai/api/v1", "google/gemini-2.5-flash"),
                 endpoint("https://generativelanguage.googleapis.com/v1beta/openai?key=gm-secret", "gemini-2.5-flash"),
@@ -89,7 +63,7 @@ on_both_databases! {
 
         // A Twilio channel and SMTP appear; the SMTP credentials and the LLM keys do not.
         app.twilio_channel().await;
-        let with_smtp = serve_with(&app, |c| {
+        let with_smtp = app.serve_with(|c| {
             c.smtp = Some(SmtpSettings { url: "smtps://mailer:smtp-pass-123@mail.example.com:465".into(), from: "balas@example.com".into() });
         }).await;
         let owner = app.token(app.tenant.id, Role::Owner);

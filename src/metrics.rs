@@ -1,0 +1,215 @@
+//! Operations metrics for Prometheus at `GET /metrics`: counters and histograms kept in this
+//! process (webhooks, sends, jobs, LLM calls), and gauges read from the database when scraped
+//! (queue depth, dead letters, overdue data requests). No label names a tenant, a customer or
+//! any content.
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::channels::SendError;
+use crate::privacy::requests;
+use crate::store::{LlmCall, Store, StoreResult};
+
+/// Overdue requests are counted across every tenant; a scrape reuses a count this recent.
+const OVERDUE_CACHE: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderResult {
+    provider: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Kind {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindState {
+    kind: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelOutcome {
+    model: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Deadline {
+    deadline: String,
+}
+
+fn seconds_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 16))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    webhooks: Family<ProviderResult, Counter>,
+    sends: Family<ProviderResult, Counter>,
+    job_wait: Family<Kind, Histogram, fn() -> Histogram>,
+    job_run: Family<Kind, Histogram, fn() -> Histogram>,
+    llm_latency: Family<ModelOutcome, Histogram, fn() -> Histogram>,
+    llm_failures: Family<ModelOutcome, Counter>,
+    jobs: Family<KindState, Gauge>,
+    overdue: Family<Deadline, Gauge>,
+    overdue_at: Mutex<Option<(Instant, [i64; 2])>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("balas");
+        let webhooks = Family::<ProviderResult, Counter>::default();
+        registry.register("webhook_requests", "Webhook requests by provider and HTTP status", webhooks.clone());
+        let sends = Family::<ProviderResult, Counter>::default();
+        registry.register("sends", "Messages handed to a provider, by provider and result", sends.clone());
+        let job_wait = Family::<Kind, Histogram, fn() -> Histogram>::new_with_constructor(seconds_histogram);
+        registry.register("job_wait_seconds", "Time from a job being due to a worker taking it", job_wait.clone());
+        let job_run = Family::<Kind, Histogram, fn() -> Histogram>::new_with_constructor(seconds_histogram);
+        registry.register("job_run_seconds", "Time a worker spent on one job", job_run.clone());
+        let llm_latency = Family::<ModelOutcome, Histogram, fn() -> Histogram>::new_with_constructor(seconds_histogram);
+        registry.register("llm_call_seconds", "LLM call latency by model and outcome", llm_latency.clone());
+        let llm_failures = Family::<ModelOutcome, Counter>::default();
+        registry.register(
+            "llm_failures",
+            "LLM calls that gave no usable answer, by model and class",
+            llm_failures.clone(),
+        );
+        let jobs = Family::<KindState, Gauge>::default();
+        registry.register("jobs", "Jobs by kind and state (due, scheduled, running, dead)", jobs.clone());
+        let overdue = Family::<Deadline, Gauge>::default();
+        registry.register("data_requests_overdue", "Data-subject requests past a deadline", overdue.clone());
+        Self {
+            registry,
+            webhooks,
+            sends,
+            job_wait,
+            job_run,
+            llm_latency,
+            llm_failures,
+            jobs,
+            overdue,
+            overdue_at: Mutex::new(None),
+        }
+    }
+
+    pub fn webhook(&self, provider: &str, status: u16) {
+        let labels = ProviderResult { provider: provider.into(), result: status.to_string() };
+        self.webhooks.get_or_create(&labels).inc();
+    }
+
+    pub fn sent(&self, provider: &str, outcome: &Result<String, SendError>) {
+        let result = match outcome {
+            Ok(_) => "ok",
+            Err(SendError::WindowClosed) => "window_closed",
+            Err(SendError::Retryable(_)) => "retryable",
+            Err(SendError::Rejected(_)) => "rejected",
+        };
+        self.sends.get_or_create(&ProviderResult { provider: provider.into(), result: result.into() }).inc();
+    }
+
+    pub fn job(&self, kind: &str, waited: Duration, ran: Duration) {
+        let kind = Kind { kind: kind.into() };
+        self.job_wait.get_or_create(&kind).observe(waited.as_secs_f64());
+        self.job_run.get_or_create(&kind).observe(ran.as_secs_f64());
+    }
+
+    pub fn llm(&self, calls: &[LlmCall]) {
+        for call in calls {
+            // `malformed:<class>` and `unavailable:<class>` keep their class as the failure label.
+            let (outcome, _) = call.outcome.split_once(':').unwrap_or((call.outcome.as_str(), ""));
+            let labels = ModelOutcome { model: call.model.clone(), outcome: outcome.into() };
+            self.llm_latency.get_or_create(&labels).observe(call.latency_ms.max(0) as f64 / 1000.0);
+            if !matches!(outcome, "replied" | "escalated" | "summarized") {
+                let failure = ModelOutcome { model: call.model.clone(), outcome: call.outcome.clone() };
+                self.llm_failures.get_or_create(&failure).inc();
+            }
+        }
+    }
+
+    /// The text exposition, with the database gauges read now.
+    pub async fn render(&self, store: &dyn Store, now: DateTime<Utc>) -> StoreResult<String> {
+        self.jobs.clear();
+        for (kind, state, count) in store.job_counts(now).await? {
+            self.jobs.get_or_create(&KindState { kind, state }).set(count);
+        }
+        let [acknowledge, answer] = self.overdue_requests(store, now).await?;
+        self.overdue.get_or_create(&Deadline { deadline: "acknowledge".into() }).set(acknowledge);
+        self.overdue.get_or_create(&Deadline { deadline: "answer".into() }).set(answer);
+        self.text().map_err(|_| crate::store::StoreError::Config("metrics encoding failed".into()))
+    }
+
+    fn text(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+
+    /// Pending requests past their acknowledge-by and answer-by, over all tenants.
+    async fn overdue_requests(&self, store: &dyn Store, now: DateTime<Utc>) -> StoreResult<[i64; 2]> {
+        if let Ok(cached) = self.overdue_at.lock()
+            && let Some((at, counts)) = *cached
+            && at.elapsed() < OVERDUE_CACHE
+        {
+            return Ok(counts);
+        }
+        let mut counts = [0, 0];
+        for tenant in store.tenant_ids().await? {
+            let mut tx = store.begin_read(tenant).await?;
+            for request in tx.dsars(true, 10_000).await? {
+                match requests::overdue(&request, now) {
+                    Some("acknowledge") => counts[0] += 1,
+                    Some(_) => counts[1] += 1,
+                    None => {}
+                }
+            }
+            tx.commit().await?;
+        }
+        if let Ok(mut cached) = self.overdue_at.lock() {
+            *cached = Some((Instant::now(), counts));
+        }
+        Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(model: &str, outcome: &str, latency_ms: i64) -> LlmCall {
+        LlmCall {
+            model: model.into(),
+            outcome: outcome.into(),
+            prompt_tokens: 1,
+            completion_tokens: 1,
+            latency_ms,
+            cost_micro_usd: 0,
+        }
+    }
+
+    #[test]
+    fn llm_calls_give_latency_by_outcome_and_failures_by_class() {
+        let metrics = Metrics::new();
+        metrics.llm(&[call("m1", "unavailable:timeout", 20_000), call("m2", "replied", 800)]);
+        let text = metrics.text().unwrap();
+        assert!(text.contains(r#"balas_llm_call_seconds_count{model="m1",outcome="unavailable"} 1"#), "{text}");
+        assert!(text.contains(r#"balas_llm_call_seconds_sum{model="m2",outcome="replied"} 0.8"#), "{text}");
+        assert!(text.contains(r#"balas_llm_failures_total{model="m1",outcome="unavailable:timeout"} 1"#), "{text}");
+        assert!(!text.contains(r#"balas_llm_failures_total{model="m2""#), "{text}");
+    }
+}
