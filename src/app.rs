@@ -220,8 +220,8 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Gives every tenant (new ones within 6 hours) its daily retention job, at start and then
-/// every few hours; the job's unique key makes this idempotent across instances.
+/// Gives every tenant (new ones within 6 hours) its daily retention and digest jobs, at start
+/// and then every few hours; the jobs' unique key makes this idempotent across instances.
 async fn schedule_retention(state: AppState, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
     loop {
@@ -229,10 +229,13 @@ async fn schedule_retention(state: AppState, stop: CancellationToken) {
             _ = stop.cancelled() => break,
             _ = tick.tick() => {
                 let now = state.clock.now();
-                match crate::privacy::retention::schedule_all(&*state.store, state.config.max_attempts, now).await {
-                    Ok(0) => {}
-                    Ok(added) => tracing::info!(added, "retention passes scheduled"),
-                    Err(e) => tracing::error!(error = %e, "could not schedule retention passes; retrying later"),
+                let attempts = state.config.max_attempts;
+                let retention = crate::privacy::retention::schedule_all(&*state.store, attempts, now).await;
+                let digests = crate::owner::digest::schedule_all(&*state.store, attempts, now).await;
+                match (retention, digests) {
+                    (Ok(0), Ok(0)) => {}
+                    (Ok(passes), Ok(digests)) => tracing::info!(passes, digests, "daily jobs scheduled"),
+                    (Err(e), _) | (_, Err(e)) => tracing::error!(error = %e, "could not schedule daily jobs; retrying later"),
                 }
             }
         }

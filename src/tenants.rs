@@ -47,6 +47,8 @@ pub struct TenantSettings {
     pub dsar_ack_hours: i32,
     /// Hours to answer a data-subject request: 720 (30 days) down to 72.
     pub dsar_answer_hours: i32,
+    /// When the owners get the daily digest, `HH:MM` in `timezone`; empty: no digest.
+    pub digest_time: String,
 }
 
 impl TenantSettings {
@@ -71,6 +73,11 @@ impl TenantSettings {
         if !(72..=168).contains(&self.dsar_ack_hours) || !(72..=720).contains(&self.dsar_answer_hours) {
             return bad("requests must be acknowledged within 72–168 hours and answered within 72–720 hours");
         }
+        if !self.digest_time.trim().is_empty()
+            && chrono::NaiveTime::parse_from_str(self.digest_time.trim(), "%H:%M").is_err()
+        {
+            return bad("the digest time must look like 07:00 (or be empty for no digest)");
+        }
         if self.dsar_ack_hours > self.dsar_answer_hours {
             return bad("the acknowledgement deadline must not be later than the answer deadline");
         }
@@ -80,6 +87,7 @@ impl TenantSettings {
             opening_hours: self.opening_hours.trim().to_string(),
             tone: self.tone.trim().to_string(),
             business_hours: self.business_hours.trim().to_string(),
+            digest_time: self.digest_time.trim().to_string(),
             monthly_token_budget: self.monthly_token_budget.max(0),
             ..self.clone()
         })
@@ -110,6 +118,7 @@ impl Default for TenantSettings {
             message_retention_days: None,
             dsar_ack_hours: 168,
             dsar_answer_hours: 720,
+            digest_time: "07:00".into(),
         }
     }
 }

@@ -232,6 +232,9 @@ pub struct TenantArgs {
     /// Hours to answer a data-subject request (72–720).
     #[arg(long, default_value_t = 720)]
     dsar_answer_hours: i32,
+    /// When the owners get the daily digest (local HH:MM; "" for none).
+    #[arg(long, default_value = "07:00")]
+    digest_time: String,
 }
 
 impl From<TenantArgs> for tenants::TenantSettings {
@@ -255,6 +258,7 @@ impl From<TenantArgs> for tenants::TenantSettings {
             message_retention_days: a.message_retention_days,
             dsar_ack_hours: a.dsar_ack_hours,
             dsar_answer_hours: a.dsar_answer_hours,
+            digest_time: a.digest_time,
         }
     }
 }

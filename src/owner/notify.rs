@@ -82,7 +82,7 @@ pub async fn queue(
 
 /// Notices that also go by e-mail, when SMTP is configured and the owner has an address.
 pub fn emailed_too(purpose: &str) -> bool {
-    matches!(purpose, "notice" | "reminder" | "undeliverable" | "budget")
+    matches!(purpose, "notice" | "reminder" | "undeliverable" | "budget" | "digest")
 }
 
 /// Queues `text` to every owner on WhatsApp (and by e-mail, see `emailed_too`); returns how
@@ -288,7 +288,7 @@ pub async fn forward(
     ])
 }
 
-fn shorten(text: &str, max: usize) -> String {
+pub fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }

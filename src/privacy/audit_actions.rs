@@ -65,6 +65,7 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("escalation.notified", Read, TICKETS),
     ("escalation.reminded", Read, TICKETS),
     ("owner_message.sent", Read, OWNER_MESSAGES),
+    ("owner.digest_sent", Read, MESSAGES),
     ("contact.exported", Exported, ALL_CONTACT_DATA),
     ("contact.created", Changed, IDENTITY),
     ("contact.rekeyed", Changed, IDENTITY),

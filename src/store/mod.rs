@@ -17,13 +17,17 @@ use crate::domain::{
 mod common;
 #[macro_use]
 mod privacy_sql;
+#[macro_use]
+mod reporting_sql;
 pub mod postgres;
 mod privacy;
 mod records;
+mod reporting;
 pub mod sqlite;
 
 pub use privacy::*;
 pub use records::*;
+pub use reporting::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -126,7 +130,7 @@ pub trait Store: Send + Sync {
 
 /// One transaction in one tenant's scope. Dropping it without `commit` rolls back.
 #[async_trait]
-pub trait TenantTx: PrivacyOps + Send {
+pub trait TenantTx: PrivacyOps + ReportingOps + Send {
     fn tenant_id(&self) -> TenantId;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 

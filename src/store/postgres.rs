@@ -241,3 +241,5 @@ privacy_ops_impl!(PgTx, time = pg_time, {
         Ok(purged.max(0) as u64)
     }
 });
+
+reporting_ops_impl!(PgTx, time = pg_time);

@@ -83,7 +83,8 @@ pub trait PrivacyOps: Send {
     /// Deletes the contact's messages, conversations, tickets, owner messages about them and
     /// their pending jobs, then the contact row with its wrapped key and blind indexes.
     async fn erase_contact_rows(&mut self, contact: ContactId) -> StoreResult<ErasedRows>;
-    /// Drops the text of every `daftar` answer: it names several customers under the tenant key.
+    /// Drops the text of every `daftar` answer and digest: they name or quote several customers
+    /// under the tenant key.
     async fn clear_owner_answers(&mut self) -> StoreResult<u64>;
     async fn add_activity_counts(&mut self, counts: &[ActivityCount]) -> StoreResult<()>;
     async fn activity_counts(&mut self) -> StoreResult<Vec<(String, String, i64)>>;

@@ -36,7 +36,7 @@ macro_rules! privacy_ops_impl {
             }
 
             async fn clear_owner_answers(&mut self) -> StoreResult<u64> {
-                Ok(sqlx::query("UPDATE owner_messages SET body_enc = NULL WHERE tenant_id = $1 AND purpose = 'answer' AND body_enc IS NOT NULL")
+                Ok(sqlx::query("UPDATE owner_messages SET body_enc = NULL WHERE tenant_id = $1 AND purpose IN ('answer', 'digest') AND body_enc IS NOT NULL")
                     .bind(self.tenant).execute(&mut *self.tx).await?.rows_affected())
             }
 

@@ -223,3 +223,5 @@ privacy_ops_impl!(SqliteTx, time = sql_time, {
         Ok(purged)
     }
 });
+
+reporting_ops_impl!(SqliteTx, time = sql_time);

@@ -35,6 +35,8 @@ pub enum JobKind {
     TicketTimer,
     /// The tenant's daily retention pass (subject: the tenant); reschedules itself.
     Retention,
+    /// The owners' daily digest (subject: the tenant); reschedules itself.
+    OwnerDigest,
 }
 
 impl JobKind {
@@ -47,6 +49,7 @@ impl JobKind {
             Self::OwnerCommand => "owner_command",
             Self::TicketTimer => "ticket_timer",
             Self::Retention => "retention",
+            Self::OwnerDigest => "owner_digest",
         }
     }
 
@@ -59,6 +62,7 @@ impl JobKind {
             "owner_command" => Some(Self::OwnerCommand),
             "ticket_timer" => Some(Self::TicketTimer),
             "retention" => Some(Self::Retention),
+            "owner_digest" => Some(Self::OwnerDigest),
             _ => None,
         }
     }
@@ -194,6 +198,7 @@ impl Worker {
             Some(JobKind::OwnerCommand) => owner::inbox::run(&self.state, &self.id, &job).await,
             Some(JobKind::TicketTimer) => owner::timers::run(&self.state, &self.id, &job).await,
             Some(JobKind::Retention) => crate::privacy::retention::run_job(&self.state, &self.id, &job).await,
+            Some(JobKind::OwnerDigest) => owner::digest::run_job(&self.state, &self.id, &job).await,
             None => Err(JobFailure::Permanent("unknown_kind".into())),
         };
         self.state.metrics.job(&job.kind, waited, started.elapsed());

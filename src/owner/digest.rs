@@ -1,0 +1,197 @@
+//! The owner's daily digest on WhatsApp, at the tenant's `digest_time` in its own time zone:
+//! yesterday's conversations, the share the bot answered, tickets still open, the slowest
+//! owner answer, up to five questions the bot could not answer (with a hint to add them to
+//! the FAQ), and overdue data requests. A durable `owner_digest` job per tenant reschedules
+//! itself to the next local digest time.
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_json::json;
+
+use super::notify::{About, shorten, to_owners};
+use super::texts::OwnerTexts;
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
+use crate::domain::EscalationReason;
+use crate::privacy::requests;
+use crate::store::{JobOutcome, JobRecord, Store, StoreResult, TenantRecord, TenantTx};
+use crate::worker::{JobFailure, JobKind};
+
+/// Questions listed at most, and their length in the digest.
+const QUESTIONS: usize = 5;
+const QUESTION_CHARS: usize = 120;
+
+/// Reasons that mean the bot did not know the answer (not a complaint or a keyword).
+fn unanswered(reason: &str) -> bool {
+    reason == EscalationReason::NoConfidentAnswer.as_str() || reason == "model_unsure"
+}
+
+/// The next moment strictly after `now` when the local clock in `zone` shows `at`.
+pub fn next_occurrence(now: DateTime<Utc>, at: NaiveTime, zone: Tz) -> DateTime<Utc> {
+    let today = now.with_timezone(&zone).date_naive();
+    (0..3)
+        .filter_map(|d| local_moment(today + Duration::days(d), at, zone))
+        .find(|t| *t > now)
+        .unwrap_or(now + Duration::days(1))
+}
+
+/// A local date and time as UTC; in a DST gap, the first valid moment after it.
+fn local_moment(date: NaiveDate, at: NaiveTime, zone: Tz) -> Option<DateTime<Utc>> {
+    let local = date.and_time(at);
+    zone.from_local_datetime(&local)
+        .earliest()
+        .or_else(|| zone.from_local_datetime(&(local + Duration::hours(1))).earliest())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn zone_of(tenant: &TenantRecord) -> Tz {
+    tenant.settings.timezone.parse().unwrap_or(chrono_tz::Asia::Jakarta)
+}
+
+fn digest_time(tenant: &TenantRecord) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(tenant.settings.digest_time.trim(), "%H:%M").ok()
+}
+
+/// Makes sure every tenant has its digest job, due at its next local digest time.
+pub async fn schedule_all(store: &dyn Store, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<u64> {
+    let mut added = 0;
+    for tenant in store.tenant_ids().await? {
+        let mut tx = store.begin(tenant).await?;
+        if let Some(record) = tx.tenant().await? {
+            let at = digest_time(&record).unwrap_or(NaiveTime::MIN);
+            let mut job = JobRecord::new(tenant, JobKind::OwnerDigest, tenant.0, max_attempts, now);
+            job.run_at = next_occurrence(now, at, zone_of(&record));
+            let scheduled = tx.enqueue_job(&job).await? || tx.requeue_job(&job.kind, tenant.0, job.run_at).await?;
+            added += u64::from(scheduled);
+        }
+        tx.commit().await?;
+    }
+    Ok(added)
+}
+
+/// The `owner_digest` job: sends yesterday's digest (unless switched off), then waits for the
+/// next local digest time.
+pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin(job.tenant_id).await?;
+    let Some(tenant) = tx.tenant().await? else {
+        tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
+        tx.commit().await?;
+        return Ok(());
+    };
+    let zone = zone_of(&tenant);
+    let next = match digest_time(&tenant) {
+        Some(at) if tenant.status == "active" => {
+            let text = compose(state, &mut *tx, &tenant, now).await?;
+            let key = crate::tenants::data_key(&mut *tx, &state.keys).await?;
+            let told = match tx.first_channel().await? {
+                // The digest quotes several customers: it is sealed with the tenant key.
+                Some(channel) => {
+                    let about = About { channel, escalation: None, contact: None, key: &key };
+                    to_owners(state, &mut *tx, about, "digest", &text, now).await?
+                }
+                None => 0,
+            };
+            let entry = AuditEntry::new("worker", "owner.digest_sent", "tenant", Some(tenant.id.to_string()))
+                .detail(json!({ "owner_messages": told }));
+            audit::append(&mut *tx, vec![entry], now).await?;
+            next_occurrence(now, at, zone)
+        }
+        // Switched off (or the tenant is cancelled): look again in a day.
+        _ => now + Duration::days(1),
+    };
+    if tx.finish_job(job.id, worker, &JobOutcome::Later { run_at: next }, now).await? {
+        tx.commit().await?;
+        state.queue_wake.notify_waiters();
+    }
+    Ok(())
+}
+
+/// Yesterday (in the tenant's zone) in numbers, and the questions the bot could not answer.
+pub async fn compose(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    tenant: &TenantRecord,
+    now: DateTime<Utc>,
+) -> StoreResult<String> {
+    let zone = zone_of(tenant);
+    let today = now.with_timezone(&zone).date_naive();
+    let yesterday = today - Duration::days(1);
+    let from = local_moment(yesterday, NaiveTime::MIN, zone).unwrap_or(now - Duration::days(1));
+    let to = local_moment(today, NaiveTime::MIN, zone).unwrap_or(now);
+    let texts = OwnerTexts::new(&tenant.settings.language);
+
+    let stats = tx.inbound_stats(from, to).await?;
+    let bot_share = match stats.inbound {
+        0 => "-".to_string(),
+        n => format!("{}%", (stats.answered_by_bot * 100 + n / 2) / n),
+    };
+    let slowest = tx
+        .escalations_answered(from, to)
+        .await?
+        .iter()
+        .filter_map(|t| t.answered_at.map(|a| a - t.opened_at))
+        .max()
+        .map_or_else(
+            || "-".to_string(),
+            |d| texts.fill("duration", &[("minutes", &d.num_minutes().max(0).to_string())]),
+        );
+    let mut questions = Vec::new();
+    for ticket in tx.escalations_opened(from, to).await? {
+        if questions.len() == QUESTIONS || !unanswered(&ticket.reason) {
+            continue;
+        }
+        let Some(id) = ticket.trigger_message_id else { continue };
+        let (Some(message), Some(contact)) = (tx.message(id).await?, tx.contact(ticket.contact_id).await?) else {
+            continue;
+        };
+        let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+        if let Some(body) = key.decrypt_opt(message.body_enc.as_deref())? {
+            questions.push(format!("• {}", shorten(body.trim(), QUESTION_CHARS)));
+        }
+    }
+    let overdue = tx.dsars(true, 10_000).await?.iter().filter(|r| requests::overdue(r, now).is_some()).count();
+
+    let mut parts = vec![texts.fill(
+        "digest",
+        &[
+            ("date", &yesterday.format("%d-%m-%Y").to_string()),
+            ("conversations", &stats.conversations.to_string()),
+            ("inbound", &stats.inbound.to_string()),
+            ("bot_share", &bot_share),
+            ("open", &tx.open_escalation_count().await?.to_string()),
+            ("slowest", &slowest),
+        ],
+    )];
+    if !questions.is_empty() {
+        parts.push(texts.fill("digest_questions", &[("questions", &questions.join("\n"))]));
+    }
+    if overdue > 0 {
+        parts.push(texts.fill("digest_requests", &[("count", &overdue.to_string())]));
+    }
+    Ok(parts.join("\n\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_digest_is_the_next_local_time_after_now() {
+        let jakarta = chrono_tz::Asia::Jakarta;
+        let seven = NaiveTime::from_hms_opt(7, 0, 0).unwrap();
+        // 06:00 WIB is 23:00 UTC the day before: today's 07:00 WIB is an hour away.
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 23, 0, 0).unwrap();
+        assert_eq!(next_occurrence(now, seven, jakarta), Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap());
+        // Exactly at 07:00 WIB the next one is tomorrow's.
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap();
+        assert_eq!(next_occurrence(at, seven, jakarta), Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap());
+        // A zone with DST: 02:30 does not exist on the spring-forward night; 03:30 is used.
+        let berlin = chrono_tz::Europe::Berlin;
+        let night = Utc.with_ymd_and_hms(2026, 3, 28, 12, 0, 0).unwrap();
+        let half_two = NaiveTime::from_hms_opt(2, 30, 0).unwrap();
+        assert_eq!(
+            next_occurrence(night, half_two, berlin),
+            Utc.with_ymd_and_hms(2026, 3, 28, 1, 30, 0).unwrap() + Duration::days(1)
+        );
+    }
+}
