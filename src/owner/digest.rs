@@ -53,19 +53,10 @@ fn digest_time(tenant: &TenantRecord) -> Option<NaiveTime> {
 
 /// Makes sure every tenant has its digest job, due at its next local digest time.
 pub async fn schedule_all(store: &dyn Store, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<u64> {
-    let mut added = 0;
-    for tenant in store.tenant_ids().await? {
-        let mut tx = store.begin(tenant).await?;
-        if let Some(record) = tx.tenant().await? {
-            let at = digest_time(&record).unwrap_or(NaiveTime::MIN);
-            let mut job = JobRecord::new(tenant, JobKind::OwnerDigest, tenant.0, max_attempts, now);
-            job.run_at = next_occurrence(now, at, zone_of(&record));
-            let scheduled = tx.enqueue_job(&job).await? || tx.requeue_job(&job.kind, tenant.0, job.run_at).await?;
-            added += u64::from(scheduled);
-        }
-        tx.commit().await?;
-    }
-    Ok(added)
+    crate::worker::ensure_per_tenant(store, JobKind::OwnerDigest, max_attempts, now, |tenant| {
+        next_occurrence(now, digest_time(tenant).unwrap_or(NaiveTime::MIN), zone_of(tenant))
+    })
+    .await
 }
 
 /// The `owner_digest` job: sends yesterday's digest (unless switched off), then waits for the

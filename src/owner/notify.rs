@@ -9,7 +9,9 @@ use super::tickets::window_left;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::crypto::DataKey;
-use crate::domain::{ChannelId, ContactId, EscalationId, MessageKind, OwnerId, OwnerMessageId, Phone, TenantId};
+use crate::domain::{
+    ChannelId, ContactId, ConversationId, EscalationId, MessageKind, OwnerId, OwnerMessageId, Phone, TenantId,
+};
 use crate::engine::assistant;
 use crate::llm::usage::{self, month_start};
 use crate::llm::{Attempt, Llm};
@@ -286,6 +288,30 @@ pub async fn forward(
         AuditEntry::new("worker", "message.forwarded_to_owner", "message", Some(message.id.to_string()))
             .detail(json!({ "ticket": ticket.number, "messages": queued })),
     ])
+}
+
+/// A customer message in a conversation the owner has: forwarded to its open ticket (which is
+/// returned, for more notes about it), or recorded as skipped when none is open.
+pub async fn forward_to_ticket(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    conversation: ConversationId,
+    message: &MessageRecord,
+    now: DateTime<Utc>,
+) -> StoreResult<(Option<EscalationRecord>, Vec<AuditEntry>)> {
+    match tx.open_escalation(conversation).await? {
+        Some(ticket) => {
+            let trail = forward(state, tx, &ticket, message, now).await?;
+            Ok((Some(ticket), trail))
+        }
+        None => Ok((
+            None,
+            vec![
+                AuditEntry::new("worker", "reply.skipped", "message", Some(message.id.to_string()))
+                    .detail(json!({ "why": "conversation_not_with_bot" })),
+            ],
+        )),
+    }
 }
 
 pub fn shorten(text: &str, max: usize) -> String {

@@ -103,18 +103,9 @@ pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<
     Ok(())
 }
 
-/// Makes sure every tenant has its retention job (run at `serve` start and on tenant creation).
+/// Makes sure every tenant has its retention job, due now (run at `serve` start and every 6 h).
 pub async fn schedule_all(store: &dyn Store, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<u64> {
-    let mut added = 0;
-    for tenant in store.tenant_ids().await? {
-        let mut tx = store.begin(tenant).await?;
-        let job = JobRecord::new(tenant, JobKind::Retention, tenant.0, max_attempts, now);
-        // A pass that died (e.g. the database was down too long) is brought back, not lost.
-        let scheduled = tx.enqueue_job(&job).await? || tx.requeue_job(&job.kind, tenant.0, now).await?;
-        added += u64::from(scheduled);
-        tx.commit().await?;
-    }
-    Ok(added)
+    crate::worker::ensure_per_tenant(store, JobKind::Retention, max_attempts, now, |_| now).await
 }
 
 /// The first day of the month 12 months back: audit rows go in whole months.

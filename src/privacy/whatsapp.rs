@@ -2,7 +2,6 @@
 //! them (their messages go to the owner), `MULAI`/`START` brings it back, and
 //! `HAPUS DATA SAYA`/`DELETE MY DATA` opens an erasure request for the owner to approve.
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::requests;
 use crate::app::AppState;
@@ -114,14 +113,10 @@ async fn to_owner(
         let opening = Opening { trigger: Some(from.message.id), holding_message: false, notify_owners: true };
         return Ok(crate::owner::escalate(state, tx, &current, &Handover::because(reason), opening, now).await?.1);
     }
-    let Some(ticket) = tx.open_escalation(current.id).await? else {
-        return Ok(vec![
-            AuditEntry::new("worker", "reply.skipped", "message", Some(from.message.id.to_string()))
-                .detail(json!({ "why": "conversation_not_with_bot" })),
-        ]);
-    };
-    let trail = notify::forward(state, tx, &ticket, from.message, now).await?;
-    if reason == EscalationReason::ErasureRequested {
+    let (ticket, trail) = notify::forward_to_ticket(state, tx, current.id, from.message, now).await?;
+    if let Some(ticket) = ticket
+        && reason == EscalationReason::ErasureRequested
+    {
         let key = state.keys.vault.unwrap_key(&from.contact.wrapped_key)?;
         let number = ticket.number.to_string();
         let text = OwnerTexts::new(&from.tenant.settings.language).fill("erasure_hint", &[("ticket", &number)]);

@@ -88,6 +88,30 @@ impl JobRecord {
     }
 }
 
+/// Makes sure every tenant has its one `kind` job (subject: the tenant), due at `due(tenant)`;
+/// a finished or dead one (e.g. the database was down too long) is brought back, not lost.
+/// Returns how many it (re)scheduled.
+pub async fn ensure_per_tenant(
+    store: &dyn crate::store::Store,
+    kind: JobKind,
+    max_attempts: i32,
+    now: DateTime<Utc>,
+    due: impl Fn(&crate::store::TenantRecord) -> DateTime<Utc> + Send + Sync,
+) -> StoreResult<u64> {
+    let mut added = 0;
+    for tenant in store.tenant_ids().await? {
+        let mut tx = store.begin(tenant).await?;
+        if let Some(record) = tx.tenant().await? {
+            let mut job = JobRecord::new(tenant, kind, tenant.0, max_attempts, now);
+            job.run_at = due(&record);
+            let scheduled = tx.enqueue_job(&job).await? || tx.requeue_job(&job.kind, tenant.0, job.run_at).await?;
+            added += u64::from(scheduled);
+        }
+        tx.commit().await?;
+    }
+    Ok(added)
+}
+
 /// Why a job did not complete. The class is our own short code: it is stored and audited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobFailure {

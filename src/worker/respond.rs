@@ -179,11 +179,10 @@ async fn decided(
     let Decided { decision, with_bot, already_answered, message, channel, current } = d;
     let message_id = message.id;
     Ok(match decision {
-        _ if !with_bot && !already_answered => match tx.open_escalation(current.id).await? {
-            // The owner has this conversation: they see the message, the bot stays silent.
-            Some(ticket) => owner::notify::forward(state, &mut *tx, &ticket, message, now).await?,
-            None => vec![skipped(message_id, "conversation_not_with_bot")],
-        },
+        // The owner has this conversation: they see the message, the bot stays silent.
+        _ if !with_bot && !already_answered => {
+            owner::notify::forward_to_ticket(state, tx, current.id, message, now).await?.1
+        }
         Decision::Reply { text, basis } => {
             let max = Provider::parse(&channel.provider).map_or(1600, Provider::max_body_chars);
             let ids = store_reply(state, &mut *tx, message_id, Author::Bot, &split_body(&text, max), now).await?;
