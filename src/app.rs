@@ -220,22 +220,28 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Gives every tenant (new ones within 6 hours) its daily retention and digest jobs, at start
-/// and then every few hours; the jobs' unique key makes this idempotent across instances.
-async fn schedule_retention(state: AppState, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
+/// Gives every tenant (new ones within 15 minutes) its retention, digest and analytics jobs, at
+/// start and then every 15 minutes; the jobs' unique key makes this idempotent across instances.
+async fn schedule_tenant_jobs(state: AppState, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(15 * 60));
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tick.tick() => {
                 let now = state.clock.now();
                 let attempts = state.config.max_attempts;
-                let retention = crate::privacy::retention::schedule_all(&*state.store, attempts, now).await;
-                let digests = crate::owner::digest::schedule_all(&*state.store, attempts, now).await;
-                match (retention, digests) {
-                    (Ok(0), Ok(0)) => {}
-                    (Ok(passes), Ok(digests)) => tracing::info!(passes, digests, "daily jobs scheduled"),
-                    (Err(e), _) | (_, Err(e)) => tracing::error!(error = %e, "could not schedule daily jobs; retrying later"),
+                let store = &*state.store;
+                let scheduled = async {
+                    Ok::<_, crate::store::StoreError>(
+                        crate::privacy::retention::schedule_all(store, attempts, now).await?
+                            + crate::owner::digest::schedule_all(store, attempts, now).await?
+                            + crate::analytics::rollup::schedule_all(store, attempts, now).await?,
+                    )
+                };
+                match scheduled.await {
+                    Ok(0) => {}
+                    Ok(jobs) => tracing::info!(jobs, "per-tenant jobs scheduled"),
+                    Err(e) => tracing::error!(error = %e, "could not schedule per-tenant jobs; retrying later"),
                 }
             }
         }
@@ -247,7 +253,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
     let mut workers = Vec::new();
     let mut worker_ids = Vec::new();
     if state.config.workers > 0 {
-        tokio::spawn(schedule_retention(state.clone(), shutdown.child_token()));
+        tokio::spawn(schedule_tenant_jobs(state.clone(), shutdown.child_token()));
     }
     for n in 0..state.config.workers {
         let worker = Worker::new(state.clone(), &format!("w{n}"));

@@ -39,3 +39,13 @@ impl Clock for ManualClock {
 fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
 }
+
+/// A local date and time in `zone` as UTC; in a DST gap, the first valid moment after it.
+pub fn local_moment(date: chrono::NaiveDate, at: chrono::NaiveTime, zone: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    use chrono::TimeZone;
+    let local = date.and_time(at);
+    zone.from_local_datetime(&local)
+        .earliest()
+        .or_else(|| zone.from_local_datetime(&(local + Duration::hours(1))).earliest())
+        .map(|t| t.with_timezone(&Utc))
+}

@@ -1,4 +1,5 @@
 //! balas: a WhatsApp AI customer-service gateway for Indonesian small businesses.
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod audit;

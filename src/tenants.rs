@@ -52,6 +52,11 @@ pub struct TenantSettings {
 }
 
 impl TenantSettings {
+    /// The tenant's IANA zone (validated on save; Jakarta if a stored one no longer parses).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Asia::Jakarta)
+    }
+
     /// The settings trimmed and checked; a message names the first thing wrong.
     pub fn validated(&self) -> StoreResult<Self> {
         let bad = |m: &str| Err(StoreError::Config(m.into()));

@@ -10,6 +10,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::ingress::read_body;
 
+pub mod analytics;
 pub mod auth;
 pub mod contacts;
 pub mod conversations;
@@ -63,5 +64,6 @@ pub fn router() -> Router<AppState> {
         .merge(contacts::router())
         .merge(subprocessors::router())
         .merge(requests::router())
+        .merge(analytics::router())
         .merge(openapi::router())
 }

@@ -19,6 +19,7 @@ use crate::app::AppState;
         super::contacts::export_contact, super::contacts::correct, super::contacts::erase_contact,
         super::subprocessors::list,
         super::requests::list, super::requests::open, super::requests::acknowledge, super::requests::close,
+        super::analytics::analytics,
     ),
     modifiers(&BearerAuth)
 )]

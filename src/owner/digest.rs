@@ -3,7 +3,7 @@
 //! owner answer, up to five questions the bot could not answer (with a hint to add them to
 //! the FAQ), and overdue data requests. A durable `owner_digest` job per tenant reschedules
 //! itself to the next local digest time.
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 
@@ -11,6 +11,7 @@ use super::notify::{About, shorten, to_owners};
 use super::texts::OwnerTexts;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
+use crate::clock::local_moment;
 use crate::domain::EscalationReason;
 use crate::privacy::requests;
 use crate::store::{JobOutcome, JobRecord, Store, StoreResult, TenantRecord, TenantTx};
@@ -34,19 +35,6 @@ pub fn next_occurrence(now: DateTime<Utc>, at: NaiveTime, zone: Tz) -> DateTime<
         .unwrap_or(now + Duration::days(1))
 }
 
-/// A local date and time as UTC; in a DST gap, the first valid moment after it.
-fn local_moment(date: NaiveDate, at: NaiveTime, zone: Tz) -> Option<DateTime<Utc>> {
-    let local = date.and_time(at);
-    zone.from_local_datetime(&local)
-        .earliest()
-        .or_else(|| zone.from_local_datetime(&(local + Duration::hours(1))).earliest())
-        .map(|t| t.with_timezone(&Utc))
-}
-
-fn zone_of(tenant: &TenantRecord) -> Tz {
-    tenant.settings.timezone.parse().unwrap_or(chrono_tz::Asia::Jakarta)
-}
-
 fn digest_time(tenant: &TenantRecord) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(tenant.settings.digest_time.trim(), "%H:%M").ok()
 }
@@ -54,7 +42,7 @@ fn digest_time(tenant: &TenantRecord) -> Option<NaiveTime> {
 /// Makes sure every tenant has its digest job, due at its next local digest time.
 pub async fn schedule_all(store: &dyn Store, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<u64> {
     crate::worker::ensure_per_tenant(store, JobKind::OwnerDigest, max_attempts, now, |tenant| {
-        next_occurrence(now, digest_time(tenant).unwrap_or(NaiveTime::MIN), zone_of(tenant))
+        next_occurrence(now, digest_time(tenant).unwrap_or(NaiveTime::MIN), tenant.settings.zone())
     })
     .await
 }
@@ -69,7 +57,7 @@ pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<
         tx.commit().await?;
         return Ok(());
     };
-    let zone = zone_of(&tenant);
+    let zone = tenant.settings.zone();
     let next = match digest_time(&tenant) {
         Some(at) if tenant.status == "active" => {
             let text = compose(state, &mut *tx, &tenant, now).await?;
@@ -104,7 +92,7 @@ pub async fn compose(
     tenant: &TenantRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<String> {
-    let zone = zone_of(tenant);
+    let zone = tenant.settings.zone();
     let today = now.with_timezone(&zone).date_naive();
     let yesterday = today - Duration::days(1);
     let from = local_moment(yesterday, NaiveTime::MIN, zone).unwrap_or(now - Duration::days(1));
@@ -165,6 +153,7 @@ pub async fn compose(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn the_next_digest_is_the_next_local_time_after_now() {

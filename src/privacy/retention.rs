@@ -47,6 +47,8 @@ pub async fn run_tenant(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>)
     {
         run.tenant_rows = Some(tx.purge_tenant().await?);
     } else {
+        // Analytics count what is about to go.
+        crate::analytics::rollup::catch_up(&mut *tx, now).await?;
         if let Some(days) = record.settings.message_retention_days {
             let cutoff = now - Duration::days(days.into());
             let mut times: Vec<(&'static str, DateTime<Utc>)> = Vec::new();

@@ -19,12 +19,16 @@ mod common;
 mod privacy_sql;
 #[macro_use]
 mod reporting_sql;
+#[macro_use]
+mod analytics_sql;
+mod analytics;
 pub mod postgres;
 mod privacy;
 mod records;
 mod reporting;
 pub mod sqlite;
 
+pub use analytics::*;
 pub use privacy::*;
 pub use records::*;
 pub use reporting::*;
@@ -130,7 +134,7 @@ pub trait Store: Send + Sync {
 
 /// One transaction in one tenant's scope. Dropping it without `commit` rolls back.
 #[async_trait]
-pub trait TenantTx: PrivacyOps + ReportingOps + Send {
+pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + Send {
     fn tenant_id(&self) -> TenantId;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 

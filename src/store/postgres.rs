@@ -30,6 +30,10 @@ const APP_TABLES: &[&str] = &[
     "tenant_routes",
     "dsar_requests",
     "activity_counts",
+    "analytics_conversation_days",
+    "analytics_tickets",
+    "analytics_days",
+    "analytics_state",
 ];
 
 pub struct PgStore {
@@ -243,3 +247,5 @@ privacy_ops_impl!(PgTx, time = pg_time, {
 });
 
 reporting_ops_impl!(PgTx, time = pg_time);
+
+analytics_ops_impl!(PgTx, time = pg_time);

@@ -225,3 +225,5 @@ privacy_ops_impl!(SqliteTx, time = sql_time, {
 });
 
 reporting_ops_impl!(SqliteTx, time = sql_time);
+
+analytics_ops_impl!(SqliteTx, time = sql_time);

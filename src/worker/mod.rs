@@ -37,6 +37,7 @@ pub enum JobKind {
     Retention,
     /// The owners' daily digest (subject: the tenant); reschedules itself.
     OwnerDigest,
+    AnalyticsRollup,
 }
 
 impl JobKind {
@@ -50,6 +51,7 @@ impl JobKind {
             Self::TicketTimer => "ticket_timer",
             Self::Retention => "retention",
             Self::OwnerDigest => "owner_digest",
+            Self::AnalyticsRollup => "analytics_rollup",
         }
     }
 
@@ -63,6 +65,7 @@ impl JobKind {
             "ticket_timer" => Some(Self::TicketTimer),
             "retention" => Some(Self::Retention),
             "owner_digest" => Some(Self::OwnerDigest),
+            "analytics_rollup" => Some(Self::AnalyticsRollup),
             _ => None,
         }
     }
@@ -223,6 +226,7 @@ impl Worker {
             Some(JobKind::TicketTimer) => owner::timers::run(&self.state, &self.id, &job).await,
             Some(JobKind::Retention) => crate::privacy::retention::run_job(&self.state, &self.id, &job).await,
             Some(JobKind::OwnerDigest) => owner::digest::run_job(&self.state, &self.id, &job).await,
+            Some(JobKind::AnalyticsRollup) => crate::analytics::rollup::run_job(&self.state, &self.id, &job).await,
             None => Err(JobFailure::Permanent("unknown_kind".into())),
         };
         self.state.metrics.job(&job.kind, waited, started.elapsed());

@@ -77,6 +77,7 @@ on_postgres! {
             let user = balas::users::create(&*app.state.store, keys, tenant, new, "test", now).await.unwrap();
             let mut tx = app.state.store.begin(tenant).await.unwrap();
             tx.revoke_token(&format!("jti-{tenant}"), now, now).await.unwrap();
+            balas::analytics::rollup::catch_up(&mut *tx, now).await.unwrap();
             tx.commit().await.unwrap();
             // Rows no code path writes yet, written as the schema owner so every table has some.
             sqlx::query("INSERT INTO staff_pins (user_id, tenant_id, pin_hash, updated_at) VALUES ($1, $2, 'x', now())").bind(user.id.0).bind(tenant.0).execute(owner_pool).await.unwrap();

@@ -110,7 +110,10 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'queued' AND locked_by IS NULL AND attempts = 0").await, 1);
 
         app.providers.set_behaviour(Behaviour::Accept);
-        assert_eq!(app.drain().await, 1, "the released send runs again at once");
+        // The serving instance also scheduled the per-tenant jobs: count the send alone.
+        app.drain().await;
+        let ran_once = "SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'done' AND attempts = 1";
+        assert_eq!(app.inspect.scalar(ran_once).await, 1, "the released send runs again at once, costing no attempt");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'sent'").await, 1);
     }
 }

@@ -1,0 +1,50 @@
+-- Analytics rollups, kept by the `analytics_rollup` job and read by /api/v1/analytics.
+-- No content and no foreign keys: erasure relabels a customer's rows with fresh random ids.
+
+-- One row per conversation per local day (the tenant's zone) with any message.
+CREATE TABLE analytics_conversation_days (
+    tenant_id       BLOB NOT NULL,
+    day             TEXT NOT NULL,
+    -- The Monday of the day's ISO week, so weekly distinct counts group without date maths.
+    week            TEXT NOT NULL,
+    conversation_id BLOB NOT NULL,
+    contact_id      BLOB NOT NULL,
+    inbound         INTEGER NOT NULL,
+    bot_out         INTEGER NOT NULL,
+    owner_out       INTEGER NOT NULL,
+    system_out      INTEGER NOT NULL,
+    escalated       INTEGER NOT NULL,
+    -- From the day's first customer message to the bot's first reply to it, two significant digits.
+    bot_first_response_ms INTEGER,
+    PRIMARY KEY (tenant_id, day, conversation_id)
+);
+
+-- One row per ticket: times and reason only.
+CREATE TABLE analytics_tickets (
+    tenant_id   BLOB NOT NULL,
+    ticket_id   BLOB NOT NULL,
+    reason      TEXT NOT NULL,
+    opened_at   TEXT NOT NULL,
+    answered_at TEXT,
+    closed_at   TEXT,
+    PRIMARY KEY (tenant_id, ticket_id)
+);
+CREATE INDEX analytics_tickets_opened ON analytics_tickets(tenant_id, opened_at);
+
+-- Summable per-day figures: LLM calls, tokens and cost, dead letters.
+CREATE TABLE analytics_days (
+    tenant_id BLOB NOT NULL,
+    day       TEXT NOT NULL,
+    week      TEXT NOT NULL,
+    metric    TEXT NOT NULL,
+    value     INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, day, metric)
+);
+
+-- How far each tenant's rollup has got.
+CREATE TABLE analytics_state (
+    tenant_id      BLOB PRIMARY KEY,
+    rolled_through TEXT NOT NULL
+);
+
+CREATE INDEX jobs_dead ON jobs(tenant_id, updated_at) WHERE state = 'dead';

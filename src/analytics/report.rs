@@ -1,0 +1,307 @@
+//! Reads the rollup in day or week buckets of the tenant's zone, with a total for the range
+//! and a snapshot for now. Counts, shares, times and costs only: no text, no numbers, no names.
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::rollup::day_start;
+use super::{day_key, week_of};
+use crate::store::{ConversationTotals, Grouping, StoreResult, TenantRecord, TenantTx, TicketFact};
+
+/// A ticket unanswered this long is overdue when the tenant's reminders are off.
+const DEFAULT_OVERDUE_MINUTES: i64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub from: NaiveDate,
+    /// Inclusive.
+    pub to: NaiveDate,
+    pub grouping: Grouping,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Report {
+    pub timezone: String,
+    /// `day` or `week` (weeks start on Monday and are clipped to the range).
+    pub granularity: &'static str,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The rollup includes activity up to this moment (it runs every few minutes).
+    pub as_of: Option<DateTime<Utc>>,
+    pub buckets: Vec<Bucket>,
+    pub total: Bucket,
+    pub now: Snapshot,
+}
+
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Bucket {
+    pub start: Option<NaiveDate>,
+    pub end: Option<NaiveDate>,
+    pub messages: Messages,
+    /// Distinct customers who wrote.
+    pub customers: i64,
+    /// Distinct conversations with a customer message.
+    pub conversations: i64,
+    /// Conversations the bot answered with no ticket and no owner message.
+    pub bot_resolved: Share,
+    /// Conversations that got a ticket.
+    pub escalated: Share,
+    /// Tickets opened, by reason.
+    pub escalations: Escalations,
+    pub bot_first_response_seconds: Percentiles,
+    /// From a ticket's opening to the owner's first answer, by the day it opened.
+    pub owner_response_seconds: Percentiles,
+    /// At the bucket's end (or now, for the current one).
+    pub tickets: Tickets,
+    pub llm: Llm,
+    /// Jobs that gave up after their last attempt.
+    pub dead_letters: i64,
+    /// Data-subject requests open at the bucket's end.
+    pub data_requests_open: i64,
+}
+
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Messages {
+    pub inbound: i64,
+    pub outbound_bot: i64,
+    pub outbound_owner: i64,
+    /// Automatic notices (holding messages, confirmations).
+    pub outbound_system: i64,
+}
+
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Share {
+    pub count: i64,
+    /// Of `conversations`, 0 to 1; null without conversations.
+    pub share: Option<f64>,
+}
+
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Escalations {
+    pub opened: i64,
+    pub reasons: BTreeMap<String, i64>,
+}
+
+/// Nearest-rank percentiles; null without samples. Bot times are kept to two significant digits.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Percentiles {
+    pub samples: i64,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+}
+
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Tickets {
+    pub open: i64,
+    /// Open and unanswered past the tenant's first reminder.
+    pub overdue: i64,
+}
+
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Llm {
+    pub calls: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    /// From the configured per-token prices.
+    pub estimated_cost_usd: f64,
+}
+
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Snapshot {
+    pub open_tickets: i64,
+    pub overdue_tickets: i64,
+    pub dead_letters: i64,
+    pub open_data_requests: i64,
+}
+
+/// The report for `range`, read in the caller's (read-only) transaction.
+pub async fn build(
+    tx: &mut dyn TenantTx,
+    tenant: &TenantRecord,
+    range: Range,
+    now: DateTime<Utc>,
+) -> StoreResult<Report> {
+    let zone = tenant.settings.zone();
+    let (from_key, to_key) = (day_key(range.from), day_key(range.to));
+    let window = (day_start(range.from, zone), day_start(range.to + Duration::days(1), zone));
+    let tickets = tx.ticket_facts(window.0, window.1.max(now)).await?;
+    let requests = tx.data_request_spans(window.0, window.1.max(now)).await?;
+    let overdue_after = match tenant.settings.renotify_minutes {
+        0 => Duration::minutes(DEFAULT_OVERDUE_MINUTES),
+        minutes => Duration::minutes(minutes.into()),
+    };
+    let facts = Facts { tickets: &tickets, requests: &requests, overdue_after, now };
+
+    let mut buckets = Vec::new();
+    for grouping in [range.grouping, Grouping::Whole] {
+        let conversations: HashMap<String, ConversationTotals> = tx
+            .conversation_totals(&from_key, &to_key, grouping)
+            .await?
+            .into_iter()
+            .map(|t| (t.bucket.clone(), t))
+            .collect();
+        let mut histograms: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
+        for (bucket, ms, count) in tx.first_response_histogram(&from_key, &to_key, grouping).await? {
+            histograms.entry(bucket).or_default().push((ms, count));
+        }
+        let mut metrics: HashMap<(String, String), i64> = HashMap::new();
+        for (bucket, metric, value) in tx.day_metric_totals(&from_key, &to_key, grouping).await? {
+            metrics.insert((bucket, metric), value);
+        }
+        for (key, start, end) in spans(range, grouping) {
+            let (opens, closes) = (day_start(start, zone), day_start(end + Duration::days(1), zone));
+            let metric = |name: &str| metrics.get(&(key.clone(), name.to_string())).copied().unwrap_or(0);
+            let mut bucket = Bucket {
+                start: Some(start),
+                end: Some(end),
+                bot_first_response_seconds: percentiles(histograms.get(&key).map_or(&[][..], Vec::as_slice), 1000.0),
+                llm: Llm {
+                    calls: metric("llm_calls"),
+                    prompt_tokens: metric("llm_prompt_tokens"),
+                    completion_tokens: metric("llm_completion_tokens"),
+                    estimated_cost_usd: metric("llm_cost_micro_usd") as f64 / 1e6,
+                },
+                dead_letters: metric("dead_letters"),
+                ..Bucket::default()
+            };
+            fill_conversations(&mut bucket, conversations.get(&key));
+            facts.fill(&mut bucket, opens, closes);
+            buckets.push(bucket);
+        }
+    }
+    let total = buckets.pop().unwrap_or_default();
+    let snapshot = Snapshot {
+        open_tickets: tickets.iter().filter(|t| facts.open_at(t, now)).count() as i64,
+        overdue_tickets: tickets.iter().filter(|t| facts.overdue_at(t, now)).count() as i64,
+        dead_letters: tx.dead_letter_count().await?,
+        open_data_requests: facts.requests_open_at(now),
+    };
+    Ok(Report {
+        timezone: tenant.settings.timezone.clone(),
+        granularity: if range.grouping == Grouping::Week { "week" } else { "day" },
+        from: range.from,
+        to: range.to,
+        as_of: tx.analytics_rolled_through().await?,
+        buckets,
+        total,
+        now: snapshot,
+    })
+}
+
+/// The buckets of `range` as (rollup key, first day, last day).
+fn spans(range: Range, grouping: Grouping) -> Vec<(String, NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    let mut day = range.from;
+    while day <= range.to {
+        let (key, end) = match grouping {
+            Grouping::Day => (day_key(day), day),
+            Grouping::Week => (day_key(week_of(day)), (week_of(day) + Duration::days(6)).min(range.to)),
+            Grouping::Whole => (String::new(), range.to),
+        };
+        out.push((key, day, end));
+        day = end + Duration::days(1);
+    }
+    out
+}
+
+fn fill_conversations(bucket: &mut Bucket, totals: Option<&ConversationTotals>) {
+    let Some(t) = totals else { return };
+    let share =
+        |count: i64| Share { count, share: (t.conversations > 0).then(|| count as f64 / t.conversations as f64) };
+    bucket.messages = Messages {
+        inbound: t.inbound,
+        outbound_bot: t.bot_out,
+        outbound_owner: t.owner_out,
+        outbound_system: t.system_out,
+    };
+    bucket.customers = t.customers;
+    bucket.conversations = t.conversations;
+    bucket.bot_resolved = share(t.bot_resolved);
+    bucket.escalated = share(t.escalated);
+}
+
+/// Ticket and request times, read once for the whole range.
+struct Facts<'a> {
+    tickets: &'a [TicketFact],
+    requests: &'a [(DateTime<Utc>, Option<DateTime<Utc>>)],
+    overdue_after: Duration,
+    now: DateTime<Utc>,
+}
+
+impl Facts<'_> {
+    fn fill(&self, bucket: &mut Bucket, opens: DateTime<Utc>, closes: DateTime<Utc>) {
+        let opened: Vec<&TicketFact> =
+            self.tickets.iter().filter(|t| t.opened_at >= opens && t.opened_at < closes).collect();
+        bucket.escalations.opened = opened.len() as i64;
+        for t in &opened {
+            *bucket.escalations.reasons.entry(t.reason.clone()).or_default() += 1;
+        }
+        let mut waits: Vec<(i64, i64)> =
+            opened.iter().filter_map(|t| t.answered_at.map(|a| ((a - t.opened_at).num_seconds().max(0), 1))).collect();
+        waits.sort_unstable();
+        bucket.owner_response_seconds = percentiles(&waits, 1.0);
+        let end = closes.min(self.now);
+        bucket.tickets = Tickets {
+            open: self.tickets.iter().filter(|t| self.open_at(t, end)).count() as i64,
+            overdue: self.tickets.iter().filter(|t| self.overdue_at(t, end)).count() as i64,
+        };
+        bucket.data_requests_open = self.requests_open_at(end);
+    }
+
+    fn open_at(&self, t: &TicketFact, at: DateTime<Utc>) -> bool {
+        t.opened_at <= at && t.closed_at.is_none_or(|c| c > at)
+    }
+
+    fn overdue_at(&self, t: &TicketFact, at: DateTime<Utc>) -> bool {
+        self.open_at(t, at) && t.answered_at.is_none_or(|a| a >= at) && at - t.opened_at > self.overdue_after
+    }
+
+    fn requests_open_at(&self, at: DateTime<Utc>) -> i64 {
+        self.requests.iter().filter(|(received, closed)| *received <= at && closed.is_none_or(|c| c > at)).count()
+            as i64
+    }
+}
+
+/// Nearest-rank p50 and p90 of (value, count) pairs sorted by value, divided by `unit`.
+pub fn percentiles(sorted: &[(i64, i64)], unit: f64) -> Percentiles {
+    let samples: i64 = sorted.iter().map(|(_, n)| n).sum();
+    let rank = |p: i64| {
+        let wanted = (samples * p + 99) / 100;
+        let mut seen = 0;
+        sorted.iter().find(|(_, n)| {
+            seen += n;
+            seen >= wanted
+        })
+    };
+    let at = |p| (samples > 0).then(|| rank(p).map(|(v, _)| *v as f64 / unit)).flatten();
+    Percentiles { samples, p50: at(50), p90: at(90) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let values: Vec<(i64, i64)> = (1..=10).map(|v| (v * 1000, 1)).collect();
+        let p = percentiles(&values, 1000.0);
+        assert_eq!((p.samples, p.p50, p.p90), (10, Some(5.0), Some(9.0)));
+        let p = percentiles(&[(2000, 9), (60_000, 1)], 1000.0);
+        assert_eq!((p.p50, p.p90), (Some(2.0), Some(2.0)));
+        let p = percentiles(&[(2000, 8), (60_000, 2)], 1000.0);
+        assert_eq!(p.p90, Some(60.0));
+        assert_eq!(percentiles(&[], 1.0).p50, None);
+    }
+
+    #[test]
+    fn weeks_are_clipped_to_the_range() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let range = Range { from: day(12), to: day(24), grouping: Grouping::Week };
+        let spans = spans(range, Grouping::Week);
+        let flat: Vec<(&str, u32, u32)> =
+            spans.iter().map(|(k, s, e)| (k.as_str(), chrono::Datelike::day(s), chrono::Datelike::day(e))).collect();
+        assert_eq!(flat, vec![("2026-11-09", 12, 15), ("2026-11-16", 16, 22), ("2026-11-23", 23, 24)]);
+        assert_eq!(super::spans(range, Grouping::Whole).len(), 1);
+    }
+}
