@@ -8,6 +8,7 @@ mod auth_api;
 mod breach_report;
 mod cli;
 mod conversations_api;
+mod dashboard;
 mod digest;
 mod escalations_api;
 mod fernet_vectors;
