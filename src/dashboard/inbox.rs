@@ -56,7 +56,7 @@ async fn inbox(
                             td { a.ticket href={ "/dashboard/tickets/" (ticket.id) } { "#" (ticket.number) } }
                             td { (ticket.customer) }
                             td { (texts.reason(&ticket.reason)) }
-                            td { (ticket.status) }
+                            td { (status(lang, &ticket.status)) }
                             td { (age(lang, ticket.opened_at, now)) }
                         }
                     }
@@ -94,7 +94,7 @@ async fn ticket(
     let body = html! {
         div.card {
             p { strong { (read.conversation.customer) } " · " (texts.reason(&ticket.reason)) }
-            p.meta { (t("inbox.status")) ": " span #status { (ticket.status) } " · " (local(&session, ticket.opened_at)) }
+            p.meta { (t("inbox.status")) ": " span #status { (status(lang, &ticket.status)) } " · " (local(&session, ticket.opened_at)) }
         }
         h2 { (t("ticket.messages")) }
         ul.messages #messages {
@@ -127,6 +127,16 @@ async fn ticket(
     };
     let title = format!("{} #{}", t("ticket.title"), ticket.number);
     Ok(page(&session, StatusCode::OK, &title, flash_from_query(lang, query.as_deref()), body))
+}
+
+fn status(lang: super::i18n::Lang, status: &str) -> &'static str {
+    match status {
+        "open" => lang.t("status.open"),
+        "human" => lang.t("status.human"),
+        "handed_back" => lang.t("status.handed_back"),
+        "resolved" => lang.t("status.resolved"),
+        _ => lang.t("status.other"),
+    }
 }
 
 fn author(lang: super::i18n::Lang, author: &str) -> &'static str {

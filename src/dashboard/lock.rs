@@ -170,13 +170,17 @@ async fn unlock(
     let now = state.clock.now();
     let actor = format!("user:{}", ticket.user);
     let mut tx = state.store.begin(ticket.tenant).await?;
-    let enabled = tx.user(ticket.user).await?.is_some_and(|u| u.disabled_at.is_none());
-    let verdict =
-        if enabled { users::unlock_with_pin(&mut *tx, ticket.user, pin, now).await? } else { Err(PinError::NotSet) };
+    // The role comes from the user as stored now, not from the cookie: a demotion holds.
+    let record = tx.user(ticket.user).await?.filter(|u| u.disabled_at.is_none());
+    let role = record.as_ref().and_then(|u| Role::parse(&u.role));
+    let verdict = match role {
+        Some(_) => users::unlock_with_pin(&mut *tx, ticket.user, pin, now).await?,
+        None => Err(PinError::NotSet),
+    };
     let (entry, outcome) = match verdict {
         Ok(()) => {
             let ttl = DateTime::from_timestamp(ticket.expires, 0).unwrap_or(now) - now;
-            let claims = Claims::new(ticket.tenant, ticket.role, &actor, ttl, now);
+            let claims = Claims::new(ticket.tenant, role.unwrap_or(Role::Analytics), &actor, ttl, now);
             let token = keys.issue(&claims).map_err(ApiError::internal)?;
             let entry = AuditEntry::new(&actor, "auth.pin_unlocked", "user", Some(ticket.user.to_string()))
                 .detail(json!({ "token": claims.jti }));
@@ -197,7 +201,8 @@ async fn unlock(
     tx.commit().await?;
     match outcome {
         Ok(token) => {
-            let home = if ticket.role == Role::Analytics { "/dashboard/analytics" } else { "/dashboard" };
+            let home =
+                if !matches!(role, Some(Role::Owner | Role::Staff)) { "/dashboard/analytics" } else { "/dashboard" };
             let mut response = Redirect::to(home).into_response();
             let max_age = ticket.expires - now.timestamp();
             let cookies = [

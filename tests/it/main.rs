@@ -9,6 +9,7 @@ mod breach_report;
 mod cli;
 mod conversations_api;
 mod dashboard;
+mod dashboard_browser;
 mod digest;
 mod escalations_api;
 mod fernet_vectors;
