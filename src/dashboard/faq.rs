@@ -99,7 +99,7 @@ async fn create(
     session.require_content()?;
     match item_of(&form)? {
         Ok(item) => {
-            create_entry(&state, session.caller.tenant, session.actor(), item).await?;
+            create_entry(&state, session.caller.tenant, &session.actor(), item).await?;
             Ok(Redirect::to("/dashboard/faq?ok=saved").into_response())
         }
         Err((draft, why)) => {
@@ -125,7 +125,7 @@ async fn update(
     let id = parse_id(&id)?;
     match item_of(&form)? {
         Ok(item) => {
-            update_entry(&state, session.caller.tenant, session.actor(), id, item).await?;
+            update_entry(&state, session.caller.tenant, &session.actor(), id, item).await?;
             Ok(Redirect::to("/dashboard/faq?ok=saved").into_response())
         }
         Err((_, why)) => render(&state, &session, StatusCode::BAD_REQUEST, Some(Flash::Error(why)), None).await,
@@ -142,6 +142,6 @@ async fn remove(
     let form = Form::read(&headers, body).await?;
     session.check_csrf(&form)?;
     session.require_content()?;
-    delete_entry(&state, session.caller.tenant, session.actor(), parse_id(&id)?).await?;
+    delete_entry(&state, session.caller.tenant, &session.actor(), parse_id(&id)?).await?;
     Ok(Redirect::to("/dashboard/faq?ok=deleted").into_response())
 }

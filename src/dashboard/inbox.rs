@@ -40,7 +40,7 @@ async fn inbox(
     if session.caller.role == Role::Analytics {
         return Ok(Redirect::to("/dashboard/analytics").into_response());
     }
-    let tickets = list_tickets(&state, &session.caller, session.actor(), true, INBOX_LIMIT).await?;
+    let tickets = list_tickets(&state, &session.caller, &session.actor(), true, INBOX_LIMIT).await?;
     let (lang, now) = (session.lang, state.clock.now());
     let texts = OwnerTexts::new(lang.code());
     let t = |k| lang.t(k);
@@ -85,7 +85,7 @@ async fn ticket(
     tx.commit().await?;
     let ticket = ticket.ok_or_else(PageError::not_found)?;
     // The messages are decrypted and the read audited (`conversation.read`) by the API's code.
-    let read = read_conversation(&state, &session.caller, session.actor(), ticket.conversation_id).await?;
+    let read = read_conversation(&state, &session.caller, &session.actor(), ticket.conversation_id).await?;
     let lang = session.lang;
     let t = |k| lang.t(k);
     let open = ticket.closed_at.is_none();
@@ -169,7 +169,7 @@ async fn act(
         _ => return Err(PageError::not_found()),
     };
     let back = format!("/dashboard/tickets/{id}");
-    match act_on_ticket(&state, &session.caller, session.actor(), id, action).await {
+    match act_on_ticket(&state, &session.caller, &session.actor(), id, action).await {
         Ok(_) => Ok(Redirect::to(&format!("{back}?ok={verb}")).into_response()),
         Err(e) if e.status == StatusCode::CONFLICT || e.status == StatusCode::BAD_REQUEST => {
             Ok(Redirect::to(&format!("{back}?err={}", e.code)).into_response())

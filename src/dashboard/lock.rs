@@ -95,7 +95,7 @@ async fn lock(
         nonce: crate::crypto::random_token(),
     };
     let value = ticket.cookie_value(&state).ok_or_else(PageError::forbidden)?;
-    revoke_token(&state, caller.tenant, session.actor(), &caller.token_id, caller.expires_at).await?;
+    revoke_token(&state, caller.tenant, &session.actor(), &caller.token_id, caller.expires_at).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin(caller.tenant).await?;
     let entry = AuditEntry::new(session.actor(), "auth.session_locked", "user", Some(user.to_string()))

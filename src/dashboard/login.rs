@@ -138,7 +138,7 @@ async fn logout(
         (Ok(session), _) => {
             session.check_csrf(&form)?;
             let caller = &session.caller;
-            revoke_token(&state, caller.tenant, session.actor(), &caller.token_id, caller.expires_at).await?;
+            revoke_token(&state, caller.tenant, &session.actor(), &caller.token_id, caller.expires_at).await?;
         }
         (Err(_), Some(lock)) => {
             if !session::same(form.get(CSRF_FIELD), lock.csrf(&state).as_deref()) {

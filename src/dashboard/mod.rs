@@ -2,7 +2,7 @@
 //! time), no JavaScript, Bahasa Indonesia first with English on `?lang=en`. It reuses the API's
 //! shared functions, so logins, ticket moves, FAQ edits and settings audit exactly like the API.
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -31,7 +31,8 @@ const STYLE: &str = include_str!("style.css");
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
-pub fn router() -> Router<AppState> {
+/// The dashboard's routes; `state` only configures the header layer (the cookie flags).
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(login::router())
         .merge(lock::router())
@@ -41,7 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(analytics::router())
         .route("/dashboard/assets/style.css", get(style))
         .route("/dashboard/{*rest}", axum::routing::any(|| async { PageError::not_found() }))
-        .layer(axum::middleware::from_fn(headers_and_language))
+        .layer(axum::middleware::from_fn_with_state(state, headers_and_language))
 }
 
 async fn style() -> Response {
@@ -50,7 +51,7 @@ async fn style() -> Response {
 
 /// Security headers on every dashboard answer, and `?lang=en|id` remembered in a cookie (the
 /// request itself sees the new choice through an extension).
-async fn headers_and_language(mut request: Request, next: Next) -> Response {
+async fn headers_and_language(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let chosen = request.uri().query().and_then(i18n::Lang::from_query);
     if let Some(lang) = chosen {
         request.extensions_mut().insert(lang);
@@ -63,11 +64,7 @@ async fn headers_and_language(mut request: Request, next: Next) -> Response {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if let Some(lang) = chosen
-        && let Ok(value) = HeaderValue::from_str(&format!(
-            "{}={}; Path=/dashboard; Max-Age=31536000; SameSite=Strict; HttpOnly",
-            session::LANG_COOKIE,
-            lang.code()
-        ))
+        && let Some(value) = session::set_cookie(&state, session::LANG_COOKIE, lang.code(), "/dashboard", 31_536_000)
     {
         headers.append(header::SET_COOKIE, value);
     }

@@ -76,9 +76,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// Audit rows name the user as the login rows do: `user:<id>`.
-    pub fn actor(&self) -> &str {
-        &self.caller.subject
+    /// Audit rows name the user as the login rows do (`user:<id>`); any other token as the API does.
+    pub fn actor(&self) -> String {
+        if self.user.is_some() { self.caller.subject.clone() } else { self.caller.actor() }
     }
 
     /// Refuses a POST whose form lacks this session's CSRF token: nothing happens (403).

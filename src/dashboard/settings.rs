@@ -137,7 +137,7 @@ async fn save(
         let flash = Flash::Error(session.lang.t("settings.number").into());
         return Ok(render(&session, StatusCode::BAD_REQUEST, Some(flash), &typed));
     }
-    match change_settings(&state, session.caller.tenant, session.actor(), patch).await {
+    match change_settings(&state, session.caller.tenant, &session.actor(), patch).await {
         Ok(_) => Ok(Redirect::to("/dashboard/settings?ok=saved").into_response()),
         Err(e) if e.status == StatusCode::BAD_REQUEST => {
             Ok(render(&session, StatusCode::BAD_REQUEST, Some(Flash::Error(e.detail)), &typed))
