@@ -174,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(ingress::router().route_layer(axum::middleware::from_fn_with_state(state.clone(), count_webhook)))
         .merge(crate::api::router())
+        .merge(crate::dashboard::router(state.clone()))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod contacts;
 pub mod crypto;
+pub mod dashboard;
 pub mod demo;
 pub mod domain;
 pub mod engine;

@@ -162,6 +162,20 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>"))?;
+        Self::from_token(state, token.trim()).await
+    }
+}
+
+impl Caller {
+    /// Checks a token (signature, expiry, rate, revocation, its user still enabled): the API's
+    /// bearer header and the dashboard's session cookie both come through here.
+    pub async fn from_token(state: &AppState, token: &str) -> Result<Self, ApiError> {
         let Some(keys) = &state.token_keys else {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -169,13 +183,7 @@ impl FromRequestParts<AppState> for Caller {
                 "the owner API needs BALAS_JWT_SECRET to be configured",
             ));
         };
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>"))?;
-        let claims = keys.verify(token.trim(), state.clock.now())?;
+        let claims = keys.verify(token, state.clock.now())?;
         state.limits.per_token(&claims.jti)?;
         let mut tx = state.store.begin_read(claims.tenant_id).await?;
         let revoked = tx.is_token_revoked(&claims.jti).await?;

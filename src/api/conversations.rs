@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::ingress::read_body;
 use crate::owner::notify::label_of;
 use crate::owner::tickets::{self, Action, Opening};
-use crate::store::{ConversationRecord, TenantTx};
+use crate::store::{ConversationRecord, EscalationRecord, TenantTx};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -134,6 +134,26 @@ fn not_found() -> ApiError {
 async fn read(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     caller.require_content_access()?;
     let id: ConversationId = id.parse().map_err(|_| not_found())?;
+    let read = read_conversation(&state, &caller, &caller.actor(), id).await?;
+    let ticket = read.open_ticket.map(|t| json!({ "id": t.id, "number": t.number, "status": t.status }));
+    Ok(Json(json!({ "conversation": read.conversation, "open_ticket": ticket, "messages": read.messages })))
+}
+
+/// A conversation, its open ticket and its latest 200 messages decrypted (oldest first).
+pub struct ConversationRead {
+    pub conversation: ConversationView,
+    pub open_ticket: Option<EscalationRecord>,
+    pub messages: Vec<MessageView>,
+}
+
+/// Reads one conversation of the caller's tenant with its messages decrypted; the read is
+/// audited as `conversation.read` naming `actor`, for the API and the dashboard alike.
+pub async fn read_conversation(
+    state: &AppState,
+    caller: &Caller,
+    actor: &str,
+    id: ConversationId,
+) -> Result<ConversationRead, ApiError> {
     let now = state.clock.now();
     let mut tx = state.store.begin(caller.tenant).await?;
     let conversation = tx.conversation(id).await?.ok_or_else(not_found)?;
@@ -152,14 +172,14 @@ async fn read(State(state): State<AppState>, caller: Caller, Path(id): Path<Stri
             created_at: m.created_at,
         });
     }
-    let ticket = tx.open_escalation(id).await?.map(|t| json!({ "id": t.id, "number": t.number, "status": t.status }));
-    let conversation = view(&state, &mut *tx, conversation).await?;
+    let open_ticket = tx.open_escalation(id).await?;
+    let conversation = view(state, &mut *tx, conversation).await?;
     // Reading message content is audited, naming the reader.
-    let entry = AuditEntry::new(caller.actor(), "conversation.read", "conversation", Some(id.to_string()))
+    let entry = AuditEntry::new(actor, "conversation.read", "conversation", Some(id.to_string()))
         .detail(json!({ "messages": messages.len(), "token": caller.token_id }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "conversation": conversation, "open_ticket": ticket, "messages": messages })))
+    Ok(ConversationRead { conversation, open_ticket, messages })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

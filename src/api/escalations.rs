@@ -13,7 +13,7 @@ use super::auth::Caller;
 use super::{MAX_BODY_BYTES, parse_json};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
-use crate::domain::{ConversationId, EscalationId};
+use crate::domain::{ConversationId, ConversationState, EscalationId, MessageId};
 use crate::error::ApiError;
 use crate::ingress::read_body;
 use crate::owner::notify::label_of;
@@ -81,18 +81,30 @@ async fn list(
             _ => return Err(ApiError::bad_request("invalid_query", "known parameters: status=open|all, limit")),
         }
     }
+    let views = list_tickets(&state, &caller, &caller.actor(), open_only, limit).await?;
+    Ok(Json(json!({ "escalations": views })))
+}
+
+/// The tenant's tickets with customers masked; the read is audited naming `actor`.
+pub async fn list_tickets(
+    state: &AppState,
+    caller: &Caller,
+    actor: &str,
+    open_only: bool,
+    limit: i64,
+) -> Result<Vec<TicketView>, ApiError> {
     let now = state.clock.now();
     let mut tx = state.store.begin(caller.tenant).await?;
     let mut views = Vec::new();
     for ticket in tx.escalations(open_only, limit).await? {
-        views.push(view(&state, &mut *tx, ticket).await?);
+        views.push(view(state, &mut *tx, ticket).await?);
     }
     // Customer names are personal data: the read is audited, naming the reader.
-    let entry = AuditEntry::new(caller.actor(), "escalation.listed", "tenant", Some(caller.tenant.to_string()))
+    let entry = AuditEntry::new(actor, "escalation.listed", "tenant", Some(caller.tenant.to_string()))
         .detail(json!({ "count": views.len(), "token": caller.token_id }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "escalations": views })))
+    Ok(views)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -134,17 +146,36 @@ async fn act(
         "resolve" => Action::Resolve,
         _ => return Err(ApiError::not_found("not_found", "actions are reply, takeover, handback and resolve")),
     };
+    let done = act_on_ticket(&state, &caller, &caller.actor(), id, action).await?;
+    Ok(Json(json!({ "escalation": done.ticket, "conversation_state": done.state.as_str(), "messages": done.messages })))
+}
+
+/// A ticket after an action taken through `act_on_ticket`.
+pub struct Acted {
+    pub ticket: TicketView,
+    pub state: ConversationState,
+    pub messages: Vec<MessageId>,
+}
+
+/// One action on a ticket of the caller's tenant through `tickets::apply` (the state machine
+/// and its audit trail, naming `actor`); wakes the workers for any message it queued.
+pub async fn act_on_ticket(
+    state: &AppState,
+    caller: &Caller,
+    actor: &str,
+    id: EscalationId,
+    action: Action,
+) -> Result<Acted, ApiError> {
+    let not_found = || ApiError::not_found("escalation_not_found", "no escalation with this id in your tenant");
     let now = state.clock.now();
     let mut tx = state.store.begin(caller.tenant).await?;
     let ticket = tx.lock_escalation(id).await?.ok_or_else(not_found)?;
-    let applied = tickets::apply(&state, &mut *tx, ticket, action, &caller.actor(), now).await.map_err(refusal)?;
+    let applied = tickets::apply(state, &mut *tx, ticket, action, actor, now).await.map_err(refusal)?;
     audit::append(&mut *tx, applied.trail, now).await?;
-    let ticket = view(&state, &mut *tx, applied.ticket).await?;
+    let ticket = view(state, &mut *tx, applied.ticket).await?;
     tx.commit().await?;
     state.queue_wake.notify_waiters();
-    Ok(Json(
-        json!({ "escalation": ticket, "conversation_state": applied.state.as_str(), "messages": applied.messages }),
-    ))
+    Ok(Acted { ticket, state: applied.state, messages: applied.messages })
 }
 
 pub(super) fn refusal(e: ActionError) -> ApiError {

@@ -1,7 +1,7 @@
 //! `POST /api/v1/auth/login` (e-mail and password → a bearer token), `…/logout` (revokes the
 //! caller's token) and `…/revoke` (an owner revokes any token id of the tenant). Every login,
 //! good or bad, is audited and rate limited per client IP and per e-mail.
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -50,36 +50,60 @@ async fn login(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    if state.token_keys.is_none() {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "api_disabled", "BALAS_JWT_SECRET is not set"));
+    }
+    let login: Login = read_json(&headers, body, r#"{"tenant": "…", "email": "…", "password": "…"}"#).await?;
+    let ok = authenticate(&state, peer.ip(), &login.tenant, &login.email, &login.password).await?;
+    Ok(Json(
+        json!({ "token": ok.token, "token_type": "Bearer", "expires_at": ok.claims.expires_at(), "role": ok.claims.role }),
+    ))
+}
+
+/// A successful login: the signed token and its claims.
+pub struct LoggedIn {
+    pub token: String,
+    pub claims: Claims,
+}
+
+/// The login check shared by the API and the dashboard: rate limits per IP and e-mail, the
+/// decoy hash for unknown tenants and users, and one audit row per attempt.
+pub async fn authenticate(
+    state: &AppState,
+    ip: IpAddr,
+    tenant: &str,
+    email: &str,
+    password: &str,
+) -> Result<LoggedIn, ApiError> {
     let Some(keys) = &state.token_keys else {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "api_disabled", "BALAS_JWT_SECRET is not set"));
     };
-    let login: Login = read_json(&headers, body, r#"{"tenant": "…", "email": "…", "password": "…"}"#).await?;
     let invalid = || ApiError::unauthorized("invalid_credentials", "the tenant, e-mail or password is wrong");
-    let tenant = match login.tenant.parse::<TenantId>() {
+    let tenant = match tenant.parse::<TenantId>() {
         Ok(id) => Some(id),
-        Err(_) => state.store.route_tenant(login.tenant.trim()).await?,
+        Err(_) => state.store.route_tenant(tenant.trim()).await?,
     };
-    let email_index = state.keys.index.email(tenant.unwrap_or(TenantId(uuid::Uuid::nil())), &login.email);
-    state.limits.login(peer.ip(), &email_index)?;
+    let email_index = state.keys.index.email(tenant.unwrap_or(TenantId(uuid::Uuid::nil())), email);
+    state.limits.login(ip, &email_index)?;
     let now = state.clock.now();
     let mut tx = match tenant {
         Some(id) => state.store.begin(id).await?,
         None => {
-            verify_secret(&login.password, decoy_hash());
+            verify_secret(password, decoy_hash());
             return Err(invalid());
         }
     };
     if tx.tenant().await?.is_none() {
-        verify_secret(&login.password, decoy_hash());
+        verify_secret(password, decoy_hash());
         return Err(invalid());
     }
     let user = tx.user_by_email_index(&email_index).await?;
     let verdict = match &user {
         None => {
-            verify_secret(&login.password, decoy_hash());
+            verify_secret(password, decoy_hash());
             Err("unknown_user")
         }
-        Some(u) if !verify_secret(&login.password, &u.password_hash) => Err("wrong_password"),
+        Some(u) if !verify_secret(password, &u.password_hash) => Err("wrong_password"),
         Some(u) if u.disabled_at.is_some() => Err("disabled"),
         Some(u) => Role::parse(&u.role).ok_or("unknown_role"),
     };
@@ -94,9 +118,7 @@ async fn login(
             let token = keys.issue(&claims).map_err(ApiError::internal)?;
             let entry = AuditEntry::new(format!("user:{}", u.id), "auth.login_succeeded", subject.0, subject.1)
                 .detail(json!({ "token": claims.jti }));
-            let body =
-                json!({ "token": token, "token_type": "Bearer", "expires_at": claims.expires_at(), "role": role });
-            (entry, Ok(body))
+            (entry, Ok(LoggedIn { token, claims }))
         }
         (verdict, _) => {
             let why = verdict.err().unwrap_or("unknown_user");
@@ -107,7 +129,7 @@ async fn login(
     };
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
-    answer.map(Json)
+    answer
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
@@ -147,13 +169,25 @@ async fn revoke_id(
     jti: &str,
     until: chrono::DateTime<chrono::Utc>,
 ) -> Result<Json<Value>, ApiError> {
+    let fresh = revoke_token(state, caller.tenant, &caller.actor(), jti, until).await?;
+    Ok(Json(json!({ "token_id": jti, "revoked": true, "already_revoked": !fresh })))
+}
+
+/// Revokes a token id until `until`, audited naming `actor`; false when it was already revoked.
+pub async fn revoke_token(
+    state: &AppState,
+    tenant: TenantId,
+    actor: &str,
+    jti: &str,
+    until: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, ApiError> {
     let now = state.clock.now();
-    let mut tx = state.store.begin(caller.tenant).await?;
+    let mut tx = state.store.begin(tenant).await?;
     let fresh = tx.revoke_token(jti, until, now).await?;
-    let entry = AuditEntry::new(caller.actor(), "token.revoked", "token", Some(jti.to_string()));
+    let entry = AuditEntry::new(actor, "token.revoked", "token", Some(jti.to_string()));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "token_id": jti, "revoked": true, "already_revoked": !fresh })))
+    Ok(fresh)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

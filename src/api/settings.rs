@@ -13,7 +13,7 @@ use super::auth::Caller;
 use super::read_json;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
-use crate::domain::{OwnerId, Phone};
+use crate::domain::{OwnerId, Phone, TenantId};
 use crate::error::ApiError;
 use crate::owner::{OwnerContact, add_owner};
 use crate::store::StoreError;
@@ -54,17 +54,30 @@ async fn change(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
-    let mut patch: serde_json::Map<String, Value> = read_json(&headers, body, "an object of settings").await?;
+    let patch: serde_json::Map<String, Value> = read_json(&headers, body, "an object of settings").await?;
+    let (name, slug, settings) = change_settings(&state, caller.tenant, &caller.actor(), patch).await?;
+    Ok(Json(json!({ "name": name, "slug": slug, "settings": settings })))
+}
+
+/// Merges a patch (any subset of the settings, and `name`) into `tenant`'s settings, checks
+/// them with `TenantSettings::validated` (400 `invalid_settings` naming what is wrong), stores
+/// them and audits `tenant.settings_changed` naming `actor`. Returns the name, slug and settings.
+pub async fn change_settings(
+    state: &AppState,
+    tenant: TenantId,
+    actor: &str,
+    mut patch: serde_json::Map<String, Value>,
+) -> Result<(String, String, TenantSettings), ApiError> {
     let now = state.clock.now();
-    let mut tx = state.store.begin(caller.tenant).await?;
-    let tenant = tx.tenant().await?.ok_or_else(|| ApiError::not_found("tenant_not_found", "the tenant is gone"))?;
+    let mut tx = state.store.begin(tenant).await?;
+    let record = tx.tenant().await?.ok_or_else(|| ApiError::not_found("tenant_not_found", "the tenant is gone"))?;
     let name = match patch.remove("name") {
         Some(Value::String(n)) if !n.trim().is_empty() => n.trim().to_string(),
         Some(_) => return Err(ApiError::bad_request("invalid_settings", "name must be a non-empty string")),
-        None => tenant.name.clone(),
+        None => record.name.clone(),
     };
     let changed: Vec<String> = patch.keys().cloned().collect();
-    let mut merged = serde_json::to_value(&tenant.settings).map_err(ApiError::internal)?;
+    let mut merged = serde_json::to_value(&record.settings).map_err(ApiError::internal)?;
     for (key, value) in patch {
         merged[key] = value;
     }
@@ -72,11 +85,11 @@ async fn change(
         serde_json::from_value(merged).map_err(|e| ApiError::bad_request("invalid_settings", e.to_string()))?;
     let settings = settings.validated().map_err(refused)?;
     tx.update_tenant_settings(&name, &settings).await?;
-    let entry = AuditEntry::new(caller.actor(), "tenant.settings_changed", "tenant", Some(caller.tenant.to_string()))
-        .detail(json!({ "fields": changed, "name_changed": name != tenant.name }));
+    let entry = AuditEntry::new(actor, "tenant.settings_changed", "tenant", Some(tenant.to_string()))
+        .detail(json!({ "fields": changed, "name_changed": name != record.name }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "name": name, "slug": tenant.slug, "settings": settings })))
+    Ok((name, record.slug, settings))
 }
 
 #[derive(Debug, Serialize)]

@@ -109,6 +109,10 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("request.closed", Changed, REQUESTS),
     ("auth.login_succeeded", Internal, NONE),
     ("auth.login_failed", Internal, NONE),
+    // The dashboard's PIN lock: a locked session, and each unlock attempt.
+    ("auth.session_locked", Internal, NONE),
+    ("auth.pin_unlocked", Internal, NONE),
+    ("auth.pin_failed", Internal, NONE),
     ("token.issued", Internal, NONE),
     ("token.revoked", Internal, NONE),
     ("job.claimed", Internal, NONE),

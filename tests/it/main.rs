@@ -9,6 +9,8 @@ mod auth_api;
 mod breach_report;
 mod cli;
 mod conversations_api;
+mod dashboard;
+mod dashboard_browser;
 mod digest;
 mod escalations_api;
 mod fernet_vectors;

@@ -1,0 +1,65 @@
+//! `application/x-www-form-urlencoded` bodies: small, each field once; anything else is a 400 page.
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, header};
+
+use super::PageError;
+use crate::ingress::read_body;
+
+/// A reply text or FAQ answer at most, with room for the other fields.
+pub const MAX_FORM_BYTES: usize = 32 * 1024;
+
+pub struct Form {
+    fields: HashMap<String, String>,
+}
+
+impl Form {
+    pub async fn read(headers: &HeaderMap, body: Body) -> Result<Self, PageError> {
+        let form_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !form_type {
+            return Err(PageError::bad_request());
+        }
+        let raw = read_body(headers, body, MAX_FORM_BYTES).await.map_err(|_| PageError::bad_request())?;
+        Self::parse(&raw)
+    }
+
+    /// Refuses bytes that are not UTF-8 after decoding and fields given twice.
+    pub fn parse(raw: &[u8]) -> Result<Self, PageError> {
+        let mut fields = HashMap::new();
+        for (key, value) in url::form_urlencoded::parse(raw) {
+            if key.contains('\u{FFFD}') || value.contains('\u{FFFD}') {
+                return Err(PageError::bad_request());
+            }
+            if fields.insert(key.into_owned(), value.into_owned()).is_some() {
+                return Err(PageError::bad_request());
+            }
+        }
+        Ok(Self { fields })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+
+    /// A field the form always sends: missing is a malformed request.
+    pub fn required(&self, name: &str) -> Result<&str, PageError> {
+        self.get(name).ok_or_else(PageError::bad_request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_and_bad_bytes_are_refused() {
+        assert_eq!(Form::parse(b"a=1&b=x+y").unwrap().get("b"), Some("x y"));
+        assert!(Form::parse(b"a=1&a=2").is_err());
+        assert!(Form::parse(b"a=%FF").is_err());
+        assert!(Form::parse(b"a=1").unwrap().required("b").is_err());
+    }
+}

@@ -1,0 +1,141 @@
+//! The dashboard's words in Bahasa Indonesia (first) and English.
+
+/// The reader's language: from `?lang=`, then the `balas_lang` cookie, then the tenant's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Id,
+    En,
+}
+
+impl Lang {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "id" => Some(Self::Id),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+
+    /// `lang=en|id` in a query string.
+    pub fn from_query(query: &str) -> Option<Self> {
+        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "lang").and_then(|(_, v)| Self::parse(&v))
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::En => "en",
+        }
+    }
+
+    /// The text for `key`; an unknown key shows itself, so a gap is visible, never a panic.
+    pub fn t(self, key: &'static str) -> &'static str {
+        TEXTS.iter().find(|(k, ..)| *k == key).map_or(key, |(_, id, en)| if self == Self::En { en } else { id })
+    }
+}
+
+/// (key, Bahasa Indonesia, English).
+const TEXTS: &[(&str, &str, &str)] = &[
+    ("login.title", "Masuk ke dasbor", "Sign in to the dashboard"),
+    ("login.tenant", "Kode toko (slug)", "Shop code (slug)"),
+    ("login.email", "E-mail", "E-mail"),
+    ("login.password", "Kata sandi", "Password"),
+    ("login.submit", "Masuk", "Sign in"),
+    ("login.wrong", "Kode toko, e-mail, atau kata sandi salah.", "The shop code, e-mail or password is wrong."),
+    ("login.throttled", "Terlalu banyak percobaan; tunggu beberapa menit.", "Too many attempts; wait a few minutes."),
+    ("nav.inbox", "Eskalasi", "Escalations"),
+    ("nav.faq", "FAQ", "FAQ"),
+    ("nav.settings", "Pengaturan", "Settings"),
+    ("nav.analytics", "Analitik", "Analytics"),
+    ("nav.pin", "PIN", "PIN"),
+    ("nav.lock", "Kunci layar", "Lock"),
+    ("nav.logout", "Keluar", "Log out"),
+    ("inbox.title", "Tiket terbuka", "Open tickets"),
+    ("inbox.empty", "Tidak ada tiket terbuka. 🎉", "No open tickets. 🎉"),
+    ("inbox.number", "No.", "No."),
+    ("inbox.customer", "Pelanggan", "Customer"),
+    ("inbox.reason", "Alasan", "Reason"),
+    ("inbox.age", "Umur", "Age"),
+    ("inbox.status", "Status", "Status"),
+    ("ticket.title", "Tiket", "Ticket"),
+    ("ticket.messages", "Percakapan", "Conversation"),
+    ("ticket.reply", "Balas pelanggan", "Reply to the customer"),
+    ("ticket.send", "Kirim balasan", "Send reply"),
+    ("ticket.takeover", "Ambil alih", "Take over"),
+    ("ticket.handback", "Kembalikan ke bot", "Hand back to the bot"),
+    ("ticket.resolve", "Selesaikan", "Resolve"),
+    ("ticket.closed", "Tiket ini sudah ditutup.", "This ticket is closed."),
+    ("ticket.no_text", "(tanpa teks)", "(no text)"),
+    ("status.open", "menunggu", "waiting"),
+    ("status.human", "ditangani orang", "with a person"),
+    ("status.handed_back", "kembali ke bot", "back with the bot"),
+    ("status.resolved", "selesai", "resolved"),
+    ("status.other", "lainnya", "other"),
+    ("author.customer", "Pelanggan", "Customer"),
+    ("author.bot", "Bot", "Bot"),
+    ("author.owner", "Pemilik", "Owner"),
+    ("author.system", "Sistem", "System"),
+    ("ok.reply", "Balasan dikirim ke antrean.", "The reply is queued for sending."),
+    ("ok.takeover", "Percakapan diambil alih.", "You have taken over the conversation."),
+    ("ok.handback", "Percakapan dikembalikan ke bot.", "The conversation is back with the bot."),
+    ("ok.resolve", "Tiket diselesaikan.", "The ticket is resolved."),
+    ("ok.saved", "Tersimpan.", "Saved."),
+    ("ok.deleted", "Dihapus.", "Deleted."),
+    ("ok.pin", "PIN tersimpan.", "The PIN is saved."),
+    ("err.ticket_closed", "Tiket ini sudah ditutup.", "This ticket is already closed."),
+    ("err.invalid_transition", "Langkah itu tidak bisa dilakukan sekarang.", "That move is not possible now."),
+    ("err.empty_text", "Balasan kosong.", "The reply is empty."),
+    ("err.no_draft", "Tidak ada saran balasan.", "There is no suggested reply."),
+    ("err.conflict", "Percakapan berubah bersamaan; coba lagi.", "The conversation changed meanwhile; try again."),
+    ("err.generic", "Tidak bisa dilakukan.", "That could not be done."),
+    ("faq.title", "FAQ / basis pengetahuan", "FAQ / knowledge base"),
+    ("faq.question", "Pertanyaan", "Question"),
+    ("faq.answer", "Jawaban", "Answer"),
+    ("faq.keywords", "Kata kunci (pisahkan dengan koma)", "Keywords (comma-separated)"),
+    ("faq.add", "Tambah entri", "Add entry"),
+    ("faq.save", "Simpan", "Save"),
+    ("faq.delete", "Hapus", "Delete"),
+    ("faq.empty", "Belum ada entri.", "No entries yet."),
+    ("settings.title", "Pengaturan toko", "Shop settings"),
+    ("settings.name", "Nama usaha", "Business name"),
+    ("settings.language", "Bahasa pelanggan", "Customer language"),
+    ("settings.description", "Deskripsi usaha", "Business description"),
+    ("settings.address", "Alamat", "Address"),
+    ("settings.opening_hours", "Jam buka (teks untuk pelanggan)", "Opening hours (text for customers)"),
+    ("settings.business_hours", "Jam kerja HH:MM-HH:MM (kosong: selalu)", "Business hours HH:MM-HH:MM (empty: always)"),
+    ("settings.timezone", "Zona waktu", "Time zone"),
+    ("settings.tone", "Gaya bahasa", "Tone"),
+    ("settings.escalation_keywords", "Kata kunci eskalasi", "Escalation keywords"),
+    ("settings.digest_time", "Jam ringkasan harian HH:MM (kosong: tidak ada)", "Daily digest time HH:MM (empty: none)"),
+    ("settings.max_bot_turns", "Maks. balasan bot berturut-turut (0: mati)", "Max bot answers in a row (0: off)"),
+    ("settings.renotify_minutes", "Ingatkan pemilik setelah (menit)", "Remind the owner after (minutes)"),
+    ("settings.save", "Simpan pengaturan", "Save settings"),
+    ("settings.number", "Harus bilangan bulat.", "Must be a whole number."),
+    ("lock.title", "Layar terkunci", "Screen locked"),
+    ("lock.pin", "PIN", "PIN"),
+    ("lock.unlock", "Buka kunci", "Unlock"),
+    ("lock.wrong", "PIN salah.", "Wrong PIN."),
+    (
+        "lock.locked",
+        "Terlalu banyak PIN salah; coba lagi setelah 15 menit.",
+        "Too many wrong PINs; try again in 15 minutes.",
+    ),
+    (
+        "lock.not_set",
+        "Anda belum punya PIN; keluar lalu masuk lagi dengan kata sandi.",
+        "You have no PIN; log out and sign in with your password.",
+    ),
+    ("pin.title", "PIN buka kunci", "Unlock PIN"),
+    ("pin.help", "4 sampai 8 angka, untuk membuka layar yang terkunci.", "4 to 8 digits, to unlock a locked screen."),
+    ("pin.save", "Simpan PIN", "Save PIN"),
+    ("pin.malformed", "PIN harus 4 sampai 8 angka.", "A PIN is 4 to 8 digits."),
+    ("analytics.title", "Analitik", "Analytics"),
+    (
+        "analytics.stub",
+        "Grafik di halaman ini berasal dari API analitik dan sedang disiapkan.",
+        "The charts on this page come from the analytics API and are being prepared.",
+    ),
+    ("age.minutes", "mnt", "min"),
+    ("age.hours", "jam", "h"),
+    ("age.days", "hari", "d"),
+];

@@ -1,0 +1,179 @@
+//! `GET /dashboard` (open tickets), `GET /dashboard/tickets/{id}` (the conversation, read
+//! through the API's audited `read_conversation`), and `POST /dashboard/tickets/{id}/{action}`
+//! (reply, takeover, handback, resolve through `tickets::apply`, like the API and WhatsApp).
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::html;
+
+use super::PageError;
+use super::form::Form;
+use super::layout::{age, flash_from_query, local, page};
+use super::session::{CSRF_FIELD, Session};
+use crate::api::auth::Role;
+use crate::api::conversations::read_conversation;
+use crate::api::escalations::{act_on_ticket, list_tickets};
+use crate::app::AppState;
+use crate::domain::EscalationId;
+use crate::owner::texts::OwnerTexts;
+use crate::owner::tickets::Action;
+
+/// The inbox shows this many open tickets, oldest business first.
+const INBOX_LIMIT: i64 = 200;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/dashboard", get(inbox))
+        .route("/dashboard/", get(inbox))
+        .route("/dashboard/tickets/{id}", get(ticket))
+        .route("/dashboard/tickets/{id}/{action}", post(act))
+}
+
+async fn inbox(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    if session.caller.role == Role::Analytics {
+        return Ok(Redirect::to("/dashboard/analytics").into_response());
+    }
+    let tickets = list_tickets(&state, &session.caller, &session.actor(), true, INBOX_LIMIT).await?;
+    let (lang, now) = (session.lang, state.clock.now());
+    let texts = OwnerTexts::new(lang.code());
+    let t = |k| lang.t(k);
+    let body = html! {
+        @if tickets.is_empty() {
+            p #empty { (t("inbox.empty")) }
+        } @else {
+            table #tickets {
+                thead { tr { th { (t("inbox.number")) } th { (t("inbox.customer")) } th { (t("inbox.reason")) } th { (t("inbox.status")) } th { (t("inbox.age")) } } }
+                tbody {
+                    @for ticket in &tickets {
+                        tr {
+                            td { a.ticket href={ "/dashboard/tickets/" (ticket.id) } { "#" (ticket.number) } }
+                            td { (ticket.customer) }
+                            td { (texts.reason(&ticket.reason)) }
+                            td { (status(lang, &ticket.status)) }
+                            td { (age(lang, ticket.opened_at, now)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let flash = flash_from_query(lang, query.as_deref());
+    Ok(page(&session, StatusCode::OK, t("inbox.title"), flash, body))
+}
+
+fn parse_id(raw: &str) -> Result<EscalationId, PageError> {
+    raw.parse().map_err(|_| PageError::not_found())
+}
+
+async fn ticket(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    session.require_content()?;
+    let id = parse_id(&id)?;
+    let mut tx = state.store.begin_read(session.caller.tenant).await?;
+    let ticket = tx.escalation(id).await?;
+    tx.commit().await?;
+    let ticket = ticket.ok_or_else(PageError::not_found)?;
+    // The messages are decrypted and the read audited (`conversation.read`) by the API's code.
+    let read = read_conversation(&state, &session.caller, &session.actor(), ticket.conversation_id).await?;
+    let lang = session.lang;
+    let t = |k| lang.t(k);
+    let open = ticket.closed_at.is_none();
+    let texts = OwnerTexts::new(lang.code());
+    let post_to = |verb: &str| format!("/dashboard/tickets/{id}/{verb}");
+    let body = html! {
+        div.card {
+            p { strong { (read.conversation.customer) } " · " (texts.reason(&ticket.reason)) }
+            p.meta { (t("inbox.status")) ": " span #status { (status(lang, &ticket.status)) } " · " (local(&session, ticket.opened_at)) }
+        }
+        h2 { (t("ticket.messages")) }
+        ul.messages #messages {
+            @for m in &read.messages {
+                li class=(if m.direction == "out" { "out" } else { "in" }) {
+                    span.meta { (author(lang, &m.author)) " · " (local(&session, m.created_at)) }
+                    br;
+                    @match &m.text { Some(text) => span.text { (text) }, None => em { (t("ticket.no_text")) } }
+                }
+            }
+        }
+        @if open {
+            form.card method="post" action=(post_to("reply")) {
+                input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
+                label for="text" { (t("ticket.reply")) }
+                textarea #text name="text" required maxlength="4096" {}
+                button #send type="submit" { (t("ticket.send")) }
+            }
+            div.actions {
+                @for (verb, label) in [("takeover", "ticket.takeover"), ("handback", "ticket.handback"), ("resolve", "ticket.resolve")] {
+                    form.inline method="post" action=(post_to(verb)) {
+                        input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
+                        button.secondary id=(verb) type="submit" { (t(label)) }
+                    }
+                }
+            }
+        } @else {
+            p { (t("ticket.closed")) }
+        }
+    };
+    let title = format!("{} #{}", t("ticket.title"), ticket.number);
+    Ok(page(&session, StatusCode::OK, &title, flash_from_query(lang, query.as_deref()), body))
+}
+
+fn status(lang: super::i18n::Lang, status: &str) -> &'static str {
+    match status {
+        "open" => lang.t("status.open"),
+        "human" => lang.t("status.human"),
+        "handed_back" => lang.t("status.handed_back"),
+        "resolved" => lang.t("status.resolved"),
+        _ => lang.t("status.other"),
+    }
+}
+
+fn author(lang: super::i18n::Lang, author: &str) -> &'static str {
+    match author {
+        "customer" => lang.t("author.customer"),
+        "bot" => lang.t("author.bot"),
+        "owner" => lang.t("author.owner"),
+        _ => lang.t("author.system"),
+    }
+}
+
+/// A refusal of the state machine (closed ticket, impossible move, empty reply) comes back
+/// as a message on the ticket page; unknown or foreign ids are 404 pages.
+async fn act(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, verb)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, PageError> {
+    let form = Form::read(&headers, body).await?;
+    session.check_csrf(&form)?;
+    session.require_content()?;
+    let id = parse_id(&id)?;
+    let action = match verb.as_str() {
+        "reply" => Action::Reply(form.required("text")?.to_string()),
+        "takeover" => Action::TakeOver,
+        "handback" => Action::HandBack,
+        "resolve" => Action::Resolve,
+        _ => return Err(PageError::not_found()),
+    };
+    let back = format!("/dashboard/tickets/{id}");
+    match act_on_ticket(&state, &session.caller, &session.actor(), id, action).await {
+        Ok(_) => Ok(Redirect::to(&format!("{back}?ok={verb}")).into_response()),
+        Err(e) if e.status == StatusCode::CONFLICT || e.status == StatusCode::BAD_REQUEST => {
+            Ok(Redirect::to(&format!("{back}?err={}", e.code)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

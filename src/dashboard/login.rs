@@ -1,0 +1,163 @@
+//! `GET|POST /dashboard/login` and `POST /dashboard/logout`. The login itself is the API's
+//! (`session::authenticate`: same audit rows, rate limits and decoy hashing); the form is
+//! guarded by a signed, short-lived cookie repeated in a hidden field.
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::html;
+
+use super::PageError;
+use super::form::Form;
+use super::i18n::Lang;
+use super::layout::{Flash, bare};
+use super::lock::LockTicket;
+use super::session::{self, CSRF_FIELD, LOCK_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, Session};
+use crate::api::auth::Role;
+use crate::api::session::{LOGIN_TTL, authenticate, revoke_token};
+use crate::app::AppState;
+
+/// How long a login form stays usable.
+const FORM_TTL_SECS: i64 = 3600;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/dashboard/login", get(form).post(submit)).route("/dashboard/logout", post(logout))
+}
+
+/// A fresh pre-session token `nonce.expiry.mac`, sent both as cookie and hidden field.
+fn login_token(state: &AppState) -> Option<String> {
+    let nonce = crate::crypto::random_token();
+    let expiry = state.clock.now().timestamp() + FORM_TTL_SECS;
+    let signed = format!("{nonce}.{expiry}");
+    Some(format!("{signed}.{}", session::mac(state, "login", &signed)?))
+}
+
+/// The field must equal the cookie, and the cookie must be ours and unexpired.
+fn login_token_ok(state: &AppState, headers: &HeaderMap, field: Option<&str>) -> bool {
+    let Some(cookie) = session::cookie(headers, LOGIN_COOKIE) else { return false };
+    let Some((signed, tag)) = cookie.rsplit_once('.') else { return false };
+    let expiry = signed.split_once('.').and_then(|(_, e)| e.parse::<i64>().ok()).unwrap_or(0);
+    session::same(Some(tag), session::mac(state, "login", signed).as_deref())
+        && expiry > state.clock.now().timestamp()
+        && session::same(field, Some(cookie))
+}
+
+fn lang_of(request_lang: Option<axum::Extension<Lang>>, headers: &HeaderMap) -> Lang {
+    session::chosen_lang(request_lang.as_ref().map(|l| &l.0), headers).unwrap_or(Lang::Id)
+}
+
+/// The form, with the tenant and e-mail kept after a failure (never the password).
+fn render(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    flash: Option<Flash>,
+    tenant: &str,
+    email: &str,
+) -> Response {
+    let Some(token) = login_token(state) else {
+        return PageError::new(StatusCode::SERVICE_UNAVAILABLE, "Dasbor mati.", "The dashboard is off.")
+            .into_response();
+    };
+    let t = |k| lang.t(k);
+    let body = html! {
+        form.card method="post" action="/dashboard/login" {
+            input type="hidden" name=(CSRF_FIELD) value=(token);
+            label for="tenant" { (t("login.tenant")) }
+            input #tenant type="text" name="tenant" value=(tenant) required autocomplete="organization";
+            label for="email" { (t("login.email")) }
+            input #email type="email" name="email" value=(email) required autocomplete="username";
+            label for="password" { (t("login.password")) }
+            input #password type="password" name="password" required autocomplete="current-password";
+            button #login type="submit" { (t("login.submit")) }
+        }
+    };
+    let mut response = bare(lang, status, t("login.title"), flash, body);
+    if let Some(cookie) = session::set_cookie(state, LOGIN_COOKIE, &token, "/dashboard/login", FORM_TTL_SECS) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+async fn form(State(state): State<AppState>, lang: Option<axum::Extension<Lang>>, headers: HeaderMap) -> Response {
+    render(&state, lang_of(lang, &headers), StatusCode::OK, None, "", "")
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    lang: Option<axum::Extension<Lang>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, PageError> {
+    let lang = lang_of(lang, &headers);
+    let form = Form::read(&headers, body).await?;
+    if !login_token_ok(&state, &headers, form.get(CSRF_FIELD)) {
+        return Err(PageError::csrf());
+    }
+    let (tenant, email, password) = (form.required("tenant")?, form.required("email")?, form.required("password")?);
+    let ok = match authenticate(&state, peer.ip(), tenant, email, password).await {
+        Ok(ok) => ok,
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            let flash = Flash::Error(lang.t("login.wrong").into());
+            return Ok(render(&state, lang, StatusCode::UNAUTHORIZED, Some(flash), tenant, email));
+        }
+        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
+            let flash = Flash::Error(lang.t("login.throttled").into());
+            return Ok(render(&state, lang, StatusCode::TOO_MANY_REQUESTS, Some(flash), tenant, email));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let home = if ok.claims.role == Role::Analytics { "/dashboard/analytics" } else { "/dashboard" };
+    let mut response = Redirect::to(home).into_response();
+    let cookies = [
+        session::set_cookie(&state, SESSION_COOKIE, &ok.token, "/dashboard", LOGIN_TTL.num_seconds()),
+        session::set_cookie(&state, LOGIN_COOKIE, "", "/dashboard/login", 0),
+        session::set_cookie(&state, LOCK_COOKIE, "", "/dashboard", 0),
+    ];
+    for cookie in cookies.into_iter().flatten() {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Revokes the session's jti and clears the cookies. A locked screen can log out too (its
+/// token is already revoked), with the CSRF token of its unlock form.
+async fn logout(
+    State(state): State<AppState>,
+    session: Result<Session, PageError>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, PageError> {
+    let form = Form::read(&headers, body).await?;
+    match (session, LockTicket::from_headers(&state, &headers)) {
+        (Ok(session), _) => {
+            session.check_csrf(&form)?;
+            let caller = &session.caller;
+            revoke_token(&state, caller.tenant, &session.actor(), &caller.token_id, caller.expires_at).await?;
+        }
+        (Err(_), Some(lock)) => {
+            if !session::same(form.get(CSRF_FIELD), lock.csrf(&state).as_deref()) {
+                return Err(PageError::csrf());
+            }
+        }
+        // Nothing signed in: only stale cookies to clear.
+        (Err(_), None) => {}
+    }
+    Ok(cleared(&state))
+}
+
+/// A redirect to the login page that clears the session and lock cookies.
+pub fn cleared(state: &AppState) -> Response {
+    let mut response = Redirect::to("/dashboard/login").into_response();
+    for name in [SESSION_COOKIE, LOCK_COOKIE] {
+        if let Some(cookie) = session::set_cookie(state, name, "", "/dashboard", 0) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
+    response
+}

@@ -1,0 +1,147 @@
+//! `GET|POST /dashboard/settings` (owners): the common settings, checked and saved by the
+//! API's `change_settings` (the same validation and `tenant.settings_changed` audit as PATCH).
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use maud::html;
+use serde_json::{Map, Value};
+
+use super::PageError;
+use super::form::Form;
+use super::layout::{Flash, flash_from_query, page};
+use super::session::{CSRF_FIELD, Session};
+use crate::api::settings::change_settings;
+use crate::app::AppState;
+
+/// Free-text settings the form edits, in the order shown.
+const TEXT_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "address",
+    "opening_hours",
+    "business_hours",
+    "timezone",
+    "tone",
+    "escalation_keywords",
+    "digest_time",
+];
+/// Whole-number settings.
+const NUMBER_FIELDS: &[&str] = &["max_bot_turns", "renotify_minutes"];
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/dashboard/settings", get(show).post(save))
+}
+
+/// The form filled with `values` (field → text), as stored or as just typed.
+fn render(session: &Session, status: StatusCode, flash: Option<Flash>, values: &Map<String, Value>) -> Response {
+    let t = |k: &str| session.lang.t(label_key(k));
+    let text = |k: &str| match values.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let language = text("language");
+    let body = html! {
+        form.card #settings method="post" action="/dashboard/settings" {
+            input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
+            @for field in TEXT_FIELDS {
+                label for=(field) { (t(field)) }
+                @if *field == "description" {
+                    textarea id=(field) name=(field) maxlength="4000" { (text(field)) }
+                } @else {
+                    input id=(field) type="text" name=(field) value=(text(field)) maxlength="1000";
+                }
+            }
+            label for="language" { (t("language")) }
+            select #language name="language" {
+                option value="id" selected[language != "en"] { "Bahasa Indonesia" }
+                option value="en" selected[language == "en"] { "English" }
+            }
+            @for field in NUMBER_FIELDS {
+                label for=(field) { (t(field)) }
+                input id=(field) type="number" name=(field) value=(text(field)) min="0";
+            }
+            button #save type="submit" { (t("save")) }
+        }
+    };
+    page(session, status, session.lang.t("settings.title"), flash, body)
+}
+
+fn label_key(field: &str) -> &'static str {
+    match field {
+        "name" => "settings.name",
+        "language" => "settings.language",
+        "description" => "settings.description",
+        "address" => "settings.address",
+        "opening_hours" => "settings.opening_hours",
+        "business_hours" => "settings.business_hours",
+        "timezone" => "settings.timezone",
+        "tone" => "settings.tone",
+        "escalation_keywords" => "settings.escalation_keywords",
+        "digest_time" => "settings.digest_time",
+        "max_bot_turns" => "settings.max_bot_turns",
+        "renotify_minutes" => "settings.renotify_minutes",
+        _ => "settings.save",
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    session.require_owner()?;
+    let mut tx = state.store.begin_read(session.caller.tenant).await?;
+    let tenant = tx.tenant().await?.ok_or_else(PageError::not_found)?;
+    tx.commit().await?;
+    let mut values = match serde_json::to_value(&tenant.settings) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    values.insert("name".into(), Value::String(tenant.name));
+    let flash = flash_from_query(session.lang, query.as_deref());
+    Ok(render(&session, StatusCode::OK, flash, &values))
+}
+
+async fn save(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, PageError> {
+    let form = Form::read(&headers, body).await?;
+    session.check_csrf(&form)?;
+    session.require_owner()?;
+    let mut patch = Map::new();
+    let mut typed = Map::new();
+    for field in TEXT_FIELDS.iter().chain(&["language"]) {
+        let value = Value::String(form.required(field)?.to_string());
+        patch.insert(field.to_string(), value.clone());
+        typed.insert(field.to_string(), value);
+    }
+    let mut bad_number = false;
+    for field in NUMBER_FIELDS {
+        let raw = form.required(field)?.trim();
+        typed.insert(field.to_string(), Value::String(raw.to_string()));
+        match raw.parse::<i32>() {
+            Ok(n) => {
+                patch.insert(field.to_string(), Value::from(n));
+            }
+            Err(_) => bad_number = true,
+        }
+    }
+    if bad_number {
+        let flash = Flash::Error(session.lang.t("settings.number").into());
+        return Ok(render(&session, StatusCode::BAD_REQUEST, Some(flash), &typed));
+    }
+    match change_settings(&state, session.caller.tenant, &session.actor(), patch).await {
+        Ok(_) => Ok(Redirect::to("/dashboard/settings?ok=saved").into_response()),
+        Err(e) if e.status == StatusCode::BAD_REQUEST => {
+            Ok(render(&session, StatusCode::BAD_REQUEST, Some(Flash::Error(e.detail)), &typed))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,358 @@
+//! The owner dashboard over HTTP: strict session cookies, CSRF on every form, login audit,
+//! roles, the audited conversation view, escaping, and the staff PIN lock.
+use std::collections::HashMap;
+
+use balas::api::auth::Role;
+use balas::clock::Clock;
+use balas::fakes::meta_webhook::FakeCustomer;
+
+use crate::helpers::TestApp;
+use crate::on_both_databases;
+
+pub const PASSWORD: &str = "kopi-susu-gula-aren";
+pub const CUSTOMER: &str = "6281234560777";
+
+/// A cookie-keeping HTTP client that does not follow redirects, like a careful browser.
+pub struct Visitor {
+    http: reqwest::Client,
+    pub base: String,
+    pub cookies: HashMap<String, String>,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn location(&self) -> &str {
+        self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// Every `Set-Cookie` line naming `name`.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_string)
+    }
+
+    /// The first hidden CSRF field of the page.
+    pub fn csrf(&self) -> String {
+        let marker = r#"name="csrf" value=""#;
+        let start = self.body.find(marker).expect("a csrf field") + marker.len();
+        self.body[start..].split('"').next().unwrap().to_string()
+    }
+}
+
+impl Visitor {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { http, base: base.to_string(), cookies: HashMap::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn keep(&mut self, response: reqwest::Response) -> Answer {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        for line in headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+            let pair = line.split(';').next().unwrap_or("");
+            if let Some((k, v)) = pair.split_once('=') {
+                if v.is_empty() || line.contains("Max-Age=0") {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        Answer { status, headers, body: response.text().await.unwrap_or_default() }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Answer {
+        let r =
+            self.http.get(format!("{}{path}", self.base)).header("cookie", self.cookie_header()).send().await.unwrap();
+        self.keep(r).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let url = format!("{}{path}", self.base);
+        let r = self.http.post(url).header("cookie", self.cookie_header()).form(form).send().await.unwrap();
+        self.keep(r).await
+    }
+
+    pub async fn post_raw(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        let url = format!("{}{path}", self.base);
+        let r = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.keep(r).await
+    }
+
+    /// Logs in through the form; the answer to the POST.
+    pub async fn login(&mut self, slug: &str, email: &str, password: &str) -> Answer {
+        let csrf = self.get("/dashboard/login").await.csrf();
+        self.post("/dashboard/login", &[("csrf", &csrf), ("tenant", slug), ("email", email), ("password", password)])
+            .await
+    }
+}
+
+pub async fn user(app: &TestApp, email: &str, role: Role) -> balas::domain::UserId {
+    let new = balas::users::NewUser { email, role, password: PASSWORD };
+    balas::users::create(&*app.state.store, &app.state.keys, app.tenant.id, new, "test", app.clock.now())
+        .await
+        .unwrap()
+        .id
+}
+
+/// A customer writes `text` (with "komplain" it escalates) and the worker runs.
+pub async fn customer_writes(app: &TestApp, wamid: &str, text: &str) {
+    let c = FakeCustomer {
+        bsuid: Some("ID.777".into()),
+        phone: Some(CUSTOMER.into()),
+        name: "Rina".into(),
+        username: None,
+    };
+    assert_eq!(app.send_webhook(&app.text(&c, wamid, text)).await.status().as_u16(), 200);
+    app.drain().await;
+}
+
+async fn signed_in(app: &TestApp, email: &str, role: Role) -> (Visitor, balas::domain::UserId) {
+    let id = user(app, email, role).await;
+    let mut v = Visitor::new(&app.base);
+    let r = v.login(&app.tenant.slug, email, PASSWORD).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    (v, id)
+}
+
+/// The first ticket link of the inbox.
+fn first_ticket(inbox: &str) -> String {
+    let start = inbox.find("/dashboard/tickets/").expect("a ticket link");
+    inbox[start..].split('"').next().unwrap().to_string()
+}
+
+on_both_databases! {
+    async fn dashboard_login_sets_strict_cookies_and_every_failure_is_audited(app) {
+        user(&app, "sri@warung.example", Role::Owner).await;
+        let mut v = Visitor::new(&app.base);
+        let form = v.get("/dashboard/login").await;
+        assert_eq!(form.status, 200);
+        assert_eq!(form.headers["cache-control"], "no-store");
+        assert_eq!(form.headers["x-frame-options"], "DENY");
+        let csp = form.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(form.body.contains("Masuk ke dasbor"), "Bahasa Indonesia first");
+
+        let r = v.post("/dashboard/login", &[("tenant", &app.tenant.slug), ("email", "sri@warung.example"), ("password", PASSWORD)]).await;
+        assert_eq!(r.status, 403, "a login form without its token is refused");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'auth.login%'").await, 0, "and nothing was tried");
+
+        let wrong = v.login(&app.tenant.slug, "sri@warung.example", "tebak-tebakan-salah").await;
+        assert_eq!(wrong.status, 401);
+        assert!(wrong.body.contains("salah") && !wrong.body.contains("tebak-tebakan-salah"), "a generic error, never the password");
+        assert!(wrong.set_cookie("balas_session").is_none());
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.login_failed'").await, 1);
+
+        let ok = v.login(&app.tenant.slug, "sri@warung.example", PASSWORD).await;
+        assert_eq!((ok.status, ok.location()), (303, "/dashboard"));
+        let cookie = ok.set_cookie("balas_session").expect("a session cookie");
+        for flag in ["HttpOnly", "SameSite=Strict", "Path=/dashboard;"] {
+            assert!(cookie.contains(flag), "{flag} in {cookie}");
+        }
+        assert!(!cookie.contains("Secure"), "plain http public URL: {cookie}");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.login_succeeded'").await, 1);
+        let inbox = v.get("/dashboard").await;
+        assert_eq!(inbox.status, 200, "{}", inbox.body);
+        assert!(v.get("/dashboard?lang=en").await.body.contains("Open tickets"), "the English toggle");
+        assert!(v.get("/dashboard").await.body.contains("Open tickets"), "remembered in a cookie");
+
+        let logout = v.post("/dashboard/logout", &[("csrf", &inbox.csrf())]).await;
+        assert_eq!((logout.status, logout.location()), (303, "/dashboard/login"));
+        assert_eq!(v.get("/dashboard").await.location(), "/dashboard/login", "the jti is revoked");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'token.revoked'").await, 1);
+
+        let https = app.serve_with(|c| c.public_url = "https://balas.example".into()).await;
+        let mut v = Visitor::new(&https.base);
+        let ok = v.login(&app.tenant.slug, "sri@warung.example", PASSWORD).await;
+        assert!(ok.set_cookie("balas_session").unwrap().contains("; Secure"), "Secure behind an https public URL");
+    }
+
+    async fn dashboard_posts_without_the_csrf_token_change_nothing(app) {
+        customer_writes(&app, "wamid.DC1", "Saya mau komplain").await;
+        let (mut v, _) = signed_in(&app, "sri@warung.example", Role::Owner).await;
+        let inbox = v.get("/dashboard").await;
+        let ticket = first_ticket(&inbox.body);
+        let sent = app.sent_to(CUSTOMER).len();
+        for csrf in [None, Some("0".repeat(64))] {
+            let mut form = vec![("text", "Halo kak")];
+            if let Some(c) = &csrf {
+                form.push(("csrf", c));
+            }
+            assert_eq!(v.post(&format!("{ticket}/reply"), &form).await.status, 403);
+            let mut form = vec![("question", "Jam buka?"), ("answer", "08.00")];
+            if let Some(c) = &csrf {
+                form.push(("csrf", c));
+            }
+            assert_eq!(v.post("/dashboard/faq", &form).await.status, 403);
+        }
+        app.drain().await;
+        assert_eq!(app.sent_to(CUSTOMER).len(), sent, "no reply went out");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action IN ('escalation.replied', 'kb.created')").await, 0);
+        let before = app.inspect.scalar("SELECT COUNT(*) FROM kb_entries").await;
+
+        let csrf = inbox.csrf();
+        let r = v.post("/dashboard/faq", &[("csrf", &csrf), ("question", "Jam buka?"), ("answer", "Setiap hari 08.00-21.00"), ("keywords", "jam,buka")]).await;
+        assert_eq!((r.status, r.location()), (303, "/dashboard/faq?ok=saved"));
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM kb_entries").await, before + 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'kb.created' AND actor LIKE 'user:%'").await, 1);
+        let empty = v.post("/dashboard/faq", &[("csrf", &csrf), ("question", "  "), ("answer", "x")]).await;
+        assert_eq!(empty.status, 400, "validation errors re-render the form");
+
+        let not_a_form = v.post_raw("/dashboard/faq", "application/json", b"{}".to_vec()).await;
+        assert_eq!(not_a_form.status, 400);
+        assert!(not_a_form.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+        let huge = format!("csrf={csrf}&question=q&answer={}", "a".repeat(100_000));
+        assert_eq!(v.post_raw("/dashboard/faq", "application/x-www-form-urlencoded", huge.into_bytes()).await.status, 400);
+        assert_eq!(v.post_raw("/dashboard/faq", "application/x-www-form-urlencoded", b"csrf=a&csrf=b".to_vec()).await.status, 400);
+        assert_eq!(v.get("/dashboard/no-such-page").await.status, 404);
+    }
+
+    async fn dashboard_ticket_view_is_audited_escaped_and_acts_through_the_state_machine(app) {
+        customer_writes(&app, "wamid.DT1", "Saya mau komplain <script>alert(1)</script>").await;
+        let (mut v, staff) = signed_in(&app, "kasir@warung.example", Role::Staff).await;
+        let inbox = v.get("/dashboard").await;
+        assert!(inbox.body.contains("#1") && inbox.body.contains("Rina (+62*******0777)"), "{}", inbox.body);
+        assert!(!inbox.body.contains(CUSTOMER), "the number is masked");
+        let ticket = first_ticket(&inbox.body);
+        let page = v.get(&ticket).await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "escaped: {}", page.body);
+        assert!(!page.body.contains("<script>alert"), "never raw");
+        let read = format!("SELECT COUNT(*) FROM audit_log WHERE action = 'conversation.read' AND actor = 'user:{staff}'");
+        let read: &'static str = Box::leak(read.into_boxed_str());
+        assert_eq!(app.inspect.scalar(read).await, 1, "the view is audited naming the user");
+
+        let csrf = page.csrf();
+        let r = v.post(&format!("{ticket}/reply"), &[("csrf", &csrf), ("text", "Maaf kak, kami cek sekarang")]).await;
+        assert_eq!(r.status, 303);
+        assert!(r.location().ends_with("?ok=reply"));
+        app.drain().await;
+        assert_eq!(app.sent_to(CUSTOMER).last().map(String::as_str), Some("Maaf kak, kami cek sekarang"));
+        assert!(v.get(r.location()).await.body.contains("Balasan dikirim"));
+
+        assert_eq!(v.post(&format!("{ticket}/resolve"), &[("csrf", &csrf)]).await.status, 303);
+        let again = v.post(&format!("{ticket}/resolve"), &[("csrf", &csrf)]).await;
+        assert!(again.location().ends_with("?err=ticket_closed"), "{}", again.location());
+        let shown = v.get(again.location()).await;
+        assert_eq!(shown.status, 200);
+        assert!(shown.body.contains("sudah ditutup"), "a message, not a 500");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action IN ('escalation.replied', 'escalation.resolved') AND actor LIKE 'user:%'").await, 2);
+
+        assert_eq!(v.get("/dashboard/tickets/not-a-uuid").await.status, 404);
+        assert_eq!(v.get(&format!("/dashboard/tickets/{}", uuid::Uuid::now_v7())).await.status, 404);
+        assert_eq!(v.post(&format!("{ticket}/explode"), &[("csrf", &csrf)]).await.status, 404);
+
+        let settings = balas::tenants::TenantSettings::default();
+        let other = balas::tenants::create(&*app.state.store, &app.state.keys, "Toko Lain", None, &settings, app.clock.now()).await.unwrap();
+        let new = balas::users::NewUser { email: "b@lain.example", role: Role::Owner, password: PASSWORD };
+        balas::users::create(&*app.state.store, &app.state.keys, other.id, new, "test", app.clock.now()).await.unwrap();
+        let mut b = Visitor::new(&app.base);
+        assert_eq!(b.login(&other.slug, "b@lain.example", PASSWORD).await.status, 303);
+        assert_eq!(b.get(&ticket).await.status, 404, "another tenant's ticket does not exist for B");
+        let b_csrf = b.get("/dashboard").await.csrf();
+        assert_eq!(b.post(&format!("{ticket}/reply"), &[("csrf", &b_csrf), ("text", "hai")]).await.status, 404);
+    }
+
+    async fn dashboard_roles_keep_analytics_from_content_and_staff_from_settings(app) {
+        customer_writes(&app, "wamid.DR1", "Saya mau komplain").await;
+        let (mut owner, _) = signed_in(&app, "owner@warung.example", Role::Owner).await;
+        let ticket = first_ticket(&owner.get("/dashboard").await.body);
+
+        let (mut analyst, _) = signed_in(&app, "angka@warung.example", Role::Analytics).await;
+        assert_eq!(analyst.get("/dashboard").await.location(), "/dashboard/analytics");
+        assert_eq!(analyst.get(&ticket).await.status, 403);
+        assert_eq!(analyst.get("/dashboard/faq").await.status, 403);
+        assert_eq!(analyst.get("/dashboard/settings").await.status, 403);
+        let stub = analyst.get("/dashboard/analytics").await;
+        assert_eq!(stub.status, 200);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'conversation.read'").await, 0);
+
+        let (mut staff, _) = signed_in(&app, "kasir@warung.example", Role::Staff).await;
+        assert_eq!(staff.get("/dashboard/faq").await.status, 200, "staff may edit the FAQ");
+        let csrf = staff.get("/dashboard").await.csrf();
+        assert_eq!(staff.get("/dashboard/settings").await.status, 403);
+        assert_eq!(staff.post("/dashboard/settings", &[("csrf", &csrf), ("name", "Dibajak")]).await.status, 403);
+
+        let form = owner.get("/dashboard/settings").await;
+        assert_eq!(form.status, 200);
+        let csrf = form.csrf();
+        let fields = |digest: &'static str| vec![
+            ("name", "Warung Sri"), ("description", "Kopi & kue"), ("address", "Jl. Melati 1"), ("opening_hours", "08.00-21.00"),
+            ("business_hours", "08:00-21:00"), ("timezone", "Asia/Makassar"), ("tone", "ramah"), ("escalation_keywords", "komplain,refund"),
+            ("digest_time", digest), ("language", "en"), ("max_bot_turns", "6"), ("renotify_minutes", "20"),
+        ];
+        let mut bad = fields("25:99");
+        bad.push(("csrf", &csrf));
+        let refused = owner.post("/dashboard/settings", &bad).await;
+        assert_eq!(refused.status, 400);
+        assert!(refused.body.contains("digest time"), "the validation message: {}", refused.body);
+        let mut good = fields("06:30");
+        good.push(("csrf", &csrf));
+        assert_eq!(owner.post("/dashboard/settings", &good).await.location(), "/dashboard/settings?ok=saved");
+        assert_eq!(app.inspect.text("SELECT name FROM tenants WHERE slug <> 'x' ORDER BY created_at LIMIT 1").await.as_deref(), Some("Warung Sri"));
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.settings_changed' AND actor LIKE 'user:%'").await, 1);
+    }
+
+    async fn dashboard_pin_lock_holds_on_the_server_and_wrong_pins_lock_out(app) {
+        let (mut v, staff) = signed_in(&app, "kasir@warung.example", Role::Staff).await;
+        let csrf = v.get("/dashboard/pin").await.csrf();
+        assert_eq!(v.post("/dashboard/pin", &[("csrf", &csrf), ("pin", "12ab")]).await.status, 400);
+        assert_eq!(v.post("/dashboard/pin", &[("csrf", &csrf), ("pin", "482913")]).await.location(), "/dashboard/pin?ok=pin");
+
+        let old_session = v.cookies["balas_session"].clone();
+        let locked = v.post("/dashboard/lock", &[("csrf", &csrf)]).await;
+        assert_eq!((locked.status, locked.location()), (303, "/dashboard/unlock"));
+        assert_eq!(v.get("/dashboard").await.location(), "/dashboard/unlock", "every page leads to the PIN");
+        assert_eq!(v.get("/dashboard/faq").await.location(), "/dashboard/unlock");
+        let mut thief = Visitor::new(&app.base);
+        thief.cookies.insert("balas_session".into(), old_session);
+        assert_eq!(thief.get("/dashboard").await.location(), "/dashboard/login", "the locked token is revoked, cookie or not");
+
+        let form = v.get("/dashboard/unlock").await;
+        let unlock_csrf = form.csrf();
+        assert_eq!(v.post("/dashboard/unlock", &[("pin", "482913")]).await.status, 403, "the unlock form has its token too");
+        let wrong = v.post("/dashboard/unlock", &[("csrf", &unlock_csrf), ("pin", "000000")]).await;
+        assert_eq!(wrong.status, 401);
+        assert!(wrong.body.contains("PIN salah"));
+        let failed = format!("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.pin_failed' AND actor = 'user:{staff}'");
+        assert_eq!(app.inspect.scalar(Box::leak(failed.clone().into_boxed_str())).await, 1);
+        let ok = v.post("/dashboard/unlock", &[("csrf", &unlock_csrf), ("pin", "482913")]).await;
+        assert_eq!((ok.status, ok.location()), (303, "/dashboard"));
+        assert_eq!(v.get("/dashboard").await.status, 200, "a fresh session");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.pin_unlocked'").await, 1);
+
+        let csrf = v.get("/dashboard").await.csrf();
+        v.post("/dashboard/lock", &[("csrf", &csrf)]).await;
+        let unlock_csrf = v.get("/dashboard/unlock").await.csrf();
+        for _ in 0..4 {
+            assert_eq!(v.post("/dashboard/unlock", &[("csrf", &unlock_csrf), ("pin", "111111")]).await.status, 401);
+        }
+        assert_eq!(v.post("/dashboard/unlock", &[("csrf", &unlock_csrf), ("pin", "111111")]).await.status, 429);
+        let still = v.post("/dashboard/unlock", &[("csrf", &unlock_csrf), ("pin", "482913")]).await;
+        assert_eq!(still.status, 429, "even the right PIN waits 15 minutes");
+        app.clock.advance(chrono::Duration::minutes(16));
+        assert_eq!(v.post("/dashboard/unlock", &[("csrf", &unlock_csrf), ("pin", "482913")]).await.location(), "/dashboard");
+        assert_eq!(app.inspect.scalar(Box::leak(failed.into_boxed_str())).await, 7);
+    }
+}

@@ -1,0 +1,147 @@
+//! The dashboard end to end in headless Chromium (driven through chromedriver by fantoccini):
+//! log in, find the escalated ticket in the inbox, open it, reply, and check that the
+//! customer-side provider fake received the reply. A screenshot of the ticket page is saved
+//! under `target/dashboard-screenshots/`. Without chromium and chromedriver the test says so
+//! and returns, except under `CI=true`, where it fails.
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use balas::api::auth::Role;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::dashboard::{CUSTOMER, PASSWORD, customer_writes, user};
+use crate::helpers::{Db, TestApp};
+use crate::on_both_databases;
+
+/// The first executable named `name` on PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
+/// chromedriver and the browser it drives, or `None` (a skip) outside CI.
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+    let driver = on_path("chromedriver");
+    let browser = on_path("chromium").or_else(|| on_path("chromium-browser")).or_else(|| on_path("google-chrome"));
+    match (driver, browser) {
+        (Some(d), Some(b)) => Some((d, b)),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but chromium and chromedriver are not both installed: the browser test must run in CI")
+        }
+        _ => {
+            eprintln!(
+                "skipped: install chromium and chromedriver (apt-get install chromium chromium-driver) to run the browser test"
+            );
+            None
+        }
+    }
+}
+
+/// A chromedriver child process on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start(binary: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let driver = Self { child, url: format!("http://127.0.0.1:{port}") };
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if http.get(format!("{}/status", driver.url)).send().await.is_ok_and(|r| r.status().is_success()) {
+                return driver;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not answer on port {port} within 10 seconds");
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Driver, chromium: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    let args = ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"];
+    caps.insert("goog:chromeOptions".into(), json!({ "binary": chromium, "args": args }));
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a chromium session")
+}
+
+/// Saves a PNG of the current page and prints where.
+async fn screenshot(client: &Client, name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("dashboard-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, client.screenshot().await.expect("screenshot")).unwrap();
+    println!("screenshot: {}", path.display());
+    path
+}
+
+async fn scenario(app: &TestApp, client: &Client) {
+    let reply = "Mohon maaf kak, paketnya kami kirim ulang hari ini 🙏";
+    let wait = || client.wait().at_most(Duration::from_secs(15));
+    client.goto(&format!("{}/dashboard/login", app.base)).await.unwrap();
+    wait().for_element(Locator::Css("#tenant")).await.unwrap().send_keys(&app.tenant.slug).await.unwrap();
+    client.find(Locator::Css("#email")).await.unwrap().send_keys("sri@warung.example").await.unwrap();
+    client.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    client.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
+
+    let link = wait().for_element(Locator::Css("#tickets a.ticket")).await.expect("the inbox lists the ticket");
+    assert_eq!(link.text().await.unwrap(), "#1");
+    let row = client.find(Locator::Css("#tickets tbody tr")).await.unwrap().text().await.unwrap();
+    assert!(row.contains("Rina (+62*******0777)") && !row.contains(CUSTOMER), "the customer is masked: {row}");
+    link.click().await.unwrap();
+
+    let messages = wait().for_element(Locator::Css("#messages")).await.unwrap().text().await.unwrap();
+    assert!(messages.contains("paket saya belum sampai"), "the conversation is shown: {messages}");
+    client.find(Locator::Css("#text")).await.unwrap().send_keys(reply).await.unwrap();
+    client.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
+    let flash = wait().for_element(Locator::Css(".flash.ok")).await.expect("a confirmation").text().await.unwrap();
+    assert!(flash.contains("Balasan"), "{flash}");
+    let db = if app.db == Db::Sqlite { "sqlite" } else { "postgres" };
+    screenshot(client, &format!("ticket-replied-{db}")).await;
+
+    app.drain().await;
+    assert_eq!(app.sent_to(CUSTOMER).last().map(String::as_str), Some(reply), "the customer got the typed reply");
+    let read = app
+        .inspect
+        .scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'conversation.read' AND actor LIKE 'user:%'")
+        .await;
+    assert!(read >= 1, "the browser's view is audited");
+}
+
+on_both_databases! {
+    async fn dashboard_in_chromium_logs_in_and_replies_to_the_customer(app) {
+        let Some((chromedriver, chromium)) = browser_tools() else { return };
+        user(&app, "sri@warung.example", Role::Owner).await;
+        customer_writes(&app, "wamid.BR1", "Saya mau komplain, paket saya belum sampai").await;
+        let driver = Driver::start(&chromedriver).await;
+        let client = browser(&driver, &chromium).await;
+        // Close the session whatever happens, then let a failed assertion fail the test.
+        let outcome = tokio::spawn({
+            let client = client.clone();
+            let app = std::sync::Arc::new(app);
+            async move { scenario(&app, &client).await }
+        })
+        .await;
+        let _ = client.close().await;
+        drop(driver);
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
