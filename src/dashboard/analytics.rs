@@ -1,21 +1,131 @@
-//! `GET /dashboard/analytics`: every role may open it; analytics readers land here.
+//! `GET /dashboard/analytics?days=30|90|365`: the aggregates of `/api/v1/analytics` as figures
+//! and SVG charts, for owners and analytics readers (staff are refused, as on the API).
 use axum::Router;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use maud::html;
+use chrono::Duration;
+use maud::{Markup, html};
 
+use super::PageError;
+use super::chart::{Series, stacked_bars};
+use super::i18n::Lang;
 use super::layout::page;
 use super::session::Session;
+use crate::analytics::report::{self, Bucket, Percentiles, Range, Report};
+use crate::api::auth::Role;
 use crate::app::AppState;
+use crate::error::ApiError;
+use crate::store::Grouping;
+
+/// The periods offered; a year is shown by week.
+const PERIODS: [i64; 3] = [30, 90, 365];
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/dashboard/analytics", get(analytics))
 }
 
-// STUB: the SVG charts are added by the analytics-API work; this page only says where they come from.
-async fn analytics(session: Session) -> Response {
+async fn analytics(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    if session.caller.role == Role::Staff {
+        return Err(PageError::forbidden());
+    }
+    let mut days = PERIODS[0];
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "days" => days = value.parse().ok().filter(|d| PERIODS.contains(d)).ok_or_else(PageError::bad_request)?,
+            "lang" => {}
+            _ => return Err(PageError::bad_request()),
+        }
+    }
+    let now = state.clock.now();
+    let mut tx = state.store.begin_read(session.caller.tenant).await.map_err(ApiError::from)?;
+    let tenant = tx.tenant().await.map_err(ApiError::from)?.ok_or_else(PageError::not_found)?;
+    let to = now.with_timezone(&session.timezone).date_naive();
+    let grouping = if days > 90 { Grouping::Week } else { Grouping::Day };
+    let range = Range { from: to - Duration::days(days - 1), to, grouping };
+    let report = report::build(&mut *tx, &tenant, range, now).await.map_err(ApiError::from)?;
+    tx.commit().await.map_err(ApiError::from)?;
     let t = |k| session.lang.t(k);
-    let body = html! { p #analytics-stub { (t("analytics.stub")) } };
-    page(&session, StatusCode::OK, t("analytics.title"), None, body)
+    Ok(page(&session, StatusCode::OK, t("analytics.title"), None, body(session.lang, days, &report)))
+}
+
+fn body(lang: Lang, days: i64, report: &Report) -> Markup {
+    let t = |k| lang.t(k);
+    let total = &report.total;
+    let labels: Vec<String> =
+        report.buckets.iter().map(|b| b.start.map_or_else(String::new, |d| d.format("%d/%m").to_string())).collect();
+    let column = |f: fn(&Bucket) -> i64| report.buckets.iter().map(f).collect::<Vec<i64>>();
+    let messages = [
+        Series { name: t("analytics.inbound"), colour: "#1d4ed8", values: column(|b| b.messages.inbound) },
+        Series { name: t("analytics.bot"), colour: "#0f5132", values: column(|b| b.messages.outbound_bot) },
+        Series { name: t("analytics.owner"), colour: "#d97706", values: column(|b| b.messages.outbound_owner) },
+    ];
+    let conversations = [
+        Series { name: t("analytics.bot_resolved"), colour: "#0f5132", values: column(|b| b.bot_resolved.count) },
+        Series { name: t("analytics.escalated"), colour: "#d97706", values: column(|b| b.escalated.count) },
+        Series {
+            name: t("analytics.other"),
+            colour: "#9aa3ae",
+            values: column(|b| (b.conversations - b.bot_resolved.count - b.escalated.count).max(0)),
+        },
+    ];
+    html! {
+        p.periods {
+            @for d in PERIODS {
+                @if d == days { strong { (d) " " (t("analytics.days")) } } @else { a href=(format!("?days={d}")) { (d) " " (t("analytics.days")) } }
+            }
+        }
+        dl.figures {
+            (figure(t("analytics.conversations"), total.conversations.to_string()))
+            (figure(t("analytics.customers"), total.customers.to_string()))
+            (figure(t("analytics.bot_resolved"), share(total.bot_resolved.share)))
+            (figure(t("analytics.escalated"), share(total.escalated.share)))
+            (figure(t("analytics.bot_time"), times(&total.bot_first_response_seconds)))
+            (figure(t("analytics.owner_time"), times(&total.owner_response_seconds)))
+            (figure(t("analytics.open_tickets"), format!("{} ({} {})", report.now.open_tickets, report.now.overdue_tickets, t("analytics.overdue"))))
+            (figure(t("analytics.llm"), format!("{} · US$ {:.2}", total.llm.prompt_tokens + total.llm.completion_tokens, total.llm.estimated_cost_usd)))
+            (figure(t("analytics.dead_letters"), report.now.dead_letters.to_string()))
+            (figure(t("analytics.requests"), report.now.open_data_requests.to_string()))
+        }
+        h2 { (t("analytics.messages_chart")) }
+        (stacked_bars(t("analytics.messages_chart"), &labels, &messages))
+        h2 { (t("analytics.conversations_chart")) }
+        (stacked_bars(t("analytics.conversations_chart"), &labels, &conversations))
+        @if !total.escalations.reasons.is_empty() {
+            h2 { (t("analytics.reasons")) }
+            table {
+                @for (reason, count) in &total.escalations.reasons { tr { td { (reason) } td { (count) } } }
+            }
+        }
+        p.meta {
+            (report.timezone) " · "
+            @if let Some(at) = report.as_of { (t("analytics.as_of")) " " (at.format("%Y-%m-%d %H:%M UTC")) } @else { (t("analytics.not_yet")) }
+        }
+    }
+}
+
+fn figure(name: &str, value: String) -> Markup {
+    html! { div { dt { (name) } dd { (value) } } }
+}
+
+fn share(share: Option<f64>) -> String {
+    share.map_or_else(|| "-".into(), |s| format!("{:.0}%", s * 100.0))
+}
+
+/// "p50 4 s · p90 12 s", in minutes past two minutes.
+fn times(p: &Percentiles) -> String {
+    if p.samples == 0 {
+        return "-".into();
+    }
+    let one = |v: Option<f64>| match v {
+        None => "-".to_string(),
+        Some(s) if s >= 120.0 => format!("{:.0} min", s / 60.0),
+        Some(s) => format!("{s:.0} s"),
+    };
+    format!("p50 {} · p90 {}", one(p.p50), one(p.p90))
 }

@@ -27,7 +27,7 @@ pub fn page(session: &Session, status: StatusCode, title: &str, flash: Option<Fl
                 a href="/dashboard/faq" { (t("nav.faq")) }
             }
             @if session.is_owner() { a href="/dashboard/settings" { (t("nav.settings")) } }
-            a href="/dashboard/analytics" { (t("nav.analytics")) }
+            @if session.caller.role != Role::Staff { a href="/dashboard/analytics" { (t("nav.analytics")) } }
             @if session.user.is_some() { a href="/dashboard/pin" { (t("nav.pin")) } }
             (toggle(session.lang))
             @if session.user.is_some() {

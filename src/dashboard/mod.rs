@@ -11,6 +11,7 @@ use axum::routing::get;
 use crate::app::AppState;
 
 pub mod analytics;
+pub mod chart;
 pub mod faq;
 pub mod form;
 pub mod i18n;

@@ -284,14 +284,22 @@ on_both_databases! {
         assert_eq!(analyst.get(&ticket).await.status, 403);
         assert_eq!(analyst.get("/dashboard/faq").await.status, 403);
         assert_eq!(analyst.get("/dashboard/settings").await.status, 403);
-        let stub = analyst.get("/dashboard/analytics").await;
-        assert_eq!(stub.status, 200);
+        balas::analytics::rollup::schedule_all(&*app.state.store, 4, app.clock.now()).await.unwrap();
+        app.drain().await;
+        let charts = analyst.get("/dashboard/analytics").await;
+        assert_eq!(charts.status, 200);
+        assert!(charts.body.contains("<svg") && charts.body.contains("Percakapan"), "{}", charts.body);
+        assert!(charts.body.contains("keyword"), "the complaint's reason is listed: {}", charts.body);
+        assert!(!charts.body.contains("komplain"), "no message text in analytics");
+        assert_eq!(analyst.get("/dashboard/analytics?days=365&lang=en").await.status, 200);
+        assert_eq!(analyst.get("/dashboard/analytics?days=7").await.status, 400);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'conversation.read'").await, 0);
 
         let (mut staff, _) = signed_in(&app, "kasir@warung.example", Role::Staff).await;
         assert_eq!(staff.get("/dashboard/faq").await.status, 200, "staff may edit the FAQ");
         let csrf = staff.get("/dashboard").await.csrf();
         assert_eq!(staff.get("/dashboard/settings").await.status, 403);
+        assert_eq!(staff.get("/dashboard/analytics").await.status, 403, "aggregates are for owners and analytics readers");
         assert_eq!(staff.post("/dashboard/settings", &[("csrf", &csrf), ("name", "Dibajak")]).await.status, 403);
 
         let form = owner.get("/dashboard/settings").await;

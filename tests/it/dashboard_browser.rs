@@ -122,6 +122,16 @@ async fn scenario(app: &TestApp, client: &Client) {
         .scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'conversation.read' AND actor LIKE 'user:%'")
         .await;
     assert!(read >= 1, "the browser's view is audited");
+
+    // The charts, once the rollup has run: figures and SVG bars, no script needed.
+    balas::analytics::rollup::schedule_all(&*app.state.store, 4, balas::clock::Clock::now(&*app.clock)).await.unwrap();
+    app.drain().await;
+    client.goto(&format!("{}/dashboard/analytics", app.base)).await.unwrap();
+    let figures = wait().for_element(Locator::Css("dl.figures")).await.unwrap().text().await.unwrap();
+    assert!(figures.contains("Percakapan\n1"), "one conversation: {figures}");
+    let bars = client.find_all(Locator::Css("figure.chart rect[fill]")).await.unwrap();
+    assert!(bars.len() >= 3, "bars for the messages and the conversation: {}", bars.len());
+    screenshot(client, &format!("analytics-{db}")).await;
 }
 
 on_both_databases! {
