@@ -5,8 +5,6 @@
 CREATE TABLE analytics_conversation_days (
     tenant_id       uuid NOT NULL,
     day             text NOT NULL,
-    -- The Monday of the day's ISO week, so weekly distinct counts group without date maths.
-    week            text NOT NULL,
     conversation_id uuid NOT NULL,
     contact_id      uuid NOT NULL,
     inbound         bigint NOT NULL,
@@ -31,20 +29,32 @@ CREATE TABLE analytics_tickets (
 );
 CREATE INDEX analytics_tickets_opened ON analytics_tickets(tenant_id, opened_at);
 
--- Summable per-day figures: LLM calls, tokens and cost, dead letters.
+-- Per-day figures, summed into buckets by the report: message and conversation counts,
+-- distinct customers of the day, LLM calls, tokens and cost, dead letters, and the bot's
+-- first-response times as a histogram (`bot_first_response_ms:<ms>` → how many).
 CREATE TABLE analytics_days (
     tenant_id uuid NOT NULL,
     day       text NOT NULL,
-    week      text NOT NULL,
     metric    text NOT NULL,
     value     bigint NOT NULL,
     PRIMARY KEY (tenant_id, day, metric)
 );
 
--- How far each tenant's rollup has got.
+-- Distinct customers per ISO week (keyed by its Monday), which days cannot be summed into.
+CREATE TABLE analytics_weeks (
+    tenant_id uuid NOT NULL,
+    week      text NOT NULL,
+    customers bigint NOT NULL,
+    PRIMARY KEY (tenant_id, week)
+);
+
+-- Distinct customers over any range: read in contact order without sorting.
+CREATE INDEX analytics_customer_days ON analytics_conversation_days(tenant_id, contact_id, day) WHERE inbound > 0;
+
+-- How far each tenant's rollup has got (NULL: never run). Its row lock serialises a tenant's passes.
 CREATE TABLE analytics_state (
     tenant_id      uuid PRIMARY KEY,
-    rolled_through timestamptz NOT NULL
+    rolled_through timestamptz
 );
 
 CREATE INDEX jobs_dead ON jobs(tenant_id, updated_at) WHERE state = 'dead';
@@ -52,7 +62,7 @@ CREATE INDEX jobs_dead ON jobs(tenant_id, updated_at) WHERE state = 'dead';
 DO $$
 DECLARE t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['analytics_conversation_days', 'analytics_tickets', 'analytics_days', 'analytics_state']
+    FOREACH t IN ARRAY ARRAY['analytics_conversation_days', 'analytics_tickets', 'analytics_days', 'analytics_weeks', 'analytics_state']
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);

@@ -5,8 +5,6 @@
 CREATE TABLE analytics_conversation_days (
     tenant_id       BLOB NOT NULL,
     day             TEXT NOT NULL,
-    -- The Monday of the day's ISO week, so weekly distinct counts group without date maths.
-    week            TEXT NOT NULL,
     conversation_id BLOB NOT NULL,
     contact_id      BLOB NOT NULL,
     inbound         INTEGER NOT NULL,
@@ -31,20 +29,32 @@ CREATE TABLE analytics_tickets (
 );
 CREATE INDEX analytics_tickets_opened ON analytics_tickets(tenant_id, opened_at);
 
--- Summable per-day figures: LLM calls, tokens and cost, dead letters.
+-- Per-day figures, summed into buckets by the report: message and conversation counts,
+-- distinct customers of the day, LLM calls, tokens and cost, dead letters, and the bot's
+-- first-response times as a histogram (`bot_first_response_ms:<ms>` → how many).
 CREATE TABLE analytics_days (
     tenant_id BLOB NOT NULL,
     day       TEXT NOT NULL,
-    week      TEXT NOT NULL,
     metric    TEXT NOT NULL,
     value     INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, day, metric)
 );
 
--- How far each tenant's rollup has got.
+-- Distinct customers per ISO week (keyed by its Monday), which days cannot be summed into.
+CREATE TABLE analytics_weeks (
+    tenant_id BLOB NOT NULL,
+    week      TEXT NOT NULL,
+    customers INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, week)
+);
+
+-- Distinct customers over any range: read in contact order without sorting.
+CREATE INDEX analytics_customer_days ON analytics_conversation_days(tenant_id, contact_id, day) WHERE inbound > 0;
+
+-- How far each tenant's rollup has got (NULL: never run). Its row lock serialises a tenant's passes.
 CREATE TABLE analytics_state (
     tenant_id      BLOB PRIMARY KEY,
-    rolled_through TEXT NOT NULL
+    rolled_through TEXT
 );
 
 CREATE INDEX jobs_dead ON jobs(tenant_id, updated_at) WHERE state = 'dead';

@@ -7,17 +7,24 @@ use serde::Serialize;
 
 use super::rollup::day_start;
 use super::{day_key, week_of};
-use crate::store::{ConversationTotals, Grouping, StoreResult, TenantRecord, TenantTx, TicketFact};
+use crate::store::{FIRST_RESPONSE_METRIC, StoreResult, TenantRecord, TenantTx, TicketFact};
 
 /// A ticket unanswered this long is overdue when the tenant's reminders are off.
 const DEFAULT_OVERDUE_MINUTES: i64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Day,
+    /// ISO weeks (Monday to Sunday), clipped to the range.
+    Week,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {
     pub from: NaiveDate,
     /// Inclusive.
     pub to: NaiveDate,
-    pub grouping: Grouping,
+    pub granularity: Granularity,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -115,7 +122,30 @@ pub struct Snapshot {
     pub open_data_requests: i64,
 }
 
-/// The report for `range`, read in the caller's (read-only) transaction.
+/// Figures summed over a bucket's days, before shaping.
+#[derive(Debug, Default)]
+struct Sums {
+    figures: HashMap<String, i64>,
+    /// Bot first-response ms → conversations.
+    histogram: BTreeMap<i64, i64>,
+}
+
+impl Sums {
+    fn add(&mut self, metric: &str, value: i64) {
+        match metric.strip_prefix(FIRST_RESPONSE_METRIC).map(str::parse::<i64>) {
+            Some(Ok(ms)) => *self.histogram.entry(ms).or_default() += value,
+            Some(Err(_)) => {}
+            None => *self.figures.entry(metric.to_string()).or_default() += value,
+        }
+    }
+
+    fn get(&self, metric: &str) -> i64 {
+        self.figures.get(metric).copied().unwrap_or(0)
+    }
+}
+
+/// The report for `range`, read in the caller's (read-only) transaction. Days come summed
+/// from `analytics_days`; customers are counted distinct per bucket, not summed.
 pub async fn build(
     tx: &mut dyn TenantTx,
     tenant: &TenantRecord,
@@ -123,7 +153,28 @@ pub async fn build(
     now: DateTime<Utc>,
 ) -> StoreResult<Report> {
     let zone = tenant.settings.zone();
+    let spans = spans(range);
     let (from_key, to_key) = (day_key(range.from), day_key(range.to));
+    let mut bucket_of_day: HashMap<String, usize> = HashMap::new();
+    for (i, (start, end)) in spans.iter().enumerate() {
+        let mut day = *start;
+        while day <= *end {
+            bucket_of_day.insert(day_key(day), i);
+            day += Duration::days(1);
+        }
+    }
+    let mut sums: Vec<Sums> = spans.iter().map(|_| Sums::default()).collect();
+    let mut whole = Sums::default();
+    for (day, metric, value) in tx.day_metrics(&from_key, &to_key).await? {
+        let Some(&i) = bucket_of_day.get(&day) else { continue };
+        sums[i].add(&metric, value);
+        whole.add(&metric, value);
+    }
+    let weeks: HashMap<String, i64> = match range.granularity {
+        Granularity::Week => tx.week_customers(&day_key(week_of(range.from)), &to_key).await?.into_iter().collect(),
+        Granularity::Day => HashMap::new(),
+    };
+
     let window = (day_start(range.from, zone), day_start(range.to + Duration::days(1), zone));
     let tickets = tx.ticket_facts(window.0, window.1.max(now)).await?;
     let requests = tx.data_request_spans(window.0, window.1.max(now)).await?;
@@ -134,52 +185,27 @@ pub async fn build(
     let facts = Facts { tickets: &tickets, requests: &requests, overdue_after, now };
 
     let mut buckets = Vec::new();
-    for grouping in [range.grouping, Grouping::Whole] {
-        let conversations: HashMap<String, ConversationTotals> = tx
-            .conversation_totals(&from_key, &to_key, grouping)
-            .await?
-            .into_iter()
-            .map(|t| (t.bucket.clone(), t))
-            .collect();
-        let mut histograms: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
-        for (bucket, ms, count) in tx.first_response_histogram(&from_key, &to_key, grouping).await? {
-            histograms.entry(bucket).or_default().push((ms, count));
-        }
-        let mut metrics: HashMap<(String, String), i64> = HashMap::new();
-        for (bucket, metric, value) in tx.day_metric_totals(&from_key, &to_key, grouping).await? {
-            metrics.insert((bucket, metric), value);
-        }
-        for (key, start, end) in spans(range, grouping) {
-            let (opens, closes) = (day_start(start, zone), day_start(end + Duration::days(1), zone));
-            let metric = |name: &str| metrics.get(&(key.clone(), name.to_string())).copied().unwrap_or(0);
-            let mut bucket = Bucket {
-                start: Some(start),
-                end: Some(end),
-                bot_first_response_seconds: percentiles(histograms.get(&key).map_or(&[][..], Vec::as_slice), 1000.0),
-                llm: Llm {
-                    calls: metric("llm_calls"),
-                    prompt_tokens: metric("llm_prompt_tokens"),
-                    completion_tokens: metric("llm_completion_tokens"),
-                    estimated_cost_usd: metric("llm_cost_micro_usd") as f64 / 1e6,
-                },
-                dead_letters: metric("dead_letters"),
-                ..Bucket::default()
-            };
-            fill_conversations(&mut bucket, conversations.get(&key));
-            facts.fill(&mut bucket, opens, closes);
-            buckets.push(bucket);
-        }
+    for ((start, end), sum) in spans.iter().zip(&sums) {
+        let customers = match range.granularity {
+            Granularity::Day => sum.get("customers"),
+            // A whole week was counted by the rollup; a week cut by the range is counted here.
+            Granularity::Week if (*end - *start).num_days() == 6 => weeks.get(&day_key(*start)).copied().unwrap_or(0),
+            Granularity::Week => tx.distinct_customers(&day_key(*start), &day_key(*end)).await?,
+        };
+        buckets.push(shape(sum, customers, (*start, *end), zone, &facts));
     }
-    let total = buckets.pop().unwrap_or_default();
+    let customers = tx.distinct_customers(&from_key, &to_key).await?;
+    let total = shape(&whole, customers, (range.from, range.to), zone, &facts);
+    let at = facts.moment(now);
     let snapshot = Snapshot {
-        open_tickets: tickets.iter().filter(|t| facts.open_at(t, now)).count() as i64,
-        overdue_tickets: tickets.iter().filter(|t| facts.overdue_at(t, now)).count() as i64,
+        open_tickets: tickets.iter().filter(|t| facts.open_at(t, at)).count() as i64,
+        overdue_tickets: tickets.iter().filter(|t| facts.overdue_at(t, at)).count() as i64,
         dead_letters: tx.dead_letter_count().await?,
-        open_data_requests: facts.requests_open_at(now),
+        open_data_requests: facts.requests_open_at(at),
     };
     Ok(Report {
         timezone: tenant.settings.timezone.clone(),
-        granularity: if range.grouping == Grouping::Week { "week" } else { "day" },
+        granularity: if range.granularity == Granularity::Week { "week" } else { "day" },
         from: range.from,
         to: range.to,
         as_of: tx.analytics_rolled_through().await?,
@@ -189,36 +215,50 @@ pub async fn build(
     })
 }
 
-/// The buckets of `range` as (rollup key, first day, last day).
-fn spans(range: Range, grouping: Grouping) -> Vec<(String, NaiveDate, NaiveDate)> {
+fn shape(sum: &Sums, customers: i64, days: (NaiveDate, NaiveDate), zone: chrono_tz::Tz, facts: &Facts<'_>) -> Bucket {
+    let conversations = sum.get("conversations");
+    let share = |count: i64| Share { count, share: (conversations > 0).then(|| count as f64 / conversations as f64) };
+    let histogram: Vec<(i64, i64)> = sum.histogram.iter().map(|(ms, n)| (*ms, *n)).collect();
+    let mut bucket = Bucket {
+        start: Some(days.0),
+        end: Some(days.1),
+        messages: Messages {
+            inbound: sum.get("inbound"),
+            outbound_bot: sum.get("outbound_bot"),
+            outbound_owner: sum.get("outbound_owner"),
+            outbound_system: sum.get("outbound_system"),
+        },
+        customers,
+        conversations,
+        bot_resolved: share(sum.get("bot_resolved")),
+        escalated: share(sum.get("escalated")),
+        bot_first_response_seconds: percentiles(&histogram, 1000.0),
+        llm: Llm {
+            calls: sum.get("llm_calls"),
+            prompt_tokens: sum.get("llm_prompt_tokens"),
+            completion_tokens: sum.get("llm_completion_tokens"),
+            estimated_cost_usd: sum.get("llm_cost_micro_usd") as f64 / 1e6,
+        },
+        dead_letters: sum.get("dead_letters"),
+        ..Bucket::default()
+    };
+    facts.fill(&mut bucket, day_start(days.0, zone), day_start(days.1 + Duration::days(1), zone));
+    bucket
+}
+
+/// The buckets of `range` as (first day, last day).
+fn spans(range: Range) -> Vec<(NaiveDate, NaiveDate)> {
     let mut out = Vec::new();
     let mut day = range.from;
     while day <= range.to {
-        let (key, end) = match grouping {
-            Grouping::Day => (day_key(day), day),
-            Grouping::Week => (day_key(week_of(day)), (week_of(day) + Duration::days(6)).min(range.to)),
-            Grouping::Whole => (String::new(), range.to),
+        let end = match range.granularity {
+            Granularity::Day => day,
+            Granularity::Week => (week_of(day) + Duration::days(6)).min(range.to),
         };
-        out.push((key, day, end));
+        out.push((day, end));
         day = end + Duration::days(1);
     }
     out
-}
-
-fn fill_conversations(bucket: &mut Bucket, totals: Option<&ConversationTotals>) {
-    let Some(t) = totals else { return };
-    let share =
-        |count: i64| Share { count, share: (t.conversations > 0).then(|| count as f64 / t.conversations as f64) };
-    bucket.messages = Messages {
-        inbound: t.inbound,
-        outbound_bot: t.bot_out,
-        outbound_owner: t.owner_out,
-        outbound_system: t.system_out,
-    };
-    bucket.customers = t.customers;
-    bucket.conversations = t.conversations;
-    bucket.bot_resolved = share(t.bot_resolved);
-    bucket.escalated = share(t.escalated);
 }
 
 /// Ticket and request times, read once for the whole range.
@@ -241,7 +281,7 @@ impl Facts<'_> {
             opened.iter().filter_map(|t| t.answered_at.map(|a| ((a - t.opened_at).num_seconds().max(0), 1))).collect();
         waits.sort_unstable();
         bucket.owner_response_seconds = percentiles(&waits, 1.0);
-        let end = closes.min(self.now);
+        let end = closes.min(self.moment(self.now));
         bucket.tickets = Tickets {
             open: self.tickets.iter().filter(|t| self.open_at(t, end)).count() as i64,
             overdue: self.tickets.iter().filter(|t| self.overdue_at(t, end)).count() as i64,
@@ -249,8 +289,14 @@ impl Facts<'_> {
         bucket.data_requests_open = self.requests_open_at(end);
     }
 
+    /// `now` as a bucket end: just after it, so what happened this instant counts.
+    fn moment(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + Duration::microseconds(1)
+    }
+
+    /// Open just before `at` (an exclusive end).
     fn open_at(&self, t: &TicketFact, at: DateTime<Utc>) -> bool {
-        t.opened_at <= at && t.closed_at.is_none_or(|c| c > at)
+        t.opened_at < at && t.closed_at.is_none_or(|c| c >= at)
     }
 
     fn overdue_at(&self, t: &TicketFact, at: DateTime<Utc>) -> bool {
@@ -258,7 +304,7 @@ impl Facts<'_> {
     }
 
     fn requests_open_at(&self, at: DateTime<Utc>) -> i64 {
-        self.requests.iter().filter(|(received, closed)| *received <= at && closed.is_none_or(|c| c > at)).count()
+        self.requests.iter().filter(|(received, closed)| *received < at && closed.is_none_or(|c| c >= at)).count()
             as i64
     }
 }
@@ -297,11 +343,8 @@ mod tests {
     #[test]
     fn weeks_are_clipped_to_the_range() {
         let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
-        let range = Range { from: day(12), to: day(24), grouping: Grouping::Week };
-        let spans = spans(range, Grouping::Week);
-        let flat: Vec<(&str, u32, u32)> =
-            spans.iter().map(|(k, s, e)| (k.as_str(), chrono::Datelike::day(s), chrono::Datelike::day(e))).collect();
-        assert_eq!(flat, vec![("2026-11-09", 12, 15), ("2026-11-16", 16, 22), ("2026-11-23", 23, 24)]);
-        assert_eq!(super::spans(range, Grouping::Whole).len(), 1);
+        let range = Range { from: day(12), to: day(24), granularity: Granularity::Week };
+        assert_eq!(spans(range), vec![(day(12), day(15)), (day(16), day(22)), (day(23), day(24))]);
+        assert_eq!(spans(Range { granularity: Granularity::Day, ..range }).len(), 13);
     }
 }

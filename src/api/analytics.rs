@@ -1,24 +1,27 @@
 //! `GET /api/v1/analytics`: aggregates per day or week in the tenant's time zone, for owner
 //! and analytics tokens. Read from the rollup, so a year answers quickly; no content.
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
 use super::ApiQuery;
-use super::auth::{Caller, Role};
-use crate::analytics::report::{self, Range, Report};
+use super::auth::Caller;
+use crate::analytics::report::{self, Granularity, Range, Report};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::store::Grouping;
 
 /// The longest range per granularity: a year of days, two years of weeks.
 const MAX_DAYS: i64 = 366;
 const MAX_WEEK_DAYS: i64 = 731;
 /// Without `from`: the last 30 days.
 const DEFAULT_DAYS: i64 = 30;
+/// No business has data before this; earlier dates are a mistake (and chrono's limits are far).
+const EARLIEST: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(day) => day,
+    None => NaiveDate::MIN,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/analytics", get(analytics))
@@ -44,9 +47,7 @@ async fn analytics(
     caller: Caller,
     ApiQuery(query): ApiQuery<AnalyticsQuery>,
 ) -> Result<Json<Report>, ApiError> {
-    if caller.role == Role::Staff {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "analytics need an owner or analytics token"));
-    }
+    caller.require_aggregates()?;
     let now = state.clock.now();
     let mut tx = state.store.begin_read(caller.tenant).await?;
     let tenant = tx.tenant().await?.ok_or_else(|| ApiError::not_found("tenant_not_found", "the tenant is gone"))?;
@@ -57,18 +58,22 @@ async fn analytics(
 
 fn range_of(query: AnalyticsQuery, today: NaiveDate) -> Result<Range, ApiError> {
     let bad = |detail: &str| ApiError::bad_request("invalid_range", detail);
-    let (grouping, longest) = match query.granularity.as_deref() {
-        None | Some("day") => (Grouping::Day, MAX_DAYS),
-        Some("week") => (Grouping::Week, MAX_WEEK_DAYS),
+    let (granularity, longest) = match query.granularity.as_deref() {
+        None | Some("day") => (Granularity::Day, MAX_DAYS),
+        Some("week") => (Granularity::Week, MAX_WEEK_DAYS),
         Some(_) => return Err(bad("granularity is day or week")),
     };
+    let known = |d: NaiveDate| (EARLIEST..=today).contains(&d);
     let to = query.to.unwrap_or(today);
-    let from = query.from.unwrap_or(to - Duration::days(DEFAULT_DAYS - 1));
+    if !known(to) || query.from.is_some_and(|f| !known(f)) {
+        return Err(bad("dates run from 2000-01-01 to today in the tenant's time zone"));
+    }
+    let from = query.from.unwrap_or(to - Duration::days(DEFAULT_DAYS - 1)).max(EARLIEST);
     if from > to {
         return Err(bad("from must not be after to"));
     }
     if (to - from).num_days() + 1 > longest {
         return Err(bad("the range is too long: up to 366 days by day, 731 by week"));
     }
-    Ok(Range { from, to, grouping })
+    Ok(Range { from, to, granularity })
 }

@@ -147,6 +147,16 @@ impl Caller {
         Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this needs an owner token"))
     }
 
+    /// Analytics aggregates: owners and analytics readers (staff handle conversations only).
+    pub fn require_aggregates(&self) -> Result<(), ApiError> {
+        match self.role {
+            Role::Owner | Role::Analytics => Ok(()),
+            Role::Staff => {
+                Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "analytics need an owner or analytics token"))
+            }
+        }
+    }
+
     /// Conversations and escalations carry content: owners and staff only.
     pub fn require_content_access(&self) -> Result<(), ApiError> {
         match self.role {

@@ -13,11 +13,9 @@ use super::chart::{Series, stacked_bars};
 use super::i18n::Lang;
 use super::layout::page;
 use super::session::Session;
-use crate::analytics::report::{self, Bucket, Percentiles, Range, Report};
-use crate::api::auth::Role;
+use crate::analytics::report::{self, Bucket, Granularity, Percentiles, Range, Report};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::store::Grouping;
 
 /// The periods offered; a year is shown by week.
 const PERIODS: [i64; 3] = [30, 90, 365];
@@ -31,9 +29,7 @@ async fn analytics(
     session: Session,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    if session.caller.role == Role::Staff {
-        return Err(PageError::forbidden());
-    }
+    session.caller.require_aggregates().map_err(|_| PageError::forbidden())?;
     let mut days = PERIODS[0];
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
@@ -46,8 +42,8 @@ async fn analytics(
     let mut tx = state.store.begin_read(session.caller.tenant).await.map_err(ApiError::from)?;
     let tenant = tx.tenant().await.map_err(ApiError::from)?.ok_or_else(PageError::not_found)?;
     let to = now.with_timezone(&session.timezone).date_naive();
-    let grouping = if days > 90 { Grouping::Week } else { Grouping::Day };
-    let range = Range { from: to - Duration::days(days - 1), to, grouping };
+    let granularity = if days > 90 { Granularity::Week } else { Granularity::Day };
+    let range = Range { from: to - Duration::days(days - 1), to, granularity };
     let report = report::build(&mut *tx, &tenant, range, now).await.map_err(ApiError::from)?;
     tx.commit().await.map_err(ApiError::from)?;
     let t = |k| session.lang.t(k);

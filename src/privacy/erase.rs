@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::audit::{self, AuditEntry};
-use crate::domain::{ContactId, ConversationId, DsarId, EscalationId, TenantId};
+use crate::domain::{ContactId, DsarId, TenantId};
 use crate::store::{ActivityCount, ErasedRows, Store, StoreResult, TenantTx};
 
 /// What one erasure did, as the API and CLI report it.
@@ -59,7 +59,7 @@ pub async fn erase_in(
 ) -> StoreResult<(Erasure, Vec<AuditEntry>)> {
     tx.lock_contact(contact).await?;
     crate::analytics::rollup::catch_up(&mut *tx, now).await?;
-    relabel_analytics(&mut *tx, contact).await?;
+    crate::analytics::rollup::forget_contact(&mut *tx, contact, now).await?;
     let counts = anonymous_counts(&mut *tx, contact).await?;
     tx.add_activity_counts(&counts).await?;
     let deleted = tx.erase_contact_rows(contact).await?;
@@ -74,19 +74,6 @@ pub async fn erase_in(
             .detail(json!({ "deleted": deleted, "owner_answers_cleared": owner_answers_cleared, "request": request })),
     );
     Ok((erasure, trail))
-}
-
-/// Gives the contact's analytics rows fresh random ids (one new customer id for all of them,
-/// so distinct counts stay right): the figures stay, the link to the person goes.
-async fn relabel_analytics(tx: &mut dyn TenantTx, contact: ContactId) -> StoreResult<()> {
-    let anonymous = ContactId(uuid::Uuid::new_v4());
-    for conversation in tx.conversations_of_contact(contact).await? {
-        tx.relabel_conversation_days(conversation.id, ConversationId(uuid::Uuid::new_v4()), anonymous).await?;
-    }
-    for ticket in tx.escalations_of_contact(contact).await? {
-        tx.relabel_ticket_fact(ticket.id, EscalationId(uuid::Uuid::new_v4())).await?;
-    }
-    Ok(())
 }
 
 /// The contact's messages, conversations and tickets as counts per UTC day.

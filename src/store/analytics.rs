@@ -7,6 +7,9 @@ use chrono::{DateTime, Utc};
 use super::{EscalationRecord, StoreResult};
 use crate::domain::{ContactId, ConversationId, EscalationId, MessageId};
 
+/// The prefix of the day metrics that hold the bot's first-response histogram.
+pub const FIRST_RESPONSE_METRIC: &str = "bot_first_response_ms:";
+
 /// One stored message as the rollup sees it: who wrote it and when, never what.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MessageFact {
@@ -24,7 +27,6 @@ pub struct MessageFact {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ConversationDay {
     pub day: String,
-    pub week: String,
     pub conversation_id: ConversationId,
     pub contact_id: ContactId,
     pub inbound: i64,
@@ -58,52 +60,24 @@ impl From<&EscalationRecord> for TicketFact {
     }
 }
 
-/// How report rows are grouped: the SQL column that names the bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Grouping {
-    Day,
-    Week,
-    /// One bucket for the whole range (named by an empty string).
-    Whole,
-}
-
-impl Grouping {
-    pub(crate) fn column(self) -> &'static str {
-        match self {
-            Self::Day => "day",
-            Self::Week => "week",
-            Self::Whole => "''",
-        }
-    }
-}
-
-/// Conversation figures of one bucket.
-#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
-pub struct ConversationTotals {
-    pub bucket: String,
-    pub inbound: i64,
-    pub bot_out: i64,
-    pub owner_out: i64,
-    pub system_out: i64,
-    /// Distinct customers who wrote.
-    pub customers: i64,
-    /// Distinct conversations with a customer message.
-    pub conversations: i64,
-    /// Of those: answered by the bot, with no ticket and no owner message in the bucket.
-    pub bot_resolved: i64,
-    /// Of those: with a ticket opened in the bucket.
-    pub escalated: i64,
-}
-
 #[async_trait]
 pub trait AnalyticsOps: Send {
     /// Where the rollup has got to; `None` before its first run.
     async fn analytics_rolled_through(&mut self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// The same, with the tenant's rollup state locked until commit: passes of one tenant
+    /// (the job, an erasure, retention) never interleave.
+    async fn lock_analytics_state(&mut self) -> StoreResult<Option<DateTime<Utc>>>;
     async fn set_analytics_rolled_through(&mut self, at: DateTime<Utc>) -> StoreResult<()>;
     /// The oldest stored message's time, where a first rollup starts.
     async fn first_message_at(&mut self) -> StoreResult<Option<DateTime<Utc>>>;
-    /// Messages created in the window, and the replies to its customer messages made after it.
-    async fn message_facts(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<MessageFact>>;
+    /// Messages created in the window, and the replies to its customer messages made after it
+    /// (up to `until`: later answers are not timed).
+    async fn message_facts(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Vec<MessageFact>>;
     /// Tickets opened, answered or closed since `since`, and every ticket still open.
     async fn escalations_changed_since(&mut self, since: DateTime<Utc>) -> StoreResult<Vec<EscalationRecord>>;
     /// LLM calls, prompt tokens, completion tokens and cost (micro-USD) in the window.
@@ -114,37 +88,37 @@ pub trait AnalyticsOps: Send {
 
     async fn upsert_conversation_days(&mut self, rows: &[ConversationDay]) -> StoreResult<()>;
     async fn upsert_ticket_facts(&mut self, rows: &[TicketFact]) -> StoreResult<()>;
-    async fn set_day_metrics(&mut self, day: &str, week: &str, metrics: &[(&str, i64)]) -> StoreResult<()>;
-    /// Erasure: gives a conversation's rollup rows fresh random ids, so nothing links them to anyone.
-    async fn relabel_conversation_days(
+    /// The day's figures from its conversation rows: (metric, value), the histogram included.
+    async fn conversation_day_figures(&mut self, day: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// Replaces every figure of one day.
+    async fn replace_day_metrics(&mut self, day: &str, metrics: &[(String, i64)]) -> StoreResult<()>;
+    /// Distinct customers who wrote on the local days `from..=to`.
+    async fn distinct_customers(&mut self, from: &str, to: &str) -> StoreResult<i64>;
+    async fn set_week_customers(&mut self, week: &str, customers: i64) -> StoreResult<()>;
+    /// The days on which a conversation has a rollup row.
+    async fn conversation_day_keys(&mut self, conversation: ConversationId) -> StoreResult<Vec<String>>;
+    /// Rollup rows before local day `day` whose customer still exists: (day, conversation, contact).
+    async fn identified_rows_before(&mut self, day: &str) -> StoreResult<Vec<(String, ConversationId, ContactId)>>;
+    /// Gives one rollup row other ids, so nothing links it to anyone.
+    async fn relabel_conversation_day(
         &mut self,
+        day: &str,
         conversation: ConversationId,
         new_conversation: ConversationId,
         new_contact: ContactId,
     ) -> StoreResult<()>;
-    async fn relabel_ticket_fact(&mut self, ticket: EscalationId, new_ticket: EscalationId) -> StoreResult<()>;
+    /// Erasure: the ticket's fact gets a random id and, if still open, closes now.
+    async fn retire_ticket_fact(
+        &mut self,
+        ticket: EscalationId,
+        new_ticket: EscalationId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
-    /// Local days `from..=to` (YYYY-MM-DD), grouped.
-    async fn conversation_totals(
-        &mut self,
-        from: &str,
-        to: &str,
-        grouping: Grouping,
-    ) -> StoreResult<Vec<ConversationTotals>>;
-    /// (bucket, bot first-response ms, how many conversation-days had it).
-    async fn first_response_histogram(
-        &mut self,
-        from: &str,
-        to: &str,
-        grouping: Grouping,
-    ) -> StoreResult<Vec<(String, i64, i64)>>;
-    /// (bucket, metric, sum).
-    async fn day_metric_totals(
-        &mut self,
-        from: &str,
-        to: &str,
-        grouping: Grouping,
-    ) -> StoreResult<Vec<(String, String, i64)>>;
+    /// (day, metric, value) of the local days `from..=to`.
+    async fn day_metrics(&mut self, from: &str, to: &str) -> StoreResult<Vec<(String, String, i64)>>;
+    /// (week, customers) of the weeks whose Mondays are `from..=to`.
+    async fn week_customers(&mut self, from: &str, to: &str) -> StoreResult<Vec<(String, i64)>>;
     /// Tickets open at some moment of the window: opened before `to`, not closed before `from`.
     async fn ticket_facts(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<TicketFact>>;
     /// (received, closed) of data requests received before `to` and not closed before `from`.

@@ -33,6 +33,7 @@ const APP_TABLES: &[&str] = &[
     "analytics_conversation_days",
     "analytics_tickets",
     "analytics_days",
+    "analytics_weeks",
     "analytics_state",
 ];
 

@@ -1,10 +1,11 @@
 //! `/api/v1/analytics`: what the rollup counts, by local day and week, for owner and
 //! analytics tokens only, with nothing personal in it; erasure keeps the figures.
+use balas::analytics::report::Granularity;
 use balas::analytics::{report, rollup};
 use balas::api::auth::Role;
 use balas::clock::Clock;
 use balas::fakes::meta_webhook::FakeCustomer;
-use balas::store::{Grouping, LlmCall, LlmUsage};
+use balas::store::{LlmCall, LlmUsage};
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 
@@ -84,7 +85,9 @@ on_both_databases! {
         // Staff tokens and malformed ranges are refused with JSON errors.
         let staff = app.token(app.tenant.id, Role::Staff);
         assert_eq!(app.call("GET", "/api/v1/analytics", &staff, None).await.0, 403);
-        for query in ["from=2026-02-30", "granularity=month", "from=2026-11-10&to=2026-11-01", "from=2025-01-01&to=2026-06-01", "tenant=x"] {
+        let tomorrow = (balas::clock::Clock::now(&*app.clock) + Duration::days(2)).date_naive();
+        for query in ["from=2026-02-30", "granularity=month", "from=2026-11-10&to=2026-11-01", "from=2025-01-01&to=2026-06-01", "tenant=x",
+            "to=-262143-01-01", "from=%2B262142-12-31&to=%2B262142-12-31", "from=1999-12-31", &format!("to={tomorrow}")] {
             let (status, error) = app.call("GET", &format!("/api/v1/analytics?{query}"), &owner, None).await;
             assert_eq!(status, 400, "{query}: {error}");
             assert!(error["error"].is_string(), "{query}: {error}");
@@ -99,9 +102,12 @@ on_both_databases! {
         assert_eq!(status, 200);
         roll_up(&app).await;
         let after = app.call("GET", "/api/v1/analytics", &analyst, None).await.1;
-        for figure in ["messages", "customers", "conversations", "escalated", "escalations", "owner_response_seconds"] {
+        for figure in ["messages", "customers", "conversations", "escalated", "escalations", "owner_response_seconds", "bot_first_response_seconds"] {
             assert_eq!(after["total"][figure], total[figure], "{figure} changed after erasure");
         }
+        // The erased customer's open ticket is gone, so it no longer counts as open.
+        assert_eq!((after["now"]["open_tickets"].as_i64(), after["total"]["tickets"]["open"].as_i64()), (Some(0), Some(0)));
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM analytics_tickets WHERE closed_at IS NULL").await, 0);
         let hex = |id: uuid::Uuid| id.simple().to_string();
         let column = match app.db { Db::Sqlite => "lower(hex({c}))", Db::Postgres => "replace(CAST({c} AS TEXT), '-', '')" };
         for (c, id) in [("conversation_id", hex(conversation.0)), ("contact_id", hex(contact.0))] {
@@ -120,19 +126,30 @@ async fn local_days(app: TestApp) {
     roll_up(&app).await;
     let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
     let mut tx = app.state.store.begin_read(app.tenant.id).await.unwrap();
-    let range = report::Range { from: day(19), to: day(22), grouping: Grouping::Day };
+    let range = report::Range { from: day(19), to: day(22), granularity: Granularity::Day };
     let daily = report::build(&mut *tx, &app.tenant, range, app.clock.now()).await.unwrap();
     let per_day: Vec<(i64, i64)> = daily.buckets.iter().map(|b| (b.messages.inbound, b.customers)).collect();
     assert_eq!(per_day, vec![(0, 0), (1, 1), (1, 1), (0, 0)]);
-    assert_eq!((daily.total.customers, daily.total.conversations, daily.total.messages.inbound), (1, 1, 2));
-    let weekly =
-        report::build(&mut *tx, &app.tenant, report::Range { grouping: Grouping::Week, ..range }, app.clock.now())
-            .await
-            .unwrap();
+    // A conversation counts once per day it is active (like WhatsApp's 24-hour conversations);
+    // a customer once per bucket.
+    assert_eq!((daily.total.customers, daily.total.conversations, daily.total.messages.inbound), (1, 2, 2));
+    let weekly = report::build(
+        &mut *tx,
+        &app.tenant,
+        report::Range { granularity: Granularity::Week, ..range },
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(weekly.buckets.len(), 1, "Thursday to Sunday lie in one week");
     let week: Value = serde_json::to_value(&weekly.buckets[0]).unwrap();
     assert_eq!((week["start"].as_str(), week["end"].as_str()), (Some("2026-11-19"), Some("2026-11-22")));
-    assert_eq!((week["customers"].as_i64(), week["conversations"].as_i64()), (Some(1), Some(1)));
+    assert_eq!((week["customers"].as_i64(), week["conversations"].as_i64()), (Some(1), Some(2)));
+    // A whole week reads the rollup's weekly count.
+    let whole = report::Range { from: day(16), to: day(22), granularity: Granularity::Week };
+    let whole = report::build(&mut *tx, &app.tenant, whole, app.clock.now()).await.unwrap();
+    assert_eq!((whole.buckets.len(), whole.buckets[0].customers, whole.total.customers), (1, 1, 1));
+    assert_eq!(app.inspect.scalar("SELECT customers FROM analytics_weeks").await, 1);
 }
 
 async fn spawn_late(db: Db) -> Option<TestApp> {

@@ -79,6 +79,12 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM activity_counts WHERE metric = 'escalations'").await, 1);
         let detail = app.inspect.text("SELECT detail FROM audit_log WHERE action = 'retention.purged'").await.unwrap();
         assert!(detail.contains("\"messages\":5"), "{detail}");
+        // Analytics caught up first, so day 0 still counts; its rows no longer name the customers.
+        let day0_inbound = "SELECT CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM analytics_days WHERE metric = 'inbound'";
+        assert_eq!(app.inspect.scalar(day0_inbound).await, 4, "3 on day 0 and 1 on day 29");
+        let identified = "SELECT COUNT(*) FROM analytics_conversation_days a WHERE EXISTS (SELECT 1 FROM contacts c WHERE c.id = a.contact_id)";
+        assert_eq!(app.inspect.scalar(identified).await, 2, "only day 29's rows (customer 4, and customer 3's late answer) keep their customer");
+        assert!(detail.contains("\"analytics_rows_anonymized\":3"), "{detail}");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM llm_usage").await, 1, "usage stays 90 days");
 
         app.clock.advance(Duration::days(60));
