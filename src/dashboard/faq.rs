@@ -1,5 +1,6 @@
 //! `GET|POST /dashboard/faq`, `POST /dashboard/faq/{id}` (save) and `…/{id}/delete`: the
 //! FAQ through the API's shared kb functions, audited `kb.created|updated|deleted` the same way.
+//! Owners change it and staff only read it, as on `/api/v1/kb`.
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -44,25 +45,35 @@ async fn render(
         }
     };
     let body = html! {
-        form.card #add method="post" action="/dashboard/faq" {
-            input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
-            @match draft {
-                Some(d) => (fields(&d.question, &d.answer, &d.keywords)),
-                None => (fields("", "", "")),
+        @if session.is_owner() {
+            form.card #add method="post" action="/dashboard/faq" {
+                input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
+                @match draft {
+                    Some(d) => (fields(&d.question, &d.answer, &d.keywords)),
+                    None => (fields("", "", "")),
+                }
+                button type="submit" { (t("faq.add")) }
             }
-            button type="submit" { (t("faq.add")) }
+        } @else {
+            p #read-only { (t("faq.owner_only")) }
         }
         @if entries.is_empty() { p { (t("faq.empty")) } }
         @for entry in &entries {
             div.card.entry {
-                form method="post" action={ "/dashboard/faq/" (entry.id) } {
-                    input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
-                    (fields(&entry.question, &entry.answer, &entry.keywords))
-                    button type="submit" { (t("faq.save")) }
-                }
-                form.inline method="post" action={ "/dashboard/faq/" (entry.id) "/delete" } {
-                    input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
-                    button.secondary type="submit" { (t("faq.delete")) }
+                @if session.is_owner() {
+                    form method="post" action={ "/dashboard/faq/" (entry.id) } {
+                        input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
+                        (fields(&entry.question, &entry.answer, &entry.keywords))
+                        button type="submit" { (t("faq.save")) }
+                    }
+                    form.inline method="post" action={ "/dashboard/faq/" (entry.id) "/delete" } {
+                        input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
+                        button.secondary type="submit" { (t("faq.delete")) }
+                    }
+                } @else {
+                    h3 { (entry.question) }
+                    p { (entry.answer) }
+                    @if !entry.keywords.is_empty() { p { small { (t("faq.keywords")) ": " (entry.keywords) } } }
                 }
             }
         }
@@ -87,7 +98,7 @@ fn item_of(form: &Form) -> Result<Result<FaqItem, (FaqItem, String)>, PageError>
         .map_err(|e| (FaqItem { question: question.into(), answer: answer.into(), keywords }, e.detail)))
 }
 
-/// Staff may edit the FAQ here, as the brief for the dashboard asks (the API keeps it owner-only).
+/// Owner-only like `POST /api/v1/kb`; the CSRF check comes first, so a forged form is refused either way.
 async fn create(
     State(state): State<AppState>,
     session: Session,
@@ -96,7 +107,7 @@ async fn create(
 ) -> Result<Response, PageError> {
     let form = Form::read(&headers, body).await?;
     session.check_csrf(&form)?;
-    session.require_content()?;
+    session.require_owner()?;
     match item_of(&form)? {
         Ok(item) => {
             create_entry(&state, session.caller.tenant, &session.actor(), item).await?;
@@ -121,7 +132,7 @@ async fn update(
 ) -> Result<Response, PageError> {
     let form = Form::read(&headers, body).await?;
     session.check_csrf(&form)?;
-    session.require_content()?;
+    session.require_owner()?;
     let id = parse_id(&id)?;
     match item_of(&form)? {
         Ok(item) => {
@@ -141,7 +152,7 @@ async fn remove(
 ) -> Result<Response, PageError> {
     let form = Form::read(&headers, body).await?;
     session.check_csrf(&form)?;
-    session.require_content()?;
+    session.require_owner()?;
     delete_entry(&state, session.caller.tenant, &session.actor(), parse_id(&id)?).await?;
     Ok(Redirect::to("/dashboard/faq?ok=deleted").into_response())
 }

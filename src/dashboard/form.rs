@@ -1,8 +1,9 @@
-//! `application/x-www-form-urlencoded` bodies: small, each field once; anything else is a 400 page.
+//! `application/x-www-form-urlencoded` bodies: small (else a 413 page), each field once;
+//! anything else is a 400 page.
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 
 use super::PageError;
 use crate::ingress::read_body;
@@ -23,7 +24,10 @@ impl Form {
         if !form_type {
             return Err(PageError::bad_request());
         }
-        let raw = read_body(headers, body, MAX_FORM_BYTES).await.map_err(|_| PageError::bad_request())?;
+        // Oversized is a 413 like the API's; an unreadable body a 400.
+        let raw = read_body(headers, body, MAX_FORM_BYTES).await.map_err(|e| {
+            if e.status == StatusCode::PAYLOAD_TOO_LARGE { PageError::too_large() } else { PageError::bad_request() }
+        })?;
         Self::parse(&raw)
     }
 

@@ -96,6 +96,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("faq.save", "Simpan", "Save"),
     ("faq.delete", "Hapus", "Delete"),
     ("faq.empty", "Belum ada entri.", "No entries yet."),
+    ("faq.owner_only", "Hanya pemilik yang dapat mengubah FAQ.", "Only owners can change the FAQ."),
     ("settings.title", "Pengaturan toko", "Shop settings"),
     ("settings.name", "Nama usaha", "Business name"),
     ("settings.language", "Bahasa pelanggan", "Customer language"),

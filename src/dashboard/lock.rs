@@ -2,14 +2,16 @@
 //! server: dropping cookies only leads to the login page) and leaves a signed lock cookie
 //! naming the user; `/dashboard/unlock` checks the PIN with `users::unlock_with_pin` (five
 //! wrong tries lock it in the database for 15 minutes) and then issues a fresh token that
-//! ends when the locked one would have. `/dashboard/pin` sets the PIN.
+//! ends when the locked one would have. Each lock is single-use: its nonce goes into the
+//! token-revocation store on unlock (or logout), so a copied lock cookie mints nothing more.
+//! `/dashboard/pin` sets the PIN.
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use maud::html;
 use serde_json::json;
 
@@ -17,6 +19,7 @@ use super::PageError;
 use super::form::Form;
 use super::i18n::Lang;
 use super::layout::{Flash, bare, flash_from_query, page};
+use super::login::cleared;
 use super::session::{self, CSRF_FIELD, LOCK_COOKIE, SESSION_COOKIE, Session};
 use crate::api::auth::{Claims, Role};
 use crate::api::session::revoke_token;
@@ -73,6 +76,31 @@ impl LockTicket {
     /// The unlock form's CSRF token, bound to this lock.
     pub fn csrf(&self, state: &AppState) -> Option<String> {
         session::mac(state, "unlock", &self.nonce)
+    }
+
+    /// The revocation-store key of this lock, prefixed so it can never equal a token's jti.
+    fn spent_key(&self) -> String {
+        format!("lock:{}", self.nonce)
+    }
+
+    fn expires_at(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.expires, 0).unwrap_or_default()
+    }
+
+    /// Whether this lock was already used to unlock or log out.
+    pub async fn is_spent(&self, state: &AppState) -> Result<bool, PageError> {
+        let mut tx = state.store.begin_read(self.tenant).await?;
+        let spent = tx.is_token_revoked(&self.spent_key()).await?;
+        tx.commit().await?;
+        Ok(spent)
+    }
+
+    /// Marks the lock used (logging out from the lock screen), so its cookie cannot unlock later.
+    pub async fn spend(&self, state: &AppState) -> Result<(), PageError> {
+        let mut tx = state.store.begin(self.tenant).await?;
+        tx.revoke_token(&self.spent_key(), self.expires_at(), state.clock.now()).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -148,11 +176,14 @@ async fn unlock_form(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let ticket = LockTicket::from_headers(&state, &headers).ok_or(PageError::redirect("/dashboard/login"))?;
+    if ticket.is_spent(&state).await? {
+        return Ok(cleared(&state));
+    }
     Ok(unlock_page(&state, &ticket, lang_of(lang, &headers), StatusCode::OK, None))
 }
 
 /// Checks the PIN; every attempt is audited naming the user (`auth.pin_unlocked` or
-/// `auth.pin_failed` with the reason), and a success issues the new session.
+/// `auth.pin_failed` with the reason), and a success spends the lock and issues the new session.
 async fn unlock(
     State(state): State<AppState>,
     lang: Option<axum::Extension<Lang>>,
@@ -169,40 +200,37 @@ async fn unlock(
     let keys = state.token_keys.as_ref().ok_or_else(PageError::forbidden)?;
     let now = state.clock.now();
     let actor = format!("user:{}", ticket.user);
-    let mut tx = state.store.begin(ticket.tenant).await?;
-    // The role comes from the user as stored now, not from the cookie: a demotion holds.
-    let record = tx.user(ticket.user).await?.filter(|u| u.disabled_at.is_none());
-    let role = record.as_ref().and_then(|u| Role::parse(&u.role));
-    let verdict = match role {
-        Some(_) => users::unlock_with_pin(&mut *tx, ticket.user, pin, now).await?,
-        None => Err(PinError::NotSet),
+    let failed = |reason: &str| {
+        AuditEntry::new(&actor, "auth.pin_failed", "user", Some(ticket.user.to_string()))
+            .detail(json!({ "reason": reason }))
     };
-    let (entry, outcome) = match verdict {
+    let mut tx = state.store.begin(ticket.tenant).await?;
+    // A spent lock counts as none: a copied cookie may neither mint sessions nor try PINs.
+    if tx.is_token_revoked(&ticket.spent_key()).await? {
+        return Ok(cleared(&state));
+    }
+    // The role comes from the user as stored now, not from the cookie: a demotion holds.
+    let role = tx.user(ticket.user).await?.filter(|u| u.disabled_at.is_none()).and_then(|u| Role::parse(&u.role));
+    let Some(role) = role else {
+        // Disabled (or gone) since locking: the lock dies with the account.
+        tx.revoke_token(&ticket.spent_key(), ticket.expires_at(), now).await?;
+        audit::append(&mut *tx, vec![failed("user_disabled")], now).await?;
+        tx.commit().await?;
+        return Ok(cleared(&state));
+    };
+    match users::unlock_with_pin(&mut *tx, ticket.user, pin, now).await? {
         Ok(()) => {
-            let ttl = DateTime::from_timestamp(ticket.expires, 0).unwrap_or(now) - now;
-            let claims = Claims::new(ticket.tenant, role.unwrap_or(Role::Analytics), &actor, ttl, now);
+            // Single use: false means a concurrent unlock spent this lock first.
+            if !tx.revoke_token(&ticket.spent_key(), ticket.expires_at(), now).await? {
+                return Ok(cleared(&state));
+            }
+            let claims = Claims::new(ticket.tenant, role, &actor, ticket.expires_at() - now, now);
             let token = keys.issue(&claims).map_err(ApiError::internal)?;
             let entry = AuditEntry::new(&actor, "auth.pin_unlocked", "user", Some(ticket.user.to_string()))
                 .detail(json!({ "token": claims.jti }));
-            (entry, Ok(token))
-        }
-        Err(e) => {
-            let reason = match e {
-                PinError::Wrong | PinError::Malformed => "wrong_pin",
-                PinError::Locked(_) => "locked",
-                PinError::NotSet => "no_pin",
-            };
-            let entry = AuditEntry::new(&actor, "auth.pin_failed", "user", Some(ticket.user.to_string()))
-                .detail(json!({ "reason": reason }));
-            (entry, Err(e))
-        }
-    };
-    audit::append(&mut *tx, vec![entry], now).await?;
-    tx.commit().await?;
-    match outcome {
-        Ok(token) => {
-            let home =
-                if !matches!(role, Some(Role::Owner | Role::Staff)) { "/dashboard/analytics" } else { "/dashboard" };
+            audit::append(&mut *tx, vec![entry], now).await?;
+            tx.commit().await?;
+            let home = if matches!(role, Role::Owner | Role::Staff) { "/dashboard" } else { "/dashboard/analytics" };
             let mut response = Redirect::to(home).into_response();
             let max_age = ticket.expires - now.timestamp();
             let cookies = [
@@ -215,11 +243,13 @@ async fn unlock(
             Ok(response)
         }
         Err(e) => {
-            let (status, key) = match e {
-                PinError::Locked(_) => (StatusCode::TOO_MANY_REQUESTS, "lock.locked"),
-                PinError::NotSet => (StatusCode::UNAUTHORIZED, "lock.not_set"),
-                _ => (StatusCode::UNAUTHORIZED, "lock.wrong"),
+            let (reason, status, key) = match e {
+                PinError::Wrong | PinError::Malformed => ("wrong_pin", StatusCode::UNAUTHORIZED, "lock.wrong"),
+                PinError::Locked(_) => ("locked", StatusCode::TOO_MANY_REQUESTS, "lock.locked"),
+                PinError::NotSet => ("no_pin", StatusCode::UNAUTHORIZED, "lock.not_set"),
             };
+            audit::append(&mut *tx, vec![failed(reason)], now).await?;
+            tx.commit().await?;
             Ok(unlock_page(&state, &ticket, lang, status, Some(Flash::Error(lang.t(key).into()))))
         }
     }

@@ -126,7 +126,7 @@ async fn submit(
 }
 
 /// Revokes the session's jti and clears the cookies. A locked screen can log out too (its
-/// token is already revoked), with the CSRF token of its unlock form.
+/// token is already revoked, the lock is spent), with the CSRF token of its unlock form.
 async fn logout(
     State(state): State<AppState>,
     session: Result<Session, PageError>,
@@ -144,6 +144,8 @@ async fn logout(
             if !session::same(form.get(CSRF_FIELD), lock.csrf(&state).as_deref()) {
                 return Err(PageError::csrf());
             }
+            // Logging out ends the lock too: a copy of its cookie cannot unlock later.
+            lock.spend(&state).await?;
         }
         // Nothing signed in: only stale cookies to clear.
         (Err(_), None) => {}

@@ -32,6 +32,10 @@ impl PageError {
         Self::new(StatusCode::BAD_REQUEST, "Permintaan tidak valid.", "Malformed request.")
     }
 
+    pub fn too_large() -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Isian formulir terlalu panjang.", "The form is too large.")
+    }
+
     pub fn forbidden() -> Self {
         Self::new(StatusCode::FORBIDDEN, "Anda tidak punya akses ke halaman ini.", "You may not open this page.")
     }

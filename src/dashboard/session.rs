@@ -141,7 +141,7 @@ impl FromRequestParts<AppState> for Session {
         let Some(tenant) = tenant else { return Err(PageError::redirect("/dashboard/login")) };
         let lang = chosen_lang(parts.extensions.get::<Lang>(), &parts.headers)
             .unwrap_or(Lang::parse(&tenant.settings.language).unwrap_or(Lang::Id));
-        let timezone = tenant.settings.timezone.parse().unwrap_or(chrono_tz::Asia::Jakarta);
+        let timezone = tenant.settings.zone();
         let csrf = mac(state, "csrf", &caller.token_id).ok_or_else(PageError::forbidden)?;
         Ok(Self { caller, user, lang, timezone, business: tenant.name, csrf })
     }

@@ -88,12 +88,8 @@ fn label_key(field: &str) -> &'static str {
     }
 }
 
-async fn show(
-    State(state): State<AppState>,
-    session: Session,
-    RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
-    session.require_owner()?;
+/// The stored settings and name as form values.
+async fn stored(state: &AppState, session: &Session) -> Result<Map<String, Value>, PageError> {
     let mut tx = state.store.begin_read(session.caller.tenant).await?;
     let tenant = tx.tenant().await?.ok_or_else(PageError::not_found)?;
     tx.commit().await?;
@@ -102,10 +98,27 @@ async fn show(
         _ => Map::new(),
     };
     values.insert("name".into(), Value::String(tenant.name));
+    Ok(values)
+}
+
+/// Whether a typed text equals the stored one (saving trims, so surrounding blanks change nothing).
+fn same_text(stored: Option<&Value>, typed: &str) -> bool {
+    matches!(stored, Some(Value::String(s)) if s == typed || s == typed.trim())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    session.require_owner()?;
+    let values = stored(&state, &session).await?;
     let flash = flash_from_query(session.lang, query.as_deref());
     Ok(render(&session, StatusCode::OK, flash, &values))
 }
 
+/// Saves only the fields that differ from the stored ones, so the `tenant.settings_changed`
+/// audit row names what really changed (and an unchanged form writes nothing).
 async fn save(
     State(state): State<AppState>,
     session: Session,
@@ -115,27 +128,34 @@ async fn save(
     let form = Form::read(&headers, body).await?;
     session.check_csrf(&form)?;
     session.require_owner()?;
+    let current = stored(&state, &session).await?;
     let mut patch = Map::new();
     let mut typed = Map::new();
     for field in TEXT_FIELDS.iter().chain(&["language"]) {
-        let value = Value::String(form.required(field)?.to_string());
-        patch.insert(field.to_string(), value.clone());
-        typed.insert(field.to_string(), value);
+        let raw = form.required(field)?;
+        typed.insert(field.to_string(), Value::String(raw.to_string()));
+        if !same_text(current.get(*field), raw) {
+            patch.insert(field.to_string(), Value::String(raw.to_string()));
+        }
     }
     let mut bad_number = false;
     for field in NUMBER_FIELDS {
         let raw = form.required(field)?.trim();
         typed.insert(field.to_string(), Value::String(raw.to_string()));
         match raw.parse::<i32>() {
-            Ok(n) => {
+            Ok(n) if current.get(*field) != Some(&Value::from(n)) => {
                 patch.insert(field.to_string(), Value::from(n));
             }
+            Ok(_) => {}
             Err(_) => bad_number = true,
         }
     }
     if bad_number {
         let flash = Flash::Error(session.lang.t("settings.number").into());
         return Ok(render(&session, StatusCode::BAD_REQUEST, Some(flash), &typed));
+    }
+    if patch.is_empty() {
+        return Ok(Redirect::to("/dashboard/settings?ok=saved").into_response());
     }
     match change_settings(&state, session.caller.tenant, &session.actor(), patch).await {
         Ok(_) => Ok(Redirect::to("/dashboard/settings?ok=saved").into_response()),

@@ -136,6 +136,22 @@ async fn signed_in(app: &TestApp, email: &str, role: Role) -> (Visitor, balas::d
     (v, id)
 }
 
+/// Who sends a request in the CSRF table: the signed-in owner, a locked screen, a login form.
+enum Poster {
+    Owner,
+    Locked,
+    Guest,
+}
+
+type Fields<'a> = Vec<(&'a str, &'a str)>;
+
+/// The first FAQ entry's save path (`/dashboard/faq/<id>`) on the owner's FAQ page.
+fn faq_entry(page: &str) -> String {
+    let marker = r#"action="/dashboard/faq/"#;
+    let start = page.find(marker).expect("an FAQ entry form") + r#"action=""#.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
 /// The first ticket link of the inbox.
 fn first_ticket(inbox: &str) -> String {
     let start = inbox.find("/dashboard/tickets/").expect("a ticket link");
@@ -188,33 +204,86 @@ on_both_databases! {
         assert!(ok.set_cookie("balas_session").unwrap().contains("; Secure"), "Secure behind an https public URL");
     }
 
-    async fn dashboard_posts_without_the_csrf_token_change_nothing(app) {
+    async fn dashboard_every_post_route_refuses_a_missing_or_wrong_csrf_token(app) {
         customer_writes(&app, "wamid.DC1", "Saya mau komplain").await;
         let (mut v, _) = signed_in(&app, "sri@warung.example", Role::Owner).await;
         let inbox = v.get("/dashboard").await;
         let ticket = first_ticket(&inbox.body);
-        let sent = app.sent_to(CUSTOMER).len();
-        for csrf in [None, Some("0".repeat(64))] {
-            let mut form = vec![("text", "Halo kak")];
-            if let Some(c) = &csrf {
-                form.push(("csrf", c));
-            }
-            assert_eq!(v.post(&format!("{ticket}/reply"), &form).await.status, 403);
-            let mut form = vec![("question", "Jam buka?"), ("answer", "08.00")];
-            if let Some(c) = &csrf {
-                form.push(("csrf", c));
-            }
-            assert_eq!(v.post("/dashboard/faq", &form).await.status, 403);
-        }
-        app.drain().await;
-        assert_eq!(app.sent_to(CUSTOMER).len(), sent, "no reply went out");
-        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action IN ('escalation.replied', 'kb.created')").await, 0);
-        let before = app.inspect.scalar("SELECT COUNT(*) FROM kb_entries").await;
-
         let csrf = inbox.csrf();
+        assert_eq!(v.post("/dashboard/pin", &[("csrf", &csrf), ("pin", "482913")]).await.status, 303);
+        let made = v.post("/dashboard/faq", &[("csrf", &csrf), ("question", "Jam buka?"), ("answer", "08.00-21.00")]).await;
+        assert_eq!(made.status, 303);
+        let entry = faq_entry(&v.get("/dashboard/faq").await.body);
+        // A second session of the same owner, locked: the unlock form is a POST route too.
+        let mut locked = Visitor::new(&app.base);
+        assert_eq!(locked.login(&app.tenant.slug, "sri@warung.example", PASSWORD).await.status, 303);
+        let locked_csrf = locked.get("/dashboard/pin").await.csrf();
+        assert_eq!(locked.post("/dashboard/lock", &[("csrf", &locked_csrf)]).await.location(), "/dashboard/unlock");
+        // A visitor holding a login form's cookie, for the login route.
+        let mut guest = Visitor::new(&app.base);
+        assert_eq!(guest.get("/dashboard/login").await.status, 200);
+
+        let audit = app.inspect.scalar("SELECT COUNT(*) FROM audit_log").await;
+        let revoked = app.inspect.scalar("SELECT COUNT(*) FROM revoked_tokens").await;
+        let ticket_status = app.inspect.text("SELECT status FROM escalations").await;
+        let faq = app.inspect.scalar("SELECT COUNT(*) FROM kb_entries").await;
+        let sent = app.sent_to(CUSTOMER).len();
+        let settings = [
+            ("name", "Dibajak"), ("description", "x"), ("address", "x"), ("opening_hours", "x"), ("business_hours", ""),
+            ("timezone", "Asia/Jayapura"), ("tone", "x"), ("escalation_keywords", "x"), ("digest_time", "01:00"),
+            ("language", "en"), ("max_bot_turns", "1"), ("renotify_minutes", "1"),
+        ];
+        let faq_fields = [("question", "Dibajak?"), ("answer", "Ya")];
+        // (who posts, the path, the fields besides `csrf`)
+        let routes: Vec<(Poster, String, Fields)> = vec![
+            (Poster::Owner, "/dashboard/lock".into(), vec![]),
+            (Poster::Owner, "/dashboard/logout".into(), vec![]),
+            (Poster::Owner, "/dashboard/pin".into(), vec![("pin", "111111")]),
+            (Poster::Owner, "/dashboard/settings".into(), settings.to_vec()),
+            (Poster::Owner, "/dashboard/faq".into(), faq_fields.to_vec()),
+            (Poster::Owner, entry.clone(), faq_fields.to_vec()),
+            (Poster::Owner, format!("{entry}/delete"), vec![]),
+            (Poster::Owner, format!("{ticket}/reply"), vec![("text", "Halo kak")]),
+            (Poster::Owner, format!("{ticket}/takeover"), vec![]),
+            (Poster::Owner, format!("{ticket}/handback"), vec![]),
+            (Poster::Owner, format!("{ticket}/resolve"), vec![]),
+            (Poster::Locked, "/dashboard/unlock".into(), vec![("pin", "482913")]),
+            (Poster::Locked, "/dashboard/logout".into(), vec![]),
+            (Poster::Guest, "/dashboard/login".into(), vec![("tenant", app.tenant.slug.as_str()), ("email", "sri@warung.example"), ("password", PASSWORD)]),
+        ];
+        let wrong = "0".repeat(64);
+        for (who, path, fields) in &routes {
+            for token in [None, Some(wrong.as_str())] {
+                let mut form = fields.clone();
+                form.extend(token.map(|t| ("csrf", t)));
+                let visitor = match who { Poster::Owner => &mut v, Poster::Locked => &mut locked, Poster::Guest => &mut guest };
+                let r = visitor.post(path, &form).await;
+                assert_eq!(r.status, 403, "POST {path} with csrf {token:?}: {}", r.body);
+                assert!(r.body.contains("Formulir kedaluwarsa"), "the CSRF refusal page for {path}");
+            }
+        }
+
+        app.drain().await;
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log").await, audit, "no audited action happened");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM revoked_tokens").await, revoked, "no token or lock was spent");
+        assert_eq!(app.inspect.text("SELECT status FROM escalations").await, ticket_status, "the ticket did not move");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM kb_entries").await, faq, "no FAQ entry added or deleted");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM kb_entries WHERE question = 'Dibajak?'").await, 0, "none edited");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM tenants WHERE name = 'Dibajak'").await, 0, "the settings are unchanged");
+        assert_eq!(app.sent_to(CUSTOMER).len(), sent, "no reply went out");
+        assert_eq!(v.get("/dashboard").await.status, 200, "the owner's session is still valid");
+        let unlock_csrf = locked.get("/dashboard/unlock").await.csrf();
+        let unlocked = locked.post("/dashboard/unlock", &[("csrf", &unlock_csrf), ("pin", "482913")]).await;
+        assert_eq!(unlocked.location(), "/dashboard", "the PIN and the lock are unchanged");
+    }
+
+    async fn dashboard_forms_are_validated_and_oversized_bodies_get_413(app) {
+        let (mut v, _) = signed_in(&app, "sri@warung.example", Role::Owner).await;
+        let csrf = v.get("/dashboard/faq").await.csrf();
+        let entries = app.inspect.scalar("SELECT COUNT(*) FROM kb_entries").await;
         let r = v.post("/dashboard/faq", &[("csrf", &csrf), ("question", "Jam buka?"), ("answer", "Setiap hari 08.00-21.00"), ("keywords", "jam,buka")]).await;
         assert_eq!((r.status, r.location()), (303, "/dashboard/faq?ok=saved"));
-        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM kb_entries").await, before + 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM kb_entries").await, entries + 1);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'kb.created' AND actor LIKE 'user:%'").await, 1);
         let empty = v.post("/dashboard/faq", &[("csrf", &csrf), ("question", "  "), ("answer", "x")]).await;
         assert_eq!(empty.status, 400, "validation errors re-render the form");
@@ -222,8 +291,13 @@ on_both_databases! {
         let not_a_form = v.post_raw("/dashboard/faq", "application/json", b"{}".to_vec()).await;
         assert_eq!(not_a_form.status, 400);
         assert!(not_a_form.headers["content-type"].to_str().unwrap().starts_with("text/html"));
-        let huge = format!("csrf={csrf}&question=q&answer={}", "a".repeat(100_000));
-        assert_eq!(v.post_raw("/dashboard/faq", "application/x-www-form-urlencoded", huge.into_bytes()).await.status, 400);
+        for size in [32 * 1024, 100_000] {
+            let huge = format!("csrf={csrf}&question=q&answer={}", "a".repeat(size));
+            let r = v.post_raw("/dashboard/faq", "application/x-www-form-urlencoded", huge.into_bytes()).await;
+            assert_eq!(r.status, 413, "a form over 32 KiB ({size} bytes of answer) is too large, like the API's bodies");
+            assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/html"), "an HTML page");
+        }
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM kb_entries").await, entries + 1, "nothing was stored");
         assert_eq!(v.post_raw("/dashboard/faq", "application/x-www-form-urlencoded", b"csrf=a&csrf=b".to_vec()).await.status, 400);
         assert_eq!(v.get("/dashboard/no-such-page").await.status, 404);
     }
@@ -295,12 +369,36 @@ on_both_databases! {
         assert_eq!(analyst.get("/dashboard/analytics?days=7").await.status, 400);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'conversation.read'").await, 0);
 
+        let owner_csrf = owner.get("/dashboard/faq").await.csrf();
+        let made = owner.post("/dashboard/faq", &[("csrf", &owner_csrf), ("question", "Jam buka?"), ("answer", "08.00-21.00")]).await;
+        assert_eq!(made.status, 303);
+        let entry = faq_entry(&owner.get("/dashboard/faq").await.body);
+
         let (mut staff, _) = signed_in(&app, "kasir@warung.example", Role::Staff).await;
-        assert_eq!(staff.get("/dashboard/faq").await.status, 200, "staff may edit the FAQ");
+        let faq = staff.get("/dashboard/faq").await;
+        assert_eq!(faq.status, 200, "staff may read the FAQ");
+        assert!(faq.body.contains("Jam buka?"), "{}", faq.body);
+        assert!(!faq.body.contains(r#"action="/dashboard/faq"#), "but get no forms to change it: {}", faq.body);
         let csrf = staff.get("/dashboard").await.csrf();
         assert_eq!(staff.get("/dashboard/settings").await.status, 403);
         assert_eq!(staff.get("/dashboard/analytics").await.status, 403, "aggregates are for owners and analytics readers");
-        assert_eq!(staff.post("/dashboard/settings", &[("csrf", &csrf), ("name", "Dibajak")]).await.status, 403);
+        // A valid CSRF token, so each 403 below is the role's refusal and not the CSRF check's.
+        let kb_rows = "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'kb.%'";
+        let kb_before = app.inspect.scalar(kb_rows).await;
+        let refusals = [
+            ("/dashboard/settings".to_string(), vec![("csrf", csrf.as_str()), ("name", "Dibajak")]),
+            ("/dashboard/faq".to_string(), vec![("csrf", csrf.as_str()), ("question", "Dibajak?"), ("answer", "Ya")]),
+            (entry.clone(), vec![("csrf", csrf.as_str()), ("question", "Dibajak?"), ("answer", "Ya")]),
+            (format!("{entry}/delete"), vec![("csrf", csrf.as_str())]),
+        ];
+        for (path, form) in &refusals {
+            let r = staff.post(path, form).await;
+            assert_eq!(r.status, 403, "staff POST {path}");
+            assert!(r.body.contains("tidak punya akses") && !r.body.contains("Formulir kedaluwarsa"), "a role refusal: {}", r.body);
+        }
+        assert_eq!(app.inspect.scalar(kb_rows).await, kb_before, "the FAQ is owner-only, as on /api/v1/kb");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM kb_entries WHERE question = 'Dibajak?'").await, 0);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM tenants WHERE name = 'Dibajak'").await, 0);
 
         let form = owner.get("/dashboard/settings").await;
         assert_eq!(form.status, 200);
@@ -320,6 +418,17 @@ on_both_databases! {
         assert_eq!(owner.post("/dashboard/settings", &good).await.location(), "/dashboard/settings?ok=saved");
         assert_eq!(app.inspect.text("SELECT name FROM tenants WHERE slug <> 'x' ORDER BY created_at LIMIT 1").await.as_deref(), Some("Warung Sri"));
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.settings_changed' AND actor LIKE 'user:%'").await, 1);
+
+        // The form sends every field; the audit row names only those that changed.
+        let changed = "SELECT detail FROM audit_log WHERE action = 'tenant.settings_changed' ORDER BY seq DESC LIMIT 1";
+        let mut tone = fields("06:30");
+        tone.retain(|(k, _)| *k != "tone");
+        tone.extend([("tone", "santai"), ("csrf", csrf.as_str())]);
+        assert_eq!(owner.post("/dashboard/settings", &tone).await.location(), "/dashboard/settings?ok=saved");
+        let detail: serde_json::Value = serde_json::from_str(&app.inspect.text(changed).await.unwrap()).unwrap();
+        assert_eq!(detail, serde_json::json!({ "fields": ["tone"], "name_changed": false }));
+        assert_eq!(owner.post("/dashboard/settings", &tone).await.location(), "/dashboard/settings?ok=saved");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.settings_changed'").await, 2, "an unchanged form audits nothing");
     }
 
     async fn dashboard_pin_lock_holds_on_the_server_and_wrong_pins_lock_out(app) {
@@ -362,5 +471,52 @@ on_both_databases! {
         app.clock.advance(chrono::Duration::minutes(16));
         assert_eq!(v.post("/dashboard/unlock", &[("csrf", &unlock_csrf), ("pin", "482913")]).await.location(), "/dashboard");
         assert_eq!(app.inspect.scalar(Box::leak(failed.into_boxed_str())).await, 7);
+    }
+
+    async fn dashboard_lock_cookie_unlocks_once_and_never_for_a_disabled_user(app) {
+        let (mut v, staff) = signed_in(&app, "kasir@warung.example", Role::Staff).await;
+        let csrf = v.get("/dashboard/pin").await.csrf();
+        assert_eq!(v.post("/dashboard/pin", &[("csrf", &csrf), ("pin", "482913")]).await.status, 303);
+        assert_eq!(v.post("/dashboard/lock", &[("csrf", &csrf)]).await.location(), "/dashboard/unlock");
+        let lock_cookie = v.cookies["balas_lock"].clone();
+        let unlock_csrf = v.get("/dashboard/unlock").await.csrf();
+        let ok = v.post("/dashboard/unlock", &[("csrf", &unlock_csrf), ("pin", "482913")]).await;
+        assert_eq!((ok.status, ok.location()), (303, "/dashboard"), "the first unlock works");
+        assert_eq!(v.get("/dashboard").await.status, 200);
+
+        // Someone who copied the lock cookie replays it with the right PIN.
+        let mut replay = Visitor::new(&app.base);
+        replay.cookies.insert("balas_lock".into(), lock_cookie);
+        assert_eq!(replay.get("/dashboard/unlock").await.location(), "/dashboard/login", "a spent lock shows no PIN form");
+        let again = replay.post("/dashboard/unlock", &[("csrf", &unlock_csrf), ("pin", "482913")]).await;
+        assert_eq!((again.status, again.location()), (303, "/dashboard/login"), "a spent lock is refused like an invalid one");
+        assert!(again.set_cookie("balas_session").is_none_or(|c| c.contains("Max-Age=0")), "no session is minted");
+        assert!(!replay.cookies.contains_key("balas_session") && !replay.cookies.contains_key("balas_lock"));
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.pin_unlocked'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.pin_failed'").await, 0, "no PIN was tried");
+
+        // Logging out from the lock screen spends the lock too.
+        let csrf = v.get("/dashboard").await.csrf();
+        v.post("/dashboard/lock", &[("csrf", &csrf)]).await;
+        let lock_cookie = v.cookies["balas_lock"].clone();
+        let unlock_csrf = v.get("/dashboard/unlock").await.csrf();
+        assert_eq!(v.post("/dashboard/logout", &[("csrf", &unlock_csrf)]).await.location(), "/dashboard/login");
+        let mut replay = Visitor::new(&app.base);
+        replay.cookies.insert("balas_lock".into(), lock_cookie);
+        assert_eq!(replay.post("/dashboard/unlock", &[("csrf", &unlock_csrf), ("pin", "482913")]).await.location(), "/dashboard/login");
+
+        // A user disabled while locked cannot unlock, even with the right PIN.
+        assert_eq!(v.login(&app.tenant.slug, "kasir@warung.example", PASSWORD).await.status, 303);
+        let csrf = v.get("/dashboard").await.csrf();
+        v.post("/dashboard/lock", &[("csrf", &csrf)]).await;
+        let unlock_csrf = v.get("/dashboard/unlock").await.csrf();
+        let mut tx = app.state.store.begin(app.tenant.id).await.unwrap();
+        assert!(tx.disable_user(staff, app.clock.now()).await.unwrap());
+        tx.commit().await.unwrap();
+        let refused = v.post("/dashboard/unlock", &[("csrf", &unlock_csrf), ("pin", "482913")]).await;
+        assert_eq!((refused.status, refused.location()), (303, "/dashboard/login"));
+        assert!(!v.cookies.contains_key("balas_session"), "no session for a disabled user");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.pin_failed' AND detail LIKE '%user_disabled%'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.pin_unlocked'").await, 1);
     }
 }

@@ -129,8 +129,17 @@ async fn scenario(app: &TestApp, client: &Client) {
     client.goto(&format!("{}/dashboard/analytics", app.base)).await.unwrap();
     let figures = wait().for_element(Locator::Css("dl.figures")).await.unwrap().text().await.unwrap();
     assert!(figures.contains("Percakapan\n1"), "one conversation: {figures}");
-    let bars = client.find_all(Locator::Css("figure.chart rect[fill]")).await.unwrap();
+    // Only the plots' bars: the legend swatches are rects in other (aria-hidden) svgs.
+    let bars = client.find_all(Locator::Css("figure.chart svg[role=img] rect")).await.unwrap();
     assert!(bars.len() >= 3, "bars for the messages and the conversation: {}", bars.len());
+    let mut tips = Vec::new();
+    for bar in &bars {
+        // A <title> is never rendered, so its text is read as markup, not as visible text.
+        tips.push(bar.find(Locator::Css("title")).await.expect("every bar has a title").html(true).await.unwrap());
+    }
+    let counted =
+        |tip: &String| tip.rsplit_once(": ").and_then(|(_, n)| n.trim().parse::<i64>().ok()).is_some_and(|n| n >= 1);
+    assert!(tips.iter().any(counted), "a bar's title names its count: {tips:?}");
     screenshot(client, &format!("analytics-{db}")).await;
 }
 
