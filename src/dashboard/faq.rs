@@ -2,15 +2,14 @@
 //! FAQ through the API's shared kb functions, audited `kb.created|updated|deleted` the same way.
 //! Owners change it and staff only read it, as on `/api/v1/kb`.
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::html;
 
 use super::PageError;
-use super::form::Form;
+use super::form::{CheckedForm, Form};
 use super::layout::{Flash, flash_from_query, page};
 use super::session::{CSRF_FIELD, Session};
 use crate::api::kb::{checked_item, create_entry, delete_entry, update_entry};
@@ -101,12 +100,8 @@ fn item_of(form: &Form) -> Result<Result<FaqItem, (FaqItem, String)>, PageError>
 /// Owner-only like `POST /api/v1/kb`; the CSRF check comes first, so a forged form is refused either way.
 async fn create(
     State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    body: Body,
+    CheckedForm { session, form }: CheckedForm,
 ) -> Result<Response, PageError> {
-    let form = Form::read(&headers, body).await?;
-    session.check_csrf(&form)?;
     session.require_owner()?;
     match item_of(&form)? {
         Ok(item) => {
@@ -125,13 +120,9 @@ fn parse_id(raw: &str) -> Result<KbEntryId, PageError> {
 
 async fn update(
     State(state): State<AppState>,
-    session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    CheckedForm { session, form }: CheckedForm,
 ) -> Result<Response, PageError> {
-    let form = Form::read(&headers, body).await?;
-    session.check_csrf(&form)?;
     session.require_owner()?;
     let id = parse_id(&id)?;
     match item_of(&form)? {
@@ -145,13 +136,9 @@ async fn update(
 
 async fn remove(
     State(state): State<AppState>,
-    session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    CheckedForm { session, .. }: CheckedForm,
 ) -> Result<Response, PageError> {
-    let form = Form::read(&headers, body).await?;
-    session.check_csrf(&form)?;
     session.require_owner()?;
     delete_entry(&state, session.caller.tenant, &session.actor(), parse_id(&id)?).await?;
     Ok(Redirect::to("/dashboard/faq?ok=deleted").into_response())

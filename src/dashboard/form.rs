@@ -6,6 +6,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 
 use super::PageError;
+use super::session::Session;
+use crate::app::AppState;
 use crate::ingress::read_body;
 
 /// A reply text or FAQ answer at most, with room for the other fields.
@@ -52,6 +54,26 @@ impl Form {
     /// A field the form always sends: missing is a malformed request.
     pub fn required(&self, name: &str) -> Result<&str, PageError> {
         self.get(name).ok_or_else(PageError::bad_request)
+    }
+}
+
+/// A signed-in reader's form whose CSRF token was checked: a handler that takes it cannot
+/// forget the check (the CSRF refusal comes before any role check).
+pub struct CheckedForm {
+    pub session: Session,
+    pub form: Form,
+}
+
+impl axum::extract::FromRequest<AppState> for CheckedForm {
+    type Rejection = PageError;
+
+    async fn from_request(request: axum::extract::Request, state: &AppState) -> Result<Self, PageError> {
+        let (mut parts, body) = request.into_parts();
+        let session =
+            <Session as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, state).await?;
+        let form = Form::read(&parts.headers, body).await?;
+        session.check_csrf(&form)?;
+        Ok(Self { session, form })
     }
 }
 

@@ -2,15 +2,14 @@
 //! through the API's audited `read_conversation`), and `POST /dashboard/tickets/{id}/{action}`
 //! (reply, takeover, handback, resolve through `tickets::apply`, like the API and WhatsApp).
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::html;
 
 use super::PageError;
-use super::form::Form;
+use super::form::CheckedForm;
 use super::layout::{age, flash_from_query, local, page};
 use super::session::{CSRF_FIELD, Session};
 use crate::api::auth::Role;
@@ -152,13 +151,9 @@ fn author(lang: super::i18n::Lang, author: &str) -> &'static str {
 /// as a message on the ticket page; unknown or foreign ids are 404 pages.
 async fn act(
     State(state): State<AppState>,
-    session: Session,
     Path((id, verb)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    CheckedForm { session, form }: CheckedForm,
 ) -> Result<Response, PageError> {
-    let form = Form::read(&headers, body).await?;
-    session.check_csrf(&form)?;
     session.require_content()?;
     let id = parse_id(&id)?;
     let action = match verb.as_str() {

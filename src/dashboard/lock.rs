@@ -16,7 +16,7 @@ use maud::html;
 use serde_json::json;
 
 use super::PageError;
-use super::form::Form;
+use super::form::{CheckedForm, Form};
 use super::i18n::Lang;
 use super::layout::{Flash, bare, flash_from_query, page};
 use super::login::cleared;
@@ -105,14 +105,7 @@ impl LockTicket {
 }
 
 /// Locks the screen: revokes the token (audited `token.revoked`) and sets the lock cookie.
-async fn lock(
-    State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, PageError> {
-    let form = Form::read(&headers, body).await?;
-    session.check_csrf(&form)?;
+async fn lock(State(state): State<AppState>, CheckedForm { session, .. }: CheckedForm) -> Result<Response, PageError> {
     let Some(user) = session.user else { return Err(PageError::forbidden()) };
     let caller = &session.caller;
     let ticket = LockTicket {
@@ -277,12 +270,8 @@ async fn pin_form(session: Session, axum::extract::RawQuery(query): axum::extrac
 /// Sets the signed-in user's PIN, audited `user.pin_set` like the API's `PUT /auth/pin`.
 async fn set_pin(
     State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    body: Body,
+    CheckedForm { session, form }: CheckedForm,
 ) -> Result<Response, PageError> {
-    let form = Form::read(&headers, body).await?;
-    session.check_csrf(&form)?;
     let Some(user) = session.user else { return Err(PageError::forbidden()) };
     let now = state.clock.now();
     let mut tx = state.store.begin(session.caller.tenant).await?;

@@ -1,16 +1,15 @@
 //! `GET|POST /dashboard/settings` (owners): the common settings, checked and saved by the
 //! API's `change_settings` (the same validation and `tenant.settings_changed` audit as PATCH).
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use maud::html;
 use serde_json::{Map, Value};
 
 use super::PageError;
-use super::form::Form;
+use super::form::CheckedForm;
 use super::layout::{Flash, flash_from_query, page};
 use super::session::{CSRF_FIELD, Session};
 use crate::api::settings::change_settings;
@@ -121,12 +120,8 @@ async fn show(
 /// audit row names what really changed (and an unchanged form writes nothing).
 async fn save(
     State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    body: Body,
+    CheckedForm { session, form }: CheckedForm,
 ) -> Result<Response, PageError> {
-    let form = Form::read(&headers, body).await?;
-    session.check_csrf(&form)?;
     session.require_owner()?;
     let current = stored(&state, &session).await?;
     let mut patch = Map::new();
