@@ -30,7 +30,10 @@ const RUNS: usize = 15;
 async fn main() -> anyhow::Result<()> {
     let messages: usize = std::env::var("BALAS_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
-    let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    // BALAS_BENCH_SQLITE_FILE keeps the database for a look at query plans afterwards.
+    let file =
+        std::env::var("BALAS_BENCH_SQLITE_FILE").unwrap_or_else(|_| dir.path().join("bench.db").display().to_string());
+    let sqlite_url = format!("sqlite://{file}");
     let store = balas::store::connect(&sqlite_url).await?;
     store.migrate(None).await?;
     run("SQLite", store, messages).await?;
@@ -96,6 +99,7 @@ async fn run(label: &str, store: Arc<dyn Store>, messages: usize) -> anyhow::Res
     rollup::roll_up(&mut *tx, chrono_tz::Asia::Jakarta, now).await?;
     tx.commit().await?;
     println!("a caught-up pass (today again): {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
+    steps_of_a_pass(&*store, tenant, now).await?;
 
     let config = AppConfig { workers: 0, jwt_secret: Some(JWT_SECRET.into()), ..AppConfig::default() };
     let state = AppState::with_system_clock(store.clone(), keys, config)?;
@@ -142,6 +146,51 @@ async fn run(label: &str, store: Arc<dyn Store>, messages: usize) -> anyhow::Res
     }
     stop.cancel();
     store.close().await;
+    Ok(())
+}
+
+/// Times each statement of a caught-up pass over today, to see where a pass spends its time.
+async fn steps_of_a_pass(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let zone = chrono_tz::Asia::Jakarta;
+    let today = now.with_timezone(&zone).date_naive();
+    let (from, to) = (rollup::day_start(today, zone), rollup::day_start(today + Duration::days(1), zone));
+    let key = balas::analytics::day_key(today);
+    let monday = balas::analytics::week_of(today);
+    let mut tx = store.begin(tenant).await?;
+    let mut timings = Vec::new();
+    let mut time = |name: &'static str, started: Instant| {
+        timings.push(format!("{name} {:.1} ms", started.elapsed().as_secs_f64() * 1000.0))
+    };
+    let started = Instant::now();
+    let facts = tx.message_facts(from, to, to + Duration::days(1)).await?;
+    time("message_facts", started);
+    let started = Instant::now();
+    let escalated: HashSet<ConversationId> =
+        tx.escalations_opened(from, to).await?.iter().map(|t| t.conversation_id).collect();
+    time("escalations_opened", started);
+    let rows = rollup::conversation_days(today, from, to, &facts, &escalated);
+    let started = Instant::now();
+    tx.upsert_conversation_days(&rows).await?;
+    time("upsert_conversation_days", started);
+    let started = Instant::now();
+    let figures = tx.conversation_day_figures(&key).await?;
+    time("conversation_day_figures", started);
+    let started = Instant::now();
+    tx.llm_totals(from, to).await?;
+    tx.dead_letters_between(from, to).await?;
+    time("llm_totals+dead_letters", started);
+    let started = Instant::now();
+    tx.replace_day_metrics(&key, &figures).await?;
+    time("replace_day_metrics", started);
+    let started = Instant::now();
+    tx.distinct_customers(&balas::analytics::day_key(monday), &balas::analytics::day_key(monday + Duration::days(6)))
+        .await?;
+    time("distinct_customers(week)", started);
+    let started = Instant::now();
+    tx.escalations_changed_since(from).await?;
+    time("escalations_changed_since", started);
+    drop(tx);
+    println!("steps ({} rows, {} facts): {}", rows.len(), facts.len(), timings.join(", "));
     Ok(())
 }
 
@@ -223,6 +272,8 @@ async fn generate(
                 let ticket = ticket(tenant, number, conversation, contact, last_question, reason, at, answered);
                 if ticket.answered_at.is_some_and(|a| a < now) {
                     tx.insert_escalation(&ticket).await?;
+                    // Inserting opens a ticket; its answer and closing are written as the owner loop does.
+                    tx.update_escalation(&ticket).await?;
                     tx.insert_message(&message(tenant, channel, conversation, contact, "out", "owner", None, answered))
                         .await?;
                     written += 1;

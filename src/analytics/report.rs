@@ -182,7 +182,7 @@ pub async fn build(
         0 => Duration::minutes(DEFAULT_OVERDUE_MINUTES),
         minutes => Duration::minutes(minutes.into()),
     };
-    let facts = Facts { tickets: &tickets, requests: &requests, overdue_after, now };
+    let facts = Facts::new(&tickets, &requests, overdue_after, now);
 
     let mut buckets = Vec::new();
     for ((start, end), sum) in spans.iter().zip(&sums) {
@@ -198,8 +198,8 @@ pub async fn build(
     let total = shape(&whole, customers, (range.from, range.to), zone, &facts);
     let at = facts.moment(now);
     let snapshot = Snapshot {
-        open_tickets: tickets.iter().filter(|t| facts.open_at(t, at)).count() as i64,
-        overdue_tickets: tickets.iter().filter(|t| facts.overdue_at(t, at)).count() as i64,
+        open_tickets: facts.open_count(at),
+        overdue_tickets: facts.overdue_count(at),
         dead_letters: tx.dead_letter_count().await?,
         open_data_requests: facts.requests_open_at(at),
     };
@@ -263,18 +263,41 @@ fn spans(range: Range) -> Vec<(NaiveDate, NaiveDate)> {
 
 /// Ticket and request times, read once for the whole range.
 struct Facts<'a> {
+    /// Sorted by opening time (the query's order).
     tickets: &'a [TicketFact],
+    /// Closing times, sorted: open at `at` = opened before it minus closed before it.
+    closings: Vec<DateTime<Utc>>,
+    /// Tickets that went unanswered past `overdue_after` at some point: the only overdue candidates.
+    slow: Vec<&'a TicketFact>,
     requests: &'a [(DateTime<Utc>, Option<DateTime<Utc>>)],
-    overdue_after: Duration,
     now: DateTime<Utc>,
+    overdue_after: Duration,
 }
 
-impl Facts<'_> {
+impl<'a> Facts<'a> {
+    fn new(
+        tickets: &'a [TicketFact],
+        requests: &'a [(DateTime<Utc>, Option<DateTime<Utc>>)],
+        overdue_after: Duration,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut closings: Vec<DateTime<Utc>> = tickets.iter().filter_map(|t| t.closed_at).collect();
+        closings.sort_unstable();
+        let slow = tickets
+            .iter()
+            .filter(|t| {
+                let settled = [t.answered_at, t.closed_at].into_iter().flatten().min();
+                settled.is_none_or(|s| s - t.opened_at > overdue_after)
+            })
+            .collect();
+        Self { tickets, closings, slow, requests, now, overdue_after }
+    }
+
     fn fill(&self, bucket: &mut Bucket, opens: DateTime<Utc>, closes: DateTime<Utc>) {
-        let opened: Vec<&TicketFact> =
-            self.tickets.iter().filter(|t| t.opened_at >= opens && t.opened_at < closes).collect();
+        let first = self.tickets.partition_point(|t| t.opened_at < opens);
+        let opened = &self.tickets[first..self.tickets.partition_point(|t| t.opened_at < closes).max(first)];
         bucket.escalations.opened = opened.len() as i64;
-        for t in &opened {
+        for t in opened {
             *bucket.escalations.reasons.entry(t.reason.clone()).or_default() += 1;
         }
         let mut waits: Vec<(i64, i64)> =
@@ -282,10 +305,7 @@ impl Facts<'_> {
         waits.sort_unstable();
         bucket.owner_response_seconds = percentiles(&waits, 1.0);
         let end = closes.min(self.moment(self.now));
-        bucket.tickets = Tickets {
-            open: self.tickets.iter().filter(|t| self.open_at(t, end)).count() as i64,
-            overdue: self.tickets.iter().filter(|t| self.overdue_at(t, end)).count() as i64,
-        };
+        bucket.tickets = Tickets { open: self.open_count(end), overdue: self.overdue_count(end) };
         bucket.data_requests_open = self.requests_open_at(end);
     }
 
@@ -294,13 +314,21 @@ impl Facts<'_> {
         now + Duration::microseconds(1)
     }
 
-    /// Open just before `at` (an exclusive end).
-    fn open_at(&self, t: &TicketFact, at: DateTime<Utc>) -> bool {
-        t.opened_at < at && t.closed_at.is_none_or(|c| c >= at)
+    /// Tickets open just before `at` (an exclusive end); a ticket closes after it opens.
+    fn open_count(&self, at: DateTime<Utc>) -> i64 {
+        let opened = self.tickets.partition_point(|t| t.opened_at < at);
+        let closed = self.closings.partition_point(|c| *c < at);
+        opened.saturating_sub(closed) as i64
     }
 
-    fn overdue_at(&self, t: &TicketFact, at: DateTime<Utc>) -> bool {
-        self.open_at(t, at) && t.answered_at.is_none_or(|a| a >= at) && at - t.opened_at > self.overdue_after
+    fn overdue_count(&self, at: DateTime<Utc>) -> i64 {
+        let overdue = |t: &&&TicketFact| {
+            t.opened_at < at
+                && t.closed_at.is_none_or(|c| c >= at)
+                && t.answered_at.is_none_or(|a| a >= at)
+                && at - t.opened_at > self.overdue_after
+        };
+        self.slow.iter().filter(overdue).count() as i64
     }
 
     fn requests_open_at(&self, at: DateTime<Utc>) -> i64 {
@@ -338,6 +366,44 @@ mod tests {
         let p = percentiles(&[(2000, 8), (60_000, 2)], 1000.0);
         assert_eq!(p.p90, Some(60.0));
         assert_eq!(percentiles(&[], 1.0).p50, None);
+    }
+
+    #[test]
+    fn open_and_overdue_counts_match_a_plain_scan() {
+        use chrono::TimeZone;
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let at = |minutes: i64| t0 + Duration::minutes(minutes);
+        let ticket = |opened, answered: Option<i64>, closed: Option<i64>| TicketFact {
+            ticket_id: crate::domain::EscalationId::new(),
+            reason: "keyword".into(),
+            opened_at: at(opened),
+            answered_at: answered.map(at),
+            closed_at: closed.map(at),
+        };
+        let tickets = vec![
+            ticket(0, Some(10), Some(20)),
+            ticket(5, None, None),
+            ticket(30, Some(100), None),
+            ticket(40, None, Some(50)),
+            ticket(60, Some(61), Some(200)),
+        ];
+        let facts = Facts::new(&tickets, &[], Duration::minutes(30), at(1_000));
+        for minute in [0, 1, 15, 25, 36, 45, 55, 70, 99, 101, 150, 250] {
+            let e = at(minute);
+            let open = tickets.iter().filter(|t| t.opened_at < e && t.closed_at.is_none_or(|c| c >= e)).count();
+            let overdue = tickets
+                .iter()
+                .filter(|t| {
+                    t.opened_at < e && t.closed_at.is_none_or(|c| c >= e) && t.answered_at.is_none_or(|a| a >= e)
+                })
+                .filter(|t| e - t.opened_at > Duration::minutes(30))
+                .count();
+            assert_eq!(
+                (facts.open_count(e), facts.overdue_count(e)),
+                (open as i64, overdue as i64),
+                "at minute {minute}"
+            );
+        }
     }
 
     #[test]

