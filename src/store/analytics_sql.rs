@@ -118,7 +118,15 @@ macro_rules! analytics_ops_impl {
             }
 
             async fn distinct_customers(&mut self, from: &str, to: &str) -> StoreResult<i64> {
-                Ok(sqlx::query_scalar($distinct).bind(self.tenant).bind(from).bind(to).fetch_one(&mut *self.tx).await?)
+                // A few weeks read the day range; longer ranges take the backend's way.
+                let days = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+                let short = matches!((days(from), days(to)), (Some(a), Some(b)) if (b - a).num_days() <= 31);
+                let sql = if short {
+                    "SELECT COUNT(DISTINCT contact_id) FROM analytics_conversation_days WHERE tenant_id = $1 AND inbound > 0 AND day >= $2 AND day <= $3"
+                } else {
+                    $distinct
+                };
+                Ok(sqlx::query_scalar(sql).bind(self.tenant).bind(from).bind(to).fetch_one(&mut *self.tx).await?)
             }
 
             async fn set_week_customers(&mut self, week: &str, customers: i64) -> StoreResult<()> {

@@ -226,8 +226,8 @@ privacy_ops_impl!(SqliteTx, time = sql_time, {
 
 reporting_ops_impl!(SqliteTx, time = sql_time);
 
-// SQLite's planner would walk the day range and sort every row by customer; the partial index
-// is already in customer order (a year of a busy tenant: 24 ms instead of 127 ms).
+// Over long ranges SQLite's planner would walk the day range and sort every row by customer;
+// the partial index is already in customer order (a busy tenant's year: 24 ms, not 127 ms).
 analytics_ops_impl!(
     SqliteTx,
     time = sql_time,
