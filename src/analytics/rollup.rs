@@ -232,6 +232,15 @@ mod tests {
     }
 
     #[test]
+    fn days_follow_daylight_saving_time() {
+        let berlin = chrono_tz::Europe::Berlin;
+        let spring = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap();
+        let (from, to) = (day_start(spring, berlin), day_start(spring + Duration::days(1), berlin));
+        assert_eq!(from, Utc.with_ymd_and_hms(2026, 3, 28, 23, 0, 0).unwrap());
+        assert_eq!(to - from, Duration::hours(23), "the spring day is an hour short");
+    }
+
+    #[test]
     fn weeks_start_on_monday() {
         let sunday = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
         assert_eq!(week_of(sunday), NaiveDate::from_ymd_opt(2026, 11, 16).unwrap());

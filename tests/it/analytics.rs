@@ -169,3 +169,34 @@ async fn buckets_follow_the_tenants_local_days_postgres() {
         local_days(app).await
     }
 }
+
+async fn backfill(app: TestApp) {
+    // A database with 45 days of history and no rollup yet: the job catches up in passes.
+    say(&app, &customer(1), "wamid.B1", "Jam buka kapan?").await;
+    app.clock.advance(Duration::days(45));
+    say(&app, &customer(2), "wamid.B2", "Alamat toko di mana?").await;
+    roll_up(&app).await;
+    let now = app.clock.now();
+    let today = now.with_timezone(&chrono_tz::Asia::Jakarta).date_naive();
+    let mut tx = app.state.store.begin_read(app.tenant.id).await.unwrap();
+    let range = report::Range { from: today - Duration::days(45), to: today, granularity: Granularity::Week };
+    let report = report::build(&mut *tx, &app.tenant, range, now).await.unwrap();
+    assert_eq!((report.total.messages.inbound, report.total.customers), (2, 2), "both ends of the 45 days");
+    assert_eq!(report.as_of, Some(now), "caught up to now");
+    let rescheduled = "SELECT COUNT(*) FROM jobs WHERE kind = 'analytics_rollup' AND state = 'queued'";
+    assert_eq!(app.inspect.scalar(rescheduled).await, 1, "and waiting for its next pass");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_rollup_backfills_in_passes_sqlite() {
+    if let Some(app) = TestApp::spawn_at(Db::Sqlite, Utc::now() - Duration::days(45)).await {
+        backfill(app).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_rollup_backfills_in_passes_postgres() {
+    if let Some(app) = TestApp::spawn_at(Db::Postgres, Utc::now() - Duration::days(45)).await {
+        backfill(app).await
+    }
+}
