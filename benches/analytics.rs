@@ -4,13 +4,11 @@
 //! (`BALAS_BENCH_MESSAGES` changes the size.) Prints the figures for BENCHMARKS.md.
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Instant;
 
 use balas::analytics::rollup;
 use balas::api::auth::{Claims, Role, TokenKeys};
 use balas::app::{AppConfig, AppState};
-use balas::config::Keys;
-use balas::crypto::{BlindIndex, Vault};
 use balas::domain::{ContactId, ConversationId, EscalationId, MessageId, TenantId};
 use balas::store::{
     ContactRecord, ConversationRecord, EscalationRecord, LlmCall, LlmUsage, MessageRecord, Store, TenantTx,
@@ -20,6 +18,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+mod common;
 
 const CONTACTS: usize = 20_000;
 const DAYS: i64 = 365;
@@ -38,42 +38,17 @@ async fn main() -> anyhow::Result<()> {
     store.migrate(None).await?;
     run("SQLite", store, messages).await?;
     if let Ok(admin) = std::env::var("BALAS_BENCH_POSTGRES_URL") {
-        let (name, owner_url, app_url) = postgres_database(&admin).await?;
-        let owner = balas::store::connect(&owner_url).await?;
-        owner.migrate(Some("balas_bench_app")).await?;
-        owner.close().await;
-        let store = balas::store::connect(&app_url).await?;
-        store.check_app_role().await?;
-        let result = run("PostgreSQL (app role, RLS on)", store, messages).await;
-        let admin = sqlx::PgPool::connect(&admin).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-            .execute(&admin)
-            .await?;
+        let database = common::BenchDatabase::create(&admin).await?;
+        let result = run("PostgreSQL (app role, RLS on)", database.store.clone(), messages).await;
+        database.drop_database().await?;
         result?;
     }
     Ok(())
 }
 
-async fn postgres_database(admin_url: &str) -> anyhow::Result<(String, String, String)> {
-    let admin = sqlx::PgPool::connect(admin_url).await?;
-    let name = format!("balas_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
-    let role = "DO $$ BEGIN CREATE ROLE balas_bench_app LOGIN NOSUPERUSER NOBYPASSRLS; \
-                EXCEPTION WHEN duplicate_object THEN NULL; END $$";
-    sqlx::query(role).execute(&admin).await?;
-    let mut owner = url::Url::parse(admin_url)?;
-    owner.set_path(&name);
-    let mut app = owner.clone();
-    app.set_username("balas_bench_app").map_err(|_| anyhow::anyhow!("username"))?;
-    Ok((name, owner.to_string(), app.to_string()))
-}
-
 async fn run(label: &str, store: Arc<dyn Store>, messages: usize) -> anyhow::Result<()> {
     println!("\n## {label}: {messages} messages over {DAYS} days, {CONTACTS} customers");
-    let keys = Keys {
-        vault: Arc::new(Vault::from_keys(&balas::crypto::generate_key().into())?),
-        index: Arc::new(BlindIndex::from_secret(&balas::crypto::generate_key().into())?),
-    };
+    let keys = common::fresh_keys()?;
     let now = balas::clock::Clock::now(&balas::clock::SystemClock);
     let business = balas::demo::seed(&*store, &keys, now - Duration::days(DAYS + 1)).await?;
     let tenant = business.tenant.id;
@@ -134,15 +109,8 @@ async fn run(label: &str, store: Arc<dyn Store>, messages: usize) -> anyhow::Res
             }
         }
         times.sort();
-        let ms = |d: StdDuration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
-        let p90 = times[(times.len() * 9).div_ceil(10) - 1];
-        println!(
-            "| {name} | {} | {} | {} | {} |",
-            ms(times[0]),
-            ms(times[times.len() / 2]),
-            ms(p90),
-            ms(times[times.len() - 1])
-        );
+        let ms = |p| format!("{:.0} ms", common::percentile_ms(&times, p));
+        println!("| {name} | {} | {} | {} | {} |", ms(1), ms(50), ms(90), ms(100));
     }
     stop.cancel();
     store.close().await;

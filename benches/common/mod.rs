@@ -1,0 +1,65 @@
+//! What the load drivers share: a throw-away PostgreSQL database with a non-owner app role
+//! (so row-level security is on, as in production), fresh keys, and percentiles.
+use std::sync::Arc;
+use std::time::Duration;
+
+use balas::config::Keys;
+use balas::crypto::{BlindIndex, Vault};
+use balas::store::Store;
+
+pub const APP_ROLE: &str = "balas_bench_app";
+
+/// A migrated database on the server at `admin_url`, served through the app role; dropped by
+/// `drop_database`.
+pub struct BenchDatabase {
+    admin_url: String,
+    name: String,
+    pub store: Arc<dyn Store>,
+}
+
+impl BenchDatabase {
+    pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
+        let admin = sqlx::PgPool::connect(admin_url).await?;
+        let name = format!("balas_bench_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
+        let role = format!(
+            "DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; \
+             EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(role)).execute(&admin).await?;
+        let mut owner = url::Url::parse(admin_url)?;
+        owner.set_path(&name);
+        let mut app = owner.clone();
+        app.set_username(APP_ROLE).map_err(|_| anyhow::anyhow!("the URL takes no user name"))?;
+        let migrator = balas::store::connect(owner.as_str()).await?;
+        migrator.migrate(Some(APP_ROLE)).await?;
+        migrator.close().await;
+        let store = balas::store::connect(app.as_str()).await?;
+        store.check_app_role().await?;
+        Ok(Self { admin_url: admin_url.to_string(), name, store })
+    }
+
+    pub async fn drop_database(self) -> anyhow::Result<()> {
+        self.store.close().await;
+        let admin = sqlx::PgPool::connect(&self.admin_url).await?;
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await?;
+        Ok(())
+    }
+}
+
+pub fn fresh_keys() -> anyhow::Result<Keys> {
+    Ok(Keys {
+        vault: Arc::new(Vault::from_keys(&balas::crypto::generate_key().into())?),
+        index: Arc::new(BlindIndex::from_secret(&balas::crypto::generate_key().into())?),
+    })
+}
+
+/// The value at percentile `p` (nearest rank) of sorted durations, in milliseconds.
+pub fn percentile_ms(sorted: &[Duration], p: usize) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (sorted.len() * p).div_ceil(100).clamp(1, sorted.len());
+    sorted[rank - 1].as_secs_f64() * 1000.0
+}

@@ -1,0 +1,113 @@
+//! Ingest load driver: correctly signed Meta webhooks over loopback, at a fixed rate, against
+//! the real server with its workers off, so each request is exactly the ingest path (verify,
+//! encrypt, durable insert, enqueue, audit). Reports throughput and acknowledgement latency,
+//! timed from each request's scheduled moment so a slow server cannot hide its queueing.
+//! Run: `BALAS_LOAD_RATE=1000 BALAS_LOAD_SECONDS=10 cargo bench --bench ingest`
+//! (`BALAS_BENCH_POSTGRES_URL=postgres://…` adds a PostgreSQL run.)
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use balas::app::{AppConfig, AppState};
+use balas::fakes::meta_webhook::{FakeCustomer, envelope, sign};
+use balas::store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+mod common;
+
+/// Distinct customers the messages rotate through.
+const CUSTOMERS: usize = 1_000;
+/// Requests in flight at most; beyond it the driver waits and the wait counts as latency.
+const IN_FLIGHT: usize = 256;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let setting = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (rate, seconds) = (setting("BALAS_LOAD_RATE", 1_000).max(1), setting("BALAS_LOAD_SECONDS", 10).max(1));
+    let dir = tempfile::tempdir()?;
+    let store = balas::store::connect(&format!("sqlite://{}", dir.path().join("load.db").display())).await?;
+    store.migrate(None).await?;
+    run("SQLite", store, rate, seconds).await?;
+    if let Ok(admin) = std::env::var("BALAS_BENCH_POSTGRES_URL") {
+        let database = common::BenchDatabase::create(&admin).await?;
+        let result = run("PostgreSQL (app role, RLS on)", database.store.clone(), rate, seconds).await;
+        database.drop_database().await?;
+        result?;
+    }
+    Ok(())
+}
+
+async fn run(label: &str, store: Arc<dyn Store>, rate: u64, seconds: u64) -> anyhow::Result<()> {
+    let keys = common::fresh_keys()?;
+    let now = balas::clock::Clock::now(&balas::clock::SystemClock);
+    let business = balas::demo::seed(&*store, &keys, now).await?;
+    let config = AppConfig { workers: 0, ..AppConfig::default() };
+    let state = AppState::with_system_clock(store.clone(), keys, config)?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/webhooks/meta/{}", listener.local_addr()?, business.channel.id);
+    let stop = CancellationToken::new();
+    tokio::spawn(balas::app::serve(listener, state, stop.clone()));
+
+    // Bodies are built and signed before the clock starts: the driver measures the server.
+    let total = (rate * seconds) as usize;
+    let customers: Vec<FakeCustomer> = (0..CUSTOMERS)
+        .map(|n| FakeCustomer {
+            bsuid: Some(format!("ID.{n:08}")),
+            phone: Some(format!("62812{n:08}")),
+            name: format!("Pelanggan {n}"),
+            username: None,
+        })
+        .collect();
+    let requests: Vec<(Vec<u8>, String)> = (0..total)
+        .map(|i| {
+            let who = &customers[i % CUSTOMERS];
+            let message = who.text(&format!("wamid.LOAD{i:09}"), "Jam buka kapan ya kak?", now.timestamp());
+            let body = serde_json::to_vec(&envelope(balas::demo::PHONE_NUMBER_ID, &[who], vec![message], vec![]))
+                .unwrap_or_default();
+            let signature = sign(&business.app_secret, &body);
+            (body, signature)
+        })
+        .collect();
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(IN_FLIGHT).build()?;
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for (i, (body, signature)) in requests.into_iter().enumerate() {
+        let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let (http, url, slots) = (http.clone(), url.clone(), slots.clone());
+        tasks.push(tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await.ok();
+            let answer = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-hub-signature-256", signature)
+                .body(body)
+                .send()
+                .await;
+            (answer.map(|r| r.status().as_u16()).unwrap_or(0), due.elapsed())
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    let mut refused = 0;
+    for task in tasks {
+        let (status, latency) = task.await?;
+        if status == 200 { latencies.push(latency) } else { refused += 1 }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let ms = |p| format!("{:.1} ms", common::percentile_ms(&latencies, p));
+    println!(
+        "| {label} | {rate}/s for {seconds} s | {:.0}/s | {} | {} | {} | {} | {refused} |",
+        latencies.len() as f64 / elapsed,
+        ms(50),
+        ms(90),
+        ms(99),
+        ms(100)
+    );
+    stop.cancel();
+    store.close().await;
+    Ok(())
+}
