@@ -21,6 +21,20 @@ pub struct FaqItem {
     pub keywords: String,
 }
 
+impl FaqItem {
+    /// The stored entry for this item under `id` in `tenant`'s FAQ.
+    pub fn into_entry(self, id: KbEntryId, tenant: TenantId, now: DateTime<Utc>) -> KbEntry {
+        KbEntry {
+            id,
+            tenant_id: tenant,
+            question: self.question,
+            answer: self.answer,
+            keywords: self.keywords,
+            created_at: now,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KbError {
     #[error("cannot read {0}: {1}")]
@@ -161,15 +175,7 @@ pub async fn import(
     let mut tx = store.begin(tenant).await?;
     let removed = if append { 0 } else { tx.clear_kb_entries().await? };
     for item in items {
-        let entry = KbEntry {
-            id: KbEntryId::new(),
-            tenant_id: tenant,
-            question: item.question.clone(),
-            answer: item.answer.clone(),
-            keywords: item.keywords.clone(),
-            created_at: now,
-        };
-        tx.insert_kb_entry(&entry).await?;
+        tx.insert_kb_entry(&item.clone().into_entry(KbEntryId::new(), tenant, now)).await?;
     }
     let entry = AuditEntry::new("cli", "kb.imported", "tenant", Some(tenant.to_string()))
         .detail(json!({ "removed": removed, "added": items.len() }));

@@ -58,14 +58,7 @@ pub fn checked_item(question: &str, answer: &str, keywords: String) -> Result<Fa
 /// Adds an entry to `tenant`'s FAQ, audited `kb.created` naming `actor`.
 pub async fn create_entry(state: &AppState, tenant: TenantId, actor: &str, item: FaqItem) -> Result<KbEntry, ApiError> {
     let now = state.clock.now();
-    let entry = KbEntry {
-        id: KbEntryId::new(),
-        tenant_id: tenant,
-        question: item.question,
-        answer: item.answer,
-        keywords: item.keywords,
-        created_at: now,
-    };
+    let entry = item.into_entry(KbEntryId::new(), tenant, now);
     let mut tx = state.store.begin(tenant).await?;
     tx.insert_kb_entry(&entry).await?;
     audit::append(&mut *tx, vec![AuditEntry::new(actor, "kb.created", "kb_entry", Some(entry.id.to_string()))], now)
@@ -83,14 +76,7 @@ pub async fn update_entry(
     item: FaqItem,
 ) -> Result<KbEntry, ApiError> {
     let now = state.clock.now();
-    let entry = KbEntry {
-        id,
-        tenant_id: tenant,
-        question: item.question,
-        answer: item.answer,
-        keywords: item.keywords,
-        created_at: now,
-    };
+    let entry = item.into_entry(id, tenant, now);
     let mut tx = state.store.begin(tenant).await?;
     if !tx.update_kb_entry(&entry).await? {
         return Err(not_found());
