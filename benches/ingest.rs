@@ -25,10 +25,13 @@ const IN_FLIGHT: usize = 256;
 async fn main() -> anyhow::Result<()> {
     let setting = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let (rate, seconds) = (setting("BALAS_LOAD_RATE", 1_000).max(1), setting("BALAS_LOAD_SECONDS", 10).max(1));
+    balas::logging::init(balas::logging::LogFormat::Pretty, "warn");
     let dir = tempfile::tempdir()?;
-    let store = balas::store::connect(&format!("sqlite://{}", dir.path().join("load.db").display())).await?;
-    store.migrate(None).await?;
-    run("SQLite", store, rate, seconds).await?;
+    if std::env::var("BALAS_BENCH_SKIP_SQLITE").is_err() {
+        let store = balas::store::connect(&format!("sqlite://{}", dir.path().join("load.db").display())).await?;
+        store.migrate(None).await?;
+        run("SQLite", store, rate, seconds).await?;
+    }
     if let Ok(admin) = std::env::var("BALAS_BENCH_POSTGRES_URL") {
         let database = common::BenchDatabase::create(&admin).await?;
         let result = run("PostgreSQL (app role, RLS on)", database.store.clone(), rate, seconds).await;

@@ -109,6 +109,10 @@ pub struct AppState {
     pub token_keys: Option<Arc<TokenKeys>>,
     pub limits: Arc<ApiLimits>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Webhooks waiting to share their tenant's next ingest transaction.
+    pub group_commit: Arc<ingress::group_commit::GroupCommit>,
+    /// Channels and their opened secrets, for a few seconds (`ingress::channel_cache::TTL`).
+    pub channel_cache: Arc<ingress::channel_cache::ChannelCache>,
 }
 
 pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
@@ -149,6 +153,8 @@ impl AppState {
             token_keys,
             limits: Arc::new(ApiLimits::default()),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            group_commit: Arc::default(),
+            channel_cache: Arc::default(),
         })
     }
 

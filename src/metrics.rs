@@ -63,6 +63,7 @@ pub struct Metrics {
     jobs: Family<KindState, Gauge>,
     overdue: Family<Deadline, Gauge>,
     overdue_at: Mutex<Option<(Instant, [i64; 2])>>,
+    ingest_batch: Histogram,
 }
 
 impl Default for Metrics {
@@ -94,6 +95,12 @@ impl Metrics {
         registry.register("jobs", "Jobs by kind and state (due, scheduled, running, dead)", jobs.clone());
         let overdue = Family::<Deadline, Gauge>::default();
         registry.register("data_requests_overdue", "Data-subject requests past a deadline", overdue.clone());
+        let ingest_batch = Histogram::new(exponential_buckets(1.0, 2.0, 8));
+        registry.register(
+            "ingest_batch_webhooks",
+            "Webhooks committed per shared ingest transaction (group commit)",
+            ingest_batch.clone(),
+        );
         Self {
             registry,
             webhooks,
@@ -105,12 +112,17 @@ impl Metrics {
             jobs,
             overdue,
             overdue_at: Mutex::new(None),
+            ingest_batch,
         }
     }
 
     pub fn webhook(&self, provider: &str, status: u16) {
         let labels = ProviderResult { provider: provider.into(), result: status.to_string() };
         self.webhooks.get_or_create(&labels).inc();
+    }
+
+    pub fn ingest_batch(&self, webhooks: usize) {
+        self.ingest_batch.observe(webhooks as f64);
     }
 
     pub fn sent(&self, provider: &str, outcome: &Result<String, SendError>) {

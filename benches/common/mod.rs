@@ -15,6 +15,9 @@ pub struct BenchDatabase {
     admin_url: String,
     name: String,
     pub store: Arc<dyn Store>,
+    /// The app role's URL, for a `balas serve` process.
+    #[allow(dead_code)] // not every driver starts the binary
+    pub app_url: String,
 }
 
 impl BenchDatabase {
@@ -36,7 +39,7 @@ impl BenchDatabase {
         migrator.close().await;
         let store = balas::store::connect(app.as_str()).await?;
         store.check_app_role().await?;
-        Ok(Self { admin_url: admin_url.to_string(), name, store })
+        Ok(Self { admin_url: admin_url.to_string(), name, store, app_url: app.to_string() })
     }
 
     pub async fn drop_database(self) -> anyhow::Result<()> {
@@ -48,11 +51,19 @@ impl BenchDatabase {
     }
 }
 
+#[allow(dead_code)] // the reply driver needs the secrets too
 pub fn fresh_keys() -> anyhow::Result<Keys> {
-    Ok(Keys {
-        vault: Arc::new(Vault::from_keys(&balas::crypto::generate_key().into())?),
-        index: Arc::new(BlindIndex::from_secret(&balas::crypto::generate_key().into())?),
-    })
+    Ok(fresh_keys_and_secrets()?.0)
+}
+
+/// Fresh keys and their encoded secrets (`BALAS_FERNET_KEYS`, `BALAS_INDEX_KEY`) for a process.
+pub fn fresh_keys_and_secrets() -> anyhow::Result<(Keys, [String; 2])> {
+    let (fernet, index) = (balas::crypto::generate_key(), balas::crypto::generate_key());
+    let keys = Keys {
+        vault: Arc::new(Vault::from_keys(&fernet.clone().into())?),
+        index: Arc::new(BlindIndex::from_secret(&index.clone().into())?),
+    };
+    Ok((keys, [fernet, index]))
 }
 
 /// The value at percentile `p` (nearest rank) of sorted durations, in milliseconds.

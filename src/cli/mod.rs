@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// Attempts per job before it is dead-lettered.
     #[arg(long, env = "BALAS_JOB_MAX_ATTEMPTS", default_value_t = 10, global = true)]
     pub max_attempts: i32,
+    /// Seconds a worker holds a job; a crashed instance's jobs are taken over after this.
+    #[arg(long, env = "BALAS_JOB_LEASE_SECS", default_value_t = 120, global = true)]
+    pub job_lease_secs: u64,
     /// Minimum FAQ match confidence (0–1) for the offline responder to answer.
     #[arg(long, env = "BALAS_FAQ_THRESHOLD", default_value_t = 0.5, global = true)]
     pub faq_threshold: f64,
@@ -93,6 +96,7 @@ impl ServeArgs {
             fonnte_api_url: self.fonnte_api_url.clone(),
             workers: self.workers,
             max_attempts: self.max_attempts.max(1),
+            lease: std::time::Duration::from_secs(self.job_lease_secs.max(1)),
             faq_threshold: self.faq_threshold.clamp(0.0, 1.0),
             llm: self.llm.settings()?,
             smtp: self.smtp_url.clone().map(|url| SmtpSettings { url, from: self.smtp_from.clone() }),

@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LlmStep {
     Reply(String),
+    /// The reply after a delay (a slow model).
+    ReplyAfter(std::time::Duration, String),
     /// A call of `escalate_to_owner` with this reason.
     Escalate(String),
     /// A call of `escalate_to_owner` with these arguments (reason, summary, draft_reply).
@@ -95,6 +97,10 @@ async fn complete(State(inner): State<Arc<Inner>>, headers: HeaderMap, Json(requ
         .unwrap_or_else(|| LlmStep::Reply("Baik kak 🙏".into()));
     let message = match step {
         LlmStep::Reply(text) => json!({ "role": "assistant", "content": text }),
+        LlmStep::ReplyAfter(delay, text) => {
+            tokio::time::sleep(delay).await;
+            json!({ "role": "assistant", "content": text })
+        }
         LlmStep::Escalate(reason) => tool_call(&json!({ "reason": reason })),
         LlmStep::EscalateWith(arguments) => tool_call(&arguments),
         LlmStep::Malformed => json!({ "role": "assistant", "content": "" }),

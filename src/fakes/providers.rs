@@ -24,6 +24,8 @@ pub struct ProviderRequest {
     pub account: String,
     pub authorization: Option<String>,
     pub body: Value,
+    /// When the request arrived, for latency benchmarks.
+    pub received_at: std::time::Instant,
 }
 
 impl ProviderRequest {
@@ -103,6 +105,11 @@ impl FakeProviders {
         self.inner.received.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
+    /// How many send requests arrived (without copying them).
+    pub fn received_count(&self) -> usize {
+        self.inner.received.lock().map(|r| r.len()).unwrap_or_default()
+    }
+
     /// Refuses every message to `recipient` (digits or BSUID) with `code`, e.g. 131047.
     pub fn refuse_recipient(&self, recipient: &str, code: i64) {
         if let Ok(mut r) = self.inner.refused.lock() {
@@ -151,7 +158,13 @@ async fn meta(
     Json(body): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
     let input = body.get("to").or_else(|| body.get("recipient")).cloned().unwrap_or(Value::Null);
-    let request = ProviderRequest { provider: Provider::Meta, account, authorization: authorization(&headers), body };
+    let request = ProviderRequest {
+        provider: Provider::Meta,
+        account,
+        authorization: authorization(&headers),
+        body,
+        received_at: std::time::Instant::now(),
+    };
     let meta_error = |code: i64| json!({ "error": { "message": format!("(#{code}) fake"), "type": "OAuthException", "code": code } });
     match inner.record(request).await {
         (Behaviour::Accept, n) => (
@@ -180,6 +193,7 @@ async fn twilio(
         account,
         authorization: authorization(&headers),
         body: Value::Object(form),
+        received_at: std::time::Instant::now(),
     };
     match inner.record(request).await {
         (Behaviour::Accept, n) => {
@@ -206,6 +220,7 @@ async fn fonnte(
         account: String::new(),
         authorization: authorization(&headers),
         body,
+        received_at: std::time::Instant::now(),
     };
     match inner.record(request).await {
         (Behaviour::Accept, n) => (

@@ -9,7 +9,8 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use super::persist::{self, IngestReport};
+use super::group_commit;
+use super::persist::IngestReport;
 use super::read_body;
 use crate::app::AppState;
 use crate::channels::ChannelSecrets;
@@ -58,7 +59,7 @@ async fn receive(
         ));
     }
     let event = parse(&payload, &state.keys, channel.tenant_id)?;
-    let report = persist::ingest(&state, &channel, vec![event]).await?;
+    let report = group_commit::ingest(&state, &channel, vec![event]).await?;
     tracing::info!(channel = %channel.id, stored = report.stored, duplicates = report.duplicates, statuses = report.statuses, "fonnte webhook accepted");
     Ok(Json(report))
 }

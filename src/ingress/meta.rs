@@ -15,7 +15,8 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::meta_payload::Envelope;
-use super::persist::{self, IngestReport};
+use super::group_commit;
+use super::persist::IngestReport;
 use super::read_body;
 use crate::app::AppState;
 use crate::channels::ChannelSecrets;
@@ -65,7 +66,7 @@ async fn receive(
     }
     let envelope: Envelope = serde_json::from_slice(&raw).map_err(|e| super::malformed_json(&e))?;
     let events = envelope.into_events(&channel.address)?;
-    let report = persist::ingest(&state, &channel, events).await?;
+    let report = group_commit::ingest(&state, &channel, events).await?;
     tracing::info!(channel = %channel.id, stored = report.stored, duplicates = report.duplicates, statuses = report.statuses, "meta webhook accepted");
     Ok(Json(report))
 }

@@ -15,9 +15,11 @@ use crate::error::ApiError;
 use crate::store::ChannelRecord;
 use crate::tenants;
 
+pub mod channel_cache;
 pub mod fonnte;
 pub mod meta;
 mod meta_payload;
+pub mod group_commit;
 pub mod persist;
 pub mod twilio;
 
@@ -40,14 +42,21 @@ pub fn malformed_json(e: &serde_json::Error) -> ApiError {
     )
 }
 
-/// Routes the path's channel id to its tenant and opens its secrets; 404 when the channel is
-/// unknown or belongs to another provider. Reads only: nothing changes before verification.
+/// Routes the path's channel id to its tenant and opens its secrets (from the channel cache
+/// when it has them); 404 when the channel is unknown or belongs to another provider. Reads
+/// only: nothing changes before verification.
 pub async fn load_channel(
     state: &AppState,
     raw_id: &str,
     provider: Provider,
 ) -> Result<(ChannelRecord, ChannelSecrets), ApiError> {
     let id: ChannelId = raw_id.parse().map_err(|_| unknown_channel())?;
+    if let Some((channel, secrets)) = state.channel_cache.get(id) {
+        if channel.provider != provider.as_str() {
+            return Err(unknown_channel());
+        }
+        return Ok((channel, secrets));
+    }
     let route = state.store.route_channel(id).await?.ok_or_else(unknown_channel)?;
     if route.provider != provider.as_str() {
         return Err(unknown_channel());
@@ -57,6 +66,7 @@ pub async fn load_channel(
     let key = tenants::data_key(&mut *tx, &state.keys).await?;
     tx.commit().await?;
     let secrets = ChannelSecrets::open(&channel.secrets_enc, &key).map_err(ApiError::internal)?;
+    state.channel_cache.put(&channel, &secrets);
     Ok((channel, secrets))
 }
 

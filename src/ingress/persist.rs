@@ -1,5 +1,5 @@
-//! Provider-neutral persistence of one webhook: contacts, conversations, messages, jobs
-//! and audit rows, all in ONE transaction, so a 200 always means "committed".
+//! Provider-neutral persistence of webhooks: contacts, conversations, messages, jobs and
+//! audit rows, all in ONE transaction, so a 200 always means "committed".
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -29,30 +29,47 @@ pub struct IngestReport {
     pub identity_changes: usize,
 }
 
-pub async fn ingest(state: &AppState, channel: &ChannelRecord, events: Vec<InboundEvent>) -> StoreResult<IngestReport> {
-    let mut tx = state.store.begin(channel.tenant_id).await?;
-    let mut batch = Batch {
-        state,
-        channel,
-        now: state.clock.now(),
-        actor: format!("provider:{}", channel.provider),
-        report: IngestReport::default(),
-        trail: Vec::new(),
+/// Applies webhooks of ONE tenant in one transaction, in order, with one audit append; a
+/// report per webhook. The group committer (`group_commit`) decides what goes together.
+pub async fn ingest_together(
+    state: &AppState,
+    webhooks: &[(&ChannelRecord, &[InboundEvent])],
+) -> StoreResult<Vec<IngestReport>> {
+    let Some(tenant) = webhooks.first().map(|(channel, _)| channel.tenant_id) else {
+        return Ok(Vec::new());
     };
-    for event in events {
-        match event {
-            InboundEvent::Message(m) => batch.message(&mut *tx, *m).await?,
-            InboundEvent::Status(s) => batch.status(&mut *tx, s).await?,
-            InboundEvent::IdentityChange(c) => batch.identity_change(&mut *tx, c).await?,
+    let mut tx = state.store.begin(tenant).await?;
+    let now = state.clock.now();
+    let mut trail = Vec::new();
+    let mut reports = Vec::with_capacity(webhooks.len());
+    for (channel, events) in webhooks {
+        if channel.tenant_id != tenant {
+            return Err(StoreError::Config("a shared ingest transaction mixed tenants".into()));
         }
+        let mut batch = Batch {
+            state,
+            channel,
+            now,
+            actor: format!("provider:{}", channel.provider),
+            report: IngestReport::default(),
+            trail: std::mem::take(&mut trail),
+        };
+        for event in events.iter() {
+            match event {
+                InboundEvent::Message(m) => batch.message(&mut *tx, m).await?,
+                InboundEvent::Status(s) => batch.status(&mut *tx, s).await?,
+                InboundEvent::IdentityChange(c) => batch.identity_change(&mut *tx, c).await?,
+            }
+        }
+        trail = batch.trail;
+        reports.push(batch.report);
     }
-    let Batch { now, report, trail, .. } = batch;
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
-    if report.stored > 0 {
+    if reports.iter().any(|r| r.stored > 0) {
         state.queue_wake.notify_waiters();
     }
-    Ok(report)
+    Ok(reports)
 }
 
 /// The state of one webhook's transaction while its events are applied in order.
@@ -66,10 +83,10 @@ struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    async fn message(&mut self, tx: &mut dyn TenantTx, m: InboundMessage) -> StoreResult<()> {
+    async fn message(&mut self, tx: &mut dyn TenantTx, m: &InboundMessage) -> StoreResult<()> {
         // Fast path for provider retries; the unique index below settles concurrent races.
         if tx.message_exists(self.channel.id, &m.provider_message_id).await? {
-            self.duplicate(&m);
+            self.duplicate(m);
             return Ok(());
         }
         // A direct message from an owner number is a command, never a customer message.
@@ -103,7 +120,7 @@ impl Batch<'_> {
             updated_at: self.now,
         };
         if !tx.insert_message(&record).await? {
-            self.duplicate(&m);
+            self.duplicate(m);
             return Ok(());
         }
         tx.touch_conversation_inbound(conversation, m.sent_at.unwrap_or(self.now)).await?;
@@ -126,7 +143,7 @@ impl Batch<'_> {
     }
 
     /// Stores an owner's message (text under the tenant key) and queues its command job.
-    async fn owner_message(&mut self, tx: &mut dyn TenantTx, owner: OwnerRecord, m: InboundMessage) -> StoreResult<()> {
+    async fn owner_message(&mut self, tx: &mut dyn TenantTx, owner: OwnerRecord, m: &InboundMessage) -> StoreResult<()> {
         let key = tenants::data_key(tx, &self.state.keys).await?;
         registry::link_bsuid(tx, &self.state.keys, &key, &owner, &m.from).await?;
         let record = OwnerMessageRecord {
@@ -149,7 +166,7 @@ impl Batch<'_> {
             updated_at: self.now,
         };
         if !tx.insert_owner_message(&record).await? {
-            self.duplicate(&m);
+            self.duplicate(m);
             return Ok(());
         }
         tx.touch_owner_inbound(owner.id, m.sent_at.unwrap_or(self.now)).await?;
@@ -201,7 +218,7 @@ impl Batch<'_> {
         open.map(|c| c.id).ok_or_else(|| StoreError::Config("open conversation vanished during insert".into()))
     }
 
-    async fn status(&mut self, tx: &mut dyn TenantTx, s: StatusUpdate) -> StoreResult<()> {
+    async fn status(&mut self, tx: &mut dyn TenantTx, s: &StatusUpdate) -> StoreResult<()> {
         let change = StatusChange {
             status: s.status.as_str(),
             rank: s.status.rank(),
@@ -239,8 +256,8 @@ impl Batch<'_> {
         Ok(())
     }
 
-    async fn identity_change(&mut self, tx: &mut dyn TenantTx, change: IdentityChange) -> StoreResult<()> {
-        if let Some(contact) = contacts::rekey_bsuid(tx, &self.state.keys, &change, self.now).await? {
+    async fn identity_change(&mut self, tx: &mut dyn TenantTx, change: &IdentityChange) -> StoreResult<()> {
+        if let Some(contact) = contacts::rekey_bsuid(tx, &self.state.keys, change, self.now).await? {
             self.report.identity_changes += 1;
             self.trail.push(AuditEntry::new(&self.actor, "contact.rekeyed", "contact", Some(contact.to_string())));
         }

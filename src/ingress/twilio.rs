@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
-use super::{persist, read_body};
+use super::{group_commit, read_body};
 use crate::app::AppState;
 use crate::channels::ChannelSecrets;
 use crate::domain::{
@@ -68,7 +68,7 @@ async fn receive(
         ));
     }
     let event = parse(&params)?;
-    let report = persist::ingest(&state, &channel, vec![event]).await?;
+    let report = group_commit::ingest(&state, &channel, vec![event]).await?;
     tracing::info!(channel = %channel.id, stored = report.stored, duplicates = report.duplicates, statuses = report.statuses, "twilio webhook accepted");
     Ok(([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], EMPTY_TWIML).into_response())
 }

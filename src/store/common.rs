@@ -255,6 +255,12 @@ macro_rules! tenant_tx_impl {
                     .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
             }
 
+            async fn note_job(&mut self, id: JobId, worker: &str, note: &str) -> StoreResult<bool> {
+                let sql = "UPDATE jobs SET last_error = $4 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'";
+                let noted = sqlx::query(sql).bind(self.tenant).bind(id).bind(worker).bind(note).execute(&mut *self.tx).await?;
+                Ok(noted.rows_affected() == 1)
+            }
+
             async fn finish_job(&mut self, id: JobId, worker: &str, outcome: &JobOutcome<'_>, now: DateTime<Utc>) -> StoreResult<bool> {
                 let (sql, run_at, error) = match outcome {
                     JobOutcome::Done => ("UPDATE jobs SET state = 'done', locked_by = NULL, locked_until = NULL, updated_at = $4 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'", None, None),
@@ -509,11 +515,15 @@ macro_rules! tenant_tx_impl {
             }
 
             async fn insert_audit_rows(&mut self, rows: &[AuditRow], head: &AuditHead) -> StoreResult<()> {
-                for r in rows {
-                    sqlx::query("INSERT INTO audit_log (tenant_id, seq, at, actor, action, subject_type, subject_id, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-                        .bind(self.tenant).bind(r.seq).bind($time(r.at)).bind(&r.actor).bind(&r.action).bind(&r.subject_type)
-                        .bind(&r.subject_id).bind(&r.detail).bind(&r.prev_hash).bind(&r.hash)
-                        .execute(&mut *self.tx).await?;
+                // One statement per chunk: a shared ingest transaction appends hundreds of rows.
+                let tenant = self.tenant;
+                for chunk in rows.chunks(500) {
+                    let mut insert = sqlx::QueryBuilder::new("INSERT INTO audit_log (tenant_id, seq, at, actor, action, subject_type, subject_id, detail, prev_hash, hash) ");
+                    insert.push_values(chunk, |mut row, r| {
+                        row.push_bind(tenant).push_bind(r.seq).push_bind($time(r.at)).push_bind(&r.actor).push_bind(&r.action)
+                            .push_bind(&r.subject_type).push_bind(&r.subject_id).push_bind(&r.detail).push_bind(&r.prev_hash).push_bind(&r.hash);
+                    });
+                    insert.build().execute(&mut *self.tx).await?;
                 }
                 sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1")
                     .bind(self.tenant).bind(head.seq).bind(&head.hash)

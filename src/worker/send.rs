@@ -12,8 +12,16 @@ use crate::owner;
 use crate::store::{JobOutcome, JobRecord, MessageRecord, StatusChange};
 use crate::tenants;
 
+/// Noted on the job just before the provider is called; an attempt that ends normally replaces it.
+const HANDING_OVER: &str = "handing_over";
+
 pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let message_id = MessageId(job.subject_id);
+    // The last attempt was cut off (a crash, a shutdown past its grace) while the provider had
+    // the message: it may have reached the customer, so the owner decides instead of a resend.
+    if job.last_error.as_deref() == Some(HANDING_OVER) {
+        return Err(JobFailure::Permanent("delivery_unknown".into()));
+    }
     let mut tx = state.store.begin_read(job.tenant_id).await?;
     let message = tx.message(message_id).await?.ok_or_else(|| JobFailure::Permanent("message_missing".into()))?;
     if message.provider_message_id.is_some() {
@@ -37,6 +45,12 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     };
     let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
 
+    let mut tx = state.store.begin(job.tenant_id).await?;
+    let holding = tx.note_job(job.id, worker, HANDING_OVER).await?;
+    tx.commit().await?;
+    if !holding {
+        return Ok(()); // the lease lapsed: the job's new holder sends it
+    }
     let sent = state.channels.send_text(&channel, &secrets, &to, &body).await;
     state.metrics.sent(&channel.provider, &sent);
     let provider_id = match sent {

@@ -1,0 +1,124 @@
+//! Group commit for webhook ingest. Webhooks of one tenant that arrive while its previous
+//! transaction is committing wait and then share the next one: one audit-chain append, one
+//! durable commit. Each webhook still gets its 200 only after the commit that holds it.
+//!
+//! Without it, every webhook paid a full commit (an fsync) while holding the tenant's audit
+//! head, so a busy tenant's ingest was bounded by one fsync per message (see BENCHMARKS.md).
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
+
+use super::persist::{self, IngestReport};
+use crate::app::AppState;
+use crate::domain::{InboundEvent, TenantId};
+use crate::store::{Backend, ChannelRecord, StoreError, StoreResult};
+
+/// Webhooks per shared transaction at most; bounds one transaction's size and lock time.
+pub const MAX_BATCH: usize = 128;
+/// Transactions per tenant in flight at once on PostgreSQL: they run their statements side by
+/// side and queue only for the audit head at the end. SQLite has one writer, so one.
+const POSTGRES_COMMITTERS: usize = 4;
+
+/// One webhook waiting for its transaction.
+pub struct Submission {
+    channel: ChannelRecord,
+    events: Vec<InboundEvent>,
+    done: oneshot::Sender<StoreResult<IngestReport>>,
+}
+
+/// Where a submission's outcome arrives once its transaction committed or failed.
+pub type Outcome = oneshot::Receiver<StoreResult<IngestReport>>;
+
+impl Submission {
+    pub fn new(channel: ChannelRecord, events: Vec<InboundEvent>) -> (Self, Outcome) {
+        let (done, outcome) = oneshot::channel();
+        (Self { channel, events, done }, outcome)
+    }
+}
+
+/// One tenant's waiting webhooks and how many committers work on them.
+#[derive(Default)]
+struct TenantQueue {
+    waiting: Vec<Submission>,
+    committers: usize,
+}
+
+/// The webhooks waiting per tenant; a tenant is in the map while a committer runs for it.
+#[derive(Default)]
+pub struct GroupCommit {
+    tenants: Mutex<HashMap<TenantId, TenantQueue>>,
+}
+
+impl GroupCommit {
+    /// Adds a webhook to its tenant's queue; true when it should start another committer.
+    fn enqueue(&self, submission: Submission, max_committers: usize) -> bool {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let queue = tenants.entry(submission.channel.tenant_id).or_default();
+        queue.waiting.push(submission);
+        let start = queue.committers < max_committers;
+        queue.committers += usize::from(start);
+        start
+    }
+
+    /// The next batch for `tenant`, or `None` (and that committer ends) when none waits.
+    fn next_batch(&self, tenant: TenantId) -> Option<Vec<Submission>> {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let queue = tenants.get_mut(&tenant)?;
+        if queue.waiting.is_empty() {
+            queue.committers = queue.committers.saturating_sub(1);
+            if queue.committers == 0 {
+                tenants.remove(&tenant);
+            }
+            return None;
+        }
+        let take = queue.waiting.len().min(MAX_BATCH);
+        Some(queue.waiting.drain(..take).collect())
+    }
+}
+
+/// Persists one webhook's events and returns once they are committed.
+pub async fn ingest(state: &AppState, channel: &ChannelRecord, events: Vec<InboundEvent>) -> StoreResult<IngestReport> {
+    let (submission, committed) = Submission::new(channel.clone(), events);
+    let tenant = channel.tenant_id;
+    let committers = match state.store.backend() {
+        Backend::Sqlite => 1,
+        Backend::Postgres => POSTGRES_COMMITTERS,
+    };
+    if state.group_commit.enqueue(submission, committers) {
+        // Its own task: a sender hanging up must not cancel a transaction others wait on.
+        tokio::spawn(run_committer(state.clone(), tenant));
+    }
+    committed.await.map_err(|_| StoreError::Config("the ingest committer stopped before committing".into()))?
+}
+
+async fn run_committer(state: AppState, tenant: TenantId) {
+    while let Some(batch) = state.group_commit.next_batch(tenant) {
+        commit(&state, batch).await;
+    }
+}
+
+/// Commits a batch (one tenant's) together; if that fails, each webhook alone, so one bad
+/// webhook (or a transient error) fails only itself. Public for tests of that fallback.
+pub async fn commit(state: &AppState, batch: Vec<Submission>) {
+    if batch.len() > 1 {
+        let together: Vec<_> = batch.iter().map(|s| (&s.channel, s.events.as_slice())).collect();
+        match persist::ingest_together(state, &together).await {
+            Ok(reports) => {
+                state.metrics.ingest_batch(batch.len());
+                for (submission, report) in batch.into_iter().zip(reports) {
+                    let _ = submission.done.send(Ok(report));
+                }
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, webhooks = batch.len(), "shared ingest transaction failed; retrying each webhook alone"),
+        }
+    }
+    for submission in batch {
+        let result = persist::ingest_together(state, &[(&submission.channel, submission.events.as_slice())]).await;
+        if result.is_ok() {
+            state.metrics.ingest_batch(1);
+        }
+        let _ = submission.done.send(result.map(|mut reports| reports.pop().unwrap_or_default()));
+    }
+}

@@ -1,0 +1,173 @@
+//! Faults against the real `balas serve` process: kill -9 in the middle of a burst while the
+//! sender retries every non-200 (as providers do), and two instances sharing one PostgreSQL.
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use balas::audit::{self, Verdict};
+use balas::fakes::meta_webhook;
+use tokio::sync::Semaphore;
+
+use crate::helpers::{TestApp, customer};
+use crate::{on_both_databases, on_postgres};
+
+const BURST: u32 = 1_000;
+
+/// A `balas serve` process on the test's database, answering the fake Graph API.
+struct Serve {
+    child: Child,
+}
+
+impl Serve {
+    async fn start(app: &TestApp, port: u16) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_balas"))
+            .arg("serve")
+            .envs(app.cli_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("BALAS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BALAS_META_GRAPH_URL", &app.providers.meta_url)
+            .env("BALAS_WORKERS", "4")
+            // A killed instance's jobs are taken over this soon.
+            .env("BALAS_JOB_LEASE_SECS", "3")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn balas serve");
+        let ready = format!("http://127.0.0.1:{port}/readyz");
+        let started = Instant::now();
+        while !app.http.get(&ready).send().await.is_ok_and(|r| r.status().is_success()) {
+            assert!(started.elapsed() < Duration::from_secs(30), "balas serve did not become ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self { child }
+    }
+
+    fn kill_9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
+
+/// Sends customer `i`'s one question to `urls[i % urls.len()]` until it gets a 200, like a
+/// provider retrying; returns when all are acknowledged. `acked` counts the 200s.
+async fn send_until_acknowledged(app: &TestApp, urls: Vec<String>, acked: Arc<AtomicUsize>) {
+    let slots = Arc::new(Semaphore::new(100));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..BURST {
+        let payload = app.text(&customer(i), &format!("wamid.FAULT{i:05}"), "Jam buka tokonya kapan ya kak?");
+        let body = serde_json::to_vec(&payload).unwrap();
+        let signature = meta_webhook::sign(&app.app_secret, &body);
+        let url = format!("{}/webhooks/meta/{}", urls[i as usize % urls.len()], app.channel.id);
+        let (http, slots, acked) = (app.http.clone(), slots.clone(), acked.clone());
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                let sent = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("x-hub-signature-256", &signature)
+                    .body(body.clone())
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                if sent.is_ok_and(|r| r.status().as_u16() == 200) {
+                    acked.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                assert!(Instant::now() < deadline, "webhook {i} was never acknowledged");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("sender task");
+    }
+}
+
+/// Waits until every customer got a reply or had its reply dead-lettered; returns the replies
+/// per recipient and the dead-lettered count.
+async fn settle(app: &TestApp) -> (HashMap<String, usize>, i64) {
+    let started = Instant::now();
+    loop {
+        let dead = app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'dead'").await;
+        let replied = app.providers.received_count() as i64;
+        if replied + dead >= i64::from(BURST) || started.elapsed() > Duration::from_secs(120) {
+            // A moment more, so a late duplicate would show.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut replies = HashMap::new();
+    for request in app.providers.received() {
+        *replies.entry(request.recipient()).or_insert(0) += 1;
+    }
+    let dead = app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'dead'").await;
+    (replies, dead)
+}
+
+/// Nothing lost, nothing stored or answered twice, and the audit chain intact.
+async fn assert_exactly_once(app: &TestApp, replies: &HashMap<String, usize>, dead: i64) {
+    let burst = i64::from(BURST);
+    assert_eq!(app.count("inbound").await, burst, "inbound messages");
+    let distinct = "SELECT COUNT(DISTINCT provider_message_id) FROM messages WHERE direction = 'in'";
+    assert_eq!(app.inspect.scalar(distinct).await, burst);
+    assert_eq!(app.count("respond_jobs").await, burst, "one respond job per message");
+    let twice = replies.values().filter(|n| **n > 1).count();
+    assert_eq!(twice, 0, "customers answered more than once");
+    // A reply cut off while the provider had it is dead-lettered (delivery_unknown), not resent.
+    let unknown = "SELECT COUNT(*) FROM jobs WHERE state = 'dead' AND last_error = 'delivery_unknown'";
+    assert_eq!(dead, app.inspect.scalar(unknown).await, "jobs died for another reason");
+    assert_eq!(replies.len() as i64 + dead, burst, "replies lost");
+    let verdict = audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
+    assert!(matches!(verdict, Verdict::Intact { .. }), "{verdict:?}");
+}
+
+on_both_databases! {
+    async fn kill_9_during_a_burst_loses_nothing_and_duplicates_nothing(app) {
+        let port = free_port();
+        let mut first = Serve::start(&app, port).await;
+        let acked = Arc::new(AtomicUsize::new(0));
+        let base = format!("http://127.0.0.1:{port}");
+        let sending = send_until_acknowledged(&app, vec![base], acked.clone());
+        let crash = async {
+            while acked.load(Ordering::SeqCst) < 300 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            first.kill_9();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Serve::start(&app, port).await
+        };
+        let ((), _second) = tokio::join!(sending, crash);
+        let (replies, dead) = settle(&app).await;
+        eprintln!("kill -9 burst: {} replies, {dead} dead-lettered as delivery_unknown", replies.len());
+        assert_exactly_once(&app, &replies, dead).await;
+    }
+}
+
+on_postgres! {
+    async fn two_instances_on_one_database_answer_every_message_exactly_once(app) {
+        let ports = [free_port(), free_port()];
+        let _a = Serve::start(&app, ports[0]).await;
+        let _b = Serve::start(&app, ports[1]).await;
+        let urls = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+        send_until_acknowledged(&app, urls, Arc::new(AtomicUsize::new(0))).await;
+        let (replies, dead) = settle(&app).await;
+        assert_eq!(dead, 0, "no instance died: nothing may be in doubt");
+        assert_exactly_once(&app, &replies, dead).await;
+    }
+}

@@ -1,0 +1,96 @@
+//! Group commit: concurrent webhooks of one tenant share transactions, every one is committed
+//! before its 200, duplicates stay duplicates, and one failing webhook fails only itself.
+use balas::audit::{self, Verdict};
+use balas::domain::{
+    Bsuid, ChannelId, CustomerIdentity, InboundEvent, InboundMessage, MessageKind, MessageMeta, Phone,
+};
+use balas::fakes::meta_webhook;
+use balas::ingress::group_commit::{self, Submission};
+use serde_json::Value;
+
+use crate::helpers::customer;
+use crate::on_both_databases;
+
+fn message(n: u32, wamid: &str) -> InboundEvent {
+    let who = customer(n);
+    InboundEvent::Message(Box::new(InboundMessage {
+        provider_message_id: wamid.into(),
+        from: CustomerIdentity {
+            bsuid: who.bsuid.as_deref().map(|b| Bsuid::parse(b).expect("bsuid")),
+            phone: who.phone.as_deref().map(|p| Phone::parse(p).expect("phone")),
+            username: None,
+            name: Some(who.name.clone()),
+        },
+        kind: MessageKind::Text,
+        body: Some("Jam buka kapan?".into()),
+        meta: MessageMeta::default(),
+        sent_at: None,
+        quoted: None,
+    }))
+}
+
+/// The value of an unlabelled sample in Prometheus text.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in /metrics"))
+}
+
+on_both_databases! {
+    async fn concurrent_webhooks_share_transactions_and_each_is_committed_before_its_200(app) {
+        // 20 customers write 3 messages each; 10 of those webhooks are also retried at once.
+        let mut payloads: Vec<Value> = (0..60u32)
+            .map(|i| app.text(&customer(i % 20), &format!("wamid.GC{i:03}"), "Jam buka kapan?"))
+            .collect();
+        payloads.extend((0..10u32).map(|i| app.text(&customer(i % 20), &format!("wamid.GC{i:03}"), "Jam buka kapan?")));
+        let mut sends = tokio::task::JoinSet::new();
+        for payload in &payloads {
+            let body = serde_json::to_vec(payload).unwrap();
+            let signature = meta_webhook::sign(&app.app_secret, &body);
+            let request = app.http.post(app.webhook_url()).header("content-type", "application/json");
+            sends.spawn(request.header("x-hub-signature-256", signature).body(body).send());
+        }
+        let mut stored = 0;
+        let mut duplicates = 0;
+        while let Some(response) = sends.join_next().await {
+            let response = response.unwrap().unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            let report: Value = response.json().await.unwrap();
+            stored += report["stored"].as_u64().unwrap();
+            duplicates += report["duplicates"].as_u64().unwrap();
+        }
+        assert_eq!((stored, duplicates), (60, 10));
+        assert_eq!(app.count("messages").await, 60);
+        assert_eq!(app.count("contacts").await, 20);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'respond'").await, 60);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'message.received'").await, 60);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'message.duplicate_ignored'").await, 10);
+        let verdict = audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
+        assert!(matches!(verdict, Verdict::Intact { .. }), "{verdict:?}");
+
+        let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+        let transactions = sample(&metrics, "balas_ingest_batch_webhooks_count");
+        let webhooks = sample(&metrics, "balas_ingest_batch_webhooks_sum");
+        assert_eq!(webhooks, 70.0);
+        assert!(transactions < webhooks, "70 concurrent webhooks took {transactions} transactions: none were shared");
+    }
+
+    async fn a_failing_webhook_fails_alone_and_the_others_in_its_batch_commit(app) {
+        // A channel that is not in the database: its message breaks the foreign key.
+        let mut vanished = app.channel.clone();
+        vanished.id = ChannelId::new();
+        let (first, first_done) = Submission::new(app.channel.clone(), vec![message(1, "wamid.OK1")]);
+        let (broken, broken_done) = Submission::new(vanished, vec![message(2, "wamid.BAD")]);
+        let (last, last_done) = Submission::new(app.channel.clone(), vec![message(3, "wamid.OK3")]);
+        group_commit::commit(&app.state, vec![first, broken, last]).await;
+
+        assert_eq!(first_done.await.unwrap().unwrap().stored, 1);
+        assert!(broken_done.await.unwrap().is_err(), "the broken webhook was acknowledged");
+        assert_eq!(last_done.await.unwrap().unwrap().stored, 1);
+        assert_eq!(app.count("messages").await, 2);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'respond'").await, 2);
+        let verdict = audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
+        assert!(matches!(verdict, Verdict::Intact { .. }), "{verdict:?}");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'message.received'").await, 2);
+    }
+}
