@@ -255,7 +255,11 @@ async fn schedule_tenant_jobs(state: AppState, stop: CancellationToken) {
     }
 }
 
-/// Serves HTTP and runs the workers until `shutdown` fires, then drains and releases leases.
+/// After the grace period: the most that releasing leases and closing the database may take.
+pub const SHUTDOWN_TAIL: Duration = Duration::from_secs(5);
+
+/// Serves HTTP and runs the workers until `shutdown` fires, then drains and releases leases,
+/// all within `shutdown_grace` + [`SHUTDOWN_TAIL`].
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
     let mut workers = Vec::new();
     let mut worker_ids = Vec::new();
@@ -285,9 +289,19 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, workers = state.config.workers, "balas is listening");
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
+    let http = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let mut http = std::pin::pin!(http.into_future());
+    let http_done = tokio::select! {
+        result = &mut http => { result?; true }
+        () = shutdown.cancelled() => false,
+    };
+    // One deadline for the whole drain: axum alone would wait for a stalled request forever.
     let grace = state.config.shutdown_grace;
-    let drained = tokio::time::timeout(grace, async {
+    let deadline = tokio::time::Instant::now() + grace;
+    if !http_done && tokio::time::timeout_at(deadline, http).await.is_err() {
+        tracing::warn!(?grace, "requests still in flight after the grace period; dropping their connections");
+    }
+    let drained = tokio::time::timeout_at(deadline, async {
         for handle in workers.iter_mut() {
             let _ = handle.await;
         }
@@ -297,13 +311,23 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
         tracing::warn!(?grace, "workers did not finish in time; stopping them and releasing their leases");
         workers.iter().for_each(|h| h.abort());
     }
-    for id in worker_ids {
-        match state.store.release_jobs(&id).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(worker = %id, released = n, "released job leases"),
-            Err(e) => tracing::error!(worker = %id, error = %e, "could not release job leases"),
+    // The database may be why we stop: releasing and closing get a short bound of their own.
+    let tail = async {
+        // Aborted jobs must drop their database connections before their leases are released.
+        for handle in workers.iter_mut().filter(|h| !h.is_finished()) {
+            let _ = handle.await;
         }
+        for id in worker_ids {
+            match state.store.release_jobs(&id).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(worker = %id, released = n, "released job leases"),
+                Err(e) => tracing::error!(worker = %id, error = %e, "could not release job leases"),
+            }
+        }
+        state.store.close().await;
+    };
+    if tokio::time::timeout(SHUTDOWN_TAIL, tail).await.is_err() {
+        tracing::error!("releasing leases and closing the database timed out; unreleased leases expire on their own");
     }
-    state.store.close().await;
     Ok(())
 }

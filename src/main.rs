@@ -8,7 +8,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(balas::cli::run()) {
+    let result = runtime.block_on(balas::cli::run());
+    // Dropping the runtime would wait without bound for blocking tasks (e.g. a DNS lookup).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

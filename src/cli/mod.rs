@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// Minimum FAQ match confidence (0–1) for the offline responder to answer.
     #[arg(long, env = "BALAS_FAQ_THRESHOLD", default_value_t = 0.5, global = true)]
     pub faq_threshold: f64,
+    /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests and jobs before cutting them off.
+    #[arg(long, env = "BALAS_SHUTDOWN_GRACE_SECS", default_value_t = 15, global = true)]
+    pub shutdown_grace_secs: u64,
     #[command(flatten)]
     pub llm: llm::LlmArgs,
     /// SMTP server for owner e-mail, e.g. smtps://user:pass@mail.example.com (optional).
@@ -98,6 +101,7 @@ impl ServeArgs {
             max_attempts: self.max_attempts.max(1),
             lease: std::time::Duration::from_secs(self.job_lease_secs.max(1)),
             faq_threshold: self.faq_threshold.clamp(0.0, 1.0),
+            shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),
             llm: self.llm.settings()?,
             smtp: self.smtp_url.clone().map(|url| SmtpSettings { url, from: self.smtp_from.clone() }),
             jwt_secret: self.jwt_secret.clone(),

@@ -32,6 +32,7 @@ mod privacy_requests;
 mod privacy_rights;
 mod queue;
 mod retention;
+mod shutdown;
 mod store;
 mod subprocessors;
 mod twilio;
