@@ -23,6 +23,7 @@ mod common;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let setting = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    balas::app::install_crypto_provider();
     let plan = Plan {
         rate: setting("BALAS_REPLY_RATE", 50).max(1),
         replies: setting("BALAS_REPLY_COUNT", 500).max(1) as usize,
@@ -106,6 +107,16 @@ impl Server {
     fn stop(mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
+    }
+}
+
+/// A driver that fails half-way must not leave the server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
