@@ -1,5 +1,7 @@
 //! Tracing setup. Log lines carry ids and codes; phone numbers only masked, bodies never.
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -9,11 +11,19 @@ pub enum LogFormat {
 
 /// `default_level` applies unless `RUST_LOG` says otherwise.
 pub fn init(format: LogFormat, default_level: &str) {
+    init_with(format, default_level, false);
+}
+
+/// With `error_reporting`, events also feed Sentry (errors as events, info and warnings as
+/// breadcrumbs); without it no Sentry layer exists at all.
+pub fn init_with(format: LogFormat, default_level: &str, error_reporting: bool) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("{default_level},sqlx=warn")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let registry =
+        tracing_subscriber::registry().with(filter).with(error_reporting.then(crate::error_reporting::tracing_layer));
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Pretty => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Pretty => registry.with(stderr).try_init(),
+        LogFormat::Json => registry.with(stderr.json().flatten_event(true)).try_init(),
     };
 }
