@@ -18,6 +18,7 @@ mod fonnte;
 mod isolation;
 mod key_rotation;
 mod llm;
+mod log_masking;
 mod meta_ingress;
 mod metrics;
 mod openapi;
