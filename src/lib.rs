@@ -14,6 +14,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod error_reporting;
 pub mod fakes;
 pub mod ingress;
 pub mod kb;

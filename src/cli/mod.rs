@@ -6,17 +6,16 @@ mod llm;
 mod owner;
 mod privacy;
 mod requests;
+mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::api::auth::{Claims, Role, TokenKeys};
-use crate::app::{AppConfig, AppState};
+use crate::app::AppConfig;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DatabaseArgs, KeyArgs, Keys};
 use crate::logging::{self, LogFormat};
@@ -84,6 +83,9 @@ pub struct ServeArgs {
     /// The secret before a rotation: its tokens stay valid until they expire.
     #[arg(long, env = "BALAS_JWT_PREVIOUS_SECRET", value_parser = crate::config::secret, hide_env_values = true, global = true)]
     pub jwt_previous_secret: Option<secrecy::SecretString>,
+    /// Report panics and logged errors to Sentry, scrubbed of personal data and secrets (optional).
+    #[arg(long, env = "BALAS_SENTRY_DSN", value_parser = crate::config::secret, hide_env_values = true, global = true)]
+    pub sentry_dsn: Option<secrecy::SecretString>,
 }
 
 impl ServeArgs {
@@ -391,13 +393,15 @@ pub enum AuditCommand {
 }
 
 pub async fn run() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Serve);
-    let level = if matches!(command, Command::Serve) { "info" } else { "warn" };
-    logging::init(cli.log_format, level);
+    let mut cli = Cli::parse();
+    let command = cli.command.take().unwrap_or(Command::Serve);
+    let serving = matches!(command, Command::Serve);
+    let level = if serving { "info" } else { "warn" };
+    let reporting_wanted = serving && cli.serve.sentry_dsn.is_some();
+    logging::init_with(cli.log_format, level, reporting_wanted);
     let now = SystemClock.now();
     match command {
-        Command::Serve => serve(&cli.db, &cli.keys, &cli.serve).await?,
+        Command::Serve => serve::run(&cli, reporting_wanted).await?,
         Command::Migrate => {
             let store = store::connect(cli.db.admin_url()).await?;
             store.migrate(cli.db.app_role().as_deref()).await?;
@@ -521,42 +525,6 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn serve(db: &DatabaseArgs, key_args: &KeyArgs, args: &ServeArgs) -> anyhow::Result<()> {
-    let keys = key_args.resolve(db)?;
-    let store = store::connect(db.url()).await.context("connecting to BALAS_DATABASE_URL")?;
-    if store.backend() == store::Backend::Sqlite {
-        store.migrate(None).await?;
-    }
-    store.check_app_role().await?;
-    let mut config = args.app_config()?;
-    config.database_host = crate::api::subprocessors::database_host(db.url());
-    let state = AppState::with_system_clock(store, keys, config)?;
-    let listener = TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    let shutdown = CancellationToken::new();
-    tokio::spawn(stop_on_signal(shutdown.clone()));
-    crate::app::serve(listener, state, shutdown).await
-}
-
-async fn stop_on_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                shutdown.cancel();
-                return;
-            }
-        };
-        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutting down");
-    shutdown.cancel();
 }
 
 /// The store and keys for operator commands; migrates SQLite so a fresh file just works.

@@ -24,6 +24,8 @@ pub enum LlmStep {
     EscalateWith(Value),
     /// HTTP 200 whose message has neither content nor a tool call.
     Malformed,
+    /// HTTP 200 whose JSON does not have the API's shape (`choices` is this text).
+    Unreadable(String),
     /// HTTP 429 with `Retry-After: 0`.
     RateLimited,
     ServerError,
@@ -104,6 +106,7 @@ async fn complete(State(inner): State<Arc<Inner>>, headers: HeaderMap, Json(requ
         LlmStep::Escalate(reason) => tool_call(&json!({ "reason": reason })),
         LlmStep::EscalateWith(arguments) => tool_call(&arguments),
         LlmStep::Malformed => json!({ "role": "assistant", "content": "" }),
+        LlmStep::Unreadable(text) => return Json(json!({ "id": "chatcmpl-fake", "choices": text })).into_response(),
         LlmStep::RateLimited => {
             let body = json!({ "error": { "message": "rate limited", "type": "rate_limit_error", "param": null, "code": null } });
             return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], Json(body)).into_response();

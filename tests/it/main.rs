@@ -20,6 +20,7 @@ mod group_commit;
 mod isolation;
 mod key_rotation;
 mod llm;
+mod log_masking;
 mod meta_ingress;
 mod metrics;
 mod openapi;

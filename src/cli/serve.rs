@@ -1,0 +1,77 @@
+//! `balas serve`: error reporting (when configured), the HTTP server and the workers, until
+//! SIGINT or SIGTERM.
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::{Cli, ServeArgs};
+use crate::app::AppState;
+use crate::config::{DatabaseArgs, KeyArgs};
+use crate::store;
+
+/// Serves until stopped; Sentry (with `reporting`) starts first and is flushed last.
+pub(super) async fn run(cli: &Cli, reporting: bool) -> anyhow::Result<()> {
+    let secrets = if reporting { configured_secrets(cli) } else { Vec::new() };
+    let reporting = crate::error_reporting::init(cli.serve.sentry_dsn.as_ref(), secrets)?;
+    let served = serve(&cli.db, &cli.keys, &cli.serve).await;
+    if let Err(e) = &served {
+        tracing::error!(error = %format!("{e:#}"), "serve stopped with an error");
+    }
+    drop(reporting); // sends what is still queued, for at most two seconds
+    served
+}
+
+async fn serve(db: &DatabaseArgs, key_args: &KeyArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    let keys = key_args.resolve(db)?;
+    let store = store::connect(db.url()).await.context("connecting to BALAS_DATABASE_URL")?;
+    if store.backend() == store::Backend::Sqlite {
+        store.migrate(None).await?;
+    }
+    store.check_app_role().await?;
+    let mut config = args.app_config()?;
+    config.database_host = crate::api::subprocessors::database_host(db.url());
+    let state = AppState::with_system_clock(store, keys, config)?;
+    let listener = TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    crate::app::serve(listener, state, shutdown).await
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                shutdown.cancel();
+                return;
+            }
+        };
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
+
+/// Every secret value `serve` was configured with, for the error-report scrubber to remove.
+fn configured_secrets(cli: &Cli) -> Vec<String> {
+    let s = &cli.serve;
+    let llm_keys = s.llm.settings().ok().flatten().map(|l| l.endpoints).unwrap_or_default();
+    let fixed = [
+        Some(&cli.db.database_url),
+        cli.db.database_owner_url.as_ref(),
+        cli.keys.fernet_keys.as_ref(),
+        cli.keys.index_key.as_ref(),
+        s.smtp_url.as_ref(),
+        s.jwt_secret.as_ref(),
+        s.jwt_previous_secret.as_ref(),
+        s.metrics_token.as_ref(),
+    ];
+    let fixed = fixed.into_iter().flatten().map(|secret| secret.expose_secret().to_string());
+    fixed.chain(llm_keys.iter().map(|e| e.api_key.expose_secret().to_string())).collect()
+}
