@@ -41,27 +41,76 @@ async fn receive(
         (channel, ChannelSecrets::Fonnte(secrets)) => (channel, secrets),
         _ => return Err(super::unknown_channel()),
     };
-    if !bool::from(secret.as_bytes().ct_eq(secrets.webhook_secret.expose_secret().as_bytes())) {
-        super::record_rejection(&state, &channel, "wrong_url_secret").await;
-        return Err(ApiError::unauthorized("invalid_secret", "the secret in the webhook URL is wrong"));
+    if let Err(rejection) = check_url_secret(&secrets, &secret) {
+        super::record_rejection(&state, &channel, rejection.code()).await;
+        return Err(rejection.into_error());
     }
-    let payload: Value = serde_json::from_slice(&raw).map_err(|e| super::malformed_json(&e))?;
-    if !key_matches(&secrets, &payload) {
-        super::record_rejection(&state, &channel, "wrong_secret_key").await;
-        return Err(ApiError::unauthorized("invalid_secret", "the payload's secret key does not match the channel's"));
-    }
-    if text(&payload, "device").is_some_and(|d| !same_number(&d, &channel.address)) {
-        super::record_rejection(&state, &channel, "wrong_device").await;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "device_mismatch",
-            "the payload's device is not this channel's number",
-        ));
+    let payload = decode(&raw)?;
+    if let Err(rejection) = check_payload(&secrets, &channel.address, &payload) {
+        super::record_rejection(&state, &channel, rejection.code()).await;
+        return Err(rejection.into_error());
     }
     let event = parse(&payload, &state.keys, channel.tenant_id)?;
     let report = group_commit::ingest(&state, &channel, vec![event]).await?;
     tracing::info!(channel = %channel.id, stored = report.stored, duplicates = report.duplicates, statuses = report.statuses, "fonnte webhook accepted");
     Ok(Json(report))
+}
+
+/// Why a Fonnte webhook was refused; `code` is the audit reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    WrongUrlSecret,
+    WrongSecretKey,
+    WrongDevice,
+}
+
+impl Rejection {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::WrongUrlSecret => "wrong_url_secret",
+            Self::WrongSecretKey => "wrong_secret_key",
+            Self::WrongDevice => "wrong_device",
+        }
+    }
+
+    fn into_error(self) -> ApiError {
+        match self {
+            Self::WrongUrlSecret => ApiError::unauthorized("invalid_secret", "the secret in the webhook URL is wrong"),
+            Self::WrongSecretKey => {
+                ApiError::unauthorized("invalid_secret", "the payload's secret key does not match the channel's")
+            }
+            Self::WrongDevice => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "device_mismatch",
+                "the payload's device is not this channel's number",
+            ),
+        }
+    }
+}
+
+/// The URL's secret against the channel's, in constant time; checked before the body is parsed.
+pub fn check_url_secret(secrets: &FonnteSecrets, given: &str) -> Result<(), Rejection> {
+    if bool::from(given.as_bytes().ct_eq(secrets.webhook_secret.expose_secret().as_bytes())) {
+        Ok(())
+    } else {
+        Err(Rejection::WrongUrlSecret)
+    }
+}
+
+/// The body as JSON; any JSON value is accepted here, `parse` decides what it means.
+pub fn decode(raw: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(raw).map_err(|e| super::malformed_json(&e))
+}
+
+/// Fonnte's optional secret-key field and the device number, for the channel at `address`.
+pub fn check_payload(secrets: &FonnteSecrets, address: &str, payload: &Value) -> Result<(), Rejection> {
+    if !key_matches(secrets, payload) {
+        return Err(Rejection::WrongSecretKey);
+    }
+    if text(payload, "device").is_some_and(|d| !same_number(&d, address)) {
+        return Err(Rejection::WrongDevice);
+    }
+    Ok(())
 }
 
 fn key_matches(secrets: &FonnteSecrets, payload: &Value) -> bool {
@@ -90,7 +139,7 @@ fn text(payload: &Value, field: &str) -> Option<String> {
 }
 
 /// A status update (`id` with `status`/`state`) or an inbound message, provider-neutral.
-fn parse(payload: &Value, keys: &Keys, tenant: TenantId) -> Result<InboundEvent, ApiError> {
+pub fn parse(payload: &Value, keys: &Keys, tenant: TenantId) -> Result<InboundEvent, ApiError> {
     if text(payload, "sender").is_none()
         && let Some(id) = text(payload, "id")
     {
@@ -216,6 +265,22 @@ mod tests {
         let InboundEvent::Message(m) = parse(&payload, &keys(), TenantId::new()).unwrap() else { panic!() };
         assert_eq!(m.meta.group.as_deref(), Some("120363025343299999@g.us"));
         assert_eq!(m.from.phone.unwrap().expose(), "+6289876543210");
+    }
+
+    #[test]
+    fn the_checks_refuse_a_wrong_url_secret_key_or_device() {
+        let secrets = |key: Option<&str>| FonnteSecrets {
+            token: "t".to_string().into(),
+            webhook_secret: "s3cret".to_string().into(),
+            webhook_key: key.map(|k| k.to_string().into()),
+        };
+        assert_eq!(check_url_secret(&secrets(None), "s3cret"), Ok(()));
+        assert_eq!(check_url_secret(&secrets(None), "s3cre"), Err(Rejection::WrongUrlSecret));
+        let payload = json!({"device":"081234567890","sender":"6289876543210","secret_key":"k"});
+        assert_eq!(check_payload(&secrets(Some("k")), "6281234567890", &payload), Ok(()));
+        assert_eq!(check_payload(&secrets(Some("other")), "6281234567890", &payload), Err(Rejection::WrongSecretKey));
+        assert_eq!(check_payload(&secrets(None), "6281111111111", &payload), Err(Rejection::WrongDevice));
+        assert!(decode(b"{").is_err());
     }
 
     #[test]

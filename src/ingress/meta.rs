@@ -21,7 +21,7 @@ use super::read_body;
 use crate::app::AppState;
 use crate::channels::ChannelSecrets;
 use crate::channels::meta::MetaSecrets;
-use crate::domain::Provider;
+use crate::domain::{InboundEvent, Provider};
 use crate::error::ApiError;
 use crate::store::ChannelRecord;
 
@@ -64,11 +64,17 @@ async fn receive(
         super::record_rejection(&state, &channel, reason.code()).await;
         return Err(ApiError::unauthorized("invalid_signature", reason.detail()));
     }
-    let envelope: Envelope = serde_json::from_slice(&raw).map_err(|e| super::malformed_json(&e))?;
-    let events = envelope.into_events(&channel.address)?;
+    let events = parse_events(&raw, &channel.address)?;
     let report = group_commit::ingest(&state, &channel, events).await?;
     tracing::info!(channel = %channel.id, stored = report.stored, duplicates = report.duplicates, statuses = report.statuses, "meta webhook accepted");
     Ok(Json(report))
+}
+
+/// The raw body's messages and statuses for the channel with this phone number id. Pure (no
+/// state, no I/O), so `fuzz/` can drive exactly what `receive` runs after verification.
+pub fn parse_events(raw: &[u8], phone_number_id: &str) -> Result<Vec<InboundEvent>, ApiError> {
+    let envelope: Envelope = serde_json::from_slice(raw).map_err(|e| super::malformed_json(&e))?;
+    envelope.into_events(phone_number_id)
 }
 
 /// Loads the path's channel and its Meta secrets; 404 for unknown or non-Meta channels.

@@ -44,23 +44,13 @@ async fn receive(
         (channel, ChannelSecrets::Twilio(secrets)) => (channel, secrets),
         _ => return Err(super::unknown_channel()),
     };
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(&raw).into_owned().collect();
+    let params = form_params(&raw);
     // Twilio signs the URL it called: our public base URL plus the path and query it used.
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
     let url = format!("{}{}", state.config.public_url.trim_end_matches('/'), path);
     let signature = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok());
     let token = secrets.auth_token.expose_secret();
-    let verdict = match signature {
-        None => Err("missing"),
-        Some(sig)
-            if uri.query().is_some_and(|q| q.contains("bodySHA256=")) && is_valid_json_body(token, &url, &raw, sig) =>
-        {
-            Ok(())
-        }
-        Some(sig) if is_valid(token, &url, &params, sig) => Ok(()),
-        Some(_) => Err("mismatch"),
-    };
-    if let Err(reason) = verdict {
+    if let Err(reason) = verify_request(token, &url, uri.query(), &raw, &params, signature) {
         super::record_rejection(&state, &channel, reason).await;
         return Err(ApiError::unauthorized(
             "invalid_signature",
@@ -71,6 +61,33 @@ async fn receive(
     let report = group_commit::ingest(&state, &channel, vec![event]).await?;
     tracing::info!(channel = %channel.id, stored = report.stored, duplicates = report.duplicates, statuses = report.statuses, "twilio webhook accepted");
     Ok(([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], EMPTY_TWIML).into_response())
+}
+
+/// The form body's parameters in body order; invalid UTF-8 becomes U+FFFD (Twilio sends UTF-8).
+pub fn form_params(raw: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw).into_owned().collect()
+}
+
+/// The verdict on `X-Twilio-Signature` (`None`: absent or not text) for a request to `url`
+/// whose own query is `query`; the error is the audit reason. Pure, so `fuzz/` can drive it.
+pub fn verify_request(
+    auth_token: &str,
+    url: &str,
+    query: Option<&str>,
+    raw: &[u8],
+    params: &[(String, String)],
+    signature: Option<&str>,
+) -> Result<(), &'static str> {
+    match signature {
+        None => Err("missing"),
+        Some(sig)
+            if query.is_some_and(|q| q.contains("bodySHA256=")) && is_valid_json_body(auth_token, url, raw, sig) =>
+        {
+            Ok(())
+        }
+        Some(sig) if is_valid(auth_token, url, params, sig) => Ok(()),
+        Some(_) => Err("mismatch"),
+    }
 }
 
 /// base64(HMAC-SHA1(auth token, URL + every parameter sorted byte-wise, name then value)).
@@ -133,7 +150,7 @@ fn without_port(url: &str) -> String {
 }
 
 /// A status callback (`MessageStatus`) or an inbound message, provider-neutral.
-fn parse(params: &[(String, String)]) -> Result<InboundEvent, ApiError> {
+pub fn parse(params: &[(String, String)]) -> Result<InboundEvent, ApiError> {
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
     let sid = get("MessageSid")
         .or_else(|| get("SmsMessageSid"))
@@ -278,10 +295,25 @@ mod tests {
     }
 
     #[test]
+    fn the_request_verdict_names_missing_and_mismatch_and_takes_either_variant() {
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        let p = call();
+        let good = Some("RSOYDt4T1cUTdK1PDd93/VVr8B8=");
+        assert_eq!(verify_request(TOKEN, url, Some("foo=1&bar=2"), b"", &p, good), Ok(()));
+        assert_eq!(verify_request(TOKEN, url, Some("foo=1&bar=2"), b"", &p, None), Err("missing"));
+        assert_eq!(verify_request(TOKEN, url, Some("foo=1&bar=2"), b"", &p, Some("x")), Err("mismatch"));
+        let json_url = "https://mycompany.com/myapp.php?foo=1&bar=2&bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
+        let body = br#"{"property": "value", "boolean": true}"#;
+        let query = json_url.split_once('?').map(|(_, q)| q);
+        let sig = Some("a9nBmqA0ju/hNViExpshrM61xv4=");
+        assert_eq!(verify_request(TOKEN, json_url, query, body, &form_params(body), sig), Ok(()));
+        assert_eq!(verify_request(TOKEN, json_url, None, body, &form_params(body), sig), Err("mismatch"));
+    }
+
+    #[test]
     fn the_sandbox_form_parses_into_a_text_message() {
         let body = "SmsMessageSid=SM01cd3925943ee3504f8a5c42d88efdf6&NumMedia=0&ProfileName=Jhonata&SmsSid=SM01cd3925943ee3504f8a5c42d88efdf6&WaId=558282136275&SmsStatus=received&Body=Ol%C3%A1&To=whatsapp%3A%2B14155238886&NumSegments=1&ReferralNumMedia=0&MessageSid=SM01cd3925943ee3504f8a5c42d88efdf6&AccountSid=ACccec30b8f64bfa44a6dc60d2a447f5c5&From=whatsapp%3A%2B558282136275&ApiVersion=2010-04-01";
-        let params: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-        let InboundEvent::Message(m) = parse(&params).unwrap() else { panic!("not a message") };
+        let InboundEvent::Message(m) = parse(&form_params(body.as_bytes())).unwrap() else { panic!("not a message") };
         assert_eq!(m.provider_message_id, "SM01cd3925943ee3504f8a5c42d88efdf6");
         assert_eq!(m.from.phone.unwrap().expose(), "+558282136275");
         assert_eq!(m.body.as_deref(), Some("Olá"));
