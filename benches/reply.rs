@@ -39,7 +39,8 @@ async fn main() -> anyhow::Result<()> {
     run("SQLite", store, &sqlite, &plan).await?;
     if let Ok(admin) = std::env::var("BALAS_BENCH_POSTGRES_URL") {
         let database = common::BenchDatabase::create(&admin).await?;
-        let result = run("PostgreSQL (app role, RLS on)", database.store.clone(), &database.app_url.clone(), &plan).await;
+        let result =
+            run("PostgreSQL (app role, RLS on)", database.store.clone(), &database.app_url.clone(), &plan).await;
         database.drop_database().await?;
         result?;
     }
@@ -255,7 +256,11 @@ async fn send_at_rate(
 }
 
 /// Waits until `total` sends arrived (or `limit` passed); first arrival and count per recipient.
-async fn wait_for_replies(providers: &FakeProviders, total: usize, limit: Duration) -> HashMap<usize, (Instant, usize)> {
+async fn wait_for_replies(
+    providers: &FakeProviders,
+    total: usize,
+    limit: Duration,
+) -> HashMap<usize, (Instant, usize)> {
     let started = Instant::now();
     while providers.received_count() < total && started.elapsed() < limit {
         tokio::time::sleep(Duration::from_millis(50)).await;

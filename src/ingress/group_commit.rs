@@ -111,7 +111,9 @@ pub async fn commit(state: &AppState, batch: Vec<Submission>) {
                 }
                 return;
             }
-            Err(e) => tracing::warn!(error = %e, webhooks = batch.len(), "shared ingest transaction failed; retrying each webhook alone"),
+            Err(e) => {
+                tracing::warn!(error = %e, webhooks = batch.len(), "shared ingest transaction failed; retrying each webhook alone")
+            }
         }
     }
     for submission in batch {

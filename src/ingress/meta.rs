@@ -14,8 +14,8 @@ use secrecy::ExposeSecret;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::meta_payload::Envelope;
 use super::group_commit;
+use super::meta_payload::Envelope;
 use super::persist::IngestReport;
 use super::read_body;
 use crate::app::AppState;

@@ -17,9 +17,9 @@ use crate::tenants;
 
 pub mod channel_cache;
 pub mod fonnte;
+pub mod group_commit;
 pub mod meta;
 mod meta_payload;
-pub mod group_commit;
 pub mod persist;
 pub mod twilio;
 

@@ -143,7 +143,12 @@ impl Batch<'_> {
     }
 
     /// Stores an owner's message (text under the tenant key) and queues its command job.
-    async fn owner_message(&mut self, tx: &mut dyn TenantTx, owner: OwnerRecord, m: &InboundMessage) -> StoreResult<()> {
+    async fn owner_message(
+        &mut self,
+        tx: &mut dyn TenantTx,
+        owner: OwnerRecord,
+        m: &InboundMessage,
+    ) -> StoreResult<()> {
         let key = tenants::data_key(tx, &self.state.keys).await?;
         registry::link_bsuid(tx, &self.state.keys, &key, &owner, &m.from).await?;
         let record = OwnerMessageRecord {
