@@ -1,6 +1,6 @@
 //! Recently routed channels with their opened secrets. Without it every webhook paid five
-//! database round trips and two decryptions before its signature check (BENCHMARKS.md).
-//! An entry lives `TTL`, so a changed or removed channel takes effect within that time.
+//! database round trips and two decryptions before its signature check (BENCHMARKS.md); the
+//! route is still read each time. An entry lives `TTL`, so changed secrets apply within it.
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

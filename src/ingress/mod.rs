@@ -51,15 +51,13 @@ pub async fn load_channel(
     provider: Provider,
 ) -> Result<(ChannelRecord, ChannelSecrets), ApiError> {
     let id: ChannelId = raw_id.parse().map_err(|_| unknown_channel())?;
-    if let Some((channel, secrets)) = state.channel_cache.get(id) {
-        if channel.provider != provider.as_str() {
-            return Err(unknown_channel());
-        }
-        return Ok((channel, secrets));
-    }
+    // Always routed afresh: a cancelled tenant's routes are gone, and it must stop at once.
     let route = state.store.route_channel(id).await?.ok_or_else(unknown_channel)?;
     if route.provider != provider.as_str() {
         return Err(unknown_channel());
+    }
+    if let Some((channel, secrets)) = state.channel_cache.get(id).filter(|(c, _)| c.tenant_id == route.tenant_id) {
+        return Ok((channel, secrets));
     }
     let mut tx = state.store.begin_read(route.tenant_id).await?;
     let channel = tx.channel(id).await?.ok_or_else(unknown_channel)?;
