@@ -15,7 +15,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src benches \
     && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && for b in prompt analytics ingest reply; do echo 'fn main() {}' > "benches/$b.rs"; done \
+    && for b in prompt analytics ingest reply pg_restart; do echo 'fn main() {}' > "benches/$b.rs"; done \
     && cargo build --release --locked --bin balas \
     && rm -rf src benches
 COPY . .

@@ -8,7 +8,6 @@
 //!
 //! Run: `cargo bench --bench reply` (`BALAS_BENCH_POSTGRES_URL=postgres://…` adds PostgreSQL).
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,11 @@ use balas::store::Store;
 use tokio::sync::Semaphore;
 
 mod common;
+
+/// The slow LLM's answer, to count the replies that really waited on it.
+const SLOW_ANSWER: &str = "Baik kak, kami cek dulu ya.";
+
+use common::server::Server;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -56,75 +60,16 @@ struct Plan {
     waiting_workers: usize,
 }
 
-/// A running `balas serve` and what talks to it.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    /// Starts the binary and waits for `/readyz`; returns it with its cold-start time.
-    async fn start(env: &[(String, String)], workers: usize) -> anyhow::Result<(Self, Duration)> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let base = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_balas"))
-            .arg("serve")
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("BALAS_LISTEN", format!("127.0.0.1:{port}"))
-            .env("BALAS_PUBLIC_URL", &base)
-            .env("BALAS_WORKERS", workers.to_string())
-            .env("BALAS_LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let server = Self { child, base };
-        let http = reqwest::Client::new();
-        loop {
-            if let Ok(r) = http.get(format!("{}/readyz", server.base)).send().await
-                && r.status().is_success()
-            {
-                return Ok((server, started.elapsed()));
-            }
-            anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "balas did not become ready");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    }
-
-    /// (current, peak) resident memory in MiB, from /proc.
-    fn rss_mib(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name)?.trim().strip_suffix(" kB")?.trim().parse::<f64>().ok())
-                .unwrap_or(0.0)
-                / 1024.0
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
-}
-
-/// A driver that fails half-way must not leave the server running.
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 async fn run(label: &str, store: Arc<dyn Store>, url: &str, plan: &Plan) -> anyhow::Result<()> {
     let (keys, [fernet, index]) = common::fresh_keys_and_secrets()?;
     let now = balas::clock::Clock::now(&balas::clock::SystemClock);
     let business = balas::demo::seed(&*store, &keys, now).await?;
+    // The demo's monthly token budget would hand the backlog to the offline responder.
+    let mut settings = business.tenant.settings.clone();
+    settings.monthly_token_budget = 1_000_000_000_000;
+    let mut tx = store.begin(business.tenant.id).await?;
+    tx.update_tenant_settings(&business.tenant.name, &settings).await?;
+    tx.commit().await?;
     store.close().await;
     let providers = FakeProviders::start().await?;
     let llm = FakeLlm::start().await?;
@@ -167,7 +112,7 @@ async fn run(label: &str, store: Arc<dyn Store>, url: &str, plan: &Plan) -> anyh
     server.stop();
 
     if plan.waiting > 0 {
-        llm.always(LlmStep::ReplyAfter(plan.llm_delay, "Baik kak, kami cek dulu ya.".into()));
+        llm.always(LlmStep::ReplyAfter(plan.llm_delay, SLOW_ANSWER.into()));
         let (server, _) = Server::start(&env, plan.waiting_workers).await?;
         let before = providers.received_count();
         let started = Instant::now();
@@ -177,9 +122,10 @@ async fn run(label: &str, store: Arc<dyn Store>, url: &str, plan: &Plan) -> anyh
         let arrived = wait_for_replies(&providers, before + plan.waiting, Duration::from_secs(1_800)).await;
         let answered = (offset..offset + plan.waiting).filter(|i| arrived.contains_key(i)).count();
         let twice = (offset..offset + plan.waiting).filter(|i| arrived.get(i).is_some_and(|(_, n)| *n > 1)).count();
+        let from_llm = providers.received().iter().filter(|r| r.text() == SLOW_ANSWER).count();
         let (_, peak) = server.rss_mib();
         println!(
-            "{label}: {} conversations on a {} ms LLM with {} workers: accepted in {:.1} s, {answered} answered, {twice} twice, all in {:.0} s; peak RSS {peak:.1} MiB",
+            "{label}: {} conversations on a {} ms LLM with {} workers: accepted in {:.1} s, {answered} answered ({from_llm} by the LLM), {twice} twice, all in {:.0} s; peak RSS {peak:.1} MiB",
             plan.waiting,
             plan.llm_delay.as_millis(),
             plan.waiting_workers,

@@ -299,7 +299,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
     let grace = state.config.shutdown_grace;
     let deadline = tokio::time::Instant::now() + grace;
     if !http_done && tokio::time::timeout_at(deadline, http).await.is_err() {
-        tracing::warn!(?grace, "requests still in flight after the grace period; dropping their connections");
+        tracing::warn!(?grace, "requests still in flight after the grace period; no longer waiting for them");
     }
     let drained = tokio::time::timeout_at(deadline, async {
         for handle in workers.iter_mut() {

@@ -7,6 +7,8 @@ use balas::config::Keys;
 use balas::crypto::{BlindIndex, Vault};
 use balas::store::Store;
 
+pub mod server;
+
 pub const APP_ROLE: &str = "balas_bench_app";
 
 /// A migrated database on the server at `admin_url`, served through the app role; dropped by
@@ -18,6 +20,9 @@ pub struct BenchDatabase {
     /// The app role's URL, for a `balas serve` process.
     #[allow(dead_code)] // not every driver starts the binary
     pub app_url: String,
+    /// The owner's URL, for checks that bypass the app.
+    #[allow(dead_code)] // not every driver checks as the owner
+    pub owner_url: String,
 }
 
 impl BenchDatabase {
@@ -39,7 +44,13 @@ impl BenchDatabase {
         migrator.close().await;
         let store = balas::store::connect(app.as_str()).await?;
         store.check_app_role().await?;
-        Ok(Self { admin_url: admin_url.to_string(), name, store, app_url: app.to_string() })
+        Ok(Self {
+            admin_url: admin_url.to_string(),
+            name,
+            store,
+            app_url: app.to_string(),
+            owner_url: owner.to_string(),
+        })
     }
 
     pub async fn drop_database(self) -> anyhow::Result<()> {
@@ -51,7 +62,7 @@ impl BenchDatabase {
     }
 }
 
-#[allow(dead_code)] // the reply driver needs the secrets too
+#[allow(dead_code)] // drivers that start the binary use fresh_keys_and_secrets
 pub fn fresh_keys() -> anyhow::Result<Keys> {
     Ok(fresh_keys_and_secrets()?.0)
 }
@@ -67,6 +78,7 @@ pub fn fresh_keys_and_secrets() -> anyhow::Result<(Keys, [String; 2])> {
 }
 
 /// The value at percentile `p` (nearest rank) of sorted durations, in milliseconds.
+#[allow(dead_code)] // the fault drill reports no latencies
 pub fn percentile_ms(sorted: &[Duration], p: usize) -> f64 {
     if sorted.is_empty() {
         return 0.0;

@@ -17,7 +17,8 @@ use crate::store::{Backend, ChannelRecord, StoreError, StoreResult};
 /// Webhooks per shared transaction at most; bounds one transaction's size and lock time.
 pub const MAX_BATCH: usize = 128;
 /// Transactions per tenant in flight at once on PostgreSQL: they run their statements side by
-/// side and queue only for the audit head at the end. SQLite has one writer, so one.
+/// side and queue for the audit head at the end (and for a customer's rows another one holds;
+/// a deadlock aborts one, whose webhooks are then retried alone). SQLite has one writer, so one.
 const POSTGRES_COMMITTERS: usize = 4;
 
 /// One webhook waiting for its transaction.
@@ -75,6 +76,27 @@ impl GroupCommit {
         let take = queue.waiting.len().min(MAX_BATCH);
         Some(queue.waiting.drain(..take).collect())
     }
+
+    /// After a committer panicked: its tenant's waiting webhooks are answered with an error (their
+    /// senders are dropped) and the next webhook starts afresh, instead of waiting forever.
+    fn abandon(&self, tenant: TenantId) {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        tenants.remove(&tenant);
+    }
+}
+
+/// Abandons the tenant's queue if its committer unwinds.
+struct PanicGuard<'a> {
+    group: &'a GroupCommit,
+    tenant: TenantId,
+}
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.group.abandon(self.tenant);
+        }
+    }
 }
 
 /// Persists one webhook's events and returns once they are committed.
@@ -93,13 +115,15 @@ pub async fn ingest(state: &AppState, channel: &ChannelRecord, events: Vec<Inbou
 }
 
 async fn run_committer(state: AppState, tenant: TenantId) {
+    let _guard = PanicGuard { group: &state.group_commit, tenant };
     while let Some(batch) = state.group_commit.next_batch(tenant) {
         commit(&state, batch).await;
     }
 }
 
-/// Commits a batch (one tenant's) together; if that fails, each webhook alone, so one bad
-/// webhook (or a transient error) fails only itself. Public for tests of that fallback.
+/// Commits a batch (one tenant's) together; if the database refused it (a constraint, a
+/// deadlock), each webhook alone, so one bad webhook fails only itself. If the database is
+/// unreachable, all fail at once rather than each waiting out the pool. Public for tests.
 pub async fn commit(state: &AppState, batch: Vec<Submission>) {
     if batch.len() > 1 {
         let together: Vec<_> = batch.iter().map(|s| (&s.channel, s.events.as_slice())).collect();
@@ -111,8 +135,16 @@ pub async fn commit(state: &AppState, batch: Vec<Submission>) {
                 }
                 return;
             }
+            Err(StoreError::Database(sqlx::Error::Database(e))) => {
+                tracing::warn!(error = %e, webhooks = batch.len(), "shared ingest transaction refused; retrying each webhook alone");
+            }
             Err(e) => {
-                tracing::warn!(error = %e, webhooks = batch.len(), "shared ingest transaction failed; retrying each webhook alone")
+                tracing::error!(error = %e, webhooks = batch.len(), "shared ingest transaction failed");
+                let reason = e.to_string();
+                for submission in batch {
+                    let _ = submission.done.send(Err(StoreError::Config(format!("ingest failed: {reason}"))));
+                }
+                return;
             }
         }
     }

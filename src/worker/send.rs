@@ -12,21 +12,22 @@ use crate::owner;
 use crate::store::{JobOutcome, JobRecord, MessageRecord, StatusChange};
 use crate::tenants;
 
-/// Noted on the job just before the provider is called; an attempt that ends normally replaces it.
+/// Noted on the job just before the provider is called; a retry's error class replaces it, and a
+/// recorded provider id makes it moot.
 const HANDING_OVER: &str = "handing_over";
 
 pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let message_id = MessageId(job.subject_id);
-    // The last attempt was cut off (a crash, a shutdown past its grace) while the provider had
-    // the message: it may have reached the customer, so the owner decides instead of a resend.
-    if job.last_error.as_deref() == Some(HANDING_OVER) {
-        return Err(JobFailure::Permanent("delivery_unknown".into()));
-    }
     let mut tx = state.store.begin_read(job.tenant_id).await?;
     let message = tx.message(message_id).await?.ok_or_else(|| JobFailure::Permanent("message_missing".into()))?;
     if message.provider_message_id.is_some() {
         tx.commit().await?;
         return super::finish_sent_before(state, worker, job).await;
+    }
+    // The last attempt was cut off (a crash, a shutdown past its grace) while the provider had
+    // the message: it may have reached the customer, so the owner decides instead of a resend.
+    if job.last_error.as_deref() == Some(HANDING_OVER) {
+        return Err(JobFailure::Permanent("delivery_unknown".into()));
     }
     let contact =
         tx.contact(message.contact_id).await?.ok_or_else(|| JobFailure::Permanent("contact_missing".into()))?;
@@ -60,15 +61,22 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         Err(e @ SendError::Rejected(_)) => return Err(JobFailure::Permanent(e.class())),
     };
 
-    let now = state.clock.now();
-    let mut tx = state.store.begin(job.tenant_id).await?;
-    // Record the provider id even if our lease lapsed meanwhile: the message did go out.
-    tx.set_provider_message_id(message_id, &provider_id, now).await?;
-    tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
-    let entry = AuditEntry::new("worker", "message.sent", "message", Some(message_id.to_string()))
-        .detail(json!({ "provider": channel.provider, "provider_message_id": provider_id }));
-    audit::append(&mut *tx, vec![entry], now).await?;
-    tx.commit().await?;
+    let recorded = async {
+        let now = state.clock.now();
+        let mut tx = state.store.begin(job.tenant_id).await?;
+        // Record the provider id even if our lease lapsed meanwhile: the message did go out.
+        tx.set_provider_message_id(message_id, &provider_id, now).await?;
+        tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
+        let entry = AuditEntry::new("worker", "message.sent", "message", Some(message_id.to_string()))
+            .detail(json!({ "provider": channel.provider, "provider_message_id": provider_id }));
+        audit::append(&mut *tx, vec![entry], now).await?;
+        tx.commit().await
+    };
+    if let Err(e) = recorded.await {
+        // Not a retry (that would send again): the note stays, and when the lease lapses the
+        // next attempt hands the reply to the owner as delivery_unknown.
+        tracing::error!(job = %job.id, error = %e, "the provider took the message but recording it failed");
+    }
     Ok(())
 }
 

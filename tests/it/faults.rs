@@ -21,7 +21,7 @@ struct Serve {
 }
 
 impl Serve {
-    async fn start(app: &TestApp, port: u16) -> Self {
+    async fn start(app: &TestApp, port: u16, lease_secs: u32) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_balas"))
             .arg("serve")
             .envs(app.cli_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -29,7 +29,7 @@ impl Serve {
             .env("BALAS_META_GRAPH_URL", &app.providers.meta_url)
             .env("BALAS_WORKERS", "4")
             // A killed instance's jobs are taken over this soon.
-            .env("BALAS_JOB_LEASE_SECS", "3")
+            .env("BALAS_JOB_LEASE_SECS", lease_secs.to_string())
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -98,29 +98,26 @@ async fn send_until_acknowledged(app: &TestApp, urls: Vec<String>, acked: Arc<At
     }
 }
 
-/// Waits until every customer got a reply or had its reply dead-lettered; returns the replies
-/// per recipient and the dead-lettered count.
+/// Waits until no respond or send job is left to run; returns the replies per recipient and
+/// the dead-lettered sends.
 async fn settle(app: &TestApp) -> (HashMap<String, usize>, i64) {
+    let pending = "SELECT COUNT(*) FROM jobs WHERE kind IN ('respond', 'send') AND state IN ('queued', 'running')";
     let started = Instant::now();
-    loop {
-        let dead = app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'dead'").await;
-        let replied = app.providers.received_count() as i64;
-        if replied + dead >= i64::from(BURST) || started.elapsed() > Duration::from_secs(120) {
-            // A moment more, so a late duplicate would show.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            break;
-        }
+    while app.inspect.scalar(pending).await > 0 {
+        assert!(started.elapsed() < Duration::from_secs(120), "jobs were still pending after two minutes");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut replies = HashMap::new();
     for request in app.providers.received() {
         *replies.entry(request.recipient()).or_insert(0) += 1;
     }
-    let dead = app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'dead'").await;
+    let dead = app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'dead'").await;
     (replies, dead)
 }
 
-/// Nothing lost, nothing stored or answered twice, and the audit chain intact.
+/// Nothing lost, nothing stored or answered twice, and the audit chain intact. A reply cut
+/// off in the provider's hands is dead-lettered (delivery_unknown), not resent: it may or may
+/// not have reached the fake, so it counts either way, and there is at most one per worker.
 async fn assert_exactly_once(app: &TestApp, replies: &HashMap<String, usize>, dead: i64) {
     let burst = i64::from(BURST);
     assert_eq!(app.count("inbound").await, burst, "inbound messages");
@@ -129,10 +126,11 @@ async fn assert_exactly_once(app: &TestApp, replies: &HashMap<String, usize>, de
     assert_eq!(app.count("respond_jobs").await, burst, "one respond job per message");
     let twice = replies.values().filter(|n| **n > 1).count();
     assert_eq!(twice, 0, "customers answered more than once");
-    // A reply cut off while the provider had it is dead-lettered (delivery_unknown), not resent.
-    let unknown = "SELECT COUNT(*) FROM jobs WHERE state = 'dead' AND last_error = 'delivery_unknown'";
-    assert_eq!(dead, app.inspect.scalar(unknown).await, "jobs died for another reason");
-    assert_eq!(replies.len() as i64 + dead, burst, "replies lost");
+    let unknown =
+        "SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'dead' AND last_error = 'delivery_unknown'";
+    assert_eq!(dead, app.inspect.scalar(unknown).await, "sends died for another reason");
+    assert!(dead <= 4, "{dead} sends in doubt: more than the killed instance's 4 workers");
+    assert!(replies.len() as i64 <= burst && replies.len() as i64 + dead >= burst, "replies lost");
     let verdict = audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
     assert!(matches!(verdict, Verdict::Intact { .. }), "{verdict:?}");
 }
@@ -140,7 +138,7 @@ async fn assert_exactly_once(app: &TestApp, replies: &HashMap<String, usize>, de
 on_both_databases! {
     async fn kill_9_during_a_burst_loses_nothing_and_duplicates_nothing(app) {
         let port = free_port();
-        let mut first = Serve::start(&app, port).await;
+        let mut first = Serve::start(&app, port, 5).await;
         let acked = Arc::new(AtomicUsize::new(0));
         let base = format!("http://127.0.0.1:{port}");
         let sending = send_until_acknowledged(&app, vec![base], acked.clone());
@@ -150,7 +148,7 @@ on_both_databases! {
             }
             first.kill_9();
             tokio::time::sleep(Duration::from_millis(300)).await;
-            Serve::start(&app, port).await
+            Serve::start(&app, port, 5).await
         };
         let ((), _second) = tokio::join!(sending, crash);
         let (replies, dead) = settle(&app).await;
@@ -162,8 +160,9 @@ on_both_databases! {
 on_postgres! {
     async fn two_instances_on_one_database_answer_every_message_exactly_once(app) {
         let ports = [free_port(), free_port()];
-        let _a = Serve::start(&app, ports[0]).await;
-        let _b = Serve::start(&app, ports[1]).await;
+        // Nothing is killed here: a long lease, so a slow job is never taken over.
+        let _a = Serve::start(&app, ports[0], 60).await;
+        let _b = Serve::start(&app, ports[1], 60).await;
         let urls = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
         send_until_acknowledged(&app, urls, Arc::new(AtomicUsize::new(0))).await;
         let (replies, dead) = settle(&app).await;
