@@ -121,9 +121,10 @@ async fn run_committer(state: AppState, tenant: TenantId) {
     }
 }
 
-/// Commits a batch (one tenant's) together; if the database refused it (a constraint, a
-/// deadlock), each webhook alone, so one bad webhook fails only itself. If the database is
-/// unreachable, all fail at once rather than each waiting out the pool. Public for tests.
+/// Commits a batch (one tenant's) together; if that fails, each webhook alone, so one bad
+/// webhook (a constraint, a deadlock, an undecryptable contact) fails only itself. If the
+/// database is unreachable, all fail at once rather than each waiting out the pool. Public for
+/// tests.
 pub async fn commit(state: &AppState, batch: Vec<Submission>) {
     if batch.len() > 1 {
         let together: Vec<_> = batch.iter().map(|s| (&s.channel, s.events.as_slice())).collect();
@@ -135,16 +136,16 @@ pub async fn commit(state: &AppState, batch: Vec<Submission>) {
                 }
                 return;
             }
-            Err(StoreError::Database(sqlx::Error::Database(e))) => {
-                tracing::warn!(error = %e, webhooks = batch.len(), "shared ingest transaction refused; retrying each webhook alone");
-            }
-            Err(e) => {
+            Err(StoreError::Database(e)) if unreachable(&e) => {
                 tracing::error!(error = %e, webhooks = batch.len(), "shared ingest transaction failed");
                 let reason = e.to_string();
                 for submission in batch {
                     let _ = submission.done.send(Err(StoreError::Config(format!("ingest failed: {reason}"))));
                 }
                 return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, webhooks = batch.len(), "shared ingest transaction refused; retrying each webhook alone");
             }
         }
     }
@@ -155,4 +156,17 @@ pub async fn commit(state: &AppState, batch: Vec<Submission>) {
         }
         let _ = submission.done.send(result.map(|mut reports| reports.pop().unwrap_or_default()));
     }
+}
+
+/// The database could not be reached or the connection broke: trying again at once is futile.
+fn unreachable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+    )
 }
