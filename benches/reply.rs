@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use balas::fakes::llm::{FakeLlm, LlmStep};
 use balas::fakes::meta_webhook::{FakeCustomer, envelope, sign};
-use balas::fakes::providers::FakeProviders;
+use balas::fakes::providers::{Behaviour, FakeProviders};
 use balas::store::Store;
 use tokio::sync::Semaphore;
 
@@ -94,7 +94,7 @@ async fn run(label: &str, store: Arc<dyn Store>, url: &str, plan: &Plan) -> anyh
     let arrived = wait_for_replies(&providers, plan.replies, Duration::from_secs(120)).await;
     let mut overheads: Vec<Duration> = sent
         .iter()
-        .filter_map(|(who, at)| arrived.get(who).map(|(first, _)| first.saturating_duration_since(*at)))
+        .filter_map(|s| arrived.get(&s.customer).map(|(first, _)| first.saturating_duration_since(s.at)))
         .collect();
     overheads.sort();
     let ms = |p| format!("{:.1} ms", common::percentile_ms(&overheads, p));
@@ -109,6 +109,7 @@ async fn run(label: &str, store: Arc<dyn Store>, url: &str, plan: &Plan) -> anyh
         ms(100),
         arrived.values().filter(|(_, n)| *n > 1).count()
     );
+    println!("{label}: webhook acknowledgement with the workers free: {}", ack_percentiles(&sent));
     server.stop();
 
     if plan.waiting > 0 {
@@ -134,6 +135,18 @@ async fn run(label: &str, store: Arc<dyn Store>, url: &str, plan: &Plan) -> anyh
         );
         server.stop();
     }
+    // The same load while every LLM call hangs and the provider answers 500: the webhook path
+    // must not notice, because nothing slow or external runs inside it.
+    llm.always(LlmStep::Hang);
+    providers.set_behaviour(Behaviour::ServerError);
+    let (server, _) = Server::start(&env, plan.workers).await?;
+    let offset = plan.replies + plan.waiting;
+    let sent = send_at_rate(&url_of(&server, &business), &business.app_secret, offset, plan.replies, plan.rate).await?;
+    println!(
+        "{label}: webhook acknowledgement while every LLM call hangs and the provider answers 500: {}",
+        ack_percentiles(&sent)
+    );
+    server.stop();
     Ok(())
 }
 
@@ -153,13 +166,7 @@ fn customer_of(recipient: &str) -> Option<usize> {
 
 /// Sends one message from each of customers `from..from + count` at `rate`; returns when each
 /// was sent, by customer. Every webhook must be acknowledged with 200.
-async fn send_at_rate(
-    url: &str,
-    app_secret: &str,
-    from: usize,
-    count: usize,
-    rate: u64,
-) -> anyhow::Result<Vec<(usize, Instant)>> {
+async fn send_at_rate(url: &str, app_secret: &str, from: usize, count: usize, rate: u64) -> anyhow::Result<Vec<Sent>> {
     let now = chrono::Utc::now().timestamp();
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
     let slots = Arc::new(Semaphore::new(64));
@@ -189,16 +196,30 @@ async fn send_at_rate(
                 .await
                 .map(|r| r.status().as_u16())
                 .unwrap_or(0);
-            (i, at, status)
+            (i, at, status, at.elapsed())
         }));
     }
     let mut sent = Vec::with_capacity(count);
     for task in tasks {
-        let (who, at, status) = task.await?;
+        let (who, at, status, ack) = task.await?;
         anyhow::ensure!(status == 200, "a webhook was answered {status}");
-        sent.push((who, at));
+        sent.push(Sent { customer: who, at, ack });
     }
     Ok(sent)
+}
+
+/// One acknowledged webhook: whose, when it was sent, how long its 200 took.
+struct Sent {
+    customer: usize,
+    at: Instant,
+    ack: Duration,
+}
+
+/// p50 / p99 of the acknowledgements, in milliseconds.
+fn ack_percentiles(sent: &[Sent]) -> String {
+    let mut acks: Vec<Duration> = sent.iter().map(|s| s.ack).collect();
+    acks.sort();
+    format!("p50 {:.1} ms p99 {:.1} ms", common::percentile_ms(&acks, 50), common::percentile_ms(&acks, 99))
 }
 
 /// Waits until `total` sends arrived (or `limit` passed); first arrival and count per recipient.
