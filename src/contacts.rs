@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::channels::Recipient;
 use crate::config::Keys;
 use crate::crypto::{CryptoError, DataKey};
-use crate::domain::{Bsuid, ContactId, CustomerIdentity, IdentityChange, MessageMeta, Phone};
+use crate::domain::{Bsuid, ContactId, CustomerIdentity, IdentityChange, MessageMeta, Phone, TenantId};
 use crate::store::{ContactRecord, IdentityIndex, IdentityLink, MessageRecord, StoreError, StoreResult, TenantTx};
 
 pub struct ResolvedContact {
@@ -37,21 +37,7 @@ pub async fn resolve(
         }
         return Ok(ResolvedContact { record, key, created: false });
     }
-    let (key, wrapped_key) = keys.vault.new_data_key()?;
-    let record = ContactRecord {
-        id: ContactId::new(),
-        tenant_id: tenant,
-        wrapped_key,
-        bsuid_index: bsuid_index.clone(),
-        phone_index: phone_index.clone(),
-        bsuid_enc: key.encrypt_opt(who.bsuid.as_ref().map(Bsuid::expose)),
-        phone_enc: key.encrypt_opt(who.phone.as_ref().map(Phone::expose)),
-        username_enc: key.encrypt_opt(who.username.as_deref()),
-        name_enc: key.encrypt_opt(who.name.as_deref()),
-        bot_stopped_at: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let (record, key) = new_contact(keys, tenant, who, (bsuid_index.clone(), phone_index.clone()), now)?;
     if tx.insert_contact(&record).await? {
         return Ok(ResolvedContact { record, key, created: true });
     }
@@ -61,6 +47,32 @@ pub async fn resolve(
         .ok_or_else(|| StoreError::Config("contact vanished during insert".into()))?;
     let key = keys.vault.unwrap_key(&record.wrapped_key)?;
     Ok(ResolvedContact { record, key, created: false })
+}
+
+/// A new contact for `who` with a fresh data key; `indexes` are its (BSUID, phone) blind indexes.
+pub fn new_contact(
+    keys: &Keys,
+    tenant: TenantId,
+    who: &CustomerIdentity,
+    indexes: (Option<Vec<u8>>, Option<Vec<u8>>),
+    now: DateTime<Utc>,
+) -> StoreResult<(ContactRecord, DataKey)> {
+    let (key, wrapped_key) = keys.vault.new_data_key()?;
+    let record = ContactRecord {
+        id: ContactId::new(),
+        tenant_id: tenant,
+        wrapped_key,
+        bsuid_index: indexes.0,
+        phone_index: indexes.1,
+        bsuid_enc: key.encrypt_opt(who.bsuid.as_ref().map(Bsuid::expose)),
+        phone_enc: key.encrypt_opt(who.phone.as_ref().map(Phone::expose)),
+        username_enc: key.encrypt_opt(who.username.as_deref()),
+        name_enc: key.encrypt_opt(who.name.as_deref()),
+        bot_stopped_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok((record, key))
 }
 
 async fn find(

@@ -18,6 +18,7 @@ use crate::tenants;
 pub mod channel_cache;
 pub mod fonnte;
 pub mod group_commit;
+mod message_run;
 pub mod meta;
 mod meta_payload;
 pub mod persist;

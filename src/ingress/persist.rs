@@ -3,12 +3,14 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::message_run::{Pending, Plan};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::contacts;
+use crate::crypto::DataKey;
 use crate::domain::{
-    Author, ConversationId, ConversationState, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, MessageId,
-    OwnerMessageId, StatusUpdate,
+    Author, ContactId, ConversationId, ConversationState, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage,
+    JobId, MessageId, OwnerMessageId, StatusUpdate,
 };
 use crate::owner::registry;
 use crate::owner::window::{customer_unreachable, is_window_closed, owner_unreachable};
@@ -31,6 +33,7 @@ pub struct IngestReport {
 
 /// Applies webhooks of ONE tenant in one transaction, in order, with one audit append; a
 /// report per webhook. The group committer (`group_commit`) decides what goes together.
+/// Customer messages go in runs (`message_run`); any other event keeps its place in between.
 pub async fn ingest_together(
     state: &AppState,
     webhooks: &[(&ChannelRecord, &[InboundEvent])],
@@ -39,37 +42,201 @@ pub async fn ingest_together(
         return Ok(Vec::new());
     };
     let mut tx = state.store.begin(tenant).await?;
-    let now = state.clock.now();
-    let mut trail = Vec::new();
-    let mut reports = Vec::with_capacity(webhooks.len());
-    for (channel, events) in webhooks {
+    let mut apply = Apply {
+        state,
+        now: state.clock.now(),
+        trail: Vec::new(),
+        reports: vec![IngestReport::default(); webhooks.len()],
+    };
+    let mut owners: Option<Vec<OwnerRecord>> = None;
+    let mut run = Vec::new();
+    for (webhook, (channel, events)) in webhooks.iter().enumerate() {
         if channel.tenant_id != tenant {
             return Err(StoreError::Config("a shared ingest transaction mixed tenants".into()));
         }
-        let mut batch = Batch {
-            state,
-            channel,
-            now,
-            actor: format!("provider:{}", channel.provider),
-            report: IngestReport::default(),
-            trail: std::mem::take(&mut trail),
-        };
         for event in events.iter() {
-            match event {
-                InboundEvent::Message(m) => batch.message(&mut *tx, m).await?,
-                InboundEvent::Status(s) => batch.status(&mut *tx, s).await?,
-                InboundEvent::IdentityChange(c) => batch.identity_change(&mut *tx, c).await?,
+            if let InboundEvent::Message(m) = event {
+                let pending = Pending::new(state, webhook, channel, m);
+                if m.meta.group.is_some() {
+                    run.push(pending);
+                    continue;
+                }
+                let known = match &owners {
+                    Some(known) => known,
+                    None => owners.insert(tx.owners().await?),
+                };
+                if !pending.from_owner(known) {
+                    run.push(pending);
+                    continue;
+                }
+                // An owner's message may link a BSUID to the owner: read the owners again after it.
+                owners = None;
             }
+            apply.run(&mut *tx, &run).await?;
+            run.clear();
+            apply.event(&mut *tx, webhook, channel, event).await?;
         }
-        trail = batch.trail;
-        reports.push(batch.report);
     }
-    audit::append(&mut *tx, trail, now).await?;
+    apply.run(&mut *tx, &run).await?;
+    audit::append(&mut *tx, apply.trail, apply.now).await?;
     tx.commit().await?;
-    if reports.iter().any(|r| r.stored > 0) {
+    if apply.reports.iter().any(|r| r.stored > 0) {
         state.queue_wake.notify_waiters();
     }
-    Ok(reports)
+    Ok(apply.reports)
+}
+
+/// One shared transaction's progress: a report per webhook and the audit rows so far.
+struct Apply<'a> {
+    state: &'a AppState,
+    now: DateTime<Utc>,
+    trail: Vec<AuditEntry>,
+    reports: Vec<IngestReport>,
+}
+
+impl<'a> Apply<'a> {
+    /// Stores a run of customer messages, in set-based plans where it can.
+    async fn run(&mut self, tx: &mut dyn TenantTx, run: &[Pending<'_>]) -> StoreResult<()> {
+        let mut rest = run;
+        while !rest.is_empty() {
+            let mut plan = Plan::build(self.state, tx, rest, self.now).await?;
+            let covered = plan.covered();
+            if plan.write(tx).await? {
+                plan.record(rest, &mut self.reports, &mut self.trail);
+            } else {
+                tracing::debug!(
+                    messages = covered,
+                    "a concurrent transaction wrote first; storing the run message by message"
+                );
+                for pending in &rest[..covered] {
+                    self.message_alone(tx, pending).await?;
+                }
+            }
+            // The plan stopped before a message that links an identifier: that one goes alone.
+            let Some(next) = rest.get(covered) else { break };
+            self.message_alone(tx, next).await?;
+            rest = &rest[covered + 1..];
+        }
+        Ok(())
+    }
+
+    /// Applies one event the per-message way.
+    async fn event(
+        &mut self,
+        tx: &mut dyn TenantTx,
+        webhook: usize,
+        channel: &ChannelRecord,
+        event: &InboundEvent,
+    ) -> StoreResult<()> {
+        let mut batch = self.batch(webhook, channel);
+        let applied = match event {
+            InboundEvent::Message(m) => batch.message(tx, m).await,
+            InboundEvent::Status(s) => batch.status(tx, s).await,
+            InboundEvent::IdentityChange(c) => batch.identity_change(tx, c).await,
+        };
+        self.settle(webhook, batch);
+        applied
+    }
+
+    async fn message_alone(&mut self, tx: &mut dyn TenantTx, pending: &Pending<'_>) -> StoreResult<()> {
+        let mut batch = self.batch(pending.webhook, pending.channel);
+        let applied = batch.message(tx, pending.message).await;
+        self.settle(pending.webhook, batch);
+        applied
+    }
+
+    /// Lends the webhook's report and the trail to a per-message `Batch`.
+    fn batch<'b>(&mut self, webhook: usize, channel: &'b ChannelRecord) -> Batch<'b>
+    where
+        'a: 'b,
+    {
+        Batch {
+            state: self.state,
+            channel,
+            now: self.now,
+            actor: actor(channel),
+            report: std::mem::take(&mut self.reports[webhook]),
+            trail: std::mem::take(&mut self.trail),
+        }
+    }
+
+    fn settle(&mut self, webhook: usize, batch: Batch<'_>) {
+        self.reports[webhook] = batch.report;
+        self.trail = batch.trail;
+    }
+}
+
+pub(super) fn actor(channel: &ChannelRecord) -> String {
+    format!("provider:{}", channel.provider)
+}
+
+pub(super) fn duplicate_entry(actor: &str, channel: &ChannelRecord, m: &InboundMessage) -> AuditEntry {
+    AuditEntry::new(actor, "message.duplicate_ignored", "channel", Some(channel.id.to_string()))
+        .detail(json!({ "provider_message_id": m.provider_message_id }))
+}
+
+pub(super) fn contact_created_entry(actor: &str, contact: ContactId) -> AuditEntry {
+    AuditEntry::new(actor, "contact.created", "contact", Some(contact.to_string()))
+}
+
+pub(super) fn received_entry(
+    actor: &str,
+    channel: &ChannelRecord,
+    m: &InboundMessage,
+    id: MessageId,
+    conversation: ConversationId,
+    job: JobId,
+) -> AuditEntry {
+    AuditEntry::new(actor, "message.received", "message", Some(id.to_string()))
+        .detail(json!({ "channel": channel.id, "conversation": conversation, "kind": m.kind.as_str(), "job": job }))
+}
+
+/// A customer's new conversation, answered by the bot.
+pub(super) fn new_conversation(channel: &ChannelRecord, contact: ContactId, now: DateTime<Utc>) -> ConversationRecord {
+    ConversationRecord {
+        id: ConversationId::new(),
+        tenant_id: channel.tenant_id,
+        channel_id: channel.id,
+        contact_id: contact,
+        state: ConversationState::Bot.as_str().into(),
+        escalation_reason: None,
+        last_inbound_at: None,
+        window_closed_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// A customer's message as stored: text and metadata under the contact's own key.
+pub(super) fn inbound_record(
+    channel: &ChannelRecord,
+    m: &InboundMessage,
+    contact: ContactId,
+    conversation: ConversationId,
+    key: &DataKey,
+    now: DateTime<Utc>,
+) -> MessageRecord {
+    MessageRecord {
+        id: MessageId::new(),
+        tenant_id: channel.tenant_id,
+        channel_id: channel.id,
+        conversation_id: conversation,
+        contact_id: contact,
+        direction: "in".into(),
+        author: Author::Customer.as_str().into(),
+        kind: m.kind.as_str().into(),
+        body_enc: key.encrypt_opt(m.body.as_deref()),
+        meta_enc: contacts::seal_meta(&m.meta, key),
+        provider_message_id: Some(m.provider_message_id.clone()),
+        reply_to: None,
+        part: 0,
+        status: "received".into(),
+        status_rank: 0,
+        error_code: None,
+        sent_at: m.sent_at,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 /// The state of one webhook's transaction while its events are applied in order.
@@ -97,28 +264,8 @@ impl Batch<'_> {
         }
         let contact = contacts::resolve(tx, &self.state.keys, &m.from, self.now).await?;
         let conversation = self.open_conversation(tx, &contact.record).await?;
-        let id = MessageId::new();
-        let record = MessageRecord {
-            id,
-            tenant_id: self.channel.tenant_id,
-            channel_id: self.channel.id,
-            conversation_id: conversation,
-            contact_id: contact.record.id,
-            direction: "in".into(),
-            author: Author::Customer.as_str().into(),
-            kind: m.kind.as_str().into(),
-            body_enc: contact.key.encrypt_opt(m.body.as_deref()),
-            meta_enc: contacts::seal_meta(&m.meta, &contact.key),
-            provider_message_id: Some(m.provider_message_id.clone()),
-            reply_to: None,
-            part: 0,
-            status: "received".into(),
-            status_rank: 0,
-            error_code: None,
-            sent_at: m.sent_at,
-            created_at: self.now,
-            updated_at: self.now,
-        };
+        let record = inbound_record(self.channel, m, contact.record.id, conversation, &contact.key, self.now);
+        let id = record.id;
         if !tx.insert_message(&record).await? {
             self.duplicate(m);
             return Ok(());
@@ -129,16 +276,9 @@ impl Batch<'_> {
         tx.enqueue_job(&job).await?;
         self.report.stored += 1;
         if contact.created {
-            self.trail.push(AuditEntry::new(
-                &self.actor,
-                "contact.created",
-                "contact",
-                Some(contact.record.id.to_string()),
-            ));
+            self.trail.push(contact_created_entry(&self.actor, contact.record.id));
         }
-        self.trail.push(AuditEntry::new(&self.actor, "message.received", "message", Some(id.to_string())).detail(
-            json!({ "channel": self.channel.id, "conversation": conversation, "kind": m.kind.as_str(), "job": job.id }),
-        ));
+        self.trail.push(received_entry(&self.actor, self.channel, m, id, conversation, job.id));
         Ok(())
     }
 
@@ -193,28 +333,14 @@ impl Batch<'_> {
 
     fn duplicate(&mut self, m: &InboundMessage) {
         self.report.duplicates += 1;
-        self.trail.push(
-            AuditEntry::new(&self.actor, "message.duplicate_ignored", "channel", Some(self.channel.id.to_string()))
-                .detail(json!({ "provider_message_id": m.provider_message_id })),
-        );
+        self.trail.push(duplicate_entry(&self.actor, self.channel, m));
     }
 
     async fn open_conversation(&self, tx: &mut dyn TenantTx, contact: &ContactRecord) -> StoreResult<ConversationId> {
         if let Some(open) = tx.open_conversation(self.channel.id, contact.id).await? {
             return Ok(open.id);
         }
-        let fresh = ConversationRecord {
-            id: ConversationId::new(),
-            tenant_id: self.channel.tenant_id,
-            channel_id: self.channel.id,
-            contact_id: contact.id,
-            state: ConversationState::Bot.as_str().into(),
-            escalation_reason: None,
-            last_inbound_at: None,
-            window_closed_at: None,
-            created_at: self.now,
-            updated_at: self.now,
-        };
+        let fresh = new_conversation(self.channel, contact.id, self.now);
         if tx.insert_conversation(&fresh).await? {
             return Ok(fresh.id);
         }

@@ -21,7 +21,10 @@ mod privacy_sql;
 mod reporting_sql;
 #[macro_use]
 mod analytics_sql;
+#[macro_use]
+mod ingest_sql;
 mod analytics;
+mod ingest;
 pub mod postgres;
 mod privacy;
 mod records;
@@ -29,6 +32,7 @@ mod reporting;
 pub mod sqlite;
 
 pub use analytics::*;
+pub use ingest::*;
 pub use privacy::*;
 pub use records::*;
 pub use reporting::*;
@@ -134,7 +138,7 @@ pub trait Store: Send + Sync {
 
 /// One transaction in one tenant's scope. Dropping it without `commit` rolls back.
 #[async_trait]
-pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + Send {
+pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + IngestOps + Send {
     fn tenant_id(&self) -> TenantId;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 

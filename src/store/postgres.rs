@@ -248,6 +248,7 @@ privacy_ops_impl!(PgTx, time = pg_time, {
 });
 
 reporting_ops_impl!(PgTx, time = pg_time);
+ingest_ops_impl!(PgTx, time = pg_time);
 
 // A hash of the distinct customers beats COUNT(DISTINCT)'s sort (a busy tenant's year: 40 ms, not 56 ms).
 analytics_ops_impl!(

@@ -225,6 +225,7 @@ privacy_ops_impl!(SqliteTx, time = sql_time, {
 });
 
 reporting_ops_impl!(SqliteTx, time = sql_time);
+ingest_ops_impl!(SqliteTx, time = sql_time);
 
 // Over long ranges SQLite's planner would walk the day range and sort every row by customer;
 // the partial index is already in customer order (a busy tenant's year: 24 ms, not 127 ms).

@@ -1,32 +1,16 @@
 //! Group commit: concurrent webhooks of one tenant share transactions, every one is committed
 //! before its 200, duplicates stay duplicates, and one failing webhook fails only itself.
 use balas::audit::{self, Verdict};
-use balas::domain::{
-    Bsuid, ChannelId, CustomerIdentity, InboundEvent, InboundMessage, MessageKind, MessageMeta, Phone,
-};
+use balas::domain::{ChannelId, InboundEvent};
 use balas::fakes::meta_webhook;
 use balas::ingress::group_commit::{self, Submission};
 use serde_json::Value;
 
-use crate::helpers::customer;
+use crate::helpers::{customer, inbound_text};
 use crate::on_both_databases;
 
 fn message(n: u32, wamid: &str) -> InboundEvent {
-    let who = customer(n);
-    InboundEvent::Message(Box::new(InboundMessage {
-        provider_message_id: wamid.into(),
-        from: CustomerIdentity {
-            bsuid: who.bsuid.as_deref().map(|b| Bsuid::parse(b).expect("bsuid")),
-            phone: who.phone.as_deref().map(|p| Phone::parse(p).expect("phone")),
-            username: None,
-            name: Some(who.name.clone()),
-        },
-        kind: MessageKind::Text,
-        body: Some("Jam buka kapan?".into()),
-        meta: MessageMeta::default(),
-        sent_at: None,
-        quoted: None,
-    }))
+    InboundEvent::Message(Box::new(inbound_text(n, wamid)))
 }
 
 /// The value of an unlabelled sample in Prometheus text.

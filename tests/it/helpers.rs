@@ -446,6 +446,26 @@ pub fn customer(n: u32) -> FakeCustomer {
     }
 }
 
+/// Customer `n`'s text message as a provider parser hands it to ingest.
+pub fn inbound_text(n: u32, wamid: &str) -> balas::domain::InboundMessage {
+    use balas::domain::{Bsuid, CustomerIdentity, InboundMessage, MessageKind, MessageMeta, Phone};
+    let who = customer(n);
+    InboundMessage {
+        provider_message_id: wamid.into(),
+        from: CustomerIdentity {
+            bsuid: who.bsuid.as_deref().map(|b| Bsuid::parse(b).expect("bsuid")),
+            phone: who.phone.as_deref().map(|p| Phone::parse(p).expect("phone")),
+            username: None,
+            name: Some(who.name.clone()),
+        },
+        kind: MessageKind::Text,
+        body: Some("Jam buka kapan?".into()),
+        meta: MessageMeta::default(),
+        sent_at: None,
+        quoted: None,
+    }
+}
+
 fn init_logs() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {

@@ -21,6 +21,7 @@ mod isolation;
 mod key_rotation;
 mod llm;
 mod log_masking;
+mod message_run;
 mod meta_ingress;
 mod metrics;
 mod openapi;
