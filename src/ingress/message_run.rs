@@ -43,7 +43,7 @@ impl<'a> Pending<'a> {
     }
 
     /// Whether an owner sent it, matched like `registry::identify` (BSUID first, then phone).
-    pub fn from_owner(&self, owners: &[OwnerRecord]) -> bool {
+    pub fn is_from_owner(&self, owners: &[OwnerRecord]) -> bool {
         let matches = |stored: &Option<Vec<u8>>, ours: &Option<Vec<u8>>| ours.is_some() && stored == ours;
         owners.iter().any(|o| matches(&o.bsuid_index, &self.bsuid_index))
             || owners.iter().any(|o| matches(&o.phone_index, &self.phone_index))

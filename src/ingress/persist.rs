@@ -65,7 +65,7 @@ pub async fn ingest_together(
                     Some(known) => known,
                     None => owners.insert(tx.owners().await?),
                 };
-                if !pending.from_owner(known) {
+                if !pending.is_from_owner(known) {
                     run.push(pending);
                     continue;
                 }
