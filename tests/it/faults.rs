@@ -1,7 +1,6 @@
 //! Faults against the real `balas serve` process: kill -9 in the middle of a burst while the
 //! sender retries every non-200 (as providers do), and two instances sharing one PostgreSQL.
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -11,54 +10,16 @@ use balas::fakes::meta_webhook;
 use tokio::sync::Semaphore;
 
 use crate::helpers::{TestApp, customer};
+use crate::serve_process::{ServeProcess, free_addr};
 use crate::{on_both_databases, on_postgres};
 
 const BURST: u32 = 1_000;
 
-/// A `balas serve` process on the test's database, answering the fake Graph API.
-struct Serve {
-    child: Child,
-}
-
-impl Serve {
-    async fn start(app: &TestApp, port: u16, lease_secs: u32) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_balas"))
-            .arg("serve")
-            .envs(app.cli_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("BALAS_LISTEN", format!("127.0.0.1:{port}"))
-            .env("BALAS_META_GRAPH_URL", &app.providers.meta_url)
-            .env("BALAS_WORKERS", "4")
-            // A killed instance's jobs are taken over this soon.
-            .env("BALAS_JOB_LEASE_SECS", lease_secs.to_string())
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn balas serve");
-        let ready = format!("http://127.0.0.1:{port}/readyz");
-        let started = Instant::now();
-        while !app.http.get(&ready).send().await.is_ok_and(|r| r.status().is_success()) {
-            assert!(started.elapsed() < Duration::from_secs(30), "balas serve did not become ready");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Self { child }
-    }
-
-    fn kill_9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+/// `balas serve` on the test's database; a killed instance's jobs are taken over after `lease_secs`.
+async fn serve(app: &TestApp, addr: &str, lease_secs: u32) -> ServeProcess {
+    let lease = lease_secs.to_string();
+    ServeProcess::start(app, addr, &[("BALAS_WORKERS", "4"), ("BALAS_JOB_LEASE_SECS", &lease), ("RUST_LOG", "error")])
+        .await
 }
 
 /// Sends customer `i`'s one question to `urls[i % urls.len()]` until it gets a 200, like a
@@ -137,10 +98,10 @@ async fn assert_exactly_once(app: &TestApp, replies: &HashMap<String, usize>, de
 
 on_both_databases! {
     async fn kill_9_during_a_burst_loses_nothing_and_duplicates_nothing(app) {
-        let port = free_port();
-        let mut first = Serve::start(&app, port, 5).await;
+        let addr = free_addr();
+        let mut first = serve(&app, &addr, 5).await;
         let acked = Arc::new(AtomicUsize::new(0));
-        let base = format!("http://127.0.0.1:{port}");
+        let base = format!("http://{addr}");
         let sending = send_until_acknowledged(&app, vec![base], acked.clone());
         let crash = async {
             while acked.load(Ordering::SeqCst) < 300 {
@@ -148,7 +109,7 @@ on_both_databases! {
             }
             first.kill_9();
             tokio::time::sleep(Duration::from_millis(300)).await;
-            Serve::start(&app, port, 5).await
+            serve(&app, &addr, 5).await
         };
         let ((), _second) = tokio::join!(sending, crash);
         let (replies, dead) = settle(&app).await;
@@ -159,11 +120,11 @@ on_both_databases! {
 
 on_postgres! {
     async fn two_instances_on_one_database_answer_every_message_exactly_once(app) {
-        let ports = [free_port(), free_port()];
+        let addrs = [free_addr(), free_addr()];
         // Nothing is killed here: a long lease, so a slow job is never taken over.
-        let _a = Serve::start(&app, ports[0], 60).await;
-        let _b = Serve::start(&app, ports[1], 60).await;
-        let urls = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+        let _a = serve(&app, &addrs[0], 60).await;
+        let _b = serve(&app, &addrs[1], 60).await;
+        let urls = addrs.iter().map(|a| format!("http://{a}")).collect();
         send_until_acknowledged(&app, urls, Arc::new(AtomicUsize::new(0))).await;
         let (replies, dead) = settle(&app).await;
         assert_eq!(dead, 0, "no instance died: nothing may be in doubt");

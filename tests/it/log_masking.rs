@@ -2,7 +2,7 @@
 //! customer writes, the LLM answers, the reply goes out and things fail: every line is JSON,
 //! the events are there by id, and no phone number, BSUID, username, name, text or secret is.
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::helpers::{JWT_SECRET, PHONE_NUMBER_ID, TestApp};
 use crate::on_both_databases;
+use crate::serve_process::{ServeProcess, free_addr};
 
 const PHONE: &str = "6281298765432";
 const BSUID: &str = "ID.7318264950172638495";
@@ -40,7 +41,7 @@ fn customer() -> FakeCustomer {
 
 /// The running binary and the stderr lines it wrote so far.
 struct Server {
-    child: Child,
+    process: ServeProcess,
     base: String,
     lines: Arc<Mutex<Vec<String>>>,
     reader: Option<std::thread::JoinHandle<()>>,
@@ -48,37 +49,29 @@ struct Server {
 
 impl Server {
     fn start(app: &TestApp, llm: &FakeLlm) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_balas"))
-            .arg("serve")
-            .env_clear()
-            .envs(app.cli_env.iter().cloned())
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("BALAS_LOG_FORMAT", "json")
-            .env("RUST_LOG", "debug,balas=trace")
-            .env("BALAS_LISTEN", &listen)
-            .env("BALAS_WORKERS", "1")
-            .env("BALAS_META_GRAPH_URL", &app.providers.meta_url)
-            .env("BALAS_JWT_SECRET", JWT_SECRET)
-            .env("BALAS_METRICS_TOKEN", METRICS_TOKEN)
-            .env("BALAS_LLM_BASE_URL", &llm.base_url)
-            .env("BALAS_LLM_MODEL", "log-test-model")
-            .env("BALAS_LLM_API_KEY", LLM_KEY)
-            .env("BALAS_SENTRY_DSN", format!("http://{SENTRY_KEY}@127.0.0.1:9/1"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start balas serve");
+        let addr = free_addr();
+        let dsn = format!("http://{SENTRY_KEY}@127.0.0.1:9/1");
+        let env = [
+            ("BALAS_LOG_FORMAT", "json"),
+            ("RUST_LOG", "debug,balas=trace"),
+            ("BALAS_WORKERS", "1"),
+            ("BALAS_JWT_SECRET", JWT_SECRET),
+            ("BALAS_METRICS_TOKEN", METRICS_TOKEN),
+            ("BALAS_LLM_BASE_URL", llm.base_url.as_str()),
+            ("BALAS_LLM_MODEL", "log-test-model"),
+            ("BALAS_LLM_API_KEY", LLM_KEY),
+            ("BALAS_SENTRY_DSN", dsn.as_str()),
+        ];
+        let mut process = ServeProcess::spawn(app, &addr, &env, Stdio::piped());
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().expect("stderr");
+        let stderr = process.child.stderr.take().expect("stderr");
         let sink = lines.clone();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 sink.lock().expect("lines").push(line);
             }
         });
-        Self { child, base: format!("http://{listen}"), lines, reader: Some(reader) }
+        Self { base: process.url(""), process, lines, reader: Some(reader) }
     }
 
     fn logged(&self, needle: &str) -> bool {
@@ -86,27 +79,14 @@ impl Server {
     }
 
     /// SIGTERM (a graceful stop, as in production), then everything it wrote.
-    fn stop(mut self) -> Vec<String> {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let stopped = self.child.try_wait().ok().flatten().is_some();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    async fn stop(mut self) -> Vec<String> {
+        self.process.terminate();
+        let status = self.process.wait_exit(Duration::from_secs(20)).await;
+        assert!(status.success(), "balas serve stops cleanly on SIGTERM: {status}");
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
-        assert!(stopped, "balas serve stops on SIGTERM");
         std::mem::take(&mut *self.lines.lock().expect("lines"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -160,7 +140,7 @@ on_both_databases! {
             .body(again).send().await.expect("second webhook");
         eventually("a failed send to be logged", || server.logged("retry scheduled")).await;
         assert!(llm.requests().len() >= 2, "the model was asked again and answered unreadably");
-        let lines = server.stop();
+        let lines = server.stop().await;
 
         let parsed: Vec<Value> = lines.iter().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| {
             serde_json::from_str(l).unwrap_or_else(|_| panic!("stderr line {} is not JSON", i + 1))

@@ -34,6 +34,7 @@ mod privacy_requests;
 mod privacy_rights;
 mod queue;
 mod retention;
+mod serve_process;
 mod shutdown;
 mod store;
 mod subprocessors;

@@ -3,7 +3,6 @@
 //! 0 within the grace period plus a small margin.
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use balas::fakes::llm::{FakeLlm, LlmStep};
@@ -11,102 +10,37 @@ use balas::fakes::meta_webhook;
 
 use crate::helpers::{TestApp, customer};
 use crate::on_both_databases;
+use crate::serve_process::{ServeProcess, free_addr};
 
 /// Short, so each test stays quick; the production default is 15 s.
 const GRACE: Duration = Duration::from_secs(2);
 /// Releasing leases, closing the pool and the runtime's own shutdown, on a busy test machine.
 const MARGIN: Duration = Duration::from_secs(3);
 
-/// A `balas serve` child process on the test app's database.
-struct Balas {
-    child: Child,
-    addr: String,
+/// `balas serve` with the short grace period, plus `env`.
+async fn start(app: &TestApp, env: &[(&str, &str)]) -> ServeProcess {
+    let grace = GRACE.as_secs().to_string();
+    let env: Vec<(&str, &str)> =
+        [("BALAS_SHUTDOWN_GRACE_SECS", grace.as_str())].into_iter().chain(env.iter().copied()).collect();
+    ServeProcess::start(app, &free_addr(), &env).await
 }
 
-impl Balas {
-    async fn start(app: &TestApp, env: &[(&str, &str)]) -> Self {
-        let addr = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-            probe.local_addr().expect("addr").to_string()
-        };
-        let output = || if std::env::var("TEST_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() };
-        let child = Command::new(env!("CARGO_BIN_EXE_balas"))
-            .arg("serve")
-            .env_clear()
-            .envs(app.cli_env.iter().cloned())
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("BALAS_LISTEN", &addr)
-            .env("BALAS_META_GRAPH_URL", &app.providers.meta_url)
-            .env("BALAS_SHUTDOWN_GRACE_SECS", GRACE.as_secs().to_string())
-            .envs(env.iter().copied())
-            .stdout(output())
-            .stderr(output())
-            .spawn()
-            .expect("spawn balas serve");
-        let mut balas = Self { child, addr };
-        balas.wait_ready(app).await;
-        balas
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn wait_ready(&mut self, app: &TestApp) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            assert!(self.child.try_wait().expect("try_wait").is_none(), "balas serve exited during startup");
-            if let Ok(r) = app.http.get(self.url("/readyz")).timeout(Duration::from_secs(1)).send().await
-                && r.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+/// Polls until a new connection is refused: the listener is closed.
+async fn wait_refused(balas: &ServeProcess) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match TcpStream::connect(&balas.addr) {
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => return,
+            Err(e) => panic!("unexpected connect error: {e}"),
+            Ok(_) => assert!(Instant::now() < deadline, "new connections were still accepted after SIGTERM"),
         }
-        panic!("balas serve did not become ready");
-    }
-
-    fn terminate(&self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
-        assert!(status.success(), "kill -TERM failed");
-    }
-
-    /// Waits (polling, without blocking the runtime) for the process to exit.
-    async fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "balas serve did not exit within {within:?} of SIGTERM");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Polls until a new connection is refused: the listener is closed.
-    async fn wait_refused(&self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match TcpStream::connect(&self.addr) {
-                Err(e) if e.kind() == ErrorKind::ConnectionRefused => return,
-                Err(e) => panic!("unexpected connect error: {e}"),
-                Ok(_) => assert!(Instant::now() < deadline, "new connections were still accepted after SIGTERM"),
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
-
-impl Drop for Balas {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 on_both_databases! {
     async fn sigterm_lets_a_webhook_still_being_streamed_finish_and_refuses_new_connections(app) {
-        let mut balas = Balas::start(&app, &[("BALAS_WORKERS", "0")]).await;
+        let mut balas = start(&app, &[("BALAS_WORKERS", "0")]).await;
         let body = serde_json::to_vec(&app.text(&customer(7), "wamid.SIGTERM1", "Masih buka kak?")).unwrap();
         let signature = meta_webhook::sign(&app.app_secret, &body);
         let mut stream = TcpStream::connect(&balas.addr).unwrap();
@@ -126,7 +60,7 @@ on_both_databases! {
 
         balas.terminate();
         let signalled = Instant::now();
-        balas.wait_refused().await;
+        wait_refused(&balas).await;
         assert!(balas.child.try_wait().unwrap().is_none(), "the process waits for the request in flight");
 
         stream.write_all(&body[half..]).unwrap();
@@ -143,7 +77,7 @@ on_both_databases! {
     }
 
     async fn a_request_stalled_past_the_grace_period_does_not_hold_the_exit(app) {
-        let mut balas = Balas::start(&app, &[("BALAS_WORKERS", "0")]).await;
+        let mut balas = start(&app, &[("BALAS_WORKERS", "0")]).await;
         let mut stream = TcpStream::connect(&balas.addr).unwrap();
         let head = format!(
             "POST /webhooks/meta/{} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
@@ -166,7 +100,7 @@ on_both_databases! {
     async fn sigterm_releases_the_lease_of_a_job_stuck_past_the_grace_period(app) {
         let llm = FakeLlm::start().await.unwrap();
         llm.always(LlmStep::Hang);
-        let mut balas = Balas::start(&app, &[
+        let mut balas = start(&app, &[
             ("BALAS_WORKERS", "1"),
             ("BALAS_LLM_BASE_URL", llm.base_url.as_str()),
             ("BALAS_LLM_MODEL", "test-model"),
