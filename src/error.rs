@@ -52,7 +52,10 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::internal(e)
+        match e {
+            StoreError::ChannelGone => crate::ingress::unknown_channel(),
+            e => Self::internal(e),
+        }
     }
 }
 

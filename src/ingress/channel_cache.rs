@@ -1,6 +1,6 @@
 //! Recently routed channels with their opened secrets. Without it every webhook paid five
-//! database round trips and two decryptions before its signature check (BENCHMARKS.md); the
-//! route is still read each time, so this saves four. An entry lives `TTL`.
+//! database round trips and two decryptions before its signature check (BENCHMARKS.md). The
+//! route is read again once per shared ingest transaction (`group_commit`). An entry lives `TTL`.
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

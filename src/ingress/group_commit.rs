@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use super::persist::{self, IngestReport};
 use crate::app::AppState;
-use crate::domain::{InboundEvent, TenantId};
+use crate::domain::{ChannelId, InboundEvent, TenantId};
 use crate::store::{Backend, ChannelRecord, StoreError, StoreResult};
 
 /// Webhooks per shared transaction at most; bounds one transaction's size and lock time.
@@ -126,6 +126,10 @@ async fn run_committer(state: AppState, tenant: TenantId) {
 /// database is unreachable, all fail at once rather than each waiting out the pool. Public for
 /// tests.
 pub async fn commit(state: &AppState, batch: Vec<Submission>) {
+    let batch = match still_routed(state, batch).await {
+        Ok(batch) => batch,
+        Err(failed) => return failed.fail(),
+    };
     if batch.len() > 1 {
         let together: Vec<_> = batch.iter().map(|s| (&s.channel, s.events.as_slice())).collect();
         match persist::ingest_together(state, &together).await {
@@ -137,12 +141,7 @@ pub async fn commit(state: &AppState, batch: Vec<Submission>) {
                 return;
             }
             Err(StoreError::Database(e)) if unreachable(&e) => {
-                tracing::error!(error = %e, webhooks = batch.len(), "shared ingest transaction failed");
-                let reason = e.to_string();
-                for submission in batch {
-                    let _ = submission.done.send(Err(StoreError::Config(format!("ingest failed: {reason}"))));
-                }
-                return;
+                return Failed { batch, reason: e.to_string() }.fail();
             }
             Err(e) => {
                 tracing::warn!(error = %e, webhooks = batch.len(), "shared ingest transaction refused; retrying each webhook alone");
@@ -155,6 +154,43 @@ pub async fn commit(state: &AppState, batch: Vec<Submission>) {
             state.metrics.ingest_batch(1);
         }
         let _ = submission.done.send(result.map(|mut reports| reports.pop().unwrap_or_default()));
+    }
+}
+
+/// Drops (answering `ChannelGone`) the webhooks whose channel lost its route: a cancelled
+/// business stops at once, though `load_channel` took the channel from its cache. One read
+/// per channel per batch instead of one per webhook.
+async fn still_routed(state: &AppState, batch: Vec<Submission>) -> Result<Vec<Submission>, Failed> {
+    let mut channels: Vec<(ChannelId, TenantId)> = batch.iter().map(|s| (s.channel.id, s.channel.tenant_id)).collect();
+    channels.sort();
+    channels.dedup();
+    let mut gone = Vec::new();
+    for (channel, tenant) in channels {
+        match state.store.route_channel(channel).await {
+            Ok(Some(route)) if route.tenant_id == tenant => {}
+            Ok(_) => gone.push(channel),
+            Err(e) => return Err(Failed { batch, reason: e.to_string() }),
+        }
+    }
+    let (routed, unrouted): (Vec<_>, Vec<_>) = batch.into_iter().partition(|s| !gone.contains(&s.channel.id));
+    for submission in unrouted {
+        let _ = submission.done.send(Err(StoreError::ChannelGone));
+    }
+    Ok(routed)
+}
+
+/// A batch that cannot be committed at all, and why.
+struct Failed {
+    batch: Vec<Submission>,
+    reason: String,
+}
+
+impl Failed {
+    fn fail(self) {
+        tracing::error!(reason = %self.reason, webhooks = self.batch.len(), "shared ingest transaction failed");
+        for submission in self.batch {
+            let _ = submission.done.send(Err(StoreError::Config(format!("ingest failed: {}", self.reason))));
+        }
     }
 }
 

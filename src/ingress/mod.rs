@@ -43,22 +43,25 @@ pub fn malformed_json(e: &serde_json::Error) -> ApiError {
     )
 }
 
-/// Routes the path's channel id to its tenant and opens its secrets (from the channel cache
-/// when it has them); 404 when the channel is unknown or belongs to another provider. Reads
-/// only: nothing changes before verification.
+/// The channel of the path's id with its opened secrets: from the channel cache, or routed to
+/// its tenant and loaded; 404 when the channel is unknown or belongs to another provider.
+/// Reads only: nothing changes before verification. A cached channel's route is checked again
+/// before its webhook is stored (`group_commit`), so a cancelled business stops at once.
 pub async fn load_channel(
     state: &AppState,
     raw_id: &str,
     provider: Provider,
 ) -> Result<(ChannelRecord, ChannelSecrets), ApiError> {
     let id: ChannelId = raw_id.parse().map_err(|_| unknown_channel())?;
-    // Always routed afresh: a cancelled tenant's routes are gone, and it must stop at once.
+    if let Some((channel, secrets)) = state.channel_cache.get(id) {
+        if channel.provider != provider.as_str() {
+            return Err(unknown_channel());
+        }
+        return Ok((channel, secrets));
+    }
     let route = state.store.route_channel(id).await?.ok_or_else(unknown_channel)?;
     if route.provider != provider.as_str() {
         return Err(unknown_channel());
-    }
-    if let Some((channel, secrets)) = state.channel_cache.get(id).filter(|(c, _)| c.tenant_id == route.tenant_id) {
-        return Ok((channel, secrets));
     }
     let mut tx = state.store.begin_read(route.tenant_id).await?;
     let channel = tx.channel(id).await?.ok_or_else(unknown_channel)?;

@@ -47,6 +47,9 @@ pub enum StoreError {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error("{0}")]
     Config(String),
+    /// The channel's route is gone (its business was cancelled) since it was loaded.
+    #[error("the channel is no longer routed")]
+    ChannelGone,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -102,6 +102,7 @@ on_both_databases! {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let response = app.send_webhook(&app.text(&customer(2), "wamid.T2", "Halo?")).await;
         assert_eq!(response.status().as_u16(), 404, "webhooks stop at once");
+        assert_eq!(app.count("inbound").await, 1, "even with the channel still in the channel cache");
 
         app.clock.advance(Duration::days(29));
         assert_eq!(pass(&app).await.tenant_rows, None, "29 days: the owner can still export");
