@@ -28,17 +28,24 @@ on_both_databases! {
             .collect();
         payloads.extend((0..10u32).map(|i| app.text(&customer(i % 20), &format!("wamid.GC{i:03}"), "Jam buka kapan?")));
         let mut sends = tokio::task::JoinSet::new();
-        for payload in &payloads {
+        for (i, payload) in payloads.iter().enumerate() {
             let body = serde_json::to_vec(payload).unwrap();
             let signature = meta_webhook::sign(&app.app_secret, &body);
             let request = app.http.post(app.webhook_url()).header("content-type", "application/json");
-            sends.spawn(request.header("x-hub-signature-256", signature).body(body).send());
+            let request = request.header("x-hub-signature-256", signature).body(body);
+            let wamid = format!("wamid.GC{:03}", i % 60);
+            sends.spawn(async move { (wamid, request.send().await) });
         }
         let mut stored = 0;
         let mut duplicates = 0;
-        while let Some(response) = sends.join_next().await {
-            let response = response.unwrap().unwrap();
+        while let Some(sent) = sends.join_next().await {
+            let (wamid, response) = sent.unwrap();
+            let response = response.unwrap();
             assert_eq!(response.status().as_u16(), 200);
+            // Read from another connection: only committed rows are visible there.
+            let mut reader = app.state.store.begin_read(app.tenant.id).await.unwrap();
+            assert!(reader.message_exists(app.channel.id, &wamid).await.unwrap(), "{wamid} acknowledged before its commit");
+            drop(reader);
             let report: Value = response.json().await.unwrap();
             stored += report["stored"].as_u64().unwrap();
             duplicates += report["duplicates"].as_u64().unwrap();
