@@ -3,7 +3,8 @@
 //! encrypt, durable insert, enqueue, audit). Reports throughput and acknowledgement latency,
 //! timed from each request's scheduled moment so a slow server cannot hide its queueing.
 //! Run: `BALAS_LOAD_RATE=1000 BALAS_LOAD_SECONDS=10 cargo bench --bench ingest`
-//! (`BALAS_BENCH_POSTGRES_URL=postgres://…` adds a PostgreSQL run.)
+//! (`BALAS_BENCH_POSTGRES_URL=postgres://…` adds a PostgreSQL run; `BALAS_BENCH_RUNS=3` repeats
+//! each on a fresh database and adds the median of each column.)
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,22 +27,66 @@ async fn main() -> anyhow::Result<()> {
     let setting = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let (rate, seconds) = (setting("BALAS_LOAD_RATE", 1_000).max(1), setting("BALAS_LOAD_SECONDS", 10).max(1));
     balas::logging::init(balas::logging::LogFormat::Pretty, "warn");
-    let dir = tempfile::tempdir()?;
+    let runs = setting("BALAS_BENCH_RUNS", 1).max(1);
+    println!(
+        "| database | offered | acknowledged | p50 | p90 | p99 | max | not 200 |\n|---|---|---|---|---|---|---|---|"
+    );
     if std::env::var("BALAS_BENCH_SKIP_SQLITE").is_err() {
-        let store = balas::store::connect(&format!("sqlite://{}", dir.path().join("load.db").display())).await?;
-        store.migrate(None).await?;
-        run("SQLite", store, rate, seconds).await?;
+        let mut figures = Vec::new();
+        for _ in 0..runs {
+            let dir = tempfile::tempdir()?;
+            let store = balas::store::connect(&format!("sqlite://{}", dir.path().join("load.db").display())).await?;
+            store.migrate(None).await?;
+            figures.push(run("SQLite", store, rate, seconds).await?);
+        }
+        Figures::print_median("SQLite", rate, seconds, &figures);
     }
     if let Ok(admin) = std::env::var("BALAS_BENCH_POSTGRES_URL") {
-        let database = common::BenchDatabase::create(&admin).await?;
-        let result = run("PostgreSQL (app role, RLS on)", database.store.clone(), rate, seconds).await;
-        database.drop_database().await?;
-        result?;
+        let mut figures = Vec::new();
+        for _ in 0..runs {
+            let database = common::BenchDatabase::create(&admin).await?;
+            let result = run("PostgreSQL (app role, RLS on)", database.store.clone(), rate, seconds).await;
+            database.drop_database().await?;
+            figures.push(result?);
+        }
+        Figures::print_median("PostgreSQL (app role, RLS on)", rate, seconds, &figures);
     }
     Ok(())
 }
 
-async fn run(label: &str, store: Arc<dyn Store>, rate: u64, seconds: u64) -> anyhow::Result<()> {
+/// One run's throughput (acknowledged per second), latency percentiles (ms) and failures.
+struct Figures {
+    acknowledged: f64,
+    latency: [f64; 4],
+    refused: usize,
+}
+
+impl Figures {
+    fn print(&self, label: &str, rate: u64, seconds: u64) {
+        let [p50, p90, p99, max] = self.latency;
+        println!(
+            "| {label} | {rate}/s for {seconds} s | {:.0}/s | {p50:.1} ms | {p90:.1} ms | {p99:.1} ms | {max:.1} ms | {} |",
+            self.acknowledged, self.refused
+        );
+    }
+
+    /// The median of each column over the runs (a column's median, not one run's row).
+    fn print_median(label: &str, rate: u64, seconds: u64, runs: &[Figures]) {
+        if runs.len() < 2 {
+            return;
+        }
+        let median = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        let latency = std::array::from_fn(|i| median(runs.iter().map(|f| f.latency[i]).collect()));
+        let refused = median(runs.iter().map(|f| f.refused as f64).collect()) as usize;
+        let figures = Figures { acknowledged: median(runs.iter().map(|f| f.acknowledged).collect()), latency, refused };
+        figures.print(&format!("**{label}, median of {}**", runs.len()), rate, seconds);
+    }
+}
+
+async fn run(label: &str, store: Arc<dyn Store>, rate: u64, seconds: u64) -> anyhow::Result<Figures> {
     let keys = common::fresh_keys()?;
     let now = balas::clock::Clock::now(&balas::clock::SystemClock);
     let business = balas::demo::seed(&*store, &keys, now).await?;
@@ -101,16 +146,13 @@ async fn run(label: &str, store: Arc<dyn Store>, rate: u64, seconds: u64) -> any
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort();
-    let ms = |p| format!("{:.1} ms", common::percentile_ms(&latencies, p));
-    println!(
-        "| {label} | {rate}/s for {seconds} s | {:.0}/s | {} | {} | {} | {} | {refused} |",
-        latencies.len() as f64 / elapsed,
-        ms(50),
-        ms(90),
-        ms(99),
-        ms(100)
-    );
+    let figures = Figures {
+        acknowledged: latencies.len() as f64 / elapsed,
+        latency: [50, 90, 99, 100].map(|p| common::percentile_ms(&latencies, p)),
+        refused,
+    };
+    figures.print(label, rate, seconds);
     stop.cancel();
     store.close().await;
-    Ok(())
+    Ok(figures)
 }

@@ -514,23 +514,6 @@ macro_rules! tenant_tx_impl {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn insert_audit_rows(&mut self, rows: &[AuditRow], head: &AuditHead) -> StoreResult<()> {
-                // One statement per chunk: a shared ingest transaction appends hundreds of rows.
-                let tenant = self.tenant;
-                for chunk in rows.chunks(500) {
-                    let mut insert = sqlx::QueryBuilder::new("INSERT INTO audit_log (tenant_id, seq, at, actor, action, subject_type, subject_id, detail, prev_hash, hash) ");
-                    insert.push_values(chunk, |mut row, r| {
-                        row.push_bind(tenant).push_bind(r.seq).push_bind($time(r.at)).push_bind(&r.actor).push_bind(&r.action)
-                            .push_bind(&r.subject_type).push_bind(&r.subject_id).push_bind(&r.detail).push_bind(&r.prev_hash).push_bind(&r.hash);
-                    });
-                    insert.build().execute(&mut *self.tx).await?;
-                }
-                sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1")
-                    .bind(self.tenant).bind(head.seq).bind(&head.hash)
-                    .execute(&mut *self.tx).await?;
-                Ok(())
-            }
-
             async fn audit_rows_after(&mut self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
                 Ok(sqlx::query_as("SELECT * FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
                     .bind(self.tenant).bind(after_seq).bind(limit).fetch_all(&mut *self.tx).await?)

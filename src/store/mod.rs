@@ -21,8 +21,6 @@ mod privacy_sql;
 mod reporting_sql;
 #[macro_use]
 mod analytics_sql;
-#[macro_use]
-mod ingest_sql;
 mod analytics;
 mod ingest;
 pub mod postgres;
