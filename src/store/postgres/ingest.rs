@@ -11,9 +11,12 @@ use crate::store::{ContactRecord, ConversationRecord, InboundTouch, IngestOps, J
 
 #[async_trait]
 impl IngestOps for PgTx {
+    // The lookups probe the unique index once per value (`LATERAL … LIMIT 1` cannot be turned
+    // into a scan): a cached generic plan for `= ANY($n)` filtered a whole channel's messages.
     async fn stored_provider_ids(&mut self, channel: ChannelId, ids: &[&str]) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT provider_message_id FROM messages WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = ANY($3)",
+            "SELECT p.id FROM UNNEST($3::text[]) AS p(id) CROSS JOIN LATERAL ( \
+             SELECT 1 FROM messages WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = p.id LIMIT 1) AS stored",
         )
         .bind(self.tenant)
         .bind(channel)
@@ -23,10 +26,11 @@ impl IngestOps for PgTx {
     }
 
     async fn contacts_by_indexes(&mut self, bsuid: &[&[u8]], phone: &[&[u8]]) -> StoreResult<Vec<ContactRecord>> {
-        // `IS NOT NULL` matches the partial unique indexes' predicate.
         Ok(sqlx::query_as(
-            "SELECT * FROM contacts WHERE tenant_id = $1 AND bsuid_index IS NOT NULL AND bsuid_index = ANY($2) \
-             UNION SELECT * FROM contacts WHERE tenant_id = $1 AND phone_index IS NOT NULL AND phone_index = ANY($3)",
+            "SELECT c.* FROM UNNEST($2::bytea[]) AS k(ix) CROSS JOIN LATERAL ( \
+             SELECT * FROM contacts WHERE tenant_id = $1 AND bsuid_index = k.ix LIMIT 1) AS c \
+             UNION SELECT c.* FROM UNNEST($3::bytea[]) AS k(ix) CROSS JOIN LATERAL ( \
+             SELECT * FROM contacts WHERE tenant_id = $1 AND phone_index = k.ix LIMIT 1) AS c",
         )
         .bind(self.tenant)
         .bind(bsuid)
@@ -42,7 +46,9 @@ impl IngestOps for PgTx {
     ) -> StoreResult<Vec<ConversationRecord>> {
         let contacts: Vec<Uuid> = contacts.iter().map(|c| c.0).collect();
         Ok(sqlx::query_as(
-            "SELECT * FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND state <> 'closed' AND contact_id = ANY($3)",
+            "SELECT v.* FROM UNNEST($3::uuid[]) AS k(contact) CROSS JOIN LATERAL ( \
+             SELECT * FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND contact_id = k.contact \
+             AND state <> 'closed' LIMIT 1) AS v",
         )
         .bind(self.tenant)
         .bind(channel)

@@ -20,7 +20,7 @@ impl IngestOps for SqliteTx {
                 .push_bind(self.tenant)
                 .push(" AND channel_id = ")
                 .push_bind(channel)
-                .push(" AND provider_message_id IN (");
+                .push(" AND provider_message_id IS NOT NULL AND provider_message_id IN (");
             let mut list = select.separated(", ");
             for id in chunk {
                 list.push_bind(*id);
