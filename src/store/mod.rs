@@ -224,8 +224,9 @@ pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + Send {
     async fn enqueue_job(&mut self, job: &JobRecord) -> StoreResult<bool>;
     async fn job(&mut self, id: JobId) -> StoreResult<Option<JobRecord>>;
     /// Notes what a running job is about to do (in `last_error`), only while `worker` holds it.
-    async fn note_job(&mut self, id: JobId, worker: &str, note: &str) -> StoreResult<bool>;
-    /// Marks the job done / rescheduled / dead, only while `worker` still holds its lease.
+    async fn note_job(&mut self, id: JobId, worker: &str, note: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Marks the job done / rescheduled / dead, only while `worker` still holds its lease. Done
+    /// clears `last_error`: a note such as `handing_over` is moot once the job finished.
     async fn finish_job(
         &mut self,
         id: JobId,

@@ -47,7 +47,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
 
     let mut tx = state.store.begin(job.tenant_id).await?;
-    let holding = tx.note_job(job.id, worker, HANDING_OVER).await?;
+    let holding = tx.note_job(job.id, worker, HANDING_OVER, state.clock.now()).await?;
     tx.commit().await?;
     if !holding {
         return Ok(()); // the lease lapsed: the job's new holder sends it
