@@ -100,7 +100,19 @@ pub trait Store: Send + Sync {
     /// Channel id → tenant, through a table that holds no personal data.
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>>;
 
-    /// Leases up to `limit` runnable jobs (queued and due, or running with an expired lease).
+    /// Leases the next runnable job (queued and due, or running with an expired lease) and
+    /// returns it with its transaction still open, scoped to the job's tenant: the caller
+    /// appends the claim's audit row and commits, so the lease and its audit row are one
+    /// durable commit. `None` (nothing due) has already rolled back.
+    async fn claim_next(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<(JobRecord, Box<dyn TenantTx>)>>;
+
+    /// Leases up to `limit` runnable jobs at once, with no audit row: for tests that play a
+    /// worker which dies holding them. Workers use `claim_next`.
     async fn claim_jobs(
         &self,
         worker: &str,

@@ -13,7 +13,7 @@ use crate::audit::{self, AuditEntry};
 use crate::domain::{DeliveryStatus, EscalationReason, JobId, MessageId, TenantId};
 use crate::engine::Handover;
 use crate::owner;
-use crate::store::{ClaimedJob, JobOutcome, JobRecord, StatusChange, StoreError, StoreResult, TenantTx};
+use crate::store::{JobOutcome, JobRecord, StatusChange, StoreError, StoreResult, TenantTx};
 
 pub mod outbound;
 mod respond;
@@ -166,11 +166,13 @@ impl Worker {
     /// Claims one due job and runs it; false when nothing was due.
     pub async fn run_once(&self) -> StoreResult<bool> {
         let now = self.state.clock.now();
-        let lease = chrono::Duration::from_std(self.state.config.lease).unwrap_or(chrono::Duration::minutes(2));
-        let claimed = self.state.store.claim_jobs(&self.id, 1, now, now + lease).await?;
-        let Some(job) = claimed.into_iter().next() else {
+        let Some((job, mut tx)) = self.state.store.claim_next(&self.id, now, lease_until(&self.state, now)).await?
+        else {
             return Ok(false);
         };
+        // In the claim's own transaction: a lease is never taken without its audit row.
+        audit::append(&mut *tx, vec![claimed(&job, &self.id)], now).await?;
+        tx.commit().await?;
         self.execute(job).await?;
         Ok(true)
     }
@@ -202,18 +204,10 @@ impl Worker {
         }
     }
 
-    async fn execute(&self, claimed: ClaimedJob) -> StoreResult<()> {
-        let now = self.state.clock.now();
-        let mut tx = self.state.store.begin(claimed.tenant_id).await?;
-        let Some(job) = tx.job(claimed.id).await? else {
-            return Ok(());
-        };
+    /// Runs a job this worker holds.
+    async fn execute(&self, job: JobRecord) -> StoreResult<()> {
         let kind = JobKind::parse(&job.kind);
-        let entry = AuditEntry::new("worker", "job.claimed", "job", Some(job.id.to_string()))
-            .detail(json!({ "kind": job.kind, "attempt": job.attempts, "worker": self.id }));
-        audit::append(&mut *tx, vec![entry], now).await?;
-        tx.commit().await?;
-        let waited = (now - job.run_at).to_std().unwrap_or_default();
+        let waited = (self.state.clock.now() - job.run_at).to_std().unwrap_or_default();
         let started = std::time::Instant::now();
         let result = match kind {
             // A job re-claimed after crashes past its budget is not run again.
@@ -312,6 +306,17 @@ impl Worker {
         trail.extend(owner::escalate(&self.state, tx, &conversation, &handover, opening, now).await?.1);
         Ok(Some(trail))
     }
+}
+
+/// How long a job taken now is held before any worker may take it over.
+pub fn lease_until(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(state.config.lease).unwrap_or(chrono::Duration::minutes(2))
+}
+
+/// The audit row of a worker taking a job, in the transaction that gives it the lease.
+pub fn claimed(job: &JobRecord, worker: &str) -> AuditEntry {
+    AuditEntry::new("worker", "job.claimed", "job", Some(job.id.to_string()))
+        .detail(json!({ "kind": job.kind, "attempt": job.attempts, "worker": worker }))
 }
 
 /// A send job whose message already has a provider id (a retry after the provider answered):
