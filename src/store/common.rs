@@ -255,9 +255,10 @@ macro_rules! tenant_tx_impl {
                     .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
             }
 
-            async fn note_job(&mut self, id: JobId, worker: &str, note: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-                let sql = "UPDATE jobs SET last_error = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'";
-                let noted = sqlx::query(sql).bind(self.tenant).bind(id).bind(worker).bind(note).bind($time(now)).execute(&mut *self.tx).await?;
+            async fn note_job(&mut self, id: JobId, worker: &str, note: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> StoreResult<bool> {
+                let sql = "UPDATE jobs SET last_error = $4, updated_at = $5, locked_until = $6 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'";
+                let noted = sqlx::query(sql).bind(self.tenant).bind(id).bind(worker).bind(note).bind($time(now)).bind($time(lease_until))
+                    .execute(&mut *self.tx).await?;
                 Ok(noted.rows_affected() == 1)
             }
 
