@@ -179,4 +179,20 @@ on_both_databases! {
         let late = tx.finish_job(send, dying.id(), &JobOutcome::Done, app.clock.now()).await.unwrap();
         assert!(!late, "the stopped worker cannot finish the send it lost");
     }
+
+    async fn a_note_on_a_job_stamps_it_and_renews_its_lease(app) {
+        app.send_webhook(&app.text(&customer(11), "wamid.NOTE1", "Jam buka kapan?")).await;
+        let now = app.clock.now();
+        let claimed = app.state.store.claim_jobs("noting", 1, now, now + chrono::Duration::minutes(2)).await.unwrap();
+        app.clock.advance(chrono::Duration::minutes(1));
+        let later = app.clock.now();
+        let mut tx = app.state.store.begin(app.tenant.id).await.unwrap();
+        let noted = tx.note_job(claimed[0].id, "noting", "handing_over", later, later + chrono::Duration::minutes(2)).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(noted);
+        let stamped = "SELECT COUNT(*) FROM jobs WHERE last_error = 'handing_over' AND updated_at > created_at AND locked_until > updated_at";
+        assert_eq!(app.inspect.scalar(stamped).await, 1);
+        app.clock.advance(chrono::Duration::seconds(90));
+        assert_eq!(app.drain().await, 0, "the renewed lease still holds past the first one's end");
+    }
 }
