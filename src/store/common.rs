@@ -255,15 +255,16 @@ macro_rules! tenant_tx_impl {
                     .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
             }
 
-            async fn note_job(&mut self, id: JobId, worker: &str, note: &str) -> StoreResult<bool> {
-                let sql = "UPDATE jobs SET last_error = $4 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'";
-                let noted = sqlx::query(sql).bind(self.tenant).bind(id).bind(worker).bind(note).execute(&mut *self.tx).await?;
+            async fn note_job(&mut self, id: JobId, worker: &str, note: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> StoreResult<bool> {
+                let sql = "UPDATE jobs SET last_error = $4, updated_at = $5, locked_until = $6 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'";
+                let noted = sqlx::query(sql).bind(self.tenant).bind(id).bind(worker).bind(note).bind($time(now)).bind($time(lease_until))
+                    .execute(&mut *self.tx).await?;
                 Ok(noted.rows_affected() == 1)
             }
 
             async fn finish_job(&mut self, id: JobId, worker: &str, outcome: &JobOutcome<'_>, now: DateTime<Utc>) -> StoreResult<bool> {
                 let (sql, run_at, error) = match outcome {
-                    JobOutcome::Done => ("UPDATE jobs SET state = 'done', locked_by = NULL, locked_until = NULL, updated_at = $4 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'", None, None),
+                    JobOutcome::Done => ("UPDATE jobs SET state = 'done', locked_by = NULL, locked_until = NULL, updated_at = $4, last_error = NULL WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'", None, None),
                     JobOutcome::Retry { run_at, error } => ("UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, updated_at = $4, run_at = $5, last_error = $6 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'", Some(*run_at), Some(*error)),
                     JobOutcome::Dead { error } => ("UPDATE jobs SET state = 'dead', locked_by = NULL, locked_until = NULL, updated_at = $4, last_error = $5 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'", None, Some(*error)),
                     JobOutcome::Later { run_at } => ("UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, updated_at = $4, run_at = $5, attempts = 0, last_error = NULL WHERE tenant_id = $1 AND id = $2 AND locked_by = $3 AND state = 'running'", Some(*run_at), None),

@@ -105,7 +105,19 @@ pub trait Store: Send + Sync {
     /// Channel id → tenant, through a table that holds no personal data.
     async fn route_channel(&self, channel: ChannelId) -> StoreResult<Option<ChannelRoute>>;
 
-    /// Leases up to `limit` runnable jobs (queued and due, or running with an expired lease).
+    /// Leases the next runnable job (queued and due, or running with an expired lease) and
+    /// returns it with its transaction still open, scoped to the job's tenant: the caller
+    /// appends the claim's audit row and commits, so the lease and its audit row are one
+    /// durable commit. `None` (nothing due) has already rolled back.
+    async fn claim_next(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<(JobRecord, Box<dyn TenantTx>)>>;
+
+    /// Leases up to `limit` runnable jobs at once, with no audit row: for tests that play a
+    /// worker which dies holding them. Workers use `claim_next`.
     async fn claim_jobs(
         &self,
         worker: &str,
@@ -228,9 +240,18 @@ pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + IngestOps + Send 
     /// Enqueues unless the same (kind, subject) job exists; returns whether it enqueued.
     async fn enqueue_job(&mut self, job: &JobRecord) -> StoreResult<bool>;
     async fn job(&mut self, id: JobId) -> StoreResult<Option<JobRecord>>;
-    /// Notes what a running job is about to do (in `last_error`), only while `worker` holds it.
-    async fn note_job(&mut self, id: JobId, worker: &str, note: &str) -> StoreResult<bool>;
-    /// Marks the job done / rescheduled / dead, only while `worker` still holds its lease.
+    /// Notes what a running job is about to do (in `last_error`) and renews its lease until
+    /// `lease_until`, only while `worker` holds it.
+    async fn note_job(
+        &mut self,
+        id: JobId,
+        worker: &str,
+        note: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Marks the job done / rescheduled / dead, only while `worker` still holds its lease. Done
+    /// clears `last_error`: a note such as `handing_over` is moot once the job finished.
     async fn finish_job(
         &mut self,
         id: JobId,

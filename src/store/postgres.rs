@@ -148,6 +148,37 @@ impl Store for PgStore {
         Ok(sqlx::query_as(shared_sql::ROUTE_CHANNEL).bind(channel).fetch_optional(&self.pool).await?)
     }
 
+    async fn claim_next(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<(JobRecord, Box<dyn TenantTx>)>> {
+        let mut tx = self.pool.begin().await?;
+        // `jobs` has no RLS (ids and states only); the tenant scope is set once the job is known.
+        let job: Option<JobRecord> = sqlx::query_as(
+            "WITH next AS ( \
+                SELECT id FROM jobs \
+                WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) \
+                ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, locked_by = $1, locked_until = $3, updated_at = $2 \
+             FROM next WHERE j.id = next.id \
+             RETURNING j.*",
+        )
+        .bind(worker)
+        .bind(now)
+        .bind(lease_until)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(job) = job else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let tenant = job.tenant_id;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await?;
+        Ok(Some((job, Box::new(PgTx { tx, tenant }))))
+    }
+
     async fn claim_jobs(
         &self,
         worker: &str,

@@ -91,6 +91,31 @@ impl Store for SqliteStore {
         Ok(sqlx::query_as(shared_sql::ROUTE_CHANNEL).bind(channel).fetch_optional(&self.reader).await?)
     }
 
+    async fn claim_next(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<(JobRecord, Box<dyn TenantTx>)>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let job: Option<JobRecord> = sqlx::query_as(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $3, updated_at = $2 \
+             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) ORDER BY run_at, id LIMIT 1) \
+             RETURNING *",
+        )
+            .bind(worker)
+            .bind(sql_time(now))
+            .bind(sql_time(lease_until))
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(job) = job else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let tenant = job.tenant_id;
+        Ok(Some((job, Box::new(SqliteTx { tx, tenant }))))
+    }
+
     async fn claim_jobs(
         &self,
         worker: &str,

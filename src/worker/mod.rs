@@ -1,5 +1,9 @@
 //! The durable job queue's worker: claims jobs with a lease, runs them, retries with
 //! exponential backoff and jitter, and dead-letters after the maximum number of attempts.
+//!
+//! A respond job hands its reply's send jobs to the worker that ran it: they are inserted
+//! already leased by it, in the respond transaction, and it runs them right after that commit.
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +17,7 @@ use crate::audit::{self, AuditEntry};
 use crate::domain::{DeliveryStatus, EscalationReason, JobId, MessageId, TenantId};
 use crate::engine::Handover;
 use crate::owner;
-use crate::store::{ClaimedJob, JobOutcome, JobRecord, StatusChange, StoreError, StoreResult, TenantTx};
+use crate::store::{JobOutcome, JobRecord, StatusChange, StoreError, StoreResult, TenantTx};
 
 pub mod outbound;
 mod respond;
@@ -141,43 +145,67 @@ impl From<StoreError> for JobFailure {
 pub struct Worker {
     state: AppState,
     id: String,
+    /// Once cancelled, no job handed to this worker is started: it keeps the lease until
+    /// `release_jobs` at shutdown gives it back, or the lease expires.
+    stopping: CancellationToken,
 }
 
 impl Worker {
     pub fn new(state: AppState, name: &str) -> Self {
         let suffix = Uuid::new_v4().simple().to_string();
-        Self { state, id: format!("{name}-{}", &suffix[..8]) }
+        Self { state, id: format!("{name}-{}", &suffix[..8]), stopping: CancellationToken::new() }
     }
 
     pub fn id(&self) -> &str {
         &self.id
     }
 
+    /// The worker stops starting handed-over jobs once `stopping` is cancelled (as `run` does
+    /// with its shutdown token). Tests use it to stop a worker right after a respond commit.
+    pub fn stopping_on(mut self, stopping: CancellationToken) -> Self {
+        self.stopping = stopping;
+        self
+    }
+
     /// Runs due jobs one by one until none is due; returns how many ran. Tests and the demo
     /// use this to drain the queue deterministically.
     pub async fn run_until_idle(&self) -> StoreResult<usize> {
         let mut ran = 0;
-        while self.run_once().await? {
+        loop {
+            match self.run_once().await? {
+                0 => return Ok(ran),
+                n => ran += n,
+            }
+        }
+    }
+
+    /// Claims one due job and runs it, then the send jobs it handed to this worker; returns
+    /// how many jobs ran (0: nothing was due).
+    pub async fn run_once(&self) -> StoreResult<usize> {
+        let now = self.state.clock.now();
+        let Some((job, mut tx)) = self.state.store.claim_next(&self.id, now, lease_until(&self.state, now)).await?
+        else {
+            return Ok(0);
+        };
+        // In the claim's own transaction: a lease is never taken without its audit row.
+        audit::append(&mut *tx, vec![claimed(&job, &self.id)], now).await?;
+        tx.commit().await?;
+        let mut handed = VecDeque::from(self.execute(job).await?);
+        let mut ran = 1;
+        while let Some(next) = handed.pop_front() {
+            if self.stopping.is_cancelled() {
+                break;
+            }
+            handed.extend(self.execute(next).await?);
             ran += 1;
         }
         Ok(ran)
     }
 
-    /// Claims one due job and runs it; false when nothing was due.
-    pub async fn run_once(&self) -> StoreResult<bool> {
-        let now = self.state.clock.now();
-        let lease = chrono::Duration::from_std(self.state.config.lease).unwrap_or(chrono::Duration::minutes(2));
-        let claimed = self.state.store.claim_jobs(&self.id, 1, now, now + lease).await?;
-        let Some(job) = claimed.into_iter().next() else {
-            return Ok(false);
-        };
-        self.execute(job).await?;
-        Ok(true)
-    }
-
     /// The background loop: wakes on new work or every poll interval, stops on `shutdown`.
     /// A job in flight finishes; the caller releases leases of jobs cut off by a timeout.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        self.stopping = shutdown.clone();
         let wake = self.state.queue_wake.clone();
         loop {
             let notified = wake.notified();
@@ -187,8 +215,8 @@ impl Worker {
                 break;
             }
             let pause = match self.run_once().await {
-                Ok(true) => continue,
-                Ok(false) => self.state.config.poll_interval,
+                Ok(0) => self.state.config.poll_interval,
+                Ok(_) => continue,
                 Err(e) => {
                     tracing::error!(worker = %self.id, error = %e, "claiming a job failed");
                     Duration::from_secs(1)
@@ -202,23 +230,17 @@ impl Worker {
         }
     }
 
-    async fn execute(&self, claimed: ClaimedJob) -> StoreResult<()> {
-        let now = self.state.clock.now();
-        let mut tx = self.state.store.begin(claimed.tenant_id).await?;
-        let Some(job) = tx.job(claimed.id).await? else {
-            return Ok(());
-        };
+    /// Runs a job this worker holds (claimed, or handed over leased); returns the send jobs
+    /// it handed to this worker in turn.
+    async fn execute(&self, job: JobRecord) -> StoreResult<Vec<JobRecord>> {
         let kind = JobKind::parse(&job.kind);
-        let entry = AuditEntry::new("worker", "job.claimed", "job", Some(job.id.to_string()))
-            .detail(json!({ "kind": job.kind, "attempt": job.attempts, "worker": self.id }));
-        audit::append(&mut *tx, vec![entry], now).await?;
-        tx.commit().await?;
-        let waited = (now - job.run_at).to_std().unwrap_or_default();
+        let waited = (self.state.clock.now() - job.run_at).to_std().unwrap_or_default();
         let started = std::time::Instant::now();
+        let mut handed = Vec::new();
         let result = match kind {
             // A job re-claimed after crashes past its budget is not run again.
             _ if job.attempts > job.max_attempts => Err(JobFailure::Permanent("attempts_exhausted".into())),
-            Some(JobKind::Respond) => respond::run(&self.state, &self.id, &job).await,
+            Some(JobKind::Respond) => respond::run(&self.state, &self.id, &job).await.map(|sends| handed = sends),
             Some(JobKind::Send) => send::run(&self.state, &self.id, &job).await,
             Some(JobKind::OwnerNotice) => owner::notify::run_notice(&self.state, &self.id, &job).await,
             Some(JobKind::OwnerSend) => owner::deliver::run(&self.state, &self.id, &job).await,
@@ -233,7 +255,7 @@ impl Worker {
         if let Err(failure) = result {
             self.fail(&job, failure).await?;
         }
-        Ok(())
+        Ok(handed)
     }
 
     /// Reschedules with backoff, or dead-letters once attempts are spent or the failure is
@@ -312,6 +334,17 @@ impl Worker {
         trail.extend(owner::escalate(&self.state, tx, &conversation, &handover, opening, now).await?.1);
         Ok(Some(trail))
     }
+}
+
+/// How long a job taken now is held before any worker may take it over.
+pub fn lease_until(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(state.config.lease).unwrap_or(chrono::Duration::minutes(2))
+}
+
+/// The audit row of a worker taking a job, in the transaction that gives it the lease.
+pub fn claimed(job: &JobRecord, worker: &str) -> AuditEntry {
+    AuditEntry::new("worker", "job.claimed", "job", Some(job.id.to_string()))
+        .detail(json!({ "kind": job.kind, "attempt": job.attempts, "worker": worker }))
 }
 
 /// A send job whose message already has a provider id (a retry after the provider answered):

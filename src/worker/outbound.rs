@@ -1,5 +1,5 @@
 //! Messages to customers: stored encrypted with one send job per part, in the caller's
-//! transaction (a transactional outbox).
+//! transaction (a transactional outbox). A worker may store the send jobs leased to itself.
 use chrono::{DateTime, Utc};
 
 use super::JobKind;
@@ -33,6 +33,20 @@ pub fn business_of(tenant: &TenantRecord) -> Business {
     }
 }
 
+/// The worker that stores a reply and will send it itself right after its commit.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub worker: &'a str,
+    pub until: DateTime<Utc>,
+}
+
+/// The parts of one outbound message and who wrote them.
+struct Outgoing<'a> {
+    reply_to: Option<MessageId>,
+    author: Author,
+    parts: &'a [String],
+}
+
 /// Stores the parts of a reply to `inbound` and enqueues one send job per part.
 pub async fn store_reply(
     state: &AppState,
@@ -45,7 +59,31 @@ pub async fn store_reply(
     let Some(original) = tx.message(inbound).await? else {
         return Ok(Vec::new());
     };
-    store_outbound(state, tx, &original, Some(inbound), author, parts, now).await
+    let outgoing = Outgoing { reply_to: Some(inbound), author, parts };
+    Ok(message_ids(&store_outbound(state, tx, &original, outgoing, None, now).await?))
+}
+
+/// Like `store_reply`, but each send job is inserted already leased by `lease.worker` (running,
+/// attempt 1): that worker runs them after commit without claiming them. If it never does (a
+/// crash), the lease expires and any worker claims them as usual. Returns the leased jobs.
+pub async fn store_reply_leased(
+    state: &AppState,
+    tx: &mut dyn TenantTx,
+    inbound: MessageId,
+    parts: &[String],
+    lease: Lease<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<JobRecord>> {
+    let Some(original) = tx.message(inbound).await? else {
+        return Ok(Vec::new());
+    };
+    let outgoing = Outgoing { reply_to: Some(inbound), author: Author::Bot, parts };
+    store_outbound(state, tx, &original, outgoing, Some(lease), now).await
+}
+
+/// The outbound messages behind their send jobs.
+pub fn message_ids(jobs: &[JobRecord]) -> Vec<MessageId> {
+    jobs.iter().map(|job| MessageId(job.subject_id)).collect()
 }
 
 /// Stores a message to the customer of a conversation that answers no message in
@@ -62,18 +100,20 @@ pub async fn store_to_customer(
     let Some(latest) = recent.iter().rev().find(|m| m.direction == "in") else {
         return Ok(Vec::new());
     };
-    store_outbound(state, tx, latest, None, author, parts, now).await
+    let outgoing = Outgoing { reply_to: None, author, parts };
+    Ok(message_ids(&store_outbound(state, tx, latest, outgoing, None, now).await?))
 }
 
+/// Stores the messages and their send jobs; returns the jobs.
 async fn store_outbound(
     state: &AppState,
     tx: &mut dyn TenantTx,
     original: &MessageRecord,
-    reply_to: Option<MessageId>,
-    author: Author,
-    parts: &[String],
+    outgoing: Outgoing<'_>,
+    lease: Option<Lease<'_>>,
     now: DateTime<Utc>,
-) -> StoreResult<Vec<MessageId>> {
+) -> StoreResult<Vec<JobRecord>> {
+    let Outgoing { reply_to, author, parts } = outgoing;
     let Some(contact) = tx.contact(original.contact_id).await? else {
         return Ok(Vec::new());
     };
@@ -81,7 +121,7 @@ async fn store_outbound(
     // A reply to a group message goes back to the group.
     let group = contacts::message_meta(original, &key)?.group;
     let meta_enc = contacts::seal_meta(&MessageMeta { group, ..MessageMeta::default() }, &key);
-    let mut ids = Vec::new();
+    let mut jobs = Vec::new();
     for (part, text) in parts.iter().enumerate() {
         let record = MessageRecord {
             id: MessageId::new(),
@@ -105,10 +145,19 @@ async fn store_outbound(
             updated_at: now,
         };
         if tx.insert_message(&record).await? {
-            let job = JobRecord::new(original.tenant_id, JobKind::Send, record.id.0, state.config.max_attempts, now);
-            tx.enqueue_job(&job).await?;
-            ids.push(record.id);
+            let mut job =
+                JobRecord::new(original.tenant_id, JobKind::Send, record.id.0, state.config.max_attempts, now);
+            if let Some(lease) = lease {
+                job.state = "running".into();
+                job.attempts = 1;
+                job.locked_by = Some(lease.worker.into());
+                job.locked_until = Some(lease.until);
+            }
+            // A new message's job cannot exist yet; only one really inserted is handed back.
+            if tx.enqueue_job(&job).await? {
+                jobs.push(job);
+            }
         }
     }
-    Ok(ids)
+    Ok(jobs)
 }

@@ -1,16 +1,17 @@
 //! `respond(message)`: read what the engine needs, decide outside any transaction (the LLM
 //! when configured and within budget, else the offline responder), then store the reply or
 //! the escalation, the LLM usage and the audit rows, and finish the job in one transaction.
+//! A reply's send jobs are stored leased by this worker, which runs them next.
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::JobFailure;
-use super::outbound::{business_of, business_profile, store_reply};
+use super::outbound::{Lease, business_of, business_profile, message_ids, store_reply_leased};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::channels::split_body;
 use crate::contacts;
-use crate::domain::{Author, ConversationState, EscalationReason, MessageId, MessageKind, Provider};
+use crate::domain::{ConversationState, EscalationReason, MessageId, MessageKind, Provider};
 use crate::engine::assistant::{self, Conversation};
 use crate::engine::triggers::{self, BusinessHours, Rules, Turn};
 use crate::engine::{self, Decision, Handover, Incoming};
@@ -28,7 +29,8 @@ use crate::tenants;
 /// Earlier messages given to the model, at most; the token budget trims further.
 const HISTORY_MESSAGES: i64 = 30;
 
-pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+/// Returns the reply's send jobs, leased by `worker`, for it to run after this commit.
+pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<Vec<JobRecord>, JobFailure> {
     let message_id = MessageId(job.subject_id);
     let permanent = |class: &str| JobFailure::Permanent(class.into());
 
@@ -113,11 +115,14 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let now = state.clock.now();
     let mut tx = state.store.begin(job.tenant_id).await?;
     if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
-        return Ok(()); // our lease was taken over; the other worker owns this job now
+        return Ok(Vec::new()); // our lease was taken over; the other worker owns this job now
     }
     state.metrics.llm(&attempts);
     let mut trail =
         usage::record(&mut *tx, Some(message_id), ("message", message_id.to_string()), &attempts, now).await?;
+    // Whether this transaction queued jobs for any worker (owner messages, notices).
+    let mut queued = false;
+    let mut handed = Vec::new();
     if over_budget && tx.mark_budget_notice(&month.format("%Y-%m").to_string()).await? {
         tracing::warn!(tenant = %tenant.id, "monthly LLM token budget used up; the offline responder answers");
         let budget = tenant.settings.monthly_token_budget;
@@ -126,6 +131,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         let key = tenants::data_key(&mut *tx, &state.keys).await?;
         let about = About { channel: message.channel_id, escalation: None, contact: None, key: &key };
         let told = owner::notify::to_owners(state, &mut *tx, about, "budget", &text, now).await?;
+        queued = true;
         trail.push(
             AuditEntry::new("worker", "llm.budget_exhausted", "tenant", Some(tenant.id.to_string()))
                 .detail(json!({ "budget": budget, "used": tokens_used, "owner_messages": told })),
@@ -136,28 +142,22 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     if let Some(command) = customer_command {
         let from = whatsapp::Sender { message: &message, contact: &contact, conversation: &current, tenant: &tenant };
         trail.extend(whatsapp::handle(state, &mut *tx, command, from, now).await?);
+        queued = true;
     } else {
-        trail.extend(
-            decided(
-                state,
-                &mut *tx,
-                Decided {
-                    decision,
-                    with_bot,
-                    already_answered,
-                    message: &message,
-                    channel: &channel,
-                    current: &current,
-                },
-                now,
-            )
-            .await?,
-        );
+        let d =
+            Decided { decision, with_bot, already_answered, message: &message, channel: &channel, current: &current };
+        let stored = decided(state, &mut *tx, worker, d, now).await?;
+        trail.extend(stored.trail);
+        queued |= stored.queued;
+        handed = stored.handed;
     }
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
-    state.queue_wake.notify_waiters();
-    Ok(())
+    // Waking idle workers for the reply alone would only have them race this one to the database.
+    if queued {
+        state.queue_wake.notify_waiters();
+    }
+    Ok(handed)
 }
 
 struct Decided<'a> {
@@ -169,34 +169,54 @@ struct Decided<'a> {
     current: &'a ConversationRecord,
 }
 
+/// What storing the decision did, besides the audit rows.
+struct Stored {
+    trail: Vec<AuditEntry>,
+    /// Send jobs leased by this worker, to run after commit.
+    handed: Vec<JobRecord>,
+    /// Whether jobs were queued for any worker to claim.
+    queued: bool,
+}
+
+impl Stored {
+    fn for_others(trail: Vec<AuditEntry>) -> Self {
+        Self { trail, handed: Vec::new(), queued: true }
+    }
+}
+
 /// Stores what the engine decided: a reply, a ticket, a forward to the owner, or nothing.
 async fn decided(
     state: &AppState,
     tx: &mut dyn TenantTx,
+    worker: &str,
     d: Decided<'_>,
     now: DateTime<Utc>,
-) -> StoreResult<Vec<AuditEntry>> {
+) -> StoreResult<Stored> {
     let Decided { decision, with_bot, already_answered, message, channel, current } = d;
     let message_id = message.id;
     Ok(match decision {
         // The owner has this conversation: they see the message, the bot stays silent.
         _ if !with_bot && !already_answered => {
-            owner::notify::forward_to_ticket(state, tx, current.id, message, now).await?.1
+            Stored::for_others(owner::notify::forward_to_ticket(state, tx, current.id, message, now).await?.1)
         }
         Decision::Reply { text, basis } => {
             let max = Provider::parse(&channel.provider).map_or(1600, Provider::max_body_chars);
-            let ids = store_reply(state, &mut *tx, message_id, Author::Bot, &split_body(&text, max), now).await?;
-            vec![
+            let lease = Lease { worker, until: super::lease_until(state, now) };
+            let handed = store_reply_leased(state, &mut *tx, message_id, &split_body(&text, max), lease, now).await?;
+            let mut trail = vec![
                 AuditEntry::new("worker", "reply.decided", "message", Some(message_id.to_string()))
-                    .detail(json!({ "basis": basis, "messages": ids })),
-            ]
+                    .detail(json!({ "basis": basis, "messages": message_ids(&handed) })),
+            ];
+            trail.extend(handed.iter().map(|job| super::claimed(job, worker)));
+            Stored { trail, handed, queued: false }
         }
         Decision::Escalate(handover) => {
             // A customer who sent STOP gets no automatic holding message either.
             let holding = handover.reason != EscalationReason::BotStopped;
-            owner::escalate(state, tx, current, &handover, Opening::after(Some(message_id), holding), now).await?.1
+            let opening = Opening::after(Some(message_id), holding);
+            Stored::for_others(owner::escalate(state, tx, current, &handover, opening, now).await?.1)
         }
-        Decision::Ignore { why } => vec![skipped(message_id, why)],
+        Decision::Ignore { why } => Stored { trail: vec![skipped(message_id, why)], handed: Vec::new(), queued: false },
     })
 }
 

@@ -46,8 +46,11 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     };
     let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
 
+    // Committed before the provider call, on its own: see the in-doubt rule above. The lease is
+    // renewed with it, so a send handed over with a reply's earlier parts has its full lease.
+    let now = state.clock.now();
     let mut tx = state.store.begin(job.tenant_id).await?;
-    let holding = tx.note_job(job.id, worker, HANDING_OVER).await?;
+    let holding = tx.note_job(job.id, worker, HANDING_OVER, now, super::lease_until(state, now)).await?;
     tx.commit().await?;
     if !holding {
         return Ok(()); // the lease lapsed: the job's new holder sends it

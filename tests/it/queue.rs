@@ -120,3 +120,79 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM conversations WHERE state = 'escalated' AND escalation_reason = 'reply_failed'").await, 1);
     }
 }
+
+on_both_databases! {
+    async fn the_worker_that_decides_a_reply_sends_it_without_claiming_it_again(app) {
+        app.send_webhook(&app.text(&customer(9), "wamid.CHAIN1", "Jam buka kapan?")).await;
+        assert_eq!(app.worker.run_once().await.unwrap(), 2, "one claim ran the respond job and then its send");
+        assert_eq!(app.providers.received().len(), 1);
+        assert_eq!(app.drain().await, 0, "nothing was left for a second claim");
+
+        // Both jobs are on the audit trail as taken by this worker, each once.
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'job.claimed'").await, 2);
+        let claimed = app.inspect.text("SELECT detail FROM audit_log WHERE action = 'job.claimed' ORDER BY seq DESC LIMIT 1").await.unwrap();
+        let claimed: serde_json::Value = serde_json::from_str(&claimed).unwrap();
+        assert_eq!(claimed["kind"], "send");
+        assert_eq!(claimed["attempt"], 1);
+        assert_eq!(claimed["worker"], app.worker.id());
+        // The send's claim is recorded before the reply was handed over, and it ends done, its note cleared.
+        let order = "SELECT COUNT(*) FROM audit_log c JOIN audit_log s ON s.action = 'message.sent' WHERE c.action = 'job.claimed' AND c.seq < s.seq";
+        assert_eq!(app.inspect.scalar(order).await, 2);
+        let done = "SELECT COUNT(*) FROM jobs WHERE state = 'done' AND attempts = 1 AND last_error IS NULL AND locked_by IS NULL";
+        assert_eq!(app.inspect.scalar(done).await, 2);
+        let verdict = balas::audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
+        assert!(matches!(verdict, balas::audit::Verdict::Intact { .. }), "{verdict:?}");
+    }
+
+    async fn a_reply_stranded_by_its_worker_after_the_respond_commit_is_sent_once_by_another_after_the_lease(app) {
+        app.send_webhook(&app.text(&customer(10), "wamid.CHAIN2", "Jam buka kapan?")).await;
+        // The worker stops right after the respond commit: its reply's send is never started.
+        let stopped = tokio_util::sync::CancellationToken::new();
+        stopped.cancel();
+        let dying = app.worker_with(|_| {}).stopping_on(stopped);
+        assert_eq!(dying.run_once().await.unwrap(), 1);
+        assert!(app.providers.received().is_empty());
+        let leased = "SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'running' AND attempts = 1 AND locked_until IS NOT NULL AND last_error IS NULL";
+        assert_eq!(app.inspect.scalar(leased).await, 1, "the send job was stored already leased");
+        let holder = app.inspect.text("SELECT locked_by FROM jobs WHERE kind = 'send'").await;
+        assert_eq!(holder.as_deref(), Some(dying.id()));
+        assert_eq!(app.drain().await, 0, "no other worker takes it while the lease lasts");
+
+        app.clock.advance(chrono::Duration::minutes(3));
+        assert_eq!(app.drain().await, 1, "another worker claims it once the lease has expired");
+        assert_eq!(app.providers.received().len(), 1);
+        app.clock.advance(chrono::Duration::minutes(3));
+        assert_eq!(app.drain().await, 0);
+        assert_eq!(app.providers.received().len(), 1, "delivered exactly once");
+        let sent = "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'sent' AND provider_message_id IS NOT NULL";
+        assert_eq!(app.inspect.scalar(sent).await, 1);
+        let done = "SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'done' AND attempts = 2 AND last_error IS NULL";
+        assert_eq!(app.inspect.scalar(done).await, 1);
+        // Handed to the stopped worker, then claimed by the other one: both on the trail.
+        let claims = "SELECT COUNT(*) FROM audit_log WHERE action = 'job.claimed' AND detail LIKE '%\"send\"%'";
+        assert_eq!(app.inspect.scalar(claims).await, 2);
+
+        // The latest claim is the other worker's, of the send job.
+        let send = app.inspect.text("SELECT subject_id FROM audit_log WHERE action = 'job.claimed' ORDER BY seq DESC LIMIT 1").await;
+        let send: balas::domain::JobId = send.unwrap().parse().unwrap();
+        let mut tx = app.state.store.begin(app.tenant.id).await.unwrap();
+        let late = tx.finish_job(send, dying.id(), &JobOutcome::Done, app.clock.now()).await.unwrap();
+        assert!(!late, "the stopped worker cannot finish the send it lost");
+    }
+
+    async fn a_note_on_a_job_stamps_it_and_renews_its_lease(app) {
+        app.send_webhook(&app.text(&customer(11), "wamid.NOTE1", "Jam buka kapan?")).await;
+        let now = app.clock.now();
+        let claimed = app.state.store.claim_jobs("noting", 1, now, now + chrono::Duration::minutes(2)).await.unwrap();
+        app.clock.advance(chrono::Duration::minutes(1));
+        let later = app.clock.now();
+        let mut tx = app.state.store.begin(app.tenant.id).await.unwrap();
+        let noted = tx.note_job(claimed[0].id, "noting", "handing_over", later, later + chrono::Duration::minutes(2)).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(noted);
+        let stamped = "SELECT COUNT(*) FROM jobs WHERE last_error = 'handing_over' AND updated_at > created_at AND locked_until > updated_at";
+        assert_eq!(app.inspect.scalar(stamped).await, 1);
+        app.clock.advance(chrono::Duration::seconds(90));
+        assert_eq!(app.drain().await, 0, "the renewed lease still holds past the first one's end");
+    }
+}
