@@ -158,6 +158,7 @@ impl Plan {
         }
         tx.touch_conversations_inbound(&self.touches).await?;
         tx.enqueue_jobs(&self.jobs).await?;
+        tx.release_savepoint().await?;
         Ok(true)
     }
 

@@ -19,6 +19,21 @@ macro_rules! tenant_tx_impl {
                 Ok(self.tx.commit().await?)
             }
 
+            async fn savepoint(&mut self) -> StoreResult<()> {
+                sqlx::query("SAVEPOINT balas_savepoint").execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+                sqlx::query("ROLLBACK TO SAVEPOINT balas_savepoint").execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn release_savepoint(&mut self) -> StoreResult<()> {
+                sqlx::query("RELEASE SAVEPOINT balas_savepoint").execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
             async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
                 let s = &t.settings;
                 sqlx::query("INSERT INTO tenants (id, slug, name, language, status, wrapped_key, media_policy, answer_groups, description, address, opening_hours, tone, monthly_token_budget, budget_notice_month, created_at, escalation_keywords, max_bot_turns, business_hours, timezone, renotify_minutes, customer_notice_minutes, human_idle_hours, message_retention_days, dsar_ack_hours, dsar_answer_hours, digest_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)")

@@ -40,7 +40,4 @@ pub trait IngestOps: Send {
     async fn enqueue_jobs(&mut self, jobs: &[JobRecord]) -> StoreResult<usize>;
     /// `touch_conversation_inbound` for many conversations, one touch per conversation.
     async fn touch_conversations_inbound(&mut self, touches: &[InboundTouch]) -> StoreResult<()>;
-    /// Marks a point the transaction can return to if a run's statements meet a concurrent writer.
-    async fn savepoint(&mut self) -> StoreResult<()>;
-    async fn rollback_to_savepoint(&mut self) -> StoreResult<()>;
 }

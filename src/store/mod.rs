@@ -154,6 +154,12 @@ pub trait Store: Send + Sync {
 pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + IngestOps + Send {
     fn tenant_id(&self) -> TenantId;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
+    /// Marks a point the transaction can return to; rolling back returns to the latest mark.
+    async fn savepoint(&mut self) -> StoreResult<()>;
+    /// Undoes everything since `savepoint`; the transaction goes on.
+    async fn rollback_to_savepoint(&mut self) -> StoreResult<()>;
+    /// Keeps what was done since `savepoint` and forgets the mark (no nesting builds up).
+    async fn release_savepoint(&mut self) -> StoreResult<()>;
 
     async fn insert_tenant(&mut self, tenant: &TenantRecord) -> StoreResult<()>;
     async fn update_tenant_settings(

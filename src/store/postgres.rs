@@ -60,6 +60,15 @@ impl PgStore {
     }
 }
 
+/// Leases up to `$4` runnable jobs to worker `$1` at `$2` until `$3`; returns the jobs.
+const CLAIM_JOBS: &str = "WITH next AS ( \
+        SELECT id FROM jobs \
+        WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) \
+        ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+     UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, locked_by = $1, locked_until = $3, updated_at = $2 \
+     FROM next WHERE j.id = next.id \
+     RETURNING j.*";
+
 fn pg_time(t: DateTime<Utc>) -> DateTime<Utc> {
     t
 }
@@ -156,20 +165,13 @@ impl Store for PgStore {
     ) -> StoreResult<Option<(JobRecord, Box<dyn TenantTx>)>> {
         let mut tx = self.pool.begin().await?;
         // `jobs` has no RLS (ids and states only); the tenant scope is set once the job is known.
-        let job: Option<JobRecord> = sqlx::query_as(
-            "WITH next AS ( \
-                SELECT id FROM jobs \
-                WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) \
-                ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-             UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, locked_by = $1, locked_until = $3, updated_at = $2 \
-             FROM next WHERE j.id = next.id \
-             RETURNING j.*",
-        )
-        .bind(worker)
-        .bind(now)
-        .bind(lease_until)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let job: Option<JobRecord> = sqlx::query_as(CLAIM_JOBS)
+            .bind(worker)
+            .bind(now)
+            .bind(lease_until)
+            .bind(1i64)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(job) = job else {
             tx.rollback().await?;
             return Ok(None);
@@ -186,21 +188,13 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Vec<ClaimedJob>> {
-        Ok(sqlx::query_as(
-            "WITH next AS ( \
-                SELECT id FROM jobs \
-                WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) \
-                ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, locked_by = $1, locked_until = $3, updated_at = $2 \
-             FROM next WHERE j.id = next.id \
-             RETURNING j.id, j.tenant_id",
-        )
-        .bind(worker)
-        .bind(now)
-        .bind(lease_until)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_as(CLAIM_JOBS)
+            .bind(worker)
+            .bind(now)
+            .bind(lease_until)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn release_jobs(&self, worker: &str) -> StoreResult<u64> {

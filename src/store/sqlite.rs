@@ -42,6 +42,11 @@ impl SqliteStore {
 #[derive(Debug, Clone, Copy)]
 pub struct SqlTime(DateTime<Utc>);
 
+/// Leases up to `$4` runnable jobs to worker `$1` at `$2` until `$3`; returns the jobs.
+const CLAIM_JOBS: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $3, updated_at = $2 \
+     WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) ORDER BY run_at, id LIMIT $4) \
+     RETURNING *";
+
 fn sql_time(t: DateTime<Utc>) -> SqlTime {
     SqlTime(t)
 }
@@ -98,14 +103,11 @@ impl Store for SqliteStore {
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<(JobRecord, Box<dyn TenantTx>)>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let job: Option<JobRecord> = sqlx::query_as(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $3, updated_at = $2 \
-             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) ORDER BY run_at, id LIMIT 1) \
-             RETURNING *",
-        )
+        let job: Option<JobRecord> = sqlx::query_as(CLAIM_JOBS)
             .bind(worker)
             .bind(sql_time(now))
             .bind(sql_time(lease_until))
+            .bind(1i64)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(job) = job else {
@@ -123,17 +125,13 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Vec<ClaimedJob>> {
-        Ok(sqlx::query_as(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $3, updated_at = $2 \
-             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) ORDER BY run_at, id LIMIT $4) \
-             RETURNING id, tenant_id",
-        )
-        .bind(worker)
-        .bind(sql_time(now))
-        .bind(sql_time(lease_until))
-        .bind(limit)
-        .fetch_all(&self.writer)
-        .await?)
+        Ok(sqlx::query_as(CLAIM_JOBS)
+            .bind(worker)
+            .bind(sql_time(now))
+            .bind(sql_time(lease_until))
+            .bind(limit)
+            .fetch_all(&self.writer)
+            .await?)
     }
 
     async fn release_jobs(&self, worker: &str) -> StoreResult<u64> {

@@ -196,7 +196,13 @@ impl Worker {
             if self.stopping.is_cancelled() {
                 break;
             }
-            handed.extend(self.execute(next).await?);
+            // One failing must not strand the others: they are leased to this worker.
+            match self.execute(next).await {
+                Ok(more) => handed.extend(more),
+                Err(e) => {
+                    tracing::error!(worker = %self.id, error = %e, "a handed-over job failed; its lease will run out")
+                }
+            }
             ran += 1;
         }
         Ok(ran)

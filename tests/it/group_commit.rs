@@ -1,7 +1,7 @@
 //! Group commit: concurrent webhooks of one tenant share transactions, every one is committed
 //! before its 200, duplicates stay duplicates, and one failing webhook fails only itself.
 use balas::audit::{self, Verdict};
-use balas::domain::{ChannelId, InboundEvent};
+use balas::domain::InboundEvent;
 use balas::fakes::meta_webhook;
 use balas::ingress::group_commit::{self, Submission};
 use serde_json::Value;
@@ -67,21 +67,24 @@ on_both_databases! {
     }
 
     async fn a_failing_webhook_fails_alone_and_the_others_in_its_batch_commit(app) {
-        // A channel that is not in the database: its message breaks the foreign key.
-        let mut vanished = app.channel.clone();
-        vanished.id = ChannelId::new();
+        // Customer 2's data key becomes unreadable: their next message fails inside the transaction.
+        let (known, known_done) = Submission::new(app.channel.clone(), vec![message(2, "wamid.KNOWN")]);
+        group_commit::commit(&app.state, vec![known]).await;
+        assert_eq!(known_done.await.unwrap().unwrap().stored, 1);
+        app.inspect.execute("UPDATE contacts SET wrapped_key = 'not-a-wrapped-key'").await;
+
         let (first, first_done) = Submission::new(app.channel.clone(), vec![message(1, "wamid.OK1")]);
-        let (broken, broken_done) = Submission::new(vanished, vec![message(2, "wamid.BAD")]);
+        let (broken, broken_done) = Submission::new(app.channel.clone(), vec![message(2, "wamid.BAD")]);
         let (last, last_done) = Submission::new(app.channel.clone(), vec![message(3, "wamid.OK3")]);
         group_commit::commit(&app.state, vec![first, broken, last]).await;
 
         assert_eq!(first_done.await.unwrap().unwrap().stored, 1);
         assert!(broken_done.await.unwrap().is_err(), "the broken webhook was acknowledged");
         assert_eq!(last_done.await.unwrap().unwrap().stored, 1);
-        assert_eq!(app.count("messages").await, 2);
-        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'respond'").await, 2);
+        assert_eq!(app.count("messages").await, 3);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'respond'").await, 3);
         let verdict = audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
         assert!(matches!(verdict, Verdict::Intact { .. }), "{verdict:?}");
-        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'message.received'").await, 2);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'message.received'").await, 3);
     }
 }

@@ -156,6 +156,8 @@ on_both_databases! {
         assert_eq!(app.count("contacts").await, 2);
         let seventh = conversation_of(&app, 7).await;
         assert_eq!(seventh.contact_id, first.id);
+        // Only customer 9 was created by the webhook (customer 7 by the other transaction).
+        assert_eq!(actions_after(&app, 0).await.iter().filter(|a| *a == "contact.created").count(), 1);
         let verdict = audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
         assert!(matches!(verdict, Verdict::Intact { .. }), "{verdict:?}");
     }

@@ -100,6 +100,7 @@ on_both_databases! {
         assert!(!app.cli(&["tenant", "cancel", "--tenant", &app.tenant.slug]).status.success(), "needs --yes");
         let out = app.cli(&["tenant", "cancel", "--tenant", &app.tenant.slug, "--yes"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(app.state.channel_cache.get(app.channel.id).is_some(), "the channel is still cached");
         let response = app.send_webhook(&app.text(&customer(2), "wamid.T2", "Halo?")).await;
         assert_eq!(response.status().as_u16(), 404, "webhooks stop at once");
         assert_eq!(app.count("inbound").await, 1, "even with the channel still in the channel cache");

@@ -201,14 +201,4 @@ impl IngestOps for SqliteTx {
         }
         Ok(())
     }
-
-    async fn savepoint(&mut self) -> StoreResult<()> {
-        sqlx::query("SAVEPOINT message_run").execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
-    async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
-        sqlx::query("ROLLBACK TO SAVEPOINT message_run").execute(&mut *self.tx).await?;
-        Ok(())
-    }
 }
