@@ -154,6 +154,7 @@ impl Plan {
             && tx.insert_messages(&self.messages).await?.len() == self.messages.len();
         if !complete {
             tx.rollback_to_savepoint().await?;
+            tx.release_savepoint().await?;
             return Ok(false);
         }
         tx.touch_conversations_inbound(&self.touches).await?;
