@@ -35,7 +35,8 @@ async fn handshake(
     Path(channel_id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let (_, secrets) = meta_channel(&state, &channel_id).await?;
+    let (channel, secrets) = meta_channel(&state, &channel_id).await?;
+    super::ensure_routed(&state, &channel).await?;
     let mode_ok = params.get("hub.mode").is_some_and(|m| m == "subscribe");
     let token_ok = params
         .get("hub.verify_token")

@@ -72,9 +72,22 @@ pub async fn load_channel(
     Ok((channel, secrets))
 }
 
+/// 404 when a channel taken from the cache has lost its route since (its business was
+/// cancelled): for the rare paths that bypass the group committer's own check.
+pub async fn ensure_routed(state: &AppState, channel: &ChannelRecord) -> Result<(), ApiError> {
+    match state.store.route_channel(channel.id).await? {
+        Some(route) if route.tenant_id == channel.tenant_id => Ok(()),
+        _ => Err(unknown_channel()),
+    }
+}
+
 /// One audit line per rejected webhook; a failure to write it must not turn the 401 into a 500.
 pub async fn record_rejection(state: &AppState, channel: &ChannelRecord, reason: &'static str) {
     tracing::warn!(channel = %channel.id, provider = %channel.provider, reason, "webhook rejected");
+    // A cancelled business's audit trail takes no new rows.
+    if ensure_routed(state, channel).await.is_err() {
+        return;
+    }
     let now = state.clock.now();
     let actor = format!("provider:{}", channel.provider);
     let entry = AuditEntry::new(actor, "webhook.signature_rejected", "channel", Some(channel.id.to_string()))
