@@ -54,9 +54,8 @@ impl PgStore {
 impl PgStore {
     /// Every tenant transaction starts by scoping row-level security to its tenant.
     async fn begin_with(&self, tenant: TenantId, begin: &'static str) -> StoreResult<Box<dyn TenantTx>> {
-        let mut tx = self.pool.begin_with(begin).await?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await?;
-        Ok(Box::new(PgTx { tx, tenant }))
+        let tx = self.pool.begin_with(begin).await?;
+        Ok(Box::new(PgTx::scoped(tx, tenant).await?))
     }
 }
 
@@ -177,8 +176,7 @@ impl Store for PgStore {
             return Ok(None);
         };
         let tenant = job.tenant_id;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await?;
-        Ok(Some((job, Box::new(PgTx { tx, tenant }))))
+        Ok(Some((job, Box::new(PgTx::scoped(tx, tenant).await?))))
     }
 
     async fn claim_jobs(
@@ -231,6 +229,14 @@ impl Store for PgStore {
 pub struct PgTx {
     tx: sqlx::Transaction<'static, Postgres>,
     tenant: TenantId,
+}
+
+impl PgTx {
+    /// Scopes row-level security to `tenant` for the rest of the transaction.
+    async fn scoped(mut tx: sqlx::Transaction<'static, Postgres>, tenant: TenantId) -> StoreResult<Self> {
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await?;
+        Ok(Self { tx, tenant })
+    }
 }
 
 tenant_tx_impl!(PgTx, time = pg_time, {
