@@ -187,7 +187,7 @@ struct Failed {
 
 impl Failed {
     fn fail(self) {
-        tracing::error!(reason = %self.reason, webhooks = self.batch.len(), "shared ingest transaction failed");
+        tracing::error!(reason = %self.reason, webhooks = self.batch.len(), "ingest batch failed: the database could not be reached or read");
         for submission in self.batch {
             let _ = submission.done.send(Err(StoreError::Config(format!("ingest failed: {}", self.reason))));
         }

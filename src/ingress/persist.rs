@@ -98,11 +98,11 @@ impl<'a> Apply<'a> {
     /// Stores a run of customer messages, in set-based plans where it can.
     async fn run(&mut self, tx: &mut dyn TenantTx, run: &[Pending<'_>]) -> StoreResult<()> {
         let mut rest = run;
-        // A plan pays for itself over several messages; one goes the per-message way.
-        if let [single] = run {
-            return self.message_alone(tx, single).await;
-        }
         while !rest.is_empty() {
+            // A plan pays for itself over several messages; one goes the per-message way.
+            if let [single] = rest {
+                return self.message_alone(tx, single).await;
+            }
             let mut plan = Plan::build(self.state, tx, rest, self.now).await?;
             let covered = plan.covered();
             if plan.write(tx).await? {
