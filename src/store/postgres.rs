@@ -5,11 +5,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Postgres;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::*;
 
 mod ingest;
+mod nodelay;
 
 /// Tables the app role may read and write; `audit_log` is insert-and-select only.
 const APP_TABLES: &[&str] = &[
@@ -45,8 +46,22 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let pool =
-            PgPoolOptions::new().max_connections(10).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+        let options: PgConnectOptions = url.parse()?;
+        // Over a Unix socket there is no Nagle to turn off.
+        let tcp_port = options.get_socket().is_none().then(|| options.get_port());
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |_connection, _meta| {
+                Box::pin(async move {
+                    if let Some(port) = tcp_port {
+                        nodelay::set_on_connections_to(port)?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
         Ok(Self { pool })
     }
 }
