@@ -68,9 +68,12 @@ impl PgStore {
 
 impl PgStore {
     /// Every tenant transaction starts by scoping row-level security to its tenant.
+    /// Begin and scope go as one simple query: one round trip fewer for every transaction. The
+    /// tenant id is a UUID rendered by its type, so formatting it into the text is safe.
     async fn begin_with(&self, tenant: TenantId, begin: &'static str) -> StoreResult<Box<dyn TenantTx>> {
-        let tx = self.pool.begin_with(begin).await?;
-        Ok(Box::new(PgTx::scoped(tx, tenant).await?))
+        let statement = format!("{begin}; SELECT set_config('app.tenant_id', '{}', true)", tenant.0.hyphenated());
+        let tx = self.pool.begin_with(sqlx::AssertSqlSafe(statement)).await?;
+        Ok(Box::new(PgTx { tx, tenant }))
     }
 }
 
