@@ -2,6 +2,8 @@
 //! the real server with its workers off, so each request is exactly the ingest path (verify,
 //! encrypt, durable insert, enqueue, audit). Reports throughput and acknowledgement latency,
 //! timed from each request's scheduled moment so a slow server cannot hide its queueing.
+//! The first `BALAS_LOAD_WARMUP` seconds (default 1) run at the same rate but are reported
+//! apart: they hold the pool's connecting and each connection's first statement preparations.
 //! Run: `BALAS_LOAD_RATE=1000 BALAS_LOAD_SECONDS=10 cargo bench --bench ingest`
 //! (`BALAS_BENCH_POSTGRES_URL=postgres://…` adds a PostgreSQL run; `BALAS_BENCH_RUNS=3` repeats
 //! each on a fresh database and adds the median of each column.)
@@ -28,8 +30,9 @@ async fn main() -> anyhow::Result<()> {
     let (rate, seconds) = (setting("BALAS_LOAD_RATE", 1_000).max(1), setting("BALAS_LOAD_SECONDS", 10).max(1));
     balas::logging::init(balas::logging::LogFormat::Pretty, "warn");
     let runs = setting("BALAS_BENCH_RUNS", 1).max(1);
+    let load = Load { rate, seconds, warmup: setting("BALAS_LOAD_WARMUP", 1) };
     println!(
-        "| database | offered | acknowledged | p50 | p90 | p99 | max | not 200 |\n|---|---|---|---|---|---|---|---|"
+        "| database | offered | acknowledged | p50 | p90 | p99 | max | not 200 | warm-up p99 / max (not counted) |\n|---|---|---|---|---|---|---|---|---|"
     );
     if std::env::var("BALAS_BENCH_SKIP_SQLITE").is_err() {
         let mut figures = Vec::new();
@@ -37,41 +40,50 @@ async fn main() -> anyhow::Result<()> {
             let dir = tempfile::tempdir()?;
             let store = balas::store::connect(&format!("sqlite://{}", dir.path().join("load.db").display())).await?;
             store.migrate(None).await?;
-            figures.push(run("SQLite", store, rate, seconds).await?);
+            figures.push(run("SQLite", store, &load).await?);
         }
-        Figures::print_median("SQLite", rate, seconds, &figures);
+        Figures::print_median("SQLite", &load, &figures);
     }
     if let Ok(admin) = std::env::var("BALAS_BENCH_POSTGRES_URL") {
         let mut figures = Vec::new();
         for _ in 0..runs {
             let database = common::BenchDatabase::create(&admin).await?;
-            let result = run("PostgreSQL (app role, RLS on)", database.store.clone(), rate, seconds).await;
+            let result = run("PostgreSQL (app role, RLS on)", database.store.clone(), &load).await;
             database.drop_database().await?;
             figures.push(result?);
         }
-        Figures::print_median("PostgreSQL (app role, RLS on)", rate, seconds, &figures);
+        Figures::print_median("PostgreSQL (app role, RLS on)", &load, &figures);
     }
     Ok(())
 }
 
-/// One run's throughput (acknowledged per second), latency percentiles (ms) and failures.
+/// The offered load: a rate for a measured window, after a warm-up at the same rate.
+struct Load {
+    rate: u64,
+    seconds: u64,
+    warmup: u64,
+}
+
+/// One run's throughput (acknowledged per second), latency percentiles (ms) and failures in
+/// the measured window, and the warm-up's p99 and max (ms).
 struct Figures {
     acknowledged: f64,
     latency: [f64; 4],
     refused: usize,
+    warmup: [f64; 2],
 }
 
 impl Figures {
-    fn print(&self, label: &str, rate: u64, seconds: u64) {
-        let [p50, p90, p99, max] = self.latency;
+    fn print(&self, label: &str, load: &Load) {
+        let ([p50, p90, p99, max], [warm_p99, warm_max]) = (self.latency, self.warmup);
         println!(
-            "| {label} | {rate}/s for {seconds} s | {:.0}/s | {p50:.1} ms | {p90:.1} ms | {p99:.1} ms | {max:.1} ms | {} |",
-            self.acknowledged, self.refused
+            "| {label} | {}/s for {} s | {:.0}/s | {p50:.1} ms | {p90:.1} ms | {p99:.1} ms | {max:.1} ms | {} | {warm_p99:.1} / {warm_max:.1} ms |",
+            load.rate, load.seconds, self.acknowledged, self.refused
         );
     }
 
     /// The median of each column over the runs (a column's median, not one run's row).
-    fn print_median(label: &str, rate: u64, seconds: u64, runs: &[Figures]) {
+    fn print_median(label: &str, load: &Load, runs: &[Figures]) {
         if runs.len() < 2 {
             return;
         }
@@ -80,13 +92,16 @@ impl Figures {
             values[values.len() / 2]
         };
         let latency = std::array::from_fn(|i| median(runs.iter().map(|f| f.latency[i]).collect()));
+        let warmup = std::array::from_fn(|i| median(runs.iter().map(|f| f.warmup[i]).collect()));
         let refused = median(runs.iter().map(|f| f.refused as f64).collect()) as usize;
-        let figures = Figures { acknowledged: median(runs.iter().map(|f| f.acknowledged).collect()), latency, refused };
-        figures.print(&format!("**{label}, median of {}**", runs.len()), rate, seconds);
+        let acknowledged = median(runs.iter().map(|f| f.acknowledged).collect());
+        let figures = Figures { acknowledged, latency, refused, warmup };
+        figures.print(&format!("**{label}, median of {}**", runs.len()), load);
     }
 }
 
-async fn run(label: &str, store: Arc<dyn Store>, rate: u64, seconds: u64) -> anyhow::Result<Figures> {
+async fn run(label: &str, store: Arc<dyn Store>, load: &Load) -> anyhow::Result<Figures> {
+    let rate = load.rate;
     let keys = common::fresh_keys()?;
     let now = balas::clock::Clock::now(&balas::clock::SystemClock);
     let business = balas::demo::seed(&*store, &keys, now).await?;
@@ -98,7 +113,8 @@ async fn run(label: &str, store: Arc<dyn Store>, rate: u64, seconds: u64) -> any
     tokio::spawn(balas::app::serve(listener, state, stop.clone()));
 
     // Bodies are built and signed before the clock starts: the driver measures the server.
-    let total = (rate * seconds) as usize;
+    let warmup = (rate * load.warmup) as usize;
+    let total = warmup + (rate * load.seconds) as usize;
     let customers: Vec<FakeCustomer> = (0..CUSTOMERS)
         .map(|n| FakeCustomer {
             bsuid: Some(format!("ID.{n:08}")),
@@ -138,20 +154,27 @@ async fn run(label: &str, store: Arc<dyn Store>, rate: u64, seconds: u64) -> any
             (answer.map(|r| r.status().as_u16()).unwrap_or(0), due.elapsed())
         }));
     }
-    let mut latencies = Vec::with_capacity(total);
+    let (mut warm, mut latencies) = (Vec::with_capacity(warmup), Vec::with_capacity(total - warmup));
     let mut refused = 0;
-    for task in tasks {
+    for (i, task) in tasks.into_iter().enumerate() {
         let (status, latency) = task.await?;
-        if status == 200 { latencies.push(latency) } else { refused += 1 }
+        match (status, i < warmup) {
+            (200, true) => warm.push(latency),
+            (200, false) => latencies.push(latency),
+            _ => refused += 1,
+        }
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    // The measured window starts when its first request was due.
+    let elapsed = started.elapsed().as_secs_f64() - load.warmup as f64;
     latencies.sort();
+    warm.sort();
     let figures = Figures {
         acknowledged: latencies.len() as f64 / elapsed,
         latency: [50, 90, 99, 100].map(|p| common::percentile_ms(&latencies, p)),
         refused,
+        warmup: [99, 100].map(|p| common::percentile_ms(&warm, p)),
     };
-    figures.print(label, rate, seconds);
+    figures.print(label, load);
     stop.cancel();
     store.close().await;
     Ok(figures)
