@@ -100,7 +100,7 @@ pub struct AppState {
     pub config: Arc<AppConfig>,
     /// The provider clients that send replies.
     pub channels: Arc<Clients>,
-    /// Wakes idle workers when a transaction enqueued a job.
+    /// Wakes one idle worker when a transaction enqueued a job (`work_queued`).
     pub queue_wake: Arc<Notify>,
     pub llm: Option<Arc<Llm>>,
     /// LLM replies per customer per minute (in this process).
@@ -156,6 +156,13 @@ impl AppState {
             group_commit: Arc::default(),
             channel_cache: Arc::default(),
         })
+    }
+
+    /// Wakes one idle worker, or leaves a permit for the next to go idle, so a job committed
+    /// while every worker was busy is still claimed at once. A worker that claims a job wakes
+    /// the next one in turn, so a burst of jobs fans out without waking every worker per job.
+    pub fn work_queued(&self) {
+        self.queue_wake.notify_one();
     }
 
     /// Whether this customer may get another LLM reply now (a per-minute limit).

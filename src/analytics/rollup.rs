@@ -195,7 +195,7 @@ pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<
     };
     if tx.finish_job(job.id, worker, &outcome, now).await? {
         tx.commit().await?;
-        state.queue_wake.notify_waiters();
+        state.work_queued();
     }
     Ok(())
 }

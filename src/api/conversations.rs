@@ -239,7 +239,7 @@ async fn step_in(
     trail.extend(applied.trail);
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
-    state.queue_wake.notify_waiters();
+    state.work_queued();
     Ok(Json(json!({
         "conversation_state": applied.state.as_str(),
         "ticket": { "id": applied.ticket.id, "number": applied.ticket.number },

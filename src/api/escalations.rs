@@ -174,7 +174,7 @@ pub async fn act_on_ticket(
     audit::append(&mut *tx, applied.trail, now).await?;
     let ticket = view(state, &mut *tx, applied.ticket).await?;
     tx.commit().await?;
-    state.queue_wake.notify_waiters();
+    state.work_queued();
     Ok(Acted { ticket, state: applied.state, messages: applied.messages })
 }
 

@@ -81,7 +81,7 @@ pub async fn ingest_together(
     audit::append(&mut *tx, apply.trail, apply.now).await?;
     tx.commit().await?;
     if apply.reports.iter().any(|r| r.stored > 0) {
-        state.queue_wake.notify_waiters();
+        state.work_queued();
     }
     Ok(apply.reports)
 }

@@ -95,7 +95,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
-    state.queue_wake.notify_waiters();
+    state.work_queued();
     Ok(())
 }
 

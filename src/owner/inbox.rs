@@ -84,7 +84,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     if erased {
         crate::privacy::erase::reclaim(&*state.store).await;
     }
-    state.queue_wake.notify_waiters();
+    state.work_queued();
     Ok(())
 }
 

@@ -176,7 +176,7 @@ pub async fn run_notice(state: &AppState, worker: &str, job: &JobRecord) -> Resu
     );
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
-    state.queue_wake.notify_waiters();
+    state.work_queued();
     Ok(())
 }
 

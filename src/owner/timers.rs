@@ -97,7 +97,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     }
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
-    state.queue_wake.notify_waiters();
+    state.work_queued();
     Ok(())
 }
 

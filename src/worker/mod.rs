@@ -190,6 +190,8 @@ impl Worker {
         // In the claim's own transaction: a lease is never taken without its audit row.
         audit::append(&mut *tx, vec![claimed(&job, &self.id)], now).await?;
         tx.commit().await?;
+        // More may be due: the next idle worker looks while this one runs the job.
+        self.state.work_queued();
         let mut handed = VecDeque::from(self.execute(job).await?);
         let mut ran = 1;
         while let Some(next) = handed.pop_front() {
@@ -214,9 +216,6 @@ impl Worker {
         self.stopping = shutdown.clone();
         let wake = self.state.queue_wake.clone();
         loop {
-            let notified = wake.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
             if shutdown.is_cancelled() {
                 break;
             }
@@ -228,9 +227,11 @@ impl Worker {
                     Duration::from_secs(1)
                 }
             };
+            // Waits only when idle, so a wake never lands on a busy worker; one sent since the
+            // empty claim above was kept as a permit and ends this wait at once.
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = &mut notified => {}
+                _ = wake.notified() => {}
                 _ = tokio::time::sleep(pause) => {}
             }
         }
@@ -279,7 +280,7 @@ impl Worker {
         let Some(trail) = trail else { return Ok(()) }; // the lease was lost; its new holder decides
         audit::append(&mut *tx, trail, now).await?;
         tx.commit().await?;
-        self.state.queue_wake.notify_waiters();
+        self.state.work_queued();
         Ok(())
     }
 

@@ -155,7 +155,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<Vec<
     tx.commit().await?;
     // Waking idle workers for the reply alone would only have them race this one to the database.
     if queued {
-        state.queue_wake.notify_waiters();
+        state.work_queued();
     }
     Ok(handed)
 }

@@ -105,6 +105,6 @@ async fn window_closed(
     trail.extend(owner::window::customer_unreachable(state, &mut *tx, message, now).await?);
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
-    state.queue_wake.notify_waiters();
+    state.work_queued();
     Ok(())
 }

@@ -121,6 +121,41 @@ on_both_databases! {
     }
 }
 
+/// Waits until the fake provider got `sends` requests; fails after 10 s, far below the poll.
+async fn wait_for_sends(app: &crate::helpers::TestApp, sends: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.providers.received().len() < sends {
+        assert!(std::time::Instant::now() < deadline, "no worker woke for the new job; it waits for the poll");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+on_both_databases! {
+    async fn a_new_job_wakes_an_idle_worker_while_another_is_busy(app) {
+        // Two background workers that would otherwise look for work only once a minute.
+        let server = app
+            .serve_with(|c| {
+                c.workers = 2;
+                c.poll_interval = std::time::Duration::from_secs(60);
+            })
+            .await;
+        let url = format!("{}/webhooks/meta/{}", server.base, app.channel.id);
+        let post = |payload: serde_json::Value| {
+            let body = serde_json::to_vec(&payload).unwrap();
+            let signature = balas::fakes::meta_webhook::sign(&app.app_secret, &body);
+            app.post_raw(&url, body, Some(signature))
+        };
+        app.providers.set_behaviour(Behaviour::Hang);
+        assert_eq!(post(app.text(&customer(20), "wamid.BUSY", "Jam buka kapan?")).await.status(), 200);
+        wait_for_sends(&app, 1).await; // one worker now hangs in the provider's hands
+
+        app.providers.set_behaviour(Behaviour::Accept);
+        assert_eq!(post(app.text(&customer(21), "wamid.IDLE", "Berapa ongkir?")).await.status(), 200);
+        wait_for_sends(&app, 2).await;
+        assert_eq!(app.providers.received().len(), 2, "each customer's reply went out once");
+    }
+}
+
 on_both_databases! {
     async fn the_worker_that_decides_a_reply_sends_it_without_claiming_it_again(app) {
         app.send_webhook(&app.text(&customer(9), "wamid.CHAIN1", "Jam buka kapan?")).await;
