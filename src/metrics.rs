@@ -44,6 +44,11 @@ struct ModelOutcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Way {
+    way: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Deadline {
     deadline: String,
 }
@@ -64,6 +69,7 @@ pub struct Metrics {
     overdue: Family<Deadline, Gauge>,
     overdue_at: Mutex<Option<(Instant, [i64; 2])>>,
     ingest_batch: Histogram,
+    ingest_messages: Family<Way, Counter>,
 }
 
 impl Default for Metrics {
@@ -101,6 +107,12 @@ impl Metrics {
             "Webhooks committed per shared ingest transaction (group commit)",
             ingest_batch.clone(),
         );
+        let ingest_messages = Family::<Way, Counter>::default();
+        registry.register(
+            "ingest_messages",
+            "Customer messages (duplicates too) in committed ingest transactions, by way: planned (set-based) or alone",
+            ingest_messages.clone(),
+        );
         Self {
             registry,
             webhooks,
@@ -113,6 +125,7 @@ impl Metrics {
             overdue,
             overdue_at: Mutex::new(None),
             ingest_batch,
+            ingest_messages,
         }
     }
 
@@ -123,6 +136,15 @@ impl Metrics {
 
     pub fn ingest_batch(&self, webhooks: usize) {
         self.ingest_batch.observe(webhooks as f64);
+    }
+
+    /// Customer messages a committed ingest transaction stored in plans and one at a time.
+    pub fn ingest_messages(&self, planned: usize, alone: usize) {
+        for (way, count) in [("planned", planned), ("alone", alone)] {
+            if count > 0 {
+                self.ingest_messages.get_or_create(&Way { way: way.into() }).inc_by(count as u64);
+            }
+        }
     }
 
     pub fn sent(&self, provider: &str, outcome: &Result<String, SendError>) {

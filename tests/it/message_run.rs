@@ -6,7 +6,7 @@ use balas::contacts;
 use balas::domain::{InboundEvent, InboundMessage};
 use balas::ingress::group_commit::{self, Submission};
 use balas::ingress::persist::IngestReport;
-use balas::store::{ConversationRecord, IdentityIndex};
+use balas::store::{Backend, ConversationRecord, IdentityIndex};
 use chrono::Duration;
 
 use crate::helpers::{TestApp, customer, inbound_text};
@@ -46,6 +46,16 @@ async fn audit_seq(app: &TestApp) -> i64 {
     tx.audit_head().await.unwrap().map_or(0, |h| h.seq)
 }
 
+/// Customer messages stored so far in set-based plans and one at a time, from the metrics.
+async fn stored_ways(app: &TestApp) -> (u64, u64) {
+    let text = app.state.metrics.render(&*app.state.store, app.clock.now()).await.unwrap();
+    let count = |way: &str| {
+        let series = format!("balas_ingest_messages_total{{way=\"{way}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(&series)?.parse().ok()).unwrap_or(0)
+    };
+    (count("planned"), count("alone"))
+}
+
 /// Customer `n`'s open conversation on the test channel.
 async fn conversation_of(app: &TestApp, n: u32) -> ConversationRecord {
     let mut tx = app.state.store.begin_read(app.tenant.id).await.unwrap();
@@ -73,6 +83,8 @@ on_both_databases! {
             vec![inbound_text(4, "wamid.R0"), inbound_text(4, "wamid.R5")],
         ]).await;
 
+        // The first message went alone; the shared run of seven was one plan.
+        assert_eq!(stored_ways(&app).await, (7, 1));
         let per_webhook: Vec<_> = reports.iter().map(counts).collect();
         assert_eq!(per_webhook, vec![(3, 0), (1, 1), (1, 1)]);
         assert_eq!(app.count("contacts").await, 4);
@@ -106,6 +118,8 @@ on_both_databases! {
             vec![bsuid_only, inbound_text(5, "wamid.L2"), inbound_text(6, "wamid.L3")],
         ]).await;
 
+        // The plan stops before the linking message, which goes alone, as does the one left.
+        assert_eq!(stored_ways(&app).await, (1, 2));
         assert_eq!(counts(&reports[0]), (3, 0));
         assert_eq!(app.count("contacts").await, 2);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM contacts WHERE phone_index IS NOT NULL").await, 2);
@@ -123,6 +137,8 @@ on_both_databases! {
             vec![inbound_text(1, "wamid.O1"), inbound_text(8, "wamid.O2"), inbound_text(2, "wamid.O3")],
         ]).await;
 
+        // The owner splits the run into two runs of one, which are not planned.
+        assert_eq!(stored_ways(&app).await, (0, 2));
         assert_eq!(counts(&reports[0]), (3, 0));
         assert_eq!(app.count("messages").await, 2);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM owner_messages").await, 1);
@@ -152,6 +168,12 @@ on_both_databases! {
         other.commit().await.unwrap();
         run.await.unwrap();
 
+        // PostgreSQL's plan meets the other row and falls back; SQLite's waited for its commit.
+        let expected = match app.state.store.backend() {
+            Backend::Postgres => (0, 2),
+            Backend::Sqlite => (2, 0),
+        };
+        assert_eq!(stored_ways(&app).await, expected);
         assert_eq!(counts(&outcome.await.unwrap().unwrap()), (2, 0));
         assert_eq!(app.count("contacts").await, 2);
         let seventh = conversation_of(&app, 7).await;
