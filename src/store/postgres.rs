@@ -54,8 +54,10 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |_connection, _meta| {
                 Box::pin(async move {
-                    if let Some(port) = tcp_port {
-                        nodelay::set_on_connections_to(port)?;
+                    if let Some(port) = tcp_port
+                        && let Err(e) = nodelay::set_on_connections_to(port)
+                    {
+                        tracing::warn!(error = %e, "could not turn Nagle's algorithm off on database connections");
                     }
                     Ok(())
                 })

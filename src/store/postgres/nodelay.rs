@@ -7,8 +7,9 @@
 //! sqlx does not hand out its socket, so each new connection looks through this process's file
 //! descriptors for TCP sockets whose peer is the database's port, and sets the option on them.
 
-/// Sets `TCP_NODELAY` on every TCP socket of this process connected to `port`; how many it
-/// found. Other sockets to that port are also PostgreSQL connections, for which it is right too.
+/// Sets `TCP_NODELAY` on every TCP socket of this process connected to `port`; how many now
+/// have it. Other sockets to that port are also PostgreSQL connections, for which it is right
+/// too. A descriptor that fails is skipped: this must never fail the connection.
 #[cfg(target_os = "linux")]
 pub fn set_on_connections_to(port: u16) -> std::io::Result<usize> {
     use std::os::fd::BorrowedFd;
@@ -26,10 +27,9 @@ pub fn set_on_connections_to(port: u16) -> std::io::Result<usize> {
         let socket = socket2::SockRef::from(&fd);
         let to_database =
             socket.peer_addr().ok().and_then(|peer| peer.as_socket()).is_some_and(|peer| peer.port() == port);
-        if to_database && socket.tcp_nodelay().is_ok_and(|on| !on) {
-            socket.set_tcp_nodelay(true)?;
+        if to_database && (socket.tcp_nodelay().is_ok_and(|on| on) || socket.set_tcp_nodelay(true).is_ok()) {
+            set += 1;
         }
-        set += usize::from(to_database);
     }
     Ok(set)
 }
