@@ -47,7 +47,8 @@ pub async fn ingest_together(
         now: state.clock.now(),
         trail: Vec::new(),
         reports: vec![IngestReport::default(); webhooks.len()],
-        stored_ways: (0, 0),
+        planned: 0,
+        alone: 0,
     };
     let mut owners: Option<Vec<OwnerRecord>> = None;
     let mut run = Vec::new();
@@ -81,7 +82,7 @@ pub async fn ingest_together(
     apply.run(&mut *tx, &run).await?;
     audit::append(&mut *tx, apply.trail, apply.now).await?;
     tx.commit().await?;
-    state.metrics.ingest_messages(apply.stored_ways.0, apply.stored_ways.1);
+    state.metrics.ingest_messages(apply.planned, apply.alone);
     if apply.reports.iter().any(|r| r.stored > 0) {
         state.work_queued();
     }
@@ -94,8 +95,10 @@ struct Apply<'a> {
     now: DateTime<Utc>,
     trail: Vec<AuditEntry>,
     reports: Vec<IngestReport>,
-    /// Customer messages applied in plans and one at a time (for the metric, after commit).
-    stored_ways: (usize, usize),
+    /// Customer messages applied in set-based plans (for the metric, after commit).
+    planned: usize,
+    /// Customer messages applied one at a time (idem).
+    alone: usize,
 }
 
 impl<'a> Apply<'a> {
@@ -111,7 +114,7 @@ impl<'a> Apply<'a> {
             let covered = plan.covered();
             if plan.write(tx).await? {
                 plan.record(rest, &mut self.reports, &mut self.trail);
-                self.stored_ways.0 += covered;
+                self.planned += covered;
             } else {
                 tracing::debug!(
                     messages = covered,
@@ -151,7 +154,7 @@ impl<'a> Apply<'a> {
         let mut batch = self.batch(pending.webhook, pending.channel);
         let applied = batch.message(tx, pending.message).await;
         self.settle(pending.webhook, batch);
-        self.stored_ways.1 += 1;
+        self.alone += 1;
         applied
     }
 
