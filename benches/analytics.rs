@@ -202,6 +202,8 @@ async fn generate(
             window_closed_at: None,
             created_at: start,
             updated_at: start,
+            chat_index: Vec::new(),
+            chat_enc: None,
         };
         tx.insert_conversation(&conversation).await?;
         people.push((contact.id, conversation.id));

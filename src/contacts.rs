@@ -129,7 +129,12 @@ pub async fn rekey_bsuid(
 
 /// The media and group details of a stored message.
 pub fn message_meta(message: &MessageRecord, key: &DataKey) -> Result<MessageMeta, CryptoError> {
-    match key.decrypt_opt(message.meta_enc.as_deref())? {
+    open_meta(message.meta_enc.as_deref(), key)
+}
+
+/// Opens sealed message metadata (`None`: the message had none).
+pub fn open_meta(sealed: Option<&str>, key: &DataKey) -> Result<MessageMeta, CryptoError> {
+    match key.decrypt_opt(sealed)? {
         Some(json) => serde_json::from_str(&json).map_err(|_| CryptoError::Undecryptable),
         None => Ok(MessageMeta::default()),
     }

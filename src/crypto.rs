@@ -149,6 +149,11 @@ impl BlindIndex {
         self.compute(tenant, "email", &email.trim().to_lowercase())
     }
 
+    /// A WhatsApp group id, so a group's conversation is found without storing the id in clear.
+    pub fn group(&self, tenant: TenantId, group: &str) -> Vec<u8> {
+        self.compute(tenant, "group", group.trim())
+    }
+
     /// A keyed deduplication key for a provider that gives no message id.
     pub fn dedup_key(&self, tenant: TenantId, provider: &str, material: &str) -> Vec<u8> {
         self.compute(tenant, &format!("dedup:{provider}"), material)

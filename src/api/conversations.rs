@@ -38,6 +38,8 @@ pub struct ConversationView {
     pub escalation_reason: Option<String>,
     /// Name and masked number (or username).
     pub customer: String,
+    /// A WhatsApp group's conversation: everyone in the group reads what is sent here.
+    pub in_group: bool,
     pub last_inbound_at: Option<DateTime<Utc>>,
     pub window_closed: bool,
     pub created_at: DateTime<Utc>,
@@ -57,12 +59,14 @@ pub struct MessageView {
 
 async fn view(state: &AppState, tx: &mut dyn TenantTx, c: ConversationRecord) -> Result<ConversationView, ApiError> {
     let customer = label_of(state, tx, c.contact_id).await?;
+    let in_group = crate::chats::is_group(&c);
     Ok(ConversationView {
         id: c.id,
         contact_id: c.contact_id,
         state: c.state,
         escalation_reason: c.escalation_reason,
         customer,
+        in_group,
         last_inbound_at: c.last_inbound_at,
         window_closed: c.window_closed_at.is_some(),
         created_at: c.created_at,

@@ -32,6 +32,8 @@ async fn serve(db: &DatabaseArgs, key_args: &KeyArgs, args: &ServeArgs) -> anyho
     let mut config = args.app_config()?;
     config.database_host = crate::api::subprocessors::database_host(db.url());
     let state = AppState::with_system_clock(store, keys, config)?;
+    // Before any webhook: conversations from before chats were kept apart are split or closed.
+    crate::chats::review::run(&state).await.context("reviewing conversations that may mix chats (migration 0009)")?;
     let listener = TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));

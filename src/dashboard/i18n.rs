@@ -57,6 +57,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("inbox.reason", "Alasan", "Reason"),
     ("inbox.age", "Umur", "Age"),
     ("inbox.status", "Status", "Status"),
+    (
+        "ticket.in_group",
+        "di grup WhatsApp: semua anggota grup membaca balasan",
+        "in a WhatsApp group: every member reads the replies",
+    ),
     ("ticket.title", "Tiket", "Ticket"),
     ("ticket.messages", "Percakapan", "Conversation"),
     ("ticket.reply", "Balas pelanggan", "Reply to the customer"),

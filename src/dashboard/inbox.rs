@@ -92,7 +92,11 @@ async fn ticket(
     let post_to = |verb: &str| format!("/dashboard/tickets/{id}/{verb}");
     let body = html! {
         div.card {
-            p { strong { (read.conversation.customer) } " · " (texts.reason(&ticket.reason)) }
+            p {
+                strong { (read.conversation.customer) }
+                @if read.conversation.in_group { " · 👥 " (t("ticket.in_group")) }
+                " · " (texts.reason(&ticket.reason))
+            }
             p.meta { (t("inbox.status")) ": " span #status { (status(lang, &ticket.status)) } " · " (local(&session, ticket.opened_at)) }
         }
         h2 { (t("ticket.messages")) }

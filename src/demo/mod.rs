@@ -157,7 +157,7 @@ pub async fn run() -> anyhow::Result<()> {
             .contact_by_index(IdentityIndex::Bsuid(&keys.index.bsuid(tenant.id, &bsuid)))
             .await?
             .context("demo contact")?;
-        if let Some(conversation) = tx.open_conversation(channel.id, contact.id).await?
+        if let Some(conversation) = tx.open_conversation(channel.id, contact.id, crate::chats::DIRECT).await?
             && conversation.state != ConversationState::Bot.as_str()
         {
             let reason = conversation.escalation_reason.unwrap_or_default();

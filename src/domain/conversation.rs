@@ -43,6 +43,7 @@ impl ConversationState {
             (Self::Escalated | Self::Human, E::HandBack) => Self::Bot,
             (Self::Escalated | Self::Human, E::Resolve) => Self::Closed,
             (Self::Human, E::IdleTimeout) => Self::Bot,
+            (Self::Bot | Self::Escalated | Self::Human, E::SplitChats) => Self::Closed,
             _ => return Err(InvalidTransition { from: self, event }),
         };
         Ok(next)
@@ -64,6 +65,9 @@ pub enum ConversationEvent {
     Resolve,
     /// Nobody wrote for the tenant's idle period while the owner had the conversation.
     IdleTimeout,
+    /// The conversation mixed a direct chat and a group (before migration 0009): closed, so
+    /// each chat's next message opens its own.
+    SplitChats,
 }
 
 impl ConversationEvent {
@@ -75,6 +79,7 @@ impl ConversationEvent {
             Self::HandBack => "hand_back",
             Self::Resolve => "resolve",
             Self::IdleTimeout => "idle_timeout",
+            Self::SplitChats => "split_chats",
         }
     }
 }
@@ -198,5 +203,13 @@ mod tests {
         assert!(Escalated.on(E::IdleTimeout).is_err(), "an unanswered ticket is never dropped by a timer");
         let refused = Human.on(E::Escalate).unwrap_err();
         assert_eq!(refused.to_string(), "a human conversation cannot escalate");
+    }
+
+    #[test]
+    fn a_conversation_mixing_chats_closes_from_any_open_state() {
+        for state in [Bot, Escalated, Human] {
+            assert_eq!(state.on(E::SplitChats), Ok(Closed), "{state:?}");
+        }
+        assert!(Closed.on(E::SplitChats).is_err());
     }
 }

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use super::persist::{self, IngestReport};
 use crate::app::AppState;
 use crate::audit::AuditEntry;
+use crate::chats::Chat;
 use crate::contacts;
 use crate::crypto::DataKey;
 use crate::domain::{ChannelId, ContactId, ConversationId, InboundMessage, JobId, MessageId, TenantId};
@@ -28,6 +29,7 @@ pub struct Pending<'a> {
     pub message: &'a InboundMessage,
     bsuid_index: Option<Vec<u8>>,
     phone_index: Option<Vec<u8>>,
+    chat: Chat,
 }
 
 impl<'a> Pending<'a> {
@@ -39,6 +41,7 @@ impl<'a> Pending<'a> {
             message,
             bsuid_index: message.from.bsuid.as_ref().map(|b| state.keys.index.bsuid(tenant, b)),
             phone_index: message.from.phone.as_ref().map(|p| state.keys.index.phone(tenant, p)),
+            chat: Chat::of(&state.keys, tenant, &message.meta),
         }
     }
 
@@ -101,11 +104,13 @@ impl Plan {
                 }
             };
             let contact_id = lookup.contacts[contact].record.id;
-            let conversation = match lookup.conversations.get(&(pending.channel.id, contact_id)) {
+            let chat_key = (pending.channel.id, contact_id, pending.chat.index.clone());
+            let conversation = match lookup.conversations.get(&chat_key) {
                 Some(id) => *id,
                 None => {
-                    let fresh = persist::new_conversation(pending.channel, contact_id, now);
-                    lookup.conversations.insert((pending.channel.id, contact_id), fresh.id);
+                    let key = lookup.key(state, contact)?;
+                    let fresh = persist::new_conversation(pending.channel, contact_id, &pending.chat, key, now);
+                    lookup.conversations.insert(chat_key, fresh.id);
                     plan.conversations.push(fresh.clone());
                     fresh.id
                 }
@@ -145,7 +150,7 @@ impl Plan {
         }
         // One order for every transaction, so concurrent runs take row locks alike.
         self.contacts.sort_by(|a, b| (&a.bsuid_index, &a.phone_index).cmp(&(&b.bsuid_index, &b.phone_index)));
-        self.conversations.sort_by_key(|c| c.contact_id);
+        self.conversations.sort_by(|a, b| (a.contact_id, &a.chat_index).cmp(&(b.contact_id, &b.chat_index)));
         self.messages.sort_by(|a, b| a.provider_message_id.cmp(&b.provider_message_id));
         self.touches.sort_by_key(|t| t.conversation);
         tx.savepoint().await?;
@@ -200,7 +205,8 @@ struct Lookup<'r> {
     contacts: Vec<KnownContact>,
     by_bsuid: HashMap<Vec<u8>, usize>,
     by_phone: HashMap<Vec<u8>, usize>,
-    conversations: HashMap<(ChannelId, ContactId), ConversationId>,
+    /// Open conversations by (channel, contact, chat index).
+    conversations: HashMap<(ChannelId, ContactId, Vec<u8>), ConversationId>,
 }
 
 impl<'r> Lookup<'r> {
@@ -226,7 +232,7 @@ impl<'r> Lookup<'r> {
         if !ids.is_empty() {
             for &channel in &channels {
                 for open in tx.open_conversations_of(channel, &ids).await? {
-                    conversations.insert((channel, open.contact_id), open.id);
+                    conversations.insert((channel, open.contact_id, open.chat_index), open.id);
                 }
             }
         }

@@ -6,6 +6,7 @@ use serde_json::json;
 use super::message_run::{Pending, Plan};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
+use crate::chats::Chat;
 use crate::contacts;
 use crate::crypto::DataKey;
 use crate::domain::{
@@ -204,8 +205,14 @@ pub(super) fn received_entry(
         .detail(json!({ "channel": channel.id, "conversation": conversation, "kind": m.kind.as_str(), "job": job }))
 }
 
-/// A customer's new conversation, answered by the bot.
-pub(super) fn new_conversation(channel: &ChannelRecord, contact: ContactId, now: DateTime<Utc>) -> ConversationRecord {
+/// A customer's new conversation in one chat, answered by the bot; `key` is the contact's.
+pub(super) fn new_conversation(
+    channel: &ChannelRecord,
+    contact: ContactId,
+    chat: &Chat,
+    key: &DataKey,
+    now: DateTime<Utc>,
+) -> ConversationRecord {
     ConversationRecord {
         id: ConversationId::new(),
         tenant_id: channel.tenant_id,
@@ -217,6 +224,8 @@ pub(super) fn new_conversation(channel: &ChannelRecord, contact: ContactId, now:
         window_closed_at: None,
         created_at: now,
         updated_at: now,
+        chat_index: chat.index.clone(),
+        chat_enc: chat.seal(key),
     }
 }
 
@@ -276,7 +285,8 @@ impl Batch<'_> {
             return self.owner_message(tx, owner, m).await;
         }
         let contact = contacts::resolve(tx, &self.state.keys, &m.from, self.now).await?;
-        let conversation = self.open_conversation(tx, &contact.record).await?;
+        let chat = Chat::of(&self.state.keys, self.channel.tenant_id, &m.meta);
+        let conversation = self.open_conversation(tx, &contact.record, &chat, &contact.key).await?;
         let record = inbound_record(self.channel, m, contact.record.id, conversation, &contact.key, self.now);
         let id = record.id;
         if !tx.insert_message(&record).await? {
@@ -349,16 +359,23 @@ impl Batch<'_> {
         self.trail.push(duplicate_entry(&self.actor, self.channel, m));
     }
 
-    async fn open_conversation(&self, tx: &mut dyn TenantTx, contact: &ContactRecord) -> StoreResult<ConversationId> {
-        if let Some(open) = tx.open_conversation(self.channel.id, contact.id).await? {
+    /// The contact's open conversation in this chat, or a new one fixed to it.
+    async fn open_conversation(
+        &self,
+        tx: &mut dyn TenantTx,
+        contact: &ContactRecord,
+        chat: &Chat,
+        key: &DataKey,
+    ) -> StoreResult<ConversationId> {
+        if let Some(open) = tx.open_conversation(self.channel.id, contact.id, &chat.index).await? {
             return Ok(open.id);
         }
-        let fresh = new_conversation(self.channel, contact.id, self.now);
+        let fresh = new_conversation(self.channel, contact.id, chat, key, self.now);
         if tx.insert_conversation(&fresh).await? {
             return Ok(fresh.id);
         }
         // A concurrent transaction opened it first and has committed, so it is visible now.
-        let open = tx.open_conversation(self.channel.id, contact.id).await?;
+        let open = tx.open_conversation(self.channel.id, contact.id, &chat.index).await?;
         open.map(|c| c.id).ok_or_else(|| StoreError::Config("open conversation vanished during insert".into()))
     }
 

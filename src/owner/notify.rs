@@ -8,6 +8,8 @@ use super::texts::OwnerTexts;
 use super::tickets::window_left;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
+use crate::chats;
+use crate::contacts;
 use crate::crypto::DataKey;
 use crate::domain::{
     ChannelId, ContactId, ConversationId, EscalationId, MessageKind, OwnerId, OwnerMessageId, Phone, TenantId,
@@ -125,6 +127,11 @@ pub fn customer_label(contact: &ContactRecord, key: &DataKey) -> StoreResult<Str
     })
 }
 
+/// The customer's label, marked when they wrote in a group, so the owner knows who else reads.
+fn in_chat(texts: &OwnerTexts, customer: String, in_group: bool) -> String {
+    if in_group { texts.fill("in_group", &[("customer", &customer)]) } else { customer }
+}
+
 /// The label of a stored contact (`?` when it is gone), for lists that hold several customers.
 pub async fn label_of(state: &AppState, tx: &mut dyn TenantTx, contact: ContactId) -> StoreResult<String> {
     match tx.contact(contact).await? {
@@ -223,7 +230,7 @@ fn notice_text(
     now: DateTime<Utc>,
 ) -> StoreResult<String> {
     let number = ticket.number.to_string();
-    let customer = customer_label(contact, key)?;
+    let customer = in_chat(texts, customer_label(contact, key)?, chats::is_group(conversation));
     let reason = texts.reason(&ticket.reason).replace("{ticket}", &number);
     let mut parts = vec![texts.fill("notice", &[("ticket", &number), ("customer", &customer), ("reason", &reason)])];
     let summary = match key.decrypt_opt(ticket.summary_enc.as_deref())? {
@@ -274,7 +281,8 @@ pub async fn forward(
     let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
     let texts = OwnerTexts::new(&tenant.settings.language);
     let number = ticket.number.to_string();
-    let customer = customer_label(&contact, &key)?;
+    let in_group = contacts::message_meta(message, &key)?.group.is_some();
+    let customer = in_chat(&texts, customer_label(&contact, &key)?, in_group);
     let kind = MessageKind::parse(&message.kind);
     let text = match key.decrypt_opt(message.body_enc.as_deref())? {
         Some(body) if kind.carries_question() => texts

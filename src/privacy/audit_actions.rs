@@ -81,6 +81,8 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("reply.holding", Changed, MESSAGES),
     ("conversation.escalated", Changed, TICKETS),
     ("conversation.window_closed", Changed, MESSAGES),
+    ("conversation.chat_fixed", Changed, MESSAGES),
+    ("conversation.closed_mixed_chats", Changed, TICKETS),
     ("escalation.replied", Changed, TICKETS),
     ("escalation.taken_over", Changed, TICKETS),
     ("escalation.handed_back", Changed, TICKETS),

@@ -156,9 +156,9 @@ macro_rules! tenant_tx_impl {
                 Ok(())
             }
 
-            async fn open_conversation(&mut self, channel: ChannelId, contact: ContactId) -> StoreResult<Option<ConversationRecord>> {
-                Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND contact_id = $3 AND state <> 'closed'")
-                    .bind(self.tenant).bind(channel).bind(contact).fetch_optional(&mut *self.tx).await?)
+            async fn open_conversation(&mut self, channel: ChannelId, contact: ContactId, chat: &[u8]) -> StoreResult<Option<ConversationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND contact_id = $3 AND chat_index = $4 AND state <> 'closed'")
+                    .bind(self.tenant).bind(channel).bind(contact).bind(chat).fetch_optional(&mut *self.tx).await?)
             }
 
             async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<ConversationRecord>> {
@@ -178,9 +178,10 @@ macro_rules! tenant_tx_impl {
             }
 
             async fn insert_conversation(&mut self, c: &ConversationRecord) -> StoreResult<bool> {
-                let done = sqlx::query("INSERT INTO conversations (id, tenant_id, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING")
+                let done = sqlx::query("INSERT INTO conversations (id, tenant_id, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at, chat_index, chat_enc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING")
                     .bind(c.id).bind(self.tenant).bind(c.channel_id).bind(c.contact_id).bind(&c.state).bind(&c.escalation_reason)
                     .bind(c.last_inbound_at.map($time)).bind($time(c.created_at)).bind($time(c.updated_at))
+                    .bind(&c.chat_index).bind(&c.chat_enc)
                     .execute(&mut *self.tx).await?;
                 Ok(done.rows_affected() == 1)
             }

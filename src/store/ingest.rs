@@ -24,7 +24,7 @@ pub trait IngestOps: Send {
     async fn stored_provider_ids(&mut self, channel: ChannelId, ids: &[&str]) -> StoreResult<Vec<String>>;
     /// Contacts holding any of these blind indexes.
     async fn contacts_by_indexes(&mut self, bsuid: &[&[u8]], phone: &[&[u8]]) -> StoreResult<Vec<ContactRecord>>;
-    /// The open conversations of these contacts on one channel.
+    /// The open conversations of these contacts on one channel, in every chat.
     async fn open_conversations_of(
         &mut self,
         channel: ChannelId,
@@ -32,7 +32,7 @@ pub trait IngestOps: Send {
     ) -> StoreResult<Vec<ConversationRecord>>;
     /// Inserts contacts, skipping any whose blind index is taken; returns how many it inserted.
     async fn insert_contacts(&mut self, contacts: &[ContactRecord]) -> StoreResult<usize>;
-    /// Inserts conversations, skipping any pair already open; returns how many it inserted.
+    /// Inserts conversations, skipping any (contact, chat) already open; returns how many it inserted.
     async fn insert_conversations(&mut self, conversations: &[ConversationRecord]) -> StoreResult<usize>;
     /// Inserts messages, skipping provider ids already stored; returns the ids it inserted.
     async fn insert_messages(&mut self, messages: &[MessageRecord]) -> StoreResult<Vec<MessageId>>;

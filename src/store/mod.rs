@@ -21,7 +21,10 @@ mod privacy_sql;
 mod reporting_sql;
 #[macro_use]
 mod analytics_sql;
+#[macro_use]
+mod chats_sql;
 mod analytics;
+mod chats;
 mod ingest;
 pub mod postgres;
 mod privacy;
@@ -30,6 +33,7 @@ mod reporting;
 pub mod sqlite;
 
 pub use analytics::*;
+pub use chats::*;
 pub use ingest::*;
 pub use privacy::*;
 pub use records::*;
@@ -151,7 +155,7 @@ pub trait Store: Send + Sync {
 
 /// One transaction in one tenant's scope. Dropping it without `commit` rolls back.
 #[async_trait]
-pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + IngestOps + Send {
+pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + IngestOps + ChatOps + Send {
     fn tenant_id(&self) -> TenantId;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
     /// Marks a point the transaction can return to; rolling back returns to the latest mark.
@@ -189,10 +193,12 @@ pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + IngestOps + Send 
     /// Links a newly learned identifier to a contact, only where the contact lacked it.
     async fn link_contact_identity(&mut self, id: ContactId, link: &IdentityLink) -> StoreResult<()>;
 
+    /// The open conversation of a contact in one chat (`chat_index`; empty for the direct chat).
     async fn open_conversation(
         &mut self,
         channel: ChannelId,
         contact: ContactId,
+        chat: &[u8],
     ) -> StoreResult<Option<ConversationRecord>>;
     async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<ConversationRecord>>;
     /// Every conversation of one contact, oldest first.
@@ -204,7 +210,7 @@ pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + IngestOps + Send 
         before: Option<DateTime<Utc>>,
         limit: i64,
     ) -> StoreResult<Vec<ConversationRecord>>;
-    /// Inserts unless an open conversation exists for the pair; returns whether it inserted.
+    /// Inserts unless the contact has an open conversation in that chat; returns whether it inserted.
     async fn insert_conversation(&mut self, conversation: &ConversationRecord) -> StoreResult<bool>;
     /// Moves a conversation from state `from` to `to`; returns false if it was not in `from`
     /// (a concurrent transaction moved it first).

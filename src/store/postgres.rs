@@ -38,6 +38,7 @@ const APP_TABLES: &[&str] = &[
     "analytics_days",
     "analytics_weeks",
     "analytics_state",
+    "chat_reviews",
 ];
 
 pub struct PgStore {
@@ -329,6 +330,7 @@ privacy_ops_impl!(PgTx, time = pg_time, {
     }
 });
 
+chat_ops_impl!(PgTx);
 reporting_ops_impl!(PgTx, time = pg_time);
 
 // A hash of the distinct customers beats COUNT(DISTINCT)'s sort (a busy tenant's year: 40 ms, not 56 ms).

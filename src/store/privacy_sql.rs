@@ -193,7 +193,7 @@ macro_rules! privacy_ops_impl {
                     "jobs", "owner_messages", "escalations", "llm_usage", "messages", "conversations", "dsar_requests",
                     "contacts", "owners", "staff_pins", "revoked_tokens", "users", "kb_entries", "channel_routes",
                     "channels", "activity_counts", "analytics_conversation_days", "analytics_tickets", "analytics_days",
-                    "analytics_weeks", "analytics_state",
+                    "analytics_weeks", "analytics_state", "chat_reviews",
                 ] {
                     let sql = format!("DELETE FROM {table} WHERE tenant_id = $1");
                     rows += sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.tenant).execute(&mut *self.tx).await?.rows_affected();

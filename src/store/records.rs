@@ -107,6 +107,10 @@ pub struct ConversationRecord {
     pub window_closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Blind index of the chat, fixed at creation: empty for the direct chat, else the group's.
+    pub chat_index: Vec<u8>,
+    /// The group id under the contact's key; `None` for the direct chat.
+    pub chat_enc: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::JobKind;
 use crate::app::AppState;
+use crate::chats;
 use crate::contacts;
 use crate::domain::{Author, ConversationId, MessageId, MessageMeta};
 use crate::engine::BusinessProfile;
@@ -87,7 +88,7 @@ pub fn message_ids(jobs: &[JobRecord]) -> Vec<MessageId> {
 }
 
 /// Stores a message to the customer of a conversation that answers no message in
-/// particular (an owner's relay, a wait notice); it goes where the latest inbound came from.
+/// particular (an owner's relay, a wait notice); it goes to the conversation's chat.
 pub async fn store_to_customer(
     state: &AppState,
     tx: &mut dyn TenantTx,
@@ -117,9 +118,12 @@ async fn store_outbound(
     let Some(contact) = tx.contact(original.contact_id).await? else {
         return Ok(Vec::new());
     };
+    let Some(conversation) = tx.conversation(original.conversation_id).await? else {
+        return Ok(Vec::new());
+    };
     let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
-    // A reply to a group message goes back to the group.
-    let group = contacts::message_meta(original, &key)?.group;
+    // The conversation's chat, fixed when it was opened: a direct chat's reply never goes to a group.
+    let group = chats::group_of(&conversation, &key)?;
     let meta_enc = contacts::seal_meta(&MessageMeta { group, ..MessageMeta::default() }, &key);
     let mut jobs = Vec::new();
     for (part, text) in parts.iter().enumerate() {

@@ -7,6 +7,7 @@ mod analytics;
 mod audit_chain;
 mod auth_api;
 mod breach_report;
+mod chats;
 mod cli;
 mod conversations_api;
 mod dashboard;

@@ -62,7 +62,7 @@ async fn conversation_of(app: &TestApp, n: u32) -> ConversationRecord {
     let bsuid = inbound_text(n, "x").from.bsuid.expect("bsuid");
     let index = app.state.keys.index.bsuid(app.tenant.id, &bsuid);
     let contact = tx.contact_by_index(IdentityIndex::Bsuid(&index)).await.unwrap().expect("contact");
-    tx.open_conversation(app.channel.id, contact.id).await.unwrap().expect("open conversation")
+    tx.open_conversation(app.channel.id, contact.id, balas::chats::DIRECT).await.unwrap().expect("open conversation")
 }
 
 on_both_databases! {

@@ -48,7 +48,7 @@ impl IngestOps for PgTx {
         Ok(sqlx::query_as(
             "SELECT v.* FROM UNNEST($3::uuid[]) AS k(contact) CROSS JOIN LATERAL ( \
              SELECT * FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND contact_id = k.contact \
-             AND state <> 'closed' LIMIT 1) AS v",
+             AND state <> 'closed') AS v",
         )
         .bind(self.tenant)
         .bind(channel)
@@ -83,10 +83,10 @@ impl IngestOps for PgTx {
 
     async fn insert_conversations(&mut self, conversations: &[ConversationRecord]) -> StoreResult<usize> {
         let done = sqlx::query(
-            "INSERT INTO conversations (id, tenant_id, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at) \
-             SELECT id, $1, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at \
-             FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[]) \
-             AS c(id, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at) \
+            "INSERT INTO conversations (id, tenant_id, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at, chat_index, chat_enc) \
+             SELECT id, $1, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at, chat_index, chat_enc \
+             FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::bytea[], $11::text[]) \
+             AS c(id, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at, chat_index, chat_enc) \
              ON CONFLICT DO NOTHING",
         )
         .bind(self.tenant)
@@ -98,6 +98,8 @@ impl IngestOps for PgTx {
         .bind(conversations.iter().map(|c| c.last_inbound_at).collect::<Vec<_>>())
         .bind(conversations.iter().map(|c| c.created_at).collect::<Vec<_>>())
         .bind(conversations.iter().map(|c| c.updated_at).collect::<Vec<_>>())
+        .bind(conversations.iter().map(|c| c.chat_index.as_slice()).collect::<Vec<_>>())
+        .bind(conversations.iter().map(|c| c.chat_enc.as_deref()).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() as usize)

@@ -105,7 +105,7 @@ impl IngestOps for SqliteTx {
         let mut inserted = 0;
         for chunk in conversations.chunks(ROWS_PER_STATEMENT) {
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO conversations (id, tenant_id, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at) ",
+                "INSERT INTO conversations (id, tenant_id, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at, chat_index, chat_enc) ",
             );
             insert.push_values(chunk, |mut row, c| {
                 row.push_bind(c.id)
@@ -116,7 +116,9 @@ impl IngestOps for SqliteTx {
                     .push_bind(&c.escalation_reason)
                     .push_bind(c.last_inbound_at.map(sql_time))
                     .push_bind(sql_time(c.created_at))
-                    .push_bind(sql_time(c.updated_at));
+                    .push_bind(sql_time(c.updated_at))
+                    .push_bind(&c.chat_index)
+                    .push_bind(&c.chat_enc);
             });
             insert.push(" ON CONFLICT DO NOTHING");
             inserted += insert.build().execute(&mut *self.tx).await?.rows_affected() as usize;
