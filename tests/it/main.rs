@@ -24,6 +24,7 @@ mod log_masking;
 mod message_run;
 mod meta_ingress;
 mod metrics;
+mod model_output;
 mod openapi;
 mod owner_loop;
 mod owner_window;
