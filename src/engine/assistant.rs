@@ -125,7 +125,7 @@ pub async fn summarize(
         masker.originals().map(str::to_string),
     );
     let accept = |raw: &str| {
-        let text = masker.unmask(raw);
+        let text = check::whatsapp_format(&masker.unmask(raw));
         check::check(&text, &rules).map_err(Refusal::as_str)?;
         let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).take(2).collect();
         Ok(lines.join("\n"))

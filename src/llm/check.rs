@@ -58,15 +58,40 @@ impl<'a> ReplyRules<'a> {
     }
 }
 
-/// Turns Markdown habits into WhatsApp formatting: `**bold**` → `*bold*`, no `#` headings.
+/// Turns Markdown habits into WhatsApp formatting: `**bold**` → `*bold*`, no `#` headings,
+/// and a sentence glued to the next gets its space back (see `space_glued_sentences`).
 pub fn whatsapp_format(reply: &str) -> String {
     reply
         .lines()
-        .map(|line| line.trim_start_matches('#').trim_start_matches(' ').replace("**", "*"))
+        .map(|line| space_glued_sentences(&line.trim_start_matches('#').trim_start_matches(' ').replace("**", "*")))
         .collect::<Vec<_>>()
         .join("\n")
         .trim()
         .to_string()
+}
+
+/// `kak.Besok` → `kak. Besok`: a word of two or more letters, a full stop, then a capitalised
+/// word that ends the token. Without the space a chat app may show `km.Chat` as a link to
+/// the domain km.chat, and the link check would rightly refuse it. URLs are left as they are.
+fn space_glued_sentences(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::with_capacity(line.len() + 8);
+    for (i, c) in chars.iter().enumerate() {
+        out.push(*c);
+        if *c != '.' {
+            continue;
+        }
+        let before = chars[..i].iter().rev().take_while(|c| !c.is_whitespace()).count();
+        let word_before = before >= 2 && chars[i - before..i].iter().all(|c| c.is_alphabetic());
+        let after: Vec<char> = chars[i + 1..].iter().take_while(|c| c.is_alphanumeric()).copied().collect();
+        let capitalised =
+            after.first().is_some_and(|c| c.is_uppercase()) && after.get(1).is_some_and(|c| c.is_lowercase());
+        let ends_token = !matches!(chars.get(i + 1 + after.len()), Some('.' | '/' | ':' | '-' | '@' | '_'));
+        if word_before && capitalised && ends_token {
+            out.push(' ');
+        }
+    }
+    out
 }
 
 pub fn check(reply: &str, rules: &ReplyRules<'_>) -> Result<(), Refusal> {
@@ -151,5 +176,24 @@ mod tests {
     #[test]
     fn markdown_becomes_whatsapp() {
         assert_eq!(whatsapp_format("## Menu\n**Kopi** Rp18.000"), "Menu\n*Kopi* Rp18.000");
+    }
+
+    #[test]
+    fn glued_sentences_get_their_space_and_links_stay_whole() {
+        assert_eq!(whatsapp_format("Gratis radius 3 km.Chat kami ya"), "Gratis radius 3 km. Chat kami ya");
+        assert_eq!(
+            whatsapp_format("Siap kak.Besok dikirim, a.n.Tini, Rp12.000/kg.Masuk"),
+            "Siap kak. Besok dikirim, a.n.Tini, Rp12.000/kg.Masuk"
+        );
+        for kept in [
+            "www.TokoBusri.com",
+            "https://Toko.Busri.com/Menu.Baru",
+            "shopee.co.id/Toko.Baru",
+            "S.Pd",
+            "kak.besok",
+            "ok.OK",
+        ] {
+            assert_eq!(whatsapp_format(kept), kept);
+        }
     }
 }

@@ -19,6 +19,7 @@ mod fonnte;
 mod group_commit;
 mod isolation;
 mod key_rotation;
+mod link_rules;
 mod llm;
 mod log_masking;
 mod message_run;
