@@ -71,6 +71,7 @@ fn main() {
         opening_hours: "Setiap hari 08.00–21.00".into(),
         tone: "ramah".into(),
         language: "id".into(),
+        link_hosts: String::new(),
     };
     let mut turns = conversation(&faq);
     turns.push(Turn { role: "user", text: "Kalau pesan 20 cup ada diskon? Transfer ke rekening mana ya kak?".into() });

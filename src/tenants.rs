@@ -49,6 +49,10 @@ pub struct TenantSettings {
     pub dsar_answer_hours: i32,
     /// When the owners get the daily digest, `HH:MM` in `timezone`; empty: no digest.
     pub digest_time: String,
+    /// Hosts (comma-separated, e.g. `tokobusri.com, tokobusri.id`) the bot may link to, with
+    /// their subdomains, besides the links in the profile and the FAQ.
+    #[serde(default)]
+    pub link_hosts: String,
 }
 
 impl TenantSettings {
@@ -86,7 +90,9 @@ impl TenantSettings {
         if self.dsar_ack_hours > self.dsar_answer_hours {
             return bad("the acknowledgement deadline must not be later than the answer deadline");
         }
+        let link_hosts = crate::llm::links::normalise_setting(&self.link_hosts).map_err(StoreError::Config)?;
         Ok(Self {
+            link_hosts,
             description: self.description.trim().to_string(),
             address: self.address.trim().to_string(),
             opening_hours: self.opening_hours.trim().to_string(),
@@ -124,6 +130,7 @@ impl Default for TenantSettings {
             dsar_ack_hours: 168,
             dsar_answer_hours: 720,
             digest_time: "07:00".into(),
+            link_hosts: String::new(),
         }
     }
 }

@@ -245,6 +245,10 @@ pub struct TenantArgs {
     /// When the owners get the daily digest (local HH:MM; "" for none).
     #[arg(long, default_value = "07:00")]
     digest_time: String,
+    /// Hosts the bot may link to besides the links in the profile and FAQ, comma-separated
+    /// (e.g. "tokobusri.com,tokobusri.id"; subdomains included).
+    #[arg(long, default_value = "")]
+    link_hosts: String,
 }
 
 impl From<TenantArgs> for tenants::TenantSettings {
@@ -269,6 +273,7 @@ impl From<TenantArgs> for tenants::TenantSettings {
             dsar_ack_hours: a.dsar_ack_hours,
             dsar_answer_hours: a.dsar_answer_hours,
             digest_time: a.digest_time,
+            link_hosts: a.link_hosts,
         }
     }
 }

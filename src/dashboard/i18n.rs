@@ -112,6 +112,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("settings.timezone", "Zona waktu", "Time zone"),
     ("settings.tone", "Gaya bahasa", "Tone"),
     ("settings.escalation_keywords", "Kata kunci eskalasi", "Escalation keywords"),
+    (
+        "settings.link_hosts",
+        "Situs yang boleh ditautkan bot, pisahkan dengan koma (mis. tokobusri.com)",
+        "Sites the bot may link to, comma-separated (e.g. tokobusri.com)",
+    ),
     ("settings.digest_time", "Jam ringkasan harian HH:MM (kosong: tidak ada)", "Daily digest time HH:MM (empty: none)"),
     ("settings.max_bot_turns", "Maks. balasan bot berturut-turut (0: mati)", "Max bot answers in a row (0: off)"),
     ("settings.renotify_minutes", "Ingatkan pemilik setelah (menit)", "Remind the owner after (minutes)"),

@@ -25,6 +25,7 @@ const TEXT_FIELDS: &[&str] = &[
     "timezone",
     "tone",
     "escalation_keywords",
+    "link_hosts",
     "digest_time",
 ];
 /// Whole-number settings.
@@ -80,6 +81,7 @@ fn label_key(field: &str) -> &'static str {
         "timezone" => "settings.timezone",
         "tone" => "settings.tone",
         "escalation_keywords" => "settings.escalation_keywords",
+        "link_hosts" => "settings.link_hosts",
         "digest_time" => "settings.digest_time",
         "max_bot_turns" => "settings.max_bot_turns",
         "renotify_minutes" => "settings.renotify_minutes",

@@ -6,8 +6,9 @@ use serde_json::json;
 
 use super::mask::{Masker, clean_input};
 use super::{Decision, Handover};
-use crate::domain::EscalationReason;
-use crate::llm::check::{self, ReplyRules};
+use crate::audit::AuditEntry;
+use crate::domain::{EscalationReason, MessageId};
+use crate::llm::check::{self, Refusal, ReplyRules};
 use crate::llm::prompt::{self, Business, Turn};
 use crate::llm::{Attempt, Llm, ModelDecision};
 use crate::store::KbEntry;
@@ -21,8 +22,32 @@ pub struct Conversation<'a> {
     pub question: &'a str,
 }
 
-/// The model's decision, if any endpoint gave a usable one, and every attempt made.
-pub async fn ask(llm: &Llm, conversation: Conversation<'_>) -> (Option<Decision>, Vec<Attempt>) {
+/// What asking the model gave: its decision (if any endpoint gave a usable one), every
+/// attempt made, and the parts of an escalation the checks dropped.
+pub struct Asked {
+    pub decision: Option<Decision>,
+    pub attempts: Vec<Attempt>,
+    pub dropped: Vec<Dropped>,
+}
+
+/// A part of the model's escalation (`summary` or `draft`) refused by the checks and dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    pub part: &'static str,
+    pub refusal: Refusal,
+}
+
+impl Dropped {
+    /// The audit row: the part and the refusal class, never the text.
+    pub fn audit(&self, message: MessageId) -> AuditEntry {
+        AuditEntry::new("worker", "llm.output_refused", "message", Some(message.to_string()))
+            .detail(json!({ "part": self.part, "refusal": self.refusal.as_str() }))
+    }
+}
+
+/// Asks the model about one question; a reply is accepted only after the checks, and an
+/// escalation's summary and draft pass the same checks or are dropped (the ticket still opens).
+pub async fn ask(llm: &Llm, conversation: Conversation<'_>) -> Asked {
     let settings = llm.settings();
     let mut masker = Masker::new();
     let question = clean_input(conversation.question);
@@ -33,35 +58,49 @@ pub async fn ask(llm: &Llm, conversation: Conversation<'_>) -> (Option<Decision>
     let system = prompt::render_system(&conversation.business, &grounding, settings.max_reply_chars);
     let (messages, _) = prompt::messages(&system, &turns, settings.history_tokens);
 
-    let business = &conversation.business;
-    let published = [business.description.as_str(), business.address.as_str(), business.opening_hours.as_str()]
-        .into_iter()
-        .chain(conversation.faq.iter().map(|e| e.answer.as_str()));
-    let mut allowed = check::personal_data_in(published);
-    allowed.extend(masker.originals().map(str::to_string));
-    let rules = ReplyRules { max_chars: settings.max_reply_chars, rules: prompt::rules_section(&system), allowed };
+    let rules = ReplyRules::published(
+        &conversation.business,
+        conversation.faq.iter().map(|e| e.answer.as_str()),
+        prompt::rules_section(&system),
+        settings.max_reply_chars,
+        masker.originals().map(str::to_string),
+    );
     let accept = |raw: &str| {
         let text = check::whatsapp_format(&masker.unmask(raw));
         check::check(&text, &rules).map(|()| text).map_err(|refusal| refusal.as_str())
     };
     let outcome = llm.decide(&messages, accept).await;
     let model = outcome.attempts.last().map(|a| a.model.clone()).unwrap_or_default();
+    let mut dropped = Vec::new();
+    let mut vetted = |part: &'static str, text: Option<String>| {
+        let text = text?;
+        match check::check(&text, &rules) {
+            Ok(()) => Some(text),
+            Err(refusal) => {
+                tracing::warn!(part, refusal = refusal.as_str(), "the model's escalation text was refused and dropped");
+                dropped.push(Dropped { part, refusal });
+                None
+            }
+        }
+    };
     let decision = outcome.decision.map(|d| match d {
         ModelDecision::Reply(text) => Decision::Reply { text, basis: json!({ "source": "llm", "model": model }) },
         ModelDecision::Escalate(h) => Decision::Escalate(Handover {
             reason: EscalationReason::Model(h.reason),
-            summary: h.summary.map(|s| masker.unmask(&s)),
-            draft: h.draft.map(|d| check::whatsapp_format(&masker.unmask(&d))),
+            summary: vetted("summary", h.summary.map(|s| masker.unmask(&s))),
+            draft: vetted("draft", h.draft.map(|d| check::whatsapp_format(&masker.unmask(&d)))),
         }),
     });
-    (decision, outcome.attempts)
+    Asked { decision, attempts: outcome.attempts, dropped }
 }
 
 /// Two lines for the owner about a conversation handed to them, from the masked history
-/// (oldest first: role and text); the masked data is restored in the summary.
+/// (oldest first: role and text); the masked data is restored in the summary. A summary the
+/// checks refuse counts as a failed attempt: the caller shows the last messages instead.
 pub async fn summarize(
     llm: &Llm,
     business: &Business,
+    faq: &[KbEntry],
     history: &[(&'static str, String)],
 ) -> (Option<String>, Vec<Attempt>) {
     let mut masker = Masker::new();
@@ -78,10 +117,19 @@ pub async fn summarize(
     let system = template.trim().replace("{business_name}", &business.name);
     let messages =
         [json!({ "role": "system", "content": system }), json!({ "role": "user", "content": transcript.join("\n") })];
-    let (summary, attempts) = llm.summarize(&messages).await;
-    let summary = summary.map(|s| {
-        let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).take(2).collect();
-        masker.unmask(&lines.join("\n"))
-    });
+    let rules = ReplyRules::published(
+        business,
+        faq.iter().map(|e| e.answer.as_str()),
+        &system,
+        llm.settings().max_reply_chars,
+        masker.originals().map(str::to_string),
+    );
+    let accept = |raw: &str| {
+        let text = check::whatsapp_format(&masker.unmask(raw));
+        check::check(&text, &rules).map_err(Refusal::as_str)?;
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).take(2).collect();
+        Ok(lines.join("\n"))
+    };
+    let (summary, attempts) = llm.summarize(&messages, accept).await;
     (summary.filter(|s| !s.is_empty()), attempts)
 }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::domain::ModelReason;
 
 pub mod check;
+pub mod links;
 pub mod prompt;
 pub mod usage;
 pub mod wire;
@@ -171,19 +172,27 @@ impl Llm {
         outcome
     }
 
-    /// A short plain-text completion (no tool): the first endpoint that answers wins.
-    pub async fn summarize(&self, messages: &[Value]) -> (Option<String>, Vec<Attempt>) {
+    /// A short plain-text completion (no tool): the first endpoint whose answer `accept`
+    /// takes wins; a refused answer is recorded as `malformed:<class>` and the next is tried.
+    pub async fn summarize(
+        &self,
+        messages: &[Value],
+        accept: impl Fn(&str) -> Result<String, &'static str>,
+    ) -> (Option<String>, Vec<Attempt>) {
         let started = Instant::now();
         let mut attempts = Vec::new();
         for endpoint in &self.endpoints {
             let Some(left) = self.settings.deadline.checked_sub(started.elapsed()) else { break };
             let (result, mut attempt) = self.call(endpoint, messages, left, false).await;
             match result {
-                Ok(Answer::Text(text)) => {
-                    attempt.outcome = "summarized".into();
-                    attempts.push(attempt);
-                    return (Some(text), attempts);
-                }
+                Ok(Answer::Text(text)) => match accept(&text) {
+                    Ok(summary) => {
+                        attempt.outcome = "summarized".into();
+                        attempts.push(attempt);
+                        return (Some(summary), attempts);
+                    }
+                    Err(class) => attempt.outcome = format!("malformed:{class}"),
+                },
                 Ok(_) => attempt.outcome = "malformed:not_text".into(),
                 Err(Failure::Malformed(class)) => attempt.outcome = format!("malformed:{class}"),
                 Err(Failure::Unavailable(class)) => attempt.outcome = format!("unavailable:{class}"),

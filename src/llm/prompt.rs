@@ -14,6 +14,8 @@ pub struct Business {
     pub opening_hours: String,
     pub tone: String,
     pub language: String,
+    /// The `link_hosts` setting: hosts model output may link to besides those in the texts.
+    pub link_hosts: String,
 }
 
 /// One earlier message, already masked.

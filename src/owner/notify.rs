@@ -187,7 +187,8 @@ pub async fn run_notice(state: &AppState, worker: &str, job: &JobRecord) -> Resu
     Ok(())
 }
 
-/// Asks the LLM for a two-line summary, within the tenant's token budget.
+/// Asks the LLM for a two-line summary, within the tenant's token budget; one the checks
+/// refuse is `None`, and the notice shows the customer's last messages instead.
 async fn llm_summary(
     state: &AppState,
     llm: &Llm,
@@ -202,6 +203,7 @@ async fn llm_summary(
     let used = tx.llm_tokens_since(month_start(state.clock.now())).await?;
     let Some(contact) = tx.contact(ticket.contact_id).await? else { return Ok((None, Vec::new())) };
     let recent = tx.recent_messages(ticket.conversation_id, SUMMARY_MESSAGES).await?;
+    let faq = tx.kb_entries().await?;
     tx.commit().await?;
     if used >= tenant.settings.monthly_token_budget {
         return Ok((None, Vec::new()));
@@ -216,7 +218,7 @@ async fn llm_summary(
     if history.is_empty() {
         return Ok((None, Vec::new()));
     }
-    Ok(assistant::summarize(llm, &business_of(&tenant), &history).await)
+    Ok(assistant::summarize(llm, &business_of(&tenant), &faq, &history).await)
 }
 
 /// The notice: who, why, a two-line summary, the suggested reply, the window, the commands.

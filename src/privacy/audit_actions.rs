@@ -127,6 +127,7 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     // The outcome of an `llm.requested` already counted as the read.
     ("llm.replied", Internal, NONE),
     ("llm.failed", Internal, NONE),
+    ("llm.output_refused", Internal, NONE),
     ("llm.budget_exhausted", Internal, NONE),
     ("audit.purged", Internal, NONE),
     ("owner_message.dropped", Internal, NONE),

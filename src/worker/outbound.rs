@@ -31,6 +31,7 @@ pub fn business_of(tenant: &TenantRecord) -> Business {
         opening_hours: s.opening_hours.clone(),
         tone: s.tone.clone(),
         language: s.language.clone(),
+        link_hosts: s.link_hosts.clone(),
     }
 }
 

@@ -60,6 +60,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<Vec<
         _ => None,
     };
     let mut attempts = Vec::new();
+    let mut dropped = Vec::new();
     let mut over_budget = false;
     let decision = if already_answered {
         Decision::Ignore { why: "already_answered" }
@@ -104,9 +105,9 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<Vec<
                     history: llm_history(&earlier),
                     question,
                 };
-                let (decision, tried) = assistant::ask(llm, conversation).await;
-                attempts = tried;
-                decision.unwrap_or(offline)
+                let asked = assistant::ask(llm, conversation).await;
+                (attempts, dropped) = (asked.attempts, asked.dropped);
+                asked.decision.unwrap_or(offline)
             }
             _ => offline,
         }
@@ -120,6 +121,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<Vec<
     state.metrics.llm(&attempts);
     let mut trail =
         usage::record(&mut *tx, Some(message_id), ("message", message_id.to_string()), &attempts, now).await?;
+    trail.extend(dropped.iter().map(|d| d.audit(message_id)));
     // Whether this transaction queued jobs for any worker (owner messages, notices).
     let mut queued = false;
     let mut handed = Vec::new();

@@ -3,8 +3,11 @@ use crate::on_both_databases;
 
 on_both_databases! {
     async fn operator_commands_create_list_connect_and_import(app) {
-        let created = app.cli(&["tenant", "create", "--name", "Bakso Pak Kumis", "--language", "id"]);
+        let created = app.cli(&["tenant", "create", "--name", "Bakso Pak Kumis", "--language", "id", "--link-hosts", "https://BaksoKumis.id/"]);
         assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        assert_eq!(app.inspect.text("SELECT link_hosts FROM tenants WHERE slug = 'bakso-pak-kumis'").await.as_deref(), Some("baksokumis.id"));
+        let shortener = app.cli(&["tenant", "create", "--name", "Bakso Lain", "--link-hosts", "bit.ly"]);
+        assert!(!shortener.status.success() && String::from_utf8_lossy(&shortener.stderr).contains("link_hosts"), "{}", String::from_utf8_lossy(&shortener.stderr));
         let id = String::from_utf8_lossy(&created.stdout).trim().to_string();
         assert!(uuid::Uuid::parse_str(&id).is_ok(), "prints the tenant id: {id}");
 

@@ -230,7 +230,7 @@ on_both_databases! {
         let sent = app.sent_to(CUSTOMER).len();
         let settings = [
             ("name", "Dibajak"), ("description", "x"), ("address", "x"), ("opening_hours", "x"), ("business_hours", ""),
-            ("timezone", "Asia/Jayapura"), ("tone", "x"), ("escalation_keywords", "x"), ("digest_time", "01:00"),
+            ("timezone", "Asia/Jayapura"), ("tone", "x"), ("escalation_keywords", "x"), ("link_hosts", ""), ("digest_time", "01:00"),
             ("language", "en"), ("max_bot_turns", "1"), ("renotify_minutes", "1"),
         ];
         let faq_fields = [("question", "Dibajak?"), ("answer", "Ya")];
@@ -406,17 +406,23 @@ on_both_databases! {
         let fields = |digest: &'static str| vec![
             ("name", "Warung Sri"), ("description", "Kopi & kue"), ("address", "Jl. Melati 1"), ("opening_hours", "08.00-21.00"),
             ("business_hours", "08:00-21:00"), ("timezone", "Asia/Makassar"), ("tone", "ramah"), ("escalation_keywords", "komplain,refund"),
-            ("digest_time", digest), ("language", "en"), ("max_bot_turns", "6"), ("renotify_minutes", "20"),
+            ("link_hosts", "warungsri.id"), ("digest_time", digest), ("language", "en"), ("max_bot_turns", "6"), ("renotify_minutes", "20"),
         ];
         let mut bad = fields("25:99");
         bad.push(("csrf", &csrf));
         let refused = owner.post("/dashboard/settings", &bad).await;
         assert_eq!(refused.status, 400);
         assert!(refused.body.contains("digest time"), "the validation message: {}", refused.body);
+        let mut shortener = fields("06:30");
+        shortener.retain(|(k, _)| *k != "link_hosts");
+        shortener.extend([("link_hosts", "bit.ly"), ("csrf", csrf.as_str())]);
+        let refused = owner.post("/dashboard/settings", &shortener).await;
+        assert!(refused.status == 400 && refused.body.contains("link_hosts"), "{}", refused.body);
         let mut good = fields("06:30");
         good.push(("csrf", &csrf));
         assert_eq!(owner.post("/dashboard/settings", &good).await.location(), "/dashboard/settings?ok=saved");
         assert_eq!(app.inspect.text("SELECT name FROM tenants WHERE slug <> 'x' ORDER BY created_at LIMIT 1").await.as_deref(), Some("Warung Sri"));
+        assert_eq!(app.inspect.text("SELECT link_hosts FROM tenants ORDER BY created_at LIMIT 1").await.as_deref(), Some("warungsri.id"));
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.settings_changed' AND actor LIKE 'user:%'").await, 1);
 
         // The form sends every field; the audit row names only those that changed.

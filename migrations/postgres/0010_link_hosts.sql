@@ -1,0 +1,2 @@
+-- Hosts the bot may link to besides the links in the profile and FAQ (comma-separated, checked on save).
+ALTER TABLE tenants ADD COLUMN link_hosts text NOT NULL DEFAULT '';
