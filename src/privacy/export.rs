@@ -2,6 +2,7 @@
 //! contact: the contact, conversations with their messages (decrypted), tickets, the notices
 //! owners got about them, and the audit entries about all of those. The export is audited.
 //! It names no channel id: with one, anyone can post to a channel's webhook URL.
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -62,9 +63,8 @@ pub async fn export_contact(
     let mut conversations = Vec::new();
     let mut providers: HashMap<crate::domain::ChannelId, Option<String>> = HashMap::new();
     for c in tx.conversations_of_contact(contact).await? {
-        if !providers.contains_key(&c.channel_id) {
-            let provider = tx.channel(c.channel_id).await?.map(|ch| ch.provider);
-            providers.insert(c.channel_id, provider);
+        if let Entry::Vacant(slot) = providers.entry(c.channel_id) {
+            slot.insert(tx.channel(c.channel_id).await?.map(|ch| ch.provider));
         }
         subjects.insert(c.id.to_string());
         let mut messages = Vec::new();

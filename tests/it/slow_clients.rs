@@ -171,4 +171,25 @@ on_both_databases! {
         }
         assert_eq!(app.count("inbound").await, 1);
     }
+
+    async fn a_channel_is_known_before_its_body_is_read(app) {
+        let (fonnte, _) = app.fonnte_channel(None).await;
+        let addr = app.base.trim_start_matches("http://").to_string();
+        let paths = [
+            (format!("/webhooks/meta/{}", uuid::Uuid::new_v4()), "404", "unknown_channel"),
+            (format!("/webhooks/twilio/{}", app.channel.id), "404", "unknown_channel"),
+            (format!("/webhooks/fonnte/{}/{}", fonnte.id, "0".repeat(32)), "401", "invalid_secret"),
+        ];
+        for (path, status, code) in paths {
+            // A large body announced and never sent: the answer must not wait for it.
+            let mut stream = TcpStream::connect(&addr).await.unwrap();
+            let head = format!("POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: 3000000\r\n\r\n");
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let mut answer = vec![0u8; 4096];
+            let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer)).await;
+            let n = read.unwrap_or_else(|_| panic!("{path}: the server waited for the body")).unwrap();
+            let answer = String::from_utf8_lossy(&answer[..n]);
+            assert!(answer.starts_with(&format!("HTTP/1.1 {status}")) && answer.contains(code), "{path}: {answer}");
+        }
+    }
 }
