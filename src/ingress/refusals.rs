@@ -54,3 +54,19 @@ pub fn ignored(state: &AppState, provider: Provider, reason: &'static str) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_a_minute_per_provider_and_reason() {
+        let log = RefusalLog::default();
+        assert!(log.allows(("rejected", "meta", "mismatch")));
+        for _ in 0..1_000 {
+            assert!(!log.allows(("rejected", "meta", "mismatch")), "a second line within the minute");
+        }
+        assert!(log.allows(("rejected", "meta", "missing")), "another reason has its own line");
+        assert!(log.allows(("ignored", "twilio", "not_whatsapp")));
+    }
+}
