@@ -192,4 +192,16 @@ on_both_databases! {
             assert!(answer.starts_with(&format!("HTTP/1.1 {status}")) && answer.contains(code), "{path}: {answer}");
         }
     }
+
+    async fn a_connection_on_which_nothing_moves_is_closed_after_the_idle_timeout(app) {
+        let secs = TIMEOUT.as_secs().to_string();
+        let balas = ServeProcess::start(&app, &free_addr(), &[
+            ("BALAS_WORKERS", "0"),
+            ("BALAS_HEADER_TIMEOUT_SECS", "30"),
+            ("BALAS_IDLE_TIMEOUT_SECS", secs.as_str()),
+        ]).await;
+        let stream = TcpStream::connect(&balas.addr).await.unwrap();
+        let (_, took) = until_closed(stream, Instant::now()).await;
+        assert!(took >= TIMEOUT - Duration::from_millis(500) && took <= TIMEOUT + SLACK, "cut after {took:?}");
+    }
 }
