@@ -65,6 +65,8 @@ pub struct AppConfig {
     pub metrics_token: Option<SecretString>,
     /// PostgreSQL's host[:port] without credentials, for the subprocessor list (`None`: SQLite or unknown).
     pub database_host: Option<String>,
+    /// Timeouts for slow clients and the bound on requests in flight.
+    pub server: crate::server::ServerLimits,
 }
 
 impl Default for AppConfig {
@@ -87,6 +89,7 @@ impl Default for AppConfig {
             jwt_previous_secret: None,
             database_host: None,
             metrics_token: None,
+            server: crate::server::ServerLimits::default(),
         }
     }
 }
@@ -113,6 +116,8 @@ pub struct AppState {
     pub group_commit: Arc<ingress::group_commit::GroupCommit>,
     /// Channels and their opened secrets, for a few seconds (`ingress::channel_cache::TTL`).
     pub channel_cache: Arc<ingress::channel_cache::ChannelCache>,
+    /// Lets through one log line a minute per provider and reason of refused webhooks.
+    pub refusal_log: Arc<ingress::refusals::RefusalLog>,
 }
 
 pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
@@ -155,6 +160,7 @@ impl AppState {
             metrics: Arc::new(crate::metrics::Metrics::new()),
             group_commit: Arc::default(),
             channel_cache: Arc::default(),
+            refusal_log: Arc::default(),
         })
     }
 
@@ -181,18 +187,27 @@ pub fn install_crypto_provider() {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
+    let limits = state.config.server;
+    let served = Router::new()
         .merge(ingress::router().route_layer(axum::middleware::from_fn_with_state(state.clone(), count_webhook)))
         .merge(crate::api::router())
         .merge(crate::dashboard::router(state.clone()))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
-        })
-        .with_state(state)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone());
+    // Health and metrics stay outside the in-flight bound, so an overload can be seen.
+    let probes = Router::new()
+        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone());
+    let app = probes.merge(crate::server::bound_in_flight(served, &limits, state.metrics.clone()));
+    crate::server::bound_bodies(app, &limits)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
 }
 
 /// Prometheus text; with `BALAS_METRICS_TOKEN` set, only for `Authorization: Bearer <token>`.
@@ -295,11 +310,10 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
     });
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, workers = state.config.workers, "balas is listening");
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let http = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let mut http = std::pin::pin!(http.into_future());
+    let http = crate::server::accept(listener, router(state.clone()), state.config.server, shutdown.clone());
+    let mut http = std::pin::pin!(http);
     let http_done = tokio::select! {
-        result = &mut http => { result?; true }
+        () = &mut http => true,
         () = shutdown.cancelled() => false,
     };
     // One deadline for the whole drain: axum alone would wait for a stalled request forever.

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod owner;
 pub mod privacy;
 pub mod rotation;
+pub mod server;
 pub mod store;
 pub mod tenants;
 pub mod users;

@@ -27,6 +27,12 @@ struct ProviderResult {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderReason {
+    provider: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Kind {
     kind: String,
 }
@@ -60,6 +66,9 @@ fn seconds_histogram() -> Histogram {
 pub struct Metrics {
     registry: Registry,
     webhooks: Family<ProviderResult, Counter>,
+    webhooks_rejected: Family<ProviderReason, Counter>,
+    webhooks_ignored: Family<ProviderReason, Counter>,
+    requests_shed: Counter,
     sends: Family<ProviderResult, Counter>,
     job_wait: Family<Kind, Histogram, fn() -> Histogram>,
     job_run: Family<Kind, Histogram, fn() -> Histogram>,
@@ -83,6 +92,24 @@ impl Metrics {
         let mut registry = Registry::with_prefix("balas");
         let webhooks = Family::<ProviderResult, Counter>::default();
         registry.register("webhook_requests", "Webhook requests by provider and HTTP status", webhooks.clone());
+        let webhooks_rejected = Family::<ProviderReason, Counter>::default();
+        registry.register(
+            "webhooks_rejected",
+            "Webhooks refused by their provider's check (signature, URL secret, key, device), by provider and reason",
+            webhooks_rejected.clone(),
+        );
+        let webhooks_ignored = Family::<ProviderReason, Counter>::default();
+        registry.register(
+            "webhooks_ignored",
+            "Authentic webhooks answered 200 and dropped because they are not for this channel, by provider and reason",
+            webhooks_ignored.clone(),
+        );
+        let requests_shed = Counter::default();
+        registry.register(
+            "http_requests_shed",
+            "Requests answered 503 because the in-flight bound (BALAS_MAX_IN_FLIGHT) was reached",
+            requests_shed.clone(),
+        );
         let sends = Family::<ProviderResult, Counter>::default();
         registry.register("sends", "Messages handed to a provider, by provider and result", sends.clone());
         let job_wait = Family::<Kind, Histogram, fn() -> Histogram>::new_with_constructor(seconds_histogram);
@@ -116,6 +143,9 @@ impl Metrics {
         Self {
             registry,
             webhooks,
+            webhooks_rejected,
+            webhooks_ignored,
+            requests_shed,
             sends,
             job_wait,
             job_run,
@@ -132,6 +162,22 @@ impl Metrics {
     pub fn webhook(&self, provider: &str, status: u16) {
         let labels = ProviderResult { provider: provider.into(), result: status.to_string() };
         self.webhooks.get_or_create(&labels).inc();
+    }
+
+    /// Counts a webhook refused by its check; the provider and reason's total so far.
+    pub fn webhook_rejected(&self, provider: &str, reason: &str) -> u64 {
+        let labels = ProviderReason { provider: provider.into(), reason: reason.into() };
+        self.webhooks_rejected.get_or_create(&labels).inc() + 1
+    }
+
+    /// Counts an authentic webhook dropped as not this channel's; the total so far.
+    pub fn webhook_ignored(&self, provider: &str, reason: &str) -> u64 {
+        let labels = ProviderReason { provider: provider.into(), reason: reason.into() };
+        self.webhooks_ignored.get_or_create(&labels).inc() + 1
+    }
+
+    pub fn request_shed(&self) {
+        self.requests_shed.inc();
     }
 
     pub fn ingest_batch(&self, webhooks: usize) {

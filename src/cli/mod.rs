@@ -67,6 +67,18 @@ pub struct ServeArgs {
     /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests and jobs before cutting them off.
     #[arg(long, env = "BALAS_SHUTDOWN_GRACE_SECS", default_value_t = 15, global = true)]
     pub shutdown_grace_secs: u64,
+    /// Seconds a client has to send a request's head (also how long a kept-alive connection may wait for its next request).
+    #[arg(long, env = "BALAS_HEADER_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body once its head arrived.
+    #[arg(long, env = "BALAS_BODY_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    pub body_timeout_secs: u64,
+    /// Seconds a connection may go without a byte read or written before it is closed.
+    #[arg(long, env = "BALAS_IDLE_TIMEOUT_SECS", default_value_t = 60, global = true)]
+    pub idle_timeout_secs: u64,
+    /// Requests handled at once; more get 503 with Retry-After (/healthz, /readyz, /metrics are exempt).
+    #[arg(long, env = "BALAS_MAX_IN_FLIGHT", default_value_t = 512, global = true)]
+    pub max_in_flight: usize,
     #[command(flatten)]
     pub llm: llm::LlmArgs,
     /// SMTP server for owner e-mail, e.g. smtps://user:pass@mail.example.com (optional).
@@ -93,6 +105,17 @@ impl ServeArgs {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_string()
     }
 
+    /// The timeouts and the in-flight bound, each at least 1 (0 would refuse everything).
+    pub fn server_limits(&self) -> crate::server::ServerLimits {
+        let seconds = |s: u64| std::time::Duration::from_secs(s.max(1));
+        crate::server::ServerLimits {
+            header_timeout: seconds(self.header_timeout_secs),
+            body_timeout: seconds(self.body_timeout_secs),
+            idle_timeout: seconds(self.idle_timeout_secs),
+            max_in_flight: self.max_in_flight.max(1),
+        }
+    }
+
     pub fn app_config(&self) -> anyhow::Result<AppConfig> {
         Ok(AppConfig {
             public_url: self.public_url(),
@@ -109,6 +132,7 @@ impl ServeArgs {
             jwt_secret: self.jwt_secret.clone(),
             jwt_previous_secret: self.jwt_previous_secret.clone(),
             metrics_token: self.metrics_token.clone(),
+            server: self.server_limits(),
             ..AppConfig::default()
         })
     }

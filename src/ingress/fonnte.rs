@@ -36,18 +36,18 @@ async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestReport>, ApiError> {
-    let raw = read_body(&headers, body, MAX_JSON_BYTES).await?;
     let (channel, secrets) = match super::load_channel(&state, &channel_id, Provider::Fonnte).await? {
         (channel, ChannelSecrets::Fonnte(secrets)) => (channel, secrets),
         _ => return Err(super::unknown_channel()),
     };
     if let Err(rejection) = check_url_secret(&secrets, &secret) {
-        super::record_rejection(&state, &channel, rejection.code()).await;
+        super::refusals::rejected(&state, Provider::Fonnte, rejection.code());
         return Err(rejection.into_error());
     }
+    let raw = read_body(&headers, body, MAX_JSON_BYTES).await?;
     let payload = decode(&raw)?;
     if let Err(rejection) = check_payload(&secrets, &channel.address, &payload) {
-        super::record_rejection(&state, &channel, rejection.code()).await;
+        super::refusals::rejected(&state, Provider::Fonnte, rejection.code());
         return Err(rejection.into_error());
     }
     let event = parse(&payload, &state.keys, channel.tenant_id)?;
@@ -56,7 +56,7 @@ async fn receive(
     Ok(Json(report))
 }
 
-/// Why a Fonnte webhook was refused; `code` is the audit reason.
+/// Why a Fonnte webhook was refused; `code` is the reason in `/metrics` and the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
     WrongUrlSecret,

@@ -59,10 +59,10 @@ async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestReport>, ApiError> {
-    let raw = read_body(&headers, body, super::MAX_WEBHOOK_BYTES).await?;
     let (channel, secrets) = meta_channel(&state, &channel_id).await?;
+    let raw = read_body(&headers, body, super::MAX_WEBHOOK_BYTES).await?;
     if let Err(reason) = verify_signature(secrets.app_secret.expose_secret(), &headers, &raw) {
-        super::record_rejection(&state, &channel, reason.code()).await;
+        super::refusals::rejected(&state, Provider::Meta, reason.code());
         return Err(ApiError::unauthorized("invalid_signature", reason.detail()));
     }
     let events = parse_events(&raw, &channel.address)?;

@@ -5,10 +5,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 
-use serde_json::json;
-
 use crate::app::AppState;
-use crate::audit::{self, AuditEntry};
 use crate::channels::ChannelSecrets;
 use crate::domain::{ChannelId, Provider};
 use crate::error::ApiError;
@@ -22,6 +19,7 @@ mod message_run;
 pub mod meta;
 mod meta_payload;
 pub mod persist;
+pub mod refusals;
 pub mod twilio;
 
 /// Meta documents payloads of up to 3 MB.
@@ -81,30 +79,9 @@ pub async fn ensure_routed(state: &AppState, channel: &ChannelRecord) -> Result<
     }
 }
 
-/// One audit line per rejected webhook; a failure to write it must not turn the 401 into a 500.
-pub async fn record_rejection(state: &AppState, channel: &ChannelRecord, reason: &'static str) {
-    tracing::warn!(channel = %channel.id, provider = %channel.provider, reason, "webhook rejected");
-    // A cancelled business's audit trail takes no new rows.
-    if ensure_routed(state, channel).await.is_err() {
-        return;
-    }
-    let now = state.clock.now();
-    let actor = format!("provider:{}", channel.provider);
-    let entry = AuditEntry::new(actor, "webhook.signature_rejected", "channel", Some(channel.id.to_string()))
-        .detail(json!({ "reason": reason }));
-    let result = async {
-        let mut tx = state.store.begin(channel.tenant_id).await?;
-        audit::append(&mut *tx, vec![entry], now).await?;
-        tx.commit().await
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "could not audit a rejected webhook");
-    }
-}
-
 /// Reads the whole body, refusing anything over `limit` bytes with a 413. A moderately
 /// oversized body is read to its end first, so the sender sees the 413 and not a reset.
+/// Handlers call it only once their channel is known; the server bounds how long it may take.
 pub async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -122,8 +99,7 @@ pub async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> Res
     let mut buffer = Vec::with_capacity(declared.unwrap_or(0).min(limit));
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|_| ApiError::bad_request("unreadable_body", "the request body could not be read"))?;
+        let frame = frame.map_err(crate::server::body_error)?;
         let Ok(chunk) = frame.into_data() else {
             continue;
         };

@@ -39,11 +39,11 @@ async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let raw = read_body(&headers, body, MAX_FORM_BYTES).await?;
     let (channel, secrets) = match super::load_channel(&state, &channel_id, Provider::Twilio).await? {
         (channel, ChannelSecrets::Twilio(secrets)) => (channel, secrets),
         _ => return Err(super::unknown_channel()),
     };
+    let raw = read_body(&headers, body, MAX_FORM_BYTES).await?;
     let params = form_params(&raw);
     // Twilio signs the URL it called: our public base URL plus the path and query it used.
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
@@ -51,16 +51,79 @@ async fn receive(
     let signature = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok());
     let token = secrets.auth_token.expose_secret();
     if let Err(reason) = verify_request(token, &url, uri.query(), &raw, &params, signature) {
-        super::record_rejection(&state, &channel, reason).await;
+        super::refusals::rejected(&state, Provider::Twilio, reason);
         return Err(ApiError::unauthorized(
             "invalid_signature",
             "the X-Twilio-Signature header does not match this request",
         ));
     }
+    // Signed, so Twilio sent it: a 4xx would only make Twilio retry what is not ours (an SMS
+    // to the same number, another sender or account on this URL), so it is answered and dropped.
+    if let Err(foreign) = check_addressed(&params, &channel.address, &secrets.account_sid) {
+        super::refusals::ignored(&state, Provider::Twilio, foreign.code());
+        return Ok(empty_twiml());
+    }
     let event = parse(&params)?;
     let report = group_commit::ingest(&state, &channel, vec![event]).await?;
     tracing::info!(channel = %channel.id, stored = report.stored, duplicates = report.duplicates, statuses = report.statuses, "twilio webhook accepted");
-    Ok(([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], EMPTY_TWIML).into_response())
+    Ok(empty_twiml())
+}
+
+fn empty_twiml() -> Response {
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], EMPTY_TWIML).into_response()
+}
+
+/// Why a signed Twilio request is not an inbound WhatsApp message for this channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Foreign {
+    /// `From` or `To` lacks `whatsapp:`: an SMS, whose caller ID can be spoofed.
+    NotWhatsapp,
+    /// `To` is not the channel's sender.
+    OtherSender,
+    /// `AccountSid` is not the channel's account.
+    OtherAccount,
+}
+
+impl Foreign {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NotWhatsapp => "not_whatsapp",
+            Self::OtherSender => "other_sender",
+            Self::OtherAccount => "other_account",
+        }
+    }
+}
+
+/// An inbound message must come from and go to WhatsApp addresses, to the channel's sender
+/// (`whatsapp:+…`), in the channel's account. Status callbacks pass: their `To` is the
+/// customer, and they can only move this channel's own messages (`persist`). Pure, for `fuzz/`.
+pub fn check_addressed(params: &[(String, String)], sender: &str, account_sid: &str) -> Result<(), Foreign> {
+    if status_of(params).is_some() {
+        return Ok(());
+    }
+    let whatsapp = |name: &str| param(params, name).and_then(|v| v.strip_prefix("whatsapp:"));
+    let (Some(_), Some(to)) = (whatsapp("From"), whatsapp("To")) else { return Err(Foreign::NotWhatsapp) };
+    let ours = sender.strip_prefix("whatsapp:").unwrap_or(sender);
+    match (Phone::parse(to), Phone::parse(ours)) {
+        (Ok(to), Ok(ours)) if to == ours => {}
+        _ => return Err(Foreign::OtherSender),
+    }
+    if param(params, "AccountSid") != Some(account_sid) {
+        return Err(Foreign::OtherAccount);
+    }
+    Ok(())
+}
+
+/// A form parameter's first non-empty value.
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+/// The delivery status a status callback reports; `None` for an inbound message.
+fn status_of(params: &[(String, String)]) -> Option<&str> {
+    param(params, "MessageStatus")
+        .or_else(|| param(params, "SmsStatus"))
+        .filter(|s| !matches!(*s, "received" | "receiving"))
 }
 
 /// The form body's parameters in body order; invalid UTF-8 becomes U+FFFD (Twilio sends UTF-8).
@@ -69,7 +132,7 @@ pub fn form_params(raw: &[u8]) -> Vec<(String, String)> {
 }
 
 /// The verdict on `X-Twilio-Signature` (`None`: absent or not text) for a request to `url`
-/// whose own query is `query`; the error is the audit reason. Pure, so `fuzz/` can drive it.
+/// whose own query is `query`; the error is the reason in `/metrics` and the log. Pure, so `fuzz/` can drive it.
 pub fn verify_request(
     auth_token: &str,
     url: &str,
@@ -151,13 +214,11 @@ fn without_port(url: &str) -> String {
 
 /// A status callback (`MessageStatus`) or an inbound message, provider-neutral.
 pub fn parse(params: &[(String, String)]) -> Result<InboundEvent, ApiError> {
-    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+    let get = |name: &str| param(params, name);
     let sid = get("MessageSid")
         .or_else(|| get("SmsMessageSid"))
         .ok_or_else(|| ApiError::bad_request("malformed_payload", "the form has no MessageSid"))?;
-    if let Some(status) =
-        get("MessageStatus").or_else(|| get("SmsStatus")).filter(|s| !matches!(*s, "received" | "receiving"))
-    {
+    if let Some(status) = status_of(params) {
         let status = DeliveryStatus::parse(status)
             .ok_or_else(|| ApiError::bad_request("malformed_payload", "MessageStatus is not a Twilio status"))?;
         return Ok(InboundEvent::Status(StatusUpdate {
@@ -167,7 +228,11 @@ pub fn parse(params: &[(String, String)]) -> Result<InboundEvent, ApiError> {
             error_code: get("ErrorCode").map(str::to_string),
         }));
     }
-    let phone = [get("From").map(|f| f.strip_prefix("whatsapp:").unwrap_or(f)), get("WaId")]
+    // Only a WhatsApp sender: an SMS to the same number carries a caller ID anyone can set.
+    let from = get("From")
+        .and_then(|f| f.strip_prefix("whatsapp:"))
+        .ok_or_else(|| ApiError::bad_request("unidentified_sender", "From is not a whatsapp: address"))?;
+    let phone = [Some(from), get("WaId")]
         .into_iter()
         .flatten()
         .find_map(|raw| Phone::parse(raw).ok())
@@ -335,5 +400,41 @@ mod tests {
         let InboundEvent::Message(m) = parse(&media).unwrap() else { panic!("not a message") };
         assert_eq!(m.kind, MessageKind::Audio);
         assert!(m.meta.media_ref.unwrap().ends_with("ME1"));
+    }
+
+    const SENDER: &str = "whatsapp:+14155238886";
+    const ACCOUNT: &str = "ACccec30b8f64bfa44a6dc60d2a447f5c5";
+
+    fn inbound(from: &str, to: &str, account: &str) -> Vec<(String, String)> {
+        params(&[("MessageSid", "SM1"), ("SmsStatus", "received"), ("From", from), ("To", to), ("AccountSid", account)])
+    }
+
+    #[test]
+    fn only_whatsapp_to_the_channels_sender_in_its_account_is_inbound() {
+        let ok = inbound("whatsapp:+6281234567890", "whatsapp:+1 415 523 8886", ACCOUNT);
+        assert_eq!(check_addressed(&ok, SENDER, ACCOUNT), Ok(()), "the same number, written otherwise");
+        let cases = [
+            (inbound("+6281234567890", "+14155238886", ACCOUNT), Foreign::NotWhatsapp, "an SMS"),
+            (inbound("+6281234567890", SENDER, ACCOUNT), Foreign::NotWhatsapp, "From without whatsapp:"),
+            (inbound("whatsapp:+6281234567890", "+14155238886", ACCOUNT), Foreign::NotWhatsapp, "To without it"),
+            (params(&[("MessageSid", "SM1"), ("AccountSid", ACCOUNT)]), Foreign::NotWhatsapp, "no From, no To"),
+            (inbound("whatsapp:+6281234567890", "whatsapp:+14155230000", ACCOUNT), Foreign::OtherSender, "other To"),
+            (inbound("whatsapp:+6281234567890", "whatsapp:MG123", ACCOUNT), Foreign::OtherSender, "To no number"),
+            (inbound("whatsapp:+6281234567890", SENDER, "ACother"), Foreign::OtherAccount, "other account"),
+            (inbound("whatsapp:+6281234567890", SENDER, ""), Foreign::OtherAccount, "no account"),
+        ];
+        for (form, expected, case) in cases {
+            assert_eq!(check_addressed(&form, SENDER, ACCOUNT), Err(expected), "{case}");
+        }
+        // A status callback's To is the customer; it keeps its own check in `persist`.
+        let status = params(&[("MessageSid", "SM1"), ("MessageStatus", "read"), ("To", "whatsapp:+6281234567890")]);
+        assert_eq!(check_addressed(&status, SENDER, "ACother"), Ok(()));
+    }
+
+    #[test]
+    fn a_sender_without_whatsapp_is_not_a_message() {
+        let sms = params(&[("MessageSid", "SM1"), ("From", "+6281234567890"), ("Body", "STOP")]);
+        let error = parse(&sms).err().map(|e| (e.status.as_u16(), e.code));
+        assert_eq!(error, Some((400, "unidentified_sender")));
     }
 }

@@ -120,6 +120,7 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("job.claimed", Internal, NONE),
     ("job.failed", Internal, NONE),
     ("job.dead", Internal, NONE),
+    // No longer written (rejected webhooks are counted in /metrics); older rows remain.
     ("webhook.signature_rejected", Internal, NONE),
     ("message.duplicate_ignored", Internal, NONE),
     ("message.status_ignored", Internal, NONE),

@@ -1,7 +1,9 @@
 //! Access and portability: one versioned JSON bundle with everything balas holds about one
 //! contact: the contact, conversations with their messages (decrypted), tickets, the notices
 //! owners got about them, and the audit entries about all of those. The export is audited.
-use std::collections::HashSet;
+//! It names no channel id: with one, anyone can post to a channel's webhook URL.
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -14,7 +16,10 @@ use crate::domain::{ContactId, Phone, TenantId};
 use crate::store::{ContactRecord, IdentityIndex, Store, StoreResult, TenantTx};
 
 /// Bumped whenever a field changes meaning or goes away (adding fields keeps it).
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: a conversation's `channel_id` became `provider`; audit details lost their `channel`.
+pub const FORMAT_VERSION: u32 = 2;
+/// Audit detail fields the customer does not get (what the operator needs stays in the log).
+const WITHHELD_DETAIL: &[&str] = &["channel"];
 /// Messages per conversation in one export; more than any real chat holds.
 const MAX_MESSAGES: i64 = 1_000_000;
 
@@ -56,7 +61,11 @@ pub async fn export_contact(
     let mut subjects: HashSet<String> = HashSet::from([contact.to_string()]);
 
     let mut conversations = Vec::new();
+    let mut providers: HashMap<crate::domain::ChannelId, Option<String>> = HashMap::new();
     for c in tx.conversations_of_contact(contact).await? {
+        if let Entry::Vacant(slot) = providers.entry(c.channel_id) {
+            slot.insert(tx.channel(c.channel_id).await?.map(|ch| ch.provider));
+        }
         subjects.insert(c.id.to_string());
         let mut messages = Vec::new();
         for m in tx.recent_messages(c.id, MAX_MESSAGES).await? {
@@ -70,7 +79,7 @@ pub async fn export_contact(
             }));
         }
         conversations.push(json!({
-            "id": c.id, "channel_id": c.channel_id, "state": c.state, "escalation_reason": c.escalation_reason,
+            "id": c.id, "provider": providers.get(&c.channel_id).cloned().flatten(), "state": c.state, "escalation_reason": c.escalation_reason,
             "last_inbound_at": c.last_inbound_at, "created_at": c.created_at, "messages": messages,
         }));
     }
@@ -134,7 +143,10 @@ async fn audit_about(tx: &mut dyn TenantTx, subjects: &HashSet<String>) -> Store
     Ok(rows
         .into_iter()
         .map(|row| {
-            let detail: Value = serde_json::from_str(&row.detail).unwrap_or(Value::Null);
+            let mut detail: Value = serde_json::from_str(&row.detail).unwrap_or(Value::Null);
+            if let Some(fields) = detail.as_object_mut() {
+                fields.retain(|name, _| !WITHHELD_DETAIL.contains(&name.as_str()));
+            }
             json!({
                 "seq": row.seq, "at": row.at, "actor": row.actor, "action": row.action,
                 "subject_type": row.subject_type, "subject_id": row.subject_id, "detail": detail,

@@ -387,10 +387,14 @@ impl TestApp {
     /// A second server on the same database and clock whose configuration differs by `tune`;
     /// it stops when the returned value is dropped.
     pub async fn serve_with(&self, tune: impl FnOnce(&mut AppConfig)) -> Tuned {
+        self.serve_on(self.state.store.clone(), tune).await
+    }
+
+    /// `serve_with`, through `store` (e.g. a wrapper around this app's store that counts calls).
+    pub async fn serve_on(&self, store: Arc<dyn store::Store>, tune: impl FnOnce(&mut AppConfig)) -> Tuned {
         let mut config = (*self.state.config).clone();
         tune(&mut config);
-        let state = AppState::new(self.state.store.clone(), self.state.keys.clone(), config, self.clock.clone())
-            .expect("tuned state");
+        let state = AppState::new(store, self.state.keys.clone(), config, self.clock.clone()).expect("tuned state");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let stop = CancellationToken::new();

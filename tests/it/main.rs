@@ -39,6 +39,8 @@ mod queue;
 mod retention;
 mod serve_process;
 mod shutdown;
+mod slow_clients;
 mod store;
 mod subprocessors;
 mod twilio;
+mod webhook_refusals;

@@ -49,8 +49,14 @@ impl Line {
             }
             Self::Twilio { channel, token } => {
                 let (sid, from) = (format!("SM{id:032}"), format!("whatsapp:+{from}"));
-                let mut params =
-                    vec![("MessageSid", sid.as_str()), ("From", from.as_str()), ("Body", text), ("NumMedia", "0")];
+                let mut params = vec![
+                    ("MessageSid", sid.as_str()),
+                    ("From", from.as_str()),
+                    ("To", crate::helpers::TWILIO_FROM),
+                    ("AccountSid", crate::helpers::TWILIO_ACCOUNT),
+                    ("Body", text),
+                    ("NumMedia", "0"),
+                ];
                 if let Some(q) = quoted {
                     params.push(("OriginalRepliedMessageSid", q));
                 }

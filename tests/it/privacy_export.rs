@@ -33,7 +33,11 @@ on_both_databases! {
         let id = rina["contact_id"].as_str().unwrap().to_string();
         let (status, bundle) = get(&app, &format!("/api/v1/contacts/{id}/export"), &owner).await;
         assert_eq!(status, 200, "{bundle}");
-        assert_eq!((bundle["format"].as_str(), bundle["version"].as_u64()), (Some("balas.contact-export"), Some(1)));
+        assert_eq!((bundle["format"].as_str(), bundle["version"].as_u64()), (Some("balas.contact-export"), Some(2)));
+        // No channel id: with one, anyone can post to the channel's webhook URL.
+        assert!(!bundle.to_string().contains(&app.channel.id.to_string()), "a channel id reached the customer: {bundle}");
+        assert_eq!(bundle["conversations"][0]["provider"], "meta");
+        assert!(bundle["conversations"][0].get("channel_id").is_none());
         assert_eq!(bundle["contact"]["phone"], format!("+{RINA}"), "E.164");
         assert_eq!(bundle["contact"]["name"], "Rina");
         let texts: Vec<&str> = bundle["conversations"][0]["messages"].as_array().unwrap().iter().filter_map(|m| m["text"].as_str()).collect();

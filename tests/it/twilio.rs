@@ -106,7 +106,8 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'send' AND state = 'dead' AND last_error = 'retryable:twilio_20500'").await, 1);
 
         app.providers.set_behaviour(Behaviour::Reject(63016));
-        let other = [("MessageSid", "SM0005"), ("From", "whatsapp:+6281299990000"), ("Body", "Jam buka kapan?"), ("NumMedia", "0")];
+        let other = [("MessageSid", "SM0005"), ("From", "whatsapp:+6281299990000"), ("To", TWILIO_FROM),
+                     ("AccountSid", TWILIO_ACCOUNT), ("Body", "Jam buka kapan?"), ("NumMedia", "0")];
         app.post_twilio(&channel, &other, &token).await;
         let before = app.providers.received().len();
         app.drain().await;
@@ -135,6 +136,8 @@ on_both_databases! {
         let params = [
             ("MessageSid", "MM0006"),
             ("From", "whatsapp:+6281277776666"),
+            ("To", TWILIO_FROM),
+            ("AccountSid", TWILIO_ACCOUNT),
             ("NumMedia", "1"),
             ("MediaContentType0", "image/jpeg"),
             ("MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM0006/Media/ME1"),
@@ -146,5 +149,44 @@ on_both_databases! {
         assert_eq!(sent.len(), 1);
         assert!(sent[0].text().contains("belum bisa membuka foto"), "{}", sent[0].text());
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM conversations WHERE state = 'bot'").await, 1);
+    }
+
+    async fn twilio_sms_and_requests_for_another_sender_or_account_are_answered_and_ignored(app) {
+        let (channel, token) = app.twilio_channel().await;
+        app.add_owner("6281100000009", None).await;
+        let whatsapp = |sid: &'static str, from: &'static str, to: &'static str, account: &'static str, body: &'static str| {
+            vec![("MessageSid", sid), ("SmsStatus", "received"), ("From", from), ("To", to), ("AccountSid", account),
+                 ("Body", body), ("NumMedia", "0")]
+        };
+        let cases = [
+            // One Twilio number often takes SMS on the same URL; an SMS caller ID can be spoofed.
+            (whatsapp("SM0101", "+6281100000009", "+14155238886", TWILIO_ACCOUNT, "daftar"), "an SMS from the owner's number"),
+            (whatsapp("SM0102", "+6281277776666", "+14155238886", TWILIO_ACCOUNT, "STOP"), "an SMS STOP"),
+            (whatsapp("SM0103", "+6281277776666", TWILIO_FROM, TWILIO_ACCOUNT, "HAPUS DATA SAYA"), "From without whatsapp:"),
+            (whatsapp("SM0104", "whatsapp:+6281277776666", "whatsapp:+14155230000", TWILIO_ACCOUNT, "STOP"), "another sender"),
+            (whatsapp("SM0105", "whatsapp:+6281277776666", TWILIO_FROM, "AC00000000000000000000000000000000", "STOP"), "another account"),
+        ];
+        for (form, case) in cases {
+            let response = app.post_twilio(&channel, &form, &token).await;
+            assert_eq!(response.status().as_u16(), 200, "{case}: a signed request is Twilio's; a 4xx makes it retry");
+            assert!(response.text().await.unwrap().contains("<Response/>"), "{case}");
+        }
+        app.drain().await;
+        assert_eq!(app.count("messages").await, 0, "an ignored request was stored");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM owner_messages").await, 0, "an SMS ran as an owner command");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM dsar_requests").await, 0);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM contacts WHERE bot_stopped_at IS NOT NULL").await, 0);
+        assert!(app.providers.received().is_empty(), "an ignored request was answered");
+        let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+        for (reason, count) in [("not_whatsapp", 3), ("other_sender", 1), ("other_account", 1)] {
+            let line = format!("balas_webhooks_ignored_total{{provider=\"twilio\",reason=\"{reason}\"}} {count}");
+            assert!(metrics.contains(&line), "{line} missing from\n{metrics}");
+        }
+
+        // The owner on WhatsApp, to the channel's sender, in its account, is the owner.
+        let owner = whatsapp("SM0106", "whatsapp:+6281100000009", TWILIO_FROM, TWILIO_ACCOUNT, "daftar");
+        assert_eq!(app.post_twilio(&channel, &owner, &token).await.status().as_u16(), 200);
+        app.drain().await;
+        assert_eq!(app.sent_to("6281100000009").len(), 1, "the owner's daftar was answered");
     }
 }
