@@ -2,8 +2,7 @@
 //! A group chat and a direct chat are separate conversations, so a reply, a prompt's history
 //! or an owner's answer never crosses from one to the other. The chat is fixed when the
 //! conversation is created; it is found again by a keyed blind index of the group id.
-use crate::config::Keys;
-use crate::crypto::{CryptoError, DataKey};
+use crate::crypto::{BlindIndex, CryptoError, DataKey};
 use crate::domain::{MessageMeta, TenantId};
 use crate::store::ConversationRecord;
 
@@ -26,9 +25,9 @@ impl Chat {
     }
 
     /// The chat a customer message was written in.
-    pub fn of(keys: &Keys, tenant: TenantId, meta: &MessageMeta) -> Self {
+    pub fn of(index: &BlindIndex, tenant: TenantId, meta: &MessageMeta) -> Self {
         match meta.group.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
-            Some(group) => Self { index: keys.index.group(tenant, group), group: Some(group.to_string()) },
+            Some(group) => Self { index: index.group(tenant, group), group: Some(group.to_string()) },
             None => Self::direct(),
         }
     }
@@ -62,21 +61,13 @@ pub fn is_group(conversation: &ConversationRecord) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::crypto::{BlindIndex, Vault, generate_key};
-
-    fn keys() -> Keys {
-        Keys {
-            vault: Arc::new(Vault::from_keys(&generate_key().into()).unwrap()),
-            index: Arc::new(BlindIndex::from_secret(&generate_key().into()).unwrap()),
-        }
-    }
+    use crate::crypto::generate_key;
 
     #[test]
     fn a_group_has_its_own_keyed_index_and_the_direct_chat_none() {
-        let (keys, tenant) = (keys(), TenantId::new());
+        let (keys, tenant) = (BlindIndex::from_secret(&generate_key().into()).unwrap(), TenantId::new());
+        let other_key = BlindIndex::from_secret(&generate_key().into()).unwrap();
         let group = |g: &str| MessageMeta { group: Some(g.into()), ..MessageMeta::default() };
         let direct = Chat::of(&keys, tenant, &MessageMeta::default());
         let a = Chat::of(&keys, tenant, &group("120363025343299999@g.us"));
@@ -87,6 +78,7 @@ mod tests {
         assert_ne!(a.index, DIRECT);
         assert_eq!(a, Chat::of(&keys, tenant, &group(" 120363025343299999@g.us ")));
         assert_ne!(a.index, Chat::of(&keys, TenantId::new(), &group("120363025343299999@g.us")).index);
+        assert_ne!(a.index, Chat::of(&other_key, tenant, &group("120363025343299999@g.us")).index);
         assert!(!format!("{a:?}").contains("120363"));
     }
 }

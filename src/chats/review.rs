@@ -115,7 +115,7 @@ async fn review(
         }
         (Some([Some(group)]), Some(key)) => {
             let meta = MessageMeta { group: Some(group.clone()), ..MessageMeta::default() };
-            let chat = Chat::of(&state.keys, conversation.tenant_id, &meta);
+            let chat = Chat::of(&state.keys.index, conversation.tenant_id, &meta);
             tx.set_conversation_chat(id, &chat.index, chat.seal(key).as_deref()).await?;
             report.group += 1;
             Ok(vec![

@@ -41,7 +41,7 @@ impl<'a> Pending<'a> {
             message,
             bsuid_index: message.from.bsuid.as_ref().map(|b| state.keys.index.bsuid(tenant, b)),
             phone_index: message.from.phone.as_ref().map(|p| state.keys.index.phone(tenant, p)),
-            chat: Chat::of(&state.keys, tenant, &message.meta),
+            chat: Chat::of(&state.keys.index, tenant, &message.meta),
         }
     }
 

@@ -285,7 +285,7 @@ impl Batch<'_> {
             return self.owner_message(tx, owner, m).await;
         }
         let contact = contacts::resolve(tx, &self.state.keys, &m.from, self.now).await?;
-        let chat = Chat::of(&self.state.keys, self.channel.tenant_id, &m.meta);
+        let chat = Chat::of(&self.state.keys.index, self.channel.tenant_id, &m.meta);
         let conversation = self.open_conversation(tx, &contact.record, &chat, &contact.key).await?;
         let record = inbound_record(self.channel, m, contact.record.id, conversation, &contact.key, self.now);
         let id = record.id;
