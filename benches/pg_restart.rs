@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn drill(database: &common::BenchDatabase, restart: &str) -> anyhow::Result<()> {
-    let (keys, [fernet, index]) = common::fresh_keys_and_secrets()?;
+    let (keys, [fernet, index, audit]) = common::fresh_keys_and_secrets()?;
     let business = balas::demo::seed(&*database.store, &keys, chrono::Utc::now()).await?;
     database.store.close().await;
     let providers = FakeProviders::start().await?;
@@ -44,6 +44,7 @@ async fn drill(database: &common::BenchDatabase, restart: &str) -> anyhow::Resul
         ("BALAS_DATABASE_URL".to_string(), database.app_url.clone()),
         ("BALAS_FERNET_KEYS".to_string(), fernet),
         ("BALAS_INDEX_KEY".to_string(), index),
+        ("BALAS_AUDIT_KEY".to_string(), audit),
         ("BALAS_META_GRAPH_URL".to_string(), providers.meta_url.clone()),
         ("BALAS_JOB_LEASE_SECS".to_string(), "10".to_string()),
     ];

@@ -61,7 +61,7 @@ struct Plan {
 }
 
 async fn run(label: &str, store: Arc<dyn Store>, url: &str, plan: &Plan) -> anyhow::Result<()> {
-    let (keys, [fernet, index]) = common::fresh_keys_and_secrets()?;
+    let (keys, [fernet, index, audit]) = common::fresh_keys_and_secrets()?;
     let now = balas::clock::Clock::now(&balas::clock::SystemClock);
     let business = balas::demo::seed(&*store, &keys, now).await?;
     // The demo's monthly token budget would hand the backlog to the offline responder.
@@ -78,6 +78,7 @@ async fn run(label: &str, store: Arc<dyn Store>, url: &str, plan: &Plan) -> anyh
         ("BALAS_DATABASE_URL".to_string(), url.to_string()),
         ("BALAS_FERNET_KEYS".to_string(), fernet),
         ("BALAS_INDEX_KEY".to_string(), index),
+        ("BALAS_AUDIT_KEY".to_string(), audit),
         ("BALAS_META_GRAPH_URL".to_string(), providers.meta_url.clone()),
         ("BALAS_LLM_BASE_URL".to_string(), llm.base_url.clone()),
         ("BALAS_LLM_API_KEY".to_string(), "sk-bench".to_string()),

@@ -125,6 +125,7 @@ pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
 impl AppState {
     pub fn new(store: Arc<dyn Store>, keys: Keys, config: AppConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         install_crypto_provider();
+        store.use_audit_keys(keys.audit.clone()); // every transaction signs its audit rows with these
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(20))

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::audit::AuditKeys;
 use crate::crypto::{self, BlindIndex, Vault};
 
 /// Where the database lives, and which role manages its schema. URLs may carry passwords,
@@ -68,6 +69,9 @@ pub struct KeyArgs {
     /// Key for the HMAC blind index over phone numbers and BSUIDs.
     #[arg(long, env = "BALAS_INDEX_KEY", value_parser = secret, hide_env_values = true, hide = true, global = true)]
     pub index_key: Option<SecretString>,
+    /// Comma-separated HMAC keys for the audit chain; the first signs, the rest verify older rows.
+    #[arg(long, env = "BALAS_AUDIT_KEY", value_parser = secret, hide_env_values = true, hide = true, global = true)]
+    pub audit_key: Option<SecretString>,
 }
 
 /// The resolved keys.
@@ -75,6 +79,7 @@ pub struct KeyArgs {
 pub struct Keys {
     pub vault: Arc<Vault>,
     pub index: Arc<BlindIndex>,
+    pub audit: Arc<AuditKeys>,
 }
 
 impl KeyArgs {
@@ -96,8 +101,49 @@ impl KeyArgs {
         };
         let vault = Vault::from_keys(&fernet).context("BALAS_FERNET_KEYS")?;
         let index = BlindIndex::from_secret(&index).context("BALAS_INDEX_KEY")?;
-        Ok(Keys { vault: Arc::new(vault), index: Arc::new(index) })
+        let audit = self.audit_keys(db)?;
+        Ok(Keys { vault: Arc::new(vault), index: Arc::new(index), audit: Arc::new(audit) })
     }
+
+    /// Like the other keys: required on PostgreSQL, generated into `<database>.keys` on SQLite.
+    fn audit_keys(&self, db: &DatabaseArgs) -> anyhow::Result<AuditKeys> {
+        let secret = match &self.audit_key {
+            Some(key) => key.clone(),
+            None if db.is_postgres() => bail!(
+                "missing required secret BALAS_AUDIT_KEY: PostgreSQL deployments must set it (create one with `balas keys generate`)"
+            ),
+            None => development_audit_key(db.sqlite_path().as_deref())?.into(),
+        };
+        AuditKeys::from_secret(&secret).context("BALAS_AUDIT_KEY")
+    }
+}
+
+/// The audit key from `<database>.keys`, added to that file when it has none yet (a file from
+/// before audit keys, or none at all): existing unsigned chains are anchored under it.
+fn development_audit_key(db_path: Option<&Path>) -> anyhow::Result<String> {
+    const NAME: &str = "BALAS_AUDIT_KEY=";
+    let Some(db_path) = db_path else { return Ok(crypto::generate_key()) };
+    let key_path = PathBuf::from(format!("{}.keys", db_path.display()));
+    if key_path.exists() {
+        let text = fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+        if let Some(key) = text.lines().find_map(|l| l.strip_prefix(NAME)) {
+            return Ok(key.to_string());
+        }
+    }
+    let key = crypto::generate_key();
+    let mut options = fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&key_path).with_context(|| format!("writing {}", key_path.display()))?;
+    file.write_all(format!("{NAME}{key}\n").as_bytes())?;
+    file.sync_all()?;
+    eprintln!("\n!!! WARNING: BALAS_AUDIT_KEY is not set; using a DEVELOPMENT audit key ({}).\n", key_path.display());
+    tracing::warn!(place = %key_path.display(), "using a generated development audit key; set BALAS_AUDIT_KEY for production");
+    Ok(key)
 }
 
 /// Loads or creates `<database>.keys`; for an in-memory database the keys live only in memory.

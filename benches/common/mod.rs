@@ -67,14 +67,17 @@ pub fn fresh_keys() -> anyhow::Result<Keys> {
     Ok(fresh_keys_and_secrets()?.0)
 }
 
-/// Fresh keys and their encoded secrets (`BALAS_FERNET_KEYS`, `BALAS_INDEX_KEY`) for a process.
-pub fn fresh_keys_and_secrets() -> anyhow::Result<(Keys, [String; 2])> {
-    let (fernet, index) = (balas::crypto::generate_key(), balas::crypto::generate_key());
+/// Fresh keys and their encoded secrets (`BALAS_FERNET_KEYS`, `BALAS_INDEX_KEY`,
+/// `BALAS_AUDIT_KEY`) for a process.
+pub fn fresh_keys_and_secrets() -> anyhow::Result<(Keys, [String; 3])> {
+    let (fernet, index, audit) =
+        (balas::crypto::generate_key(), balas::crypto::generate_key(), balas::crypto::generate_key());
     let keys = Keys {
         vault: Arc::new(Vault::from_keys(&fernet.clone().into())?),
         index: Arc::new(BlindIndex::from_secret(&index.clone().into())?),
+        audit: Arc::new(balas::audit::AuditKeys::from_secret(&audit.clone().into())?),
     };
-    Ok((keys, [fernet, index]))
+    Ok((keys, [fernet, index, audit]))
 }
 
 /// The value at percentile `p` (nearest rank) of sorted durations, in milliseconds.

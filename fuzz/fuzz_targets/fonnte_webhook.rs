@@ -31,6 +31,7 @@ fn fixture() -> &'static (Keys, TenantId) {
         let keys = Keys {
             vault: Arc::new(Vault::from_keys(&key).expect("a valid Fernet key")),
             index: Arc::new(BlindIndex::from_secret(&key).expect("32 bytes")),
+            audit: Arc::new(balas::audit::AuditKeys::from_secret(&key).expect("32 bytes")),
         };
         let tenant = "01900000-0000-7000-8000-000000000000".parse().expect("a uuid");
         (keys, tenant)

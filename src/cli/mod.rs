@@ -1,4 +1,5 @@
 //! The `balas` command line: `serve` (the default), `migrate`, and operator commands.
+mod audit;
 mod breach;
 mod channel;
 mod keys;
@@ -16,12 +17,13 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::api::auth::{Claims, Role, TokenKeys};
 use crate::app::AppConfig;
+use crate::audit as audit_log;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DatabaseArgs, KeyArgs, Keys};
 use crate::logging::{self, LogFormat};
 use crate::owner::email::SmtpSettings;
 use crate::store::{self, Store};
-use crate::{audit, crypto, demo, kb, tenants};
+use crate::{crypto, demo, kb, tenants};
 
 #[derive(Parser)]
 #[command(name = "balas", version, about = "WhatsApp AI customer service for Indonesian small businesses")]
@@ -418,6 +420,14 @@ pub enum AuditCommand {
     Verify {
         #[arg(long)]
         tenant: Option<String>,
+        /// A file of heads printed earlier by `balas audit head`: each chain must still reach its head.
+        #[arg(long)]
+        head: Option<PathBuf>,
+    },
+    /// Print each tenant's current signed chain head as JSON lines, to keep outside the database.
+    Head {
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
@@ -498,9 +508,9 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             let claims = Claims::new(tenant.id, role, &subject, ttl, now);
             let token = keys.issue(&claims)?;
             let mut tx = store.begin(tenant.id).await?;
-            let entry = audit::AuditEntry::new("cli", "token.issued", "token", Some(claims.jti.clone()))
+            let entry = audit_log::AuditEntry::new("cli", "token.issued", "token", Some(claims.jti.clone()))
                 .detail(serde_json::json!({ "role": role, "subject": claims.sub, "expires": claims.exp }));
-            audit::append(&mut *tx, vec![entry], now).await?;
+            audit_log::append(&mut *tx, vec![entry], now).await?;
             tx.commit().await?;
             println!("{token}");
         }
@@ -509,8 +519,8 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             let tenant = find_tenant(&*store, &tenant).await?;
             let mut tx = store.begin(tenant.id).await?;
             let fresh = tx.revoke_token(&token_id, now + crate::api::session::MAX_TOKEN_TTL, now).await?;
-            let entry = audit::AuditEntry::new("cli", "token.revoked", "token", Some(token_id.clone()));
-            audit::append(&mut *tx, vec![entry], now).await?;
+            let entry = audit_log::AuditEntry::new("cli", "token.revoked", "token", Some(token_id.clone()));
+            audit_log::append(&mut *tx, vec![entry], now).await?;
             tx.commit().await?;
             println!("{} {token_id}", if fresh { "revoked" } else { "already revoked:" });
         }
@@ -549,8 +559,14 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             let (removed, added) = kb::import(&*store, tenant.id, &items, append, now).await?;
             println!("imported {added} FAQ entries for {} (replaced {removed})", tenant.slug);
         }
-        Command::Audit(AuditCommand::Verify { tenant }) => {
-            return audit_verify(&cli.db, &cli.keys, tenant.as_deref()).await;
+        Command::Audit(AuditCommand::Verify { tenant, head }) => {
+            let (store, _) = admin(&cli.db, &cli.keys).await?;
+            let targets = tenants_or_all(&*store, tenant.as_deref()).await?;
+            return audit::verify(&*store, &targets, tenant.is_none(), head.as_deref()).await;
+        }
+        Command::Audit(AuditCommand::Head { tenant }) => {
+            let (store, _) = admin(&cli.db, &cli.keys).await?;
+            return audit::head(&*store, &tenants_or_all(&*store, tenant.as_deref()).await?, now).await;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -560,6 +576,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
 async fn admin(db: &DatabaseArgs, key_args: &KeyArgs) -> anyhow::Result<(Arc<dyn Store>, Keys)> {
     let keys = key_args.resolve(db)?;
     let store = store::connect(db.admin_url()).await?;
+    store.use_audit_keys(keys.audit.clone());
     if store.backend() == store::Backend::Sqlite {
         store.migrate(None).await?;
     }
@@ -570,23 +587,10 @@ async fn find_tenant(store: &dyn Store, id_or_slug: &str) -> anyhow::Result<stor
     tenants::find(store, id_or_slug).await?.with_context(|| format!("no tenant {id_or_slug:?}"))
 }
 
-async fn audit_verify(db: &DatabaseArgs, key_args: &KeyArgs, tenant: Option<&str>) -> anyhow::Result<ExitCode> {
-    let (store, _) = admin(db, key_args).await?;
-    let targets = match tenant {
-        Some(t) => vec![find_tenant(&*store, t).await?],
+/// One tenant by id or slug, or every tenant.
+async fn tenants_or_all(store: &dyn Store, tenant: Option<&str>) -> anyhow::Result<Vec<store::TenantRecord>> {
+    Ok(match tenant {
+        Some(t) => vec![find_tenant(store, t).await?],
         None => store.list_tenants().await?,
-    };
-    let mut intact = true;
-    for t in targets {
-        match audit::verify_tenant(&*store, t.id).await? {
-            audit::Verdict::Intact { rows, head_hash } => {
-                println!("{} ({}): intact, {rows} rows, head {head_hash}", t.slug, t.id)
-            }
-            audit::Verdict::Broken { seq, reason } => {
-                intact = false;
-                println!("{} ({}): BROKEN at row {seq}: {reason}", t.slug, t.id);
-            }
-        }
-    }
-    Ok(if intact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    })
 }

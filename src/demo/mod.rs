@@ -49,6 +49,7 @@ fn demo_settings() -> tenants::TenantSettings {
 
 /// Creates the demo business; the test suite builds on the same one.
 pub async fn seed(store: &dyn Store, keys: &Keys, now: DateTime<Utc>) -> anyhow::Result<DemoBusiness> {
+    store.use_audit_keys(keys.audit.clone()); // seeding writes audit rows, signed like the app's
     let tenant = tenants::create(store, keys, "Warung Kopi Bu Sri", None, &demo_settings(), now).await?;
     let faq = kb::parse_json(include_str!("faq.json"))?;
     kb::import(store, tenant.id, &faq, false, now).await?;
@@ -184,7 +185,8 @@ pub async fn run() -> anyhow::Result<()> {
 fn throwaway_keys() -> anyhow::Result<Keys> {
     let vault = Vault::from_keys(&crypto::generate_key().into())?;
     let index = BlindIndex::from_secret(&crypto::generate_key().into())?;
-    Ok(Keys { vault: Arc::new(vault), index: Arc::new(index) })
+    let audit = crate::audit::AuditKeys::from_secret(&crypto::generate_key().into())?;
+    Ok(Keys { vault: Arc::new(vault), index: Arc::new(index), audit: Arc::new(audit) })
 }
 
 fn tempdir() -> anyhow::Result<std::path::PathBuf> {

@@ -226,6 +226,7 @@ mod tests {
         Keys {
             vault: Arc::new(Vault::from_keys(&generate_key().into()).unwrap()),
             index: Arc::new(BlindIndex::from_secret(&generate_key().into()).unwrap()),
+            audit: Arc::new(crate::audit::AuditKeys::from_secret(&generate_key().into()).unwrap()),
         }
     }
 

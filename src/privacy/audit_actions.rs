@@ -131,6 +131,8 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("llm.output_refused", Internal, NONE),
     ("llm.budget_exhausted", Internal, NONE),
     ("audit.purged", Internal, NONE),
+    ("audit.anchored", Internal, NONE),
+    ("audit.key_rotated", Internal, NONE),
     ("owner_message.dropped", Internal, NONE),
 ];
 

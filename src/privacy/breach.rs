@@ -372,6 +372,7 @@ mod tests {
             detail: "{}".into(),
             prev_hash: String::new(),
             hash: String::new(),
+            key_id: None,
         }
     }
 

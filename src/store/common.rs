@@ -537,7 +537,7 @@ macro_rules! tenant_tx_impl {
             }
 
             async fn audit_head(&mut self) -> StoreResult<Option<AuditHead>> {
-                Ok(sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+                Ok(sqlx::query_as("SELECT seq, hash, key_id FROM audit_heads WHERE tenant_id = $1")
                     .bind(self.tenant).fetch_optional(&mut *self.tx).await?)
             }
         }

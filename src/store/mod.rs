@@ -74,6 +74,20 @@ pub enum Backend {
     Postgres,
 }
 
+/// The audit keys a store hands to each new transaction; replaced when keys rotate.
+#[derive(Default)]
+pub(crate) struct AuditKeySlot(std::sync::RwLock<Option<Arc<crate::audit::AuditKeys>>>);
+
+impl AuditKeySlot {
+    fn get(&self) -> Option<Arc<crate::audit::AuditKeys>> {
+        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    fn set(&self, keys: Arc<crate::audit::AuditKeys>) {
+        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(keys);
+    }
+}
+
 /// Opens the store named by the URL scheme: `sqlite://…` or `postgres://…`.
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
@@ -89,6 +103,9 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
 #[async_trait]
 pub trait Store: Send + Sync {
     fn backend(&self) -> Backend;
+
+    /// Installs the `BALAS_AUDIT_KEY` keys every later transaction signs audit rows with.
+    fn use_audit_keys(&self, keys: Arc<crate::audit::AuditKeys>);
 
     /// Applies pending migrations. On PostgreSQL this must run as the schema owner and then
     /// grants the app role (`app_role`) exactly the privileges it needs.
@@ -352,6 +369,8 @@ pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + IngestOps + ChatO
     /// Records that the owner was told about this month's exhausted budget; false if already.
     async fn mark_budget_notice(&mut self, month: &str) -> StoreResult<bool>;
 
+    /// The keys that sign this tenant's audit rows, as installed on the store.
+    fn audit_keys(&self) -> Option<Arc<crate::audit::AuditKeys>>;
     /// The chain head, locked until commit so appends from concurrent transactions serialise.
     async fn lock_audit_head(&mut self) -> StoreResult<AuditHead>;
     async fn insert_audit_rows(&mut self, rows: &[AuditRow], head: &AuditHead) -> StoreResult<()>;

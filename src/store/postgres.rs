@@ -43,6 +43,7 @@ const APP_TABLES: &[&str] = &[
 
 pub struct PgStore {
     pool: PgPool,
+    audit_keys: AuditKeySlot,
 }
 
 impl PgStore {
@@ -65,7 +66,7 @@ impl PgStore {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, audit_keys: AuditKeySlot::default() })
     }
 }
 
@@ -76,7 +77,7 @@ impl PgStore {
     async fn begin_with(&self, tenant: TenantId, begin: &'static str) -> StoreResult<Box<dyn TenantTx>> {
         let statement = format!("{begin}; SELECT set_config('app.tenant_id', '{}', true)", tenant.0.hyphenated());
         let tx = self.pool.begin_with(sqlx::AssertSqlSafe(statement)).await?;
-        Ok(Box::new(PgTx { tx, tenant }))
+        Ok(Box::new(PgTx { tx, tenant, audit_keys: self.audit_keys.get() }))
     }
 }
 
@@ -110,6 +111,10 @@ fn checked_role(role: &str) -> StoreResult<&str> {
 impl Store for PgStore {
     fn backend(&self) -> Backend {
         Backend::Postgres
+    }
+
+    fn use_audit_keys(&self, keys: Arc<crate::audit::AuditKeys>) {
+        self.audit_keys.set(keys);
     }
 
     async fn migrate(&self, app_role: Option<&str>) -> StoreResult<()> {
@@ -197,7 +202,7 @@ impl Store for PgStore {
             return Ok(None);
         };
         let tenant = job.tenant_id;
-        Ok(Some((job, Box::new(PgTx::scoped(tx, tenant).await?))))
+        Ok(Some((job, Box::new(PgTx::scoped(tx, tenant, self.audit_keys.get()).await?))))
     }
 
     async fn claim_jobs(
@@ -250,24 +255,33 @@ impl Store for PgStore {
 pub struct PgTx {
     tx: sqlx::Transaction<'static, Postgres>,
     tenant: TenantId,
+    audit_keys: Option<Arc<crate::audit::AuditKeys>>,
 }
 
 impl PgTx {
     /// Scopes row-level security to `tenant` for the rest of the transaction.
-    async fn scoped(mut tx: sqlx::Transaction<'static, Postgres>, tenant: TenantId) -> StoreResult<Self> {
+    async fn scoped(
+        mut tx: sqlx::Transaction<'static, Postgres>,
+        tenant: TenantId,
+        audit_keys: Option<Arc<crate::audit::AuditKeys>>,
+    ) -> StoreResult<Self> {
         sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await?;
-        Ok(Self { tx, tenant })
+        Ok(Self { tx, tenant, audit_keys })
     }
 }
 
 tenant_tx_impl!(PgTx, time = pg_time, {
+    fn audit_keys(&self) -> Option<Arc<crate::audit::AuditKeys>> {
+        self.audit_keys.clone()
+    }
+
     async fn insert_audit_rows(&mut self, rows: &[AuditRow], head: &AuditHead) -> StoreResult<()> {
         // Arrays keep one statement text for any row count, so it stays prepared (see `ingest`).
         sqlx::query(
-            "INSERT INTO audit_log (tenant_id, seq, at, actor, action, subject_type, subject_id, detail, prev_hash, hash) \
-             SELECT $1, seq, at, actor, action, subject_type, subject_id, detail, prev_hash, hash \
-             FROM UNNEST($2::int8[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) \
-             AS a(seq, at, actor, action, subject_type, subject_id, detail, prev_hash, hash)",
+            "INSERT INTO audit_log (tenant_id, seq, at, actor, action, subject_type, subject_id, detail, prev_hash, hash, key_id) \
+             SELECT $1, seq, at, actor, action, subject_type, subject_id, detail, prev_hash, hash, key_id \
+             FROM UNNEST($2::int8[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) \
+             AS a(seq, at, actor, action, subject_type, subject_id, detail, prev_hash, hash, key_id)",
         )
         .bind(self.tenant)
         .bind(rows.iter().map(|r| r.seq).collect::<Vec<_>>())
@@ -279,12 +293,14 @@ tenant_tx_impl!(PgTx, time = pg_time, {
         .bind(rows.iter().map(|r| r.detail.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.prev_hash.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.hash.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.key_id.as_deref()).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
-        sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1")
+        sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3, key_id = $4 WHERE tenant_id = $1")
             .bind(self.tenant)
             .bind(head.seq)
             .bind(&head.hash)
+            .bind(&head.key_id)
             .execute(&mut *self.tx)
             .await?;
         Ok(())
@@ -305,7 +321,7 @@ tenant_tx_impl!(PgTx, time = pg_time, {
             .execute(&mut *self.tx)
             .await?;
         // The row lock serialises concurrent appends to this tenant's chain until commit.
-        Ok(sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE")
+        Ok(sqlx::query_as("SELECT seq, hash, key_id FROM audit_heads WHERE tenant_id = $1 FOR UPDATE")
             .bind(self.tenant)
             .fetch_one(&mut *self.tx)
             .await?)

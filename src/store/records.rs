@@ -315,10 +315,13 @@ pub struct AuditRow {
     pub detail: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The `BALAS_AUDIT_KEY` that signed the row; `None` for plain SHA-256 rows from before keys.
+    pub key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuditHead {
     pub seq: i64,
     pub hash: String,
+    pub key_id: Option<String>,
 }

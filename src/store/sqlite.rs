@@ -19,6 +19,7 @@ mod ingest;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    audit_keys: AuditKeySlot,
 }
 
 impl SqliteStore {
@@ -33,7 +34,7 @@ impl SqliteStore {
             .pragma("secure_delete", "ON");
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_lazy_with(options.read_only(true));
-        Ok(Self { writer, reader })
+        Ok(Self { writer, reader, audit_keys: AuditKeySlot::default() })
     }
 }
 
@@ -69,6 +70,10 @@ impl Store for SqliteStore {
         Backend::Sqlite
     }
 
+    fn use_audit_keys(&self, keys: Arc<crate::audit::AuditKeys>) {
+        self.audit_keys.set(keys);
+    }
+
     async fn migrate(&self, _app_role: Option<&str>) -> StoreResult<()> {
         sqlx::migrate!("./migrations/sqlite").run(&self.writer).await?;
         Ok(())
@@ -80,12 +85,12 @@ impl Store for SqliteStore {
 
     async fn begin(&self, tenant: TenantId) -> StoreResult<Box<dyn TenantTx>> {
         let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Box::new(SqliteTx { tx, tenant }))
+        Ok(Box::new(SqliteTx { tx, tenant, audit_keys: self.audit_keys.get() }))
     }
 
     async fn begin_read(&self, tenant: TenantId) -> StoreResult<Box<dyn TenantTx>> {
         let tx = self.reader.begin().await?;
-        Ok(Box::new(SqliteTx { tx, tenant }))
+        Ok(Box::new(SqliteTx { tx, tenant, audit_keys: self.audit_keys.get() }))
     }
 
     async fn route_tenant(&self, slug: &str) -> StoreResult<Option<TenantId>> {
@@ -115,7 +120,7 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let tenant = job.tenant_id;
-        Ok(Some((job, Box::new(SqliteTx { tx, tenant }))))
+        Ok(Some((job, Box::new(SqliteTx { tx, tenant, audit_keys: self.audit_keys.get() }))))
     }
 
     async fn claim_jobs(
@@ -178,15 +183,20 @@ impl Store for SqliteStore {
 pub struct SqliteTx {
     tx: sqlx::Transaction<'static, Sqlite>,
     tenant: TenantId,
+    audit_keys: Option<Arc<crate::audit::AuditKeys>>,
 }
 
 tenant_tx_impl!(SqliteTx, time = sql_time, {
+    fn audit_keys(&self) -> Option<Arc<crate::audit::AuditKeys>> {
+        self.audit_keys.clone()
+    }
+
     async fn insert_audit_rows(&mut self, rows: &[AuditRow], head: &AuditHead) -> StoreResult<()> {
         // One statement per chunk: a shared ingest transaction appends hundreds of rows.
         let tenant = self.tenant;
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_log (tenant_id, seq, at, actor, action, subject_type, subject_id, detail, prev_hash, hash) ",
+                "INSERT INTO audit_log (tenant_id, seq, at, actor, action, subject_type, subject_id, detail, prev_hash, hash, key_id) ",
             );
             insert.push_values(chunk, |mut row, r| {
                 row.push_bind(tenant)
@@ -198,14 +208,16 @@ tenant_tx_impl!(SqliteTx, time = sql_time, {
                     .push_bind(&r.subject_id)
                     .push_bind(&r.detail)
                     .push_bind(&r.prev_hash)
-                    .push_bind(&r.hash);
+                    .push_bind(&r.hash)
+                    .push_bind(&r.key_id);
             });
             insert.build().execute(&mut *self.tx).await?;
         }
-        sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1")
+        sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3, key_id = $4 WHERE tenant_id = $1")
             .bind(self.tenant)
             .bind(head.seq)
             .bind(&head.hash)
+            .bind(&head.key_id)
             .execute(&mut *self.tx)
             .await?;
         Ok(())
@@ -227,7 +239,7 @@ tenant_tx_impl!(SqliteTx, time = sql_time, {
             .bind(crate::audit::GENESIS_HASH)
             .execute(&mut *self.tx)
             .await?;
-        Ok(sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+        Ok(sqlx::query_as("SELECT seq, hash, key_id FROM audit_heads WHERE tenant_id = $1")
             .bind(self.tenant)
             .fetch_one(&mut *self.tx)
             .await?)

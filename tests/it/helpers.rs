@@ -150,12 +150,14 @@ impl TestApp {
         start: chrono::DateTime<chrono::Utc>,
     ) -> Self {
         init_logs();
-        let (fernet, index) = (crypto::generate_key(), crypto::generate_key());
+        let (fernet, index, audit) = (crypto::generate_key(), crypto::generate_key(), crypto::generate_key());
         cli_env.push(("BALAS_FERNET_KEYS".into(), fernet.clone()));
         cli_env.push(("BALAS_INDEX_KEY".into(), index.clone()));
+        cli_env.push(("BALAS_AUDIT_KEY".into(), audit.clone()));
         let keys = Keys {
             vault: Arc::new(Vault::from_keys(&fernet.into()).expect("vault")),
             index: Arc::new(BlindIndex::from_secret(&index.into()).expect("index")),
+            audit: Arc::new(balas::audit::AuditKeys::from_secret(&audit.into()).expect("audit key")),
         };
         let providers = FakeProviders::start().await.expect("fake providers");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -43,7 +43,7 @@ on_both_databases! {
         let old = app.cli_env.iter().find(|(k, _)| k == "BALAS_FERNET_KEYS").unwrap().1.clone();
         let new = crypto::generate_key();
         let both = Vault::from_keys(&format!("{new},{old}").into()).unwrap();
-        let new_keys = Keys { vault: Arc::new(both), index: app.state.keys.index.clone() };
+        let new_keys = Keys { vault: Arc::new(both), index: app.state.keys.index.clone(), audit: app.state.keys.audit.clone() };
 
         // Interrupted after the first batch: what was committed stays re-wrapped.
         let mut stop_early = |_| ControlFlow::Break(());

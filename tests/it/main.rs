@@ -4,6 +4,7 @@ mod helpers;
 
 mod admin_api;
 mod analytics;
+mod audit_anchor;
 mod audit_chain;
 mod auth_api;
 mod breach_report;

@@ -35,6 +35,9 @@ impl Store for CountingStore {
     fn backend(&self) -> Backend {
         self.inner.backend()
     }
+    fn use_audit_keys(&self, keys: std::sync::Arc<balas::audit::AuditKeys>) {
+        self.inner.use_audit_keys(keys)
+    }
     async fn migrate(&self, app_role: Option<&str>) -> StoreResult<()> {
         self.wrote();
         self.inner.migrate(app_role).await

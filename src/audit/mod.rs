@@ -1,14 +1,26 @@
 //! The append-only, hash-chained audit log: one chain per tenant.
 //!
-//! Each row's hash covers the previous row's hash and every field of the row, so editing,
-//! reordering or deleting a row breaks the chain at that row. Rows carry ids, codes and
+//! Each row's hash is an HMAC under `BALAS_AUDIT_KEY` over the previous row's hash and every
+//! field of the row, so editing, reordering or deleting a row breaks the chain at that row, and
+//! recomputing the hashes needs the key, which the database does not hold. Rows carry ids, codes and
 //! counts only: never message text, names or phone numbers.
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::Value;
+use hmac::Mac;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::domain::TenantId;
-use crate::store::{AuditHead, AuditRow, Store, StoreResult, TenantTx};
+use crate::store::{AuditHead, AuditRow, StoreError, StoreResult, TenantTx};
+
+mod key;
+mod verify;
+
+pub use key::{AuditKey, AuditKeyError, AuditKeys};
+pub use verify::{ExpectedHead, Verdict, verify_against_head, verify_tenant};
+
+/// Closes a legacy chain: the first row signed with a key, naming the last unsigned row.
+pub const ANCHORED: &str = "audit.anchored";
+/// Marks the first row signed with a new key, naming the old and new key ids.
+pub const KEY_ROTATED: &str = "audit.key_rotated";
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -38,14 +50,32 @@ impl AuditEntry {
     }
 }
 
-/// Chains `entries` onto the tenant's log inside `tx`. Call it last in a transaction: the
-/// chain head stays locked until commit.
+/// Chains `entries` onto the tenant's log inside `tx`, signed with the first `BALAS_AUDIT_KEY`.
+/// Call it last in a transaction: the chain head stays locked until commit.
 pub async fn append(tx: &mut dyn TenantTx, entries: Vec<AuditEntry>, now: DateTime<Utc>) -> StoreResult<()> {
     if entries.is_empty() {
         return Ok(());
     }
+    chain(tx, entries, now).await
+}
+
+/// Records the legacy checkpoint or key rotation now, if the head needs one, with no other row.
+pub async fn anchor(tx: &mut dyn TenantTx, now: DateTime<Utc>) -> StoreResult<()> {
+    chain(tx, Vec::new(), now).await
+}
+
+async fn chain(tx: &mut dyn TenantTx, entries: Vec<AuditEntry>, now: DateTime<Utc>) -> StoreResult<()> {
+    let keys = tx.audit_keys().ok_or_else(|| StoreError::Config("BALAS_AUDIT_KEY is not configured".into()))?;
+    let key = keys.signing();
     let tenant = tx.tenant_id();
     let mut head = tx.lock_audit_head().await?;
+    let mut entries = entries;
+    if let Some(transition) = transition_entry(&head, key.id()) {
+        entries.insert(0, transition);
+    }
+    if entries.is_empty() {
+        return Ok(());
+    }
     let mut rows = Vec::with_capacity(entries.len());
     for entry in entries {
         let mut row = AuditRow {
@@ -59,22 +89,38 @@ pub async fn append(tx: &mut dyn TenantTx, entries: Vec<AuditEntry>, now: DateTi
             detail: entry.detail.to_string(),
             prev_hash: head.hash.clone(),
             hash: String::new(),
+            key_id: Some(key.id().to_string()),
         };
-        row.hash = row_hash(&row);
-        head = AuditHead { seq: row.seq, hash: row.hash.clone() };
+        row.hash = row_hash(&row, Some(key));
+        head = AuditHead { seq: row.seq, hash: row.hash.clone(), key_id: row.key_id.clone() };
         rows.push(row);
     }
     tx.insert_audit_rows(&rows, &head).await
 }
 
-/// SHA-256 over the previous hash and the row's fields, each length-prefixed.
-pub fn row_hash(row: &AuditRow) -> String {
-    let mut hasher = Sha256::new();
+/// The row that must precede the first row signed with `key_id`: `audit.anchored` closes a
+/// legacy (plain SHA-256) chain, `audit.key_rotated` names the old and the new key.
+fn transition_entry(head: &AuditHead, key_id: &str) -> Option<AuditEntry> {
+    if head.seq == 0 || head.key_id.as_deref() == Some(key_id) {
+        return None;
+    }
+    let entry = match &head.key_id {
+        None => AuditEntry::new("system", ANCHORED, "audit", None)
+            .detail(json!({ "through_seq": head.seq, "hash": head.hash, "key_id": key_id })),
+        Some(old) => AuditEntry::new("system", KEY_ROTATED, "audit", None)
+            .detail(json!({ "from_key_id": old, "to_key_id": key_id })),
+    };
+    Some(entry)
+}
+
+/// The row's hash over the previous hash and every field, each length-prefixed: HMAC-SHA256
+/// under `key` (whose id is covered too), or plain SHA-256 for rows from before keys (`None`).
+pub fn row_hash(row: &AuditRow, key: Option<&AuditKey>) -> String {
     let at = row.at.to_rfc3339_opts(SecondsFormat::Micros, true);
     let seq = row.seq.to_string();
     let tenant = row.tenant_id.to_string();
     let subject = row.subject_id.as_deref().map(|s| format!("+{s}")).unwrap_or_default();
-    for field in [
+    let fields = [
         row.prev_hash.as_str(),
         tenant.as_str(),
         seq.as_str(),
@@ -84,11 +130,25 @@ pub fn row_hash(row: &AuditRow) -> String {
         row.subject_type.as_str(),
         subject.as_str(),
         row.detail.as_str(),
-    ] {
-        hasher.update((field.len() as u64).to_be_bytes());
-        hasher.update(field.as_bytes());
+    ];
+    match key {
+        None => {
+            let mut hasher = Sha256::new();
+            for field in fields {
+                Digest::update(&mut hasher, (field.len() as u64).to_be_bytes());
+                Digest::update(&mut hasher, field.as_bytes());
+            }
+            hex::encode(hasher.finalize())
+        }
+        Some(key) => {
+            let mut mac = key.mac();
+            for field in fields.into_iter().chain([key.id()]) {
+                mac.update(&(field.len() as u64).to_be_bytes());
+                mac.update(field.as_bytes());
+            }
+            hex::encode(mac.finalize().into_bytes())
+        }
     }
-    hex::encode(hasher.finalize())
 }
 
 /// The tenant's audit rows that `keep` accepts, in chain order, read a page at a time.
@@ -110,70 +170,14 @@ pub async fn rows_matching(
     }
 }
 
-/// The outcome of checking one tenant's chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    Intact { rows: i64, head_hash: String },
-    Broken { seq: i64, reason: &'static str },
-}
-
-/// Recomputes one tenant's chain from the first row, or from the latest retention checkpoint;
-/// a checkpoint counts only if an `audit.purged` row in the chain names its seq and hash.
-pub async fn verify_tenant(store: &dyn Store, tenant: TenantId) -> StoreResult<Verdict> {
-    const PAGE: i64 = 1000;
-    let mut tx = store.begin_read(tenant).await?;
-    let checkpoint = tx.latest_audit_checkpoint().await?;
-    let (mut last_seq, mut prev) = match &checkpoint {
-        Some(c) => (c.through_seq, c.hash.clone()),
-        None => (0, GENESIS_HASH.to_string()),
-    };
-    let mut confirmed = checkpoint.is_none();
-    let mut rows = 0;
-    loop {
-        let page = tx.audit_rows_after(last_seq, PAGE).await?;
-        let done = (page.len() as i64) < PAGE;
-        for row in page {
-            if row.seq != last_seq + 1 {
-                return Ok(Verdict::Broken { seq: last_seq + 1, reason: "row missing from the chain" });
-            }
-            if row.prev_hash != prev {
-                return Ok(Verdict::Broken { seq: row.seq, reason: "prev_hash does not match the previous row" });
-            }
-            if row_hash(&row) != row.hash {
-                return Ok(Verdict::Broken { seq: row.seq, reason: "row content does not match its hash" });
-            }
-            if let Some(c) = checkpoint.as_ref().filter(|_| !confirmed && row.action == "audit.purged") {
-                let detail: Value = serde_json::from_str(&row.detail).unwrap_or(Value::Null);
-                confirmed = detail["through_seq"].as_i64() == Some(c.through_seq) && detail["hash"] == c.hash.as_str();
-            }
-            prev = row.hash;
-            last_seq = row.seq;
-            rows += 1;
-        }
-        if done {
-            break;
-        }
-    }
-    if !confirmed {
-        let seq = checkpoint.map_or(1, |c| c.through_seq + 1);
-        return Ok(Verdict::Broken {
-            seq,
-            reason: "rows before this point were removed without an audit.purged record",
-        });
-    }
-    match tx.audit_head().await? {
-        Some(head) if head.seq != last_seq || head.hash != prev => Ok(Verdict::Broken {
-            seq: last_seq + 1,
-            reason: "rows after this point were removed (head does not match)",
-        }),
-        None if rows > 0 => Ok(Verdict::Broken { seq: last_seq, reason: "chain head is missing" }),
-        _ => Ok(Verdict::Intact { rows, head_hash: prev }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::TenantId;
+
+    fn keys() -> AuditKeys {
+        AuditKeys::from_secret(&crate::crypto::generate_key().into()).unwrap()
+    }
 
     fn row() -> AuditRow {
         AuditRow {
@@ -187,13 +191,18 @@ mod tests {
             detail: "{}".into(),
             prev_hash: GENESIS_HASH.into(),
             hash: String::new(),
+            key_id: None,
         }
     }
 
     #[test]
     fn every_field_is_covered_by_the_hash() {
+        let keys = keys();
+        let key = Some(keys.signing());
         let base = row();
-        let h = row_hash(&base);
+        let h = row_hash(&base, key);
+        assert_ne!(row_hash(&base, None), h, "signed and legacy hashes differ");
+        assert_ne!(row_hash(&base, Some(self::keys().signing())), h, "another key gives another hash");
         let mut edits: Vec<AuditRow> = Vec::new();
         let mut r = base.clone();
         r.seq = 2;
@@ -211,7 +220,7 @@ mod tests {
         r.at += chrono::Duration::microseconds(1);
         edits.push(r);
         for edited in edits {
-            assert_ne!(row_hash(&edited), h, "{edited:?}");
+            assert_ne!(row_hash(&edited, key), h, "{edited:?}");
         }
     }
 
@@ -225,6 +234,8 @@ mod tests {
         a.subject_type = "c".into();
         b.action = "a".into();
         b.subject_type = "bc".into();
-        assert_ne!(row_hash(&a), row_hash(&b));
+        let keys = keys();
+        assert_ne!(row_hash(&a, Some(keys.signing())), row_hash(&b, Some(keys.signing())));
+        assert_ne!(row_hash(&a, None), row_hash(&b, None));
     }
 }
