@@ -223,3 +223,54 @@ on_both_databases! {
         }
     }
 }
+
+#[test]
+fn the_audit_key_is_required_on_postgres_and_a_bad_one_is_named_without_echoing_it() {
+    let run = |url: &str, audit_key: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_balas"));
+        cmd.args(["tenant", "list"])
+            .env_clear()
+            .env("BALAS_DATABASE_URL", url)
+            .env("BALAS_FERNET_KEYS", balas::crypto::generate_key())
+            .env("BALAS_INDEX_KEY", balas::crypto::generate_key());
+        if let Some(key) = audit_key {
+            cmd.env("BALAS_AUDIT_KEY", key);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let stderr = run("postgres://balas_app@127.0.0.1:1/none", None);
+    assert!(stderr.contains("missing required secret BALAS_AUDIT_KEY"), "{stderr}");
+    let stderr = run("sqlite::memory:", Some("not-an-audit-key"));
+    assert!(stderr.contains("BALAS_AUDIT_KEY") && !stderr.contains("not-an-audit-key"), "{stderr}");
+}
+
+#[test]
+fn a_sqlite_key_file_from_before_audit_keys_gains_one_and_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("balas.db");
+    let keys = dir.path().join("balas.db.keys");
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_balas"))
+            .args(["audit", "head"])
+            .env_clear()
+            .env("BALAS_DATABASE_URL", format!("sqlite://{}", db.display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_to_string(&keys).unwrap()
+    };
+    let audit_line = |text: &str| text.lines().find(|l| l.starts_with("BALAS_AUDIT_KEY=")).map(str::to_string);
+    let first = run();
+    let key = audit_line(&first).expect("a generated audit key");
+    assert_eq!(run(), first, "the next run reads the same key and writes nothing");
+    // A key file written before audit keys: the other keys stay, an audit key is added.
+    let older: String =
+        first.lines().filter(|l| !l.starts_with("BALAS_AUDIT_KEY=")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&keys, &older).unwrap();
+    let upgraded = run();
+    assert!(upgraded.starts_with(&older), "{upgraded}");
+    assert!(audit_line(&upgraded).is_some_and(|l| l != key));
+    assert_eq!(run(), upgraded);
+}

@@ -178,6 +178,7 @@ on_both_databases! {
             ("verify token", app.verify_token.clone()),
             ("Fernet key", env_value(&app, "BALAS_FERNET_KEYS")),
             ("index key", env_value(&app, "BALAS_INDEX_KEY")),
+            ("audit key", env_value(&app, "BALAS_AUDIT_KEY")),
             ("JWT secret", JWT_SECRET.into()),
             ("metrics token", METRICS_TOKEN.into()),
             ("LLM key", LLM_KEY.into()),
