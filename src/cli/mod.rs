@@ -398,7 +398,7 @@ pub enum KbCommand {
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
-    /// Print a new random key (valid for BALAS_FERNET_KEYS and BALAS_INDEX_KEY).
+    /// Print a new random key (valid for BALAS_FERNET_KEYS, BALAS_INDEX_KEY and BALAS_AUDIT_KEY).
     Generate,
     /// Re-wrap every data key under the first key of BALAS_FERNET_KEYS, then verify that the
     /// older keys are no longer needed. Safe to interrupt and run again.

@@ -150,6 +150,17 @@ on_both_databases! {
         let ok = app.cli(&["audit", "verify", "--head", file]);
         assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
 
+        // A recorded head whose tenant the database no longer has: checked when all tenants are.
+        let gone = format!("{heads}{}\n", serde_json::json!({"tenant": uuid::Uuid::now_v7(), "seq": 3, "hash": last.hash, "key_id": null}));
+        let gone_file = dir.path().join("gone.jsonl");
+        std::fs::write(&gone_file, gone).unwrap();
+        let gone_file = gone_file.to_str().unwrap();
+        let missing = app.cli(&["audit", "verify", "--head", gone_file]);
+        assert!(!missing.status.success());
+        assert!(String::from_utf8_lossy(&missing.stdout).contains("the database has no such tenant"));
+        let one = app.cli(&["audit", "verify", "--tenant", &app.tenant.slug, "--head", gone_file]);
+        assert!(one.status.success(), "{}", String::from_utf8_lossy(&one.stdout));
+
         // Rows removed at the end and the head rewritten: the chain alone still verifies.
         lift_guard(&app).await;
         write_chain(&app, &rows[..rows.len() - 3]).await;
