@@ -21,11 +21,24 @@ struct HeadLine<'a> {
     key_id: Option<String>,
 }
 
-/// Anchors any chain still unsigned or under an older key, then prints each tenant's head.
-pub async fn head(store: &dyn Store, targets: &[TenantRecord], now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
+/// Signs the checkpoint of every chain still unsigned or under an older key; returns how many.
+pub async fn anchor_all(store: &dyn Store, targets: &[TenantRecord], now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let mut anchored = 0;
     for t in targets {
         let mut tx = store.begin(t.id).await?;
+        let before = tx.audit_head().await?;
         audit::anchor(&mut *tx, now).await?;
+        anchored += usize::from(tx.audit_head().await? != before);
+        tx.commit().await?;
+    }
+    Ok(anchored)
+}
+
+/// Anchors any chain still unsigned or under an older key, then prints each tenant's head.
+pub async fn head(store: &dyn Store, targets: &[TenantRecord], now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
+    anchor_all(store, targets, now).await?;
+    for t in targets {
+        let mut tx = store.begin_read(t.id).await?;
         let head = tx.audit_head().await?;
         tx.commit().await?;
         let (seq, hash, key_id) = match head {

@@ -445,6 +445,12 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             let store = store::connect(cli.db.admin_url()).await?;
             store.migrate(cli.db.app_role().as_deref()).await?;
             println!("migrations applied");
+            if let Some(key) = &cli.keys.audit_key {
+                // Only a key given explicitly: a generated one belongs with the other development keys.
+                store.use_audit_keys(Arc::new(audit_log::AuditKeys::from_secret(key).context("BALAS_AUDIT_KEY")?));
+                let anchored = audit::anchor_all(&*store, &store.list_tenants().await?, now).await?;
+                println!("audit chains anchored or rotated: {anchored}");
+            }
         }
         Command::Keys(KeysCommand::Generate) => println!("{}", crypto::generate_key()),
         Command::Keys(KeysCommand::Rotate) => {

@@ -175,36 +175,43 @@ on_both_databases! {
     async fn a_legacy_chain_is_anchored_by_a_signed_checkpoint_row(app) {
         app.send_webhook(&app.text(&customer(3), "wamid.L1", "Buka jam berapa?")).await;
         app.drain().await;
-        // A chain from before keys: plain SHA-256, no key ids (as migration 0012 leaves it).
         lift_guard(&app).await;
-        let mut legacy = chain(&app).await;
-        for i in 0..legacy.len() {
-            legacy[i].prev_hash = if i == 0 { audit::GENESIS_HASH.to_string() } else { legacy[i - 1].hash.clone() };
-            legacy[i].key_id = None;
-            legacy[i].hash = audit::row_hash(&legacy[i], None);
+        // `migrate` (given BALAS_AUDIT_KEY) and `audit head` both anchor a chain from before keys.
+        for command in [&["migrate"][..], &["audit", "head"][..]] {
+            // A chain from before keys: plain SHA-256, no key ids (as migration 0012 leaves it).
+            let mut legacy = chain(&app).await;
+            for i in 0..legacy.len() {
+                legacy[i].prev_hash = if i == 0 { audit::GENESIS_HASH.to_string() } else { legacy[i - 1].hash.clone() };
+                legacy[i].key_id = None;
+                legacy[i].hash = audit::row_hash(&legacy[i], None);
+            }
+            write_chain(&app, &legacy).await;
+            let verdict = audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
+            assert!(matches!(verdict, Verdict::Broken { reason: "unsigned rows that no signed audit.anchored row follows", .. }), "{verdict:?}");
+
+            let out = app.cli(command);
+            assert!(out.status.success(), "{command:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let rows = chain(&app).await;
+            assert_eq!(rows.len(), legacy.len() + 1, "{command:?}: one signed row added");
+            let anchor = &rows[legacy.len()];
+            assert_eq!(anchor.action, audit::ANCHORED);
+            let detail: serde_json::Value = serde_json::from_str(&anchor.detail).unwrap();
+            assert_eq!(detail["through_seq"], legacy.len() as i64);
+            assert_eq!(detail["hash"], legacy.last().unwrap().hash.as_str());
+            let verdict = audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
+            assert!(matches!(verdict, Verdict::Intact { .. }), "{verdict:?}");
+            let again = app.cli(command);
+            assert!(again.status.success());
+            assert_eq!(chain(&app).await.len(), rows.len(), "{command:?}: an anchored chain needs no second anchor");
+
+            // Rewriting the legacy part (hashes recomputed) fails: the anchor holds its last hash.
+            let mut edited = forge(&legacy, Forgery::PlainSha256);
+            edited.extend(rows[legacy.len()..].iter().cloned());
+            write_chain(&app, &edited).await;
+            let verdict = audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
+            assert!(matches!(verdict, Verdict::Broken { seq, .. } if seq == anchor.seq), "{verdict:?}");
+            write_chain(&app, &rows).await;
         }
-        write_chain(&app, &legacy).await;
-        let verdict = audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
-        assert!(matches!(verdict, Verdict::Broken { reason: "unsigned rows that no signed audit.anchored row follows", .. }), "{verdict:?}");
-
-        // `audit head` anchors it: a signed row names the last unsigned row.
-        let head = app.cli(&["audit", "head"]);
-        assert!(head.status.success(), "{}", String::from_utf8_lossy(&head.stderr));
-        let rows = chain(&app).await;
-        let anchor = &rows[legacy.len()];
-        assert_eq!(anchor.action, audit::ANCHORED);
-        let detail: serde_json::Value = serde_json::from_str(&anchor.detail).unwrap();
-        assert_eq!(detail["through_seq"], legacy.len() as i64);
-        assert_eq!(detail["hash"], legacy.last().unwrap().hash.as_str());
-        let verdict = audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
-        assert!(matches!(verdict, Verdict::Intact { .. }), "{verdict:?}");
-
-        // Rewriting the legacy part (hashes recomputed) no longer verifies: the anchor holds its hash.
-        let mut edited = forge(&legacy, Forgery::PlainSha256);
-        edited.extend(rows[legacy.len()..].iter().cloned());
-        write_chain(&app, &edited).await;
-        let verdict = audit::verify_tenant(&*app.state.store, app.tenant.id).await.unwrap();
-        assert!(matches!(verdict, Verdict::Broken { seq, .. } if seq == anchor.seq), "{verdict:?}");
     }
 
     async fn a_rotated_audit_key_signs_new_rows_after_a_recorded_rotation(app) {
