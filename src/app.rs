@@ -295,7 +295,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
         workers.push(tokio::spawn(worker.run(shutdown.child_token())));
     }
     // The limiters keep every key they saw; forget the idle ones now and then.
-    let (limiter, limits) = (state.llm_limiter.clone(), state.limits.clone());
+    let (limiter, limits, tidy) = (state.llm_limiter.clone(), state.limits.clone(), state.clone());
     let forget = shutdown.child_token();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -305,6 +305,10 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
                 _ = tick.tick() => {
                     limiter.retain_recent();
                     limits.retain_recent();
+                    // Login attempt windows are kept in the database; drop the ones over.
+                    if let Err(e) = crate::login_limits::forget_old(&*tidy.store, tidy.clock.now()).await {
+                        tracing::warn!(error = %e, "old login attempt counts could not be dropped");
+                    }
                 }
             }
         }

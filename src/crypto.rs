@@ -159,6 +159,12 @@ impl BlindIndex {
         self.compute(tenant, &format!("dedup:{provider}"), material)
     }
 
+    /// A login-limit key (`scope` names what `material` is), so the shared attempt table holds
+    /// no e-mail or client address. It belongs to no tenant: logins are limited before one is known.
+    pub fn login_limit(&self, scope: &str, material: &str) -> Vec<u8> {
+        self.compute(TenantId(uuid::Uuid::nil()), &format!("login:{scope}"), material)
+    }
+
     fn compute(&self, tenant: TenantId, kind: &str, value: &str) -> Vec<u8> {
         let mut mac = self.mac.clone();
         // Length-prefixed fields keep ("a","bc") and ("ab","c") apart.

@@ -40,6 +40,8 @@ pub struct ServerLimits {
     pub idle_timeout: Duration,
     /// Requests handled at once; more are answered 503 with `Retry-After`.
     pub max_in_flight: usize,
+    /// Where the client address for login limits comes from.
+    pub client_ip: crate::client_ip::ClientIp,
 }
 
 impl Default for ServerLimits {
@@ -49,6 +51,7 @@ impl Default for ServerLimits {
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             max_in_flight: 512,
+            client_ip: crate::client_ip::ClientIp::default(),
         }
     }
 }

@@ -4,6 +4,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::api::auth::Role;
@@ -39,6 +40,32 @@ pub fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_secret("decoy password that matches nothing").unwrap_or_default())
 }
 
+/// At most one argon2 computation per core at once: a login flood queues here, off the async
+/// threads and outside every transaction, instead of starving ingest.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new(cores.clamp(1, 4))
+    })
+}
+
+/// `verify_secret` on the blocking pool, within the bound on concurrent hashes. Call it with no
+/// transaction open.
+pub async fn verify_secret_off_thread(secret: &str, phc: &str) -> bool {
+    let Ok(_permit) = hashing_permits().acquire().await else { return false };
+    let (secret, phc) = (SecretString::from(secret), phc.to_string());
+    tokio::task::spawn_blocking(move || verify_secret(secret.expose_secret(), &phc)).await.unwrap_or(false)
+}
+
+/// `hash_secret` on the blocking pool, within the same bound.
+pub async fn hash_secret_off_thread(secret: &str) -> Result<String, StoreError> {
+    let busy = || StoreError::Config("the password could not be hashed".into());
+    let _permit = hashing_permits().acquire().await.map_err(|_| busy())?;
+    let secret = SecretString::from(secret);
+    tokio::task::spawn_blocking(move || hash_secret(secret.expose_secret())).await.map_err(|_| busy())?
+}
+
 /// Who to create: the login e-mail, the role and the password (hashed here, never stored).
 pub struct NewUser<'a> {
     pub email: &'a str,
@@ -63,6 +90,7 @@ pub async fn create(
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(StoreError::Config(format!("passwords need at least {MIN_PASSWORD_CHARS} characters")));
     }
+    let password_hash = hash_secret_off_thread(password).await?;
     let mut tx = store.begin(tenant).await?;
     let key = tenants::data_key(&mut *tx, keys).await?;
     let user = UserRecord {
@@ -71,7 +99,7 @@ pub async fn create(
         email_index: keys.index.email(tenant, email),
         email_enc: key.encrypt(&email.to_lowercase()),
         role: role.as_str().into(),
-        password_hash: hash_secret(password)?,
+        password_hash,
         created_at: now,
         disabled_at: None,
     };
@@ -98,44 +126,50 @@ pub enum PinError {
     NotSet,
     #[error("wrong PIN")]
     Wrong,
+    #[error("wrong PIN, the last try before the lock; locked until {0}")]
+    WrongNowLocked(DateTime<Utc>),
     #[error("too many wrong PINs; locked until {0}")]
     Locked(DateTime<Utc>),
 }
 
-/// Sets the caller's staff PIN (4–8 digits), hashed apart from the password.
-pub async fn set_pin(
-    tx: &mut dyn crate::store::TenantTx,
-    user: UserId,
-    pin: &str,
-    now: DateTime<Utc>,
-) -> StoreResult<Result<(), PinError>> {
+/// Hashes a new staff PIN (4–8 digits), apart from the password; store it with
+/// `TenantTx::set_staff_pin`. Hashing happens here, before any transaction opens.
+pub async fn hash_pin(pin: &str) -> StoreResult<Result<String, PinError>> {
     if !(4..=8).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
         return Ok(Err(PinError::Malformed));
     }
-    tx.set_staff_pin(user, &hash_secret(pin)?, now).await?;
-    Ok(Ok(()))
+    Ok(Ok(hash_secret_off_thread(pin).await?))
 }
 
 /// Checks a quick-unlock PIN for the dashboard. Five wrong PINs in a row lock it for 15 minutes,
-/// whatever is typed meanwhile; a right PIN clears the count.
+/// whatever is typed meanwhile; a right PIN clears the count. The attempt is counted in its own
+/// transaction before the PIN is checked, so concurrent guesses (several instances included)
+/// get five checks in all, and the check runs with no transaction open.
 pub async fn unlock_with_pin(
-    tx: &mut dyn crate::store::TenantTx,
+    store: &dyn Store,
+    tenant: TenantId,
     user: UserId,
     pin: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Result<(), PinError>> {
-    let Some(stored) = tx.staff_pin(user).await? else { return Ok(Err(PinError::NotSet)) };
-    if let Some(until) = stored.locked_until.filter(|until| *until > now) {
-        return Ok(Err(PinError::Locked(until)));
-    }
-    if verify_secret(pin, &stored.pin_hash) {
-        tx.record_pin_attempt(user, 0, None, now).await?;
+    let mut tx = store.begin(tenant).await?;
+    let reserved = tx.reserve_pin_attempt(user, PIN_ATTEMPTS, now + PIN_LOCK, now).await?;
+    let Some((pin_hash, failures)) = reserved else {
+        let stored = tx.staff_pin(user).await?;
+        tx.commit().await?;
+        return Ok(Err(match stored.and_then(|s| s.locked_until) {
+            Some(until) => PinError::Locked(until),
+            None => PinError::NotSet,
+        }));
+    };
+    tx.commit().await?;
+    if verify_secret_off_thread(pin, &pin_hash).await {
+        let mut tx = store.begin(tenant).await?;
+        tx.clear_pin_failures(user, now).await?;
+        tx.commit().await?;
         return Ok(Ok(()));
     }
-    let failures = stored.failures + 1;
-    let lock = (failures >= PIN_ATTEMPTS).then(|| now + PIN_LOCK);
-    tx.record_pin_attempt(user, if lock.is_some() { 0 } else { failures }, lock, now).await?;
-    Ok(Err(lock.map_or(PinError::Wrong, PinError::Locked)))
+    Ok(Err(if failures >= PIN_ATTEMPTS { PinError::WrongNowLocked(now + PIN_LOCK) } else { PinError::Wrong }))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! Rate limits of the owner API (in this process): login per client IP and per e-mail, and
-//! every request per token. Webhook routes are never limited here: a provider's message must
-//! not be lost to a limiter.
+//! Rate limits of the owner API in this process: a flood guard on logins per client, in front
+//! of the shared counts of `login_limits`, and every request per token. Webhook routes are never
+//! limited here: a provider's message must not be lost to a limiter.
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -11,8 +11,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use crate::error::ApiError;
 
 pub struct ApiLimits {
-    login_by_ip: DefaultKeyedRateLimiter<IpAddr>,
-    login_by_email: DefaultKeyedRateLimiter<Vec<u8>>,
+    login_flood: DefaultKeyedRateLimiter<String>,
     by_token: DefaultKeyedRateLimiter<String>,
 }
 
@@ -25,25 +24,21 @@ fn quota(burst: u32, every: Duration) -> Quota {
 impl Default for ApiLimits {
     fn default() -> Self {
         Self {
-            login_by_ip: RateLimiter::keyed(quota(20, Duration::from_secs(6))),
-            login_by_email: RateLimiter::keyed(quota(5, Duration::from_secs(180))),
+            login_flood: RateLimiter::keyed(quota(20, Duration::from_secs(3))),
             by_token: RateLimiter::keyed(quota(120, Duration::from_millis(250))),
         }
     }
 }
 
 impl ApiLimits {
-    /// Both login limits are spent on every attempt, successful or not.
-    pub fn login(&self, ip: IpAddr, email_index: &[u8]) -> Result<(), ApiError> {
-        let by_ip = self.login_by_ip.check_key(&ip);
-        let by_email = self.login_by_email.check_key(&email_index.to_vec());
-        match by_ip.and(by_email) {
-            Ok(()) => Ok(()),
-            Err(until) => Err(ApiError::too_many(
+    /// Refuses a client's logins beyond a burst, before they cost a database write or a hash.
+    pub fn login_flood(&self, client: IpAddr) -> Result<(), ApiError> {
+        self.login_flood.check_key(&crate::login_limits::client_prefix(client)).map_err(|until| {
+            ApiError::too_many(
                 "too many login attempts; wait before trying again",
                 until.wait_time_from(DefaultClock::default().now()),
-            )),
-        }
+            )
+        })
     }
 
     pub fn per_token(&self, jti: &str) -> Result<(), ApiError> {
@@ -54,8 +49,7 @@ impl ApiLimits {
 
     /// Drops idle keys; called every minute with the other limiters.
     pub fn retain_recent(&self) {
-        self.login_by_ip.retain_recent();
-        self.login_by_email.retain_recent();
+        self.login_flood.retain_recent();
         self.by_token.retain_recent();
     }
 }

@@ -1,10 +1,10 @@
 //! `POST /api/v1/auth/login` (e-mail and password → a bearer token), `…/logout` (revokes the
 //! caller's token) and `…/revoke` (an owner revokes any token id of the tenant). Every login,
-//! good or bad, is audited and rate limited per client IP and per e-mail.
-use std::net::{IpAddr, SocketAddr};
+//! good or bad, is audited and limited per (e-mail, client), per client and per e-mail.
+use std::net::IpAddr;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{post, put};
 use axum::{Json, Router};
@@ -15,9 +15,11 @@ use super::auth::{Caller, Claims, Role};
 use super::read_json;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
+use crate::client_ip::ClientAddr;
 use crate::domain::TenantId;
 use crate::error::ApiError;
-use crate::users::{decoy_hash, verify_secret};
+use crate::login_limits::{LoginKeys, Verdict};
+use crate::users::{decoy_hash, verify_secret_off_thread};
 
 /// How long a token from a dashboard login lives.
 pub const LOGIN_TTL: chrono::Duration = chrono::Duration::hours(12);
@@ -46,7 +48,7 @@ struct Login {
         (status = 401, description = "invalid_credentials"), (status = 429, description = "too many attempts; see Retry-After")))]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
@@ -54,7 +56,7 @@ async fn login(
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "api_disabled", "BALAS_JWT_SECRET is not set"));
     }
     let login: Login = read_json(&headers, body, r#"{"tenant": "…", "email": "…", "password": "…"}"#).await?;
-    let ok = authenticate(&state, peer.ip(), &login.tenant, &login.email, &login.password).await?;
+    let ok = authenticate(&state, client, &login.tenant, &login.email, &login.password).await?;
     Ok(Json(
         json!({ "token": ok.token, "token_type": "Bearer", "expires_at": ok.claims.expires_at(), "role": ok.claims.role }),
     ))
@@ -66,11 +68,13 @@ pub struct LoggedIn {
     pub claims: Claims,
 }
 
-/// The login check shared by the API and the dashboard: rate limits per IP and e-mail, the
-/// decoy hash for unknown tenants and users, and one audit row per attempt.
+/// The login check shared by the API and the dashboard: the flood guard, the shared attempt
+/// counts (`login_limits`), the decoy hash for unknown tenants and users, and one audit row per
+/// attempt. The password is checked with no transaction open, so a login flood never holds the
+/// SQLite writer that ingest needs.
 pub async fn authenticate(
     state: &AppState,
-    ip: IpAddr,
+    client: IpAddr,
     tenant: &str,
     email: &str,
     password: &str,
@@ -84,34 +88,45 @@ pub async fn authenticate(
         Err(_) => state.store.route_tenant(tenant.trim()).await?,
     };
     let email_index = state.keys.index.email(tenant.unwrap_or(TenantId(uuid::Uuid::nil())), email);
-    state.limits.login(ip, &email_index)?;
-    let now = state.clock.now();
-    let mut tx = match tenant {
-        Some(id) => state.store.begin(id).await?,
-        None => {
-            verify_secret(password, decoy_hash());
-            return Err(invalid());
+    state.limits.login_flood(client)?;
+    let attempt = LoginKeys::new(&state.keys.index, &email_index, client);
+    match attempt.spend(&*state.store, state.clock.now()).await? {
+        Verdict::Refused { retry_after } => {
+            return Err(ApiError::too_many("too many login attempts; wait before trying again", retry_after));
         }
-    };
-    if tx.tenant().await?.is_none() {
-        verify_secret(password, decoy_hash());
-        return Err(invalid());
+        Verdict::Go { slow: Some(wait) } => tokio::time::sleep(wait).await,
+        Verdict::Go { slow: None } => {}
     }
-    let user = tx.user_by_email_index(&email_index).await?;
+    let user = match tenant {
+        Some(id) => {
+            let mut read = state.store.begin_read(id).await?;
+            let found = match read.tenant().await? {
+                Some(_) => Some(read.user_by_email_index(&email_index).await?),
+                None => None,
+            };
+            read.commit().await?;
+            found.map(|user| (id, user))
+        }
+        None => None,
+    };
+    let Some((tenant_id, user)) = user else {
+        verify_secret_off_thread(password, decoy_hash()).await;
+        return Err(invalid());
+    };
     let verdict = match &user {
         None => {
-            verify_secret(password, decoy_hash());
+            verify_secret_off_thread(password, decoy_hash()).await;
             Err("unknown_user")
         }
-        Some(u) if !verify_secret(password, &u.password_hash) => Err("wrong_password"),
+        Some(u) if !verify_secret_off_thread(password, &u.password_hash).await => Err("wrong_password"),
         Some(u) if u.disabled_at.is_some() => Err("disabled"),
         Some(u) => Role::parse(&u.role).ok_or("unknown_role"),
     };
-    let tenant_id = tx.tenant_id();
     let subject = match &user {
         Some(u) => ("user", Some(u.id.to_string())),
         None => ("tenant", Some(tenant_id.to_string())),
     };
+    let now = state.clock.now();
     let (entry, answer) = match (verdict, &user) {
         (Ok(role), Some(u)) => {
             let claims = Claims::new(tenant_id, role, &format!("user:{}", u.id), LOGIN_TTL, now);
@@ -127,8 +142,12 @@ pub async fn authenticate(
             (entry, Err(invalid()))
         }
     };
+    let mut tx = state.store.begin(tenant_id).await?;
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
+    if answer.is_ok() {
+        attempt.succeeded(&*state.store).await?;
+    }
     answer
 }
 
@@ -212,11 +231,11 @@ async fn set_pin(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only a user's login token has a PIN"));
     };
     let request: Pin = read_json(&headers, body, r#"{"pin": "1234"}"#).await?;
+    let pin_hash =
+        crate::users::hash_pin(&request.pin).await?.map_err(|e| ApiError::bad_request("invalid_pin", e.to_string()))?;
     let now = state.clock.now();
     let mut tx = state.store.begin(caller.tenant).await?;
-    crate::users::set_pin(&mut *tx, user, &request.pin, now)
-        .await?
-        .map_err(|e| ApiError::bad_request("invalid_pin", e.to_string()))?;
+    tx.set_staff_pin(user, &pin_hash, now).await?;
     audit::append(&mut *tx, vec![AuditEntry::new(caller.actor(), "user.pin_set", "user", Some(user.to_string()))], now)
         .await?;
     tx.commit().await?;

@@ -81,6 +81,12 @@ pub struct ServeArgs {
     /// Requests handled at once; more get 503 with Retry-After (/healthz, /readyz, /metrics are exempt).
     #[arg(long, env = "BALAS_MAX_IN_FLIGHT", default_value_t = 512, global = true)]
     pub max_in_flight: usize,
+    /// Where login limits read the client address: the TCP peer, or a header our proxy sets (fly-client-ip behind Fly).
+    #[arg(long, env = "BALAS_CLIENT_IP_HEADER", value_enum, default_value = "peer", global = true)]
+    pub client_ip_header: crate::client_ip::ClientIpSource,
+    /// With x-forwarded-for: how many proxies of ours append to it (the client is that many entries from the right).
+    #[arg(long, env = "BALAS_TRUSTED_PROXY_HOPS", default_value_t = 1, global = true)]
+    pub trusted_proxy_hops: usize,
     #[command(flatten)]
     pub llm: llm::LlmArgs,
     /// SMTP server for owner e-mail, e.g. smtps://user:pass@mail.example.com (optional).
@@ -115,6 +121,10 @@ impl ServeArgs {
             body_timeout: seconds(self.body_timeout_secs),
             idle_timeout: seconds(self.idle_timeout_secs),
             max_in_flight: self.max_in_flight.max(1),
+            client_ip: crate::client_ip::ClientIp {
+                source: self.client_ip_header,
+                trusted_hops: self.trusted_proxy_hops.max(1),
+            },
         }
     }
 

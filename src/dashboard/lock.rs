@@ -197,21 +197,26 @@ async fn unlock(
         AuditEntry::new(&actor, "auth.pin_failed", "user", Some(ticket.user.to_string()))
             .detail(json!({ "reason": reason }))
     };
-    let mut tx = state.store.begin(ticket.tenant).await?;
+    let mut read = state.store.begin_read(ticket.tenant).await?;
     // A spent lock counts as none: a copied cookie may neither mint sessions nor try PINs.
-    if tx.is_token_revoked(&ticket.spent_key()).await? {
+    if read.is_token_revoked(&ticket.spent_key()).await? {
         return Ok(cleared(&state));
     }
     // The role comes from the user as stored now, not from the cookie: a demotion holds.
-    let role = tx.user(ticket.user).await?.filter(|u| u.disabled_at.is_none()).and_then(|u| Role::parse(&u.role));
+    let role = read.user(ticket.user).await?.filter(|u| u.disabled_at.is_none()).and_then(|u| Role::parse(&u.role));
+    read.commit().await?;
     let Some(role) = role else {
         // Disabled (or gone) since locking: the lock dies with the account.
+        let mut tx = state.store.begin(ticket.tenant).await?;
         tx.revoke_token(&ticket.spent_key(), ticket.expires_at(), now).await?;
         audit::append(&mut *tx, vec![failed("user_disabled")], now).await?;
         tx.commit().await?;
         return Ok(cleared(&state));
     };
-    match users::unlock_with_pin(&mut *tx, ticket.user, pin, now).await? {
+    // The attempt is counted and the PIN checked outside the transaction below.
+    let checked = users::unlock_with_pin(&*state.store, ticket.tenant, ticket.user, pin, now).await?;
+    let mut tx = state.store.begin(ticket.tenant).await?;
+    match checked {
         Ok(()) => {
             // Single use: false means a concurrent unlock spent this lock first.
             if !tx.revoke_token(&ticket.spent_key(), ticket.expires_at(), now).await? {
@@ -238,6 +243,7 @@ async fn unlock(
         Err(e) => {
             let (reason, status, key) = match e {
                 PinError::Wrong | PinError::Malformed => ("wrong_pin", StatusCode::UNAUTHORIZED, "lock.wrong"),
+                PinError::WrongNowLocked(_) => ("wrong_pin_now_locked", StatusCode::TOO_MANY_REQUESTS, "lock.locked"),
                 PinError::Locked(_) => ("locked", StatusCode::TOO_MANY_REQUESTS, "lock.locked"),
                 PinError::NotSet => ("no_pin", StatusCode::UNAUTHORIZED, "lock.not_set"),
             };
@@ -274,11 +280,12 @@ async fn set_pin(
 ) -> Result<Response, PageError> {
     let Some(user) = session.user else { return Err(PageError::forbidden()) };
     let now = state.clock.now();
-    let mut tx = state.store.begin(session.caller.tenant).await?;
-    if users::set_pin(&mut *tx, user, form.required("pin")?, now).await?.is_err() {
+    let Ok(pin_hash) = users::hash_pin(form.required("pin")?).await? else {
         let flash = Flash::Error(session.lang.t("pin.malformed").into());
         return Ok(pin_page(&session, StatusCode::BAD_REQUEST, Some(flash)));
-    }
+    };
+    let mut tx = state.store.begin(session.caller.tenant).await?;
+    tx.set_staff_pin(user, &pin_hash, now).await?;
     let entry = AuditEntry::new(session.actor(), "user.pin_set", "user", Some(user.to_string()));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;

@@ -1,11 +1,9 @@
 //! `GET|POST /dashboard/login` and `POST /dashboard/logout`. The login itself is the API's
 //! (`session::authenticate`: same audit rows, rate limits and decoy hashing); the form is
 //! guarded by a signed, short-lived cookie repeated in a hidden field.
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -20,6 +18,7 @@ use super::session::{self, CSRF_FIELD, LOCK_COOKIE, LOGIN_COOKIE, SESSION_COOKIE
 use crate::api::auth::Role;
 use crate::api::session::{LOGIN_TTL, authenticate, revoke_token};
 use crate::app::AppState;
+use crate::client_ip::ClientAddr;
 
 /// How long a login form stays usable.
 const FORM_TTL_SECS: i64 = 3600;
@@ -89,7 +88,7 @@ async fn form(State(state): State<AppState>, lang: Option<axum::Extension<Lang>>
 
 async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     lang: Option<axum::Extension<Lang>>,
     headers: HeaderMap,
     body: Body,
@@ -100,7 +99,7 @@ async fn submit(
         return Err(PageError::csrf());
     }
     let (tenant, email, password) = (form.required("tenant")?, form.required("email")?, form.required("password")?);
-    let ok = match authenticate(&state, peer.ip(), tenant, email, password).await {
+    let ok = match authenticate(&state, client, tenant, email, password).await {
         Ok(ok) => ok,
         Err(e) if e.status == StatusCode::UNAUTHORIZED => {
             let flash = Flash::Error(lang.t("login.wrong").into());

@@ -491,9 +491,21 @@ macro_rules! tenant_tx_impl {
                     .bind(self.tenant).bind(user).fetch_optional(&mut *self.tx).await?)
             }
 
-            async fn record_pin_attempt(&mut self, user: UserId, failures: i32, locked_until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> StoreResult<()> {
-                sqlx::query("UPDATE staff_pins SET failures = $3, locked_until = $4, updated_at = $5 WHERE tenant_id = $1 AND user_id = $2")
-                    .bind(self.tenant).bind(user).bind(failures).bind(locked_until.map($time)).bind($time(now))
+            async fn reserve_pin_attempt(&mut self, user: UserId, max: i32, lock_until: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Option<(String, i32)>> {
+                // A row that passes the WHERE with a lock set has an expired lock: count from 1 again.
+                Ok(sqlx::query_as("UPDATE staff_pins SET \
+                    failures = CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failures + 1 END, \
+                    locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failures + 1 END) >= $3 THEN $4 ELSE NULL END, \
+                    updated_at = $5 \
+                    WHERE tenant_id = $1 AND user_id = $2 AND (locked_until IS NULL OR locked_until <= $5) \
+                    RETURNING pin_hash, failures")
+                    .bind(self.tenant).bind(user).bind(max).bind($time(lock_until)).bind($time(now))
+                    .fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn clear_pin_failures(&mut self, user: UserId, now: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("UPDATE staff_pins SET failures = 0, locked_until = NULL, updated_at = $3 WHERE tenant_id = $1 AND user_id = $2")
+                    .bind(self.tenant).bind(user).bind($time(now))
                     .execute(&mut *self.tx).await?;
                 Ok(())
             }

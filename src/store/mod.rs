@@ -66,6 +66,16 @@ mod shared_sql {
     pub const JOB_COUNTS: &str = "SELECT kind, CASE WHEN state = 'queued' AND run_at <= $1 THEN 'due' WHEN state = 'queued' THEN 'scheduled' ELSE state END AS state, COUNT(*) AS count \
                                   FROM jobs WHERE state <> 'done' GROUP BY 1, 2 ORDER BY 1, 2";
     pub const TENANT_IDS: &str = "SELECT tenant_id FROM tenant_routes ORDER BY tenant_id";
+    // In ON CONFLICT DO UPDATE every SET reads the old row, so both CASEs test the same window.
+    pub const COUNT_LOGIN_ATTEMPT: &str = "INSERT INTO login_throttle (key, attempts, window_start) VALUES ($1, 1, $2) \
+        ON CONFLICT (key) DO UPDATE SET \
+        attempts = CASE WHEN login_throttle.window_start <= $3 THEN 1 ELSE login_throttle.attempts + 1 END, \
+        window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END \
+        RETURNING attempts, window_start";
+    pub const CLEAR_LOGIN_ATTEMPTS: &str = "DELETE FROM login_throttle WHERE key = $1";
+    pub const FORGIVE_LOGIN_ATTEMPT: &str =
+        "UPDATE login_throttle SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0";
+    pub const FORGET_LOGIN_ATTEMPTS: &str = "DELETE FROM login_throttle WHERE window_start < $1";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +176,21 @@ pub trait Store: Send + Sync {
 
     /// Every tenant id, from the routing table (no personal data, readable by the app role).
     async fn tenant_ids(&self) -> StoreResult<Vec<TenantId>>;
+
+    /// Counts one login attempt under each key, in one transaction and shared by every instance.
+    /// Each key has a fixed window: one that began at or before its `fresh_after` starts again
+    /// at `now`. Returns each key's attempts and window start, in order.
+    async fn count_login_attempts(
+        &self,
+        keys: &[(&[u8], DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<(i64, DateTime<Utc>)>>;
+
+    /// After a good login: `clear` starts afresh and each of `forgive` takes one attempt back.
+    async fn settle_login_attempts(&self, clear: &[u8], forgive: &[&[u8]]) -> StoreResult<()>;
+
+    /// Drops the attempt windows that began before `before`.
+    async fn forget_login_attempts(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 
     async fn close(&self);
 }
@@ -350,14 +375,19 @@ pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + IngestOps + ChatO
     /// Sets (or replaces) a user's staff PIN hash and clears its failure count.
     async fn set_staff_pin(&mut self, user: UserId, pin_hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
     async fn staff_pin(&mut self, user: UserId) -> StoreResult<Option<StaffPinRecord>>;
-    /// Stores the failure count and lock after an unlock attempt.
-    async fn record_pin_attempt(
+    /// Counts one unlock attempt before the PIN is checked, in one statement, so concurrent
+    /// attempts cannot all read the same count. The `max`-th attempt in a row sets the lock to
+    /// `lock_until`; an attempt while locked is not counted and gives `None`, as does no PIN.
+    /// Returns the PIN hash and the attempts in a row so far.
+    async fn reserve_pin_attempt(
         &mut self,
         user: UserId,
-        failures: i32,
-        locked_until: Option<DateTime<Utc>>,
+        max: i32,
+        lock_until: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<Option<(String, i32)>>;
+    /// After a right PIN: no failures, no lock.
+    async fn clear_pin_failures(&mut self, user: UserId, now: DateTime<Utc>) -> StoreResult<()>;
 
     /// Records a revoked token id until its expiry; false if it was revoked already.
     async fn revoke_token(&mut self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool>;

@@ -174,6 +174,41 @@ impl Store for SqliteStore {
         Ok(sqlx::query_scalar(shared_sql::TENANT_IDS).fetch_all(&self.reader).await?)
     }
 
+    async fn count_login_attempts(
+        &self,
+        keys: &[(&[u8], DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<(i64, DateTime<Utc>)>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut counts = Vec::with_capacity(keys.len());
+        for (key, fresh_after) in keys {
+            let row: (i64, DateTime<Utc>) = sqlx::query_as(shared_sql::COUNT_LOGIN_ATTEMPT)
+                .bind(*key)
+                .bind(sql_time(now))
+                .bind(sql_time(*fresh_after))
+                .fetch_one(&mut *tx)
+                .await?;
+            counts.push(row);
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn settle_login_attempts(&self, clear: &[u8], forgive: &[&[u8]]) -> StoreResult<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(shared_sql::CLEAR_LOGIN_ATTEMPTS).bind(clear).execute(&mut *tx).await?;
+        for key in forgive {
+            sqlx::query(shared_sql::FORGIVE_LOGIN_ATTEMPT).bind(*key).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn forget_login_attempts(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query(shared_sql::FORGET_LOGIN_ATTEMPTS).bind(sql_time(before)).execute(&self.writer).await?;
+        Ok(done.rows_affected())
+    }
+
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;

@@ -11,7 +11,7 @@ use crate::helpers::{Inspector, customer};
 use crate::on_postgres;
 
 /// Tables without RLS by design: routing and the queue hold ids only, no personal data.
-const NO_RLS_BY_DESIGN: &[&str] = &["channel_routes", "jobs", "_sqlx_migrations", "tenant_routes"];
+const NO_RLS_BY_DESIGN: &[&str] = &["channel_routes", "jobs", "_sqlx_migrations", "tenant_routes", "login_throttle"];
 
 /// `INSERT INTO t (cols) SELECT cols FROM t WHERE tenant = $1` with the tenant column set to $2:
 /// a copy of an own row into the other tenant, whatever the table's columns.

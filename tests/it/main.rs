@@ -24,6 +24,7 @@ mod key_rotation;
 mod link_rules;
 mod llm;
 mod log_masking;
+mod login_limits;
 mod message_run;
 mod meta_ingress;
 mod metrics;

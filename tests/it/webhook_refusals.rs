@@ -97,6 +97,22 @@ impl Store for CountingStore {
     async fn tenant_ids(&self) -> StoreResult<Vec<TenantId>> {
         self.inner.tenant_ids().await
     }
+    async fn count_login_attempts(
+        &self,
+        keys: &[(&[u8], DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<(i64, DateTime<Utc>)>> {
+        self.wrote();
+        self.inner.count_login_attempts(keys, now).await
+    }
+    async fn settle_login_attempts(&self, clear: &[u8], forgive: &[&[u8]]) -> StoreResult<()> {
+        self.wrote();
+        self.inner.settle_login_attempts(clear, forgive).await
+    }
+    async fn forget_login_attempts(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.wrote();
+        self.inner.forget_login_attempts(before).await
+    }
     async fn close(&self) {
         // The test app's own server still uses the inner store.
     }
