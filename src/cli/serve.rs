@@ -75,5 +75,35 @@ fn configured_secrets(cli: &Cli) -> Vec<String> {
         s.metrics_token.as_ref(),
     ];
     let fixed = fixed.into_iter().flatten().map(|secret| secret.expose_secret().to_string());
-    fixed.chain(llm_keys.iter().map(|e| e.api_key.expose_secret().to_string())).collect()
+    // Key lists are comma-separated: each key alone is a secret too.
+    let listed = [cli.keys.fernet_keys.as_ref(), cli.keys.audit_key.as_ref()].into_iter().flatten();
+    let listed =
+        listed.flat_map(|list| list.expose_secret().split(',').map(|k| k.trim().to_string()).collect::<Vec<_>>());
+    let listed = listed.filter(|k| !k.is_empty());
+    fixed.chain(listed).chain(llm_keys.iter().map(|e| e.api_key.expose_secret().to_string())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn every_configured_key_is_a_secret_for_the_error_reports_each_key_of_a_list_alone_too() {
+        let cli = Cli::try_parse_from([
+            "balas",
+            "--fernet-keys",
+            "fernet-one,fernet-two",
+            "--audit-key",
+            "audit-new, audit-old",
+            "--index-key",
+            "index-key",
+        ])
+        .unwrap();
+        let secrets = configured_secrets(&cli);
+        for key in ["fernet-one", "fernet-two", "audit-new", "audit-old", "index-key"] {
+            assert!(secrets.iter().any(|s| s == key), "{key} is missing");
+        }
+    }
 }
