@@ -164,6 +164,7 @@ async fn buckets_follow_the_tenants_local_days_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(balas_test_postgres), ignore = "set BALAS_TEST_POSTGRES_URL to run the PostgreSQL variant")]
 async fn buckets_follow_the_tenants_local_days_postgres() {
     if let Some(app) = spawn_late(Db::Postgres).await {
         local_days(app).await
@@ -195,6 +196,7 @@ async fn a_first_rollup_backfills_in_passes_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(balas_test_postgres), ignore = "set BALAS_TEST_POSTGRES_URL to run the PostgreSQL variant")]
 async fn a_first_rollup_backfills_in_passes_postgres() {
     if let Some(app) = TestApp::spawn_at(Db::Postgres, Utc::now() - Duration::days(45)).await {
         backfill(app).await

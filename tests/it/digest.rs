@@ -101,6 +101,7 @@ async fn the_daily_digest_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(balas_test_postgres), ignore = "set BALAS_TEST_POSTGRES_URL to run the PostgreSQL variant")]
 async fn the_daily_digest_postgres() {
     if let Some(app) = spawn(Db::Postgres).await {
         body(app).await

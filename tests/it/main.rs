@@ -1,5 +1,6 @@
 //! Integration tests. Tests declared with `on_both_databases!` run on SQLite and on
 //! PostgreSQL (`BALAS_TEST_POSTGRES_URL`); `on_postgres!` tests cover PostgreSQL-only guarantees.
+//! Without a PostgreSQL URL when they are built, the PostgreSQL variants are ignored (build.rs).
 mod helpers;
 
 mod admin_api;

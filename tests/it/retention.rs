@@ -164,6 +164,7 @@ mod audit_rows_go_in_whole_months_after_a_year_and_the_chain_still_verifies {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(balas_test_postgres), ignore = "set BALAS_TEST_POSTGRES_URL to run the PostgreSQL variant")]
     async fn postgres() {
         if let Some(app) = spawn(Db::Postgres).await {
             body(app).await
