@@ -29,6 +29,7 @@ mod meta_ingress;
 mod metrics;
 mod model_output;
 mod openapi;
+mod operator_limits;
 mod owner_loop;
 mod owner_window;
 mod pipeline;
