@@ -1,7 +1,8 @@
 # balas: the release binary on a distroless glibc base, run as an unprivileged user.
 #
 #   docker build -t balas .
-#   docker run --rm -p 8080:8080 -v balas-data:/data balas            # SQLite in /data
+#   docker run --rm -p 8080:8080 -e BALAS_FERNET_KEYS=… -e BALAS_INDEX_KEY=… -e BALAS_AUDIT_KEY=… \
+#       -v balas-data:/data balas                                    # SQLite in /data, keys apart
 #   docker run --rm -e BALAS_DATABASE_URL=… -e BALAS_DATABASE_OWNER_URL=… balas migrate
 #
 # Builder and runtime are both Debian 12 (bookworm): the binary links the runtime's glibc.
@@ -29,8 +30,11 @@ FROM ${RUNTIME_IMAGE}
 COPY --from=builder --chown=65532:65532 /data /data
 COPY --from=builder /src/target/release/balas /usr/local/bin/balas
 WORKDIR /data
+# Keys come from the environment, never generated into /data: a backup of the volume must not
+# carry the keys that unlock it (create them with `balas keys generate`).
 ENV BALAS_LISTEN=0.0.0.0:8080 \
-    BALAS_LOG_FORMAT=json
+    BALAS_LOG_FORMAT=json \
+    BALAS_FORBID_DEV_KEYS=1
 USER 65532:65532
 EXPOSE 8080
 # serve stops accepting, drains for BALAS_SHUTDOWN_GRACE_SECS (15) and exits on SIGTERM.

@@ -72,6 +72,10 @@ pub struct KeyArgs {
     /// Comma-separated HMAC keys for the audit chain; the first signs, the rest verify older rows.
     #[arg(long, env = "BALAS_AUDIT_KEY", value_parser = secret, hide_env_values = true, hide = true, global = true)]
     pub audit_key: Option<SecretString>,
+    /// Never generate development keys (1/true; the container image sets it): every key must be
+    /// configured, so keys never land in the data volume beside the database they unlock.
+    #[arg(long, env = "BALAS_FORBID_DEV_KEYS", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_value = "false", default_missing_value = "true", hide = true, global = true)]
+    pub forbid_dev_keys: bool,
 }
 
 /// The resolved keys.
@@ -84,15 +88,14 @@ pub struct Keys {
 
 impl KeyArgs {
     /// On SQLite, missing keys are generated into a 0600 file beside the database, with a loud
-    /// warning. On PostgreSQL (many instances share one database) they are required.
+    /// warning. On PostgreSQL (many instances share one database), or with
+    /// BALAS_FORBID_DEV_KEYS, they are required and nothing is generated, read or written.
     pub fn resolve(&self, db: &DatabaseArgs) -> anyhow::Result<Keys> {
         let (fernet, index) = match (&self.fernet_keys, &self.index_key) {
             (Some(f), Some(i)) => (f.clone(), i.clone()),
-            (f, _) if db.is_postgres() => {
+            (f, _) if db.is_postgres() || self.forbid_dev_keys => {
                 let missing = if f.is_none() { "BALAS_FERNET_KEYS" } else { "BALAS_INDEX_KEY" };
-                bail!(
-                    "missing required secret {missing}: PostgreSQL deployments must set BALAS_FERNET_KEYS and BALAS_INDEX_KEY (create them with `balas keys generate`)"
-                );
+                return Err(required(missing, db));
             }
             (f, i) => {
                 let (gen_f, gen_i) = development_keys(db.sqlite_path().as_deref())?;
@@ -109,13 +112,21 @@ impl KeyArgs {
     fn audit_keys(&self, db: &DatabaseArgs) -> anyhow::Result<AuditKeys> {
         let secret = match &self.audit_key {
             Some(key) => key.clone(),
-            None if db.is_postgres() => bail!(
-                "missing required secret BALAS_AUDIT_KEY: PostgreSQL deployments must set it (create one with `balas keys generate`)"
-            ),
+            None if db.is_postgres() || self.forbid_dev_keys => return Err(required("BALAS_AUDIT_KEY", db)),
             None => development_audit_key(db.sqlite_path().as_deref())?.into(),
         };
         AuditKeys::from_secret(&secret).context("BALAS_AUDIT_KEY")
     }
+}
+
+/// The refusal for a key that must be configured: why, and how to create one.
+fn required(missing: &str, db: &DatabaseArgs) -> anyhow::Error {
+    let why = if db.is_postgres() {
+        "PostgreSQL deployments must set BALAS_FERNET_KEYS, BALAS_INDEX_KEY and BALAS_AUDIT_KEY"
+    } else {
+        "BALAS_FORBID_DEV_KEYS is set, so no development keys are generated or read from beside the database; set BALAS_FERNET_KEYS, BALAS_INDEX_KEY and BALAS_AUDIT_KEY, kept outside the data volume"
+    };
+    anyhow::anyhow!("missing required secret {missing}: {why} (create each with `balas keys generate`)")
 }
 
 /// The audit key from `<database>.keys`, added to that file when it has none yet (a file from

@@ -135,6 +135,45 @@ impl Default for TenantSettings {
     }
 }
 
+/// Settings that cost the operator money (the LLM budget on a shared key): tenant users may
+/// read them, only the operator changes them (`balas tenant set`, through `set_limits`).
+pub const OPERATOR_ONLY: &[&str] = &["monthly_token_budget"];
+
+/// New values for the operator-only limits; `None` keeps a limit as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub monthly_token_budget: Option<i64>,
+}
+
+/// Sets operator-only limits on `tenant`, audited as `tenant.limits_changed` with the old and new
+/// values of each limit given. Returns the settings after the change.
+pub async fn set_limits(
+    store: &dyn Store,
+    tenant: TenantId,
+    limits: &Limits,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<TenantSettings> {
+    if limits.monthly_token_budget.is_some_and(|b| b < 0) {
+        return Err(StoreError::Config("the token budget must not be negative (0 keeps the LLM off)".into()));
+    }
+    let mut tx = store.begin(tenant).await?;
+    let record = tx.tenant().await?.ok_or_else(|| StoreError::Config(format!("tenant {tenant} not found")))?;
+    let mut settings = record.settings.clone();
+    let mut detail = serde_json::Map::new();
+    if let Some(budget) = limits.monthly_token_budget {
+        detail.insert("monthly_token_budget".into(), json!({ "old": settings.monthly_token_budget, "new": budget }));
+        settings.monthly_token_budget = budget;
+    }
+    let settings = settings.validated()?;
+    tx.update_tenant_settings(&record.name, &settings).await?;
+    let entry = AuditEntry::new(actor, "tenant.limits_changed", "tenant", Some(tenant.to_string()))
+        .detail(serde_json::Value::Object(detail));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(settings)
+}
+
 /// Creates a tenant with its own data key; the slug defaults to a lowercase form of the name.
 pub async fn create(
     store: &dyn Store,

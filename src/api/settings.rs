@@ -26,6 +26,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/owners/{id}", delete(remove))
 }
 
+/// 403 for a tenant user's attempt at a limit only the operator sets (`balas tenant set`).
+fn operator_only(field: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "operator_only",
+        format!("{field} is set by the operator of this service and can be read but not changed here"),
+    )
+}
+
 /// A store refusal the caller can fix (validation) is a 400; anything else is ours.
 fn refused(e: StoreError) -> ApiError {
     match e {
@@ -35,18 +44,24 @@ fn refused(e: StoreError) -> ApiError {
 }
 
 #[utoipa::path(get, path = "/api/v1/settings", tag = "settings", security(("bearer" = [])),
-    responses((status = 200, description = "name, slug and settings"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
+    responses((status = 200, description = "name, slug, settings, and `operator_only`: the settings only the operator may change"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn read(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
     let mut tx = state.store.begin_read(caller.tenant).await?;
     let tenant = tx.tenant().await?.ok_or_else(|| ApiError::not_found("tenant_not_found", "the tenant is gone"))?;
     tx.commit().await?;
-    Ok(Json(json!({ "name": tenant.name, "slug": tenant.slug, "settings": tenant.settings })))
+    Ok(Json(json!({
+        "name": tenant.name,
+        "slug": tenant.slug,
+        "settings": tenant.settings,
+        "operator_only": tenants::OPERATOR_ONLY,
+    })))
 }
 
-/// Any subset of the settings (and `name`); the rest stays as it is.
+/// Any subset of the settings (and `name`); the rest stays as it is. Settings named in
+/// `operator_only` (cost-bearing limits) are refused with 403 `operator_only` unless unchanged.
 #[utoipa::path(patch, path = "/api/v1/settings", tag = "settings", security(("bearer" = [])), request_body = TenantSettings,
-    responses((status = 200, description = "the settings after the change"), (status = 400, description = "unknown field or invalid value"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
+    responses((status = 200, description = "the settings after the change"), (status = 400, description = "unknown field or invalid value"), (status = 403, description = "owner tokens only, or `operator_only`: a limit only the operator may change"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn change(
     State(state): State<AppState>,
     caller: Caller,
@@ -59,7 +74,8 @@ async fn change(
     Ok(Json(json!({ "name": name, "slug": slug, "settings": settings })))
 }
 
-/// Merges a patch (any subset of the settings, and `name`) into `tenant`'s settings, checks
+/// Merges a patch (any subset of the settings, and `name`) into `tenant`'s settings, refuses a
+/// change to an operator-only limit (403 `operator_only`, whoever the actor), checks
 /// them with `TenantSettings::validated` (400 `invalid_settings` naming what is wrong), stores
 /// them and audits `tenant.settings_changed` naming `actor`. Returns the name, slug and settings.
 pub async fn change_settings(
@@ -76,8 +92,15 @@ pub async fn change_settings(
         Some(_) => return Err(ApiError::bad_request("invalid_settings", "name must be a non-empty string")),
         None => record.name.clone(),
     };
-    let changed: Vec<String> = patch.keys().cloned().collect();
     let mut merged = serde_json::to_value(&record.settings).map_err(ApiError::internal)?;
+    for field in tenants::OPERATOR_ONLY {
+        // Sending back the stored value (a client echoing GET) changes nothing and is no attempt.
+        match patch.remove(*field) {
+            Some(value) if value != merged[*field] => return Err(operator_only(field)),
+            _ => {}
+        }
+    }
+    let changed: Vec<String> = patch.keys().cloned().collect();
     for (key, value) in patch {
         merged[key] = value;
     }

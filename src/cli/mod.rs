@@ -8,6 +8,7 @@ mod owner;
 mod privacy;
 mod requests;
 mod serve;
+mod tenant;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -157,7 +158,7 @@ pub enum Command {
     /// Apply database migrations (on PostgreSQL, as BALAS_DATABASE_OWNER_URL).
     Migrate,
     #[command(subcommand)]
-    Tenant(TenantCommand),
+    Tenant(tenant::TenantCommand),
     #[command(subcommand)]
     Channel(ChannelCommand),
     /// Owner numbers: they get escalation notices and may answer with commands.
@@ -192,126 +193,6 @@ pub enum Command {
     Erase(privacy::EraseArgs),
     /// Who read, exported or changed personal data in a time window (from the audit; ids and counts only).
     BreachReport(breach::BreachReportArgs),
-}
-
-#[derive(Subcommand)]
-pub enum TenantCommand {
-    /// Create a tenant; prints its id.
-    Create {
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        slug: Option<String>,
-        #[command(flatten)]
-        settings: Box<TenantArgs>,
-        /// An owner number (repeatable); it gets escalation notices on WhatsApp.
-        #[arg(long)]
-        owner_phone: Vec<String>,
-        /// The e-mail of the owner number at the same position (repeatable).
-        #[arg(long)]
-        owner_email: Vec<String>,
-    },
-    /// List tenants (on PostgreSQL this needs BALAS_DATABASE_OWNER_URL).
-    List,
-    /// End a tenant's contract: webhooks stop now, its data and keys are purged 30 days later.
-    Cancel {
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        yes: bool,
-    },
-}
-
-/// How a new tenant's bot behaves and what it may say about the business.
-#[derive(Args)]
-pub struct TenantArgs {
-    /// Customer-facing language: id (Bahasa Indonesia) or en.
-    #[arg(long, default_value = "id", value_parser = ["id", "en"])]
-    language: String,
-    /// Media the bot cannot read (photos, voice notes): reply asking for text, or escalate.
-    #[arg(long, default_value = "reply", value_parser = ["reply", "escalate"])]
-    media_policy: String,
-    /// Let the bot answer in group chats (Fonnte).
-    #[arg(long)]
-    answer_groups: bool,
-    /// What the business is and sells, for the LLM's answers.
-    #[arg(long, default_value = "")]
-    description: String,
-    #[arg(long, default_value = "")]
-    address: String,
-    /// e.g. "Setiap hari 08.00–21.00 WIB".
-    #[arg(long, default_value = "")]
-    opening_hours: String,
-    /// How the bot should sound, e.g. "ramah, santai, panggil pelanggan kak".
-    #[arg(long, default_value = "")]
-    tone: String,
-    /// LLM tokens per calendar month (0: offline FAQ responder only).
-    #[arg(long, default_value_t = 2_000_000)]
-    token_budget: i64,
-    /// Comma-separated words that hand a customer straight to the owner.
-    #[arg(long, default_value = tenants::DEFAULT_KEYWORDS)]
-    escalation_keywords: String,
-    /// Bot answers in a row before the owner is asked to look (0: off).
-    #[arg(long, default_value_t = 8)]
-    max_bot_turns: i32,
-    /// e.g. 08:00-21:00; outside these hours every conversation goes to the owner (empty: off).
-    #[arg(long, default_value = "")]
-    business_hours: String,
-    /// IANA time zone of the business.
-    #[arg(long, default_value = "Asia/Jakarta")]
-    timezone: String,
-    /// Remind the owner of an unanswered ticket after this many minutes.
-    #[arg(long, default_value_t = 30)]
-    renotify_minutes: i32,
-    /// Tell a waiting customer once, after this many minutes, that an answer is coming.
-    #[arg(long, default_value_t = 10)]
-    customer_notice_minutes: i32,
-    /// Give a conversation the owner took over back to the bot after this many silent hours.
-    #[arg(long, default_value_t = 12)]
-    human_idle_hours: i32,
-    /// Delete messages older than this many days (default: keep them while the tenant is active).
-    #[arg(long)]
-    message_retention_days: Option<i32>,
-    /// Hours to acknowledge a data-subject request (72–168).
-    #[arg(long, default_value_t = 168)]
-    dsar_ack_hours: i32,
-    /// Hours to answer a data-subject request (72–720).
-    #[arg(long, default_value_t = 720)]
-    dsar_answer_hours: i32,
-    /// When the owners get the daily digest (local HH:MM; "" for none).
-    #[arg(long, default_value = "07:00")]
-    digest_time: String,
-    /// Hosts the bot may link to besides the links in the profile and FAQ, comma-separated
-    /// (e.g. "tokobusri.com,tokobusri.id"; subdomains included).
-    #[arg(long, default_value = "")]
-    link_hosts: String,
-}
-
-impl From<TenantArgs> for tenants::TenantSettings {
-    fn from(a: TenantArgs) -> Self {
-        Self {
-            language: a.language,
-            media_policy: a.media_policy,
-            answer_groups: a.answer_groups,
-            description: a.description,
-            address: a.address,
-            opening_hours: a.opening_hours,
-            tone: a.tone,
-            monthly_token_budget: a.token_budget,
-            escalation_keywords: a.escalation_keywords,
-            max_bot_turns: a.max_bot_turns,
-            business_hours: a.business_hours,
-            timezone: a.timezone,
-            renotify_minutes: a.renotify_minutes,
-            customer_notice_minutes: a.customer_notice_minutes,
-            human_idle_hours: a.human_idle_hours,
-            message_retention_days: a.message_retention_days,
-            dsar_ack_hours: a.dsar_ack_hours,
-            dsar_answer_hours: a.dsar_answer_hours,
-            digest_time: a.digest_time,
-            link_hosts: a.link_hosts,
-        }
-    }
 }
 
 #[derive(Subcommand)]
@@ -501,16 +382,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             };
             privacy::retention(&*store, tenant.as_ref(), now).await?;
         }
-        Command::Tenant(TenantCommand::Cancel { tenant, yes }) => {
-            let (store, _) = admin(&cli.db, &cli.keys).await?;
-            privacy::cancel(&*store, &find_tenant(&*store, &tenant).await?, yes, now).await?;
-        }
-        Command::Tenant(TenantCommand::Create { name, slug, settings, owner_phone, owner_email }) => {
-            let (store, keys) = admin(&cli.db, &cli.keys).await?;
-            let tenant = tenants::create(&*store, &keys, &name, slug.as_deref(), &(*settings).into(), now).await?;
-            println!("{}", tenant.id);
-            owner::add_all(&*store, &keys, &tenant, &owner_phone, &owner_email, now).await?;
-        }
+        Command::Tenant(command) => tenant::run(&cli.db, &cli.keys, command, now).await?,
         Command::Owner(OwnerCommand::Add { tenant, phone, email }) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, &tenant).await?;
@@ -555,13 +427,6 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, &tenant).await?;
             owner::list(&*store, &keys, &tenant).await?;
-        }
-        Command::Tenant(TenantCommand::List) => {
-            let (store, _) = admin(&cli.db, &cli.keys).await?;
-            println!("{:<36}  {:<24}  {:<4}  {:<9}  NAME", "ID", "SLUG", "LANG", "STATUS");
-            for t in store.list_tenants().await? {
-                println!("{:<36}  {:<24}  {:<4}  {:<9}  {}", t.id, t.slug, t.settings.language, t.status, t.name);
-            }
         }
         Command::Channel(ChannelCommand::Add(args)) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;

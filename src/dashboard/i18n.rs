@@ -121,6 +121,12 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("settings.max_bot_turns", "Maks. balasan bot berturut-turut (0: mati)", "Max bot answers in a row (0: off)"),
     ("settings.renotify_minutes", "Ingatkan pemilik setelah (menit)", "Remind the owner after (minutes)"),
     ("settings.save", "Simpan pengaturan", "Save settings"),
+    ("settings.monthly_token_budget", "Kuota token AI per bulan", "AI tokens per month"),
+    (
+        "settings.operator_only",
+        "Batas ini diatur oleh pengelola layanan; hubungi mereka untuk mengubahnya.",
+        "This limit is set by the service operator; contact them to change it.",
+    ),
     ("settings.number", "Harus bilangan bulat.", "Must be a whole number."),
     ("lock.title", "Layar terkunci", "Screen locked"),
     ("lock.pin", "PIN", "PIN"),

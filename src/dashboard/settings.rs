@@ -1,5 +1,6 @@
 //! `GET|POST /dashboard/settings` (owners): the common settings, checked and saved by the
-//! API's `change_settings` (the same validation and `tenant.settings_changed` audit as PATCH).
+//! API's `change_settings` (the same validation and `tenant.settings_changed` audit as PATCH);
+//! operator-only limits are shown, not offered as inputs.
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -14,6 +15,7 @@ use super::layout::{Flash, flash_from_query, page};
 use super::session::{CSRF_FIELD, Session};
 use crate::api::settings::change_settings;
 use crate::app::AppState;
+use crate::tenants::OPERATOR_ONLY;
 
 /// Free-text settings the form edits, in the order shown.
 const TEXT_FIELDS: &[&str] = &[
@@ -66,6 +68,13 @@ fn render(session: &Session, status: StatusCode, flash: Option<Flash>, values: &
             }
             button #save type="submit" { (t("save")) }
         }
+        // Shown, never an input: only the operator changes these (`balas tenant set`).
+        section.card #operator-limits {
+            @for field in OPERATOR_ONLY {
+                p { (t(field)) ": " strong { (text(field)) } }
+            }
+            p { small { (session.lang.t("settings.operator_only")) } }
+        }
     };
     page(session, status, session.lang.t("settings.title"), flash, body)
 }
@@ -85,6 +94,7 @@ fn label_key(field: &str) -> &'static str {
         "digest_time" => "settings.digest_time",
         "max_bot_turns" => "settings.max_bot_turns",
         "renotify_minutes" => "settings.renotify_minutes",
+        "monthly_token_budget" => "settings.monthly_token_budget",
         _ => "settings.save",
     }
 }
@@ -127,7 +137,9 @@ async fn save(
     session.require_owner()?;
     let current = stored(&state, &session).await?;
     let mut patch = Map::new();
-    let mut typed = Map::new();
+    // Read-only values stay on the page when it comes back with an error.
+    let mut typed: Map<String, Value> =
+        OPERATOR_ONLY.iter().filter_map(|f| Some((f.to_string(), current.get(*f)?.clone()))).collect();
     for field in TEXT_FIELDS.iter().chain(&["language"]) {
         let raw = form.required(field)?;
         typed.insert(field.to_string(), Value::String(raw.to_string()));

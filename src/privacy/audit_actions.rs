@@ -98,6 +98,7 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("user.pin_set", Changed, USERS),
     ("tenant.created", Changed, BUSINESS),
     ("tenant.settings_changed", Changed, BUSINESS),
+    ("tenant.limits_changed", Internal, NONE),
     ("channel.added", Changed, BUSINESS),
     ("tenant.cancelled", Changed, BUSINESS),
     ("tenant.purged", Changed, TENANT_DATA),

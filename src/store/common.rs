@@ -511,7 +511,7 @@ macro_rules! tenant_tx_impl {
             }
 
             async fn revoke_token(&mut self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool> {
-                let done = sqlx::query("INSERT INTO revoked_tokens (jti, tenant_id, revoked_at, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                let done = sqlx::query("INSERT INTO revoked_tokens (jti, tenant_id, revoked_at, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, jti) DO NOTHING")
                     .bind(jti).bind(self.tenant).bind($time(now)).bind($time(expires_at))
                     .execute(&mut *self.tx).await?;
                 Ok(done.rows_affected() == 1)

@@ -104,3 +104,98 @@ fn a_database_whose_key_file_is_lost_is_not_given_new_keys() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("key file"), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!dir.path().join("balas.db.keys").exists(), "no new keys were written");
 }
+
+/// Runs the real binary with only `env` (and `PATH`); kills it and fails after 20 s, so a
+/// startup that wrongly succeeds (`serve` would run forever) cannot hang the suite.
+fn run_bounded(args: &[&str], env: &[(&str, String)]) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_balas"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BALAS_LISTEN", "127.0.0.1:0")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn balas");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("balas {args:?} was still running after 20 s: it started without configured keys");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    (status, stderr)
+}
+
+#[test]
+fn serve_refuses_to_generate_keys_when_they_are_forbidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("balas.db");
+    let url = format!("sqlite://{}", db.display());
+    let (status, stderr) =
+        run_bounded(&["serve"], &[("BALAS_DATABASE_URL", url), ("BALAS_FORBID_DEV_KEYS", "1".into())]);
+    assert!(!status.success());
+    assert!(stderr.contains("missing required secret BALAS_FERNET_KEYS"), "{stderr}");
+    assert!(stderr.contains("balas keys generate"), "says how to create keys: {stderr}");
+    assert!(!dir.path().join("balas.db.keys").exists(), "no key file was written");
+}
+
+#[test]
+fn forbidden_development_keys_cover_the_audit_key_and_an_old_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("balas.db");
+    let url = format!("sqlite://{}", db.display());
+    let (fernet, index) = (balas::crypto::generate_key(), balas::crypto::generate_key());
+    let keys = |audit: Option<String>| {
+        let mut env = vec![
+            ("BALAS_DATABASE_URL", url.clone()),
+            ("BALAS_FORBID_DEV_KEYS", "true".to_string()),
+            ("BALAS_FERNET_KEYS", fernet.clone()),
+            ("BALAS_INDEX_KEY", index.clone()),
+        ];
+        env.extend(audit.map(|a| ("BALAS_AUDIT_KEY", a)));
+        env
+    };
+    let (status, stderr) = run_bounded(&["serve"], &keys(None));
+    assert!(!status.success());
+    assert!(
+        stderr.contains("missing required secret BALAS_AUDIT_KEY") && stderr.contains("balas keys generate"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("balas.db.keys").exists(), "no audit key was generated into a key file");
+
+    // A key file beside the database (from an image before the rule) is not used either.
+    let old = format!("BALAS_FERNET_KEYS={fernet}\nBALAS_INDEX_KEY={index}\nBALAS_AUDIT_KEY={fernet}\n");
+    std::fs::write(dir.path().join("balas.db.keys"), old).unwrap();
+    let without_keys = keys(None);
+    let (status, stderr) = run_bounded(&["tenant", "list"], &without_keys[..2]);
+    assert!(!status.success() && stderr.contains("BALAS_FORBID_DEV_KEYS is set"), "{stderr}");
+    std::fs::remove_file(dir.path().join("balas.db.keys")).unwrap();
+
+    let (status, stderr) = run_bounded(&["tenant", "list"], &keys(Some(balas::crypto::generate_key())));
+    assert!(status.success(), "configured keys are enough: {stderr}");
+    assert!(!dir.path().join("balas.db.keys").exists());
+}
+
+#[test]
+fn the_image_forbids_development_keys() {
+    let dockerfile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile")).unwrap();
+    // Instructions with their `\` continuations joined, comments left out.
+    let code: Vec<&str> = dockerfile.lines().map(str::trim).filter(|l| !l.starts_with('#')).collect();
+    let instructions = code.join("\n").replace("\\\n", " ");
+    assert!(
+        instructions
+            .lines()
+            .any(|l| l.starts_with("ENV ") && l.split_whitespace().any(|w| w == "BALAS_FORBID_DEV_KEYS=1")),
+        "the image must set BALAS_FORBID_DEV_KEYS=1 in an ENV instruction"
+    );
+}

@@ -31,6 +31,7 @@ mod meta_ingress;
 mod metrics;
 mod model_output;
 mod openapi;
+mod operator_limits;
 mod owner_loop;
 mod owner_window;
 mod pipeline;
