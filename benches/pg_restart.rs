@@ -25,7 +25,7 @@ const RATE: f64 = 200.0;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    balas::app::install_crypto_provider();
+    balas::crypto::install_crypto_provider();
     let admin = std::env::var("BALAS_BENCH_POSTGRES_URL")
         .map_err(|_| anyhow::anyhow!("set BALAS_BENCH_POSTGRES_URL: this drill restarts PostgreSQL"))?;
     let restart = std::env::var("BALAS_PG_RESTART").unwrap_or_else(|_| "pg_ctlcluster 15 main restart".into());

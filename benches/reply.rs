@@ -27,7 +27,7 @@ use common::server::Server;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let setting = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
-    balas::app::install_crypto_provider();
+    balas::crypto::install_crypto_provider();
     let plan = Plan {
         rate: setting("BALAS_REPLY_RATE", 50).max(1),
         replies: setting("BALAS_REPLY_COUNT", 500).max(1) as usize,

@@ -124,7 +124,7 @@ pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, keys: Keys, config: AppConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        install_crypto_provider();
+        crate::crypto::install_crypto_provider();
         store.use_audit_keys(keys.audit.clone()); // every transaction signs its audit rows with these
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
@@ -180,11 +180,6 @@ impl AppState {
     pub fn with_system_clock(store: Arc<dyn Store>, keys: Keys, config: AppConfig) -> anyhow::Result<Self> {
         Self::new(store, keys, config, Arc::new(SystemClock))
     }
-}
-
-/// rustls needs one process-wide crypto provider; we use ring everywhere.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 pub fn router(state: AppState) -> Router {

@@ -26,6 +26,12 @@ pub enum CryptoError {
     NotUtf8,
 }
 
+/// rustls needs one process-wide crypto provider; we use ring everywhere. Idempotent: every
+/// TLS user (HTTP clients, SMTP, error reports) calls it before building a client.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The master keys. Cheap to share behind an `Arc`.
 pub struct Vault {
     master: MultiFernet,

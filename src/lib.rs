@@ -19,6 +19,7 @@ pub mod error;
 pub mod error_reporting;
 pub mod fakes;
 pub mod ingress;
+pub mod jobs;
 pub mod kb;
 pub mod llm;
 pub mod logging;

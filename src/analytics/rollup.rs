@@ -11,8 +11,8 @@ use super::{day_key, week_of};
 use crate::app::AppState;
 use crate::clock::local_moment;
 use crate::domain::{ContactId, ConversationId, EscalationId, MessageId};
+use crate::jobs::{JobFailure, JobKind};
 use crate::store::{ConversationDay, JobOutcome, JobRecord, MessageFact, Store, StoreResult, TenantTx, TicketFact};
-use crate::worker::{JobFailure, JobKind};
 
 /// How often the job runs once caught up: how stale analytics can be.
 pub const INTERVAL: Duration = Duration::minutes(5);
@@ -202,7 +202,7 @@ pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<
 
 /// Makes sure every tenant has its rollup job (run at `serve` start and every 15 minutes).
 pub async fn schedule_all(store: &dyn Store, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<u64> {
-    crate::worker::ensure_per_tenant(store, JobKind::AnalyticsRollup, max_attempts, now, |_| now).await
+    crate::jobs::ensure_per_tenant(store, JobKind::AnalyticsRollup, max_attempts, now, |_| now).await
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! The owner API under `/api/v1`: bearer-token callers scoped to their tenant, JSON in and
-//! out, errors as `{"error", "detail"}`. Built so far: login and tokens, conversations,
-//! escalations.
+//! out, errors as `{"error", "detail"}`. It covers sessions and tokens, escalations,
+//! conversations, the FAQ, settings, users, contacts, sub-processors, data requests,
+//! analytics and the OpenAPI document. Part of the HTTP layer; some use cases still live
+//! here (to move into their domain modules, issue [3/10]).
 use axum::Router;
 use axum::body::Body;
 use axum::http::HeaderMap;

@@ -1,5 +1,6 @@
 //! The reply engine: decides, for one customer message, to answer, escalate or stay quiet.
-//! No I/O here; the worker loads what the engine needs and stores what it decides.
+//! No database I/O here: the worker loads what the engine needs and stores what it decides.
+//! The one outside call is `assistant`, which asks the LLM; the rest is pure.
 use serde_json::{Value, json};
 
 use crate::domain::{EscalationReason, MessageKind};

@@ -49,7 +49,7 @@ pub fn init(dsn: Option<&SecretString>, mut secrets: Vec<String>) -> anyhow::Res
     let mut options = options(Arc::new(Scrubber::new(secrets)));
     options.dsn = Some(parsed);
     // The transport builds a reqwest client, which needs the process-wide rustls provider.
-    crate::app::install_crypto_provider();
+    crate::crypto::install_crypto_provider();
     let guard = sentry::init(options);
     tracing::info!("error reporting to Sentry is on");
     Ok(Some(Reporting { _guard: guard }))

@@ -16,11 +16,11 @@ use crate::chats::Chat;
 use crate::contacts;
 use crate::crypto::DataKey;
 use crate::domain::{ChannelId, ContactId, ConversationId, InboundMessage, JobId, MessageId, TenantId};
+use crate::jobs::JobKind;
 use crate::store::{
     ChannelRecord, ContactRecord, ConversationRecord, InboundTouch, JobRecord, MessageRecord, OwnerRecord, StoreResult,
     TenantTx,
 };
-use crate::worker::JobKind;
 
 /// A customer message waiting in a run, with its sender's blind indexes computed once.
 pub struct Pending<'a> {

@@ -13,6 +13,7 @@ use crate::domain::{
     Author, ContactId, ConversationId, ConversationState, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage,
     JobId, MessageId, OwnerMessageId, StatusUpdate,
 };
+use crate::jobs::JobKind;
 use crate::owner::registry;
 use crate::owner::window::{customer_unreachable, is_window_closed, owner_unreachable};
 use crate::store::{
@@ -20,7 +21,6 @@ use crate::store::{
     StatusChange, StoreError, StoreResult, TenantTx,
 };
 use crate::tenants;
-use crate::worker::JobKind;
 
 /// What one webhook changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]

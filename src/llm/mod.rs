@@ -101,7 +101,7 @@ pub struct Llm {
 
 impl Llm {
     pub fn new(settings: LlmSettings) -> anyhow::Result<Self> {
-        crate::app::install_crypto_provider();
+        crate::crypto::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5).min(settings.timeout))
             .timeout(settings.timeout)

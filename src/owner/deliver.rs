@@ -8,9 +8,9 @@ use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::channels::{ChannelSecrets, Recipient, SendError};
 use crate::domain::{Bsuid, DeliveryStatus, OwnerMessageId};
+use crate::jobs::{JobFailure, finish_sent_before};
 use crate::store::{JobOutcome, JobRecord, StatusChange};
 use crate::tenants;
-use crate::worker::{JobFailure, finish_sent_before};
 
 pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let permanent = |class: &str| JobFailure::Permanent(class.into());
@@ -33,7 +33,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     }
     if message.provider_message_id.is_some() {
         tx.commit().await?;
-        return finish_sent_before(state, worker, job).await;
+        return finish_sent_before(&*state.store, worker, job, state.clock.now()).await;
     }
     let owner = tx.owner(message.owner_id).await?.ok_or_else(|| permanent("owner_missing"))?;
     let channel = tx.channel(message.channel_id).await?.ok_or_else(|| permanent("channel_missing"))?;

@@ -13,9 +13,9 @@ use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::clock::local_moment;
 use crate::domain::EscalationReason;
+use crate::jobs::{JobFailure, JobKind};
 use crate::privacy::requests;
 use crate::store::{JobOutcome, JobRecord, Store, StoreResult, TenantRecord, TenantTx};
-use crate::worker::{JobFailure, JobKind};
 
 /// Questions listed at most, and their length in the digest.
 const QUESTIONS: usize = 5;
@@ -41,7 +41,7 @@ fn digest_time(tenant: &TenantRecord) -> Option<NaiveTime> {
 
 /// Makes sure every tenant has its digest job, due at its next local digest time.
 pub async fn schedule_all(store: &dyn Store, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<u64> {
-    crate::worker::ensure_per_tenant(store, JobKind::OwnerDigest, max_attempts, now, |tenant| {
+    crate::jobs::ensure_per_tenant(store, JobKind::OwnerDigest, max_attempts, now, |tenant| {
         next_occurrence(now, digest_time(tenant).unwrap_or(NaiveTime::MIN), tenant.settings.zone())
     })
     .await

@@ -22,7 +22,7 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(settings: &SmtpSettings) -> anyhow::Result<Self> {
-        crate::app::install_crypto_provider();
+        crate::crypto::install_crypto_provider();
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.url.expose_secret())
             .map_err(|_| anyhow::anyhow!("BALAS_SMTP_URL is not a valid SMTP URL"))?
             .timeout(Some(std::time::Duration::from_secs(20)))

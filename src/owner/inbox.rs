@@ -11,9 +11,9 @@ use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::crypto::DataKey;
 use crate::domain::{ContactId, EscalationId, OwnerMessageId};
+use crate::jobs::JobFailure;
 use crate::store::{EscalationRecord, JobOutcome, JobRecord, OwnerMessageRecord, StoreError, TenantTx};
 use crate::tenants;
-use crate::worker::JobFailure;
 
 /// At most this many tickets in the answer to `daftar`.
 const LIST_LIMIT: i64 = 20;

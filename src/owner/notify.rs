@@ -15,6 +15,7 @@ use crate::domain::{
     ChannelId, ContactId, ConversationId, EscalationId, MessageKind, OwnerId, OwnerMessageId, Phone, TenantId,
 };
 use crate::engine::assistant;
+use crate::jobs::{JobFailure, JobKind};
 use crate::llm::usage::{self, month_start};
 use crate::llm::{Attempt, Llm};
 use crate::store::{
@@ -22,7 +23,6 @@ use crate::store::{
     StoreResult, TenantTx,
 };
 use crate::worker::outbound::business_of;
-use crate::worker::{JobFailure, JobKind};
 
 /// The notice warns when the customer's 24-hour window closes within this many hours.
 const WINDOW_WARNING_HOURS: i64 = 4;

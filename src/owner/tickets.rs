@@ -11,8 +11,8 @@ use crate::domain::{
     Author, ConversationEvent, ConversationState, EscalationId, InvalidTransition, MessageId, Provider,
 };
 use crate::engine::{Handover, Template, render};
+use crate::jobs::JobKind;
 use crate::store::{ConversationRecord, EscalationRecord, JobRecord, StoreError, StoreResult, TenantTx};
-use crate::worker::JobKind;
 use crate::worker::outbound::{store_reply, store_to_customer};
 
 /// What the owner (or staff, through the API) does with a ticket.

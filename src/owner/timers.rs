@@ -12,9 +12,9 @@ use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::domain::{Author, EscalationId, EscalationReason};
 use crate::engine::{Template, render};
+use crate::jobs::JobFailure;
 use crate::store::{ContactRecord, ConversationRecord, EscalationRecord, JobOutcome, JobRecord};
 use crate::tenants::TenantSettings;
-use crate::worker::JobFailure;
 use crate::worker::outbound::store_to_customer;
 
 /// Reminders per ticket at most; after that the ticket waits quietly in `daftar` and the API.

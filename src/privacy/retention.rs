@@ -9,9 +9,9 @@ use super::erase::{message_metric, per_day};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::domain::TenantId;
+use crate::jobs::{JobFailure, JobKind};
 use crate::store::{JobOutcome, JobRecord};
 use crate::store::{PurgedContent, Store, StoreResult};
-use crate::worker::{JobFailure, JobKind};
 
 pub const AUDIT_MONTHS: u32 = 12;
 pub const TECHNICAL_DAYS: i64 = 90;
@@ -113,7 +113,7 @@ pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<
 
 /// Makes sure every tenant has its retention job, due now (run at `serve` start and every 15 minutes).
 pub async fn schedule_all(store: &dyn Store, max_attempts: i32, now: DateTime<Utc>) -> StoreResult<u64> {
-    crate::worker::ensure_per_tenant(store, JobKind::Retention, max_attempts, now, |_| now).await
+    crate::jobs::ensure_per_tenant(store, JobKind::Retention, max_attempts, now, |_| now).await
 }
 
 /// The first day of the month 12 months back: audit rows go in whole months.

@@ -2,12 +2,12 @@
 //! transaction (a transactional outbox). A worker may store the send jobs leased to itself.
 use chrono::{DateTime, Utc};
 
-use super::JobKind;
 use crate::app::AppState;
 use crate::chats;
 use crate::contacts;
 use crate::domain::{Author, ConversationId, MessageId, MessageMeta};
 use crate::engine::BusinessProfile;
+use crate::jobs::{JobKind, JobState};
 use crate::llm::prompt::Business;
 use crate::store::{JobRecord, MessageRecord, StoreResult, TenantRecord, TenantTx};
 
@@ -153,7 +153,7 @@ async fn store_outbound(
             let mut job =
                 JobRecord::new(original.tenant_id, JobKind::Send, record.id.0, state.config.max_attempts, now);
             if let Some(lease) = lease {
-                job.state = "running".into();
+                job.state = JobState::Running.as_str().into();
                 job.attempts = 1;
                 job.locked_by = Some(lease.worker.into());
                 job.locked_until = Some(lease.until);

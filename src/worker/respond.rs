@@ -5,7 +5,6 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::JobFailure;
 use super::outbound::{Lease, business_of, business_profile, message_ids, store_reply_leased};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
@@ -15,6 +14,7 @@ use crate::domain::{ConversationState, EscalationReason, MessageId, MessageKind,
 use crate::engine::assistant::{self, Conversation};
 use crate::engine::triggers::{self, BusinessHours, Rules, Turn};
 use crate::engine::{self, Decision, Handover, Incoming};
+use crate::jobs::JobFailure;
 use crate::llm::usage::{self, month_start};
 use crate::owner;
 use crate::owner::notify::About;

@@ -2,12 +2,12 @@
 //! A message that already has a provider id is never sent again.
 use serde_json::json;
 
-use super::JobFailure;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::channels::{ChannelSecrets, Recipient, SendError};
 use crate::contacts;
 use crate::domain::{DeliveryStatus, MessageId};
+use crate::jobs::JobFailure;
 use crate::owner;
 use crate::store::{JobOutcome, JobRecord, MessageRecord, StatusChange};
 use crate::tenants;
@@ -22,7 +22,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let message = tx.message(message_id).await?.ok_or_else(|| JobFailure::Permanent("message_missing".into()))?;
     if message.provider_message_id.is_some() {
         tx.commit().await?;
-        return super::finish_sent_before(state, worker, job).await;
+        return crate::jobs::finish_sent_before(&*state.store, worker, job, state.clock.now()).await;
     }
     // The last attempt was cut off (a crash, a shutdown past its grace) while the provider had
     // the message: it may have reached the customer, so the owner decides instead of a resend.

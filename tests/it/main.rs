@@ -22,6 +22,7 @@ mod fonnte;
 mod group_commit;
 mod isolation;
 mod key_rotation;
+mod layers;
 mod link_rules;
 mod llm;
 mod log_masking;

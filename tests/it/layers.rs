@@ -1,0 +1,129 @@
+//! The layer check: below the HTTP layer, no file may import `crate::app` (the `AppState`) or
+//! `crate::api` (its handlers and `ApiError` use cases). See "The layers" in README.md.
+//!
+//! `KNOWN_OFFENDERS` is what the redesign ([3/10]) has not cleared yet. It may only shrink:
+//! a file not on it that imports the HTTP layer fails the test, and so does a listed file that
+//! no longer does (remove it from the list). The list must reach empty in [3/10].
+use std::path::{Path, PathBuf};
+
+/// The HTTP layer and what starts the server: these may use `AppState` and `api`.
+const HTTP_LAYER: &[&str] = &[
+    "src/app.rs",
+    "src/api/",
+    "src/dashboard/",
+    "src/ingress/meta.rs",
+    "src/ingress/twilio.rs",
+    "src/ingress/fonnte.rs",
+    "src/ingress/mod.rs",
+    "src/server.rs",
+    "src/client_ip.rs",
+    "src/cli/serve.rs",
+    "src/demo/",
+];
+
+/// Lower-layer files that still import `crate::app` or `crate::api`; only ever remove entries.
+const KNOWN_OFFENDERS: &[&str] = &[
+    "src/analytics/rollup.rs",
+    "src/chats/review.rs",
+    "src/cli/mod.rs",
+    "src/ingress/group_commit.rs",
+    "src/ingress/message_run.rs",
+    "src/ingress/persist.rs",
+    "src/ingress/refusals.rs",
+    "src/owner/deliver.rs",
+    "src/owner/digest.rs",
+    "src/owner/inbox.rs",
+    "src/owner/notify.rs",
+    "src/owner/tickets.rs",
+    "src/owner/timers.rs",
+    "src/owner/window.rs",
+    "src/privacy/retention.rs",
+    "src/privacy/whatsapp.rs",
+    "src/users.rs",
+    "src/worker/mod.rs",
+    "src/worker/outbound.rs",
+    "src/worker/respond.rs",
+    "src/worker/send.rs",
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("src/ is readable") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Whether `source` names `crate::app` or `crate::api`, directly (`crate::app::X`) or in a
+/// grouped import (`use crate::{app::X, …}`); comment lines do not count.
+fn imports_http_layer(source: &str) -> bool {
+    let code: Vec<&str> = source.lines().filter(|line| !line.trim_start().starts_with("//")).collect();
+    let code = code.join("\n");
+    let is_layer = |name: &str| name == "app" || name == "api";
+    // The identifier right after `crate::` (empty for a grouped import).
+    let direct = code.match_indices("crate::").any(|(at, _)| {
+        let rest = &code[at + "crate::".len()..];
+        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        is_layer(&name)
+    });
+    // Grouped imports: the top-level names inside `crate::{ … }`.
+    let grouped = code.match_indices("crate::{").any(|(at, _)| {
+        let mut depth = 0;
+        let mut top = String::new();
+        for c in code[at + "crate::{".len()..].chars() {
+            match c {
+                '}' if depth == 0 => break,
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ if depth == 0 => top.push(c),
+                _ => {}
+            }
+        }
+        top.split(',').any(|item| is_layer(item.split("::").next().unwrap_or("").trim()))
+    });
+    direct || grouped
+}
+
+#[test]
+fn lower_layers_do_not_import_the_http_layer() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut offenders: Vec<String> = files
+        .iter()
+        .filter_map(|path| {
+            let relative = path.strip_prefix(root).expect("under the crate").to_string_lossy().replace('\\', "/");
+            let http = HTTP_LAYER
+                .iter()
+                .any(|allowed| relative == *allowed || allowed.ends_with('/') && relative.starts_with(allowed));
+            let source = std::fs::read_to_string(path).expect("a readable source file");
+            (!http && imports_http_layer(&source)).then_some(relative)
+        })
+        .collect();
+    offenders.sort();
+    let new: Vec<&String> = offenders.iter().filter(|f| !KNOWN_OFFENDERS.contains(&f.as_str())).collect();
+    let cleared: Vec<&&str> = KNOWN_OFFENDERS.iter().filter(|f| !offenders.iter().any(|o| o == **f)).collect();
+    assert!(
+        new.is_empty() && cleared.is_empty(),
+        "{} files below the HTTP layer import crate::app or crate::api (known: {}).\n\
+         New offenders (import from a lower layer instead): {new:?}\n\
+         No longer offending (remove them from KNOWN_OFFENDERS): {cleared:?}",
+        offenders.len(),
+        KNOWN_OFFENDERS.len(),
+    );
+}
+
+#[test]
+fn the_import_scan_sees_each_form() {
+    assert!(imports_http_layer("use crate::app::AppState;\n"));
+    assert!(imports_http_layer("    crate::app::install_crypto_provider();\n"));
+    assert!(imports_http_layer("use crate::api::auth::Role;\n"));
+    assert!(imports_http_layer("use crate::{api, store};\n"));
+    assert!(imports_http_layer("use crate::{\n    app::AppState,\n    store::Store,\n};\n"));
+    assert!(!imports_http_layer("use crate::apis::X;\nuse crate::application::Y;\n"));
+    assert!(!imports_http_layer("use crate::{store::{app, api}, tenants};\n"));
+    assert!(!imports_http_layer("// see crate::app::AppState\n"));
+}
