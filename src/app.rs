@@ -11,12 +11,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use std::num::NonZeroU32;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{Quota, RateLimiter};
 
 use crate::channels::Clients;
 use crate::channels::fonnte::FonnteClient;
@@ -24,7 +23,7 @@ use crate::channels::meta::MetaClient;
 use crate::channels::twilio::TwilioClient;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Keys;
-use crate::domain::{ContactId, TenantId};
+use crate::core::Core;
 use crate::error::ApiError;
 use crate::ingress;
 use crate::llm::{Llm, LlmSettings};
@@ -32,9 +31,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::api::auth::TokenKeys;
 use crate::api::limits::ApiLimits;
+use crate::jobs::JobSettings;
 use crate::owner::email::{Mailer, SmtpSettings};
 use crate::store::Store;
-use crate::worker::Worker;
+use crate::worker::{Worker, WorkerDeps};
 
 /// Tunables of the pipeline.
 #[derive(Debug, Clone)]
@@ -94,33 +94,32 @@ impl Default for AppConfig {
     }
 }
 
-/// Everything a request handler or job needs; cheap to clone.
+/// What a request handler needs; cheap to clone. The layers below take its `core` (and the
+/// worker its `deps`), never the whole state.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub keys: Keys,
-    pub clock: Arc<dyn Clock>,
+    pub core: Core,
+    /// The worker's own dependencies (provider clients, LLM, limiter, mailer, metrics).
+    pub deps: WorkerDeps,
     pub config: Arc<AppConfig>,
-    /// The provider clients that send replies.
-    pub channels: Arc<Clients>,
-    /// Wakes one idle worker when a transaction enqueued a job (`work_queued`).
-    pub queue_wake: Arc<Notify>,
-    pub llm: Option<Arc<Llm>>,
-    /// LLM replies per customer per minute (in this process).
-    pub llm_limiter: Arc<CustomerLimiter>,
-    pub mailer: Option<Arc<Mailer>>,
     pub token_keys: Option<Arc<TokenKeys>>,
     pub limits: Arc<ApiLimits>,
-    pub metrics: Arc<crate::metrics::Metrics>,
     /// Webhooks waiting to share their tenant's next ingest transaction.
-    pub group_commit: Arc<ingress::group_commit::GroupCommit>,
+    pub group_commit: ingress::group_commit::Committers,
     /// Channels and their opened secrets, for a few seconds (`ingress::channel_cache::TTL`).
     pub channel_cache: Arc<ingress::channel_cache::ChannelCache>,
     /// Lets through one log line a minute per provider and reason of refused webhooks.
     pub refusal_log: Arc<ingress::refusals::RefusalLog>,
 }
 
-pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
+/// Handlers read `state.store`, `state.keys`, `state.clock` as before, and `&state` passes as `&Core`.
+impl std::ops::Deref for AppState {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, keys: Keys, config: AppConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
@@ -146,39 +145,45 @@ impl AppState {
             Some(current) => Some(Arc::new(TokenKeys::rotating(current, config.jwt_previous_secret.as_ref())?)),
             None => None,
         };
-        Ok(Self {
-            store,
-            keys,
-            clock,
-            config: Arc::new(config),
+        let jobs = JobSettings {
+            max_attempts: config.max_attempts,
+            lease: config.lease,
+            retry_base: config.retry_base,
+            poll_interval: config.poll_interval,
+        };
+        let core = Core::new(store, keys, clock, jobs, mailer.is_some());
+        let deps = WorkerDeps {
             channels,
-            queue_wake: Arc::new(Notify::new()),
             llm,
             llm_limiter,
             mailer,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            faq_threshold: config.faq_threshold,
+        };
+        let group_commit = ingress::group_commit::Committers {
+            queue: Arc::default(),
+            core: core.clone(),
+            metrics: deps.metrics.clone(),
+        };
+        Ok(Self {
+            core,
+            deps,
+            config: Arc::new(config),
             token_keys,
             limits: Arc::new(ApiLimits::default()),
-            metrics: Arc::new(crate::metrics::Metrics::new()),
-            group_commit: Arc::default(),
+            group_commit,
             channel_cache: Arc::default(),
             refusal_log: Arc::default(),
         })
     }
 
-    /// Wakes one idle worker, or leaves a permit for the next to go idle, so a job committed
-    /// while every worker was busy is still claimed at once. A worker that claims a job wakes
-    /// the next one in turn, so a burst of jobs fans out without waking every worker per job.
-    pub fn work_queued(&self) {
-        self.queue_wake.notify_one();
-    }
-
-    /// Whether this customer may get another LLM reply now (a per-minute limit).
-    pub fn llm_allows(&self, tenant: TenantId, contact: ContactId) -> bool {
-        self.llm_limiter.check_key(&(tenant, contact)).is_ok()
-    }
-
     pub fn with_system_clock(store: Arc<dyn Store>, keys: Keys, config: AppConfig) -> anyhow::Result<Self> {
         Self::new(store, keys, config, Arc::new(SystemClock))
+    }
+
+    /// A worker on this state's core and dependencies.
+    pub fn worker(&self, name: &str) -> Worker {
+        Worker::new(self.core.clone(), self.deps.clone(), name)
     }
 }
 
@@ -198,7 +203,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
-    let app = probes.merge(crate::server::bound_in_flight(served, &limits, state.metrics.clone()));
+    let app = probes.merge(crate::server::bound_in_flight(served, &limits, state.deps.metrics.clone()));
     crate::server::bound_bodies(app, &limits)
 }
 
@@ -215,7 +220,7 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
             return Err(ApiError::unauthorized("metrics_token", "this needs the metrics bearer token"));
         }
     }
-    let text = state.metrics.render(&*state.store, state.clock.now()).await?;
+    let text = state.deps.metrics.render(&*state.store, state.clock.now()).await?;
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     Ok(([(axum::http::header::CONTENT_TYPE, content_type)], text).into_response())
 }
@@ -228,7 +233,7 @@ async fn count_webhook(
 ) -> Response {
     let provider = request.uri().path().split('/').nth(2).unwrap_or("unknown").to_string();
     let response = next.run(request).await;
-    state.metrics.webhook(&provider, response.status().as_u16());
+    state.deps.metrics.webhook(&provider, response.status().as_u16());
     response
 }
 
@@ -254,7 +259,7 @@ async fn schedule_tenant_jobs(state: AppState, stop: CancellationToken) {
             _ = stop.cancelled() => break,
             _ = tick.tick() => {
                 let now = state.clock.now();
-                let attempts = state.config.max_attempts;
+                let attempts = state.jobs.max_attempts;
                 let store = &*state.store;
                 let scheduled = async {
                     Ok::<_, crate::store::StoreError>(
@@ -285,12 +290,12 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
         tokio::spawn(schedule_tenant_jobs(state.clone(), shutdown.child_token()));
     }
     for n in 0..state.config.workers {
-        let worker = Worker::new(state.clone(), &format!("w{n}"));
+        let worker = state.worker(&format!("w{n}"));
         worker_ids.push(worker.id().to_string());
         workers.push(tokio::spawn(worker.run(shutdown.child_token())));
     }
     // The limiters keep every key they saw; forget the idle ones now and then.
-    let (limiter, limits, tidy) = (state.llm_limiter.clone(), state.limits.clone(), state.clone());
+    let (limiter, limits, tidy) = (state.deps.llm_limiter.clone(), state.limits.clone(), state.clone());
     let forget = shutdown.child_token();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

@@ -11,6 +11,26 @@ use uuid::Uuid;
 use crate::domain::{JobId, TenantId};
 use crate::store::{JobOutcome, JobRecord, Store, StoreError, StoreResult, TenantRecord};
 
+/// How jobs are run: attempts, lease, retry backoff and the idle poll.
+#[derive(Debug, Clone, Copy)]
+pub struct JobSettings {
+    /// Attempts per job before it is dead-lettered.
+    pub max_attempts: i32,
+    /// How long a worker holds a job before another may take it over.
+    pub lease: Duration,
+    /// The first retry's delay; later ones back off from it.
+    pub retry_base: Duration,
+    /// How often an idle worker looks for due jobs without being woken.
+    pub poll_interval: Duration,
+}
+
+impl JobSettings {
+    /// How long a job taken now is held before any worker may take it over.
+    pub fn lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::minutes(2))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {
     /// Decide and store the answer to one inbound message.

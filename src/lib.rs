@@ -10,6 +10,7 @@ pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod contacts;
+pub mod core;
 pub mod crypto;
 pub mod dashboard;
 pub mod demo;

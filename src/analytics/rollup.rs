@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 use super::{day_key, week_of};
-use crate::app::AppState;
 use crate::clock::local_moment;
+use crate::core::Core;
 use crate::domain::{ContactId, ConversationId, EscalationId, MessageId};
 use crate::jobs::{JobFailure, JobKind};
 use crate::store::{ConversationDay, JobOutcome, JobRecord, MessageFact, Store, StoreResult, TenantTx, TicketFact};
@@ -183,9 +183,9 @@ pub fn two_significant(value: i64) -> i64 {
 }
 
 /// The `analytics_rollup` job: one pass, then again in `INTERVAL` (at once while backfilling).
-pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
-    let now = state.clock.now();
-    let mut tx = state.store.begin(job.tenant_id).await?;
+pub async fn run_job(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+    let now = core.clock.now();
+    let mut tx = core.store.begin(job.tenant_id).await?;
     let outcome = match tx.tenant().await? {
         Some(tenant) if tenant.status != "purged" => {
             let pass = roll_up(&mut *tx, tenant.settings.zone(), now).await?;
@@ -195,7 +195,7 @@ pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<
     };
     if tx.finish_job(job.id, worker, &outcome, now).await? {
         tx.commit().await?;
-        state.work_queued();
+        core.work_queued();
     }
     Ok(())
 }

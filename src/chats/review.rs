@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::Chat;
-use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::contacts;
+use crate::core::Core;
 use crate::crypto::DataKey;
 use crate::domain::{ConversationEvent, ConversationId, ConversationState, MessageMeta};
 use crate::owner::notify::{About, customer_label, to_owners};
@@ -38,12 +38,12 @@ pub struct ReviewReport {
 }
 
 /// Reviews every listed conversation of every tenant.
-pub async fn run(state: &AppState) -> StoreResult<ReviewReport> {
+pub async fn run(core: &Core) -> StoreResult<ReviewReport> {
     let mut report = ReviewReport::default();
-    for tenant in state.store.tenant_ids().await? {
+    for tenant in core.store.tenant_ids().await? {
         loop {
-            let now = state.clock.now();
-            let mut tx = state.store.begin(tenant).await?;
+            let now = core.clock.now();
+            let mut tx = core.store.begin(tenant).await?;
             let pending = tx.chat_reviews(BATCH).await?;
             if pending.is_empty() {
                 tx.commit().await?;
@@ -51,7 +51,7 @@ pub async fn run(state: &AppState) -> StoreResult<ReviewReport> {
             }
             let mut trail = Vec::new();
             for id in pending {
-                trail.extend(review(state, &mut *tx, id, now, &mut report).await?);
+                trail.extend(review(core, &mut *tx, id, now, &mut report).await?);
                 tx.finish_chat_review(id).await?;
             }
             audit::append(&mut *tx, trail, now).await?;
@@ -67,7 +67,7 @@ pub async fn run(state: &AppState) -> StoreResult<ReviewReport> {
             tickets_closed = report.tickets_closed,
             "reviewed the conversations from before group chats were kept apart"
         );
-        state.work_queued();
+        core.work_queued();
     }
     Ok(report)
 }
@@ -89,7 +89,7 @@ async fn chats_of(
 }
 
 async fn review(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     id: ConversationId,
     now: DateTime<Utc>,
@@ -101,7 +101,7 @@ async fn review(
         return Ok(Vec::new());
     };
     let key = match tx.contact(conversation.contact_id).await? {
-        Some(contact) => state.keys.vault.unwrap_key(&contact.wrapped_key).ok(),
+        Some(contact) => core.keys.vault.unwrap_key(&contact.wrapped_key).ok(),
         None => None,
     };
     let chats = match &key {
@@ -115,7 +115,7 @@ async fn review(
         }
         (Some([Some(group)]), Some(key)) => {
             let meta = MessageMeta { group: Some(group.clone()), ..MessageMeta::default() };
-            let chat = Chat::of(&state.keys.index, conversation.tenant_id, &meta);
+            let chat = Chat::of(&core.keys.index, conversation.tenant_id, &meta);
             tx.set_conversation_chat(id, &chat.index, chat.seal(key).as_deref()).await?;
             report.group += 1;
             Ok(vec![
@@ -123,14 +123,14 @@ async fn review(
                     .detail(json!({ "chat": "group" })),
             ])
         }
-        _ => close_mixed(state, tx, &conversation, from, key.as_ref(), chats.map(|c| c.len()), now, report).await,
+        _ => close_mixed(core, tx, &conversation, from, key.as_ref(), chats.map(|c| c.len()), now, report).await,
     }
 }
 
 /// Closes a conversation that mixed chats, and its open ticket, telling the owners.
 #[allow(clippy::too_many_arguments)]
 async fn close_mixed(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     conversation: &ConversationRecord,
     from: ConversationState,
@@ -162,7 +162,7 @@ async fn close_mixed(
                 .fill("chat_split", &[("ticket", &number), ("customer", &customer)]);
             let about =
                 About { channel: conversation.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key };
-            told = to_owners(state, tx, about, "notice", &text, now).await?;
+            told = to_owners(core, tx, about, "notice", &text, now).await?;
         }
     }
     Ok(vec![

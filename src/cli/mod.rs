@@ -17,12 +17,10 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::auth::{Claims, Role, TokenKeys};
-use crate::app::AppConfig;
 use crate::audit as audit_log;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DatabaseArgs, KeyArgs, Keys};
 use crate::logging::{self, LogFormat};
-use crate::owner::email::SmtpSettings;
 use crate::store::{self, Store};
 use crate::{crypto, demo, kb, tenants};
 
@@ -127,27 +125,6 @@ impl ServeArgs {
                 trusted_hops: self.trusted_proxy_hops.max(1),
             },
         }
-    }
-
-    pub fn app_config(&self) -> anyhow::Result<AppConfig> {
-        Ok(AppConfig {
-            public_url: self.public_url(),
-            meta_graph_url: self.meta_graph_url.clone(),
-            twilio_api_url: self.twilio_api_url.clone(),
-            fonnte_api_url: self.fonnte_api_url.clone(),
-            workers: self.workers,
-            max_attempts: self.max_attempts.max(1),
-            lease: std::time::Duration::from_secs(self.job_lease_secs.max(1)),
-            faq_threshold: self.faq_threshold.clamp(0.0, 1.0),
-            shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),
-            llm: self.llm.settings()?,
-            smtp: self.smtp_url.clone().map(|url| SmtpSettings { url, from: self.smtp_from.clone() }),
-            jwt_secret: self.jwt_secret.clone(),
-            jwt_previous_secret: self.jwt_previous_secret.clone(),
-            metrics_token: self.metrics_token.clone(),
-            server: self.server_limits(),
-            ..AppConfig::default()
-        })
     }
 }
 

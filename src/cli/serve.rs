@@ -6,8 +6,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{Cli, ServeArgs};
-use crate::app::AppState;
+use crate::app::{AppConfig, AppState};
 use crate::config::{DatabaseArgs, KeyArgs};
+use crate::owner::email::SmtpSettings;
 use crate::store;
 
 /// Serves until stopped; Sentry (with `reporting`) starts first and is flushed last.
@@ -38,6 +39,30 @@ async fn serve(db: &DatabaseArgs, key_args: &KeyArgs, args: &ServeArgs) -> anyho
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     crate::app::serve(listener, state, shutdown).await
+}
+
+impl ServeArgs {
+    /// The server's configuration from its arguments, each bounded to a workable value.
+    pub fn app_config(&self) -> anyhow::Result<AppConfig> {
+        Ok(AppConfig {
+            public_url: self.public_url(),
+            meta_graph_url: self.meta_graph_url.clone(),
+            twilio_api_url: self.twilio_api_url.clone(),
+            fonnte_api_url: self.fonnte_api_url.clone(),
+            workers: self.workers,
+            max_attempts: self.max_attempts.max(1),
+            lease: std::time::Duration::from_secs(self.job_lease_secs.max(1)),
+            faq_threshold: self.faq_threshold.clamp(0.0, 1.0),
+            shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),
+            llm: self.llm.settings()?,
+            smtp: self.smtp_url.clone().map(|url| SmtpSettings { url, from: self.smtp_from.clone() }),
+            jwt_secret: self.jwt_secret.clone(),
+            jwt_previous_secret: self.jwt_previous_secret.clone(),
+            metrics_token: self.metrics_token.clone(),
+            server: self.server_limits(),
+            ..AppConfig::default()
+        })
+    }
 }
 
 async fn stop_on_signal(shutdown: CancellationToken) {

@@ -21,7 +21,6 @@ use crate::fakes::providers::FakeProviders;
 use crate::kb;
 use crate::store::{self, ChannelRecord, IdentityIndex, Store, TenantRecord};
 use crate::tenants;
-use crate::worker::Worker;
 
 /// The demo channel's Meta phone number id (Meta's own example value).
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
@@ -124,7 +123,7 @@ pub async fn run() -> anyhow::Result<()> {
     crate::owner::add_owner(&*store, &keys, tenant.id, &Phone::parse(OWNER_PHONE)?, None, "cli", now).await?;
     let bsuid = Bsuid::parse(customer.bsuid.as_deref().unwrap_or_default())?;
     let http = reqwest::Client::new();
-    let worker = Worker::new(state.clone(), "demo");
+    let worker = state.worker("demo");
     let webhook = format!("{base}/webhooks/meta/{}", channel.id);
     for (n, (speaker, line)) in SCRIPT.iter().enumerate() {
         let who = if *speaker == Speaker::Owner { &owner } else { &customer };

@@ -51,7 +51,7 @@ async fn receive(
         return Err(rejection.into_error());
     }
     let event = parse(&payload, &state.keys, channel.tenant_id)?;
-    let report = group_commit::ingest(&state, &channel, vec![event]).await?;
+    let report = group_commit::ingest(&state.group_commit, &channel, vec![event]).await?;
     tracing::info!(channel = %channel.id, stored = report.stored, duplicates = report.duplicates, statuses = report.statuses, "fonnte webhook accepted");
     Ok(Json(report))
 }

@@ -5,13 +5,14 @@
 //! Without it, every webhook paid a full commit (an fsync) while holding the tenant's audit
 //! head, so a busy tenant's ingest was bounded by one fsync per message (see BENCHMARKS.md).
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
 use super::persist::{self, IngestReport};
-use crate::app::AppState;
+use crate::core::Core;
 use crate::domain::{ChannelId, InboundEvent, TenantId};
+use crate::metrics::Metrics;
 use crate::store::{Backend, ChannelRecord, StoreError, StoreResult};
 
 /// Webhooks per shared transaction at most; bounds one transaction's size and lock time.
@@ -99,25 +100,37 @@ impl Drop for PanicGuard<'_> {
     }
 }
 
+/// What a committer works with: the tenants' queues, the core and the ingest metrics.
+#[derive(Clone)]
+pub struct Committers {
+    pub queue: Arc<GroupCommit>,
+    pub core: Core,
+    pub metrics: Arc<Metrics>,
+}
+
 /// Persists one webhook's events and returns once they are committed.
-pub async fn ingest(state: &AppState, channel: &ChannelRecord, events: Vec<InboundEvent>) -> StoreResult<IngestReport> {
+pub async fn ingest(
+    committers: &Committers,
+    channel: &ChannelRecord,
+    events: Vec<InboundEvent>,
+) -> StoreResult<IngestReport> {
     let (submission, committed) = Submission::new(channel.clone(), events);
     let tenant = channel.tenant_id;
-    let committers = match state.store.backend() {
+    let most = match committers.core.store.backend() {
         Backend::Sqlite => 1,
         Backend::Postgres => POSTGRES_COMMITTERS,
     };
-    if state.group_commit.enqueue(submission, committers) {
+    if committers.queue.enqueue(submission, most) {
         // Its own task: a sender hanging up must not cancel a transaction others wait on.
-        tokio::spawn(run_committer(state.clone(), tenant));
+        tokio::spawn(run_committer(committers.clone(), tenant));
     }
     committed.await.map_err(|_| StoreError::Config("the ingest committer stopped before committing".into()))?
 }
 
-async fn run_committer(state: AppState, tenant: TenantId) {
-    let _guard = PanicGuard { group: &state.group_commit, tenant };
-    while let Some(batch) = state.group_commit.next_batch(tenant) {
-        commit(&state, batch).await;
+async fn run_committer(committers: Committers, tenant: TenantId) {
+    let _guard = PanicGuard { group: &committers.queue, tenant };
+    while let Some(batch) = committers.queue.next_batch(tenant) {
+        commit(&committers.core, &committers.metrics, batch).await;
     }
 }
 
@@ -125,16 +138,16 @@ async fn run_committer(state: AppState, tenant: TenantId) {
 /// webhook (a constraint, a deadlock, an undecryptable contact) fails only itself. If the
 /// database is unreachable, all fail at once rather than each waiting out the pool. Public for
 /// tests.
-pub async fn commit(state: &AppState, batch: Vec<Submission>) {
-    let batch = match still_routed(state, batch).await {
+pub async fn commit(core: &Core, metrics: &Metrics, batch: Vec<Submission>) {
+    let batch = match still_routed(core, batch).await {
         Ok(batch) => batch,
         Err(failed) => return failed.fail(),
     };
     if batch.len() > 1 {
         let together: Vec<_> = batch.iter().map(|s| (&s.channel, s.events.as_slice())).collect();
-        match persist::ingest_together(state, &together).await {
+        match persist::ingest_together(core, metrics, &together).await {
             Ok(reports) => {
-                state.metrics.ingest_batch(batch.len());
+                metrics.ingest_batch(batch.len());
                 for (submission, report) in batch.into_iter().zip(reports) {
                     let _ = submission.done.send(Ok(report));
                 }
@@ -149,9 +162,10 @@ pub async fn commit(state: &AppState, batch: Vec<Submission>) {
         }
     }
     for submission in batch {
-        let result = persist::ingest_together(state, &[(&submission.channel, submission.events.as_slice())]).await;
+        let result =
+            persist::ingest_together(core, metrics, &[(&submission.channel, submission.events.as_slice())]).await;
         if result.is_ok() {
-            state.metrics.ingest_batch(1);
+            metrics.ingest_batch(1);
         }
         let _ = submission.done.send(result.map(|mut reports| reports.pop().unwrap_or_default()));
     }
@@ -160,13 +174,13 @@ pub async fn commit(state: &AppState, batch: Vec<Submission>) {
 /// Drops (answering `ChannelGone`) the webhooks whose channel lost its route: a cancelled
 /// business stops at once, though `load_channel` took the channel from its cache. One read
 /// per channel per batch instead of one per webhook.
-async fn still_routed(state: &AppState, batch: Vec<Submission>) -> Result<Vec<Submission>, Failed> {
+async fn still_routed(core: &Core, batch: Vec<Submission>) -> Result<Vec<Submission>, Failed> {
     let mut channels: Vec<(ChannelId, TenantId)> = batch.iter().map(|s| (s.channel.id, s.channel.tenant_id)).collect();
     channels.sort();
     channels.dedup();
     let mut gone = Vec::new();
     for (channel, tenant) in channels {
-        match state.store.route_channel(channel).await {
+        match core.store.route_channel(channel).await {
             Ok(Some(route)) if route.tenant_id == tenant => {}
             Ok(_) => gone.push(channel),
             Err(e) => return Err(Failed { batch, reason: e.to_string() }),

@@ -10,10 +10,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::persist::{self, IngestReport};
-use crate::app::AppState;
 use crate::audit::AuditEntry;
 use crate::chats::Chat;
 use crate::contacts;
+use crate::core::Core;
 use crate::crypto::DataKey;
 use crate::domain::{ChannelId, ContactId, ConversationId, InboundMessage, JobId, MessageId, TenantId};
 use crate::jobs::JobKind;
@@ -33,15 +33,15 @@ pub struct Pending<'a> {
 }
 
 impl<'a> Pending<'a> {
-    pub fn new(state: &AppState, webhook: usize, channel: &'a ChannelRecord, message: &'a InboundMessage) -> Self {
+    pub fn new(core: &Core, webhook: usize, channel: &'a ChannelRecord, message: &'a InboundMessage) -> Self {
         let tenant = channel.tenant_id;
         Self {
             webhook,
             channel,
             message,
-            bsuid_index: message.from.bsuid.as_ref().map(|b| state.keys.index.bsuid(tenant, b)),
-            phone_index: message.from.phone.as_ref().map(|p| state.keys.index.phone(tenant, p)),
-            chat: Chat::of(&state.keys.index, tenant, &message.meta),
+            bsuid_index: message.from.bsuid.as_ref().map(|b| core.keys.index.bsuid(tenant, b)),
+            phone_index: message.from.phone.as_ref().map(|p| core.keys.index.phone(tenant, p)),
+            chat: Chat::of(&core.keys.index, tenant, &message.meta),
         }
     }
 
@@ -79,7 +79,7 @@ pub struct Plan {
 impl Plan {
     /// Plans `run` from its start up to the first message that needs the per-message path.
     pub async fn build(
-        state: &AppState,
+        core: &Core,
         tx: &mut dyn TenantTx,
         run: &[Pending<'_>],
         now: DateTime<Utc>,
@@ -98,7 +98,7 @@ impl Plan {
                 Some(_) if lookup.needs_link(pending) => break,
                 Some(index) => (index, None),
                 None => {
-                    let index = lookup.plan_contact(state, pending, tenant, now)?;
+                    let index = lookup.plan_contact(core, pending, tenant, now)?;
                     plan.contacts.push(lookup.contacts[index].record.clone());
                     (index, Some(lookup.contacts[index].record.id))
                 }
@@ -108,16 +108,16 @@ impl Plan {
             let conversation = match lookup.conversations.get(&chat_key) {
                 Some(id) => *id,
                 None => {
-                    let key = lookup.key(state, contact)?;
+                    let key = lookup.key(core, contact)?;
                     let fresh = persist::new_conversation(pending.channel, contact_id, &pending.chat, key, now);
                     lookup.conversations.insert(chat_key, fresh.id);
                     plan.conversations.push(fresh.clone());
                     fresh.id
                 }
             };
-            let key = lookup.key(state, contact)?;
+            let key = lookup.key(core, contact)?;
             let record = persist::inbound_record(pending.channel, m, contact_id, conversation, key, now);
-            let job = JobRecord::new(tenant, JobKind::Respond, record.id.0, state.config.max_attempts, now);
+            let job = JobRecord::new(tenant, JobKind::Respond, record.id.0, core.jobs.max_attempts, now);
             let at = m.sent_at.unwrap_or(now);
             match touched.get(&conversation) {
                 Some(&i) => {
@@ -277,21 +277,21 @@ impl<'r> Lookup<'r> {
 
     fn plan_contact(
         &mut self,
-        state: &AppState,
+        core: &Core,
         pending: &Pending<'_>,
         tenant: TenantId,
         now: DateTime<Utc>,
     ) -> StoreResult<usize> {
         let indexes = (pending.bsuid_index.clone(), pending.phone_index.clone());
-        let (record, key) = contacts::new_contact(&state.keys, tenant, &pending.message.from, indexes, now)?;
+        let (record, key) = contacts::new_contact(&core.keys, tenant, &pending.message.from, indexes, now)?;
         Ok(self.remember(KnownContact { record, key: Some(key) }))
     }
 
-    fn key(&mut self, state: &AppState, index: usize) -> StoreResult<&DataKey> {
+    fn key(&mut self, core: &Core, index: usize) -> StoreResult<&DataKey> {
         let contact = &mut self.contacts[index];
         let key = match contact.key.take() {
             Some(key) => key,
-            None => state.keys.vault.unwrap_key(&contact.record.wrapped_key)?,
+            None => core.keys.vault.unwrap_key(&contact.record.wrapped_key)?,
         };
         Ok(contact.key.insert(key))
     }

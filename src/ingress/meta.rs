@@ -66,7 +66,7 @@ async fn receive(
         return Err(ApiError::unauthorized("invalid_signature", reason.detail()));
     }
     let events = parse_events(&raw, &channel.address)?;
-    let report = group_commit::ingest(&state, &channel, events).await?;
+    let report = group_commit::ingest(&state.group_commit, &channel, events).await?;
     tracing::info!(channel = %channel.id, stored = report.stored, duplicates = report.duplicates, statuses = report.statuses, "meta webhook accepted");
     Ok(Json(report))
 }

@@ -4,16 +4,17 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::message_run::{Pending, Plan};
-use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::chats::Chat;
 use crate::contacts;
+use crate::core::Core;
 use crate::crypto::DataKey;
 use crate::domain::{
     Author, ContactId, ConversationId, ConversationState, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage,
     JobId, MessageId, OwnerMessageId, StatusUpdate,
 };
 use crate::jobs::JobKind;
+use crate::metrics::Metrics;
 use crate::owner::registry;
 use crate::owner::window::{customer_unreachable, is_window_closed, owner_unreachable};
 use crate::store::{
@@ -36,16 +37,17 @@ pub struct IngestReport {
 /// report per webhook. The group committer (`group_commit`) decides what goes together.
 /// Customer messages go in runs (`message_run`); any other event keeps its place in between.
 pub async fn ingest_together(
-    state: &AppState,
+    core: &Core,
+    metrics: &Metrics,
     webhooks: &[(&ChannelRecord, &[InboundEvent])],
 ) -> StoreResult<Vec<IngestReport>> {
     let Some(tenant) = webhooks.first().map(|(channel, _)| channel.tenant_id) else {
         return Ok(Vec::new());
     };
-    let mut tx = state.store.begin(tenant).await?;
+    let mut tx = core.store.begin(tenant).await?;
     let mut apply = Apply {
-        state,
-        now: state.clock.now(),
+        core,
+        now: core.clock.now(),
         trail: Vec::new(),
         reports: vec![IngestReport::default(); webhooks.len()],
         planned: 0,
@@ -59,7 +61,7 @@ pub async fn ingest_together(
         }
         for event in events.iter() {
             if let InboundEvent::Message(m) = event {
-                let pending = Pending::new(state, webhook, channel, m);
+                let pending = Pending::new(core, webhook, channel, m);
                 if m.meta.group.is_some() {
                     run.push(pending);
                     continue;
@@ -83,16 +85,16 @@ pub async fn ingest_together(
     apply.run(&mut *tx, &run).await?;
     audit::append(&mut *tx, apply.trail, apply.now).await?;
     tx.commit().await?;
-    state.metrics.ingest_messages(apply.planned, apply.alone);
+    metrics.ingest_messages(apply.planned, apply.alone);
     if apply.reports.iter().any(|r| r.stored > 0) {
-        state.work_queued();
+        core.work_queued();
     }
     Ok(apply.reports)
 }
 
 /// One shared transaction's progress: a report per webhook and the audit rows so far.
 struct Apply<'a> {
-    state: &'a AppState,
+    core: &'a Core,
     now: DateTime<Utc>,
     trail: Vec<AuditEntry>,
     reports: Vec<IngestReport>,
@@ -111,7 +113,7 @@ impl<'a> Apply<'a> {
             if let [single] = rest {
                 return self.message_alone(tx, single).await;
             }
-            let mut plan = Plan::build(self.state, tx, rest, self.now).await?;
+            let mut plan = Plan::build(self.core, tx, rest, self.now).await?;
             let covered = plan.covered();
             if plan.write(tx).await? {
                 plan.record(rest, &mut self.reports, &mut self.trail);
@@ -165,7 +167,7 @@ impl<'a> Apply<'a> {
         'a: 'b,
     {
         Batch {
-            state: self.state,
+            core: self.core,
             channel,
             now: self.now,
             actor: actor(channel),
@@ -263,7 +265,7 @@ pub(super) fn inbound_record(
 
 /// The state of one webhook's transaction while its events are applied in order.
 struct Batch<'a> {
-    state: &'a AppState,
+    core: &'a Core,
     channel: &'a ChannelRecord,
     now: DateTime<Utc>,
     actor: String,
@@ -280,12 +282,12 @@ impl Batch<'_> {
         }
         // A direct message from an owner number is a command, never a customer message.
         if m.meta.group.is_none()
-            && let Some(owner) = registry::identify(tx, &self.state.keys, &m.from).await?
+            && let Some(owner) = registry::identify(tx, &self.core.keys, &m.from).await?
         {
             return self.owner_message(tx, owner, m).await;
         }
-        let contact = contacts::resolve(tx, &self.state.keys, &m.from, self.now).await?;
-        let chat = Chat::of(&self.state.keys.index, self.channel.tenant_id, &m.meta);
+        let contact = contacts::resolve(tx, &self.core.keys, &m.from, self.now).await?;
+        let chat = Chat::of(&self.core.keys.index, self.channel.tenant_id, &m.meta);
         let conversation = self.open_conversation(tx, &contact.record, &chat, &contact.key).await?;
         let record = inbound_record(self.channel, m, contact.record.id, conversation, &contact.key, self.now);
         let id = record.id;
@@ -294,8 +296,7 @@ impl Batch<'_> {
             return Ok(());
         }
         tx.touch_conversation_inbound(conversation, m.sent_at.unwrap_or(self.now)).await?;
-        let job =
-            JobRecord::new(self.channel.tenant_id, JobKind::Respond, id.0, self.state.config.max_attempts, self.now);
+        let job = JobRecord::new(self.channel.tenant_id, JobKind::Respond, id.0, self.core.jobs.max_attempts, self.now);
         tx.enqueue_job(&job).await?;
         self.report.stored += 1;
         if contact.created {
@@ -312,8 +313,8 @@ impl Batch<'_> {
         owner: OwnerRecord,
         m: &InboundMessage,
     ) -> StoreResult<()> {
-        let key = tenants::data_key(tx, &self.state.keys).await?;
-        registry::link_bsuid(tx, &self.state.keys, &key, &owner, &m.from).await?;
+        let key = tenants::data_key(tx, &self.core.keys).await?;
+        registry::link_bsuid(tx, &self.core.keys, &key, &owner, &m.from).await?;
         let record = OwnerMessageRecord {
             id: OwnerMessageId::new(),
             tenant_id: self.channel.tenant_id,
@@ -342,7 +343,7 @@ impl Batch<'_> {
             self.channel.tenant_id,
             JobKind::OwnerCommand,
             record.id.0,
-            self.state.config.max_attempts,
+            self.core.jobs.max_attempts,
             self.now,
         );
         tx.enqueue_job(&job).await?;
@@ -393,7 +394,7 @@ impl Batch<'_> {
         {
             let moved = tx.advance_message_status(message.id, &change).await?;
             if moved && window_closed {
-                self.trail.extend(customer_unreachable(self.state, tx, &message, self.now).await?);
+                self.trail.extend(customer_unreachable(self.core, tx, &message, self.now).await?);
             }
             (("message", message.id.to_string()), message.status, moved)
         } else if let Some(message) = tx.owner_message_by_provider_id(self.channel.id, &s.provider_message_id).await?
@@ -401,7 +402,7 @@ impl Batch<'_> {
         {
             let moved = tx.advance_owner_message_status(message.id, &change).await?;
             if moved && window_closed {
-                self.trail.extend(owner_unreachable(self.state, tx, &message, self.now).await?);
+                self.trail.extend(owner_unreachable(self.core, tx, &message, self.now).await?);
             }
             (("owner_message", message.id.to_string()), message.status, moved)
         } else {
@@ -418,7 +419,7 @@ impl Batch<'_> {
     }
 
     async fn identity_change(&mut self, tx: &mut dyn TenantTx, change: &IdentityChange) -> StoreResult<()> {
-        if let Some(contact) = contacts::rekey_bsuid(tx, &self.state.keys, change, self.now).await? {
+        if let Some(contact) = contacts::rekey_bsuid(tx, &self.core.keys, change, self.now).await? {
             self.report.identity_changes += 1;
             self.trail.push(AuditEntry::new(&self.actor, "contact.rekeyed", "contact", Some(contact.to_string())));
         }

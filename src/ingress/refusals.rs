@@ -31,7 +31,7 @@ impl RefusalLog {
 
 /// A webhook its check refused (the caller answers 401 or 403).
 pub fn rejected(state: &AppState, provider: Provider, reason: &'static str) {
-    let total = state.metrics.webhook_rejected(provider.as_str(), reason);
+    let total = state.deps.metrics.webhook_rejected(provider.as_str(), reason);
     if state.refusal_log.allows(("rejected", provider.as_str(), reason)) {
         tracing::warn!(
             provider = provider.as_str(),
@@ -44,7 +44,7 @@ pub fn rejected(state: &AppState, provider: Provider, reason: &'static str) {
 
 /// An authentic webhook that is not for this channel (the caller answers 200 so it is not retried).
 pub fn ignored(state: &AppState, provider: Provider, reason: &'static str) {
-    let total = state.metrics.webhook_ignored(provider.as_str(), reason);
+    let total = state.deps.metrics.webhook_ignored(provider.as_str(), reason);
     if state.refusal_log.allows(("ignored", provider.as_str(), reason)) {
         tracing::warn!(
             provider = provider.as_str(),

@@ -64,7 +64,7 @@ async fn receive(
         return Ok(empty_twiml());
     }
     let event = parse(&params)?;
-    let report = group_commit::ingest(&state, &channel, vec![event]).await?;
+    let report = group_commit::ingest(&state.group_commit, &channel, vec![event]).await?;
     tracing::info!(channel = %channel.id, stored = report.stored, duplicates = report.duplicates, statuses = report.statuses, "twilio webhook accepted");
     Ok(empty_twiml())
 }

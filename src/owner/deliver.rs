@@ -4,25 +4,26 @@ use serde_json::json;
 
 use super::OwnerContact;
 use super::window::owner_unreachable;
-use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::channels::{ChannelSecrets, Recipient, SendError};
+use crate::core::Core;
 use crate::domain::{Bsuid, DeliveryStatus, OwnerMessageId};
 use crate::jobs::{JobFailure, finish_sent_before};
 use crate::store::{JobOutcome, JobRecord, StatusChange};
 use crate::tenants;
+use crate::worker::WorkerDeps;
 
-pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let permanent = |class: &str| JobFailure::Permanent(class.into());
     let undecryptable = |_| permanent("undecryptable");
     let id = OwnerMessageId(job.subject_id);
-    let mut tx = state.store.begin_read(job.tenant_id).await?;
+    let mut tx = core.store.begin_read(job.tenant_id).await?;
     let message = tx.owner_message(id).await?.ok_or_else(|| permanent("message_missing"))?;
     if message.body_enc.is_none() && message.provider_message_id.is_none() {
         // An erasure cleared its text before delivery: there is nothing left to send.
         tx.commit().await?;
-        let now = state.clock.now();
-        let mut tx = state.store.begin(job.tenant_id).await?;
+        let now = core.clock.now();
+        let mut tx = core.store.begin(job.tenant_id).await?;
         if tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
             let entry = AuditEntry::new("worker", "owner_message.dropped", "owner_message", Some(id.to_string()))
                 .detail(json!({ "why": "erased" }));
@@ -33,24 +34,23 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     }
     if message.provider_message_id.is_some() {
         tx.commit().await?;
-        return finish_sent_before(&*state.store, worker, job, state.clock.now()).await;
+        return finish_sent_before(&*core.store, worker, job, core.clock.now()).await;
     }
     let owner = tx.owner(message.owner_id).await?.ok_or_else(|| permanent("owner_missing"))?;
     let channel = tx.channel(message.channel_id).await?.ok_or_else(|| permanent("channel_missing"))?;
-    let tenant_key = tenants::data_key(&mut *tx, &state.keys).await?;
+    let tenant_key = tenants::data_key(&mut *tx, &core.keys).await?;
     let contact = match message.contact_id {
         Some(id) => Some(tx.contact(id).await?.ok_or_else(|| permanent("contact_missing"))?),
         None => None,
     };
     tx.commit().await?;
 
-    let contact_key =
-        contact.map(|c| state.keys.vault.unwrap_key(&c.wrapped_key)).transpose().map_err(undecryptable)?;
+    let contact_key = contact.map(|c| core.keys.vault.unwrap_key(&c.wrapped_key)).transpose().map_err(undecryptable)?;
     let key = contact_key.as_ref().unwrap_or(&tenant_key);
     let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(undecryptable)?.unwrap_or_default();
     let details = OwnerContact::open(&owner, &tenant_key).map_err(|_| permanent("undecryptable"))?;
     let sent = match message.route.as_str() {
-        "email" => match (&state.mailer, &details.email) {
+        "email" => match (&deps.mailer, &details.email) {
             (Some(mailer), Some(address)) => mailer.send(address, &subject_of(&body), &body).await,
             _ => Err(SendError::Rejected("no_email_route".into())),
         },
@@ -62,14 +62,14 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
                 (None, None) => return Err(permanent("no_recipient")),
             };
             let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
-            state.channels.send_text(&channel, &secrets, &to, &body).await
+            deps.channels.send_text(&channel, &secrets, &to, &body).await
         }
     };
 
     let provider = if message.route == "email" { "email" } else { channel.provider.as_str() };
-    state.metrics.sent(provider, &sent);
-    let now = state.clock.now();
-    let mut tx = state.store.begin(job.tenant_id).await?;
+    deps.metrics.sent(provider, &sent);
+    let now = core.clock.now();
+    let mut tx = core.store.begin(job.tenant_id).await?;
     let subject = Some(id.to_string());
     let trail = match sent {
         Ok(provider_id) => {
@@ -87,7 +87,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
                 now,
             };
             tx.advance_owner_message_status(id, &failed).await?;
-            owner_unreachable(state, &mut *tx, &message, now).await?
+            owner_unreachable(core, &mut *tx, &message, now).await?
         }
         Err(e @ SendError::Retryable(_)) => return Err(JobFailure::Retryable(e.class())),
         Err(e @ SendError::Rejected(_)) => return Err(JobFailure::Permanent(e.class())),
@@ -95,7 +95,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
-    state.work_queued();
+    core.work_queued();
     Ok(())
 }
 

@@ -9,9 +9,9 @@ use serde_json::json;
 
 use super::notify::{About, shorten, to_owners};
 use super::texts::OwnerTexts;
-use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::clock::local_moment;
+use crate::core::Core;
 use crate::domain::EscalationReason;
 use crate::jobs::{JobFailure, JobKind};
 use crate::privacy::requests;
@@ -49,9 +49,9 @@ pub async fn schedule_all(store: &dyn Store, max_attempts: i32, now: DateTime<Ut
 
 /// The `owner_digest` job: sends yesterday's digest (unless switched off), then waits for the
 /// next local digest time.
-pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
-    let now = state.clock.now();
-    let mut tx = state.store.begin(job.tenant_id).await?;
+pub async fn run_job(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+    let now = core.clock.now();
+    let mut tx = core.store.begin(job.tenant_id).await?;
     let Some(tenant) = tx.tenant().await? else {
         tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
         tx.commit().await?;
@@ -60,13 +60,13 @@ pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<
     let zone = tenant.settings.zone();
     let next = match digest_time(&tenant) {
         Some(at) if tenant.status == "active" => {
-            let text = compose(state, &mut *tx, &tenant, now).await?;
-            let key = crate::tenants::data_key(&mut *tx, &state.keys).await?;
+            let text = compose(core, &mut *tx, &tenant, now).await?;
+            let key = crate::tenants::data_key(&mut *tx, &core.keys).await?;
             let told = match tx.first_channel().await? {
                 // The digest quotes several customers: it is sealed with the tenant key.
                 Some(channel) => {
                     let about = About { channel, escalation: None, contact: None, key: &key };
-                    to_owners(state, &mut *tx, about, "digest", &text, now).await?
+                    to_owners(core, &mut *tx, about, "digest", &text, now).await?
                 }
                 None => 0,
             };
@@ -80,14 +80,14 @@ pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<
     };
     if tx.finish_job(job.id, worker, &JobOutcome::Later { run_at: next }, now).await? {
         tx.commit().await?;
-        state.work_queued();
+        core.work_queued();
     }
     Ok(())
 }
 
 /// Yesterday (in the tenant's zone) in numbers, and the questions the bot could not answer.
 pub async fn compose(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     tenant: &TenantRecord,
     now: DateTime<Utc>,
@@ -123,7 +123,7 @@ pub async fn compose(
         let (Some(message), Some(contact)) = (tx.message(id).await?, tx.contact(ticket.contact_id).await?) else {
             continue;
         };
-        let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+        let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
         if let Some(body) = key.decrypt_opt(message.body_enc.as_deref())? {
             questions.push(format!("• {}", shorten(body.trim(), QUESTION_CHARS)));
         }

@@ -7,8 +7,8 @@ use super::commands::{self, Command};
 use super::notify::{About, Note, customer_label, label_of, queue};
 use super::texts::OwnerTexts;
 use super::tickets::{self, Action, ActionError};
-use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
+use crate::core::Core;
 use crate::crypto::DataKey;
 use crate::domain::{ContactId, EscalationId, OwnerMessageId};
 use crate::jobs::JobFailure;
@@ -18,10 +18,10 @@ use crate::tenants;
 /// At most this many tickets in the answer to `daftar`.
 const LIST_LIMIT: i64 = 20;
 
-pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let permanent = |class: &str| JobFailure::Permanent(class.into());
-    let now = state.clock.now();
-    let mut tx = state.store.begin(job.tenant_id).await?;
+    let now = core.clock.now();
+    let mut tx = core.store.begin(job.tenant_id).await?;
     let message =
         tx.owner_message(OwnerMessageId(job.subject_id)).await?.ok_or_else(|| permanent("message_missing"))?;
     if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
@@ -29,7 +29,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     }
     let tenant = tx.tenant().await?.ok_or_else(|| permanent("tenant_missing"))?;
     let texts = OwnerTexts::new(&tenant.settings.language);
-    let tenant_key = tenants::data_key(&mut *tx, &state.keys).await?;
+    let tenant_key = tenants::data_key(&mut *tx, &core.keys).await?;
     let body = tenant_key.decrypt_opt(message.body_enc.as_deref())?.unwrap_or_default();
     let quoted = quoted_ticket(&mut *tx, &message).await?;
     let command = commands::parse(&body, quoted.is_some());
@@ -39,7 +39,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     let mut customer = None;
     let mut erased = false;
     let (kind, answer, ticket) = match command {
-        Command::List => ("list", list(state, &mut *tx, &texts).await?, None),
+        Command::List => ("list", list(core, &mut *tx, &texts).await?, None),
         Command::Help => ("help", texts.fill("help", &[]), None),
         Command::Erase { number } => {
             let found = find_ticket(&mut *tx, number, quoted).await?;
@@ -56,7 +56,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
                 None => ("not_found", texts.fill("not_found", &[("ticket", &shown)]), None),
                 Some(ticket) => {
                     let id = ticket.id;
-                    let answer = act(state, &mut *tx, ticket, action, &actor, &texts, now).await?;
+                    let answer = act(core, &mut *tx, ticket, action, &actor, &texts, now).await?;
                     trail.extend(answer.trail);
                     customer = answer.customer;
                     (answer.kind, answer.text, Some(id))
@@ -73,7 +73,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         key: customer.as_ref().map_or(&tenant_key, |(_, key)| key),
     };
     let note = Note { route: "whatsapp", purpose: "answer", text: &answer };
-    queue(state, &mut *tx, message.owner_id, about, note, now).await?;
+    queue(core, &mut *tx, message.owner_id, about, note, now).await?;
     tx.clear_owner_message_body(message.id, now).await?;
     trail.push(
         AuditEntry::new(&actor, "owner.command", "owner_message", Some(message.id.to_string()))
@@ -82,9 +82,9 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
     if erased {
-        crate::privacy::erase::reclaim(&*state.store).await;
+        crate::privacy::erase::reclaim(&*core.store).await;
     }
-    state.work_queued();
+    core.work_queued();
     Ok(())
 }
 
@@ -148,7 +148,7 @@ struct Answer {
 
 /// Runs the action and words the outcome for the owner.
 async fn act(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     ticket: EscalationRecord,
     action: Action,
@@ -158,7 +158,7 @@ async fn act(
 ) -> Result<Answer, StoreError> {
     let number = ticket.number.to_string();
     let contact = match tx.contact(ticket.contact_id).await? {
-        Some(c) => Some((c.id, state.keys.vault.unwrap_key(&c.wrapped_key)?, c)),
+        Some(c) => Some((c.id, core.keys.vault.unwrap_key(&c.wrapped_key)?, c)),
         None => None,
     };
     let label = match &contact {
@@ -166,7 +166,7 @@ async fn act(
         None => "?".into(),
     };
     let values = [("ticket", number.as_str()), ("customer", label.as_str())];
-    let (kind, name, trail) = match (&action, tickets::apply(state, tx, ticket, action.clone(), actor, now).await) {
+    let (kind, name, trail) = match (&action, tickets::apply(core, tx, ticket, action.clone(), actor, now).await) {
         (_, Err(ActionError::Store(e))) => return Err(e),
         (_, Err(ActionError::Closed)) => ("closed", "closed", vec![]),
         (_, Err(ActionError::NoDraft)) => ("no_draft", "no_draft", vec![]),
@@ -189,14 +189,14 @@ async fn act(
 }
 
 /// The open tickets, oldest first.
-async fn list(state: &AppState, tx: &mut dyn TenantTx, texts: &OwnerTexts) -> Result<String, StoreError> {
+async fn list(core: &Core, tx: &mut dyn TenantTx, texts: &OwnerTexts) -> Result<String, StoreError> {
     let open = tx.escalations(true, LIST_LIMIT).await?;
     if open.is_empty() {
         return Ok(texts.fill("list_empty", &[]));
     }
     let mut lines = vec![texts.fill("list_header", &[])];
     for ticket in open {
-        let customer = label_of(state, tx, ticket.contact_id).await?;
+        let customer = label_of(core, tx, ticket.contact_id).await?;
         let status = texts.fill(if ticket.status == "human" { "status.human" } else { "status.open" }, &[]);
         lines.push(texts.fill(
             "list_item",

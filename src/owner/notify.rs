@@ -6,10 +6,10 @@ use serde_json::json;
 
 use super::texts::OwnerTexts;
 use super::tickets::window_left;
-use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::chats;
 use crate::contacts;
+use crate::core::Core;
 use crate::crypto::DataKey;
 use crate::domain::{
     ChannelId, ContactId, ConversationId, EscalationId, MessageKind, OwnerId, OwnerMessageId, Phone, TenantId,
@@ -22,6 +22,7 @@ use crate::store::{
     ContactRecord, ConversationRecord, EscalationRecord, JobOutcome, JobRecord, MessageRecord, OwnerMessageRecord,
     StoreResult, TenantTx,
 };
+use crate::worker::WorkerDeps;
 use crate::worker::outbound::business_of;
 
 /// The notice warns when the customer's 24-hour window closes within this many hours.
@@ -51,7 +52,7 @@ pub struct Note<'a> {
 
 /// Queues one message to one owner.
 pub async fn queue(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     owner: OwnerId,
     about: About<'_>,
@@ -79,7 +80,7 @@ pub async fn queue(
         updated_at: now,
     };
     tx.insert_owner_message(&record).await?;
-    let job = JobRecord::new(record.tenant_id, JobKind::OwnerSend, record.id.0, state.config.max_attempts, now);
+    let job = JobRecord::new(record.tenant_id, JobKind::OwnerSend, record.id.0, core.jobs.max_attempts, now);
     tx.enqueue_job(&job).await?;
     Ok(record.id)
 }
@@ -92,7 +93,7 @@ pub fn emailed_too(purpose: &str) -> bool {
 /// Queues `text` to every owner on WhatsApp (and by e-mail, see `emailed_too`); returns how
 /// many messages were queued.
 pub async fn to_owners(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     about: About<'_>,
     purpose: &str,
@@ -103,11 +104,11 @@ pub async fn to_owners(
     let mut queued = 0;
     for owner in tx.owners().await? {
         if owner.phone_enc.is_some() || owner.bsuid_enc.is_some() {
-            queue(state, tx, owner.id, about, Note { route: "whatsapp", purpose, text }, now).await?;
+            queue(core, tx, owner.id, about, Note { route: "whatsapp", purpose, text }, now).await?;
             queued += 1;
         }
-        if email && state.mailer.is_some() && owner.email_enc.is_some() {
-            queue(state, tx, owner.id, about, Note { route: "email", purpose, text }, now).await?;
+        if email && core.owner_email && owner.email_enc.is_some() {
+            queue(core, tx, owner.id, about, Note { route: "email", purpose, text }, now).await?;
             queued += 1;
         }
     }
@@ -133,36 +134,36 @@ fn in_chat(texts: &OwnerTexts, customer: String, in_group: bool) -> String {
 }
 
 /// The label of a stored contact (`?` when it is gone), for lists that hold several customers.
-pub async fn label_of(state: &AppState, tx: &mut dyn TenantTx, contact: ContactId) -> StoreResult<String> {
+pub async fn label_of(core: &Core, tx: &mut dyn TenantTx, contact: ContactId) -> StoreResult<String> {
     match tx.contact(contact).await? {
-        Some(c) => customer_label(&c, &state.keys.vault.unwrap_key(&c.wrapped_key)?),
+        Some(c) => customer_label(&c, &core.keys.vault.unwrap_key(&c.wrapped_key)?),
         None => Ok("?".into()),
     }
 }
 
 /// The `owner_notice` job: tells every owner about a new ticket, with a summary from the LLM
 /// when one is configured (asked outside any transaction) and the ticket has none yet.
-pub async fn run_notice(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+pub async fn run_notice(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let permanent = |class: &str| JobFailure::Permanent(class.into());
     let id = EscalationId(job.subject_id);
-    let (summary, attempts) = match &state.llm {
-        Some(llm) => llm_summary(state, llm, job.tenant_id, id).await?,
+    let (summary, attempts) = match &deps.llm {
+        Some(llm) => llm_summary(core, llm, job.tenant_id, id).await?,
         None => (None, Vec::new()),
     };
-    let now = state.clock.now();
-    let mut tx = state.store.begin(job.tenant_id).await?;
+    let now = core.clock.now();
+    let mut tx = core.store.begin(job.tenant_id).await?;
     let mut ticket = tx.lock_escalation(id).await?.ok_or_else(|| permanent("ticket_missing"))?;
     if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
         return Ok(());
     }
-    state.metrics.llm(&attempts);
+    deps.metrics.llm(&attempts);
     let mut trail =
         usage::record(&mut *tx, ticket.trigger_message_id, ("escalation", id.to_string()), &attempts, now).await?;
     let conversation =
         tx.conversation(ticket.conversation_id).await?.ok_or_else(|| permanent("conversation_missing"))?;
     let contact = tx.contact(ticket.contact_id).await?.ok_or_else(|| permanent("contact_missing"))?;
     let tenant = tx.tenant().await?.ok_or_else(|| permanent("tenant_missing"))?;
-    let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
     if ticket.summary_enc.is_none() {
         ticket.summary_enc = key.encrypt_opt(summary.as_deref());
     }
@@ -171,7 +172,7 @@ pub async fn run_notice(state: &AppState, worker: &str, job: &JobRecord) -> Resu
     let text = notice_text(&texts, &ticket, &conversation, &contact, &key, &recent, now)?;
     let about =
         About { channel: conversation.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };
-    let queued = to_owners(state, &mut *tx, about, "notice", &text, now).await?;
+    let queued = to_owners(core, &mut *tx, about, "notice", &text, now).await?;
     ticket.notified_at = Some(now);
     tx.update_escalation(&ticket).await?;
     if queued == 0 {
@@ -183,24 +184,24 @@ pub async fn run_notice(state: &AppState, worker: &str, job: &JobRecord) -> Resu
     );
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
-    state.work_queued();
+    core.work_queued();
     Ok(())
 }
 
 /// Asks the LLM for a two-line summary, within the tenant's token budget; one the checks
 /// refuse is `None`, and the notice shows the customer's last messages instead.
 async fn llm_summary(
-    state: &AppState,
+    core: &Core,
     llm: &Llm,
     tenant: TenantId,
     id: EscalationId,
 ) -> Result<(Option<String>, Vec<Attempt>), JobFailure> {
-    let mut tx = state.store.begin_read(tenant).await?;
+    let mut tx = core.store.begin_read(tenant).await?;
     let Some(ticket) = tx.escalation(id).await?.filter(|t| t.summary_enc.is_none()) else {
         return Ok((None, Vec::new()));
     };
     let Some(tenant) = tx.tenant().await? else { return Ok((None, Vec::new())) };
-    let used = tx.llm_tokens_since(month_start(state.clock.now())).await?;
+    let used = tx.llm_tokens_since(month_start(core.clock.now())).await?;
     let Some(contact) = tx.contact(ticket.contact_id).await? else { return Ok((None, Vec::new())) };
     let recent = tx.recent_messages(ticket.conversation_id, SUMMARY_MESSAGES).await?;
     let faq = tx.kb_entries().await?;
@@ -208,7 +209,7 @@ async fn llm_summary(
     if used >= tenant.settings.monthly_token_budget {
         return Ok((None, Vec::new()));
     }
-    let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
     let mut history = Vec::new();
     for m in &recent {
         if let Some(text) = key.decrypt_opt(m.body_enc.as_deref())? {
@@ -272,7 +273,7 @@ fn last_customer_lines(recent: &[MessageRecord], key: &DataKey) -> StoreResult<O
 
 /// Forwards a customer's message on an open ticket to every owner, instead of an answer.
 pub async fn forward(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     ticket: &EscalationRecord,
     message: &MessageRecord,
@@ -280,7 +281,7 @@ pub async fn forward(
 ) -> StoreResult<Vec<AuditEntry>> {
     let Some(contact) = tx.contact(message.contact_id).await? else { return Ok(Vec::new()) };
     let Some(tenant) = tx.tenant().await? else { return Ok(Vec::new()) };
-    let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
     let texts = OwnerTexts::new(&tenant.settings.language);
     let number = ticket.number.to_string();
     let in_group = contacts::message_meta(message, &key)?.group.is_some();
@@ -293,7 +294,7 @@ pub async fn forward(
     };
     let about =
         About { channel: message.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };
-    let queued = to_owners(state, tx, about, "forward", &text, now).await?;
+    let queued = to_owners(core, tx, about, "forward", &text, now).await?;
     Ok(vec![
         AuditEntry::new("worker", "message.forwarded_to_owner", "message", Some(message.id.to_string()))
             .detail(json!({ "ticket": ticket.number, "messages": queued })),
@@ -303,7 +304,7 @@ pub async fn forward(
 /// A customer message in a conversation the owner has: forwarded to its open ticket (which is
 /// returned, for more notes about it), or recorded as skipped when none is open.
 pub async fn forward_to_ticket(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     conversation: ConversationId,
     message: &MessageRecord,
@@ -311,7 +312,7 @@ pub async fn forward_to_ticket(
 ) -> StoreResult<(Option<EscalationRecord>, Vec<AuditEntry>)> {
     match tx.open_escalation(conversation).await? {
         Some(ticket) => {
-            let trail = forward(state, tx, &ticket, message, now).await?;
+            let trail = forward(core, tx, &ticket, message, now).await?;
             Ok((Some(ticket), trail))
         }
         None => Ok((

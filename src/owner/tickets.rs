@@ -4,9 +4,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::audit::AuditEntry;
 use crate::channels::split_body;
+use crate::core::Core;
 use crate::domain::{
     Author, ConversationEvent, ConversationState, EscalationId, InvalidTransition, MessageId, Provider,
 };
@@ -108,7 +108,7 @@ impl Opening {
 /// ticket, sends the holding message once, and queues the owner's notice and the ticket's
 /// timer. A conversation already with the owner is left as it is (no second ticket, `None`).
 pub async fn escalate(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     conversation: &ConversationRecord,
     handover: &Handover,
@@ -124,7 +124,7 @@ pub async fn escalate(
     }
     let contact =
         tx.contact(conversation.contact_id).await?.ok_or_else(|| StoreError::Config("contact missing".into()))?;
-    let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
     let ticket = EscalationRecord {
         id: EscalationId::new(),
         tenant_id: conversation.tenant_id,
@@ -155,13 +155,13 @@ pub async fn escalate(
     let tenant = tx.tenant().await?;
     if holding_message && let (Some(trigger), Some(tenant)) = (trigger, &tenant) {
         let text = render(Template::Holding, &tenant.settings.language, &tenant.name);
-        let ids = store_reply(state, tx, trigger, Author::System, &[text], now).await?;
+        let ids = store_reply(core, tx, trigger, Author::System, &[text], now).await?;
         trail.push(
             AuditEntry::new("worker", "reply.holding", "message", Some(trigger.to_string()))
                 .detail(json!({ "messages": ids })),
         );
     }
-    let max_attempts = state.config.max_attempts;
+    let max_attempts = core.jobs.max_attempts;
     if notify_owners {
         let notice = JobRecord::new(ticket.tenant_id, JobKind::OwnerNotice, ticket.id.0, max_attempts, now);
         tx.enqueue_job(&notice).await?;
@@ -178,7 +178,7 @@ pub async fn escalate(
 
 /// Applies an owner's action to a locked ticket, through the state machine.
 pub async fn apply(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     mut ticket: EscalationRecord,
     action: Action,
@@ -195,7 +195,7 @@ pub async fn apply(
         Action::Reply(text) => Some(text.trim().to_string()).filter(|t| !t.is_empty()).ok_or(ActionError::EmptyText)?,
         Action::SendDraft => {
             let contact = tx.contact(ticket.contact_id).await?.ok_or(ActionError::Conflict)?;
-            let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(StoreError::from)?;
+            let key = core.keys.vault.unwrap_key(&contact.wrapped_key).map_err(StoreError::from)?;
             key.decrypt_opt(ticket.draft_enc.as_deref()).map_err(StoreError::from)?.ok_or(ActionError::NoDraft)?
         }
         _ => String::new(),
@@ -210,7 +210,7 @@ pub async fn apply(
     if !text.is_empty() {
         let channel = tx.channel(conversation.channel_id).await?;
         let max = channel.and_then(|c| Provider::parse(&c.provider)).map_or(1600, Provider::max_body_chars);
-        messages = store_to_customer(state, tx, conversation.id, Author::Owner, &split_body(&text, max), now).await?;
+        messages = store_to_customer(core, tx, conversation.id, Author::Owner, &split_body(&text, max), now).await?;
     }
     match to {
         ConversationState::Human => {

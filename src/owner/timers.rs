@@ -8,8 +8,8 @@ use serde_json::json;
 use super::notify::{About, customer_label, to_owners};
 use super::texts::OwnerTexts;
 use super::tickets::{idle_timeout, window_left};
-use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
+use crate::core::Core;
 use crate::domain::{Author, EscalationId, EscalationReason};
 use crate::engine::{Template, render};
 use crate::jobs::JobFailure;
@@ -28,17 +28,17 @@ pub fn first_due(settings: &TenantSettings, now: DateTime<Utc>) -> DateTime<Utc>
     minutes.map_or(now + RECHECK, |m| now + Duration::minutes(i64::from(m)))
 }
 
-pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let permanent = |class: &str| JobFailure::Permanent(class.into());
-    let now = state.clock.now();
-    let mut tx = state.store.begin(job.tenant_id).await?;
+    let now = core.clock.now();
+    let mut tx = core.store.begin(job.tenant_id).await?;
     let mut ticket =
         tx.lock_escalation(EscalationId(job.subject_id)).await?.ok_or_else(|| permanent("ticket_missing"))?;
     let tenant = tx.tenant().await?.ok_or_else(|| permanent("tenant_missing"))?;
     let conversation =
         tx.conversation(ticket.conversation_id).await?.ok_or_else(|| permanent("conversation_missing"))?;
     let contact = tx.contact(ticket.contact_id).await?.ok_or_else(|| permanent("contact_missing"))?;
-    let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
     let settings = &tenant.settings;
     let texts = OwnerTexts::new(&settings.language);
     let number = ticket.number.to_string();
@@ -54,7 +54,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         {
             let minutes = (now - ticket.opened_at).num_minutes().to_string();
             let text = texts.fill("reminder", &[("ticket", &number), ("customer", &customer), ("minutes", &minutes)]);
-            let queued = to_owners(state, &mut *tx, about, "reminder", &text, now).await?;
+            let queued = to_owners(core, &mut *tx, about, "reminder", &text, now).await?;
             ticket.renotified += 1;
             ticket.notified_at = Some(now);
             trail.push(
@@ -66,7 +66,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
             && now >= due
         {
             let text = render(Template::Wait, &settings.language, &tenant.name);
-            let ids = store_to_customer(state, &mut *tx, conversation.id, Author::System, &[text], now).await?;
+            let ids = store_to_customer(core, &mut *tx, conversation.id, Author::System, &[text], now).await?;
             ticket.customer_notified_at = Some(now);
             trail.push(
                 AuditEntry::new("timer", "escalation.customer_told_to_wait", "escalation", subject.clone())
@@ -83,7 +83,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         trail.push(entry);
         let hours = settings.human_idle_hours.to_string();
         let text = texts.fill("idle", &[("ticket", &number), ("customer", &customer), ("hours", &hours)]);
-        to_owners(state, &mut *tx, about, "idle", &text, now).await?;
+        to_owners(core, &mut *tx, about, "idle", &text, now).await?;
     }
     tx.update_escalation(&ticket).await?;
 
@@ -97,7 +97,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
     }
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
-    state.work_queued();
+    core.work_queued();
     Ok(())
 }
 

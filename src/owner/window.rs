@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::notify::{About, Note, customer_label, emailed_too, queue, to_owners};
 use super::texts::OwnerTexts;
-use crate::app::AppState;
 use crate::audit::AuditEntry;
+use crate::core::Core;
 use crate::domain::{ConversationState, EscalationReason};
 use crate::engine::Handover;
 use crate::store::{MessageRecord, OwnerMessageRecord, StoreResult, TenantTx};
@@ -21,7 +21,7 @@ pub fn is_window_closed(error_code: &str) -> bool {
 /// A message to a customer bounced on the closed window: mark it, and tell the owner once
 /// (on the open ticket, or by opening one when the bot had the conversation).
 pub async fn customer_unreachable(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     message: &MessageRecord,
     now: DateTime<Utc>,
@@ -38,7 +38,7 @@ pub async fn customer_unreachable(
     if let Some(ticket) = tx.open_escalation(conversation.id).await? {
         let Some(contact) = tx.contact(conversation.contact_id).await? else { return Ok(trail) };
         let Some(tenant) = tx.tenant().await? else { return Ok(trail) };
-        let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+        let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
         let customer = customer_label(&contact, &key)?;
         let text = OwnerTexts::new(&tenant.settings.language)
             .fill("undeliverable", &[("ticket", &ticket.number.to_string()), ("customer", &customer)]);
@@ -48,11 +48,11 @@ pub async fn customer_unreachable(
             contact: Some(contact.id),
             key: &key,
         };
-        to_owners(state, tx, about, "undeliverable", &text, now).await?;
+        to_owners(core, tx, about, "undeliverable", &text, now).await?;
     } else if conversation.state == ConversationState::Bot.as_str() {
         let handover = Handover::because(EscalationReason::WindowClosed);
         let opening = super::tickets::Opening::after(message.reply_to, false);
-        trail.extend(super::escalate(state, tx, &conversation, &handover, opening, now).await?.1);
+        trail.extend(super::escalate(core, tx, &conversation, &handover, opening, now).await?.1);
     }
     Ok(trail)
 }
@@ -60,7 +60,7 @@ pub async fn customer_unreachable(
 /// A message to an owner bounced on the owner's own closed window: mark it, and send it by
 /// e-mail when the owner has an address and SMTP is configured.
 pub async fn owner_unreachable(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     message: &OwnerMessageRecord,
     now: DateTime<Utc>,
@@ -69,14 +69,14 @@ pub async fn owner_unreachable(
     let Some(owner) = tx.owner(message.owner_id).await? else { return Ok(Vec::new()) };
     // Notices went by e-mail already; an answer to a command needs none (the owner just wrote).
     let wants_email = !emailed_too(&message.purpose) && message.purpose != "answer";
-    let by_email = message.route == "whatsapp" && wants_email && state.mailer.is_some() && owner.email_enc.is_some();
+    let by_email = message.route == "whatsapp" && wants_email && core.owner_email && owner.email_enc.is_some();
     if by_email {
         let key = match message.contact_id {
             Some(id) => match tx.contact(id).await? {
-                Some(contact) => state.keys.vault.unwrap_key(&contact.wrapped_key)?,
+                Some(contact) => core.keys.vault.unwrap_key(&contact.wrapped_key)?,
                 None => return Ok(Vec::new()),
             },
-            None => tenants::data_key(tx, &state.keys).await?,
+            None => tenants::data_key(tx, &core.keys).await?,
         };
         let body = key.decrypt_opt(message.body_enc.as_deref())?.unwrap_or_default();
         let about = About {
@@ -86,7 +86,7 @@ pub async fn owner_unreachable(
             key: &key,
         };
         let note = Note { route: "email", purpose: &message.purpose, text: &body };
-        queue(state, tx, owner.id, about, note, now).await?;
+        queue(core, tx, owner.id, about, note, now).await?;
     }
     Ok(vec![
         AuditEntry::new("worker", "owner.window_closed", "owner", Some(owner.id.to_string()))

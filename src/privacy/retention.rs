@@ -6,8 +6,8 @@ use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use serde_json::json;
 
 use super::erase::{message_metric, per_day};
-use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
+use crate::core::Core;
 use crate::domain::TenantId;
 use crate::jobs::{JobFailure, JobKind};
 use crate::store::{JobOutcome, JobRecord};
@@ -98,14 +98,14 @@ pub async fn run_tenant(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>)
 pub const PASS_INTERVAL_HOURS: i64 = 24;
 
 /// The `retention` job: one pass, then again tomorrow.
-pub async fn run_job(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
-    let now = state.clock.now();
-    let pass = run_tenant(&*state.store, job.tenant_id, now).await?;
+pub async fn run_job(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+    let now = core.clock.now();
+    let pass = run_tenant(&*core.store, job.tenant_id, now).await?;
     let outcome = match pass {
         Some(_) => JobOutcome::Later { run_at: now + Duration::hours(PASS_INTERVAL_HOURS) },
         None => JobOutcome::Done,
     };
-    let mut tx = state.store.begin(job.tenant_id).await?;
+    let mut tx = core.store.begin(job.tenant_id).await?;
     tx.finish_job(job.id, worker, &outcome, now).await?;
     tx.commit().await?;
     Ok(())

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::requests;
-use crate::app::AppState;
 use crate::audit::AuditEntry;
+use crate::core::Core;
 use crate::domain::{Author, ConversationState, EscalationReason};
 use crate::engine::Handover;
 use crate::engine::templates::{Template, render};
@@ -51,7 +51,7 @@ pub struct Sender<'a> {
 
 /// Runs the command in the job's transaction; returns the audit rows to append.
 pub async fn handle(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     command: CustomerCommand,
     from: Sender<'_>,
@@ -67,16 +67,16 @@ pub async fn handle(
                 let (request, opened) = requests::open(tx, Some(contact.id), "stop", "whatsapp", now).await?;
                 trail.extend(opened);
                 let confirm = render(Template::Stopped, language, &tenant.name);
-                store_reply(state, tx, message.id, Author::Bot, &[confirm], now).await?;
+                store_reply(core, tx, message.id, Author::Bot, &[confirm], now).await?;
                 trail.push(AuditEntry::new("customer", "contact.bot_stopped", "contact", subject));
                 trail.extend(requests::close(tx, request.id, "done", "worker", now).await?);
             }
-            trail.extend(to_owner(state, tx, &from, EscalationReason::BotStopped, now).await?);
+            trail.extend(to_owner(core, tx, &from, EscalationReason::BotStopped, now).await?);
         }
         CustomerCommand::Start => {
             if tx.set_bot_stopped(contact.id, None).await? {
                 let confirm = render(Template::Restarted, language, &tenant.name);
-                store_reply(state, tx, message.id, Author::Bot, &[confirm], now).await?;
+                store_reply(core, tx, message.id, Author::Bot, &[confirm], now).await?;
                 trail.push(AuditEntry::new("customer", "contact.bot_restarted", "contact", subject));
             }
         }
@@ -91,9 +91,9 @@ pub async fn handle(
                 let receipt = render(Template::ErasureReceived, language, &tenant.name)
                     .replace("{request}", &short)
                     .replace("{deadline}", &deadline);
-                store_reply(state, tx, message.id, Author::Bot, &[receipt], now).await?;
+                store_reply(core, tx, message.id, Author::Bot, &[receipt], now).await?;
             }
-            trail.extend(to_owner(state, tx, &from, EscalationReason::ErasureRequested, now).await?);
+            trail.extend(to_owner(core, tx, &from, EscalationReason::ErasureRequested, now).await?);
         }
     }
     Ok(trail)
@@ -102,7 +102,7 @@ pub async fn handle(
 /// Opens a ticket for the owner, or forwards the message to the one already open (with the
 /// way to approve an erasure, which a new ticket's notice gives by its reason).
 async fn to_owner(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     from: &Sender<'_>,
     reason: EscalationReason,
@@ -111,13 +111,13 @@ async fn to_owner(
     let Some(current) = tx.conversation(from.conversation.id).await? else { return Ok(Vec::new()) };
     if current.state == ConversationState::Bot.as_str() {
         let opening = Opening { trigger: Some(from.message.id), holding_message: false, notify_owners: true };
-        return Ok(crate::owner::escalate(state, tx, &current, &Handover::because(reason), opening, now).await?.1);
+        return Ok(crate::owner::escalate(core, tx, &current, &Handover::because(reason), opening, now).await?.1);
     }
-    let (ticket, trail) = notify::forward_to_ticket(state, tx, current.id, from.message, now).await?;
+    let (ticket, trail) = notify::forward_to_ticket(core, tx, current.id, from.message, now).await?;
     if let Some(ticket) = ticket
         && reason == EscalationReason::ErasureRequested
     {
-        let key = state.keys.vault.unwrap_key(&from.contact.wrapped_key)?;
+        let key = core.keys.vault.unwrap_key(&from.contact.wrapped_key)?;
         let number = ticket.number.to_string();
         let text = OwnerTexts::new(&from.tenant.settings.language).fill("erasure_hint", &[("ticket", &number)]);
         let about = About {
@@ -126,7 +126,7 @@ async fn to_owner(
             contact: Some(from.contact.id),
             key: &key,
         };
-        notify::to_owners(state, tx, about, "erasure", &text, now).await?;
+        notify::to_owners(core, tx, about, "erasure", &text, now).await?;
     }
     Ok(trail)
 }

@@ -11,20 +11,23 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
+use crate::core::Core;
 use crate::domain::{DeliveryStatus, EscalationReason, MessageId};
 use crate::engine::Handover;
 use crate::jobs::{JobFailure, JobKind, backoff};
 use crate::owner;
 use crate::store::{JobOutcome, JobRecord, StatusChange, StoreResult, TenantTx};
+pub use deps::{CustomerLimiter, WorkerDeps};
 
+mod deps;
 pub mod outbound;
 mod respond;
 mod send;
 
 pub struct Worker {
-    state: AppState,
+    core: Core,
+    deps: WorkerDeps,
     id: String,
     /// Once cancelled, no job handed to this worker is started: it keeps the lease until
     /// `release_jobs` at shutdown gives it back, or the lease expires.
@@ -32,9 +35,9 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(state: AppState, name: &str) -> Self {
+    pub fn new(core: Core, deps: WorkerDeps, name: &str) -> Self {
         let suffix = Uuid::new_v4().simple().to_string();
-        Self { state, id: format!("{name}-{}", &suffix[..8]), stopping: CancellationToken::new() }
+        Self { core, deps, id: format!("{name}-{}", &suffix[..8]), stopping: CancellationToken::new() }
     }
 
     pub fn id(&self) -> &str {
@@ -63,8 +66,8 @@ impl Worker {
     /// Claims one due job and runs it, then the send jobs it handed to this worker; returns
     /// how many jobs ran (0: nothing was due).
     pub async fn run_once(&self) -> StoreResult<usize> {
-        let now = self.state.clock.now();
-        let Some((job, mut tx)) = self.state.store.claim_next(&self.id, now, lease_until(&self.state, now)).await?
+        let now = self.core.clock.now();
+        let Some((job, mut tx)) = self.core.store.claim_next(&self.id, now, self.core.jobs.lease_until(now)).await?
         else {
             return Ok(0);
         };
@@ -72,7 +75,7 @@ impl Worker {
         audit::append(&mut *tx, vec![claimed(&job, &self.id)], now).await?;
         tx.commit().await?;
         // More may be due: the next idle worker looks while this one runs the job.
-        self.state.work_queued();
+        self.core.work_queued();
         let mut handed = VecDeque::from(self.execute(job).await?);
         let mut ran = 1;
         while let Some(next) = handed.pop_front() {
@@ -95,13 +98,13 @@ impl Worker {
     /// A job in flight finishes; the caller releases leases of jobs cut off by a timeout.
     pub async fn run(mut self, shutdown: CancellationToken) {
         self.stopping = shutdown.clone();
-        let wake = self.state.queue_wake.clone();
+        let wake = self.core.queue_wake.clone();
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
             let pause = match self.run_once().await {
-                Ok(0) => self.state.config.poll_interval,
+                Ok(0) => self.core.jobs.poll_interval,
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::error!(worker = %self.id, error = %e, "claiming a job failed");
@@ -122,24 +125,26 @@ impl Worker {
     /// it handed to this worker in turn.
     async fn execute(&self, job: JobRecord) -> StoreResult<Vec<JobRecord>> {
         let kind = JobKind::parse(&job.kind);
-        let waited = (self.state.clock.now() - job.run_at).to_std().unwrap_or_default();
+        let waited = (self.core.clock.now() - job.run_at).to_std().unwrap_or_default();
         let started = std::time::Instant::now();
         let mut handed = Vec::new();
         let result = match kind {
             // A job re-claimed after crashes past its budget is not run again.
             _ if job.attempts > job.max_attempts => Err(JobFailure::Permanent("attempts_exhausted".into())),
-            Some(JobKind::Respond) => respond::run(&self.state, &self.id, &job).await.map(|sends| handed = sends),
-            Some(JobKind::Send) => send::run(&self.state, &self.id, &job).await,
-            Some(JobKind::OwnerNotice) => owner::notify::run_notice(&self.state, &self.id, &job).await,
-            Some(JobKind::OwnerSend) => owner::deliver::run(&self.state, &self.id, &job).await,
-            Some(JobKind::OwnerCommand) => owner::inbox::run(&self.state, &self.id, &job).await,
-            Some(JobKind::TicketTimer) => owner::timers::run(&self.state, &self.id, &job).await,
-            Some(JobKind::Retention) => crate::privacy::retention::run_job(&self.state, &self.id, &job).await,
-            Some(JobKind::OwnerDigest) => owner::digest::run_job(&self.state, &self.id, &job).await,
-            Some(JobKind::AnalyticsRollup) => crate::analytics::rollup::run_job(&self.state, &self.id, &job).await,
+            Some(JobKind::Respond) => {
+                respond::run(&self.core, &self.deps, &self.id, &job).await.map(|sends| handed = sends)
+            }
+            Some(JobKind::Send) => send::run(&self.core, &self.deps, &self.id, &job).await,
+            Some(JobKind::OwnerNotice) => owner::notify::run_notice(&self.core, &self.deps, &self.id, &job).await,
+            Some(JobKind::OwnerSend) => owner::deliver::run(&self.core, &self.deps, &self.id, &job).await,
+            Some(JobKind::OwnerCommand) => owner::inbox::run(&self.core, &self.id, &job).await,
+            Some(JobKind::TicketTimer) => owner::timers::run(&self.core, &self.id, &job).await,
+            Some(JobKind::Retention) => crate::privacy::retention::run_job(&self.core, &self.id, &job).await,
+            Some(JobKind::OwnerDigest) => owner::digest::run_job(&self.core, &self.id, &job).await,
+            Some(JobKind::AnalyticsRollup) => crate::analytics::rollup::run_job(&self.core, &self.id, &job).await,
             None => Err(JobFailure::Permanent("unknown_kind".into())),
         };
-        self.state.metrics.job(&job.kind, waited, started.elapsed());
+        self.deps.metrics.job(&job.kind, waited, started.elapsed());
         if let Err(failure) = result {
             self.fail(&job, failure).await?;
         }
@@ -149,8 +154,8 @@ impl Worker {
     /// Reschedules with backoff, or dead-letters once attempts are spent or the failure is
     /// permanent.
     async fn fail(&self, job: &JobRecord, failure: JobFailure) -> StoreResult<()> {
-        let now = self.state.clock.now();
-        let mut tx = self.state.store.begin(job.tenant_id).await?;
+        let now = self.core.clock.now();
+        let mut tx = self.core.store.begin(job.tenant_id).await?;
         let trail = match &failure {
             JobFailure::Permanent(class) => self.dead_letter(&mut *tx, job, class, now).await?,
             JobFailure::Retryable(class) if job.attempts >= job.max_attempts => {
@@ -161,7 +166,7 @@ impl Worker {
         let Some(trail) = trail else { return Ok(()) }; // the lease was lost; its new holder decides
         audit::append(&mut *tx, trail, now).await?;
         tx.commit().await?;
-        self.state.work_queued();
+        self.core.work_queued();
         Ok(())
     }
 
@@ -172,7 +177,7 @@ impl Worker {
         class: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<AuditEntry>>> {
-        let run_at = now + backoff(self.state.config.retry_base, job.attempts);
+        let run_at = now + backoff(self.core.jobs.retry_base, job.attempts);
         if !tx.finish_job(job.id, &self.id, &JobOutcome::Retry { run_at, error: class }, now).await? {
             return Ok(None);
         }
@@ -219,14 +224,9 @@ impl Worker {
         let holding = !is_send;
         let handover = Handover::because(EscalationReason::ReplyFailed);
         let opening = owner::tickets::Opening::after(Some(message_id), holding);
-        trail.extend(owner::escalate(&self.state, tx, &conversation, &handover, opening, now).await?.1);
+        trail.extend(owner::escalate(&self.core, tx, &conversation, &handover, opening, now).await?.1);
         Ok(Some(trail))
     }
-}
-
-/// How long a job taken now is held before any worker may take it over.
-pub fn lease_until(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(state.config.lease).unwrap_or(chrono::Duration::minutes(2))
 }
 
 /// The audit row of a worker taking a job, in the transaction that gives it the lease.

@@ -2,9 +2,9 @@
 //! transaction (a transactional outbox). A worker may store the send jobs leased to itself.
 use chrono::{DateTime, Utc};
 
-use crate::app::AppState;
 use crate::chats;
 use crate::contacts;
+use crate::core::Core;
 use crate::domain::{Author, ConversationId, MessageId, MessageMeta};
 use crate::engine::BusinessProfile;
 use crate::jobs::{JobKind, JobState};
@@ -51,7 +51,7 @@ struct Outgoing<'a> {
 
 /// Stores the parts of a reply to `inbound` and enqueues one send job per part.
 pub async fn store_reply(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     inbound: MessageId,
     author: Author,
@@ -62,14 +62,14 @@ pub async fn store_reply(
         return Ok(Vec::new());
     };
     let outgoing = Outgoing { reply_to: Some(inbound), author, parts };
-    Ok(message_ids(&store_outbound(state, tx, &original, outgoing, None, now).await?))
+    Ok(message_ids(&store_outbound(core, tx, &original, outgoing, None, now).await?))
 }
 
 /// Like `store_reply`, but each send job is inserted already leased by `lease.worker` (running,
 /// attempt 1): that worker runs them after commit without claiming them. If it never does (a
 /// crash), the lease expires and any worker claims them as usual. Returns the leased jobs.
 pub async fn store_reply_leased(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     inbound: MessageId,
     parts: &[String],
@@ -80,7 +80,7 @@ pub async fn store_reply_leased(
         return Ok(Vec::new());
     };
     let outgoing = Outgoing { reply_to: Some(inbound), author: Author::Bot, parts };
-    store_outbound(state, tx, &original, outgoing, Some(lease), now).await
+    store_outbound(core, tx, &original, outgoing, Some(lease), now).await
 }
 
 /// The outbound messages behind their send jobs.
@@ -91,7 +91,7 @@ pub fn message_ids(jobs: &[JobRecord]) -> Vec<MessageId> {
 /// Stores a message to the customer of a conversation that answers no message in
 /// particular (an owner's relay, a wait notice); it goes to the conversation's chat.
 pub async fn store_to_customer(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     conversation: ConversationId,
     author: Author,
@@ -103,12 +103,12 @@ pub async fn store_to_customer(
         return Ok(Vec::new());
     };
     let outgoing = Outgoing { reply_to: None, author, parts };
-    Ok(message_ids(&store_outbound(state, tx, latest, outgoing, None, now).await?))
+    Ok(message_ids(&store_outbound(core, tx, latest, outgoing, None, now).await?))
 }
 
 /// Stores the messages and their send jobs; returns the jobs.
 async fn store_outbound(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     original: &MessageRecord,
     outgoing: Outgoing<'_>,
@@ -122,7 +122,7 @@ async fn store_outbound(
     let Some(conversation) = tx.conversation(original.conversation_id).await? else {
         return Ok(Vec::new());
     };
-    let key = state.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
     // The conversation's chat, fixed when it was opened: a direct chat's reply never goes to a group.
     let group = chats::group_of(&conversation, &key)?;
     let meta_enc = contacts::seal_meta(&MessageMeta { group, ..MessageMeta::default() }, &key);
@@ -150,8 +150,7 @@ async fn store_outbound(
             updated_at: now,
         };
         if tx.insert_message(&record).await? {
-            let mut job =
-                JobRecord::new(original.tenant_id, JobKind::Send, record.id.0, state.config.max_attempts, now);
+            let mut job = JobRecord::new(original.tenant_id, JobKind::Send, record.id.0, core.jobs.max_attempts, now);
             if let Some(lease) = lease {
                 job.state = JobState::Running.as_str().into();
                 job.attempts = 1;

@@ -5,11 +5,12 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::WorkerDeps;
 use super::outbound::{Lease, business_of, business_profile, message_ids, store_reply_leased};
-use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
 use crate::channels::split_body;
 use crate::contacts;
+use crate::core::Core;
 use crate::domain::{ConversationState, EscalationReason, MessageId, MessageKind, Provider};
 use crate::engine::assistant::{self, Conversation};
 use crate::engine::triggers::{self, BusinessHours, Rules, Turn};
@@ -30,11 +31,11 @@ use crate::tenants;
 const HISTORY_MESSAGES: i64 = 30;
 
 /// Returns the reply's send jobs, leased by `worker`, for it to run after this commit.
-pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<Vec<JobRecord>, JobFailure> {
+pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) -> Result<Vec<JobRecord>, JobFailure> {
     let message_id = MessageId(job.subject_id);
     let permanent = |class: &str| JobFailure::Permanent(class.into());
 
-    let mut tx = state.store.begin_read(job.tenant_id).await?;
+    let mut tx = core.store.begin_read(job.tenant_id).await?;
     let message = tx.message(message_id).await?.ok_or_else(|| permanent("message_missing"))?;
     let already_answered = !tx.replies_to(message_id).await?.is_empty();
     let conversation =
@@ -44,12 +45,12 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<Vec<
     let channel = tx.channel(message.channel_id).await?.ok_or_else(|| permanent("channel_missing"))?;
     let faq = tx.kb_entries().await?;
     let history = tx.recent_messages(conversation.id, HISTORY_MESSAGES).await?;
-    let month = month_start(state.clock.now());
-    let tokens_used = if state.llm.is_some() { tx.llm_tokens_since(month).await? } else { 0 };
+    let month = month_start(core.clock.now());
+    let tokens_used = if deps.llm.is_some() { tx.llm_tokens_since(month).await? } else { 0 };
     tx.commit().await?;
 
     let bot_may_answer = ConversationState::parse(&conversation.state).is_some_and(ConversationState::bot_may_answer);
-    let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(|_| permanent("undecryptable"))?;
+    let key = core.keys.vault.unwrap_key(&contact.wrapped_key).map_err(|_| permanent("undecryptable"))?;
     let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(|_| permanent("undecryptable"))?;
     let meta = contacts::message_meta(&message, &key).map_err(|_| permanent("undecryptable"))?;
     // STOP and HAPUS are the sender's own requests: not taken from a group chat.
@@ -81,21 +82,21 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<Vec<
             .map(|m| (m, key.decrypt_opt(m.body_enc.as_deref()).ok().flatten()))
             .collect();
         let tripped = (incoming.kind.carries_question() && (profile.answer_groups || !incoming.in_group))
-            .then(|| rule_trigger(&tenant, incoming.body, &earlier, state.clock.now()))
+            .then(|| rule_trigger(&tenant, incoming.body, &earlier, core.clock.now()))
             .flatten();
         let offline = match tripped {
             Some(reason) => Decision::Escalate(Handover::because(reason)),
-            None => engine::decide(incoming, &faq, &profile, state.config.faq_threshold),
+            None => engine::decide(incoming, &faq, &profile, deps.faq_threshold),
         };
-        over_budget = state.llm.is_some() && tokens_used >= tenant.settings.monthly_token_budget;
+        over_budget = deps.llm.is_some() && tokens_used >= tenant.settings.monthly_token_budget;
         // The rate limiter is consulted last: only a call that would really happen spends a cell.
-        let llm = state.llm.as_ref().filter(|_| {
+        let llm = deps.llm.as_ref().filter(|_| {
             matches!(offline, Decision::Reply { .. } | Decision::Escalate(_))
                 && tripped.is_none()
                 && incoming.kind.carries_question()
                 && incoming.body.is_some()
                 && !over_budget
-                && state.llm_allows(tenant.id, contact.id)
+                && deps.llm_allows(tenant.id, contact.id)
         });
         match (llm, incoming.body) {
             (Some(llm), Some(question)) => {
@@ -113,12 +114,12 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<Vec<
         }
     };
 
-    let now = state.clock.now();
-    let mut tx = state.store.begin(job.tenant_id).await?;
+    let now = core.clock.now();
+    let mut tx = core.store.begin(job.tenant_id).await?;
     if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
         return Ok(Vec::new()); // our lease was taken over; the other worker owns this job now
     }
-    state.metrics.llm(&attempts);
+    deps.metrics.llm(&attempts);
     let mut trail =
         usage::record(&mut *tx, Some(message_id), ("message", message_id.to_string()), &attempts, now).await?;
     trail.extend(dropped.iter().map(|d| d.audit(message_id)));
@@ -130,9 +131,9 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<Vec<
         let budget = tenant.settings.monthly_token_budget;
         let text =
             OwnerTexts::new(&tenant.settings.language).fill("budget_exhausted", &[("budget", &budget.to_string())]);
-        let key = tenants::data_key(&mut *tx, &state.keys).await?;
+        let key = tenants::data_key(&mut *tx, &core.keys).await?;
         let about = About { channel: message.channel_id, escalation: None, contact: None, key: &key };
-        let told = owner::notify::to_owners(state, &mut *tx, about, "budget", &text, now).await?;
+        let told = owner::notify::to_owners(core, &mut *tx, about, "budget", &text, now).await?;
         queued = true;
         trail.push(
             AuditEntry::new("worker", "llm.budget_exhausted", "tenant", Some(tenant.id.to_string()))
@@ -143,12 +144,12 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<Vec<
     let with_bot = current.state == ConversationState::Bot.as_str();
     if let Some(command) = customer_command {
         let from = whatsapp::Sender { message: &message, contact: &contact, conversation: &current, tenant: &tenant };
-        trail.extend(whatsapp::handle(state, &mut *tx, command, from, now).await?);
+        trail.extend(whatsapp::handle(core, &mut *tx, command, from, now).await?);
         queued = true;
     } else {
         let d =
             Decided { decision, with_bot, already_answered, message: &message, channel: &channel, current: &current };
-        let stored = decided(state, &mut *tx, worker, d, now).await?;
+        let stored = decided(core, &mut *tx, worker, d, now).await?;
         trail.extend(stored.trail);
         queued |= stored.queued;
         handed = stored.handed;
@@ -157,7 +158,7 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<Vec<
     tx.commit().await?;
     // Waking idle workers for the reply alone would only have them race this one to the database.
     if queued {
-        state.work_queued();
+        core.work_queued();
     }
     Ok(handed)
 }
@@ -188,7 +189,7 @@ impl Stored {
 
 /// Stores what the engine decided: a reply, a ticket, a forward to the owner, or nothing.
 async fn decided(
-    state: &AppState,
+    core: &Core,
     tx: &mut dyn TenantTx,
     worker: &str,
     d: Decided<'_>,
@@ -199,12 +200,12 @@ async fn decided(
     Ok(match decision {
         // The owner has this conversation: they see the message, the bot stays silent.
         _ if !with_bot && !already_answered => {
-            Stored::for_others(owner::notify::forward_to_ticket(state, tx, current.id, message, now).await?.1)
+            Stored::for_others(owner::notify::forward_to_ticket(core, tx, current.id, message, now).await?.1)
         }
         Decision::Reply { text, basis } => {
             let max = Provider::parse(&channel.provider).map_or(1600, Provider::max_body_chars);
-            let lease = Lease { worker, until: super::lease_until(state, now) };
-            let handed = store_reply_leased(state, &mut *tx, message_id, &split_body(&text, max), lease, now).await?;
+            let lease = Lease { worker, until: core.jobs.lease_until(now) };
+            let handed = store_reply_leased(core, &mut *tx, message_id, &split_body(&text, max), lease, now).await?;
             let mut trail = vec![
                 AuditEntry::new("worker", "reply.decided", "message", Some(message_id.to_string()))
                     .detail(json!({ "basis": basis, "messages": message_ids(&handed) })),
@@ -216,7 +217,7 @@ async fn decided(
             // A customer who sent STOP gets no automatic holding message either.
             let holding = handover.reason != EscalationReason::BotStopped;
             let opening = Opening::after(Some(message_id), holding);
-            Stored::for_others(owner::escalate(state, tx, current, &handover, opening, now).await?.1)
+            Stored::for_others(owner::escalate(core, tx, current, &handover, opening, now).await?.1)
         }
         Decision::Ignore { why } => Stored { trail: vec![skipped(message_id, why)], handed: Vec::new(), queued: false },
     })

@@ -2,10 +2,11 @@
 //! A message that already has a provider id is never sent again.
 use serde_json::json;
 
-use crate::app::AppState;
+use super::WorkerDeps;
 use crate::audit::{self, AuditEntry};
 use crate::channels::{ChannelSecrets, Recipient, SendError};
 use crate::contacts;
+use crate::core::Core;
 use crate::domain::{DeliveryStatus, MessageId};
 use crate::jobs::JobFailure;
 use crate::owner;
@@ -16,13 +17,13 @@ use crate::tenants;
 /// recorded provider id makes it moot.
 const HANDING_OVER: &str = "handing_over";
 
-pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let message_id = MessageId(job.subject_id);
-    let mut tx = state.store.begin_read(job.tenant_id).await?;
+    let mut tx = core.store.begin_read(job.tenant_id).await?;
     let message = tx.message(message_id).await?.ok_or_else(|| JobFailure::Permanent("message_missing".into()))?;
     if message.provider_message_id.is_some() {
         tx.commit().await?;
-        return crate::jobs::finish_sent_before(&*state.store, worker, job, state.clock.now()).await;
+        return crate::jobs::finish_sent_before(&*core.store, worker, job, core.clock.now()).await;
     }
     // The last attempt was cut off (a crash, a shutdown past its grace) while the provider had
     // the message: it may have reached the customer, so the owner decides instead of a resend.
@@ -33,11 +34,11 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
         tx.contact(message.contact_id).await?.ok_or_else(|| JobFailure::Permanent("contact_missing".into()))?;
     let channel =
         tx.channel(message.channel_id).await?.ok_or_else(|| JobFailure::Permanent("channel_missing".into()))?;
-    let tenant_key = tenants::data_key(&mut *tx, &state.keys).await?;
+    let tenant_key = tenants::data_key(&mut *tx, &core.keys).await?;
     tx.commit().await?;
 
     let undecryptable = |_| JobFailure::Permanent("undecryptable".into());
-    let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(undecryptable)?;
+    let key = core.keys.vault.unwrap_key(&contact.wrapped_key).map_err(undecryptable)?;
     let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(undecryptable)?.unwrap_or_default();
     let meta = contacts::message_meta(&message, &key).map_err(undecryptable)?;
     let to = match meta.group {
@@ -48,25 +49,25 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
 
     // Committed before the provider call, on its own: see the in-doubt rule above. The lease is
     // renewed with it, so a send handed over with a reply's earlier parts has its full lease.
-    let now = state.clock.now();
-    let mut tx = state.store.begin(job.tenant_id).await?;
-    let holding = tx.note_job(job.id, worker, HANDING_OVER, now, super::lease_until(state, now)).await?;
+    let now = core.clock.now();
+    let mut tx = core.store.begin(job.tenant_id).await?;
+    let holding = tx.note_job(job.id, worker, HANDING_OVER, now, core.jobs.lease_until(now)).await?;
     tx.commit().await?;
     if !holding {
         return Ok(()); // the lease lapsed: the job's new holder sends it
     }
-    let sent = state.channels.send_text(&channel, &secrets, &to, &body).await;
-    state.metrics.sent(&channel.provider, &sent);
+    let sent = deps.channels.send_text(&channel, &secrets, &to, &body).await;
+    deps.metrics.sent(&channel.provider, &sent);
     let provider_id = match sent {
         Ok(id) => id,
-        Err(SendError::WindowClosed) => return window_closed(state, worker, job, &message).await,
+        Err(SendError::WindowClosed) => return window_closed(core, worker, job, &message).await,
         Err(e @ SendError::Retryable(_)) => return Err(JobFailure::Retryable(e.class())),
         Err(e @ SendError::Rejected(_)) => return Err(JobFailure::Permanent(e.class())),
     };
 
     let recorded = async {
-        let now = state.clock.now();
-        let mut tx = state.store.begin(job.tenant_id).await?;
+        let now = core.clock.now();
+        let mut tx = core.store.begin(job.tenant_id).await?;
         // Record the provider id even if our lease lapsed meanwhile: the message did go out.
         tx.set_provider_message_id(message_id, &provider_id, now).await?;
         tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
@@ -84,14 +85,9 @@ pub async fn run(state: &AppState, worker: &str, job: &JobRecord) -> Result<(), 
 }
 
 /// Not retried: only a template could reach the customer now; the owner is told instead.
-async fn window_closed(
-    state: &AppState,
-    worker: &str,
-    job: &JobRecord,
-    message: &MessageRecord,
-) -> Result<(), JobFailure> {
-    let now = state.clock.now();
-    let mut tx = state.store.begin(job.tenant_id).await?;
+async fn window_closed(core: &Core, worker: &str, job: &JobRecord, message: &MessageRecord) -> Result<(), JobFailure> {
+    let now = core.clock.now();
+    let mut tx = core.store.begin(job.tenant_id).await?;
     if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
         return Ok(());
     }
@@ -102,9 +98,9 @@ async fn window_closed(
         AuditEntry::new("worker", "message.undeliverable", "message", Some(message.id.to_string()))
             .detail(json!({ "error": "window_closed" })),
     ];
-    trail.extend(owner::window::customer_unreachable(state, &mut *tx, message, now).await?);
+    trail.extend(owner::window::customer_unreachable(core, &mut *tx, message, now).await?);
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
-    state.work_queued();
+    core.work_queued();
     Ok(())
 }

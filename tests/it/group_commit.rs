@@ -69,14 +69,14 @@ on_both_databases! {
     async fn a_failing_webhook_fails_alone_and_the_others_in_its_batch_commit(app) {
         // Customer 2's data key becomes unreadable: their next message fails inside the transaction.
         let (known, known_done) = Submission::new(app.channel.clone(), vec![message(2, "wamid.KNOWN")]);
-        group_commit::commit(&app.state, vec![known]).await;
+        group_commit::commit(&app.state, &app.state.deps.metrics, vec![known]).await;
         assert_eq!(known_done.await.unwrap().unwrap().stored, 1);
         app.inspect.execute("UPDATE contacts SET wrapped_key = 'not-a-wrapped-key'").await;
 
         let (first, first_done) = Submission::new(app.channel.clone(), vec![message(1, "wamid.OK1")]);
         let (broken, broken_done) = Submission::new(app.channel.clone(), vec![message(2, "wamid.BAD")]);
         let (last, last_done) = Submission::new(app.channel.clone(), vec![message(3, "wamid.OK3")]);
-        group_commit::commit(&app.state, vec![first, broken, last]).await;
+        group_commit::commit(&app.state, &app.state.deps.metrics, vec![first, broken, last]).await;
 
         assert_eq!(first_done.await.unwrap().unwrap().stored, 1);
         assert!(broken_done.await.unwrap().is_err(), "the broken webhook was acknowledged");

@@ -176,7 +176,7 @@ impl TestApp {
         let now = clock.now();
         let business = balas::demo::seed(&*store, &keys, now).await.expect("seed the demo business");
         let balas::demo::DemoBusiness { tenant, channel, app_secret, verify_token, .. } = business;
-        let worker = Worker::new(state.clone(), "test");
+        let worker = state.worker("test");
         Self {
             db,
             base,
@@ -279,7 +279,7 @@ impl TestApp {
         tune(&mut config);
         let state = AppState::new(self.state.store.clone(), self.state.keys.clone(), config, self.clock.clone())
             .expect("state");
-        Worker::new(state, "tuned")
+        state.worker("tuned")
     }
 
     /// A bearer token for `tenant` with `role`, valid for an hour on the fake clock.
@@ -341,7 +341,7 @@ impl TestApp {
         let config = AppConfig { llm: Some(settings), ..(*self.state.config).clone() };
         let state = AppState::new(self.state.store.clone(), self.state.keys.clone(), config, self.clock.clone())
             .expect("state");
-        Worker::new(state, "llm")
+        state.worker("llm")
     }
 
     pub async fn drain(&self) -> usize {

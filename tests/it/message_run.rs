@@ -22,7 +22,7 @@ async fn commit_together(app: &TestApp, webhooks: Vec<Vec<InboundMessage>>) -> V
         submissions.push(submission);
         outcomes.push(outcome);
     }
-    group_commit::commit(&app.state, submissions).await;
+    group_commit::commit(&app.state, &app.state.deps.metrics, submissions).await;
     let mut reports = Vec::new();
     for outcome in outcomes {
         reports.push(outcome.await.expect("outcome").expect("committed"));
@@ -48,7 +48,7 @@ async fn audit_seq(app: &TestApp) -> i64 {
 
 /// Customer messages stored so far in set-based plans and one at a time, from the metrics.
 async fn stored_ways(app: &TestApp) -> (u64, u64) {
-    let text = app.state.metrics.render(&*app.state.store, app.clock.now()).await.unwrap();
+    let text = app.state.deps.metrics.render(&*app.state.store, app.clock.now()).await.unwrap();
     let count = |way: &str| {
         let series = format!("balas_ingest_messages_total{{way=\"{way}\"}} ");
         text.lines().find_map(|l| l.strip_prefix(&series)?.parse().ok()).unwrap_or(0)
@@ -163,7 +163,7 @@ on_both_databases! {
             app.channel.clone(),
             vec![InboundEvent::Message(Box::new(inbound_text(7, "wamid.C1"))), InboundEvent::Message(Box::new(inbound_text(9, "wamid.C2")))],
         );
-        let run = tokio::spawn(async move { group_commit::commit(&state, vec![submission]).await });
+        let run = tokio::spawn(async move { group_commit::commit(&state, &state.deps.metrics, vec![submission]).await });
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         other.commit().await.unwrap();
         run.await.unwrap();
