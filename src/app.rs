@@ -30,8 +30,8 @@ use crate::ingress;
 use crate::llm::{Llm, LlmSettings};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::api::auth::TokenKeys;
 use crate::api::limits::ApiLimits;
+use crate::auth::TokenKeys;
 use crate::owner::email::{Mailer, SmtpSettings};
 use crate::store::Store;
 use crate::worker::Worker;

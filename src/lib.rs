@@ -3,6 +3,7 @@ pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod audit;
+pub mod auth;
 pub mod channels;
 pub mod chats;
 pub mod cli;

@@ -7,8 +7,8 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use crate::api::auth::Role;
 use crate::audit::{self, AuditEntry};
+use crate::auth::Role;
 use crate::config::Keys;
 use crate::domain::{TenantId, UserId};
 use crate::store::{Store, StoreError, StoreResult, UserRecord};

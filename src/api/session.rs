@@ -11,20 +11,16 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::{Caller, Claims, Role};
+use super::auth::Caller;
 use super::read_json;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
+use crate::auth::{Claims, LOGIN_TTL, MAX_TOKEN_TTL, Role, revoke_token};
 use crate::client_ip::ClientAddr;
 use crate::domain::TenantId;
 use crate::error::ApiError;
 use crate::login_limits::{LoginKeys, Verdict};
 use crate::users::{decoy_hash, verify_secret_off_thread};
-
-/// How long a token from a dashboard login lives.
-pub const LOGIN_TTL: chrono::Duration = chrono::Duration::hours(12);
-/// The longest lifetime `balas token issue` grants; a revocation is kept this long.
-pub const MAX_TOKEN_TTL: chrono::Duration = chrono::Duration::days(366);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -188,25 +184,8 @@ async fn revoke_id(
     jti: &str,
     until: chrono::DateTime<chrono::Utc>,
 ) -> Result<Json<Value>, ApiError> {
-    let fresh = revoke_token(state, caller.tenant, &caller.actor(), jti, until).await?;
+    let fresh = revoke_token(&*state.store, caller.tenant, &caller.actor(), jti, until, state.clock.now()).await?;
     Ok(Json(json!({ "token_id": jti, "revoked": true, "already_revoked": !fresh })))
-}
-
-/// Revokes a token id until `until`, audited naming `actor`; false when it was already revoked.
-pub async fn revoke_token(
-    state: &AppState,
-    tenant: TenantId,
-    actor: &str,
-    jti: &str,
-    until: chrono::DateTime<chrono::Utc>,
-) -> Result<bool, ApiError> {
-    let now = state.clock.now();
-    let mut tx = state.store.begin(tenant).await?;
-    let fresh = tx.revoke_token(jti, until, now).await?;
-    let entry = AuditEntry::new(actor, "token.revoked", "token", Some(jti.to_string()));
-    audit::append(&mut *tx, vec![entry], now).await?;
-    tx.commit().await?;
-    Ok(fresh)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

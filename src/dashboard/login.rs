@@ -15,9 +15,10 @@ use super::i18n::Lang;
 use super::layout::{Flash, bare};
 use super::lock::LockTicket;
 use super::session::{self, CSRF_FIELD, LOCK_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, Session};
-use crate::api::auth::Role;
-use crate::api::session::{LOGIN_TTL, authenticate, revoke_token};
+use crate::api::session::authenticate;
 use crate::app::AppState;
+use crate::auth::Role;
+use crate::auth::{LOGIN_TTL, revoke_token};
 use crate::client_ip::ClientAddr;
 
 /// How long a login form stays usable.
@@ -137,7 +138,15 @@ async fn logout(
         (Ok(session), _) => {
             session.check_csrf(&form)?;
             let caller = &session.caller;
-            revoke_token(&state, caller.tenant, &session.actor(), &caller.token_id, caller.expires_at).await?;
+            revoke_token(
+                &*state.store,
+                caller.tenant,
+                &session.actor(),
+                &caller.token_id,
+                caller.expires_at,
+                state.clock.now(),
+            )
+            .await?;
         }
         (Err(_), Some(lock)) => {
             if !session::same(form.get(CSRF_FIELD), lock.csrf(&state).as_deref()) {
