@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::store::StoreError;
+use crate::usecase::UseCaseError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -55,6 +56,20 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::ChannelGone => crate::ingress::unknown_channel(),
             e => Self::internal(e),
+        }
+    }
+}
+
+/// Each kind of use-case refusal has its status; a fault or a store error is always a 500.
+impl From<UseCaseError> for ApiError {
+    fn from(e: UseCaseError) -> Self {
+        match e {
+            UseCaseError::Invalid { code, detail } => Self::bad_request(code, detail),
+            UseCaseError::NotFound { code, detail } => Self::not_found(code, detail),
+            UseCaseError::Forbidden { code, detail } => Self::new(StatusCode::FORBIDDEN, code, detail),
+            UseCaseError::Conflict { code, detail } => Self::new(StatusCode::CONFLICT, code, detail),
+            UseCaseError::Fault(cause) => Self::internal(cause),
+            UseCaseError::Store(e) => e.into(),
         }
     }
 }

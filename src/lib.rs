@@ -32,5 +32,6 @@ pub mod rotation;
 pub mod server;
 pub mod store;
 pub mod tenants;
+pub mod usecase;
 pub mod users;
 pub mod worker;
