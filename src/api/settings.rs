@@ -13,7 +13,7 @@ use super::auth::Caller;
 use super::read_json;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
-use crate::domain::{OwnerId, Phone, TenantId};
+use crate::domain::{OwnerId, Phone};
 use crate::error::ApiError;
 use crate::owner::{OwnerContact, add_owner};
 use crate::store::StoreError;
@@ -24,15 +24,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/settings", get(read).patch(change))
         .route("/api/v1/owners", get(owners).post(add))
         .route("/api/v1/owners/{id}", delete(remove))
-}
-
-/// 403 for a tenant user's attempt at a limit only the operator sets (`balas tenant set`).
-fn operator_only(field: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "operator_only",
-        format!("{field} is set by the operator of this service and can be read but not changed here"),
-    )
 }
 
 /// A store refusal the caller can fix (validation) is a 400; anything else is ours.
@@ -70,49 +61,9 @@ async fn change(
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
     let patch: serde_json::Map<String, Value> = read_json(&headers, body, "an object of settings").await?;
-    let (name, slug, settings) = change_settings(&state, caller.tenant, &caller.actor(), patch).await?;
+    let (name, slug, settings) =
+        tenants::change_settings(&*state.store, caller.tenant, &caller.actor(), patch, state.clock.now()).await?;
     Ok(Json(json!({ "name": name, "slug": slug, "settings": settings })))
-}
-
-/// Merges a patch (any subset of the settings, and `name`) into `tenant`'s settings, refuses a
-/// change to an operator-only limit (403 `operator_only`, whoever the actor), checks
-/// them with `TenantSettings::validated` (400 `invalid_settings` naming what is wrong), stores
-/// them and audits `tenant.settings_changed` naming `actor`. Returns the name, slug and settings.
-pub async fn change_settings(
-    state: &AppState,
-    tenant: TenantId,
-    actor: &str,
-    mut patch: serde_json::Map<String, Value>,
-) -> Result<(String, String, TenantSettings), ApiError> {
-    let now = state.clock.now();
-    let mut tx = state.store.begin(tenant).await?;
-    let record = tx.tenant().await?.ok_or_else(|| ApiError::not_found("tenant_not_found", "the tenant is gone"))?;
-    let name = match patch.remove("name") {
-        Some(Value::String(n)) if !n.trim().is_empty() => n.trim().to_string(),
-        Some(_) => return Err(ApiError::bad_request("invalid_settings", "name must be a non-empty string")),
-        None => record.name.clone(),
-    };
-    let mut merged = serde_json::to_value(&record.settings).map_err(ApiError::internal)?;
-    for field in tenants::OPERATOR_ONLY {
-        // Sending back the stored value (a client echoing GET) changes nothing and is no attempt.
-        match patch.remove(*field) {
-            Some(value) if value != merged[*field] => return Err(operator_only(field)),
-            _ => {}
-        }
-    }
-    let changed: Vec<String> = patch.keys().cloned().collect();
-    for (key, value) in patch {
-        merged[key] = value;
-    }
-    let settings: TenantSettings =
-        serde_json::from_value(merged).map_err(|e| ApiError::bad_request("invalid_settings", e.to_string()))?;
-    let settings = settings.validated().map_err(refused)?;
-    tx.update_tenant_settings(&name, &settings).await?;
-    let entry = AuditEntry::new(actor, "tenant.settings_changed", "tenant", Some(tenant.to_string()))
-        .detail(json!({ "fields": changed, "name_changed": name != record.name }));
-    audit::append(&mut *tx, vec![entry], now).await?;
-    tx.commit().await?;
-    Ok((name, record.slug, settings))
 }
 
 #[derive(Debug, Serialize)]
