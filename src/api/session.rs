@@ -210,13 +210,7 @@ async fn set_pin(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only a user's login token has a PIN"));
     };
     let request: Pin = read_json(&headers, body, r#"{"pin": "1234"}"#).await?;
-    let pin_hash =
-        crate::users::hash_pin(&request.pin).await?.map_err(|e| ApiError::bad_request("invalid_pin", e.to_string()))?;
     let now = state.clock.now();
-    let mut tx = state.store.begin(caller.tenant).await?;
-    tx.set_staff_pin(user, &pin_hash, now).await?;
-    audit::append(&mut *tx, vec![AuditEntry::new(caller.actor(), "user.pin_set", "user", Some(user.to_string()))], now)
-        .await?;
-    tx.commit().await?;
+    crate::users::set_pin(&*state.store, caller.tenant, &caller.actor(), user, &request.pin, now).await?;
     Ok(StatusCode::NO_CONTENT)
 }
