@@ -1,6 +1,6 @@
 //! Who may do what: the roles, the claims of a bearer token (HS256 JWTs signed with
 //! `BALAS_JWT_SECRET`, still accepted from `BALAS_JWT_PREVIOUS_SECRET` during a rotation) and
-//! token revocation. No HTTP here: `api/auth.rs` reads the header, the dashboard its cookie.
+//! token revocation, and the login check (`login`). No HTTP here: `api/auth.rs` reads the header, the dashboard its cookie.
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 use crate::audit::{self, AuditEntry};
 use crate::domain::TenantId;
 use crate::store::{Store, StoreResult};
+
+mod login;
+pub use login::{LoggedIn, Login, LoginError, authenticate};
 
 /// How long a token from a dashboard login lives.
 pub const LOGIN_TTL: chrono::Duration = chrono::Duration::hours(12);
