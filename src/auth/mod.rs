@@ -1,6 +1,7 @@
 //! Who may do what: the roles, the claims of a bearer token (HS256 JWTs signed with
-//! `BALAS_JWT_SECRET`, still accepted from `BALAS_JWT_PREVIOUS_SECRET` during a rotation) and
-//! token revocation, and the login check (`login`). No HTTP here: `api/auth.rs` reads the header, the dashboard its cookie.
+//! `BALAS_JWT_SECRET`, still accepted from `BALAS_JWT_PREVIOUS_SECRET` during a rotation), the
+//! caller behind a token, revocation, and the login check (`login`). No HTTP here: `api/auth.rs`
+//! reads the bearer header, the dashboard its cookie.
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
@@ -10,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::{self, AuditEntry};
 use crate::domain::TenantId;
 use crate::store::{Store, StoreResult};
+use crate::usecase::{UseCaseError, UseCaseResult};
 
 mod login;
 pub use login::{LoggedIn, Login, LoginError, authenticate};
@@ -144,6 +146,70 @@ impl TokenKeys {
         }
         Ok(claims)
     }
+}
+
+/// The authenticated caller of an API route or dashboard page.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant: TenantId,
+    pub role: Role,
+    pub subject: String,
+    pub token_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Caller {
+    /// The actor named in audit rows.
+    pub fn actor(&self) -> String {
+        format!("api:{}", self.subject)
+    }
+
+    /// Users, settings and revocation: owners only.
+    pub fn require_owner(&self) -> UseCaseResult<()> {
+        if self.role == Role::Owner {
+            return Ok(());
+        }
+        Err(UseCaseError::forbidden("forbidden", "this needs an owner token"))
+    }
+
+    /// Analytics aggregates: owners and analytics readers (staff handle conversations only).
+    pub fn require_aggregates(&self) -> UseCaseResult<()> {
+        match self.role {
+            Role::Owner | Role::Analytics => Ok(()),
+            Role::Staff => Err(UseCaseError::forbidden("forbidden", "analytics need an owner or analytics token")),
+        }
+    }
+
+    /// Conversations and escalations carry content: owners and staff only.
+    pub fn require_content_access(&self) -> UseCaseResult<()> {
+        match self.role {
+            Role::Owner | Role::Staff => Ok(()),
+            Role::Analytics => Err(UseCaseError::forbidden("forbidden", "this token may read aggregates only")),
+        }
+    }
+}
+
+/// The caller behind verified claims, or `None` when the token was revoked or its user is
+/// gone or disabled: a login token dies with its user, so disabling someone ends their sessions.
+pub async fn caller_of(store: &dyn Store, claims: Claims) -> StoreResult<Option<Caller>> {
+    let mut tx = store.begin_read(claims.tenant_id).await?;
+    let revoked = tx.is_token_revoked(&claims.jti).await?;
+    let user_gone = match claims.sub.strip_prefix("user:").map(str::parse::<crate::domain::UserId>) {
+        Some(Ok(id)) => tx.user(id).await?.is_none_or(|u| u.disabled_at.is_some()),
+        Some(Err(_)) => true,
+        None => false,
+    };
+    tx.commit().await?;
+    if revoked || user_gone {
+        return Ok(None);
+    }
+    Ok(Some(Caller {
+        tenant: claims.tenant_id,
+        role: claims.role,
+        expires_at: claims.expires_at(),
+        subject: claims.sub,
+        token_id: claims.jti,
+    }))
 }
 
 /// Revokes a token id until `until`, audited naming `actor`; false when it was already revoked.
