@@ -5,18 +5,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
 use super::read_json;
 use crate::app::AppState;
-use crate::audit::{self, AuditEntry};
 use crate::domain::{OwnerId, Phone};
 use crate::error::ApiError;
-use crate::owner::{OwnerContact, add_owner};
-use crate::store::StoreError;
+use crate::owner::{add_owner, registry};
 use crate::tenants::{self, TenantSettings};
 
 pub fn router() -> Router<AppState> {
@@ -24,14 +21,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/settings", get(read).patch(change))
         .route("/api/v1/owners", get(owners).post(add))
         .route("/api/v1/owners/{id}", delete(remove))
-}
-
-/// A store refusal the caller can fix (validation) is a 400; anything else is ours.
-fn refused(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Config(why) => ApiError::bad_request("invalid_settings", why),
-        other => ApiError::internal(other),
-    }
 }
 
 #[utoipa::path(get, path = "/api/v1/settings", tag = "settings", security(("bearer" = [])),
@@ -66,34 +55,11 @@ async fn change(
     Ok(Json(json!({ "name": name, "slug": slug, "settings": settings })))
 }
 
-#[derive(Debug, Serialize)]
-pub struct OwnerView {
-    pub id: OwnerId,
-    /// Masked, like everywhere else.
-    pub phone: Option<String>,
-    pub has_email: bool,
-    pub last_message_at: Option<DateTime<Utc>>,
-    pub window_closed: bool,
-}
-
 #[utoipa::path(get, path = "/api/v1/owners", tag = "settings", security(("bearer" = [])),
     responses((status = 200, description = "owner numbers, masked"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn owners(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
-    let mut tx = state.store.begin_read(caller.tenant).await?;
-    let key = tenants::data_key(&mut *tx, &state.keys).await?;
-    let mut views = Vec::new();
-    for owner in tx.owners().await? {
-        let contact = OwnerContact::open(&owner, &key)?;
-        views.push(OwnerView {
-            id: owner.id,
-            phone: contact.phone.map(|p| p.masked()),
-            has_email: contact.email.is_some(),
-            last_message_at: owner.last_inbound_at,
-            window_closed: owner.window_closed_at.is_some(),
-        });
-    }
-    tx.commit().await?;
+    let views = registry::list_owners(&*state.store, &state.keys, caller.tenant).await?;
     Ok(Json(json!({ "owners": views })))
 }
 
@@ -118,8 +84,7 @@ async fn add(
     let actor = caller.actor();
     let owner =
         add_owner(&*state.store, &state.keys, caller.tenant, &phone, new.email.as_deref(), &actor, state.clock.now())
-            .await
-            .map_err(refused)?;
+            .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": owner.id, "phone": phone.masked() }))))
 }
 
@@ -128,15 +93,7 @@ async fn add(
     responses((status = 204, description = "removed, with the messages exchanged with it"), (status = 404, description = "no such owner"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     caller.require_owner()?;
-    let not_found = || ApiError::not_found("owner_not_found", "no owner number with this id in your tenant");
-    let id: OwnerId = id.parse().map_err(|_| not_found())?;
-    let now = state.clock.now();
-    let mut tx = state.store.begin(caller.tenant).await?;
-    if !tx.delete_owner(id).await? {
-        return Err(not_found());
-    }
-    audit::append(&mut *tx, vec![AuditEntry::new(caller.actor(), "owner.removed", "owner", Some(id.to_string()))], now)
-        .await?;
-    tx.commit().await?;
+    let id: OwnerId = id.parse().map_err(|_| ApiError::from(registry::owner_not_found()))?;
+    registry::remove_owner(&*state.store, caller.tenant, &caller.actor(), id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
