@@ -275,7 +275,7 @@ pub async fn create(
 /// The tenant's data key, which encrypts tenant-level secrets such as channel credentials.
 pub async fn data_key(tx: &mut dyn TenantTx, keys: &Keys) -> StoreResult<DataKey> {
     let tenant =
-        tx.tenant().await?.ok_or_else(|| StoreError::Config(format!("tenant {} not found", tx.tenant_id())))?;
+        tx.tenant().await?.ok_or_else(|| StoreError::Invariant(format!("tenant {} not found", tx.tenant_id())))?;
     Ok(keys.vault.unwrap_key(&tenant.wrapped_key)?)
 }
 
