@@ -85,3 +85,24 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_use_case_refusal_has_its_status_and_a_fault_is_never_a_4xx() {
+        let status = |e: UseCaseError| ApiError::from(e).status;
+        assert_eq!(status(UseCaseError::invalid("invalid_user", "short")), StatusCode::BAD_REQUEST);
+        assert_eq!(status(UseCaseError::not_found("user_not_found", "no")), StatusCode::NOT_FOUND);
+        assert_eq!(status(UseCaseError::forbidden("operator_only", "no")), StatusCode::FORBIDDEN);
+        assert_eq!(status(UseCaseError::conflict("ticket_closed", "closed")), StatusCode::CONFLICT);
+        assert_eq!(status(UseCaseError::Fault("hash".into())), StatusCode::INTERNAL_SERVER_ERROR);
+        let invariant = StoreError::Invariant("vanished".into());
+        assert_eq!(status(invariant.into()), StatusCode::INTERNAL_SERVER_ERROR);
+        let refused = ApiError::from(UseCaseError::invalid("invalid_settings", "language must be id or en"));
+        assert_eq!((refused.code, refused.detail.as_str()), ("invalid_settings", "language must be id or en"));
+        let fault = ApiError::from(UseCaseError::Fault("the password could not be hashed".into()));
+        assert_eq!(fault.code, "internal_error", "the cause stays in the log");
+    }
+}
