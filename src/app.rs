@@ -29,8 +29,8 @@ use crate::ingress;
 use crate::llm::{Llm, LlmSettings};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::api::auth::TokenKeys;
 use crate::api::limits::ApiLimits;
+use crate::auth::{Caller, TokenKeys};
 use crate::jobs::JobSettings;
 use crate::owner::email::{Mailer, SmtpSettings};
 use crate::store::Store;
@@ -356,4 +356,23 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Cancellatio
         tracing::error!("releasing leases and closing the database timed out; unreleased leases expire on their own");
     }
     Ok(())
+}
+
+impl AppState {
+    /// Checks a token (signature, expiry, rate, revocation, its user still enabled): the API's
+    /// bearer header and the dashboard's session cookie both come through here.
+    pub async fn caller(&self, token: &str) -> Result<Caller, ApiError> {
+        let Some(keys) = &self.token_keys else {
+            return Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "api_disabled",
+                "the owner API needs BALAS_JWT_SECRET to be configured",
+            ));
+        };
+        let claims = keys.verify(token, self.clock.now())?;
+        self.limits.per_token(&claims.jti)?;
+        crate::auth::caller_of(&*self.store, claims)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("token_revoked", "the bearer token has been revoked"))
+    }
 }

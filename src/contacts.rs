@@ -44,7 +44,7 @@ pub async fn resolve(
     // A concurrent webhook created this customer first; use that record.
     let record = find(tx, bsuid_index.as_deref(), phone_index.as_deref())
         .await?
-        .ok_or_else(|| StoreError::Config("contact vanished during insert".into()))?;
+        .ok_or_else(|| StoreError::Invariant("contact vanished during insert".into()))?;
     let key = keys.vault.unwrap_key(&record.wrapped_key)?;
     Ok(ResolvedContact { record, key, created: false })
 }

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::store::StoreError;
+use crate::usecase::UseCaseError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -59,6 +60,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Each kind of use-case refusal has its status; a fault or a store error is always a 500.
+impl From<UseCaseError> for ApiError {
+    fn from(e: UseCaseError) -> Self {
+        match e {
+            UseCaseError::Invalid { code, detail } => Self::bad_request(code, detail),
+            UseCaseError::NotFound { code, detail } => Self::not_found(code, detail),
+            UseCaseError::Forbidden { code, detail } => Self::new(StatusCode::FORBIDDEN, code, detail),
+            UseCaseError::Conflict { code, detail } => Self::new(StatusCode::CONFLICT, code, detail),
+            UseCaseError::Fault(cause) => Self::internal(cause),
+            UseCaseError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(json!({ "error": self.code, "detail": self.detail }))).into_response();
@@ -68,5 +83,26 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_use_case_refusal_has_its_status_and_a_fault_is_never_a_4xx() {
+        let status = |e: UseCaseError| ApiError::from(e).status;
+        assert_eq!(status(UseCaseError::invalid("invalid_user", "short")), StatusCode::BAD_REQUEST);
+        assert_eq!(status(UseCaseError::not_found("user_not_found", "no")), StatusCode::NOT_FOUND);
+        assert_eq!(status(UseCaseError::forbidden("operator_only", "no")), StatusCode::FORBIDDEN);
+        assert_eq!(status(UseCaseError::conflict("ticket_closed", "closed")), StatusCode::CONFLICT);
+        assert_eq!(status(UseCaseError::Fault("hash".into())), StatusCode::INTERNAL_SERVER_ERROR);
+        let invariant = StoreError::Invariant("vanished".into());
+        assert_eq!(status(invariant.into()), StatusCode::INTERNAL_SERVER_ERROR);
+        let refused = ApiError::from(UseCaseError::invalid("invalid_settings", "language must be id or en"));
+        assert_eq!((refused.code, refused.detail.as_str()), ("invalid_settings", "language must be id or en"));
+        let fault = ApiError::from(UseCaseError::Fault("the password could not be hashed".into()));
+        assert_eq!(fault.code, "internal_error", "the cause stays in the log");
     }
 }

@@ -1,4 +1,5 @@
-//! The tenant's FAQ / knowledge base: import from CSV or JSON.
+//! The tenant's FAQ / knowledge base: its use cases (add, edit, delete one entry; import a
+//! CSV or JSON file), each audited, for the API, the dashboard and the CLI alike.
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -8,6 +9,7 @@ use serde_json::json;
 use crate::audit::{self, AuditEntry};
 use crate::domain::{KbEntryId, TenantId};
 use crate::store::{KbEntry, Store, StoreResult};
+use crate::usecase::{UseCaseError, UseCaseResult};
 
 /// Longest accepted answer: one WhatsApp message.
 const MAX_ANSWER_CHARS: usize = 4096;
@@ -182,6 +184,71 @@ pub async fn import(
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
     Ok((removed, items.len()))
+}
+
+/// An entry as typed, trimmed and checked (non-empty, not too long).
+pub fn checked_item(question: &str, answer: &str, keywords: String) -> Result<FaqItem, KbError> {
+    let item = FaqItem { question: question.trim().into(), answer: answer.trim().into(), keywords };
+    check(&item, 1)?;
+    Ok(item)
+}
+
+/// Adds an entry to `tenant`'s FAQ, audited `kb.created` naming `actor`.
+pub async fn create_entry(
+    store: &dyn Store,
+    tenant: TenantId,
+    actor: &str,
+    item: FaqItem,
+    now: DateTime<Utc>,
+) -> StoreResult<KbEntry> {
+    let entry = item.into_entry(KbEntryId::new(), tenant, now);
+    let mut tx = store.begin(tenant).await?;
+    tx.insert_kb_entry(&entry).await?;
+    audit::append(&mut *tx, vec![AuditEntry::new(actor, "kb.created", "kb_entry", Some(entry.id.to_string()))], now)
+        .await?;
+    tx.commit().await?;
+    Ok(entry)
+}
+
+/// Rewrites an entry of `tenant`'s FAQ, audited `kb.updated`; not found when it is not the tenant's.
+pub async fn update_entry(
+    store: &dyn Store,
+    tenant: TenantId,
+    actor: &str,
+    id: KbEntryId,
+    item: FaqItem,
+    now: DateTime<Utc>,
+) -> UseCaseResult<KbEntry> {
+    let entry = item.into_entry(id, tenant, now);
+    let mut tx = store.begin(tenant).await?;
+    if !tx.update_kb_entry(&entry).await? {
+        return Err(not_found());
+    }
+    audit::append(&mut *tx, vec![AuditEntry::new(actor, "kb.updated", "kb_entry", Some(id.to_string()))], now).await?;
+    tx.commit().await?;
+    Ok(entry)
+}
+
+/// Deletes an entry of `tenant`'s FAQ, audited `kb.deleted`; not found when it is not the tenant's.
+pub async fn delete_entry(
+    store: &dyn Store,
+    tenant: TenantId,
+    actor: &str,
+    id: KbEntryId,
+    now: DateTime<Utc>,
+) -> UseCaseResult<()> {
+    let mut tx = store.begin(tenant).await?;
+    if !tx.delete_kb_entry(id).await? {
+        return Err(not_found());
+    }
+    audit::append(&mut *tx, vec![AuditEntry::new(actor, "kb.deleted", "kb_entry", Some(id.to_string()))], now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// No FAQ entry with this id in the tenant (also for an id that does not parse).
+pub fn not_found() -> UseCaseError {
+    UseCaseError::not_found("kb_entry_not_found", "no FAQ entry with this id in your tenant")
 }
 
 #[cfg(test)]

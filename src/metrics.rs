@@ -231,7 +231,7 @@ impl Metrics {
         let [acknowledge, answer] = self.overdue_requests(store, now).await?;
         self.overdue.get_or_create(&Deadline { deadline: "acknowledge".into() }).set(acknowledge);
         self.overdue.get_or_create(&Deadline { deadline: "answer".into() }).set(answer);
-        self.text().map_err(|_| crate::store::StoreError::Config("metrics encoding failed".into()))
+        self.text().map_err(|_| crate::store::StoreError::Invariant("metrics encoding failed".into()))
     }
 
     fn text(&self) -> Result<String, std::fmt::Error> {

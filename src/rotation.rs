@@ -96,7 +96,7 @@ pub async fn verify(store: &dyn Store, vault: &Vault) -> StoreResult<Verificatio
     let mut outcome = Verification::default();
     for tenant in store.tenant_ids().await? {
         let mut tx = store.begin_read(tenant).await?;
-        let record = tx.tenant().await?.ok_or_else(|| StoreError::Config(format!("tenant {tenant} vanished")))?;
+        let record = tx.tenant().await?.ok_or_else(|| StoreError::Invariant(format!("tenant {tenant} vanished")))?;
         if record.wrapped_key.is_empty() {
             continue; // purged: its key was destroyed on purpose
         }

@@ -8,6 +8,7 @@ use crate::config::Keys;
 use crate::crypto::DataKey;
 use crate::domain::{ChannelId, Provider, TenantId};
 use crate::store::{ChannelRecord, Store, StoreError, StoreResult, TenantRecord, TenantTx};
+use crate::usecase::{UseCaseError, UseCaseResult};
 
 /// How a tenant wants its customers handled, and what the LLM may say about the business;
 /// settable at creation, later through the API.
@@ -61,17 +62,17 @@ impl TenantSettings {
         self.timezone.parse().unwrap_or(chrono_tz::Asia::Jakarta)
     }
 
-    /// The settings trimmed and checked; a message names the first thing wrong.
-    pub fn validated(&self) -> StoreResult<Self> {
-        let bad = |m: &str| Err(StoreError::Config(m.into()));
+    /// The settings trimmed and checked; `invalid_settings` names the first thing wrong.
+    pub fn validated(&self) -> UseCaseResult<Self> {
+        let invalid = |m: String| UseCaseError::invalid("invalid_settings", m);
+        let bad = |m: &str| Err(invalid(m.into()));
         if !["id", "en"].contains(&self.language.as_str()) {
             return bad("language must be id or en");
         }
         if !["reply", "escalate"].contains(&self.media_policy.as_str()) {
             return bad("media policy must be reply or escalate");
         }
-        crate::engine::triggers::BusinessHours::parse(&self.business_hours, &self.timezone)
-            .map_err(StoreError::Config)?;
+        crate::engine::triggers::BusinessHours::parse(&self.business_hours, &self.timezone).map_err(invalid)?;
         let periods = [self.max_bot_turns, self.renotify_minutes, self.customer_notice_minutes, self.human_idle_hours];
         if periods.iter().any(|t| *t < 0) {
             return bad("turn counts and timer periods must not be negative (0 switches one off)");
@@ -90,7 +91,7 @@ impl TenantSettings {
         if self.dsar_ack_hours > self.dsar_answer_hours {
             return bad("the acknowledgement deadline must not be later than the answer deadline");
         }
-        let link_hosts = crate::llm::links::normalise_setting(&self.link_hosts).map_err(StoreError::Config)?;
+        let link_hosts = crate::llm::links::normalise_setting(&self.link_hosts).map_err(invalid)?;
         Ok(Self {
             link_hosts,
             description: self.description.trim().to_string(),
@@ -153,12 +154,15 @@ pub async fn set_limits(
     limits: &Limits,
     actor: &str,
     now: DateTime<Utc>,
-) -> StoreResult<TenantSettings> {
+) -> UseCaseResult<TenantSettings> {
     if limits.monthly_token_budget.is_some_and(|b| b < 0) {
-        return Err(StoreError::Config("the token budget must not be negative (0 keeps the LLM off)".into()));
+        return Err(UseCaseError::invalid(
+            "invalid_settings",
+            "the token budget must not be negative (0 keeps the LLM off)",
+        ));
     }
     let mut tx = store.begin(tenant).await?;
-    let record = tx.tenant().await?.ok_or_else(|| StoreError::Config(format!("tenant {tenant} not found")))?;
+    let record = tx.tenant().await?.ok_or_else(|| tenant_gone(tenant))?;
     let mut settings = record.settings.clone();
     let mut detail = serde_json::Map::new();
     if let Some(budget) = limits.monthly_token_budget {
@@ -174,6 +178,56 @@ pub async fn set_limits(
     Ok(settings)
 }
 
+fn tenant_gone(tenant: TenantId) -> UseCaseError {
+    UseCaseError::not_found("tenant_not_found", format!("tenant {tenant} not found"))
+}
+
+/// Merges a patch (any subset of the settings, and `name`) into `tenant`'s settings, refuses a
+/// change to an operator-only limit (forbidden `operator_only`, whoever the actor), checks them
+/// with `TenantSettings::validated` (`invalid_settings` naming what is wrong), stores them and
+/// audits `tenant.settings_changed` naming `actor`. Returns the name, slug and settings.
+pub async fn change_settings(
+    store: &dyn Store,
+    tenant: TenantId,
+    actor: &str,
+    mut patch: serde_json::Map<String, serde_json::Value>,
+    now: DateTime<Utc>,
+) -> UseCaseResult<(String, String, TenantSettings)> {
+    let invalid = |detail: String| UseCaseError::invalid("invalid_settings", detail);
+    let mut tx = store.begin(tenant).await?;
+    let record = tx.tenant().await?.ok_or_else(|| UseCaseError::not_found("tenant_not_found", "the tenant is gone"))?;
+    let name = match patch.remove("name") {
+        Some(serde_json::Value::String(n)) if !n.trim().is_empty() => n.trim().to_string(),
+        Some(_) => return Err(invalid("name must be a non-empty string".into())),
+        None => record.name.clone(),
+    };
+    let mut merged = serde_json::to_value(&record.settings).map_err(|e| UseCaseError::Fault(e.to_string()))?;
+    for field in OPERATOR_ONLY {
+        // Sending back the stored value (a client echoing GET) changes nothing and is no attempt.
+        match patch.remove(*field) {
+            Some(value) if value != merged[*field] => {
+                return Err(UseCaseError::forbidden(
+                    "operator_only",
+                    format!("{field} is set by the operator of this service and can be read but not changed here"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let changed: Vec<String> = patch.keys().cloned().collect();
+    for (key, value) in patch {
+        merged[key] = value;
+    }
+    let settings: TenantSettings = serde_json::from_value(merged).map_err(|e| invalid(e.to_string()))?;
+    let settings = settings.validated()?;
+    tx.update_tenant_settings(&name, &settings).await?;
+    let entry = AuditEntry::new(actor, "tenant.settings_changed", "tenant", Some(tenant.to_string()))
+        .detail(json!({ "fields": changed, "name_changed": name != record.name }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok((name, record.slug, settings))
+}
+
 /// Creates a tenant with its own data key; the slug defaults to a lowercase form of the name.
 pub async fn create(
     store: &dyn Store,
@@ -182,17 +236,17 @@ pub async fn create(
     slug: Option<&str>,
     settings: &TenantSettings,
     now: DateTime<Utc>,
-) -> StoreResult<TenantRecord> {
+) -> UseCaseResult<TenantRecord> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(StoreError::Config("the tenant name must not be empty".into()));
+        return Err(UseCaseError::invalid("invalid_tenant", "the tenant name must not be empty"));
     }
     let slug = slug.map(str::to_string).unwrap_or_else(|| slugify(name));
     if slug.is_empty() || !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        return Err(StoreError::Config("the slug must be lowercase letters, digits and dashes".into()));
+        return Err(UseCaseError::invalid("invalid_tenant", "the slug must be lowercase letters, digits and dashes"));
     }
     let settings = settings.validated()?;
-    let (_, wrapped_key) = keys.vault.new_data_key()?;
+    let (_, wrapped_key) = keys.vault.new_data_key().map_err(StoreError::from)?;
     let tenant = TenantRecord {
         id: TenantId::new(),
         slug,
@@ -221,7 +275,7 @@ pub async fn create(
 /// The tenant's data key, which encrypts tenant-level secrets such as channel credentials.
 pub async fn data_key(tx: &mut dyn TenantTx, keys: &Keys) -> StoreResult<DataKey> {
     let tenant =
-        tx.tenant().await?.ok_or_else(|| StoreError::Config(format!("tenant {} not found", tx.tenant_id())))?;
+        tx.tenant().await?.ok_or_else(|| StoreError::Invariant(format!("tenant {} not found", tx.tenant_id())))?;
     Ok(keys.vault.unwrap_key(&tenant.wrapped_key)?)
 }
 

@@ -1,5 +1,6 @@
 //! Users of the owner API and dashboard: argon2id password hashes, e-mails found by blind
-//! index, and the password check behind `POST /api/v1/auth/login`.
+//! index, the password check behind `POST /api/v1/auth/login`, and the user use cases
+//! (create, list, disable, set a PIN) for the API, the dashboard and the CLI.
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
@@ -7,25 +8,28 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use crate::api::auth::Role;
 use crate::audit::{self, AuditEntry};
+use crate::auth::Role;
 use crate::config::Keys;
 use crate::domain::{TenantId, UserId};
-use crate::store::{Store, StoreError, StoreResult, UserRecord};
+use crate::store::{Store, StoreResult, UserRecord};
 use crate::tenants;
+use crate::usecase::{UseCaseError, UseCaseResult};
 
 /// Shorter passwords are refused.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
+/// A failed hash is our fault (a 500), never the caller's.
+fn hash_failed() -> UseCaseError {
+    UseCaseError::Fault("the password could not be hashed".into())
+}
+
 /// An argon2id PHC string with a fresh 16-byte salt.
-pub fn hash_secret(secret: &str) -> Result<String, StoreError> {
+pub fn hash_secret(secret: &str) -> UseCaseResult<String> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|_| StoreError::Config("salt".into()))?;
-    Argon2::default()
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|_| StoreError::Config("the password could not be hashed".into()))
+    let salt = SaltString::encode_b64(&salt).map_err(|_| hash_failed())?;
+    Argon2::default().hash_password(secret.as_bytes(), &salt).map(|h| h.to_string()).map_err(|_| hash_failed())
 }
 
 /// Constant-time check of a secret against its PHC string; a malformed hash never matches.
@@ -59,11 +63,10 @@ pub async fn verify_secret_off_thread(secret: &str, phc: &str) -> bool {
 }
 
 /// `hash_secret` on the blocking pool, within the same bound.
-pub async fn hash_secret_off_thread(secret: &str) -> Result<String, StoreError> {
-    let busy = || StoreError::Config("the password could not be hashed".into());
-    let _permit = hashing_permits().acquire().await.map_err(|_| busy())?;
+pub async fn hash_secret_off_thread(secret: &str) -> UseCaseResult<String> {
+    let _permit = hashing_permits().acquire().await.map_err(|_| hash_failed())?;
     let secret = SecretString::from(secret);
-    tokio::task::spawn_blocking(move || hash_secret(secret.expose_secret())).await.map_err(|_| busy())?
+    tokio::task::spawn_blocking(move || hash_secret(secret.expose_secret())).await.map_err(|_| hash_failed())?
 }
 
 /// Who to create: the login e-mail, the role and the password (hashed here, never stored).
@@ -73,7 +76,8 @@ pub struct NewUser<'a> {
     pub password: &'a str,
 }
 
-/// Creates a user; the e-mail is kept encrypted and the audit row names only the role.
+/// Creates a user; the e-mail is kept encrypted and the audit row names only the role. A bad
+/// e-mail, a short password or a taken e-mail is `invalid_user`.
 pub async fn create(
     store: &dyn Store,
     keys: &Keys,
@@ -81,14 +85,15 @@ pub async fn create(
     new: NewUser<'_>,
     actor: &str,
     now: DateTime<Utc>,
-) -> StoreResult<UserRecord> {
+) -> UseCaseResult<UserRecord> {
     let NewUser { email, role, password } = new;
+    let invalid = |detail: String| UseCaseError::invalid("invalid_user", detail);
     let email = email.trim();
     if email.parse::<lettre::Address>().is_err() {
-        return Err(StoreError::Config("that is not an e-mail address".into()));
+        return Err(invalid("that is not an e-mail address".into()));
     }
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(StoreError::Config(format!("passwords need at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(invalid(format!("passwords need at least {MIN_PASSWORD_CHARS} characters")));
     }
     let password_hash = hash_secret_off_thread(password).await?;
     let mut tx = store.begin(tenant).await?;
@@ -104,13 +109,85 @@ pub async fn create(
         disabled_at: None,
     };
     if !tx.insert_user(&user).await? {
-        return Err(StoreError::Config("a user with this e-mail exists in the tenant".into()));
+        return Err(invalid("a user with this e-mail exists in the tenant".into()));
     }
     let entry =
         AuditEntry::new(actor, "user.created", "user", Some(user.id.to_string())).detail(json!({ "role": user.role }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
     Ok(user)
+}
+
+/// A user as the owner sees them: the e-mail decrypted, no hashes.
+#[derive(Debug, serde::Serialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+/// The tenant's users; e-mail addresses are personal data, so the read is audited naming `actor`.
+pub async fn list(
+    store: &dyn Store,
+    keys: &Keys,
+    tenant: TenantId,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> UseCaseResult<Vec<UserView>> {
+    let mut tx = store.begin(tenant).await?;
+    let key = tenants::data_key(&mut *tx, keys).await?;
+    let mut views = Vec::new();
+    for u in tx.users().await? {
+        let email = key.decrypt(&u.email_enc).map_err(crate::store::StoreError::from)?;
+        views.push(UserView { id: u.id, email, role: u.role, created_at: u.created_at, disabled_at: u.disabled_at });
+    }
+    let entry = AuditEntry::new(actor, "user.listed", "tenant", Some(tenant.to_string()))
+        .detail(json!({ "count": views.len() }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(views)
+}
+
+/// No active user with this id in the tenant (also for an id that does not parse).
+pub fn not_found() -> UseCaseError {
+    UseCaseError::not_found("user_not_found", "no active user with this id in your tenant")
+}
+
+/// Disables a user (the audit keeps naming them; their tokens stop working), audited naming `actor`.
+pub async fn disable(
+    store: &dyn Store,
+    tenant: TenantId,
+    actor: &str,
+    id: UserId,
+    now: DateTime<Utc>,
+) -> UseCaseResult<()> {
+    let mut tx = store.begin(tenant).await?;
+    if !tx.disable_user(id, now).await? {
+        return Err(not_found());
+    }
+    audit::append(&mut *tx, vec![AuditEntry::new(actor, "user.disabled", "user", Some(id.to_string()))], now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets `user`'s staff PIN (hashed, apart from the password), audited `user.pin_set`;
+/// `invalid_pin` when it is not 4 to 8 digits.
+pub async fn set_pin(
+    store: &dyn Store,
+    tenant: TenantId,
+    actor: &str,
+    user: UserId,
+    pin: &str,
+    now: DateTime<Utc>,
+) -> UseCaseResult<()> {
+    let pin_hash = hash_pin(pin).await?.map_err(|e| UseCaseError::invalid("invalid_pin", e.to_string()))?;
+    let mut tx = store.begin(tenant).await?;
+    tx.set_staff_pin(user, &pin_hash, now).await?;
+    audit::append(&mut *tx, vec![AuditEntry::new(actor, "user.pin_set", "user", Some(user.to_string()))], now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Wrong PINs in a row before the PIN locks.
@@ -134,7 +211,7 @@ pub enum PinError {
 
 /// Hashes a new staff PIN (4–8 digits), apart from the password; store it with
 /// `TenantTx::set_staff_pin`. Hashing happens here, before any transaction opens.
-pub async fn hash_pin(pin: &str) -> StoreResult<Result<String, PinError>> {
+pub async fn hash_pin(pin: &str) -> UseCaseResult<Result<String, PinError>> {
     if !(4..=8).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
         return Ok(Err(PinError::Malformed));
     }

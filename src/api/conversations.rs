@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
@@ -15,63 +15,18 @@ use super::escalations::refusal;
 use super::{MAX_BODY_BYTES, parse_json};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
-use crate::domain::{ContactId, ConversationId, ConversationState, EscalationReason, MessageId};
+use crate::domain::{ConversationId, ConversationState, EscalationReason};
 use crate::engine::Handover;
 use crate::error::ApiError;
 use crate::ingress::read_body;
-use crate::owner::notify::label_of;
+use crate::owner::desk;
 use crate::owner::tickets::{self, Action, Opening};
-use crate::store::{ConversationRecord, EscalationRecord, TenantTx};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/conversations", get(list))
         .route("/api/v1/conversations/{id}", get(read))
         .route("/api/v1/conversations/{id}/{action}", post(step_in))
-}
-
-#[derive(Debug, Serialize)]
-pub struct ConversationView {
-    pub id: ConversationId,
-    pub contact_id: ContactId,
-    pub state: String,
-    pub escalation_reason: Option<String>,
-    /// Name and masked number (or username).
-    pub customer: String,
-    /// A WhatsApp group's conversation: everyone in the group reads what is sent here.
-    pub in_group: bool,
-    pub last_inbound_at: Option<DateTime<Utc>>,
-    pub window_closed: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MessageView {
-    pub id: MessageId,
-    pub direction: String,
-    pub author: String,
-    pub kind: String,
-    pub text: Option<String>,
-    pub status: String,
-    pub created_at: DateTime<Utc>,
-}
-
-async fn view(state: &AppState, tx: &mut dyn TenantTx, c: ConversationRecord) -> Result<ConversationView, ApiError> {
-    let customer = label_of(state, tx, c.contact_id).await?;
-    let in_group = crate::chats::is_group(&c);
-    Ok(ConversationView {
-        id: c.id,
-        contact_id: c.contact_id,
-        state: c.state,
-        escalation_reason: c.escalation_reason,
-        customer,
-        in_group,
-        last_inbound_at: c.last_inbound_at,
-        window_closed: c.window_closed_at.is_some(),
-        created_at: c.created_at,
-        updated_at: c.updated_at,
-    })
 }
 
 fn bad_query(detail: &str) -> ApiError {
@@ -116,7 +71,7 @@ async fn list(
     let mut tx = state.store.begin(caller.tenant).await?;
     let mut views = Vec::new();
     for c in tx.conversations(filter, before, limit).await? {
-        views.push(view(&state, &mut *tx, c).await?);
+        views.push(desk::conversation_view(&state, &mut *tx, c).await?);
     }
     let next = (views.len() as i64 == limit).then(|| views.last().map(|v| v.updated_at)).flatten();
     let entry = AuditEntry::new(caller.actor(), "conversation.listed", "tenant", Some(caller.tenant.to_string()))
@@ -127,7 +82,7 @@ async fn list(
 }
 
 fn not_found() -> ApiError {
-    ApiError::not_found("conversation_not_found", "no conversation with this id in your tenant")
+    desk::conversation_not_found().into()
 }
 
 /// One conversation with its latest 200 messages, decrypted.
@@ -138,52 +93,9 @@ fn not_found() -> ApiError {
 async fn read(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     caller.require_content_access()?;
     let id: ConversationId = id.parse().map_err(|_| not_found())?;
-    let read = read_conversation(&state, &caller, &caller.actor(), id).await?;
+    let read = desk::read_conversation(&state, &caller, &caller.actor(), id).await?;
     let ticket = read.open_ticket.map(|t| json!({ "id": t.id, "number": t.number, "status": t.status }));
     Ok(Json(json!({ "conversation": read.conversation, "open_ticket": ticket, "messages": read.messages })))
-}
-
-/// A conversation, its open ticket and its latest 200 messages decrypted (oldest first).
-pub struct ConversationRead {
-    pub conversation: ConversationView,
-    pub open_ticket: Option<EscalationRecord>,
-    pub messages: Vec<MessageView>,
-}
-
-/// Reads one conversation of the caller's tenant with its messages decrypted; the read is
-/// audited as `conversation.read` naming `actor`, for the API and the dashboard alike.
-pub async fn read_conversation(
-    state: &AppState,
-    caller: &Caller,
-    actor: &str,
-    id: ConversationId,
-) -> Result<ConversationRead, ApiError> {
-    let now = state.clock.now();
-    let mut tx = state.store.begin(caller.tenant).await?;
-    let conversation = tx.conversation(id).await?.ok_or_else(not_found)?;
-    let contact = tx.contact(conversation.contact_id).await?.ok_or_else(not_found)?;
-    let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(ApiError::internal)?;
-    let mut messages = Vec::new();
-    for m in tx.recent_messages(id, 200).await? {
-        let text = key.decrypt_opt(m.body_enc.as_deref()).map_err(ApiError::internal)?;
-        messages.push(MessageView {
-            id: m.id,
-            direction: m.direction,
-            author: m.author,
-            kind: m.kind,
-            text,
-            status: m.status,
-            created_at: m.created_at,
-        });
-    }
-    let open_ticket = tx.open_escalation(id).await?;
-    let conversation = view(state, &mut *tx, conversation).await?;
-    // Reading message content is audited, naming the reader.
-    let entry = AuditEntry::new(actor, "conversation.read", "conversation", Some(id.to_string()))
-        .detail(json!({ "messages": messages.len(), "token": caller.token_id }));
-    audit::append(&mut *tx, vec![entry], now).await?;
-    tx.commit().await?;
-    Ok(ConversationRead { conversation, open_ticket, messages })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use super::auth::Caller;
 use super::read_json;
 use crate::app::AppState;
-use crate::audit::{self, AuditEntry};
-use crate::domain::{KbEntryId, TenantId};
+use crate::domain::KbEntryId;
 use crate::error::ApiError;
 use crate::kb::{self, FaqItem};
 use crate::store::KbEntry;
@@ -48,58 +47,13 @@ async fn body_item(headers: &HeaderMap, body: Body) -> Result<FaqItem, ApiError>
     checked_item(&b.question, &b.answer, b.keywords)
 }
 
-/// An entry as typed, trimmed and checked (non-empty, not too long): 400 `invalid_entry` otherwise.
-pub fn checked_item(question: &str, answer: &str, keywords: String) -> Result<FaqItem, ApiError> {
-    let item = FaqItem { question: question.trim().into(), answer: answer.trim().into(), keywords };
-    kb::check(&item, 1).map_err(|e| ApiError::bad_request("invalid_entry", e.to_string()))?;
-    Ok(item)
-}
-
-/// Adds an entry to `tenant`'s FAQ, audited `kb.created` naming `actor`.
-pub async fn create_entry(state: &AppState, tenant: TenantId, actor: &str, item: FaqItem) -> Result<KbEntry, ApiError> {
-    let now = state.clock.now();
-    let entry = item.into_entry(KbEntryId::new(), tenant, now);
-    let mut tx = state.store.begin(tenant).await?;
-    tx.insert_kb_entry(&entry).await?;
-    audit::append(&mut *tx, vec![AuditEntry::new(actor, "kb.created", "kb_entry", Some(entry.id.to_string()))], now)
-        .await?;
-    tx.commit().await?;
-    Ok(entry)
-}
-
-/// Rewrites an entry of `tenant`'s FAQ, audited `kb.updated`; 404 when it is not the tenant's.
-pub async fn update_entry(
-    state: &AppState,
-    tenant: TenantId,
-    actor: &str,
-    id: KbEntryId,
-    item: FaqItem,
-) -> Result<KbEntry, ApiError> {
-    let now = state.clock.now();
-    let entry = item.into_entry(id, tenant, now);
-    let mut tx = state.store.begin(tenant).await?;
-    if !tx.update_kb_entry(&entry).await? {
-        return Err(not_found());
-    }
-    audit::append(&mut *tx, vec![AuditEntry::new(actor, "kb.updated", "kb_entry", Some(id.to_string()))], now).await?;
-    tx.commit().await?;
-    Ok(entry)
-}
-
-/// Deletes an entry of `tenant`'s FAQ, audited `kb.deleted`; 404 when it is not the tenant's.
-pub async fn delete_entry(state: &AppState, tenant: TenantId, actor: &str, id: KbEntryId) -> Result<(), ApiError> {
-    let now = state.clock.now();
-    let mut tx = state.store.begin(tenant).await?;
-    if !tx.delete_kb_entry(id).await? {
-        return Err(not_found());
-    }
-    audit::append(&mut *tx, vec![AuditEntry::new(actor, "kb.deleted", "kb_entry", Some(id.to_string()))], now).await?;
-    tx.commit().await?;
-    Ok(())
+/// An entry as typed, trimmed and checked: 400 `invalid_entry` otherwise.
+fn checked_item(question: &str, answer: &str, keywords: String) -> Result<FaqItem, ApiError> {
+    kb::checked_item(question, answer, keywords).map_err(|e| ApiError::bad_request("invalid_entry", e.to_string()))
 }
 
 fn not_found() -> ApiError {
-    ApiError::not_found("kb_entry_not_found", "no FAQ entry with this id in your tenant")
+    kb::not_found().into()
 }
 
 #[utoipa::path(get, path = "/api/v1/kb", tag = "knowledge base", security(("bearer" = [])),
@@ -122,7 +76,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_owner()?;
     let item = body_item(&headers, body).await?;
-    let entry = create_entry(&state, caller.tenant, &caller.actor(), item).await?;
+    let entry = kb::create_entry(&*state.store, caller.tenant, &caller.actor(), item, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "entry": EntryView::from(entry) }))))
 }
 
@@ -139,7 +93,7 @@ async fn update(
     caller.require_owner()?;
     let id: KbEntryId = id.parse().map_err(|_| not_found())?;
     let item = body_item(&headers, body).await?;
-    let entry = update_entry(&state, caller.tenant, &caller.actor(), id, item).await?;
+    let entry = kb::update_entry(&*state.store, caller.tenant, &caller.actor(), id, item, state.clock.now()).await?;
     Ok(Json(json!({ "entry": EntryView::from(entry) })))
 }
 
@@ -149,6 +103,6 @@ async fn update(
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     caller.require_owner()?;
     let id: KbEntryId = id.parse().map_err(|_| not_found())?;
-    delete_entry(&state, caller.tenant, &caller.actor(), id).await?;
+    kb::delete_entry(&*state.store, caller.tenant, &caller.actor(), id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,8 +1,10 @@
 //! The owner API under `/api/v1`: bearer-token callers scoped to their tenant, JSON in and
 //! out, errors as `{"error", "detail"}`. It covers sessions and tokens, escalations,
 //! conversations, the FAQ, settings, users, contacts, sub-processors, data requests,
-//! analytics and the OpenAPI document. Part of the HTTP layer; some use cases still live
-//! here (to move into their domain modules, issue [3/10]).
+//! analytics and the OpenAPI document. Part of the HTTP layer: a thin adapter over the use
+//! cases in `auth`, `kb`, `tenants`, `users` and `owner::{desk, registry}`, whose
+//! `UseCaseError` becomes an `ApiError` (`From`). Contacts, data requests and analytics still
+//! hold some of their logic in their handlers.
 use axum::Router;
 use axum::body::Body;
 use axum::http::HeaderMap;

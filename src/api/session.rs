@@ -1,8 +1,6 @@
 //! `POST /api/v1/auth/login` (e-mail and password → a bearer token), `…/logout` (revokes the
 //! caller's token) and `…/revoke` (an owner revokes any token id of the tenant). Every login,
 //! good or bad, is audited and limited per (e-mail, client), per client and per e-mail.
-use std::net::IpAddr;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -11,20 +9,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::{Caller, Claims, Role};
+use super::auth::Caller;
 use super::read_json;
 use crate::app::AppState;
-use crate::audit::{self, AuditEntry};
+use crate::auth::{LoggedIn, Login, LoginError, MAX_TOKEN_TTL, authenticate, revoke_token};
 use crate::client_ip::ClientAddr;
-use crate::domain::TenantId;
 use crate::error::ApiError;
-use crate::login_limits::{LoginKeys, Verdict};
-use crate::users::{decoy_hash, verify_secret_off_thread};
-
-/// How long a token from a dashboard login lives.
-pub const LOGIN_TTL: chrono::Duration = chrono::Duration::hours(12);
-/// The longest lifetime `balas token issue` grants; a revocation is kept this long.
-pub const MAX_TOKEN_TTL: chrono::Duration = chrono::Duration::days(366);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,14 +26,14 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Login {
+struct LoginBody {
     /// The tenant's slug (or id).
     tenant: String,
     email: String,
     password: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login,
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, description = "token, token_type, expires_at, role"), (status = 400, description = "malformed JSON"),
         (status = 401, description = "invalid_credentials"), (status = 429, description = "too many attempts; see Retry-After")))]
 async fn login(
@@ -55,100 +45,33 @@ async fn login(
     if state.token_keys.is_none() {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "api_disabled", "BALAS_JWT_SECRET is not set"));
     }
-    let login: Login = read_json(&headers, body, r#"{"tenant": "…", "email": "…", "password": "…"}"#).await?;
-    let ok = authenticate(&state, client, &login.tenant, &login.email, &login.password).await?;
+    let body: LoginBody = read_json(&headers, body, r#"{"tenant": "…", "email": "…", "password": "…"}"#).await?;
+    let ok =
+        authenticate_http(&state, Login { client, tenant: &body.tenant, email: &body.email, password: &body.password })
+            .await?;
     Ok(Json(
         json!({ "token": ok.token, "token_type": "Bearer", "expires_at": ok.claims.expires_at(), "role": ok.claims.role }),
     ))
 }
 
-/// A successful login: the signed token and its claims.
-pub struct LoggedIn {
-    pub token: String,
-    pub claims: Claims,
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Invalid => ApiError::unauthorized("invalid_credentials", e.to_string()),
+            LoginError::Throttled(wait) => ApiError::too_many(e.to_string(), wait),
+            LoginError::Fault(cause) => ApiError::internal(cause),
+            LoginError::Store(e) => e.into(),
+        }
+    }
 }
 
-/// The login check shared by the API and the dashboard: the flood guard, the shared attempt
-/// counts (`login_limits`), the decoy hash for unknown tenants and users, and one audit row per
-/// attempt. The password is checked with no transaction open, so a login flood never holds the
-/// SQLite writer that ingest needs.
-pub async fn authenticate(
-    state: &AppState,
-    client: IpAddr,
-    tenant: &str,
-    email: &str,
-    password: &str,
-) -> Result<LoggedIn, ApiError> {
+/// `auth::authenticate` behind this process's login flood guard (the dashboard does the same).
+async fn authenticate_http(state: &AppState, login: Login<'_>) -> Result<LoggedIn, ApiError> {
     let Some(keys) = &state.token_keys else {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "api_disabled", "BALAS_JWT_SECRET is not set"));
     };
-    let invalid = || ApiError::unauthorized("invalid_credentials", "the tenant, e-mail or password is wrong");
-    let tenant = match tenant.parse::<TenantId>() {
-        Ok(id) => Some(id),
-        Err(_) => state.store.route_tenant(tenant.trim()).await?,
-    };
-    let email_index = state.keys.index.email(tenant.unwrap_or(TenantId(uuid::Uuid::nil())), email);
-    state.limits.login_flood(client)?;
-    let attempt = LoginKeys::new(&state.keys.index, &email_index, client);
-    match attempt.spend(&*state.store, state.clock.now()).await? {
-        Verdict::Refused { retry_after } => {
-            return Err(ApiError::too_many("too many login attempts; wait before trying again", retry_after));
-        }
-        Verdict::Go { slow: Some(wait) } => tokio::time::sleep(wait).await,
-        Verdict::Go { slow: None } => {}
-    }
-    let user = match tenant {
-        Some(id) => {
-            let mut read = state.store.begin_read(id).await?;
-            let found = match read.tenant().await? {
-                Some(_) => Some(read.user_by_email_index(&email_index).await?),
-                None => None,
-            };
-            read.commit().await?;
-            found.map(|user| (id, user))
-        }
-        None => None,
-    };
-    let Some((tenant_id, user)) = user else {
-        verify_secret_off_thread(password, decoy_hash()).await;
-        return Err(invalid());
-    };
-    let verdict = match &user {
-        None => {
-            verify_secret_off_thread(password, decoy_hash()).await;
-            Err("unknown_user")
-        }
-        Some(u) if !verify_secret_off_thread(password, &u.password_hash).await => Err("wrong_password"),
-        Some(u) if u.disabled_at.is_some() => Err("disabled"),
-        Some(u) => Role::parse(&u.role).ok_or("unknown_role"),
-    };
-    let subject = match &user {
-        Some(u) => ("user", Some(u.id.to_string())),
-        None => ("tenant", Some(tenant_id.to_string())),
-    };
-    let now = state.clock.now();
-    let (entry, answer) = match (verdict, &user) {
-        (Ok(role), Some(u)) => {
-            let claims = Claims::new(tenant_id, role, &format!("user:{}", u.id), LOGIN_TTL, now);
-            let token = keys.issue(&claims).map_err(ApiError::internal)?;
-            let entry = AuditEntry::new(format!("user:{}", u.id), "auth.login_succeeded", subject.0, subject.1)
-                .detail(json!({ "token": claims.jti }));
-            (entry, Ok(LoggedIn { token, claims }))
-        }
-        (verdict, _) => {
-            let why = verdict.err().unwrap_or("unknown_user");
-            let entry = AuditEntry::new("anonymous", "auth.login_failed", subject.0, subject.1)
-                .detail(json!({ "reason": why }));
-            (entry, Err(invalid()))
-        }
-    };
-    let mut tx = state.store.begin(tenant_id).await?;
-    audit::append(&mut *tx, vec![entry], now).await?;
-    tx.commit().await?;
-    if answer.is_ok() {
-        attempt.succeeded(&*state.store).await?;
-    }
-    answer
+    state.limits.login_flood(login.client)?;
+    Ok(authenticate(&*state.store, &state.keys, keys, &*state.clock, login).await?)
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
@@ -188,25 +111,8 @@ async fn revoke_id(
     jti: &str,
     until: chrono::DateTime<chrono::Utc>,
 ) -> Result<Json<Value>, ApiError> {
-    let fresh = revoke_token(state, caller.tenant, &caller.actor(), jti, until).await?;
+    let fresh = revoke_token(&*state.store, caller.tenant, &caller.actor(), jti, until, state.clock.now()).await?;
     Ok(Json(json!({ "token_id": jti, "revoked": true, "already_revoked": !fresh })))
-}
-
-/// Revokes a token id until `until`, audited naming `actor`; false when it was already revoked.
-pub async fn revoke_token(
-    state: &AppState,
-    tenant: TenantId,
-    actor: &str,
-    jti: &str,
-    until: chrono::DateTime<chrono::Utc>,
-) -> Result<bool, ApiError> {
-    let now = state.clock.now();
-    let mut tx = state.store.begin(tenant).await?;
-    let fresh = tx.revoke_token(jti, until, now).await?;
-    let entry = AuditEntry::new(actor, "token.revoked", "token", Some(jti.to_string()));
-    audit::append(&mut *tx, vec![entry], now).await?;
-    tx.commit().await?;
-    Ok(fresh)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -231,13 +137,7 @@ async fn set_pin(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only a user's login token has a PIN"));
     };
     let request: Pin = read_json(&headers, body, r#"{"pin": "1234"}"#).await?;
-    let pin_hash =
-        crate::users::hash_pin(&request.pin).await?.map_err(|e| ApiError::bad_request("invalid_pin", e.to_string()))?;
     let now = state.clock.now();
-    let mut tx = state.store.begin(caller.tenant).await?;
-    tx.set_staff_pin(user, &pin_hash, now).await?;
-    audit::append(&mut *tx, vec![AuditEntry::new(caller.actor(), "user.pin_set", "user", Some(user.to_string()))], now)
-        .await?;
-    tx.commit().await?;
+    crate::users::set_pin(&*state.store, caller.tenant, &caller.actor(), user, &request.pin, now).await?;
     Ok(StatusCode::NO_CONTENT)
 }

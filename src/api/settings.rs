@@ -5,18 +5,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
 use super::read_json;
 use crate::app::AppState;
-use crate::audit::{self, AuditEntry};
-use crate::domain::{OwnerId, Phone, TenantId};
+use crate::domain::{OwnerId, Phone};
 use crate::error::ApiError;
-use crate::owner::{OwnerContact, add_owner};
-use crate::store::StoreError;
+use crate::owner::{add_owner, registry};
 use crate::tenants::{self, TenantSettings};
 
 pub fn router() -> Router<AppState> {
@@ -24,23 +21,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/settings", get(read).patch(change))
         .route("/api/v1/owners", get(owners).post(add))
         .route("/api/v1/owners/{id}", delete(remove))
-}
-
-/// 403 for a tenant user's attempt at a limit only the operator sets (`balas tenant set`).
-fn operator_only(field: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "operator_only",
-        format!("{field} is set by the operator of this service and can be read but not changed here"),
-    )
-}
-
-/// A store refusal the caller can fix (validation) is a 400; anything else is ours.
-fn refused(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Config(why) => ApiError::bad_request("invalid_settings", why),
-        other => ApiError::internal(other),
-    }
 }
 
 #[utoipa::path(get, path = "/api/v1/settings", tag = "settings", security(("bearer" = [])),
@@ -70,79 +50,16 @@ async fn change(
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
     let patch: serde_json::Map<String, Value> = read_json(&headers, body, "an object of settings").await?;
-    let (name, slug, settings) = change_settings(&state, caller.tenant, &caller.actor(), patch).await?;
+    let (name, slug, settings) =
+        tenants::change_settings(&*state.store, caller.tenant, &caller.actor(), patch, state.clock.now()).await?;
     Ok(Json(json!({ "name": name, "slug": slug, "settings": settings })))
-}
-
-/// Merges a patch (any subset of the settings, and `name`) into `tenant`'s settings, refuses a
-/// change to an operator-only limit (403 `operator_only`, whoever the actor), checks
-/// them with `TenantSettings::validated` (400 `invalid_settings` naming what is wrong), stores
-/// them and audits `tenant.settings_changed` naming `actor`. Returns the name, slug and settings.
-pub async fn change_settings(
-    state: &AppState,
-    tenant: TenantId,
-    actor: &str,
-    mut patch: serde_json::Map<String, Value>,
-) -> Result<(String, String, TenantSettings), ApiError> {
-    let now = state.clock.now();
-    let mut tx = state.store.begin(tenant).await?;
-    let record = tx.tenant().await?.ok_or_else(|| ApiError::not_found("tenant_not_found", "the tenant is gone"))?;
-    let name = match patch.remove("name") {
-        Some(Value::String(n)) if !n.trim().is_empty() => n.trim().to_string(),
-        Some(_) => return Err(ApiError::bad_request("invalid_settings", "name must be a non-empty string")),
-        None => record.name.clone(),
-    };
-    let mut merged = serde_json::to_value(&record.settings).map_err(ApiError::internal)?;
-    for field in tenants::OPERATOR_ONLY {
-        // Sending back the stored value (a client echoing GET) changes nothing and is no attempt.
-        match patch.remove(*field) {
-            Some(value) if value != merged[*field] => return Err(operator_only(field)),
-            _ => {}
-        }
-    }
-    let changed: Vec<String> = patch.keys().cloned().collect();
-    for (key, value) in patch {
-        merged[key] = value;
-    }
-    let settings: TenantSettings =
-        serde_json::from_value(merged).map_err(|e| ApiError::bad_request("invalid_settings", e.to_string()))?;
-    let settings = settings.validated().map_err(refused)?;
-    tx.update_tenant_settings(&name, &settings).await?;
-    let entry = AuditEntry::new(actor, "tenant.settings_changed", "tenant", Some(tenant.to_string()))
-        .detail(json!({ "fields": changed, "name_changed": name != record.name }));
-    audit::append(&mut *tx, vec![entry], now).await?;
-    tx.commit().await?;
-    Ok((name, record.slug, settings))
-}
-
-#[derive(Debug, Serialize)]
-pub struct OwnerView {
-    pub id: OwnerId,
-    /// Masked, like everywhere else.
-    pub phone: Option<String>,
-    pub has_email: bool,
-    pub last_message_at: Option<DateTime<Utc>>,
-    pub window_closed: bool,
 }
 
 #[utoipa::path(get, path = "/api/v1/owners", tag = "settings", security(("bearer" = [])),
     responses((status = 200, description = "owner numbers, masked"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn owners(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
-    let mut tx = state.store.begin_read(caller.tenant).await?;
-    let key = tenants::data_key(&mut *tx, &state.keys).await?;
-    let mut views = Vec::new();
-    for owner in tx.owners().await? {
-        let contact = OwnerContact::open(&owner, &key)?;
-        views.push(OwnerView {
-            id: owner.id,
-            phone: contact.phone.map(|p| p.masked()),
-            has_email: contact.email.is_some(),
-            last_message_at: owner.last_inbound_at,
-            window_closed: owner.window_closed_at.is_some(),
-        });
-    }
-    tx.commit().await?;
+    let views = registry::list_owners(&*state.store, &state.keys, caller.tenant).await?;
     Ok(Json(json!({ "owners": views })))
 }
 
@@ -167,8 +84,7 @@ async fn add(
     let actor = caller.actor();
     let owner =
         add_owner(&*state.store, &state.keys, caller.tenant, &phone, new.email.as_deref(), &actor, state.clock.now())
-            .await
-            .map_err(refused)?;
+            .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": owner.id, "phone": phone.masked() }))))
 }
 
@@ -177,15 +93,7 @@ async fn add(
     responses((status = 204, description = "removed, with the messages exchanged with it"), (status = 404, description = "no such owner"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     caller.require_owner()?;
-    let not_found = || ApiError::not_found("owner_not_found", "no owner number with this id in your tenant");
-    let id: OwnerId = id.parse().map_err(|_| not_found())?;
-    let now = state.clock.now();
-    let mut tx = state.store.begin(caller.tenant).await?;
-    if !tx.delete_owner(id).await? {
-        return Err(not_found());
-    }
-    audit::append(&mut *tx, vec![AuditEntry::new(caller.actor(), "owner.removed", "owner", Some(id.to_string()))], now)
-        .await?;
-    tx.commit().await?;
+    let id: OwnerId = id.parse().map_err(|_| ApiError::from(registry::owner_not_found()))?;
+    registry::remove_owner(&*state.store, caller.tenant, &caller.actor(), id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

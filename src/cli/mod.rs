@@ -16,8 +16,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::api::auth::{Claims, Role, TokenKeys};
 use crate::audit as audit_log;
+use crate::auth::{Claims, MAX_TOKEN_TTL, Role, TokenKeys};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DatabaseArgs, KeyArgs, Keys};
 use crate::logging::{self, LogFormat};
@@ -221,7 +221,7 @@ fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
         "d" => chrono::Duration::days(n),
         _ => return Err("use a number with m, h or d, e.g. 30d".into()),
     };
-    if n <= 0 || ttl > crate::api::session::MAX_TOKEN_TTL {
+    if n <= 0 || ttl > MAX_TOKEN_TTL {
         return Err("the lifetime must be positive and at most 366 days".into());
     }
     Ok(ttl)
@@ -383,7 +383,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             let (store, _) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, &tenant).await?;
             let mut tx = store.begin(tenant.id).await?;
-            let fresh = tx.revoke_token(&token_id, now + crate::api::session::MAX_TOKEN_TTL, now).await?;
+            let fresh = tx.revoke_token(&token_id, now + MAX_TOKEN_TTL, now).await?;
             let entry = audit_log::AuditEntry::new("cli", "token.revoked", "token", Some(token_id.clone()));
             audit_log::append(&mut *tx, vec![entry], now).await?;
             tx.commit().await?;

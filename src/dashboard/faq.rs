@@ -1,5 +1,5 @@
 //! `GET|POST /dashboard/faq`, `POST /dashboard/faq/{id}` (save) and `…/{id}/delete`: the
-//! FAQ through the API's shared kb functions, audited `kb.created|updated|deleted` the same way.
+//! FAQ through the use cases in `crate::kb`, audited `kb.created|updated|deleted` the same way.
 //! Owners change it and staff only read it, as on `/api/v1/kb`.
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -12,10 +12,9 @@ use super::PageError;
 use super::form::{CheckedForm, Form};
 use super::layout::{Flash, flash_from_query, page};
 use super::session::{CSRF_FIELD, Session};
-use crate::api::kb::{checked_item, create_entry, delete_entry, update_entry};
 use crate::app::AppState;
 use crate::domain::KbEntryId;
-use crate::kb::FaqItem;
+use crate::kb::{self, FaqItem};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -93,8 +92,8 @@ async fn list(
 fn item_of(form: &Form) -> Result<Result<FaqItem, (FaqItem, String)>, PageError> {
     let (question, answer) = (form.required("question")?, form.required("answer")?);
     let keywords = form.get("keywords").unwrap_or("").trim().to_string();
-    Ok(checked_item(question, answer, keywords.clone())
-        .map_err(|e| (FaqItem { question: question.into(), answer: answer.into(), keywords }, e.detail)))
+    Ok(kb::checked_item(question, answer, keywords.clone())
+        .map_err(|e| (FaqItem { question: question.into(), answer: answer.into(), keywords }, e.to_string())))
 }
 
 /// Owner-only like `POST /api/v1/kb`; the CSRF check comes first, so a forged form is refused either way.
@@ -105,7 +104,7 @@ async fn create(
     session.require_owner()?;
     match item_of(&form)? {
         Ok(item) => {
-            create_entry(&state, session.caller.tenant, &session.actor(), item).await?;
+            kb::create_entry(&*state.store, session.caller.tenant, &session.actor(), item, state.clock.now()).await?;
             Ok(Redirect::to("/dashboard/faq?ok=saved").into_response())
         }
         Err((draft, why)) => {
@@ -127,7 +126,8 @@ async fn update(
     let id = parse_id(&id)?;
     match item_of(&form)? {
         Ok(item) => {
-            update_entry(&state, session.caller.tenant, &session.actor(), id, item).await?;
+            kb::update_entry(&*state.store, session.caller.tenant, &session.actor(), id, item, state.clock.now())
+                .await?;
             Ok(Redirect::to("/dashboard/faq?ok=saved").into_response())
         }
         Err((_, why)) => render(&state, &session, StatusCode::BAD_REQUEST, Some(Flash::Error(why)), None).await,
@@ -140,6 +140,6 @@ async fn remove(
     CheckedForm { session, .. }: CheckedForm,
 ) -> Result<Response, PageError> {
     session.require_owner()?;
-    delete_entry(&state, session.caller.tenant, &session.actor(), parse_id(&id)?).await?;
+    kb::delete_entry(&*state.store, session.caller.tenant, &session.actor(), parse_id(&id)?, state.clock.now()).await?;
     Ok(Redirect::to("/dashboard/faq?ok=deleted").into_response())
 }

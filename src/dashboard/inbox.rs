@@ -1,5 +1,5 @@
 //! `GET /dashboard` (open tickets), `GET /dashboard/tickets/{id}` (the conversation, read
-//! through the API's audited `read_conversation`), and `POST /dashboard/tickets/{id}/{action}`
+//! through the desk's audited `read_conversation`), and `POST /dashboard/tickets/{id}/{action}`
 //! (reply, takeover, handback, resolve through `tickets::apply`, like the API and WhatsApp).
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -12,13 +12,13 @@ use super::PageError;
 use super::form::CheckedForm;
 use super::layout::{age, flash_from_query, local, page};
 use super::session::{CSRF_FIELD, Session};
-use crate::api::auth::Role;
-use crate::api::conversations::read_conversation;
-use crate::api::escalations::{act_on_ticket, list_tickets};
 use crate::app::AppState;
+use crate::auth::Role;
 use crate::domain::EscalationId;
+use crate::owner::desk::{act_on_ticket, list_tickets, read_conversation};
 use crate::owner::texts::OwnerTexts;
 use crate::owner::tickets::Action;
+use crate::usecase::UseCaseError;
 
 /// The inbox shows this many open tickets, oldest business first.
 const INBOX_LIMIT: i64 = 200;
@@ -170,8 +170,8 @@ async fn act(
     let back = format!("/dashboard/tickets/{id}");
     match act_on_ticket(&state, &session.caller, &session.actor(), id, action).await {
         Ok(_) => Ok(Redirect::to(&format!("{back}?ok={verb}")).into_response()),
-        Err(e) if e.status == StatusCode::CONFLICT || e.status == StatusCode::BAD_REQUEST => {
-            Ok(Redirect::to(&format!("{back}?err={}", e.code)).into_response())
+        Err(UseCaseError::Conflict { code, .. } | UseCaseError::Invalid { code, .. }) => {
+            Ok(Redirect::to(&format!("{back}?err={code}")).into_response())
         }
         Err(e) => Err(e.into()),
     }

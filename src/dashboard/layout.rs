@@ -7,7 +7,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::i18n::Lang;
 use super::session::{CSRF_FIELD, Session};
-use crate::api::auth::Role;
+use crate::auth::Role;
 
 /// A one-line message above the page: good news or a refusal.
 pub enum Flash {

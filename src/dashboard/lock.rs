@@ -21,10 +21,9 @@ use super::i18n::Lang;
 use super::layout::{Flash, bare, flash_from_query, page};
 use super::login::cleared;
 use super::session::{self, CSRF_FIELD, LOCK_COOKIE, SESSION_COOKIE, Session};
-use crate::api::auth::{Claims, Role};
-use crate::api::session::revoke_token;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
+use crate::auth::{Claims, Role, revoke_token};
 use crate::domain::{TenantId, UserId};
 use crate::error::ApiError;
 use crate::users::{self, PinError};
@@ -116,7 +115,15 @@ async fn lock(State(state): State<AppState>, CheckedForm { session, .. }: Checke
         nonce: crate::crypto::random_token(),
     };
     let value = ticket.cookie_value(&state).ok_or_else(PageError::forbidden)?;
-    revoke_token(&state, caller.tenant, &session.actor(), &caller.token_id, caller.expires_at).await?;
+    revoke_token(
+        &*state.store,
+        caller.tenant,
+        &session.actor(),
+        &caller.token_id,
+        caller.expires_at,
+        state.clock.now(),
+    )
+    .await?;
     let now = state.clock.now();
     let mut tx = state.store.begin(caller.tenant).await?;
     let entry = AuditEntry::new(session.actor(), "auth.session_locked", "user", Some(user.to_string()))

@@ -1,5 +1,5 @@
 //! `GET|POST /dashboard/login` and `POST /dashboard/logout`. The login itself is the API's
-//! (`session::authenticate`: same audit rows, rate limits and decoy hashing); the form is
+//! (`auth::authenticate`: same audit rows, rate limits and decoy hashing); the form is
 //! guarded by a signed, short-lived cookie repeated in a hidden field.
 use axum::Router;
 use axum::body::Body;
@@ -15,10 +15,10 @@ use super::i18n::Lang;
 use super::layout::{Flash, bare};
 use super::lock::LockTicket;
 use super::session::{self, CSRF_FIELD, LOCK_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, Session};
-use crate::api::auth::Role;
-use crate::api::session::{LOGIN_TTL, authenticate, revoke_token};
 use crate::app::AppState;
+use crate::auth::{LOGIN_TTL, Login, LoginError, Role, authenticate, revoke_token};
 use crate::client_ip::ClientAddr;
+use crate::error::ApiError;
 
 /// How long a login form stays usable.
 const FORM_TTL_SECS: i64 = 3600;
@@ -99,17 +99,27 @@ async fn submit(
         return Err(PageError::csrf());
     }
     let (tenant, email, password) = (form.required("tenant")?, form.required("email")?, form.required("password")?);
-    let ok = match authenticate(&state, client, tenant, email, password).await {
+    let Some(tokens) = &state.token_keys else {
+        let off = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "api_disabled", "BALAS_JWT_SECRET is not set");
+        return Err(off.into());
+    };
+    let throttled = || {
+        let flash = Flash::Error(lang.t("login.throttled").into());
+        Ok(render(&state, lang, StatusCode::TOO_MANY_REQUESTS, Some(flash), tenant, email))
+    };
+    // The same flood guard as the API's login, before the attempt costs a write or a hash.
+    if state.limits.login_flood(client).is_err() {
+        return throttled();
+    }
+    let login = Login { client, tenant, email, password };
+    let ok = match authenticate(&*state.store, &state.keys, tokens, &*state.clock, login).await {
         Ok(ok) => ok,
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+        Err(LoginError::Invalid) => {
             let flash = Flash::Error(lang.t("login.wrong").into());
             return Ok(render(&state, lang, StatusCode::UNAUTHORIZED, Some(flash), tenant, email));
         }
-        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
-            let flash = Flash::Error(lang.t("login.throttled").into());
-            return Ok(render(&state, lang, StatusCode::TOO_MANY_REQUESTS, Some(flash), tenant, email));
-        }
-        Err(e) => return Err(e.into()),
+        Err(LoginError::Throttled(_)) => return throttled(),
+        Err(e) => return Err(ApiError::from(e).into()),
     };
     let home = if ok.claims.role == Role::Analytics { "/dashboard/analytics" } else { "/dashboard" };
     let mut response = Redirect::to(home).into_response();
@@ -137,7 +147,15 @@ async fn logout(
         (Ok(session), _) => {
             session.check_csrf(&form)?;
             let caller = &session.caller;
-            revoke_token(&state, caller.tenant, &session.actor(), &caller.token_id, caller.expires_at).await?;
+            revoke_token(
+                &*state.store,
+                caller.tenant,
+                &session.actor(),
+                &caller.token_id,
+                caller.expires_at,
+                state.clock.now(),
+            )
+            .await?;
         }
         (Err(_), Some(lock)) => {
             if !session::same(form.get(CSRF_FIELD), lock.csrf(&state).as_deref()) {

@@ -1,6 +1,7 @@
 //! The owner dashboard under `/dashboard`: server-rendered HTML (maud, escaped at compile
-//! time), no JavaScript, Bahasa Indonesia first with English on `?lang=en`. It reuses the API's
-//! shared functions, so logins, ticket moves, FAQ edits and settings audit exactly like the API.
+//! time), no JavaScript, Bahasa Indonesia first with English on `?lang=en`. It calls the same
+//! use cases as the API (`auth`, `kb`, `tenants`, `owner::desk`), never the `api` module, so
+//! logins, ticket moves, FAQ edits and settings audit exactly like the API.
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};

@@ -107,3 +107,9 @@ impl From<crate::store::StoreError> for PageError {
         ApiError::from(e).into()
     }
 }
+
+impl From<crate::usecase::UseCaseError> for PageError {
+    fn from(e: crate::usecase::UseCaseError) -> Self {
+        ApiError::from(e).into()
+    }
+}

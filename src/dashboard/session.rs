@@ -1,6 +1,6 @@
 //! The dashboard session: the login JWT in an `HttpOnly; SameSite=Strict; Path=/dashboard`
-//! cookie (also `Secure` behind an https public URL), checked by the API's own `Caller`
-//! code, so revocation by jti and disabled users end it at once. CSRF tokens and the lock
+//! cookie (also `Secure` behind an https public URL), checked by the API's own token check
+//! (`AppState::caller`), so revocation by jti and disabled users end it at once. CSRF tokens and the lock
 //! cookie are HMACs under a key derived from the JWT secret, compared in constant time.
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -13,8 +13,8 @@ use subtle::ConstantTimeEq;
 use super::PageError;
 use super::form::Form;
 use super::i18n::Lang;
-use crate::api::auth::{Caller, Role};
 use crate::app::AppState;
+use crate::auth::{Caller, Role};
 use crate::domain::UserId;
 
 pub const SESSION_COOKIE: &str = "balas_session";
@@ -128,7 +128,7 @@ impl FromRequestParts<AppState> for Session {
             }
         };
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(elsewhere()) };
-        let caller = match Caller::from_token(state, token).await {
+        let caller = match state.caller(token).await {
             Ok(caller) => caller,
             Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => return Err(e.into()),
             Err(e) if e.status.is_server_error() => return Err(e.into()),

@@ -1,5 +1,5 @@
 //! `GET|POST /dashboard/settings` (owners): the common settings, checked and saved by the
-//! API's `change_settings` (the same validation and `tenant.settings_changed` audit as PATCH);
+//! `tenants::change_settings` (the same validation and `tenant.settings_changed` audit as PATCH);
 //! operator-only limits are shown, not offered as inputs.
 use axum::Router;
 use axum::extract::{RawQuery, State};
@@ -13,9 +13,9 @@ use super::PageError;
 use super::form::CheckedForm;
 use super::layout::{Flash, flash_from_query, page};
 use super::session::{CSRF_FIELD, Session};
-use crate::api::settings::change_settings;
 use crate::app::AppState;
-use crate::tenants::OPERATOR_ONLY;
+use crate::tenants::{self, OPERATOR_ONLY};
+use crate::usecase::UseCaseError;
 
 /// Free-text settings the form edits, in the order shown.
 const TEXT_FIELDS: &[&str] = &[
@@ -166,10 +166,11 @@ async fn save(
     if patch.is_empty() {
         return Ok(Redirect::to("/dashboard/settings?ok=saved").into_response());
     }
-    match change_settings(&state, session.caller.tenant, &session.actor(), patch).await {
+    let now = state.clock.now();
+    match tenants::change_settings(&*state.store, session.caller.tenant, &session.actor(), patch, now).await {
         Ok(_) => Ok(Redirect::to("/dashboard/settings?ok=saved").into_response()),
-        Err(e) if e.status == StatusCode::BAD_REQUEST => {
-            Ok(render(&session, StatusCode::BAD_REQUEST, Some(Flash::Error(e.detail)), &typed))
+        Err(UseCaseError::Invalid { detail, .. }) => {
+            Ok(render(&session, StatusCode::BAD_REQUEST, Some(Flash::Error(detail)), &typed))
         }
         Err(e) => Err(e.into()),
     }

@@ -3,6 +3,7 @@
 //! (or through the API); every move goes through the conversation state machine.
 pub mod commands;
 pub mod deliver;
+pub mod desk;
 pub mod digest;
 pub mod email;
 pub mod inbox;

@@ -8,8 +8,9 @@ use crate::audit::{self, AuditEntry};
 use crate::config::Keys;
 use crate::crypto::DataKey;
 use crate::domain::{CustomerIdentity, OwnerId, Phone, TenantId};
-use crate::store::{IdentityIndex, OwnerRecord, Store, StoreError, StoreResult, TenantTx};
+use crate::store::{IdentityIndex, OwnerRecord, Store, StoreResult, TenantTx};
 use crate::tenants;
+use crate::usecase::{UseCaseError, UseCaseResult};
 
 /// An owner's decrypted contact details.
 #[derive(Clone)]
@@ -26,6 +27,7 @@ impl OwnerContact {
 }
 
 /// Registers an owner number (and optionally an e-mail) for a tenant; audited without either.
+/// A bad e-mail or a number already registered is `invalid_settings`.
 pub async fn add_owner(
     store: &dyn Store,
     keys: &Keys,
@@ -34,10 +36,10 @@ pub async fn add_owner(
     email: Option<&str>,
     actor: &str,
     now: DateTime<Utc>,
-) -> StoreResult<OwnerRecord> {
+) -> UseCaseResult<OwnerRecord> {
     let email = email.map(str::trim).filter(|e| !e.is_empty());
     if email.is_some_and(|e| e.parse::<lettre::Address>().is_err()) {
-        return Err(StoreError::Config("the owner e-mail address is not valid".into()));
+        return Err(UseCaseError::invalid("invalid_settings", "the owner e-mail address is not valid"));
     }
     let mut tx = store.begin(tenant).await?;
     let key = tenants::data_key(&mut *tx, keys).await?;
@@ -55,13 +57,65 @@ pub async fn add_owner(
         created_at: now,
     };
     if !tx.insert_owner(&owner).await? {
-        return Err(StoreError::Config("this number is already an owner number of the tenant".into()));
+        return Err(UseCaseError::invalid("invalid_settings", "this number is already an owner number of the tenant"));
     }
     let entry = AuditEntry::new(actor, "owner.added", "owner", Some(owner.id.to_string()))
         .detail(json!({ "email": email.is_some() }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
     Ok(owner)
+}
+
+/// An owner number as the owner's tools show it: masked, no e-mail address.
+#[derive(Debug, serde::Serialize)]
+pub struct OwnerView {
+    pub id: OwnerId,
+    /// Masked, like everywhere else.
+    pub phone: Option<String>,
+    pub has_email: bool,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub window_closed: bool,
+}
+
+/// The tenant's owner numbers, masked.
+pub async fn list_owners(store: &dyn Store, keys: &Keys, tenant: TenantId) -> UseCaseResult<Vec<OwnerView>> {
+    let mut tx = store.begin_read(tenant).await?;
+    let key = tenants::data_key(&mut *tx, keys).await?;
+    let mut views = Vec::new();
+    for owner in tx.owners().await? {
+        let contact = OwnerContact::open(&owner, &key)?;
+        views.push(OwnerView {
+            id: owner.id,
+            phone: contact.phone.map(|p| p.masked()),
+            has_email: contact.email.is_some(),
+            last_message_at: owner.last_inbound_at,
+            window_closed: owner.window_closed_at.is_some(),
+        });
+    }
+    tx.commit().await?;
+    Ok(views)
+}
+
+/// No owner number with this id in the tenant (also for an id that does not parse).
+pub fn owner_not_found() -> UseCaseError {
+    UseCaseError::not_found("owner_not_found", "no owner number with this id in your tenant")
+}
+
+/// Removes an owner number, with the messages exchanged with it; audited `owner.removed`.
+pub async fn remove_owner(
+    store: &dyn Store,
+    tenant: TenantId,
+    actor: &str,
+    id: OwnerId,
+    now: DateTime<Utc>,
+) -> UseCaseResult<()> {
+    let mut tx = store.begin(tenant).await?;
+    if !tx.delete_owner(id).await? {
+        return Err(owner_not_found());
+    }
+    audit::append(&mut *tx, vec![AuditEntry::new(actor, "owner.removed", "owner", Some(id.to_string()))], now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The owner who sent a message, if the sender is one (BSUID first, then phone).

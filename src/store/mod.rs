@@ -47,8 +47,12 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data could not be decrypted: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
+    /// A configuration error: a setting or key that is missing or malformed.
     #[error("{0}")]
     Config(String),
+    /// A broken invariant: a row that must exist is gone, or a value could not be encoded.
+    #[error("{0}")]
+    Invariant(String),
     /// The channel's route is gone (its business was cancelled) since it was loaded.
     #[error("the channel is no longer routed")]
     ChannelGone,

@@ -1,9 +1,12 @@
 //! The layer check: below the HTTP layer, no file may import `crate::app` (the `AppState`) or
 //! `crate::api` (its handlers and `ApiError` use cases). See "The layers" in README.md.
 //!
-//! `KNOWN_OFFENDERS` is what the redesign ([3/10]) has not cleared yet. It may only shrink:
-//! a file not on it that imports the HTTP layer fails the test, and so does a listed file that
-//! no longer does (remove it from the list). The list must reach empty in [3/10].
+//! A second check: the dashboard and the CLI are adapters over the domain use cases, so they
+//! never import `crate::api` (only `cli/serve.rs`, which starts the server, may).
+//!
+//! `KNOWN_OFFENDERS` and `KNOWN_API_IMPORTERS` held what the redesign ([3/10]) had not cleared;
+//! both are empty now and must stay so. A file that imports the layer fails the test, and so
+//! would a listed file that no longer does.
 use std::path::{Path, PathBuf};
 
 /// The HTTP layer and what starts the server: these may use `AppState` and `api`.
@@ -23,7 +26,14 @@ const HTTP_LAYER: &[&str] = &[
 ];
 
 /// Lower-layer files that still import `crate::app` or `crate::api`; only ever remove entries.
-const KNOWN_OFFENDERS: &[&str] = &["src/cli/mod.rs", "src/users.rs"];
+const KNOWN_OFFENDERS: &[&str] = &[];
+
+/// Adapters that must not import `crate::api`, and the one that may (it starts the server).
+const API_FREE: &[&str] = &["src/dashboard/", "src/cli/"];
+const API_ALLOWED: &[&str] = &["src/cli/serve.rs"];
+
+/// Dashboard and CLI files that still import `crate::api`; only ever remove entries.
+const KNOWN_API_IMPORTERS: &[&str] = &[];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("src/ is readable") {
@@ -39,9 +49,14 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Whether `source` names `crate::app` or `crate::api`, directly (`crate::app::X`) or in a
 /// grouped import (`use crate::{app::X, …}`); comment lines do not count.
 fn imports_http_layer(source: &str) -> bool {
+    imports_any(source, &["app", "api"])
+}
+
+/// Whether `source` names `crate::<m>` for one of `modules`, directly or in a grouped import.
+fn imports_any(source: &str, modules: &[&str]) -> bool {
     let code: Vec<&str> = source.lines().filter(|line| !line.trim_start().starts_with("//")).collect();
     let code = code.join("\n");
-    let is_layer = |name: &str| name == "app" || name == "api";
+    let is_layer = |name: &str| modules.contains(&name);
     // The identifier right after `crate::` (empty for a grouped import).
     let direct = code.match_indices("crate::").any(|(at, _)| {
         let rest = &code[at + "crate::".len()..];
@@ -66,33 +81,52 @@ fn imports_http_layer(source: &str) -> bool {
     direct || grouped
 }
 
-#[test]
-fn lower_layers_do_not_import_the_http_layer() {
+/// Files under `src/` (relative, `/`-separated) for which `offends` holds, sorted.
+fn offenders(offends: impl Fn(&str, &str) -> bool) -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     rust_files(&root.join("src"), &mut files);
-    let mut offenders: Vec<String> = files
+    let mut found: Vec<String> = files
         .iter()
         .filter_map(|path| {
             let relative = path.strip_prefix(root).expect("under the crate").to_string_lossy().replace('\\', "/");
-            let http = HTTP_LAYER
-                .iter()
-                .any(|allowed| relative == *allowed || allowed.ends_with('/') && relative.starts_with(allowed));
             let source = std::fs::read_to_string(path).expect("a readable source file");
-            (!http && imports_http_layer(&source)).then_some(relative)
+            offends(&relative, &source).then_some(relative)
         })
         .collect();
-    offenders.sort();
-    let new: Vec<&String> = offenders.iter().filter(|f| !KNOWN_OFFENDERS.contains(&f.as_str())).collect();
-    let cleared: Vec<&&str> = KNOWN_OFFENDERS.iter().filter(|f| !offenders.iter().any(|o| o == **f)).collect();
+    found.sort();
+    found
+}
+
+fn within(relative: &str, places: &[&str]) -> bool {
+    places.iter().any(|p| relative == *p || p.ends_with('/') && relative.starts_with(p))
+}
+
+/// Fails naming new offenders and listed files that no longer offend.
+fn ratchet(what: &str, offenders: &[String], known: &[&str]) {
+    let new: Vec<&String> = offenders.iter().filter(|f| !known.contains(&f.as_str())).collect();
+    let cleared: Vec<&&str> = known.iter().filter(|f| !offenders.iter().any(|o| o == **f)).collect();
     assert!(
         new.is_empty() && cleared.is_empty(),
-        "{} files below the HTTP layer import crate::app or crate::api (known: {}).\n\
+        "{} files {what} (known: {}).\n\
          New offenders (import from a lower layer instead): {new:?}\n\
-         No longer offending (remove them from KNOWN_OFFENDERS): {cleared:?}",
+         No longer offending (remove them from the known list): {cleared:?}",
         offenders.len(),
-        KNOWN_OFFENDERS.len(),
+        known.len(),
     );
+}
+
+#[test]
+fn lower_layers_do_not_import_the_http_layer() {
+    let found = offenders(|file, source| !within(file, HTTP_LAYER) && imports_http_layer(source));
+    ratchet("below the HTTP layer import crate::app or crate::api", &found, KNOWN_OFFENDERS);
+}
+
+#[test]
+fn the_dashboard_and_the_cli_do_not_import_the_api() {
+    let found =
+        offenders(|file, source| within(file, API_FREE) && !within(file, API_ALLOWED) && imports_any(source, &["api"]));
+    ratchet("in dashboard/ or cli/ import crate::api", &found, KNOWN_API_IMPORTERS);
 }
 
 #[test]
@@ -105,4 +139,6 @@ fn the_import_scan_sees_each_form() {
     assert!(!imports_http_layer("use crate::apis::X;\nuse crate::application::Y;\n"));
     assert!(!imports_http_layer("use crate::{store::{app, api}, tenants};\n"));
     assert!(!imports_http_layer("// see crate::app::AppState\n"));
+    assert!(imports_any("use crate::api::kb::create_entry;\n", &["api"]));
+    assert!(!imports_any("use crate::app::AppState;\n", &["api"]));
 }

@@ -1,0 +1,211 @@
+//! The owner's desk, shared by the API and the dashboard: the tenant's tickets listed
+//! (customers masked, the read audited), one action taken on a ticket through `tickets::apply`,
+//! and one conversation read with its messages (audited).
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use super::notify::label_of;
+use super::{Action, ActionError, tickets};
+use crate::audit::{self, AuditEntry};
+use crate::auth::Caller;
+use crate::core::Core;
+use crate::domain::{ContactId, ConversationId, ConversationState, EscalationId, MessageId};
+use crate::store::{ConversationRecord, EscalationRecord, TenantTx};
+use crate::usecase::{UseCaseError, UseCaseResult};
+
+/// A ticket as the owner's tools show it: the customer masked, no message content.
+#[derive(Debug, Serialize)]
+pub struct TicketView {
+    pub id: EscalationId,
+    pub number: i32,
+    pub status: String,
+    pub reason: String,
+    pub conversation_id: ConversationId,
+    /// Name and masked number (or username).
+    pub customer: String,
+    pub has_suggested_reply: bool,
+    pub opened_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<String>,
+}
+
+async fn view(state: &Core, tx: &mut dyn TenantTx, t: EscalationRecord) -> UseCaseResult<TicketView> {
+    let customer = label_of(state, tx, t.contact_id).await?;
+    Ok(TicketView {
+        id: t.id,
+        number: t.number,
+        status: t.status,
+        reason: t.reason,
+        conversation_id: t.conversation_id,
+        customer,
+        has_suggested_reply: t.draft_enc.is_some(),
+        opened_at: t.opened_at,
+        answered_at: t.answered_at,
+        closed_at: t.closed_at,
+        closed_by: t.closed_by,
+    })
+}
+
+/// No escalation with this id in the tenant (also for an id that does not parse).
+pub fn not_found() -> UseCaseError {
+    UseCaseError::not_found("escalation_not_found", "no escalation with this id in your tenant")
+}
+
+/// The tenant's tickets with customers masked; the read is audited naming `actor`.
+pub async fn list_tickets(
+    state: &Core,
+    caller: &Caller,
+    actor: &str,
+    open_only: bool,
+    limit: i64,
+) -> UseCaseResult<Vec<TicketView>> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    let mut views = Vec::new();
+    for ticket in tx.escalations(open_only, limit).await? {
+        views.push(view(state, &mut *tx, ticket).await?);
+    }
+    // Customer names are personal data: the read is audited, naming the reader.
+    let entry = AuditEntry::new(actor, "escalation.listed", "tenant", Some(caller.tenant.to_string()))
+        .detail(json!({ "count": views.len(), "token": caller.token_id }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(views)
+}
+
+/// A ticket after an action taken through `act_on_ticket`.
+pub struct Acted {
+    pub ticket: TicketView,
+    pub state: ConversationState,
+    pub messages: Vec<MessageId>,
+}
+
+/// One action on a ticket of the caller's tenant through `tickets::apply` (the state machine
+/// and its audit trail, naming `actor`); wakes the workers for any message it queued.
+pub async fn act_on_ticket(
+    state: &Core,
+    caller: &Caller,
+    actor: &str,
+    id: EscalationId,
+    action: Action,
+) -> UseCaseResult<Acted> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    let ticket = tx.lock_escalation(id).await?.ok_or_else(not_found)?;
+    let applied = tickets::apply(state, &mut *tx, ticket, action, actor, now).await.map_err(refusal)?;
+    audit::append(&mut *tx, applied.trail, now).await?;
+    let ticket = view(state, &mut *tx, applied.ticket).await?;
+    tx.commit().await?;
+    state.work_queued();
+    Ok(Acted { ticket, state: applied.state, messages: applied.messages })
+}
+
+/// A refused action by kind: an empty reply is invalid, a store error our fault, the rest a
+/// conflict with the ticket's or conversation's state.
+pub fn refusal(e: ActionError) -> UseCaseError {
+    match e {
+        ActionError::Store(inner) => UseCaseError::Fault(inner.to_string()),
+        ActionError::EmptyText => UseCaseError::invalid(e.code(), e.to_string()),
+        e => UseCaseError::conflict(e.code(), e.to_string()),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConversationView {
+    pub id: ConversationId,
+    pub contact_id: ContactId,
+    pub state: String,
+    pub escalation_reason: Option<String>,
+    /// Name and masked number (or username).
+    pub customer: String,
+    /// A WhatsApp group's conversation: everyone in the group reads what is sent here.
+    pub in_group: bool,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    pub window_closed: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub direction: String,
+    pub author: String,
+    pub kind: String,
+    pub text: Option<String>,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A conversation as the owner's tools show it: the customer masked, no message content.
+pub async fn conversation_view(
+    state: &Core,
+    tx: &mut dyn TenantTx,
+    c: ConversationRecord,
+) -> UseCaseResult<ConversationView> {
+    let customer = label_of(state, tx, c.contact_id).await?;
+    let in_group = crate::chats::is_group(&c);
+    Ok(ConversationView {
+        id: c.id,
+        contact_id: c.contact_id,
+        state: c.state,
+        escalation_reason: c.escalation_reason,
+        customer,
+        in_group,
+        last_inbound_at: c.last_inbound_at,
+        window_closed: c.window_closed_at.is_some(),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    })
+}
+
+/// No conversation with this id in the tenant (also for an id that does not parse).
+pub fn conversation_not_found() -> UseCaseError {
+    UseCaseError::not_found("conversation_not_found", "no conversation with this id in your tenant")
+}
+
+/// A conversation, its open ticket and its latest 200 messages decrypted (oldest first).
+pub struct ConversationRead {
+    pub conversation: ConversationView,
+    pub open_ticket: Option<EscalationRecord>,
+    pub messages: Vec<MessageView>,
+}
+
+/// Reads one conversation of the caller's tenant with its messages decrypted; the read is
+/// audited as `conversation.read` naming `actor`, for the API and the dashboard alike.
+pub async fn read_conversation(
+    state: &Core,
+    caller: &Caller,
+    actor: &str,
+    id: ConversationId,
+) -> UseCaseResult<ConversationRead> {
+    let fault = |e: crate::crypto::CryptoError| UseCaseError::Fault(e.to_string());
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    let conversation = tx.conversation(id).await?.ok_or_else(conversation_not_found)?;
+    let contact = tx.contact(conversation.contact_id).await?.ok_or_else(conversation_not_found)?;
+    let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(fault)?;
+    let mut messages = Vec::new();
+    for m in tx.recent_messages(id, 200).await? {
+        let text = key.decrypt_opt(m.body_enc.as_deref()).map_err(fault)?;
+        messages.push(MessageView {
+            id: m.id,
+            direction: m.direction,
+            author: m.author,
+            kind: m.kind,
+            text,
+            status: m.status,
+            created_at: m.created_at,
+        });
+    }
+    let open_ticket = tx.open_escalation(id).await?;
+    let conversation = conversation_view(state, &mut *tx, conversation).await?;
+    // Reading message content is audited, naming the reader.
+    let entry = AuditEntry::new(actor, "conversation.read", "conversation", Some(id.to_string()))
+        .detail(json!({ "messages": messages.len(), "token": caller.token_id }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(ConversationRead { conversation, open_ticket, messages })
+}
