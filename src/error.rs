@@ -105,4 +105,12 @@ mod tests {
         let fault = ApiError::from(UseCaseError::Fault("the password could not be hashed".into()));
         assert_eq!(fault.code, "internal_error", "the cause stays in the log");
     }
+
+    #[test]
+    fn a_broken_store_invariant_is_a_500_never_a_4xx() {
+        let direct = ApiError::from(StoreError::Invariant("open conversation vanished during insert".into()));
+        assert_eq!((direct.status, direct.code), (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"));
+        let config = ApiError::from(StoreError::Config("BALAS_AUDIT_KEY is not configured".into()));
+        assert_eq!(config.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

@@ -124,7 +124,7 @@ pub async fn ingest(
         // Its own task: a sender hanging up must not cancel a transaction others wait on.
         tokio::spawn(run_committer(committers.clone(), tenant));
     }
-    committed.await.map_err(|_| StoreError::Config("the ingest committer stopped before committing".into()))?
+    committed.await.map_err(|_| StoreError::Invariant("the ingest committer stopped before committing".into()))?
 }
 
 async fn run_committer(committers: Committers, tenant: TenantId) {
@@ -203,7 +203,7 @@ impl Failed {
     fn fail(self) {
         tracing::error!(reason = %self.reason, webhooks = self.batch.len(), "ingest batch failed: the database could not be reached or read");
         for submission in self.batch {
-            let _ = submission.done.send(Err(StoreError::Config(format!("ingest failed: {}", self.reason))));
+            let _ = submission.done.send(Err(StoreError::Invariant(format!("ingest failed: {}", self.reason))));
         }
     }
 }

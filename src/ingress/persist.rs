@@ -57,7 +57,7 @@ pub async fn ingest_together(
     let mut run = Vec::new();
     for (webhook, (channel, events)) in webhooks.iter().enumerate() {
         if channel.tenant_id != tenant {
-            return Err(StoreError::Config("a shared ingest transaction mixed tenants".into()));
+            return Err(StoreError::Invariant("a shared ingest transaction mixed tenants".into()));
         }
         for event in events.iter() {
             if let InboundEvent::Message(m) = event {
@@ -377,7 +377,7 @@ impl Batch<'_> {
         }
         // A concurrent transaction opened it first and has committed, so it is visible now.
         let open = tx.open_conversation(self.channel.id, contact.id, &chat.index).await?;
-        open.map(|c| c.id).ok_or_else(|| StoreError::Config("open conversation vanished during insert".into()))
+        open.map(|c| c.id).ok_or_else(|| StoreError::Invariant("open conversation vanished during insert".into()))
     }
 
     async fn status(&mut self, tx: &mut dyn TenantTx, s: &StatusUpdate) -> StoreResult<()> {

@@ -123,7 +123,7 @@ pub async fn escalate(
         return Ok((None, Vec::new()));
     }
     let contact =
-        tx.contact(conversation.contact_id).await?.ok_or_else(|| StoreError::Config("contact missing".into()))?;
+        tx.contact(conversation.contact_id).await?.ok_or_else(|| StoreError::Invariant("contact missing".into()))?;
     let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
     let ticket = EscalationRecord {
         id: EscalationId::new(),

@@ -23,7 +23,7 @@ pub async fn open(
     {
         return Ok((existing, None));
     }
-    let tenant = tx.tenant().await?.ok_or_else(|| StoreError::Config("the tenant is gone".into()))?;
+    let tenant = tx.tenant().await?.ok_or_else(|| StoreError::Invariant("the tenant is gone".into()))?;
     let s = &tenant.settings;
     let request = DsarRecord {
         id: DsarId::new(),
