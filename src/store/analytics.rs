@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{EscalationRecord, StoreResult};
+use super::{EscalationRecord, StoreResult, TenantScoped};
 use crate::domain::{ContactId, ConversationId, EscalationId, MessageId};
 
 /// The prefix of the day metrics that hold the bot's first-response histogram.
@@ -61,7 +61,7 @@ impl From<&EscalationRecord> for TicketFact {
 }
 
 #[async_trait]
-pub trait AnalyticsOps: Send {
+pub trait AnalyticsOps: TenantScoped + Send {
     /// Where the rollup has got to; `None` before its first run.
     async fn analytics_rolled_through(&mut self) -> StoreResult<Option<DateTime<Utc>>>;
     /// The same, with the tenant's rollup state locked until commit: passes of one tenant

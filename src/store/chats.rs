@@ -2,11 +2,11 @@
 //! of `TenantTx` like `ReportingOps`. The caller decrypts; the store only lists and marks.
 use async_trait::async_trait;
 
-use super::StoreResult;
+use super::{StoreResult, TenantScoped};
 use crate::domain::ConversationId;
 
 #[async_trait]
-pub trait ChatOps: Send {
+pub trait ChatOps: TenantScoped + Send {
     /// Conversations still waiting for their chat review, at most `limit`.
     async fn chat_reviews(&mut self, limit: i64) -> StoreResult<Vec<ConversationId>>;
     /// The sealed metadata of each of a conversation's customer messages (`None`: none, so the

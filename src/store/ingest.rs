@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{ContactRecord, ConversationRecord, JobRecord, MessageRecord, StoreResult};
+use super::{ContactRecord, ConversationRecord, JobRecord, MessageRecord, StoreResult, TenantScoped};
 use crate::domain::{ChannelId, ContactId, ConversationId, MessageId};
 
 /// Rows per multi-row statement: well under SQLite's and PostgreSQL's bind limits.
@@ -19,7 +19,7 @@ pub struct InboundTouch {
 }
 
 #[async_trait]
-pub trait IngestOps: Send {
+pub trait IngestOps: TenantScoped + Send {
     /// Which of these provider message ids the channel has stored already.
     async fn stored_provider_ids(&mut self, channel: ChannelId, ids: &[&str]) -> StoreResult<Vec<String>>;
     /// Contacts holding any of these blind indexes.

@@ -23,21 +23,49 @@ mod reporting_sql;
 mod analytics_sql;
 #[macro_use]
 mod chats_sql;
+#[macro_use]
+mod tenant_sql;
+#[macro_use]
+mod kb_sql;
+#[macro_use]
+mod users_sql;
+#[macro_use]
+mod conversations_sql;
+#[macro_use]
+mod jobs_sql;
+#[macro_use]
+mod owners_sql;
+#[macro_use]
+mod audit_sql;
 mod analytics;
+mod audit;
 mod chats;
+mod conversations;
 mod ingest;
+mod jobs;
+mod kb;
+mod owners;
 pub mod postgres;
 mod privacy;
 mod records;
 mod reporting;
 pub mod sqlite;
+mod tenant;
+mod users;
 
 pub use analytics::*;
+pub use audit::*;
 pub use chats::*;
+pub use conversations::*;
 pub use ingest::*;
+pub use jobs::*;
+pub use kb::*;
+pub use owners::*;
 pub use privacy::*;
 pub use records::*;
 pub use reporting::*;
+pub use tenant::*;
+pub use users::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -199,10 +227,33 @@ pub trait Store: Send + Sync {
     async fn close(&self);
 }
 
-/// One transaction in one tenant's scope. Dropping it without `commit` rolls back.
-#[async_trait]
-pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + IngestOps + ChatOps + Send {
+/// The tenant a transaction is scoped to: every aggregate trait extends it, so a use case that
+/// names only `JobOps` can still stamp its rows with the tenant.
+pub trait TenantScoped: Send {
     fn tenant_id(&self) -> TenantId;
+}
+
+/// One transaction in one tenant's scope. Dropping it without `commit` rolls back. Its own
+/// methods end or mark the transaction; the operations are the aggregate traits it joins,
+/// and a use case takes the narrowest of them it needs (`&mut dyn JobOps`, or a generic
+/// over two or three), which a `&mut dyn TenantTx` coerces to.
+#[async_trait]
+pub trait TenantTx:
+    TenantOps
+    + KbOps
+    + UserOps
+    + ConversationOps
+    + JobOps
+    + OwnerOps
+    + AuditOps
+    + PrivacyOps
+    + ReportingOps
+    + AnalyticsOps
+    + IngestOps
+    + ChatOps
+    + TenantScoped
+    + Send
+{
     async fn commit(self: Box<Self>) -> StoreResult<()>;
     /// Marks a point the transaction can return to; rolling back returns to the latest mark.
     async fn savepoint(&mut self) -> StoreResult<()>;
@@ -210,204 +261,4 @@ pub trait TenantTx: PrivacyOps + ReportingOps + AnalyticsOps + IngestOps + ChatO
     async fn rollback_to_savepoint(&mut self) -> StoreResult<()>;
     /// Keeps what was done since `savepoint` and forgets the mark (no nesting builds up).
     async fn release_savepoint(&mut self) -> StoreResult<()>;
-
-    async fn insert_tenant(&mut self, tenant: &TenantRecord) -> StoreResult<()>;
-    async fn update_tenant_settings(
-        &mut self,
-        name: &str,
-        settings: &crate::tenants::TenantSettings,
-    ) -> StoreResult<()>;
-    async fn tenant(&mut self) -> StoreResult<Option<TenantRecord>>;
-
-    async fn insert_channel(&mut self, channel: &ChannelRecord) -> StoreResult<()>;
-    async fn channel(&mut self, id: ChannelId) -> StoreResult<Option<ChannelRecord>>;
-    /// The distinct providers of the tenant's channels (no secrets), for the subprocessor list.
-    async fn channel_providers(&mut self) -> StoreResult<Vec<String>>;
-
-    async fn insert_kb_entry(&mut self, entry: &KbEntry) -> StoreResult<()>;
-    async fn kb_entries(&mut self) -> StoreResult<Vec<KbEntry>>;
-    /// Rewrites an entry's question, answer and keywords; false when there is no such entry.
-    async fn update_kb_entry(&mut self, entry: &KbEntry) -> StoreResult<bool>;
-    async fn delete_kb_entry(&mut self, id: KbEntryId) -> StoreResult<bool>;
-    /// Deletes every FAQ entry of the tenant; returns how many there were.
-    async fn clear_kb_entries(&mut self) -> StoreResult<u64>;
-
-    async fn contact_by_index(&mut self, index: IdentityIndex<'_>) -> StoreResult<Option<ContactRecord>>;
-    async fn contact(&mut self, id: ContactId) -> StoreResult<Option<ContactRecord>>;
-    /// Inserts unless a contact with the same blind index exists; returns whether it inserted.
-    async fn insert_contact(&mut self, contact: &ContactRecord) -> StoreResult<bool>;
-    /// Links a newly learned identifier to a contact, only where the contact lacked it.
-    async fn link_contact_identity(&mut self, id: ContactId, link: &IdentityLink) -> StoreResult<()>;
-
-    /// The open conversation of a contact in one chat (`chat_index`; empty for the direct chat).
-    async fn open_conversation(
-        &mut self,
-        channel: ChannelId,
-        contact: ContactId,
-        chat: &[u8],
-    ) -> StoreResult<Option<ConversationRecord>>;
-    async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<ConversationRecord>>;
-    /// Every conversation of one contact, oldest first.
-    async fn conversations_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<ConversationRecord>>;
-    /// Newest activity first; `before` pages on `updated_at`.
-    async fn conversations(
-        &mut self,
-        state: Option<&str>,
-        before: Option<DateTime<Utc>>,
-        limit: i64,
-    ) -> StoreResult<Vec<ConversationRecord>>;
-    /// Inserts unless the contact has an open conversation in that chat; returns whether it inserted.
-    async fn insert_conversation(&mut self, conversation: &ConversationRecord) -> StoreResult<bool>;
-    /// Moves a conversation from state `from` to `to`; returns false if it was not in `from`
-    /// (a concurrent transaction moved it first).
-    async fn transition_conversation(
-        &mut self,
-        id: ConversationId,
-        from: &str,
-        to: &str,
-        reason: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-    /// Records an inbound message time; a new inbound also reopens a closed 24-hour window.
-    async fn touch_conversation_inbound(&mut self, id: ConversationId, at: DateTime<Utc>) -> StoreResult<()>;
-    /// The provider said the 24-hour window is closed: no free-form message reaches the customer.
-    async fn mark_conversation_window_closed(&mut self, id: ConversationId, at: DateTime<Utc>) -> StoreResult<()>;
-
-    async fn message_exists(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<bool>;
-    /// Inserts unless the provider id is already stored for the channel (or the reply part
-    /// already exists); returns whether it inserted.
-    async fn insert_message(&mut self, message: &MessageRecord) -> StoreResult<bool>;
-    async fn message(&mut self, id: MessageId) -> StoreResult<Option<MessageRecord>>;
-    async fn replies_to(&mut self, inbound: MessageId) -> StoreResult<Vec<MessageRecord>>;
-    /// The latest `limit` messages of a conversation, oldest first.
-    async fn recent_messages(&mut self, conversation: ConversationId, limit: i64) -> StoreResult<Vec<MessageRecord>>;
-    async fn outbound_by_provider_id(
-        &mut self,
-        channel: ChannelId,
-        provider_message_id: &str,
-    ) -> StoreResult<Option<MessageRecord>>;
-    /// Moves the status forward only; returns whether it moved.
-    async fn advance_message_status(&mut self, id: MessageId, update: &StatusChange<'_>) -> StoreResult<bool>;
-    async fn set_provider_message_id(
-        &mut self,
-        id: MessageId,
-        provider_message_id: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()>;
-
-    /// Enqueues unless the same (kind, subject) job exists; returns whether it enqueued.
-    async fn enqueue_job(&mut self, job: &JobRecord) -> StoreResult<bool>;
-    async fn job(&mut self, id: JobId) -> StoreResult<Option<JobRecord>>;
-    /// Notes what a running job is about to do (in `last_error`) and renews its lease until
-    /// `lease_until`, only while `worker` holds it.
-    async fn note_job(
-        &mut self,
-        id: JobId,
-        worker: &str,
-        note: &str,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-    /// Marks the job done / rescheduled / dead, only while `worker` still holds its lease. Done
-    /// clears `last_error`: a note such as `handing_over` is moot once the job finished.
-    async fn finish_job(
-        &mut self,
-        id: JobId,
-        worker: &str,
-        outcome: &JobOutcome<'_>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-
-    async fn insert_owner(&mut self, owner: &OwnerRecord) -> StoreResult<bool>;
-    async fn owners(&mut self) -> StoreResult<Vec<OwnerRecord>>;
-    async fn owner(&mut self, id: OwnerId) -> StoreResult<Option<OwnerRecord>>;
-    /// Removes an owner number and the messages exchanged with it; false when there is none.
-    async fn delete_owner(&mut self, id: OwnerId) -> StoreResult<bool>;
-    async fn owner_by_index(&mut self, index: IdentityIndex<'_>) -> StoreResult<Option<OwnerRecord>>;
-    /// Links a BSUID to an owner found by phone, unless the owner has one already.
-    async fn link_owner_bsuid(&mut self, id: OwnerId, index: &[u8], bsuid_enc: &str) -> StoreResult<()>;
-    /// An owner wrote to the business number: their own 24-hour window is open again.
-    async fn touch_owner_inbound(&mut self, id: OwnerId, at: DateTime<Utc>) -> StoreResult<()>;
-    async fn mark_owner_window_closed(&mut self, id: OwnerId, at: DateTime<Utc>) -> StoreResult<()>;
-
-    /// Takes the tenant's next ticket number (1, 2, …).
-    async fn next_ticket_number(&mut self) -> StoreResult<i32>;
-    /// Inserts unless the conversation already has an open ticket; returns whether it inserted.
-    async fn insert_escalation(&mut self, escalation: &EscalationRecord) -> StoreResult<bool>;
-    async fn escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>>;
-    /// The ticket, locked until commit where the backend has row locks.
-    async fn lock_escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>>;
-    async fn escalations_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<EscalationRecord>>;
-    async fn escalation_by_number(&mut self, number: i32) -> StoreResult<Option<EscalationRecord>>;
-    async fn open_escalation(&mut self, conversation: ConversationId) -> StoreResult<Option<EscalationRecord>>;
-    /// Open tickets first (oldest first), then closed ones (newest first).
-    async fn escalations(&mut self, open_only: bool, limit: i64) -> StoreResult<Vec<EscalationRecord>>;
-    /// Writes the ticket's mutable fields.
-    async fn update_escalation(&mut self, escalation: &EscalationRecord) -> StoreResult<()>;
-
-    /// Inserts unless the provider id is already stored for the channel; returns whether it inserted.
-    async fn insert_owner_message(&mut self, message: &OwnerMessageRecord) -> StoreResult<bool>;
-    async fn owner_message(&mut self, id: OwnerMessageId) -> StoreResult<Option<OwnerMessageRecord>>;
-    /// Messages to owners about one contact (notices, forwards, answers), oldest first.
-    async fn owner_messages_about(&mut self, contact: ContactId) -> StoreResult<Vec<OwnerMessageRecord>>;
-    async fn owner_message_by_provider_id(
-        &mut self,
-        channel: ChannelId,
-        provider_message_id: &str,
-    ) -> StoreResult<Option<OwnerMessageRecord>>;
-    async fn set_owner_message_sent(
-        &mut self,
-        id: OwnerMessageId,
-        provider_message_id: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()>;
-    async fn advance_owner_message_status(
-        &mut self,
-        id: OwnerMessageId,
-        update: &StatusChange<'_>,
-    ) -> StoreResult<bool>;
-    /// Drops a processed command's text: what it did is kept as messages and audit rows.
-    async fn clear_owner_message_body(&mut self, id: OwnerMessageId, now: DateTime<Utc>) -> StoreResult<()>;
-
-    /// Inserts unless the e-mail is taken in the tenant; returns whether it inserted.
-    async fn insert_user(&mut self, user: &UserRecord) -> StoreResult<bool>;
-    async fn user(&mut self, id: UserId) -> StoreResult<Option<UserRecord>>;
-    async fn user_by_email_index(&mut self, index: &[u8]) -> StoreResult<Option<UserRecord>>;
-    async fn users(&mut self) -> StoreResult<Vec<UserRecord>>;
-    async fn disable_user(&mut self, id: UserId, now: DateTime<Utc>) -> StoreResult<bool>;
-
-    /// Sets (or replaces) a user's staff PIN hash and clears its failure count.
-    async fn set_staff_pin(&mut self, user: UserId, pin_hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
-    async fn staff_pin(&mut self, user: UserId) -> StoreResult<Option<StaffPinRecord>>;
-    /// Counts one unlock attempt before the PIN is checked, in one statement, so concurrent
-    /// attempts cannot all read the same count. The `max`-th attempt in a row sets the lock to
-    /// `lock_until`; an attempt while locked is not counted and gives `None`, as does no PIN.
-    /// Returns the PIN hash and the attempts in a row so far.
-    async fn reserve_pin_attempt(
-        &mut self,
-        user: UserId,
-        max: i32,
-        lock_until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<(String, i32)>>;
-    /// After a right PIN: no failures, no lock.
-    async fn clear_pin_failures(&mut self, user: UserId, now: DateTime<Utc>) -> StoreResult<()>;
-
-    /// Records a revoked token id until its expiry; false if it was revoked already.
-    async fn revoke_token(&mut self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool>;
-    async fn is_token_revoked(&mut self, jti: &str) -> StoreResult<bool>;
-
-    async fn insert_llm_usage(&mut self, usage: &LlmUsage) -> StoreResult<()>;
-    /// Prompt plus completion tokens used since `since`.
-    async fn llm_tokens_since(&mut self, since: DateTime<Utc>) -> StoreResult<i64>;
-    /// Records that the owner was told about this month's exhausted budget; false if already.
-    async fn mark_budget_notice(&mut self, month: &str) -> StoreResult<bool>;
-
-    /// The keys that sign this tenant's audit rows, as installed on the store.
-    fn audit_keys(&self) -> Option<Arc<crate::audit::AuditKeys>>;
-    /// The chain head, locked until commit so appends from concurrent transactions serialise.
-    async fn lock_audit_head(&mut self) -> StoreResult<AuditHead>;
-    async fn insert_audit_rows(&mut self, rows: &[AuditRow], head: &AuditHead) -> StoreResult<()>;
-    async fn audit_rows_after(&mut self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>>;
-    async fn audit_head(&mut self) -> StoreResult<Option<AuditHead>>;
 }

@@ -306,7 +306,24 @@ impl PgTx {
     }
 }
 
-tenant_tx_impl!(PgTx, time = pg_time, {
+tenant_tx_impl!(PgTx);
+tenant_ops_impl!(PgTx, time = pg_time);
+kb_ops_impl!(PgTx, time = pg_time);
+user_ops_impl!(PgTx, time = pg_time);
+conversation_ops_impl!(PgTx, time = pg_time);
+job_ops_impl!(PgTx, time = pg_time);
+
+owner_ops_impl!(PgTx, time = pg_time, {
+    async fn lock_escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>> {
+        Ok(sqlx::query_as("SELECT * FROM escalations WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+            .bind(self.tenant)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+});
+
+audit_ops_impl!(PgTx, {
     fn audit_keys(&self) -> Option<Arc<crate::audit::AuditKeys>> {
         self.audit_keys.clone()
     }
@@ -340,14 +357,6 @@ tenant_tx_impl!(PgTx, time = pg_time, {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
-    }
-
-    async fn lock_escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>> {
-        Ok(sqlx::query_as("SELECT * FROM escalations WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
-            .bind(self.tenant)
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await?)
     }
 
     async fn lock_audit_head(&mut self) -> StoreResult<AuditHead> {

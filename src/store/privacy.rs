@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::StoreResult;
+use super::{StoreResult, TenantScoped};
 use crate::domain::{ContactId, DsarId};
 
 /// What an erasure deleted, by table; the audit keeps these counts and nothing identifying.
@@ -74,7 +74,7 @@ pub struct PurgedContent {
 }
 
 #[async_trait]
-pub trait PrivacyOps: Send {
+pub trait PrivacyOps: TenantScoped + Send {
     /// Direction and time of every message of one contact, for the anonymous day counts.
     async fn message_times_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<(String, DateTime<Utc>)>>;
     /// The contact, locked until commit where the backend has row locks, so a webhook for

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{EscalationRecord, StoreResult};
+use super::{EscalationRecord, StoreResult, TenantScoped};
 
 /// Customer messages in a window and how the bot did with them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
@@ -15,7 +15,7 @@ pub struct InboundStats {
 }
 
 #[async_trait]
-pub trait ReportingOps: Send {
+pub trait ReportingOps: TenantScoped + Send {
     async fn inbound_stats(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<InboundStats>;
     /// Tickets opened in the window, oldest first.
     async fn escalations_opened(

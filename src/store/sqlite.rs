@@ -221,7 +221,25 @@ pub struct SqliteTx {
     audit_keys: Option<Arc<crate::audit::AuditKeys>>,
 }
 
-tenant_tx_impl!(SqliteTx, time = sql_time, {
+tenant_tx_impl!(SqliteTx);
+tenant_ops_impl!(SqliteTx, time = sql_time);
+kb_ops_impl!(SqliteTx, time = sql_time);
+user_ops_impl!(SqliteTx, time = sql_time);
+conversation_ops_impl!(SqliteTx, time = sql_time);
+job_ops_impl!(SqliteTx, time = sql_time);
+
+owner_ops_impl!(SqliteTx, time = sql_time, {
+    async fn lock_escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>> {
+        // BEGIN IMMEDIATE already serialises writers.
+        Ok(sqlx::query_as("SELECT * FROM escalations WHERE tenant_id = $1 AND id = $2")
+            .bind(self.tenant)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+});
+
+audit_ops_impl!(SqliteTx, {
     fn audit_keys(&self) -> Option<Arc<crate::audit::AuditKeys>> {
         self.audit_keys.clone()
     }
@@ -256,15 +274,6 @@ tenant_tx_impl!(SqliteTx, time = sql_time, {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
-    }
-
-    async fn lock_escalation(&mut self, id: EscalationId) -> StoreResult<Option<EscalationRecord>> {
-        // BEGIN IMMEDIATE already serialises writers.
-        Ok(sqlx::query_as("SELECT * FROM escalations WHERE tenant_id = $1 AND id = $2")
-            .bind(self.tenant)
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await?)
     }
 
     async fn lock_audit_head(&mut self) -> StoreResult<AuditHead> {
