@@ -6,7 +6,9 @@ use crate::channels::Recipient;
 use crate::config::Keys;
 use crate::crypto::{CryptoError, DataKey};
 use crate::domain::{Bsuid, ContactId, CustomerIdentity, IdentityChange, MessageMeta, Phone, TenantId};
-use crate::store::{ContactRecord, IdentityIndex, IdentityLink, MessageRecord, StoreError, StoreResult, TenantTx};
+use crate::store::{
+    ContactRecord, ConversationOps, IdentityIndex, IdentityLink, MessageRecord, StoreError, StoreResult,
+};
 
 pub struct ResolvedContact {
     pub record: ContactRecord,
@@ -16,7 +18,7 @@ pub struct ResolvedContact {
 
 /// Finds or creates the contact for `who` inside the tenant transaction.
 pub async fn resolve(
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl ConversationOps + ?Sized),
     keys: &Keys,
     who: &CustomerIdentity,
     now: DateTime<Utc>,
@@ -76,7 +78,7 @@ pub fn new_contact(
 }
 
 async fn find(
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl ConversationOps + ?Sized),
     bsuid_index: Option<&[u8]>,
     phone_index: Option<&[u8]>,
 ) -> StoreResult<Option<ContactRecord>> {
@@ -106,7 +108,7 @@ fn missing(
 
 /// Applies Meta's "this customer's BSUID changed" notice; returns the contact it moved.
 pub async fn rekey_bsuid(
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl ConversationOps + ?Sized),
     keys: &Keys,
     change: &IdentityChange,
     now: DateTime<Utc>,

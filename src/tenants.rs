@@ -7,7 +7,7 @@ use crate::channels::ChannelSecrets;
 use crate::config::Keys;
 use crate::crypto::DataKey;
 use crate::domain::{ChannelId, Provider, TenantId};
-use crate::store::{ChannelRecord, Store, StoreError, StoreResult, TenantRecord, TenantTx};
+use crate::store::{ChannelRecord, Store, StoreError, StoreResult, TenantOps, TenantRecord};
 use crate::usecase::{UseCaseError, UseCaseResult};
 
 /// How a tenant wants its customers handled, and what the LLM may say about the business;
@@ -273,7 +273,7 @@ pub async fn create(
 }
 
 /// The tenant's data key, which encrypts tenant-level secrets such as channel credentials.
-pub async fn data_key(tx: &mut dyn TenantTx, keys: &Keys) -> StoreResult<DataKey> {
+pub async fn data_key(tx: &mut (impl TenantOps + ?Sized), keys: &Keys) -> StoreResult<DataKey> {
     let tenant =
         tx.tenant().await?.ok_or_else(|| StoreError::Invariant(format!("tenant {} not found", tx.tenant_id())))?;
     Ok(keys.vault.unwrap_key(&tenant.wrapped_key)?)

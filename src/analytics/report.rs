@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::rollup::day_start;
 use super::{day_key, week_of};
-use crate::store::{FIRST_RESPONSE_METRIC, StoreResult, TenantRecord, TenantTx, TicketFact};
+use crate::store::{AnalyticsOps, FIRST_RESPONSE_METRIC, StoreResult, TenantRecord, TicketFact};
 
 /// A ticket unanswered this long is overdue when the tenant's reminders are off.
 const DEFAULT_OVERDUE_MINUTES: i64 = 30;
@@ -147,7 +147,7 @@ impl Sums {
 /// The report for `range`, read in the caller's (read-only) transaction. Days come summed
 /// from `analytics_days`; customers are counted distinct per bucket, not summed.
 pub async fn build(
-    tx: &mut dyn TenantTx,
+    tx: &mut dyn AnalyticsOps,
     tenant: &TenantRecord,
     range: Range,
     now: DateTime<Utc>,

@@ -12,7 +12,10 @@ use crate::clock::local_moment;
 use crate::core::Core;
 use crate::domain::{ContactId, ConversationId, EscalationId, MessageId};
 use crate::jobs::{JobFailure, JobKind};
-use crate::store::{ConversationDay, JobOutcome, JobRecord, MessageFact, Store, StoreResult, TenantTx, TicketFact};
+use crate::store::{
+    AnalyticsOps, ConversationDay, ConversationOps, JobOutcome, JobRecord, MessageFact, OwnerOps, ReportingOps, Store,
+    StoreResult, TenantOps, TicketFact,
+};
 
 /// How often the job runs once caught up: how stale analytics can be.
 pub const INTERVAL: Duration = Duration::minutes(5);
@@ -37,7 +40,11 @@ pub fn day_start(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
 }
 
 /// One pass of up to `DAYS_PER_PASS` local days, inside the caller's transaction.
-pub async fn roll_up(tx: &mut dyn TenantTx, zone: Tz, now: DateTime<Utc>) -> StoreResult<Pass> {
+pub async fn roll_up(
+    tx: &mut (impl AnalyticsOps + ReportingOps + ?Sized),
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> StoreResult<Pass> {
     let today = now.with_timezone(&zone).date_naive();
     let first = match tx.lock_analytics_state().await? {
         Some(through) => (through - MARGIN).with_timezone(&zone).date_naive(),
@@ -89,7 +96,10 @@ pub async fn roll_up(tx: &mut dyn TenantTx, zone: Tz, now: DateTime<Utc>) -> Sto
 }
 
 /// Passes until today is rolled up: before erasure or retention delete what it counts.
-pub async fn catch_up(tx: &mut dyn TenantTx, now: DateTime<Utc>) -> StoreResult<()> {
+pub async fn catch_up(
+    tx: &mut (impl TenantOps + AnalyticsOps + ReportingOps + ?Sized),
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let Some(tenant) = tx.tenant().await? else { return Ok(()) };
     let zone = tenant.settings.zone();
     while !roll_up(&mut *tx, zone, now).await?.caught_up {}
@@ -98,7 +108,10 @@ pub async fn catch_up(tx: &mut dyn TenantTx, now: DateTime<Utc>) -> StoreResult<
 
 /// Gives rollup rows random ids: one customer id per person and ISO week, so weekly distinct
 /// counts stay exact while nothing links a week to another or to anyone.
-pub async fn anonymize(tx: &mut dyn TenantTx, rows: Vec<(String, ConversationId, ContactId)>) -> StoreResult<usize> {
+pub async fn anonymize(
+    tx: &mut (impl AnalyticsOps + ?Sized),
+    rows: Vec<(String, ConversationId, ContactId)>,
+) -> StoreResult<usize> {
     let mut weekly: HashMap<(ContactId, NaiveDate), ContactId> = HashMap::new();
     for (day, conversation, contact) in &rows {
         let week = NaiveDate::parse_from_str(day, "%Y-%m-%d").map(week_of).unwrap_or_default();
@@ -109,7 +122,11 @@ pub async fn anonymize(tx: &mut dyn TenantTx, rows: Vec<(String, ConversationId,
 }
 
 /// Erasure: the customer's rows keep their figures under random ids; their tickets close.
-pub async fn forget_contact(tx: &mut dyn TenantTx, contact: ContactId, now: DateTime<Utc>) -> StoreResult<()> {
+pub async fn forget_contact(
+    tx: &mut (impl AnalyticsOps + ConversationOps + OwnerOps + ?Sized),
+    contact: ContactId,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let mut rows = Vec::new();
     for conversation in tx.conversations_of_contact(contact).await? {
         rows.extend(

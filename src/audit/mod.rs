@@ -9,7 +9,7 @@ use hmac::Mac;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::store::{AuditHead, AuditRow, StoreError, StoreResult, TenantTx};
+use crate::store::{AuditHead, AuditOps, AuditRow, StoreError, StoreResult};
 
 mod key;
 mod verify;
@@ -52,7 +52,11 @@ impl AuditEntry {
 
 /// Chains `entries` onto the tenant's log inside `tx`, signed with the first `BALAS_AUDIT_KEY`.
 /// Call it last in a transaction: the chain head stays locked until commit.
-pub async fn append(tx: &mut dyn TenantTx, entries: Vec<AuditEntry>, now: DateTime<Utc>) -> StoreResult<()> {
+pub async fn append(
+    tx: &mut (impl AuditOps + ?Sized),
+    entries: Vec<AuditEntry>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -60,11 +64,11 @@ pub async fn append(tx: &mut dyn TenantTx, entries: Vec<AuditEntry>, now: DateTi
 }
 
 /// Records the legacy checkpoint or key rotation now, if the head needs one, with no other row.
-pub async fn anchor(tx: &mut dyn TenantTx, now: DateTime<Utc>) -> StoreResult<()> {
+pub async fn anchor(tx: &mut (impl AuditOps + ?Sized), now: DateTime<Utc>) -> StoreResult<()> {
     chain(tx, Vec::new(), now).await
 }
 
-async fn chain(tx: &mut dyn TenantTx, entries: Vec<AuditEntry>, now: DateTime<Utc>) -> StoreResult<()> {
+async fn chain(tx: &mut (impl AuditOps + ?Sized), entries: Vec<AuditEntry>, now: DateTime<Utc>) -> StoreResult<()> {
     let keys = tx.audit_keys().ok_or_else(|| StoreError::Config("BALAS_AUDIT_KEY is not configured".into()))?;
     let key = keys.signing();
     let tenant = tx.tenant_id();
@@ -153,7 +157,7 @@ pub fn row_hash(row: &AuditRow, key: Option<&AuditKey>) -> String {
 
 /// The tenant's audit rows that `keep` accepts, in chain order, read a page at a time.
 pub async fn rows_matching(
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl AuditOps + ?Sized),
     mut keep: impl FnMut(&AuditRow) -> bool + Send,
 ) -> StoreResult<Vec<AuditRow>> {
     const PAGE: i64 = 1000;

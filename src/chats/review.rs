@@ -16,7 +16,7 @@ use crate::crypto::DataKey;
 use crate::domain::{ConversationEvent, ConversationId, ConversationState, MessageMeta};
 use crate::owner::notify::{About, customer_label, to_owners};
 use crate::owner::texts::OwnerTexts;
-use crate::store::{ConversationRecord, StoreResult, TenantTx};
+use crate::store::{ChatOps, ConversationOps, ConversationRecord, JobOps, OwnerOps, StoreResult, TenantOps, TenantTx};
 
 /// Conversations reviewed per transaction.
 const BATCH: i64 = 100;
@@ -74,7 +74,7 @@ pub async fn run(core: &Core) -> StoreResult<ReviewReport> {
 
 /// The chats a conversation's customer messages came from; `None` when one cannot be read.
 async fn chats_of(
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl ChatOps + ?Sized),
     conversation: ConversationId,
     key: &DataKey,
 ) -> StoreResult<Option<Vec<Option<String>>>> {
@@ -131,7 +131,7 @@ async fn review(
 #[allow(clippy::too_many_arguments)]
 async fn close_mixed(
     core: &Core,
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl ConversationOps + OwnerOps + JobOps + TenantOps + ?Sized),
     conversation: &ConversationRecord,
     from: ConversationState,
     key: Option<&DataKey>,

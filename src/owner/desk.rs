@@ -11,7 +11,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::Caller;
 use crate::core::Core;
 use crate::domain::{ContactId, ConversationId, ConversationState, EscalationId, MessageId};
-use crate::store::{ConversationRecord, EscalationRecord, TenantTx};
+use crate::store::{ConversationOps, ConversationRecord, EscalationRecord};
 use crate::usecase::{UseCaseError, UseCaseResult};
 
 /// A ticket as the owner's tools show it: the customer masked, no message content.
@@ -31,7 +31,11 @@ pub struct TicketView {
     pub closed_by: Option<String>,
 }
 
-async fn view(state: &Core, tx: &mut dyn TenantTx, t: EscalationRecord) -> UseCaseResult<TicketView> {
+async fn view(
+    state: &Core,
+    tx: &mut (impl ConversationOps + ?Sized),
+    t: EscalationRecord,
+) -> UseCaseResult<TicketView> {
     let customer = label_of(state, tx, t.contact_id).await?;
     Ok(TicketView {
         id: t.id,
@@ -142,7 +146,7 @@ pub struct MessageView {
 /// A conversation as the owner's tools show it: the customer masked, no message content.
 pub async fn conversation_view(
     state: &Core,
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl ConversationOps + ?Sized),
     c: ConversationRecord,
 ) -> UseCaseResult<ConversationView> {
     let customer = label_of(state, tx, c.contact_id).await?;

@@ -15,7 +15,9 @@ use crate::core::Core;
 use crate::domain::EscalationReason;
 use crate::jobs::{JobFailure, JobKind};
 use crate::privacy::requests;
-use crate::store::{JobOutcome, JobRecord, Store, StoreResult, TenantRecord, TenantTx};
+use crate::store::{
+    ConversationOps, JobOutcome, JobRecord, PrivacyOps, ReportingOps, Store, StoreResult, TenantRecord,
+};
 
 /// Questions listed at most, and their length in the digest.
 const QUESTIONS: usize = 5;
@@ -88,7 +90,7 @@ pub async fn run_job(core: &Core, worker: &str, job: &JobRecord) -> Result<(), J
 /// Yesterday (in the tenant's zone) in numbers, and the questions the bot could not answer.
 pub async fn compose(
     core: &Core,
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl ConversationOps + PrivacyOps + ReportingOps + ?Sized),
     tenant: &TenantRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<String> {

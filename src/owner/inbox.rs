@@ -12,7 +12,9 @@ use crate::core::Core;
 use crate::crypto::DataKey;
 use crate::domain::{ContactId, EscalationId, OwnerMessageId};
 use crate::jobs::JobFailure;
-use crate::store::{EscalationRecord, JobOutcome, JobRecord, OwnerMessageRecord, StoreError, TenantTx};
+use crate::store::{
+    ConversationOps, EscalationRecord, JobOutcome, JobRecord, OwnerMessageRecord, OwnerOps, StoreError, TenantTx,
+};
 use crate::tenants;
 
 /// At most this many tickets in the answer to `daftar`.
@@ -90,7 +92,7 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
 
 /// The ticket named by number, else the one the owner quote-replied to, locked.
 async fn find_ticket(
-    tx: &mut dyn TenantTx,
+    tx: &mut dyn OwnerOps,
     number: Option<i32>,
     quoted: Option<EscalationId>,
 ) -> Result<Option<EscalationRecord>, StoreError> {
@@ -130,7 +132,7 @@ async fn erase(
 
 /// The ticket of the notice an owner quote-replied to, if it was one of ours.
 async fn quoted_ticket(
-    tx: &mut dyn TenantTx,
+    tx: &mut dyn OwnerOps,
     message: &OwnerMessageRecord,
 ) -> Result<Option<EscalationId>, StoreError> {
     let Some(quoted) = &message.quoted_provider_id else { return Ok(None) };
@@ -189,7 +191,11 @@ async fn act(
 }
 
 /// The open tickets, oldest first.
-async fn list(core: &Core, tx: &mut dyn TenantTx, texts: &OwnerTexts) -> Result<String, StoreError> {
+async fn list(
+    core: &Core,
+    tx: &mut (impl OwnerOps + ConversationOps + ?Sized),
+    texts: &OwnerTexts,
+) -> Result<String, StoreError> {
     let open = tx.escalations(true, LIST_LIMIT).await?;
     if open.is_empty() {
         return Ok(texts.fill("list_empty", &[]));

@@ -19,8 +19,8 @@ use crate::jobs::{JobFailure, JobKind};
 use crate::llm::usage::{self, month_start};
 use crate::llm::{Attempt, Llm};
 use crate::store::{
-    ContactRecord, ConversationRecord, EscalationRecord, JobOutcome, JobRecord, MessageRecord, OwnerMessageRecord,
-    StoreResult, TenantTx,
+    ContactRecord, ConversationOps, ConversationRecord, EscalationRecord, JobOps, JobOutcome, JobRecord, MessageRecord,
+    OwnerMessageRecord, OwnerOps, StoreResult, TenantOps,
 };
 use crate::worker::WorkerDeps;
 use crate::worker::outbound::business_of;
@@ -53,7 +53,7 @@ pub struct Note<'a> {
 /// Queues one message to one owner.
 pub async fn queue(
     core: &Core,
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl OwnerOps + JobOps + ?Sized),
     owner: OwnerId,
     about: About<'_>,
     note: Note<'_>,
@@ -94,7 +94,7 @@ pub fn emailed_too(purpose: &str) -> bool {
 /// many messages were queued.
 pub async fn to_owners(
     core: &Core,
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl OwnerOps + JobOps + ?Sized),
     about: About<'_>,
     purpose: &str,
     text: &str,
@@ -134,7 +134,11 @@ fn in_chat(texts: &OwnerTexts, customer: String, in_group: bool) -> String {
 }
 
 /// The label of a stored contact (`?` when it is gone), for lists that hold several customers.
-pub async fn label_of(core: &Core, tx: &mut dyn TenantTx, contact: ContactId) -> StoreResult<String> {
+pub async fn label_of(
+    core: &Core,
+    tx: &mut (impl ConversationOps + ?Sized),
+    contact: ContactId,
+) -> StoreResult<String> {
     match tx.contact(contact).await? {
         Some(c) => customer_label(&c, &core.keys.vault.unwrap_key(&c.wrapped_key)?),
         None => Ok("?".into()),
@@ -274,7 +278,7 @@ fn last_customer_lines(recent: &[MessageRecord], key: &DataKey) -> StoreResult<O
 /// Forwards a customer's message on an open ticket to every owner, instead of an answer.
 pub async fn forward(
     core: &Core,
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl ConversationOps + OwnerOps + JobOps + TenantOps + ?Sized),
     ticket: &EscalationRecord,
     message: &MessageRecord,
     now: DateTime<Utc>,
@@ -305,7 +309,7 @@ pub async fn forward(
 /// returned, for more notes about it), or recorded as skipped when none is open.
 pub async fn forward_to_ticket(
     core: &Core,
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl ConversationOps + OwnerOps + JobOps + TenantOps + ?Sized),
     conversation: ConversationId,
     message: &MessageRecord,
     now: DateTime<Utc>,

@@ -8,7 +8,7 @@ use crate::audit::{self, AuditEntry};
 use crate::config::Keys;
 use crate::crypto::DataKey;
 use crate::domain::{CustomerIdentity, OwnerId, Phone, TenantId};
-use crate::store::{IdentityIndex, OwnerRecord, Store, StoreResult, TenantTx};
+use crate::store::{IdentityIndex, OwnerOps, OwnerRecord, Store, StoreResult};
 use crate::tenants;
 use crate::usecase::{UseCaseError, UseCaseResult};
 
@@ -119,7 +119,7 @@ pub async fn remove_owner(
 }
 
 /// The owner who sent a message, if the sender is one (BSUID first, then phone).
-pub async fn identify(tx: &mut dyn TenantTx, keys: &Keys, from: &CustomerIdentity) -> StoreResult<Option<OwnerRecord>> {
+pub async fn identify(tx: &mut dyn OwnerOps, keys: &Keys, from: &CustomerIdentity) -> StoreResult<Option<OwnerRecord>> {
     let tenant = tx.tenant_id();
     if let Some(bsuid) = &from.bsuid
         && let Some(owner) = tx.owner_by_index(IdentityIndex::Bsuid(&keys.index.bsuid(tenant, bsuid))).await?
@@ -133,7 +133,7 @@ pub async fn identify(tx: &mut dyn TenantTx, keys: &Keys, from: &CustomerIdentit
 /// Links the BSUID of a message that also carried the owner's phone, so a later message
 /// with the BSUID alone (a username user) is still recognised.
 pub async fn link_bsuid(
-    tx: &mut dyn TenantTx,
+    tx: &mut dyn OwnerOps,
     keys: &Keys,
     tenant_key: &DataKey,
     owner: &OwnerRecord,

@@ -12,7 +12,9 @@ use crate::domain::{
 };
 use crate::engine::{Handover, Template, render};
 use crate::jobs::JobKind;
-use crate::store::{ConversationRecord, EscalationRecord, JobRecord, StoreError, StoreResult, TenantTx};
+use crate::store::{
+    ConversationOps, ConversationRecord, EscalationRecord, JobRecord, OwnerOps, StoreError, StoreResult, TenantTx,
+};
 use crate::worker::outbound::{store_reply, store_to_customer};
 
 /// What the owner (or staff, through the API) does with a ticket.
@@ -235,7 +237,7 @@ pub async fn apply(
 
 /// Gives a human-mode conversation back to the bot after the tenant's silence period.
 pub async fn idle_timeout(
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl ConversationOps + OwnerOps + ?Sized),
     ticket: &mut EscalationRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<AuditEntry>> {

@@ -10,7 +10,9 @@ use crate::audit::AuditEntry;
 use crate::core::Core;
 use crate::domain::{ConversationState, EscalationReason};
 use crate::engine::Handover;
-use crate::store::{MessageRecord, OwnerMessageRecord, StoreResult, TenantTx};
+use crate::store::{
+    ConversationOps, JobOps, MessageRecord, OwnerMessageRecord, OwnerOps, StoreResult, TenantOps, TenantTx,
+};
 use crate::tenants;
 
 /// Provider error codes that mean "outside the 24-hour window".
@@ -61,7 +63,7 @@ pub async fn customer_unreachable(
 /// e-mail when the owner has an address and SMTP is configured.
 pub async fn owner_unreachable(
     core: &Core,
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl ConversationOps + OwnerOps + JobOps + TenantOps + ?Sized),
     message: &OwnerMessageRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<AuditEntry>> {

@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::domain::{ContactId, ConversationId, DsarId, EscalationId, MessageId, OwnerMessageId, TenantId};
-use crate::store::{AuditRow, Store, StoreResult, TenantRecord, TenantTx};
+use crate::store::{AuditRow, ConversationOps, OwnerOps, PrivacyOps, Store, StoreResult, TenantRecord};
 
 pub use super::audit_actions::{ACTIONS, Category, NONE, classify};
 
@@ -38,7 +38,11 @@ pub fn direct(subject_type: &str, id: &str) -> Option<Subject> {
 }
 
 /// Looks the record up in the tenant's tables; a missing record or a bad id is `Unresolved`.
-async fn lookup(tx: &mut dyn TenantTx, subject_type: &str, id: &str) -> StoreResult<Subject> {
+async fn lookup(
+    tx: &mut (impl ConversationOps + OwnerOps + PrivacyOps + ?Sized),
+    subject_type: &str,
+    id: &str,
+) -> StoreResult<Subject> {
     let contact: Option<Option<ContactId>> = match subject_type {
         "conversation" => match id.parse::<ConversationId>() {
             Ok(id) => tx.conversation(id).await?.map(|c| Some(c.contact_id)),

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::audit::{self, AuditEntry};
 use crate::domain::{ContactId, DsarId, TenantId};
-use crate::store::{ActivityCount, ErasedRows, Store, StoreResult, TenantTx};
+use crate::store::{ActivityCount, ConversationOps, ErasedRows, OwnerOps, PrivacyOps, Store, StoreResult, TenantTx};
 
 /// What one erasure did, as the API and CLI report it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -77,7 +77,10 @@ pub async fn erase_in(
 }
 
 /// The contact's messages, conversations and tickets as counts per UTC day.
-async fn anonymous_counts(tx: &mut dyn TenantTx, contact: ContactId) -> StoreResult<Vec<ActivityCount>> {
+async fn anonymous_counts(
+    tx: &mut (impl ConversationOps + OwnerOps + PrivacyOps + ?Sized),
+    contact: ContactId,
+) -> StoreResult<Vec<ActivityCount>> {
     let mut times: Vec<(&'static str, DateTime<Utc>)> = Vec::new();
     for (direction, at) in tx.message_times_of_contact(contact).await? {
         times.push((message_metric(&direction), at));

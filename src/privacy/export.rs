@@ -13,7 +13,7 @@ use crate::config::Keys;
 use crate::contacts;
 use crate::crypto::DataKey;
 use crate::domain::{ContactId, Phone, TenantId};
-use crate::store::{ContactRecord, IdentityIndex, Store, StoreResult, TenantTx};
+use crate::store::{AuditOps, ContactRecord, IdentityIndex, Store, StoreResult};
 
 /// Bumped whenever a field changes meaning or goes away (adding fields keeps it).
 /// 2: a conversation's `channel_id` became `provider`; audit details lost their `channel`.
@@ -138,7 +138,7 @@ fn contact_json(c: &ContactRecord, key: &DataKey) -> StoreResult<Value> {
 }
 
 /// The tenant's audit rows whose subject is one of `subjects`, oldest first.
-async fn audit_about(tx: &mut dyn TenantTx, subjects: &HashSet<String>) -> StoreResult<Vec<Value>> {
+async fn audit_about(tx: &mut dyn AuditOps, subjects: &HashSet<String>) -> StoreResult<Vec<Value>> {
     let rows = audit::rows_matching(tx, |row| row.subject_id.as_ref().is_some_and(|s| subjects.contains(s))).await?;
     Ok(rows
         .into_iter()

@@ -5,14 +5,14 @@ use serde_json::json;
 
 use crate::audit::AuditEntry;
 use crate::domain::{ContactId, DsarId};
-use crate::store::{DsarRecord, StoreError, StoreResult, TenantTx};
+use crate::store::{DsarRecord, PrivacyOps, StoreError, StoreResult, TenantOps};
 
 pub const KINDS: [&str; 4] = ["access", "correction", "erasure", "stop"];
 
 /// Opens a request (or returns the open one of the same kind for the contact) and the audit
 /// row to append with it; the row is `None` when nothing new was opened.
 pub async fn open(
-    tx: &mut dyn TenantTx,
+    tx: &mut (impl PrivacyOps + TenantOps + ?Sized),
     contact: Option<ContactId>,
     kind: &'static str,
     source: &str,
@@ -48,7 +48,7 @@ pub async fn open(
 /// Records that the business has seen the request; returns the audit row, or `None` if it
 /// was no longer open.
 pub async fn acknowledge(
-    tx: &mut dyn TenantTx,
+    tx: &mut dyn PrivacyOps,
     id: DsarId,
     actor: &str,
     now: DateTime<Utc>,
@@ -66,7 +66,7 @@ pub async fn acknowledge(
 /// Closes a pending request as `done` or `rejected`; returns the audit row, or `None` when
 /// it was not pending.
 pub async fn close(
-    tx: &mut dyn TenantTx,
+    tx: &mut dyn PrivacyOps,
     id: DsarId,
     status: &'static str,
     actor: &str,
