@@ -1,8 +1,18 @@
 //! Persistence. `Store` is the pool; `TenantTx` is one transaction scoped to one tenant.
 //!
+//! The transaction interface is split by aggregate, one trait per file: `TenantOps` (the
+//! tenant, its channels, LLM usage), `KbOps`, `UserOps` (users, staff PINs, revoked tokens),
+//! `ConversationOps` (contacts, conversations, messages), `JobOps`, `OwnerOps` (owners, tickets,
+//! owner messages), `AuditOps`, `PrivacyOps`, `ReportingOps`, `AnalyticsOps`, `IngestOps` and
+//! `ChatOps`. Each extends `TenantScoped` (`tenant_id`). `TenantTx` adds only commit and
+//! savepoints and is their union, so `Box<dyn TenantTx>` carries them all; a use case names
+//! the traits it needs (`&mut dyn JobOps`, or `&mut (impl OwnerOps + JobOps + ?Sized)`), and a
+//! `&mut dyn TenantTx` coerces to either.
+//!
 //! The use-case logic (ingest, worker steps) is written once against these traits; the two
-//! backends only translate each small operation into SQL. On PostgreSQL every `TenantTx`
-//! begins with `set_config('app.tenant_id', …, true)` so row-level security applies.
+//! backends only translate each small operation into SQL, written once per aggregate in a
+//! `*_sql.rs` macro. On PostgreSQL every `TenantTx` begins with
+//! `set_config('app.tenant_id', …, true)` so row-level security applies.
 use std::sync::Arc;
 
 use async_trait::async_trait;
