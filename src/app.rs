@@ -376,3 +376,17 @@ impl AppState {
             .ok_or_else(|| ApiError::unauthorized("token_revoked", "the bearer token has been revoked"))
     }
 }
+
+// The extractor reads the server's configuration, so it lives with AppState, not in client_ip.rs.
+impl axum::extract::FromRequestParts<AppState> for crate::client_ip::ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let unspecified = std::net::IpAddr::from([0, 0, 0, 0]);
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map_or(unspecified, |c| c.0.ip());
+        Ok(Self(state.config.server.client_ip.resolve(peer, &parts.headers)))
+    }
+}

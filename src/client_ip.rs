@@ -2,13 +2,9 @@
 //! in front says (`BALAS_CLIENT_IP_HEADER`). Behind a proxy every client shares its address, so
 //! limiting by the peer would let one client lock out everyone; trusting a header without a
 //! proxy would let every client choose its own address. Only the operator knows which holds.
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
-
-use crate::app::AppState;
 
 /// Where the client address comes from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -61,18 +57,8 @@ impl ClientIp {
     }
 }
 
-/// The client address as an extractor, for handlers that limit per client.
+/// The client address as an extractor (its `FromRequestParts` lives in `app.rs`), for handlers that limit per client.
 pub struct ClientAddr(pub IpAddr);
-
-impl FromRequestParts<AppState> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let unspecified = IpAddr::from([0, 0, 0, 0]);
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(unspecified, |c| c.0.ip());
-        Ok(Self(state.config.server.client_ip.resolve(peer, &parts.headers)))
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -41,13 +41,13 @@ async fn receive(
         _ => return Err(super::unknown_channel()),
     };
     if let Err(rejection) = check_url_secret(&secrets, &secret) {
-        super::refusals::rejected(&state, Provider::Fonnte, rejection.code());
+        state.refusal_log.rejected(&state.deps.metrics, Provider::Fonnte, rejection.code());
         return Err(rejection.into_error());
     }
     let raw = read_body(&headers, body, MAX_JSON_BYTES).await?;
     let payload = decode(&raw)?;
     if let Err(rejection) = check_payload(&secrets, &channel.address, &payload) {
-        super::refusals::rejected(&state, Provider::Fonnte, rejection.code());
+        state.refusal_log.rejected(&state.deps.metrics, Provider::Fonnte, rejection.code());
         return Err(rejection.into_error());
     }
     let event = parse(&payload, &state.keys, channel.tenant_id)?;

@@ -62,7 +62,7 @@ async fn receive(
     let (channel, secrets) = meta_channel(&state, &channel_id).await?;
     let raw = read_body(&headers, body, super::MAX_WEBHOOK_BYTES).await?;
     if let Err(reason) = verify_signature(secrets.app_secret.expose_secret(), &headers, &raw) {
-        super::refusals::rejected(&state, Provider::Meta, reason.code());
+        state.refusal_log.rejected(&state.deps.metrics, Provider::Meta, reason.code());
         return Err(ApiError::unauthorized("invalid_signature", reason.detail()));
     }
     let events = parse_events(&raw, &channel.address)?;

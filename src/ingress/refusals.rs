@@ -6,8 +6,8 @@ use std::num::NonZeroU32;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::app::AppState;
 use crate::domain::Provider;
+use crate::metrics::Metrics;
 
 /// (outcome, provider, reason): a fixed set of static names, so the limiter's map stays small.
 type LineKey = (&'static str, &'static str, &'static str);
@@ -27,31 +27,31 @@ impl RefusalLog {
     fn allows(&self, key: LineKey) -> bool {
         self.gate.check_key(&key).is_ok()
     }
-}
 
-/// A webhook its check refused (the caller answers 401 or 403).
-pub fn rejected(state: &AppState, provider: Provider, reason: &'static str) {
-    let total = state.deps.metrics.webhook_rejected(provider.as_str(), reason);
-    if state.refusal_log.allows(("rejected", provider.as_str(), reason)) {
-        tracing::warn!(
-            provider = provider.as_str(),
-            reason,
-            total,
-            "webhook rejected (one line a minute per provider and reason; total since start)"
-        );
+    /// A webhook its check refused (the caller answers 401 or 403).
+    pub fn rejected(&self, metrics: &Metrics, provider: Provider, reason: &'static str) {
+        let total = metrics.webhook_rejected(provider.as_str(), reason);
+        if self.allows(("rejected", provider.as_str(), reason)) {
+            tracing::warn!(
+                provider = provider.as_str(),
+                reason,
+                total,
+                "webhook rejected (one line a minute per provider and reason; total since start)"
+            );
+        }
     }
-}
 
-/// An authentic webhook that is not for this channel (the caller answers 200 so it is not retried).
-pub fn ignored(state: &AppState, provider: Provider, reason: &'static str) {
-    let total = state.deps.metrics.webhook_ignored(provider.as_str(), reason);
-    if state.refusal_log.allows(("ignored", provider.as_str(), reason)) {
-        tracing::warn!(
-            provider = provider.as_str(),
-            reason,
-            total,
-            "webhook ignored: not for this channel (one line a minute per provider and reason; total since start)"
-        );
+    /// An authentic webhook that is not for this channel (the caller answers 200 so it is not retried).
+    pub fn ignored(&self, metrics: &Metrics, provider: Provider, reason: &'static str) {
+        let total = metrics.webhook_ignored(provider.as_str(), reason);
+        if self.allows(("ignored", provider.as_str(), reason)) {
+            tracing::warn!(
+                provider = provider.as_str(),
+                reason,
+                total,
+                "webhook ignored: not for this channel (one line a minute per provider and reason; total since start)"
+            );
+        }
     }
 }
 

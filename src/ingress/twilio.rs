@@ -51,7 +51,7 @@ async fn receive(
     let signature = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok());
     let token = secrets.auth_token.expose_secret();
     if let Err(reason) = verify_request(token, &url, uri.query(), &raw, &params, signature) {
-        super::refusals::rejected(&state, Provider::Twilio, reason);
+        state.refusal_log.rejected(&state.deps.metrics, Provider::Twilio, reason);
         return Err(ApiError::unauthorized(
             "invalid_signature",
             "the X-Twilio-Signature header does not match this request",
@@ -60,7 +60,7 @@ async fn receive(
     // Signed, so Twilio sent it: a 4xx would only make Twilio retry what is not ours (an SMS
     // to the same number, another sender or account on this URL), so it is answered and dropped.
     if let Err(foreign) = check_addressed(&params, &channel.address, &secrets.account_sid) {
-        super::refusals::ignored(&state, Provider::Twilio, foreign.code());
+        state.refusal_log.ignored(&state.deps.metrics, Provider::Twilio, foreign.code());
         return Ok(empty_twiml());
     }
     let event = parse(&params)?;

@@ -18,9 +18,7 @@ const HTTP_LAYER: &[&str] = &[
     "src/ingress/twilio.rs",
     "src/ingress/fonnte.rs",
     "src/ingress/mod.rs",
-    "src/ingress/refusals.rs",
     "src/server.rs",
-    "src/client_ip.rs",
     "src/cli/serve.rs",
     "src/demo/",
 ];
