@@ -28,13 +28,7 @@ pub async fn resolve(
     let phone_index = who.phone.as_ref().map(|p| keys.index.phone(tenant, p));
     if let Some(record) = find(tx, bsuid_index.as_deref(), phone_index.as_deref()).await? {
         let key = keys.vault.unwrap_key(&record.wrapped_key)?;
-        let link = IdentityLink {
-            bsuid: missing(&record.bsuid_index, &bsuid_index, who.bsuid.as_ref().map(Bsuid::expose), &key),
-            phone: missing(&record.phone_index, &phone_index, who.phone.as_ref().map(Phone::expose), &key),
-            rekey_bsuid: false,
-            now: Some(now),
-        };
-        if link.bsuid.is_some() || link.phone.is_some() {
+        if let Some(link) = identity_link(&record, who, (&bsuid_index, &phone_index), &key, now) {
             tx.link_contact_identity(record.id, &link).await?;
         }
         return Ok(ResolvedContact { record, key, created: false });
@@ -91,6 +85,24 @@ async fn find(
         Some(ix) => tx.contact_by_index(IdentityIndex::Phone(ix)).await,
         None => Ok(None),
     }
+}
+
+/// What to link when `who` reveals an identifier the contact lacks; `indexes` are who's
+/// (BSUID, phone) blind indexes and `key` the contact's.
+pub fn identity_link(
+    record: &ContactRecord,
+    who: &CustomerIdentity,
+    indexes: (&Option<Vec<u8>>, &Option<Vec<u8>>),
+    key: &DataKey,
+    now: DateTime<Utc>,
+) -> Option<IdentityLink> {
+    let link = IdentityLink {
+        bsuid: missing(&record.bsuid_index, indexes.0, who.bsuid.as_ref().map(Bsuid::expose), key),
+        phone: missing(&record.phone_index, indexes.1, who.phone.as_ref().map(Phone::expose), key),
+        rekey_bsuid: false,
+        now: Some(now),
+    };
+    (link.bsuid.is_some() || link.phone.is_some()).then_some(link)
 }
 
 /// The (index, ciphertext) pair to link when the contact lacks an identifier we now have.

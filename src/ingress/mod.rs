@@ -13,9 +13,9 @@ use crate::store::ChannelRecord;
 use crate::tenants;
 
 pub mod channel_cache;
+mod customer_messages;
 pub mod fonnte;
 pub mod group_commit;
-mod message_run;
 pub mod meta;
 mod meta_payload;
 pub mod persist;

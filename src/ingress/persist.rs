@@ -3,39 +3,24 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::message_run::{Pending, Plan};
+pub use super::customer_messages::IngestReport;
+use super::customer_messages::{self, Pending, Ways, actor};
 use crate::audit::{self, AuditEntry};
-use crate::chats::Chat;
 use crate::contacts;
 use crate::core::Core;
-use crate::crypto::DataKey;
-use crate::domain::{
-    Author, ContactId, ConversationId, ConversationState, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage,
-    JobId, MessageId, OwnerMessageId, StatusUpdate,
-};
+use crate::domain::{DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, OwnerMessageId, StatusUpdate};
 use crate::jobs::JobKind;
 use crate::metrics::Metrics;
 use crate::owner::registry;
 use crate::owner::window::{customer_unreachable, is_window_closed, owner_unreachable};
 use crate::store::{
-    ChannelRecord, ContactRecord, ConversationRecord, JobRecord, MessageRecord, OwnerMessageRecord, OwnerRecord,
-    StatusChange, StoreError, StoreResult, TenantTx,
+    ChannelRecord, JobRecord, OwnerMessageRecord, OwnerRecord, StatusChange, StoreError, StoreResult, TenantTx,
 };
 use crate::tenants;
 
-/// What one webhook changed.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct IngestReport {
-    pub stored: usize,
-    pub duplicates: usize,
-    pub statuses: usize,
-    pub unmatched_statuses: usize,
-    pub identity_changes: usize,
-}
-
 /// Applies webhooks of ONE tenant in one transaction, in order, with one audit append; a
 /// report per webhook. The group committer (`group_commit`) decides what goes together.
-/// Customer messages go in runs (`message_run`); any other event keeps its place in between.
+/// Customer messages go in runs (`customer_messages`); any other event keeps its place in between.
 pub async fn ingest_together(
     core: &Core,
     metrics: &Metrics,
@@ -45,14 +30,10 @@ pub async fn ingest_together(
         return Ok(Vec::new());
     };
     let mut tx = core.store.begin(tenant).await?;
-    let mut apply = Apply {
-        core,
-        now: core.clock.now(),
-        trail: Vec::new(),
-        reports: vec![IngestReport::default(); webhooks.len()],
-        planned: 0,
-        alone: 0,
-    };
+    let now = core.clock.now();
+    let mut reports = vec![IngestReport::default(); webhooks.len()];
+    let mut trail = Vec::new();
+    let mut ways = Ways::default();
     let mut owners: Option<Vec<OwnerRecord>> = None;
     let mut run = Vec::new();
     for (webhook, (channel, events)) in webhooks.iter().enumerate() {
@@ -60,207 +41,43 @@ pub async fn ingest_together(
             return Err(StoreError::Invariant("a shared ingest transaction mixed tenants".into()));
         }
         for event in events.iter() {
+            let mut owner = None;
             if let InboundEvent::Message(m) = event {
                 let pending = Pending::new(core, webhook, channel, m);
-                if m.meta.group.is_some() {
-                    run.push(pending);
-                    continue;
+                if m.meta.group.is_none() {
+                    let known = match &owners {
+                        Some(known) => known,
+                        None => owners.insert(tx.owners().await?),
+                    };
+                    owner = pending.sent_by(known).cloned();
                 }
-                let known = match &owners {
-                    Some(known) => known,
-                    None => owners.insert(tx.owners().await?),
-                };
-                if !pending.is_from_owner(known) {
+                if owner.is_none() {
                     run.push(pending);
                     continue;
                 }
                 // An owner's message may link a BSUID to the owner: read the owners again after it.
                 owners = None;
             }
-            apply.run(&mut *tx, &run).await?;
+            ways += customer_messages::store_run(core, &mut *tx, &run, now, &mut reports, &mut trail).await?;
             run.clear();
-            apply.event(&mut *tx, webhook, channel, event).await?;
+            let mut batch =
+                Batch { core, channel, now, actor: actor(channel), report: &mut reports[webhook], trail: &mut trail };
+            match (event, owner) {
+                (InboundEvent::Message(m), Some(owner)) => batch.owner_message(&mut *tx, owner, m).await?,
+                (InboundEvent::Status(s), _) => batch.status(&mut *tx, s).await?,
+                (InboundEvent::IdentityChange(c), _) => batch.identity_change(&mut *tx, c).await?,
+                (InboundEvent::Message(_), None) => {}
+            }
         }
     }
-    apply.run(&mut *tx, &run).await?;
-    audit::append(&mut *tx, apply.trail, apply.now).await?;
+    ways += customer_messages::store_run(core, &mut *tx, &run, now, &mut reports, &mut trail).await?;
+    audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
-    metrics.ingest_messages(apply.planned, apply.alone);
-    if apply.reports.iter().any(|r| r.stored > 0) {
+    metrics.ingest_messages(ways.planned, ways.alone);
+    if reports.iter().any(|r| r.stored > 0) {
         core.work_queued();
     }
-    Ok(apply.reports)
-}
-
-/// One shared transaction's progress: a report per webhook and the audit rows so far.
-struct Apply<'a> {
-    core: &'a Core,
-    now: DateTime<Utc>,
-    trail: Vec<AuditEntry>,
-    reports: Vec<IngestReport>,
-    /// Customer messages applied in set-based plans (for the metric, after commit).
-    planned: usize,
-    /// Customer messages applied one at a time (idem).
-    alone: usize,
-}
-
-impl<'a> Apply<'a> {
-    /// Stores a run of customer messages, in set-based plans where it can.
-    async fn run(&mut self, tx: &mut dyn TenantTx, run: &[Pending<'_>]) -> StoreResult<()> {
-        let mut rest = run;
-        while !rest.is_empty() {
-            // A plan pays for itself over several messages; one goes the per-message way.
-            if let [single] = rest {
-                return self.message_alone(tx, single).await;
-            }
-            let mut plan = Plan::build(self.core, tx, rest, self.now).await?;
-            let covered = plan.covered();
-            if plan.write(tx).await? {
-                plan.record(rest, &mut self.reports, &mut self.trail);
-                self.planned += covered;
-            } else {
-                tracing::debug!(
-                    messages = covered,
-                    "a concurrent transaction wrote first; storing the run message by message"
-                );
-                for pending in &rest[..covered] {
-                    self.message_alone(tx, pending).await?;
-                }
-            }
-            // The plan stopped before a message that links an identifier: that one goes alone.
-            let Some(next) = rest.get(covered) else { break };
-            self.message_alone(tx, next).await?;
-            rest = &rest[covered + 1..];
-        }
-        Ok(())
-    }
-
-    /// Applies one event the per-message way.
-    async fn event(
-        &mut self,
-        tx: &mut dyn TenantTx,
-        webhook: usize,
-        channel: &ChannelRecord,
-        event: &InboundEvent,
-    ) -> StoreResult<()> {
-        let mut batch = self.batch(webhook, channel);
-        let applied = match event {
-            InboundEvent::Message(m) => batch.message(tx, m).await,
-            InboundEvent::Status(s) => batch.status(tx, s).await,
-            InboundEvent::IdentityChange(c) => batch.identity_change(tx, c).await,
-        };
-        self.settle(webhook, batch);
-        applied
-    }
-
-    async fn message_alone(&mut self, tx: &mut dyn TenantTx, pending: &Pending<'_>) -> StoreResult<()> {
-        let mut batch = self.batch(pending.webhook, pending.channel);
-        let applied = batch.message(tx, pending.message).await;
-        self.settle(pending.webhook, batch);
-        self.alone += 1;
-        applied
-    }
-
-    /// Lends the webhook's report and the trail to a per-message `Batch`.
-    fn batch<'b>(&mut self, webhook: usize, channel: &'b ChannelRecord) -> Batch<'b>
-    where
-        'a: 'b,
-    {
-        Batch {
-            core: self.core,
-            channel,
-            now: self.now,
-            actor: actor(channel),
-            report: std::mem::take(&mut self.reports[webhook]),
-            trail: std::mem::take(&mut self.trail),
-        }
-    }
-
-    fn settle(&mut self, webhook: usize, batch: Batch<'_>) {
-        self.reports[webhook] = batch.report;
-        self.trail = batch.trail;
-    }
-}
-
-pub(super) fn actor(channel: &ChannelRecord) -> String {
-    format!("provider:{}", channel.provider)
-}
-
-pub(super) fn duplicate_entry(actor: &str, channel: &ChannelRecord, m: &InboundMessage) -> AuditEntry {
-    AuditEntry::new(actor, "message.duplicate_ignored", "channel", Some(channel.id.to_string()))
-        .detail(json!({ "provider_message_id": m.provider_message_id }))
-}
-
-pub(super) fn contact_created_entry(actor: &str, contact: ContactId) -> AuditEntry {
-    AuditEntry::new(actor, "contact.created", "contact", Some(contact.to_string()))
-}
-
-pub(super) fn received_entry(
-    actor: &str,
-    channel: &ChannelRecord,
-    m: &InboundMessage,
-    id: MessageId,
-    conversation: ConversationId,
-    job: JobId,
-) -> AuditEntry {
-    AuditEntry::new(actor, "message.received", "message", Some(id.to_string()))
-        .detail(json!({ "channel": channel.id, "conversation": conversation, "kind": m.kind.as_str(), "job": job }))
-}
-
-/// A customer's new conversation in one chat, answered by the bot; `key` is the contact's.
-pub(super) fn new_conversation(
-    channel: &ChannelRecord,
-    contact: ContactId,
-    chat: &Chat,
-    key: &DataKey,
-    now: DateTime<Utc>,
-) -> ConversationRecord {
-    ConversationRecord {
-        id: ConversationId::new(),
-        tenant_id: channel.tenant_id,
-        channel_id: channel.id,
-        contact_id: contact,
-        state: ConversationState::Bot.as_str().into(),
-        escalation_reason: None,
-        last_inbound_at: None,
-        window_closed_at: None,
-        created_at: now,
-        updated_at: now,
-        chat_index: chat.index.clone(),
-        chat_enc: chat.seal(key),
-    }
-}
-
-/// A customer's message as stored: text and metadata under the contact's own key.
-pub(super) fn inbound_record(
-    channel: &ChannelRecord,
-    m: &InboundMessage,
-    contact: ContactId,
-    conversation: ConversationId,
-    key: &DataKey,
-    now: DateTime<Utc>,
-) -> MessageRecord {
-    MessageRecord {
-        id: MessageId::new(),
-        tenant_id: channel.tenant_id,
-        channel_id: channel.id,
-        conversation_id: conversation,
-        contact_id: contact,
-        direction: "in".into(),
-        author: Author::Customer.as_str().into(),
-        kind: m.kind.as_str().into(),
-        body_enc: key.encrypt_opt(m.body.as_deref()),
-        meta_enc: contacts::seal_meta(&m.meta, key),
-        provider_message_id: Some(m.provider_message_id.clone()),
-        reply_to: None,
-        part: 0,
-        status: "received".into(),
-        status_rank: 0,
-        error_code: None,
-        sent_at: m.sent_at,
-        created_at: now,
-        updated_at: now,
-    }
+    Ok(reports)
 }
 
 /// The state of one webhook's transaction while its events are applied in order.
@@ -269,43 +86,11 @@ struct Batch<'a> {
     channel: &'a ChannelRecord,
     now: DateTime<Utc>,
     actor: String,
-    report: IngestReport,
-    trail: Vec<AuditEntry>,
+    report: &'a mut IngestReport,
+    trail: &'a mut Vec<AuditEntry>,
 }
 
 impl Batch<'_> {
-    async fn message(&mut self, tx: &mut dyn TenantTx, m: &InboundMessage) -> StoreResult<()> {
-        // Fast path for provider retries; the unique index below settles concurrent races.
-        if tx.message_exists(self.channel.id, &m.provider_message_id).await? {
-            self.duplicate(m);
-            return Ok(());
-        }
-        // A direct message from an owner number is a command, never a customer message.
-        if m.meta.group.is_none()
-            && let Some(owner) = registry::identify(tx, &self.core.keys, &m.from).await?
-        {
-            return self.owner_message(tx, owner, m).await;
-        }
-        let contact = contacts::resolve(tx, &self.core.keys, &m.from, self.now).await?;
-        let chat = Chat::of(&self.core.keys.index, self.channel.tenant_id, &m.meta);
-        let conversation = self.open_conversation(tx, &contact.record, &chat, &contact.key).await?;
-        let record = inbound_record(self.channel, m, contact.record.id, conversation, &contact.key, self.now);
-        let id = record.id;
-        if !tx.insert_message(&record).await? {
-            self.duplicate(m);
-            return Ok(());
-        }
-        tx.touch_conversation_inbound(conversation, m.sent_at.unwrap_or(self.now)).await?;
-        let job = JobRecord::new(self.channel.tenant_id, JobKind::Respond, id.0, self.core.jobs.max_attempts, self.now);
-        tx.enqueue_job(&job).await?;
-        self.report.stored += 1;
-        if contact.created {
-            self.trail.push(contact_created_entry(&self.actor, contact.record.id));
-        }
-        self.trail.push(received_entry(&self.actor, self.channel, m, id, conversation, job.id));
-        Ok(())
-    }
-
     /// Stores an owner's message (text under the tenant key) and queues its command job.
     async fn owner_message(
         &mut self,
@@ -313,6 +98,11 @@ impl Batch<'_> {
         owner: OwnerRecord,
         m: &InboundMessage,
     ) -> StoreResult<()> {
+        // Fast path for provider retries, also of a message stored before its sender became an owner.
+        if tx.message_exists(self.channel.id, &m.provider_message_id).await? {
+            self.duplicate(m);
+            return Ok(());
+        }
         let key = tenants::data_key(tx, &self.core.keys).await?;
         registry::link_bsuid(tx, &self.core.keys, &key, &owner, &m.from).await?;
         let record = OwnerMessageRecord {
@@ -357,27 +147,7 @@ impl Batch<'_> {
 
     fn duplicate(&mut self, m: &InboundMessage) {
         self.report.duplicates += 1;
-        self.trail.push(duplicate_entry(&self.actor, self.channel, m));
-    }
-
-    /// The contact's open conversation in this chat, or a new one fixed to it.
-    async fn open_conversation(
-        &self,
-        tx: &mut dyn TenantTx,
-        contact: &ContactRecord,
-        chat: &Chat,
-        key: &DataKey,
-    ) -> StoreResult<ConversationId> {
-        if let Some(open) = tx.open_conversation(self.channel.id, contact.id, &chat.index).await? {
-            return Ok(open.id);
-        }
-        let fresh = new_conversation(self.channel, contact.id, chat, key, self.now);
-        if tx.insert_conversation(&fresh).await? {
-            return Ok(fresh.id);
-        }
-        // A concurrent transaction opened it first and has committed, so it is visible now.
-        let open = tx.open_conversation(self.channel.id, contact.id, &chat.index).await?;
-        open.map(|c| c.id).ok_or_else(|| StoreError::Invariant("open conversation vanished during insert".into()))
+        self.trail.push(customer_messages::duplicate_entry(&self.actor, self.channel, m));
     }
 
     async fn status(&mut self, tx: &mut dyn TenantTx, s: &StatusUpdate) -> StoreResult<()> {

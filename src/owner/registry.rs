@@ -8,7 +8,7 @@ use crate::audit::{self, AuditEntry};
 use crate::config::Keys;
 use crate::crypto::DataKey;
 use crate::domain::{CustomerIdentity, OwnerId, Phone, TenantId};
-use crate::store::{IdentityIndex, OwnerOps, OwnerRecord, Store, StoreResult};
+use crate::store::{OwnerOps, OwnerRecord, Store, StoreResult};
 use crate::tenants;
 use crate::usecase::{UseCaseError, UseCaseResult};
 
@@ -116,18 +116,6 @@ pub async fn remove_owner(
     audit::append(&mut *tx, vec![AuditEntry::new(actor, "owner.removed", "owner", Some(id.to_string()))], now).await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// The owner who sent a message, if the sender is one (BSUID first, then phone).
-pub async fn identify(tx: &mut dyn OwnerOps, keys: &Keys, from: &CustomerIdentity) -> StoreResult<Option<OwnerRecord>> {
-    let tenant = tx.tenant_id();
-    if let Some(bsuid) = &from.bsuid
-        && let Some(owner) = tx.owner_by_index(IdentityIndex::Bsuid(&keys.index.bsuid(tenant, bsuid))).await?
-    {
-        return Ok(Some(owner));
-    }
-    let Some(phone) = &from.phone else { return Ok(None) };
-    tx.owner_by_index(IdentityIndex::Phone(&keys.index.phone(tenant, phone))).await
 }
 
 /// Links the BSUID of a message that also carried the owner's phone, so a later message
