@@ -106,8 +106,8 @@ pub struct AppState {
     pub limits: Arc<ApiLimits>,
     /// Webhooks waiting to share their tenant's next ingest transaction.
     pub group_commit: ingress::group_commit::Committers,
-    /// Channels and their opened secrets, for a few seconds (`ingress::channel_cache::TTL`).
-    pub channel_cache: Arc<ingress::channel_cache::ChannelCache>,
+    /// Channels and their opened secrets, for a few seconds (`ingress::CHANNEL_CACHE_TTL`).
+    pub channel_cache: Arc<ingress::ChannelCache>,
     /// Lets through one log line a minute per provider and reason of refused webhooks.
     pub refusal_log: Arc<ingress::refusals::RefusalLog>,
 }

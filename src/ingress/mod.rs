@@ -1,5 +1,9 @@
 //! Webhook ingress: verify the provider's signature on the raw body, parse into
 //! provider-neutral events, persist them in one transaction, answer 200.
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -12,12 +16,10 @@ use crate::error::ApiError;
 use crate::store::ChannelRecord;
 use crate::tenants;
 
-pub mod channel_cache;
 mod customer_messages;
 pub mod fonnte;
 pub mod group_commit;
 pub mod meta;
-mod meta_payload;
 pub mod persist;
 pub mod refusals;
 pub mod twilio;
@@ -115,4 +117,30 @@ pub async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> Res
         return Err(too_large());
     }
     Ok(Bytes::from(buffer))
+}
+
+pub const CHANNEL_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Recently routed channels with their opened secrets. Without it every webhook paid five
+/// database round trips and two decryptions before its signature check (BENCHMARKS.md). The
+/// route is read again once per shared ingest transaction (`group_commit`). An entry lives `CHANNEL_CACHE_TTL`.
+#[derive(Default)]
+pub struct ChannelCache {
+    entries: Mutex<HashMap<ChannelId, (Instant, ChannelRecord, ChannelSecrets)>>,
+}
+
+impl ChannelCache {
+    /// The channel if it was loaded less than `CHANNEL_CACHE_TTL` ago.
+    pub fn get(&self, id: ChannelId) -> Option<(ChannelRecord, ChannelSecrets)> {
+        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (loaded, channel, secrets) = entries.get(&id)?;
+        (loaded.elapsed() < CHANNEL_CACHE_TTL).then(|| (channel.clone(), secrets.clone()))
+    }
+
+    /// Keeps a freshly loaded channel; expired entries are dropped on the way.
+    pub fn put(&self, channel: &ChannelRecord, secrets: &ChannelSecrets) {
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.retain(|_, (loaded, _, _)| loaded.elapsed() < CHANNEL_CACHE_TTL);
+        entries.insert(channel.id, (Instant::now(), channel.clone(), secrets.clone()));
+    }
 }

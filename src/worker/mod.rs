@@ -4,26 +4,54 @@
 //! A respond job hands its reply's send jobs to the worker that ran it: they are inserted
 //! already leased by it, in the respond transaction, and it runs them right after that commit.
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use governor::DefaultKeyedRateLimiter;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
+use crate::channels::Clients;
 use crate::core::Core;
-use crate::domain::{DeliveryStatus, EscalationReason, MessageId};
+use crate::domain::{ContactId, DeliveryStatus, EscalationReason, MessageId, TenantId};
 use crate::engine::Handover;
 use crate::jobs::{JobFailure, JobKind, backoff};
+use crate::llm::Llm;
+use crate::metrics::Metrics;
 use crate::owner;
+use crate::owner::email::Mailer;
 use crate::store::{JobOutcome, JobRecord, StatusChange, StoreResult, TenantTx};
-pub use deps::{CustomerLimiter, WorkerDeps};
 
-mod deps;
 pub mod outbound;
 mod respond;
 mod send;
+
+pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
+
+/// What the worker needs beyond the `Core`: the provider clients, the LLM and its
+/// per-customer limiter, the mailer, the metrics, and the offline responder's threshold.
+#[derive(Clone)]
+pub struct WorkerDeps {
+    /// The provider clients that send replies.
+    pub channels: Arc<Clients>,
+    pub llm: Option<Arc<Llm>>,
+    /// LLM replies per customer per minute (in this process).
+    pub llm_limiter: Arc<CustomerLimiter>,
+    pub mailer: Option<Arc<Mailer>>,
+    pub metrics: Arc<Metrics>,
+    /// Minimum FAQ match confidence for the offline responder to answer.
+    pub faq_threshold: f64,
+}
+
+impl WorkerDeps {
+    /// Whether this customer may get another LLM reply now (a per-minute limit).
+    pub fn llm_allows(&self, tenant: TenantId, contact: ContactId) -> bool {
+        self.llm_limiter.check_key(&(tenant, contact)).is_ok()
+    }
+}
 
 pub struct Worker {
     core: Core,
