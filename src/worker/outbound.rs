@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use crate::chats;
 use crate::contacts;
 use crate::core::Core;
+use crate::crypto::DataKey;
 use crate::domain::{Author, ConversationId, MessageId, MessageMeta};
 use crate::engine::BusinessProfile;
 use crate::jobs::{JobKind, JobState};
 use crate::llm::prompt::Business;
-use crate::store::{JobRecord, MessageRecord, StoreResult, TenantRecord, TenantTx};
+use crate::store::{ConversationRecord, JobRecord, MessageRecord, StoreResult, TenantRecord, TenantTx};
 
 /// The engine's view of the tenant.
 pub fn business_profile(tenant: &TenantRecord) -> BusinessProfile {
@@ -49,6 +50,15 @@ struct Outgoing<'a> {
     parts: &'a [String],
 }
 
+/// The customer's message an outbound one follows, its conversation (whose chat the message
+/// goes to) and the contact's opened key: rows a caller may already hold.
+#[derive(Clone, Copy)]
+pub struct Thread<'a> {
+    pub original: &'a MessageRecord,
+    pub conversation: &'a ConversationRecord,
+    pub key: &'a DataKey,
+}
+
 /// Stores the parts of a reply to `inbound` and enqueues one send job per part.
 pub async fn store_reply(
     core: &Core,
@@ -61,26 +71,28 @@ pub async fn store_reply(
     let Some(original) = tx.message(inbound).await? else {
         return Ok(Vec::new());
     };
+    let Some((conversation, key)) = thread_of(core, tx, &original).await? else {
+        return Ok(Vec::new());
+    };
+    let thread = Thread { original: &original, conversation: &conversation, key: &key };
     let outgoing = Outgoing { reply_to: Some(inbound), author, parts };
-    Ok(message_ids(&store_outbound(core, tx, &original, outgoing, None, now).await?))
+    Ok(message_ids(&store_outbound(core, tx, thread, outgoing, None, now).await?))
 }
 
-/// Like `store_reply`, but each send job is inserted already leased by `lease.worker` (running,
-/// attempt 1): that worker runs them after commit without claiming them. If it never does (a
-/// crash), the lease expires and any worker claims them as usual. Returns the leased jobs.
+/// Like `store_reply` for the bot, from rows the caller holds, but each send job is inserted
+/// already leased by `lease.worker` (running, attempt 1): that worker runs them after commit
+/// without claiming them. If it never does (a crash), the lease expires and any worker claims
+/// them as usual. Returns the leased jobs.
 pub async fn store_reply_leased(
     core: &Core,
     tx: &mut dyn TenantTx,
-    inbound: MessageId,
+    thread: Thread<'_>,
     parts: &[String],
     lease: Lease<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<JobRecord>> {
-    let Some(original) = tx.message(inbound).await? else {
-        return Ok(Vec::new());
-    };
-    let outgoing = Outgoing { reply_to: Some(inbound), author: Author::Bot, parts };
-    store_outbound(core, tx, &original, outgoing, Some(lease), now).await
+    let outgoing = Outgoing { reply_to: Some(thread.original.id), author: Author::Bot, parts };
+    store_outbound(core, tx, thread, outgoing, Some(lease), now).await
 }
 
 /// The outbound messages behind their send jobs.
@@ -102,30 +114,43 @@ pub async fn store_to_customer(
     let Some(latest) = recent.iter().rev().find(|m| m.direction == "in") else {
         return Ok(Vec::new());
     };
+    let Some((conversation, key)) = thread_of(core, tx, latest).await? else {
+        return Ok(Vec::new());
+    };
+    let thread = Thread { original: latest, conversation: &conversation, key: &key };
     let outgoing = Outgoing { reply_to: None, author, parts };
-    Ok(message_ids(&store_outbound(core, tx, latest, outgoing, None, now).await?))
+    Ok(message_ids(&store_outbound(core, tx, thread, outgoing, None, now).await?))
+}
+
+/// The conversation of `original` and its contact's opened key, read in `tx`.
+async fn thread_of(
+    core: &Core,
+    tx: &mut dyn TenantTx,
+    original: &MessageRecord,
+) -> StoreResult<Option<(ConversationRecord, DataKey)>> {
+    let Some(contact) = tx.contact(original.contact_id).await? else {
+        return Ok(None);
+    };
+    let Some(conversation) = tx.conversation(original.conversation_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some((conversation, core.keys.vault.unwrap_key(&contact.wrapped_key)?)))
 }
 
 /// Stores the messages and their send jobs; returns the jobs.
 async fn store_outbound(
     core: &Core,
     tx: &mut dyn TenantTx,
-    original: &MessageRecord,
+    thread: Thread<'_>,
     outgoing: Outgoing<'_>,
     lease: Option<Lease<'_>>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<JobRecord>> {
     let Outgoing { reply_to, author, parts } = outgoing;
-    let Some(contact) = tx.contact(original.contact_id).await? else {
-        return Ok(Vec::new());
-    };
-    let Some(conversation) = tx.conversation(original.conversation_id).await? else {
-        return Ok(Vec::new());
-    };
-    let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let Thread { original, conversation, key } = thread;
     // The conversation's chat, fixed when it was opened: a direct chat's reply never goes to a group.
-    let group = chats::group_of(&conversation, &key)?;
-    let meta_enc = contacts::seal_meta(&MessageMeta { group, ..MessageMeta::default() }, &key);
+    let group = chats::group_of(conversation, key)?;
+    let meta_enc = contacts::seal_meta(&MessageMeta { group, ..MessageMeta::default() }, key);
     let mut jobs = Vec::new();
     for (part, text) in parts.iter().enumerate() {
         let record = MessageRecord {

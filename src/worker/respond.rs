@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::WorkerDeps;
-use super::outbound::{Lease, business_of, business_profile, message_ids, store_reply_leased};
+use super::outbound::{Lease, Thread, business_of, business_profile, message_ids, store_reply_leased};
 use crate::audit::{self, AuditEntry};
 use crate::channels::split_body;
 use crate::contacts;
 use crate::core::Core;
+use crate::crypto::DataKey;
 use crate::domain::{ConversationState, EscalationReason, MessageId, MessageKind, Provider};
 use crate::engine::assistant::{self, Conversation};
 use crate::engine::triggers::{self, BusinessHours, Rules, Turn};
@@ -147,8 +148,15 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         trail.extend(whatsapp::handle(core, &mut *tx, command, from, now).await?);
         queued = true;
     } else {
-        let d =
-            Decided { decision, with_bot, already_answered, message: &message, channel: &channel, current: &current };
+        let d = Decided {
+            decision,
+            with_bot,
+            already_answered,
+            message: &message,
+            channel: &channel,
+            current: &current,
+            key: &key,
+        };
         let stored = decided(core, &mut *tx, worker, d, now).await?;
         trail.extend(stored.trail);
         queued |= stored.queued;
@@ -170,6 +178,8 @@ struct Decided<'a> {
     message: &'a MessageRecord,
     channel: &'a ChannelRecord,
     current: &'a ConversationRecord,
+    /// The contact's key, opened once for the whole job.
+    key: &'a DataKey,
 }
 
 /// What storing the decision did, besides the audit rows.
@@ -195,7 +205,7 @@ async fn decided(
     d: Decided<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<Stored> {
-    let Decided { decision, with_bot, already_answered, message, channel, current } = d;
+    let Decided { decision, with_bot, already_answered, message, channel, current, key } = d;
     let message_id = message.id;
     Ok(match decision {
         // The owner has this conversation: they see the message, the bot stays silent.
@@ -205,7 +215,8 @@ async fn decided(
         Decision::Reply { text, basis } => {
             let max = Provider::parse(&channel.provider).map_or(1600, Provider::max_body_chars);
             let lease = Lease { worker, until: core.jobs.lease_until(now) };
-            let handed = store_reply_leased(core, &mut *tx, message_id, &split_body(&text, max), lease, now).await?;
+            let thread = Thread { original: message, conversation: current, key };
+            let handed = store_reply_leased(core, &mut *tx, thread, &split_body(&text, max), lease, now).await?;
             let mut trail = vec![
                 AuditEntry::new("worker", "reply.decided", "message", Some(message_id.to_string()))
                     .detail(json!({ "basis": basis, "messages": message_ids(&handed) })),
