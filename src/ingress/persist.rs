@@ -10,8 +10,8 @@ use crate::contacts;
 use crate::core::Core;
 use crate::crypto::DataKey;
 use crate::domain::{
-    Author, ContactId, ConversationId, ConversationState, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage,
-    JobId, MessageId, OwnerMessageId, StatusUpdate,
+    Author, ContactId, ConversationId, ConversationState, DeliveryStatus, Direction, IdentityChange, InboundEvent,
+    InboundMessage, JobId, MessageId, OwnerMessageId, StatusUpdate,
 };
 use crate::jobs::JobKind;
 use crate::metrics::Metrics;
@@ -220,7 +220,7 @@ pub(super) fn new_conversation(
         tenant_id: channel.tenant_id,
         channel_id: channel.id,
         contact_id: contact,
-        state: ConversationState::Bot.as_str().into(),
+        state: ConversationState::Bot,
         escalation_reason: None,
         last_inbound_at: None,
         window_closed_at: None,
@@ -246,9 +246,9 @@ pub(super) fn inbound_record(
         channel_id: channel.id,
         conversation_id: conversation,
         contact_id: contact,
-        direction: "in".into(),
-        author: Author::Customer.as_str().into(),
-        kind: m.kind.as_str().into(),
+        direction: Direction::In,
+        author: Author::Customer,
+        kind: m.kind,
         body_enc: key.encrypt_opt(m.body.as_deref()),
         meta_enc: contacts::seal_meta(&m.meta, key),
         provider_message_id: Some(m.provider_message_id.clone()),
@@ -322,9 +322,9 @@ impl Batch<'_> {
             channel_id: self.channel.id,
             escalation_id: None,
             contact_id: None,
-            direction: "in".into(),
-            route: "whatsapp".into(),
-            purpose: "command".into(),
+            direction: Direction::In,
+            route: crate::owner::Route::WhatsApp,
+            purpose: crate::owner::Purpose::Command,
             body_enc: key.encrypt_opt(m.body.as_deref()),
             provider_message_id: Some(m.provider_message_id.clone()),
             quoted_provider_id: m.quoted.clone(),
@@ -398,7 +398,7 @@ impl Batch<'_> {
             }
             (("message", message.id.to_string()), message.status, moved)
         } else if let Some(message) = tx.owner_message_by_provider_id(self.channel.id, &s.provider_message_id).await?
-            && message.direction == "out"
+            && message.direction == Direction::Out
         {
             let moved = tx.advance_owner_message_status(message.id, &change).await?;
             if moved && window_closed {
