@@ -9,7 +9,10 @@ use std::time::Instant;
 use balas::analytics::rollup;
 use balas::api::auth::{Claims, Role, TokenKeys};
 use balas::app::{AppConfig, AppState};
-use balas::domain::{ContactId, ConversationId, EscalationId, MessageId, TenantId};
+use balas::domain::{
+    Author, ContactId, ConversationId, ConversationState, Direction, EscalationId, EscalationReason, MessageId,
+    MessageKind, TenantId, TicketStatus,
+};
 use balas::store::{
     ContactRecord, ConversationRecord, EscalationRecord, LlmCall, LlmUsage, MessageRecord, Store, TenantTx,
 };
@@ -196,7 +199,7 @@ async fn generate(
             tenant_id: tenant,
             channel_id: channel,
             contact_id: contact.id,
-            state: "bot".into(),
+            state: ConversationState::Bot,
             escalation_reason: None,
             last_inbound_at: None,
             window_closed_at: None,
@@ -272,9 +275,9 @@ fn message(
         channel_id: channel,
         conversation_id: conversation,
         contact_id: contact,
-        direction: direction.into(),
-        author: author.into(),
-        kind: "text".into(),
+        direction: Direction::parse(direction).expect("a direction code"),
+        author: Author::parse(author).expect("an author code"),
+        kind: MessageKind::Text,
         body_enc: None,
         meta_enc: None,
         provider_message_id: Some(uuid::Uuid::new_v4().to_string()),
@@ -307,8 +310,8 @@ fn ticket(
         conversation_id: conversation,
         contact_id: contact,
         trigger_message_id: trigger,
-        reason: reason.into(),
-        status: "resolved".into(),
+        reason: EscalationReason::parse(reason).expect("a reason code"),
+        status: TicketStatus::Resolved,
         summary_enc: None,
         draft_enc: None,
         opened_at: opened,

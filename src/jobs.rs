@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use uuid::Uuid;
 
+use crate::domain::text_code::text_code;
 use crate::domain::{JobId, TenantId};
 use crate::store::{JobOutcome, JobRecord, Store, StoreError, StoreResult, TenantRecord};
 
@@ -50,38 +51,22 @@ pub enum JobKind {
     /// The owners' daily digest (subject: the tenant); reschedules itself.
     OwnerDigest,
     AnalyticsRollup,
+    /// A kind this build does not know (written by another release): dead-lettered.
+    Unknown,
 }
 
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Respond => "respond",
-            Self::Send => "send",
-            Self::OwnerNotice => "owner_notice",
-            Self::OwnerSend => "owner_send",
-            Self::OwnerCommand => "owner_command",
-            Self::TicketTimer => "ticket_timer",
-            Self::Retention => "retention",
-            Self::OwnerDigest => "owner_digest",
-            Self::AnalyticsRollup => "analytics_rollup",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "respond" => Some(Self::Respond),
-            "send" => Some(Self::Send),
-            "owner_notice" => Some(Self::OwnerNotice),
-            "owner_send" => Some(Self::OwnerSend),
-            "owner_command" => Some(Self::OwnerCommand),
-            "ticket_timer" => Some(Self::TicketTimer),
-            "retention" => Some(Self::Retention),
-            "owner_digest" => Some(Self::OwnerDigest),
-            "analytics_rollup" => Some(Self::AnalyticsRollup),
-            _ => None,
-        }
-    }
-}
+text_code!(JobKind, parse;
+    Respond => "respond",
+    Send => "send",
+    OwnerNotice => "owner_notice",
+    OwnerSend => "owner_send",
+    OwnerCommand => "owner_command",
+    TicketTimer => "ticket_timer",
+    Retention => "retention",
+    OwnerDigest => "owner_digest",
+    AnalyticsRollup => "analytics_rollup";
+    else Unknown
+);
 
 /// Where a job is in its life; stored as `jobs.state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,25 +80,16 @@ pub enum JobState {
     Dead,
 }
 
-impl JobState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Dead => "dead",
-        }
-    }
-}
+text_code!(JobState, parse; Queued => "queued", Running => "running", Done => "done", Dead => "dead");
 
 impl JobRecord {
     pub fn new(tenant: TenantId, kind: JobKind, subject: Uuid, max_attempts: i32, now: DateTime<Utc>) -> Self {
         Self {
             id: JobId::new(),
             tenant_id: tenant,
-            kind: kind.as_str().into(),
+            kind,
             subject_id: subject,
-            state: JobState::Queued.as_str().into(),
+            state: JobState::Queued,
             attempts: 0,
             max_attempts,
             run_at: now,
@@ -165,7 +141,8 @@ pub async fn ensure_per_tenant(
         if let Some(record) = tx.tenant().await? {
             let mut job = JobRecord::new(tenant, kind, tenant.0, max_attempts, now);
             job.run_at = due(&record);
-            let scheduled = tx.enqueue_job(&job).await? || tx.requeue_job(&job.kind, tenant.0, job.run_at).await?;
+            let scheduled =
+                tx.enqueue_job(&job).await? || tx.requeue_job(job.kind.as_str(), tenant.0, job.run_at).await?;
             added += u64::from(scheduled);
         }
         tx.commit().await?;

@@ -6,9 +6,22 @@ use crate::audit::{self, AuditEntry};
 use crate::channels::ChannelSecrets;
 use crate::config::Keys;
 use crate::crypto::DataKey;
+use crate::domain::text_code::text_code;
 use crate::domain::{ChannelId, Provider, TenantId};
 use crate::store::{ChannelRecord, Store, StoreError, StoreResult, TenantOps, TenantRecord};
 use crate::usecase::{UseCaseError, UseCaseResult};
+
+/// Where a business stands; stored as `tenants.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantStatus {
+    Active,
+    /// `tenant cancel` ran; data and keys are purged 30 days later.
+    Cancelled,
+    /// Only the audit is left.
+    Purged,
+}
+
+text_code!(TenantStatus, parse; Active => "active", Cancelled => "cancelled", Purged => "purged");
 
 /// How a tenant wants its customers handled, and what the LLM may say about the business;
 /// settable at creation, later through the API.
@@ -251,7 +264,7 @@ pub async fn create(
         id: TenantId::new(),
         slug,
         name: name.to_string(),
-        status: "active".into(),
+        status: TenantStatus::Active,
         wrapped_key,
         settings,
         budget_notice_month: None,

@@ -103,7 +103,7 @@ pub async fn create(
         tenant_id: tenant,
         email_index: keys.index.email(tenant, email),
         email_enc: key.encrypt(&email.to_lowercase()),
-        role: role.as_str().into(),
+        role,
         password_hash,
         created_at: now,
         disabled_at: None,
@@ -123,7 +123,7 @@ pub async fn create(
 pub struct UserView {
     pub id: UserId,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
 }

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use super::{day_key, week_of};
 use crate::clock::local_moment;
 use crate::core::Core;
-use crate::domain::{ContactId, ConversationId, EscalationId, MessageId};
+use crate::domain::{Author, ContactId, ConversationId, Direction, EscalationId, MessageId};
 use crate::jobs::{JobFailure, JobKind};
 use crate::store::{
     AnalyticsOps, ConversationDay, ConversationOps, JobOutcome, JobRecord, MessageFact, OwnerOps, ReportingOps, Store,
@@ -152,7 +152,7 @@ pub fn conversation_days(
     let in_day = |m: &&MessageFact| m.created_at >= from && m.created_at < to;
     // When the bot's first reply to each customer message went out.
     let mut answered: HashMap<MessageId, DateTime<Utc>> = HashMap::new();
-    for reply in facts.iter().filter(|r| r.author == "bot") {
+    for reply in facts.iter().filter(|r| r.author == Author::Bot) {
         if let (Some(question), Some(sent)) = (reply.reply_to, reply.sent_at) {
             answered.entry(question).and_modify(|t| *t = (*t).min(sent)).or_insert(sent);
         }
@@ -170,15 +170,16 @@ pub fn conversation_days(
             escalated: i64::from(escalated.contains(&m.conversation_id)),
             bot_first_response_ms: None,
         });
-        match (m.direction.as_str(), m.author.as_str()) {
-            ("in", _) => row.inbound += 1,
-            (_, "bot") => row.bot_out += 1,
-            (_, "owner") => row.owner_out += 1,
-            _ => row.system_out += 1,
+        match (m.direction, m.author) {
+            (Direction::In, _) => row.inbound += 1,
+            (_, Author::Bot) => row.bot_out += 1,
+            (_, Author::Owner) => row.owner_out += 1,
+            (_, Author::Customer | Author::System) => row.system_out += 1,
         }
     }
     // The day's first customer message the bot answered sets the conversation's time.
-    let mut questions: Vec<&MessageFact> = facts.iter().filter(in_day).filter(|m| m.direction == "in").collect();
+    let mut questions: Vec<&MessageFact> =
+        facts.iter().filter(in_day).filter(|m| m.direction == Direction::In).collect();
     questions.sort_by_key(|m| (m.created_at, m.id));
     for question in questions {
         if let (Some(sent), Some(row)) = (answered.get(&question.id), rows.get_mut(&question.conversation_id))
@@ -204,7 +205,7 @@ pub async fn run_job(core: &Core, worker: &str, job: &JobRecord) -> Result<(), J
     let now = core.clock.now();
     let mut tx = core.store.begin(job.tenant_id).await?;
     let outcome = match tx.tenant().await? {
-        Some(tenant) if tenant.status != "purged" => {
+        Some(tenant) if tenant.status != crate::tenants::TenantStatus::Purged => {
             let pass = roll_up(&mut *tx, tenant.settings.zone(), now).await?;
             JobOutcome::Later { run_at: if pass.caught_up { now + INTERVAL } else { now } }
         }
@@ -232,8 +233,8 @@ mod tests {
             id: MessageId(uuid::Uuid::now_v7()),
             conversation_id: conversation,
             contact_id: ContactId(uuid::Uuid::nil()),
-            direction: direction.into(),
-            author: author.into(),
+            direction: Direction::parse(direction).expect("a direction code"),
+            author: Author::parse(author).expect("an author code"),
             reply_to: None,
             created_at: at,
             sent_at: Some(at),

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::privacy::correct::{Corrected, Correction};
 use crate::privacy::erase::{self, Erasure};
 use crate::privacy::export;
-use crate::privacy::requests::{self, Unanswerable};
+use crate::privacy::requests::{self, DsarKind, Unanswerable};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -45,7 +45,7 @@ async fn answered(
     caller: &Caller,
     query: &Answers,
     contact: ContactId,
-    kind: &str,
+    kind: DsarKind,
 ) -> Result<Option<DsarId>, ApiError> {
     let Some(raw) = query.request.as_deref() else { return Ok(None) };
     let id: DsarId =
@@ -71,7 +71,7 @@ async fn export_contact(
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
     let id = contact_id(&id)?;
-    let request = answered(&state, &caller, &query, id, "access").await?;
+    let request = answered(&state, &caller, &query, id, DsarKind::Access).await?;
     let answering = export::Answering { actor: &caller.actor(), request };
     let bundle = export::export_contact(&*state.store, &state.keys, caller.tenant, id, answering, state.clock.now())
         .await?
@@ -113,7 +113,7 @@ async fn correct(
         Some(Err(e)) => return Err(ApiError::bad_request("invalid_phone", e.to_string())),
         None => None,
     };
-    let request = answered(&state, &caller, &query, id, "correction").await?;
+    let request = answered(&state, &caller, &query, id, DsarKind::Correction).await?;
     let fix = Correction { name: fix.name, phone, request };
     let now = state.clock.now();
     let outcome = crate::privacy::correct::correct_contact(
@@ -149,7 +149,7 @@ async fn erase_contact(
 ) -> Result<Json<Erasure>, ApiError> {
     caller.require_owner()?;
     let id = contact_id(&id)?;
-    let request = answered(&state, &caller, &query, id, "erasure").await?;
+    let request = answered(&state, &caller, &query, id, DsarKind::Erasure).await?;
     let now = state.clock.now();
     let erasure = erase::erase_contact(&*state.store, caller.tenant, id, &caller.actor(), request, now)
         .await?

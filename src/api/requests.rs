@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::audit;
 use crate::domain::{ContactId, DsarId};
 use crate::error::ApiError;
-use crate::privacy::requests::{self, KINDS};
+use crate::privacy::requests::{self, DsarKind, DsarStatus};
 use crate::store::DsarRecord;
 
 pub fn router() -> Router<AppState> {
@@ -88,7 +88,7 @@ async fn open(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require_owner()?;
     let new: NewRequest = read_json(&headers, body, "an object with kind and optionally contact_id").await?;
-    let Some(kind) = KINDS.iter().copied().find(|k| *k == new.kind) else {
+    let Some(kind) = DsarKind::parse(&new.kind) else {
         return Err(ApiError::bad_request("invalid_kind", "kind must be access, correction, erasure or stop"));
     };
     let contact_missing = || ApiError::not_found("contact_not_found", "no contact with this id in your tenant");
@@ -152,8 +152,8 @@ async fn close(
     let id: DsarId = id.parse().map_err(|_| not_found())?;
     let closing: Closing = read_json(&headers, body, "an object with status").await?;
     let status = match closing.status.as_str() {
-        "done" => "done",
-        "rejected" => "rejected",
+        "done" => DsarStatus::Done,
+        "rejected" => DsarStatus::Rejected,
         _ => return Err(ApiError::bad_request("invalid_status", "status must be done or rejected")),
     };
     let now = state.clock.now();

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{self, AuditEntry};
 use crate::domain::TenantId;
+use crate::domain::text_code::text_code;
 use crate::store::{Store, StoreResult};
 use crate::usecase::{UseCaseError, UseCaseResult};
 
@@ -41,7 +42,7 @@ impl TokenError {
 }
 
 /// What a token may do inside its tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything in the tenant.
@@ -52,24 +53,7 @@ pub enum Role {
     Analytics,
 }
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Staff => "staff",
-            Self::Analytics => "analytics",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "owner" => Some(Self::Owner),
-            "staff" => Some(Self::Staff),
-            "analytics" => Some(Self::Analytics),
-            _ => None,
-        }
-    }
-}
+text_code!(Role, parse; Owner => "owner", Staff => "staff", Analytics => "analytics");
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {

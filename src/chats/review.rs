@@ -13,7 +13,7 @@ use crate::audit::{self, AuditEntry};
 use crate::contacts;
 use crate::core::Core;
 use crate::crypto::DataKey;
-use crate::domain::{ConversationEvent, ConversationId, ConversationState, MessageMeta};
+use crate::domain::{ConversationEvent, ConversationId, ConversationState, MessageMeta, TicketStatus};
 use crate::owner::notify::{About, customer_label, to_owners};
 use crate::owner::texts::OwnerTexts;
 use crate::store::{ChatOps, ConversationOps, ConversationRecord, JobOps, OwnerOps, StoreResult, TenantOps, TenantTx};
@@ -97,7 +97,7 @@ async fn review(
 ) -> StoreResult<Vec<AuditEntry>> {
     report.reviewed += 1;
     let Some(conversation) = tx.conversation(id).await? else { return Ok(Vec::new()) };
-    let Some(from) = ConversationState::parse(&conversation.state).filter(|s| *s != ConversationState::Closed) else {
+    let Some(from) = Some(conversation.state).filter(|s| *s != ConversationState::Closed) else {
         return Ok(Vec::new());
     };
     let key = match tx.contact(conversation.contact_id).await? {
@@ -147,7 +147,7 @@ async fn close_mixed(
     let mut ticket_number = None;
     let mut told = 0;
     if let Some(mut ticket) = tx.open_escalation(conversation.id).await? {
-        ticket.status = "resolved".into();
+        ticket.status = TicketStatus::Resolved;
         ticket.closed_at = Some(now);
         ticket.closed_by = Some(ACTOR.into());
         tx.update_escalation(&ticket).await?;
@@ -162,7 +162,7 @@ async fn close_mixed(
                 .fill("chat_split", &[("ticket", &number), ("customer", &customer)]);
             let about =
                 About { channel: conversation.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key };
-            told = to_owners(core, tx, about, "notice", &text, now).await?;
+            told = to_owners(core, tx, about, crate::owner::Purpose::Notice, &text, now).await?;
         }
     }
     Ok(vec![

@@ -6,6 +6,7 @@ use clap::Args;
 use crate::config::Keys;
 use crate::domain::{ContactId, DsarId, Phone};
 use crate::privacy::correct::{self, Corrected, Correction};
+use crate::privacy::requests::DsarKind;
 use crate::privacy::{erase, export, requests};
 use crate::store::{Store, TenantRecord};
 
@@ -56,7 +57,7 @@ async fn request_of(
     tenant: &TenantRecord,
     who: &ContactArgs,
     contact: ContactId,
-    kind: &str,
+    kind: DsarKind,
 ) -> anyhow::Result<Option<DsarId>> {
     let Some(raw) = who.request.as_deref() else { return Ok(None) };
     let id: DsarId = raw.parse().map_err(|_| anyhow::anyhow!("--request is not a request id"))?;
@@ -88,7 +89,7 @@ pub async fn export(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let id = contact_of(store, keys, tenant, who).await?;
-    let request = request_of(store, tenant, who, id, "access").await?;
+    let request = request_of(store, tenant, who, id, DsarKind::Access).await?;
     let answering = export::Answering { actor: "cli", request };
     let bundle = export::export_contact(store, keys, tenant.id, id, answering, now).await?;
     println!("{}", serde_json::to_string_pretty(&bundle.context("no such contact in this tenant")?)?);
@@ -107,7 +108,7 @@ pub async fn correct(
     let fix = Correction {
         name: args.name.clone(),
         phone: args.new_phone.as_deref().map(|p| phone(p, "--new-phone")).transpose()?,
-        request: request_of(store, tenant, &args.who, id, "correction").await?,
+        request: request_of(store, tenant, &args.who, id, DsarKind::Correction).await?,
     };
     match correct::correct_contact(store, keys, tenant.id, id, &fix, "cli", now).await? {
         Corrected::Done => println!("corrected {id}"),
@@ -126,7 +127,7 @@ pub async fn erase(
 ) -> anyhow::Result<()> {
     anyhow::ensure!(args.yes, "erasure deletes the contact's data and key for good: add --yes");
     let id = contact_of(store, keys, tenant, &args.who).await?;
-    let request = request_of(store, tenant, &args.who, id, "erasure").await?;
+    let request = request_of(store, tenant, &args.who, id, DsarKind::Erasure).await?;
     let done = erase::erase_contact(store, tenant.id, id, "cli", request, now).await?;
     let done = done.context("no such contact in this tenant")?;
     println!("{}", serde_json::to_string_pretty(&done)?);

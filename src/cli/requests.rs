@@ -76,11 +76,7 @@ pub async fn run(
                 }
                 None => None,
             };
-            let kind = requests::KINDS
-                .iter()
-                .copied()
-                .find(|k| *k == kind)
-                .ok_or_else(|| anyhow::anyhow!("unknown --kind"))?;
+            let kind = requests::DsarKind::parse(&kind).ok_or_else(|| anyhow::anyhow!("unknown --kind"))?;
             let mut tx = store.begin(tenant.id).await?;
             let (request, entry) = requests::open(&mut *tx, contact, kind, "cli", now).await?;
             audit::append(&mut *tx, entry.into_iter().collect(), now).await?;
@@ -92,8 +88,8 @@ pub async fn run(
             let mut tx = store.begin(tenant.id).await?;
             let entry = match status.as_str() {
                 "acknowledged" => requests::acknowledge(&mut *tx, id, "cli", now).await?,
-                "done" => requests::close(&mut *tx, id, "done", "cli", now).await?,
-                _ => requests::close(&mut *tx, id, "rejected", "cli", now).await?,
+                "done" => requests::close(&mut *tx, id, requests::DsarStatus::Done, "cli", now).await?,
+                _ => requests::close(&mut *tx, id, requests::DsarStatus::Rejected, "cli", now).await?,
             };
             let entry = entry.ok_or_else(|| anyhow::anyhow!("no such request, or it is past that step"))?;
             audit::append(&mut *tx, vec![entry], now).await?;

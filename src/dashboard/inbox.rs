@@ -14,7 +14,7 @@ use super::layout::{age, flash_from_query, local, page};
 use super::session::{CSRF_FIELD, Session};
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::domain::EscalationId;
+use crate::domain::{Author, Direction, EscalationId, TicketStatus};
 use crate::owner::desk::{act_on_ticket, list_tickets, read_conversation};
 use crate::owner::texts::OwnerTexts;
 use crate::owner::tickets::Action;
@@ -54,8 +54,8 @@ async fn inbox(
                         tr {
                             td { a.ticket href={ "/dashboard/tickets/" (ticket.id) } { "#" (ticket.number) } }
                             td { (ticket.customer) }
-                            td { (texts.reason(&ticket.reason)) }
-                            td { (status(lang, &ticket.status)) }
+                            td { (texts.reason(ticket.reason)) }
+                            td { (status(lang, ticket.status)) }
                             td { (age(lang, ticket.opened_at, now)) }
                         }
                     }
@@ -95,15 +95,15 @@ async fn ticket(
             p {
                 strong { (read.conversation.customer) }
                 @if read.conversation.in_group { " · 👥 " (t("ticket.in_group")) }
-                " · " (texts.reason(&ticket.reason))
+                " · " (texts.reason(ticket.reason))
             }
-            p.meta { (t("inbox.status")) ": " span #status { (status(lang, &ticket.status)) } " · " (local(&session, ticket.opened_at)) }
+            p.meta { (t("inbox.status")) ": " span #status { (status(lang, ticket.status)) } " · " (local(&session, ticket.opened_at)) }
         }
         h2 { (t("ticket.messages")) }
         ul.messages #messages {
             @for m in &read.messages {
-                li class=(if m.direction == "out" { "out" } else { "in" }) {
-                    span.meta { (author(lang, &m.author)) " · " (local(&session, m.created_at)) }
+                li class=(if m.direction == Direction::Out { "out" } else { "in" }) {
+                    span.meta { (author(lang, m.author)) " · " (local(&session, m.created_at)) }
                     br;
                     @match &m.text { Some(text) => span.text { (text) }, None => em { (t("ticket.no_text")) } }
                 }
@@ -132,22 +132,21 @@ async fn ticket(
     Ok(page(&session, StatusCode::OK, &title, flash_from_query(lang, query.as_deref()), body))
 }
 
-fn status(lang: super::i18n::Lang, status: &str) -> &'static str {
+fn status(lang: super::i18n::Lang, status: TicketStatus) -> &'static str {
     match status {
-        "open" => lang.t("status.open"),
-        "human" => lang.t("status.human"),
-        "handed_back" => lang.t("status.handed_back"),
-        "resolved" => lang.t("status.resolved"),
-        _ => lang.t("status.other"),
+        TicketStatus::Open => lang.t("status.open"),
+        TicketStatus::Human => lang.t("status.human"),
+        TicketStatus::HandedBack => lang.t("status.handed_back"),
+        TicketStatus::Resolved => lang.t("status.resolved"),
     }
 }
 
-fn author(lang: super::i18n::Lang, author: &str) -> &'static str {
+fn author(lang: super::i18n::Lang, author: Author) -> &'static str {
     match author {
-        "customer" => lang.t("author.customer"),
-        "bot" => lang.t("author.bot"),
-        "owner" => lang.t("author.owner"),
-        _ => lang.t("author.system"),
+        Author::Customer => lang.t("author.customer"),
+        Author::Bot => lang.t("author.bot"),
+        Author::Owner => lang.t("author.owner"),
+        Author::System => lang.t("author.system"),
     }
 }
 

@@ -210,7 +210,7 @@ async fn unlock(
         return Ok(cleared(&state));
     }
     // The role comes from the user as stored now, not from the cookie: a demotion holds.
-    let role = read.user(ticket.user).await?.filter(|u| u.disabled_at.is_none()).and_then(|u| Role::parse(&u.role));
+    let role = read.user(ticket.user).await?.filter(|u| u.disabled_at.is_none()).map(|u| u.role);
     read.commit().await?;
     let Some(role) = role else {
         // Disabled (or gone) since locking: the lock dies with the account.

@@ -158,9 +158,9 @@ pub async fn run() -> anyhow::Result<()> {
             .await?
             .context("demo contact")?;
         if let Some(conversation) = tx.open_conversation(channel.id, contact.id, crate::chats::DIRECT).await?
-            && conversation.state != ConversationState::Bot.as_str()
+            && conversation.state != ConversationState::Bot
         {
-            let reason = conversation.escalation_reason.unwrap_or_default();
+            let reason = conversation.escalation_reason.map(|r| r.as_str()).unwrap_or_default();
             println!("   ↳ conversation is with the owner: {} (reason: {reason})", conversation.state);
         }
         tx.commit().await?;

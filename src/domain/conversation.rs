@@ -1,6 +1,8 @@
 //! The conversation state machine: `bot → escalated → human → bot`, and `closed`. Every path
 //! in (a customer message, an owner command, an API call, a timer) is one `ConversationEvent`,
 //! and only a `bot` conversation is ever answered by the bot.
+use super::text_code::{text_code, text_sqlx};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConversationState {
     Bot,
@@ -9,26 +11,9 @@ pub enum ConversationState {
     Closed,
 }
 
+text_code!(ConversationState, parse; Bot => "bot", Escalated => "escalated", Human => "human", Closed => "closed");
+
 impl ConversationState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Bot => "bot",
-            Self::Escalated => "escalated",
-            Self::Human => "human",
-            Self::Closed => "closed",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "bot" => Some(Self::Bot),
-            "escalated" => Some(Self::Escalated),
-            "human" => Some(Self::Human),
-            "closed" => Some(Self::Closed),
-            _ => None,
-        }
-    }
-
     pub fn bot_may_answer(self) -> bool {
         self == Self::Bot
     }
@@ -70,19 +55,15 @@ pub enum ConversationEvent {
     SplitChats,
 }
 
-impl ConversationEvent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Escalate => "escalate",
-            Self::OwnerReply => "owner_reply",
-            Self::TakeOver => "take_over",
-            Self::HandBack => "hand_back",
-            Self::Resolve => "resolve",
-            Self::IdleTimeout => "idle_timeout",
-            Self::SplitChats => "split_chats",
-        }
-    }
-}
+text_code!(ConversationEvent, parse;
+    Escalate => "escalate",
+    OwnerReply => "owner_reply",
+    TakeOver => "take_over",
+    HandBack => "hand_back",
+    Resolve => "resolve",
+    IdleTimeout => "idle_timeout",
+    SplitChats => "split_chats",
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a {} conversation cannot {}", from.as_str(), event.as_str())]
@@ -90,6 +71,19 @@ pub struct InvalidTransition {
     pub from: ConversationState,
     pub event: ConversationEvent,
 }
+
+/// Where a ticket stands; stored as `escalations.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketStatus {
+    /// Waiting for the owner.
+    Open,
+    /// The owner is answering.
+    Human,
+    HandedBack,
+    Resolved,
+}
+
+text_code!(TicketStatus, parse; Open => "open", Human => "human", HandedBack => "handed_back", Resolved => "resolved");
 
 /// Why a conversation was handed to the owner; stored and audited as the code string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +131,31 @@ impl EscalationReason {
             Self::Model(reason) => reason.as_str(),
         }
     }
+
+    /// The stored code back: `as_str` of some reason, or `None`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        if let Some(model) = raw.strip_prefix("model_") {
+            return ModelReason::parse(model).map(Self::Model);
+        }
+        use EscalationReason as R;
+        let plain = [
+            R::NoConfidentAnswer,
+            R::UnreadableMedia,
+            R::ReplyFailed,
+            R::Keyword,
+            R::RepeatedQuestion,
+            R::TooManyBotTurns,
+            R::OutsideBusinessHours,
+            R::WindowClosed,
+            R::OwnerInitiated,
+            R::BotStopped,
+            R::ErasureRequested,
+        ];
+        plain.into_iter().find(|r| raw == r.as_str())
+    }
 }
+
+text_sqlx!(EscalationReason, EscalationReason::parse);
 
 /// The reasons the LLM may give for handing over (the tool's enum in `prompts/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

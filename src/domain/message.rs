@@ -2,6 +2,7 @@
 use chrono::{DateTime, Utc};
 
 use super::identity::{Bsuid, CustomerIdentity};
+use super::text_code::text_code;
 
 /// What kind of WhatsApp message arrived; non-text kinds are recorded by type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,29 +41,27 @@ impl MessageKind {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Text => "text",
-            Self::Image => "image",
-            Self::Audio => "audio",
-            Self::Video => "video",
-            Self::Document => "document",
-            Self::Sticker => "sticker",
-            Self::Location => "location",
-            Self::Contacts => "contacts",
-            Self::Interactive => "interactive",
-            Self::Button => "button",
-            Self::Reaction => "reaction",
-            Self::Order => "order",
-            Self::Unsupported => "unsupported",
-        }
-    }
-
     /// Kinds whose text a reply engine can read: typed text and the title of a tapped button.
     pub fn carries_question(self) -> bool {
         matches!(self, Self::Text | Self::Interactive | Self::Button)
     }
 }
+
+text_code!(MessageKind, from_code;
+    Text => "text",
+    Image => "image",
+    Audio => "audio",
+    Video => "video",
+    Document => "document",
+    Sticker => "sticker",
+    Location => "location",
+    Contacts => "contacts",
+    Interactive => "interactive",
+    Button => "button",
+    Reaction => "reaction",
+    Order => "order",
+    Unsupported => "unsupported",
+);
 
 /// One customer message, provider-neutral.
 #[derive(Clone)]
@@ -153,16 +152,6 @@ impl DeliveryStatus {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Sent => "sent",
-            Self::Failed => "failed",
-            Self::Delivered => "delivered",
-            Self::Read => "read",
-        }
-    }
-
     /// `failed` outranks `sent` but not `delivered`: a multi-device user may report
     /// `delivered` after `failed`, and the later truth wins.
     pub fn rank(self) -> i32 {
@@ -175,6 +164,8 @@ impl DeliveryStatus {
         }
     }
 }
+
+text_code!(DeliveryStatus, from_code; Queued => "queued", Sent => "sent", Failed => "failed", Delivered => "delivered", Read => "read");
 
 /// A provider's report about a message we sent.
 #[derive(Debug, Clone)]
@@ -208,16 +199,16 @@ pub enum Author {
     System,
 }
 
-impl Author {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Customer => "customer",
-            Self::Bot => "bot",
-            Self::Owner => "owner",
-            Self::System => "system",
-        }
-    }
+text_code!(Author, parse; Customer => "customer", Bot => "bot", Owner => "owner", System => "system");
+
+/// Which way a stored message went: from the customer (or owner) to us, or from us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    In,
+    Out,
 }
+
+text_code!(Direction, parse; In => "in", Out => "out");
 
 #[cfg(test)]
 mod tests {

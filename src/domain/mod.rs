@@ -3,16 +3,21 @@ pub mod conversation;
 pub mod identity;
 pub mod ids;
 pub mod message;
+pub mod text_code;
 
-pub use conversation::{ConversationEvent, ConversationState, EscalationReason, InvalidTransition, ModelReason};
+pub use conversation::{
+    ConversationEvent, ConversationState, EscalationReason, InvalidTransition, ModelReason, TicketStatus,
+};
 pub use identity::{Bsuid, CustomerIdentity, IdentityError, Phone};
 pub use ids::*;
 pub use message::{
-    Author, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, MessageKind, MessageMeta, StatusUpdate,
+    Author, DeliveryStatus, Direction, IdentityChange, InboundEvent, InboundMessage, MessageKind, MessageMeta,
+    StatusUpdate,
 };
+use text_code::text_code;
 
 /// The WhatsApp providers balas can connect a number through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Meta,
@@ -20,24 +25,9 @@ pub enum Provider {
     Fonnte,
 }
 
+text_code!(Provider, parse; Meta => "meta", Twilio => "twilio", Fonnte => "fonnte");
+
 impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Meta => "meta",
-            Self::Twilio => "twilio",
-            Self::Fonnte => "fonnte",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "meta" => Some(Self::Meta),
-            "twilio" => Some(Self::Twilio),
-            "fonnte" => Some(Self::Fonnte),
-            _ => None,
-        }
-    }
-
     /// The longest text body the provider accepts in one message, in characters.
     pub fn max_body_chars(self) -> usize {
         match self {

@@ -18,7 +18,8 @@ use crate::contacts;
 use crate::core::Core;
 use crate::crypto::DataKey;
 use crate::domain::{
-    Author, ChannelId, ContactId, ConversationId, ConversationState, InboundMessage, JobId, MessageId, TenantId,
+    Author, ChannelId, ContactId, ConversationId, ConversationState, Direction, InboundMessage, JobId, MessageId,
+    TenantId,
 };
 use crate::jobs::JobKind;
 use crate::store::{
@@ -321,7 +322,7 @@ fn new_conversation(
         tenant_id: channel.tenant_id,
         channel_id: channel.id,
         contact_id: contact,
-        state: ConversationState::Bot.as_str().into(),
+        state: ConversationState::Bot,
         escalation_reason: None,
         last_inbound_at: None,
         window_closed_at: None,
@@ -347,9 +348,9 @@ fn inbound_record(
         channel_id: channel.id,
         conversation_id: conversation,
         contact_id: contact,
-        direction: "in".into(),
-        author: Author::Customer.as_str().into(),
-        kind: m.kind.as_str().into(),
+        direction: Direction::In,
+        author: Author::Customer,
+        kind: m.kind,
         body_enc: key.encrypt_opt(m.body.as_deref()),
         meta_enc: contacts::seal_meta(&m.meta, key),
         provider_message_id: Some(m.provider_message_id.clone()),

@@ -8,7 +8,9 @@ use super::customer_messages::{self, Pending, Ways, actor};
 use crate::audit::{self, AuditEntry};
 use crate::contacts;
 use crate::core::Core;
-use crate::domain::{DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, OwnerMessageId, StatusUpdate};
+use crate::domain::{
+    DeliveryStatus, Direction, IdentityChange, InboundEvent, InboundMessage, OwnerMessageId, StatusUpdate,
+};
 use crate::jobs::JobKind;
 use crate::metrics::Metrics;
 use crate::owner::registry;
@@ -112,9 +114,9 @@ impl Batch<'_> {
             channel_id: self.channel.id,
             escalation_id: None,
             contact_id: None,
-            direction: "in".into(),
-            route: "whatsapp".into(),
-            purpose: "command".into(),
+            direction: Direction::In,
+            route: crate::owner::Route::WhatsApp,
+            purpose: crate::owner::Purpose::Command,
             body_enc: key.encrypt_opt(m.body.as_deref()),
             provider_message_id: Some(m.provider_message_id.clone()),
             quoted_provider_id: m.quoted.clone(),
@@ -168,7 +170,7 @@ impl Batch<'_> {
             }
             (("message", message.id.to_string()), message.status, moved)
         } else if let Some(message) = tx.owner_message_by_provider_id(self.channel.id, &s.provider_message_id).await?
-            && message.direction == "out"
+            && message.direction == Direction::Out
         {
             let moved = tx.advance_owner_message_status(message.id, &change).await?;
             if moved && window_closed {

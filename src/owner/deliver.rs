@@ -2,8 +2,8 @@
 //! tenant's channel, or e-mail). A closed 24-hour window is not retried (see `window`).
 use serde_json::json;
 
-use super::OwnerContact;
 use super::window::owner_unreachable;
+use super::{OwnerContact, Route};
 use crate::audit::{self, AuditEntry};
 use crate::channels::{ChannelSecrets, Recipient, SendError};
 use crate::core::Core;
@@ -49,12 +49,12 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let key = contact_key.as_ref().unwrap_or(&tenant_key);
     let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(undecryptable)?.unwrap_or_default();
     let details = OwnerContact::open(&owner, &tenant_key).map_err(|_| permanent("undecryptable"))?;
-    let sent = match message.route.as_str() {
-        "email" => match (&deps.mailer, &details.email) {
+    let sent = match message.route {
+        Route::Email => match (&deps.mailer, &details.email) {
             (Some(mailer), Some(address)) => mailer.send(address, &subject_of(&body), &body).await,
             _ => Err(SendError::Rejected("no_email_route".into())),
         },
-        _ => {
+        Route::WhatsApp => {
             let bsuid = tenant_key.decrypt_opt(owner.bsuid_enc.as_deref()).map_err(undecryptable)?;
             let to = match (details.phone, bsuid.and_then(|b| Bsuid::parse(&b).ok())) {
                 (Some(phone), _) => Recipient::Phone(phone),
@@ -66,7 +66,7 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         }
     };
 
-    let provider = if message.route == "email" { "email" } else { channel.provider.as_str() };
+    let provider = if message.route == Route::Email { "email" } else { channel.provider.as_str() };
     deps.metrics.sent(provider, &sent);
     let now = core.clock.now();
     let mut tx = core.store.begin(job.tenant_id).await?;

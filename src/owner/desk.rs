@@ -10,7 +10,10 @@ use super::{Action, ActionError, tickets};
 use crate::audit::{self, AuditEntry};
 use crate::auth::Caller;
 use crate::core::Core;
-use crate::domain::{ContactId, ConversationId, ConversationState, EscalationId, MessageId};
+use crate::domain::{
+    Author, ContactId, ConversationId, ConversationState, Direction, EscalationId, EscalationReason, MessageId,
+    MessageKind, TicketStatus,
+};
 use crate::store::{ConversationOps, ConversationRecord, EscalationRecord};
 use crate::usecase::{UseCaseError, UseCaseResult};
 
@@ -19,8 +22,8 @@ use crate::usecase::{UseCaseError, UseCaseResult};
 pub struct TicketView {
     pub id: EscalationId,
     pub number: i32,
-    pub status: String,
-    pub reason: String,
+    pub status: TicketStatus,
+    pub reason: EscalationReason,
     pub conversation_id: ConversationId,
     /// Name and masked number (or username).
     pub customer: String,
@@ -120,8 +123,8 @@ pub fn refusal(e: ActionError) -> UseCaseError {
 pub struct ConversationView {
     pub id: ConversationId,
     pub contact_id: ContactId,
-    pub state: String,
-    pub escalation_reason: Option<String>,
+    pub state: ConversationState,
+    pub escalation_reason: Option<EscalationReason>,
     /// Name and masked number (or username).
     pub customer: String,
     /// A WhatsApp group's conversation: everyone in the group reads what is sent here.
@@ -135,9 +138,9 @@ pub struct ConversationView {
 #[derive(Debug, Serialize)]
 pub struct MessageView {
     pub id: MessageId,
-    pub direction: String,
-    pub author: String,
-    pub kind: String,
+    pub direction: Direction,
+    pub author: Author,
+    pub kind: MessageKind,
     pub text: Option<String>,
     pub status: String,
     pub created_at: DateTime<Utc>,

@@ -7,25 +7,27 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 
+use super::Purpose;
 use super::notify::{About, shorten, to_owners};
 use super::texts::OwnerTexts;
 use crate::audit::{self, AuditEntry};
 use crate::clock::local_moment;
 use crate::core::Core;
-use crate::domain::EscalationReason;
+use crate::domain::{EscalationReason, ModelReason};
 use crate::jobs::{JobFailure, JobKind};
 use crate::privacy::requests;
 use crate::store::{
     ConversationOps, JobOutcome, JobRecord, PrivacyOps, ReportingOps, Store, StoreResult, TenantRecord,
 };
+use crate::tenants::TenantStatus;
 
 /// Questions listed at most, and their length in the digest.
 const QUESTIONS: usize = 5;
 const QUESTION_CHARS: usize = 120;
 
 /// Reasons that mean the bot did not know the answer (not a complaint or a keyword).
-fn unanswered(reason: &str) -> bool {
-    reason == EscalationReason::NoConfidentAnswer.as_str() || reason == "model_unsure"
+fn unanswered(reason: EscalationReason) -> bool {
+    matches!(reason, EscalationReason::NoConfidentAnswer | EscalationReason::Model(ModelReason::Unsure))
 }
 
 /// The next moment strictly after `now` when the local clock in `zone` shows `at`.
@@ -61,14 +63,14 @@ pub async fn run_job(core: &Core, worker: &str, job: &JobRecord) -> Result<(), J
     };
     let zone = tenant.settings.zone();
     let next = match digest_time(&tenant) {
-        Some(at) if tenant.status == "active" => {
+        Some(at) if tenant.status == TenantStatus::Active => {
             let text = compose(core, &mut *tx, &tenant, now).await?;
             let key = crate::tenants::data_key(&mut *tx, &core.keys).await?;
             let told = match tx.first_channel().await? {
                 // The digest quotes several customers: it is sealed with the tenant key.
                 Some(channel) => {
                     let about = About { channel, escalation: None, contact: None, key: &key };
-                    to_owners(core, &mut *tx, about, "digest", &text, now).await?
+                    to_owners(core, &mut *tx, about, Purpose::Digest, &text, now).await?
                 }
                 None => 0,
             };
@@ -118,7 +120,7 @@ pub async fn compose(
         );
     let mut questions = Vec::new();
     for ticket in tx.escalations_opened(from, to).await? {
-        if questions.len() == QUESTIONS || !unanswered(&ticket.reason) {
+        if questions.len() == QUESTIONS || !unanswered(ticket.reason) {
             continue;
         }
         let Some(id) = ticket.trigger_message_id else { continue };

@@ -7,11 +7,13 @@ use super::commands::{self, Command};
 use super::notify::{About, Note, customer_label, label_of, queue};
 use super::texts::OwnerTexts;
 use super::tickets::{self, Action, ActionError};
+use super::{Purpose, Route};
 use crate::audit::{self, AuditEntry};
 use crate::core::Core;
 use crate::crypto::DataKey;
-use crate::domain::{ContactId, EscalationId, OwnerMessageId};
+use crate::domain::{ContactId, Direction, EscalationId, OwnerMessageId, TicketStatus};
 use crate::jobs::JobFailure;
+use crate::privacy::requests::DsarKind;
 use crate::store::{
     ConversationOps, EscalationRecord, JobOutcome, JobRecord, OwnerMessageRecord, OwnerOps, StoreError, TenantTx,
 };
@@ -47,7 +49,8 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
             let found = find_ticket(&mut *tx, number, quoted).await?;
             let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
             let (kind, text, rows) = erase(&mut *tx, found, &shown, &actor, &texts, now).await?;
-            erased = kind == "erase";
+            // Only a done erasure leaves audit rows.
+            erased = !rows.is_empty();
             trail.extend(rows);
             (kind, text, None)
         }
@@ -74,7 +77,7 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
         contact: customer.as_ref().map(|(id, _)| *id),
         key: customer.as_ref().map_or(&tenant_key, |(_, key)| key),
     };
-    let note = Note { route: "whatsapp", purpose: "answer", text: &answer };
+    let note = Note { route: Route::WhatsApp, purpose: Purpose::Answer, text: &answer };
     queue(core, &mut *tx, message.owner_id, about, note, now).await?;
     tx.clear_owner_message_body(message.id, now).await?;
     trail.push(
@@ -118,7 +121,7 @@ async fn erase(
     let Some(ticket) = ticket else {
         return Ok(("not_found", texts.fill("not_found", &[("ticket", shown)]), vec![]));
     };
-    let Some(request) = tx.open_dsar_of(ticket.contact_id, "erasure").await? else {
+    let Some(request) = tx.open_dsar_of(ticket.contact_id, DsarKind::Erasure).await? else {
         return Ok(("no_erasure_request", texts.fill("no_erasure_request", &[("ticket", shown)]), vec![]));
     };
     let (erasure, trail) = crate::privacy::erase::erase_in(tx, ticket.contact_id, actor, Some(request.id), now).await?;
@@ -137,7 +140,7 @@ async fn quoted_ticket(
 ) -> Result<Option<EscalationId>, StoreError> {
     let Some(quoted) = &message.quoted_provider_id else { return Ok(None) };
     let original = tx.owner_message_by_provider_id(message.channel_id, quoted).await?;
-    Ok(original.filter(|m| m.direction == "out").and_then(|m| m.escalation_id))
+    Ok(original.filter(|m| m.direction == Direction::Out).and_then(|m| m.escalation_id))
 }
 
 struct Answer {
@@ -203,13 +206,13 @@ async fn list(
     let mut lines = vec![texts.fill("list_header", &[])];
     for ticket in open {
         let customer = label_of(core, tx, ticket.contact_id).await?;
-        let status = texts.fill(if ticket.status == "human" { "status.human" } else { "status.open" }, &[]);
+        let status = texts.fill(if ticket.status == TicketStatus::Human { "status.human" } else { "status.open" }, &[]);
         lines.push(texts.fill(
             "list_item",
             &[
                 ("ticket", &ticket.number.to_string()),
                 ("customer", &customer),
-                ("reason", &texts.reason(&ticket.reason)),
+                ("reason", &texts.reason(ticket.reason)),
                 ("status", &status),
             ],
         ));

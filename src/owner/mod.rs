@@ -15,4 +15,56 @@ pub mod timers;
 pub mod window;
 
 pub use registry::{OwnerContact, add_owner};
+
+use crate::domain::text_code::text_code;
+
+/// How a message reaches an owner; stored as `owner_messages.route`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    WhatsApp,
+    Email,
+}
+
+text_code!(Route, parse; WhatsApp => "whatsapp", Email => "email");
+
+/// Why a message to or from an owner exists; stored as `owner_messages.purpose`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A command the owner typed.
+    Command,
+    /// A new ticket.
+    Notice,
+    Reminder,
+    /// A customer message forwarded while the owner has the conversation.
+    Forward,
+    /// Our answer to a command.
+    Answer,
+    /// A reply to a customer could not be delivered.
+    Undeliverable,
+    Budget,
+    Digest,
+    /// The owner went quiet and the conversation went back to the bot.
+    Idle,
+    Erasure,
+}
+
+text_code!(Purpose, parse;
+    Command => "command",
+    Notice => "notice",
+    Reminder => "reminder",
+    Forward => "forward",
+    Answer => "answer",
+    Undeliverable => "undeliverable",
+    Budget => "budget",
+    Digest => "digest",
+    Idle => "idle",
+    Erasure => "erasure",
+);
+
+impl Purpose {
+    /// Notices that also go by e-mail, when SMTP is configured and the owner has an address.
+    pub fn emailed_too(self) -> bool {
+        matches!(self, Self::Notice | Self::Reminder | Self::Undeliverable | Self::Budget | Self::Digest)
+    }
+}
 pub use tickets::{Action, ActionError, escalate};

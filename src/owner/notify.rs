@@ -6,13 +6,14 @@ use serde_json::json;
 
 use super::texts::OwnerTexts;
 use super::tickets::window_left;
+use super::{Purpose, Route};
 use crate::audit::{self, AuditEntry};
 use crate::chats;
 use crate::contacts;
 use crate::core::Core;
 use crate::crypto::DataKey;
 use crate::domain::{
-    ChannelId, ContactId, ConversationId, EscalationId, MessageKind, OwnerId, OwnerMessageId, Phone, TenantId,
+    ChannelId, ContactId, ConversationId, Direction, EscalationId, OwnerId, OwnerMessageId, Phone, TenantId,
 };
 use crate::engine::assistant;
 use crate::jobs::{JobFailure, JobKind};
@@ -45,8 +46,8 @@ pub struct About<'a> {
 /// One message for an owner: its route (`whatsapp` or `email`), why it is sent, its text.
 #[derive(Clone, Copy)]
 pub struct Note<'a> {
-    pub route: &'a str,
-    pub purpose: &'a str,
+    pub route: Route,
+    pub purpose: Purpose,
     pub text: &'a str,
 }
 
@@ -67,9 +68,9 @@ pub async fn queue(
         channel_id: about.channel,
         escalation_id: about.escalation,
         contact_id: about.contact,
-        direction: "out".into(),
-        route: route.into(),
-        purpose: purpose.into(),
+        direction: Direction::Out,
+        route,
+        purpose,
         body_enc: Some(about.key.encrypt(text)),
         provider_message_id: None,
         quoted_provider_id: None,
@@ -85,30 +86,25 @@ pub async fn queue(
     Ok(record.id)
 }
 
-/// Notices that also go by e-mail, when SMTP is configured and the owner has an address.
-pub fn emailed_too(purpose: &str) -> bool {
-    matches!(purpose, "notice" | "reminder" | "undeliverable" | "budget" | "digest")
-}
-
-/// Queues `text` to every owner on WhatsApp (and by e-mail, see `emailed_too`); returns how
+/// Queues `text` to every owner on WhatsApp (and by e-mail, see `Purpose::emailed_too`); returns how
 /// many messages were queued.
 pub async fn to_owners(
     core: &Core,
     tx: &mut (impl OwnerOps + JobOps + ?Sized),
     about: About<'_>,
-    purpose: &str,
+    purpose: Purpose,
     text: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<usize> {
-    let email = emailed_too(purpose);
+    let email = purpose.emailed_too();
     let mut queued = 0;
     for owner in tx.owners().await? {
         if owner.phone_enc.is_some() || owner.bsuid_enc.is_some() {
-            queue(core, tx, owner.id, about, Note { route: "whatsapp", purpose, text }, now).await?;
+            queue(core, tx, owner.id, about, Note { route: Route::WhatsApp, purpose, text }, now).await?;
             queued += 1;
         }
         if email && core.owner_email && owner.email_enc.is_some() {
-            queue(core, tx, owner.id, about, Note { route: "email", purpose, text }, now).await?;
+            queue(core, tx, owner.id, about, Note { route: Route::Email, purpose, text }, now).await?;
             queued += 1;
         }
     }
@@ -176,7 +172,7 @@ pub async fn run_notice(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobR
     let text = notice_text(&texts, &ticket, &conversation, &contact, &key, &recent, now)?;
     let about =
         About { channel: conversation.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };
-    let queued = to_owners(core, &mut *tx, about, "notice", &text, now).await?;
+    let queued = to_owners(core, &mut *tx, about, Purpose::Notice, &text, now).await?;
     ticket.notified_at = Some(now);
     tx.update_escalation(&ticket).await?;
     if queued == 0 {
@@ -217,7 +213,7 @@ async fn llm_summary(
     let mut history = Vec::new();
     for m in &recent {
         if let Some(text) = key.decrypt_opt(m.body_enc.as_deref())? {
-            history.push((if m.direction == "in" { "user" } else { "assistant" }, text));
+            history.push((if m.direction == Direction::In { "user" } else { "assistant" }, text));
         }
     }
     if history.is_empty() {
@@ -238,7 +234,7 @@ fn notice_text(
 ) -> StoreResult<String> {
     let number = ticket.number.to_string();
     let customer = in_chat(texts, customer_label(contact, key)?, chats::is_group(conversation));
-    let reason = texts.reason(&ticket.reason).replace("{ticket}", &number);
+    let reason = texts.reason(ticket.reason).replace("{ticket}", &number);
     let mut parts = vec![texts.fill("notice", &[("ticket", &number), ("customer", &customer), ("reason", &reason)])];
     let summary = match key.decrypt_opt(ticket.summary_enc.as_deref())? {
         Some(summary) => Some(summary),
@@ -263,7 +259,7 @@ fn notice_text(
 /// Without an LLM summary, the customer's last two messages, quoted and shortened.
 fn last_customer_lines(recent: &[MessageRecord], key: &DataKey) -> StoreResult<Option<String>> {
     let mut lines = Vec::new();
-    for message in recent.iter().rev().filter(|m| m.direction == "in") {
+    for message in recent.iter().rev().filter(|m| m.direction == Direction::In) {
         if let Some(text) = key.decrypt_opt(message.body_enc.as_deref())? {
             lines.push(format!("“{}”", shorten(text.trim(), 160)));
         }
@@ -290,7 +286,7 @@ pub async fn forward(
     let number = ticket.number.to_string();
     let in_group = contacts::message_meta(message, &key)?.group.is_some();
     let customer = in_chat(&texts, customer_label(&contact, &key)?, in_group);
-    let kind = MessageKind::parse(&message.kind);
+    let kind = message.kind;
     let text = match key.decrypt_opt(message.body_enc.as_deref())? {
         Some(body) if kind.carries_question() => texts
             .fill("forward", &[("ticket", &number), ("customer", &customer), ("text", &shorten(&body, FORWARD_CHARS))]),
@@ -298,7 +294,7 @@ pub async fn forward(
     };
     let about =
         About { channel: message.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };
-    let queued = to_owners(core, tx, about, "forward", &text, now).await?;
+    let queued = to_owners(core, tx, about, Purpose::Forward, &text, now).await?;
     Ok(vec![
         AuditEntry::new("worker", "message.forwarded_to_owner", "message", Some(message.id.to_string()))
             .detail(json!({ "ticket": ticket.number, "messages": queued })),

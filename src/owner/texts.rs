@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use crate::domain::EscalationReason;
+
 static INDONESIAN: LazyLock<HashMap<&'static str, &'static str>> =
     LazyLock::new(|| sections(include_str!("../../prompts/owner.id.md")));
 static ENGLISH: LazyLock<HashMap<&'static str, &'static str>> =
@@ -38,8 +40,8 @@ impl OwnerTexts {
         text
     }
 
-    pub fn reason(&self, code: &str) -> String {
-        self.fill(&format!("reason.{code}"), &[])
+    pub fn reason(&self, reason: EscalationReason) -> String {
+        self.fill(&format!("reason.{reason}"), &[])
     }
 }
 
@@ -53,9 +55,15 @@ mod tests {
         let id = OwnerTexts::new("id");
         let notice = id.fill("notice", &[("ticket", "12"), ("customer", "Budi"), ("reason", "komplain")]);
         assert!(notice.contains("Tiket #12") && notice.contains("Budi") && !notice.contains('{'), "{notice}");
-        assert_eq!(id.reason("keyword"), "pelanggan minta bicara dengan orang / komplain");
+        assert_eq!(id.reason(EscalationReason::Keyword), "pelanggan minta bicara dengan orang / komplain");
         assert!(OwnerTexts::new("en").fill("help", &[]).starts_with("Commands"));
-        for reason in ["no_confident_answer", "model_refund", "window_closed", "outside_business_hours"] {
+        use EscalationReason as R;
+        for reason in [
+            R::NoConfidentAnswer,
+            R::Model(crate::domain::ModelReason::Refund),
+            R::WindowClosed,
+            R::OutsideBusinessHours,
+        ] {
             assert!(!id.reason(reason).starts_with("reason."), "{reason}");
         }
     }

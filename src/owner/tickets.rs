@@ -8,7 +8,7 @@ use crate::audit::AuditEntry;
 use crate::channels::split_body;
 use crate::core::Core;
 use crate::domain::{
-    Author, ConversationEvent, ConversationState, EscalationId, InvalidTransition, MessageId, Provider,
+    Author, ConversationEvent, ConversationState, EscalationId, InvalidTransition, MessageId, Provider, TicketStatus,
 };
 use crate::engine::{Handover, Template, render};
 use crate::jobs::JobKind;
@@ -118,7 +118,7 @@ pub async fn escalate(
     now: DateTime<Utc>,
 ) -> StoreResult<(Option<EscalationRecord>, Vec<AuditEntry>)> {
     let Opening { trigger, holding_message, notify_owners } = opening;
-    let from = ConversationState::parse(&conversation.state).unwrap_or(ConversationState::Bot);
+    let from = conversation.state;
     let Ok(to) = from.on(ConversationEvent::Escalate) else { return Ok((None, Vec::new())) };
     let reason = handover.reason.as_str();
     if !tx.transition_conversation(conversation.id, from.as_str(), to.as_str(), Some(reason), now).await? {
@@ -134,8 +134,8 @@ pub async fn escalate(
         conversation_id: conversation.id,
         contact_id: conversation.contact_id,
         trigger_message_id: trigger,
-        reason: reason.into(),
-        status: "open".into(),
+        reason: handover.reason,
+        status: TicketStatus::Open,
         summary_enc: key.encrypt_opt(handover.summary.as_deref()),
         draft_enc: key.encrypt_opt(handover.draft.as_deref()),
         opened_at: now,
@@ -191,7 +191,7 @@ pub async fn apply(
         return Err(ActionError::Closed);
     }
     let conversation = tx.conversation(ticket.conversation_id).await?.ok_or(ActionError::Conflict)?;
-    let from = ConversationState::parse(&conversation.state).ok_or(ActionError::Conflict)?;
+    let from = conversation.state;
     let to = from.on(action.event())?;
     let text = match &action {
         Action::Reply(text) => Some(text.trim().to_string()).filter(|t| !t.is_empty()).ok_or(ActionError::EmptyText)?,
@@ -203,7 +203,8 @@ pub async fn apply(
         _ => String::new(),
     };
     if to != from {
-        let reason = if to == ConversationState::Bot { None } else { conversation.escalation_reason.as_deref() };
+        let reason =
+            if to == ConversationState::Bot { None } else { conversation.escalation_reason.map(|r| r.as_str()) };
         if !tx.transition_conversation(conversation.id, from.as_str(), to.as_str(), reason, now).await? {
             return Err(ActionError::Conflict);
         }
@@ -216,12 +217,13 @@ pub async fn apply(
     }
     match to {
         ConversationState::Human => {
-            ticket.status = "human".into();
+            ticket.status = TicketStatus::Human;
             ticket.answered_at.get_or_insert(now);
             ticket.last_owner_at = Some(now);
         }
         ConversationState::Bot | ConversationState::Closed => {
-            ticket.status = if to == ConversationState::Bot { "handed_back" } else { "resolved" }.into();
+            ticket.status =
+                if to == ConversationState::Bot { TicketStatus::HandedBack } else { TicketStatus::Resolved };
             ticket.closed_at = Some(now);
             ticket.closed_by = Some(actor.to_string());
         }
@@ -242,12 +244,12 @@ pub async fn idle_timeout(
     now: DateTime<Utc>,
 ) -> StoreResult<Option<AuditEntry>> {
     let Some(conversation) = tx.conversation(ticket.conversation_id).await? else { return Ok(None) };
-    let from = ConversationState::parse(&conversation.state).unwrap_or(ConversationState::Bot);
+    let from = conversation.state;
     let Ok(to) = from.on(ConversationEvent::IdleTimeout) else { return Ok(None) };
     if !tx.transition_conversation(conversation.id, from.as_str(), to.as_str(), None, now).await? {
         return Ok(None);
     }
-    ticket.status = "handed_back".into();
+    ticket.status = TicketStatus::HandedBack;
     ticket.closed_at = Some(now);
     ticket.closed_by = Some("timer".into());
     tx.update_escalation(ticket).await?;

@@ -5,12 +5,13 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
+use super::Purpose;
 use super::notify::{About, customer_label, to_owners};
 use super::texts::OwnerTexts;
 use super::tickets::{idle_timeout, window_left};
 use crate::audit::{self, AuditEntry};
 use crate::core::Core;
-use crate::domain::{Author, EscalationId, EscalationReason};
+use crate::domain::{Author, EscalationId, EscalationReason, TicketStatus};
 use crate::engine::{Template, render};
 use crate::jobs::JobFailure;
 use crate::store::{ContactRecord, ConversationRecord, EscalationRecord, JobOutcome, JobRecord};
@@ -48,13 +49,13 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
     let mut trail = Vec::new();
     let subject = Some(ticket.id.to_string());
 
-    if ticket.closed_at.is_none() && ticket.status == "open" {
+    if ticket.closed_at.is_none() && ticket.status == TicketStatus::Open {
         if let Some(due) = reminder_due(&ticket, settings)
             && now >= due
         {
             let minutes = (now - ticket.opened_at).num_minutes().to_string();
             let text = texts.fill("reminder", &[("ticket", &number), ("customer", &customer), ("minutes", &minutes)]);
-            let queued = to_owners(core, &mut *tx, about, "reminder", &text, now).await?;
+            let queued = to_owners(core, &mut *tx, about, Purpose::Reminder, &text, now).await?;
             ticket.renotified += 1;
             ticket.notified_at = Some(now);
             trail.push(
@@ -75,7 +76,7 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
         }
     }
     if ticket.closed_at.is_none()
-        && ticket.status == "human"
+        && ticket.status == TicketStatus::Human
         && let Some(due) = idle_due(&ticket, &conversation, settings)
         && now >= due
         && let Some(entry) = idle_timeout(&mut *tx, &mut ticket, now).await?
@@ -83,7 +84,7 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
         trail.push(entry);
         let hours = settings.human_idle_hours.to_string();
         let text = texts.fill("idle", &[("ticket", &number), ("customer", &customer), ("hours", &hours)]);
-        to_owners(core, &mut *tx, about, "idle", &text, now).await?;
+        to_owners(core, &mut *tx, about, Purpose::Idle, &text, now).await?;
     }
     tx.update_escalation(&ticket).await?;
 
@@ -117,7 +118,7 @@ fn customer_notice_due(
 ) -> Option<DateTime<Utc>> {
     let reachable = window_left(conversation, now).is_some();
     // A customer who sent STOP, or whose erasure receipt said when, gets no automatic message.
-    let silent = contact.bot_stopped_at.is_some() || ticket.reason == EscalationReason::ErasureRequested.as_str();
+    let silent = contact.bot_stopped_at.is_some() || ticket.reason == EscalationReason::ErasureRequested;
     (settings.customer_notice_minutes > 0 && ticket.customer_notified_at.is_none() && reachable && !silent)
         .then(|| ticket.opened_at + Duration::minutes(i64::from(settings.customer_notice_minutes)))
 }
@@ -145,12 +146,12 @@ fn next_due(
     settings: &TenantSettings,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let candidates = match ticket.status.as_str() {
-        "open" => {
+    let candidates = match ticket.status {
+        TicketStatus::Open => {
             vec![reminder_due(ticket, settings), customer_notice_due(ticket, conversation, contact, settings, now)]
         }
-        "human" => vec![idle_due(ticket, conversation, settings)],
-        _ => vec![],
+        TicketStatus::Human => vec![idle_due(ticket, conversation, settings)],
+        TicketStatus::HandedBack | TicketStatus::Resolved => vec![],
     };
     candidates.into_iter().flatten().min()
 }

@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::notify::{About, Note, customer_label, emailed_too, queue, to_owners};
+use super::notify::{About, Note, customer_label, queue, to_owners};
 use super::texts::OwnerTexts;
+use super::{Purpose, Route};
 use crate::audit::AuditEntry;
 use crate::core::Core;
 use crate::domain::{ConversationState, EscalationReason};
@@ -50,8 +51,8 @@ pub async fn customer_unreachable(
             contact: Some(contact.id),
             key: &key,
         };
-        to_owners(core, tx, about, "undeliverable", &text, now).await?;
-    } else if conversation.state == ConversationState::Bot.as_str() {
+        to_owners(core, tx, about, Purpose::Undeliverable, &text, now).await?;
+    } else if conversation.state == ConversationState::Bot {
         let handover = Handover::because(EscalationReason::WindowClosed);
         let opening = super::tickets::Opening::after(message.reply_to, false);
         trail.extend(super::escalate(core, tx, &conversation, &handover, opening, now).await?.1);
@@ -70,8 +71,8 @@ pub async fn owner_unreachable(
     tx.mark_owner_window_closed(message.owner_id, now).await?;
     let Some(owner) = tx.owner(message.owner_id).await? else { return Ok(Vec::new()) };
     // Notices went by e-mail already; an answer to a command needs none (the owner just wrote).
-    let wants_email = !emailed_too(&message.purpose) && message.purpose != "answer";
-    let by_email = message.route == "whatsapp" && wants_email && core.owner_email && owner.email_enc.is_some();
+    let wants_email = !message.purpose.emailed_too() && message.purpose != Purpose::Answer;
+    let by_email = message.route == Route::WhatsApp && wants_email && core.owner_email && owner.email_enc.is_some();
     if by_email {
         let key = match message.contact_id {
             Some(id) => match tx.contact(id).await? {
@@ -87,7 +88,7 @@ pub async fn owner_unreachable(
             contact: message.contact_id,
             key: &key,
         };
-        let note = Note { route: "email", purpose: &message.purpose, text: &body };
+        let note = Note { route: Route::Email, purpose: message.purpose, text: &body };
         queue(core, tx, owner.id, about, note, now).await?;
     }
     Ok(vec![

@@ -59,7 +59,7 @@ pub async fn correct_contact(
         .detail(json!({ "fields": fields }));
     let mut trail = vec![entry];
     if let Some(id) = fix.request {
-        trail.extend(super::requests::close(&mut *tx, id, "done", actor, now).await?);
+        trail.extend(super::requests::close(&mut *tx, id, super::requests::DsarStatus::Done, actor, now).await?);
     }
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;

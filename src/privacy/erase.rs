@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::audit::{self, AuditEntry};
-use crate::domain::{ContactId, DsarId, TenantId};
+use crate::domain::{ContactId, Direction, DsarId, TenantId};
 use crate::store::{ActivityCount, ConversationOps, ErasedRows, OwnerOps, PrivacyOps, Store, StoreResult, TenantTx};
 
 /// What one erasure did, as the API and CLI report it.
@@ -66,7 +66,7 @@ pub async fn erase_in(
     let owner_answers_cleared = tx.clear_owner_answers().await?;
     let mut trail = Vec::new();
     if let Some(id) = request {
-        trail.extend(super::requests::close(&mut *tx, id, "done", actor, now).await?);
+        trail.extend(super::requests::close(&mut *tx, id, super::requests::DsarStatus::Done, actor, now).await?);
     }
     let erasure = Erasure { erasure_id: uuid::Uuid::new_v4(), deleted, owner_answers_cleared };
     trail.push(
@@ -83,7 +83,7 @@ async fn anonymous_counts(
 ) -> StoreResult<Vec<ActivityCount>> {
     let mut times: Vec<(&'static str, DateTime<Utc>)> = Vec::new();
     for (direction, at) in tx.message_times_of_contact(contact).await? {
-        times.push((message_metric(&direction), at));
+        times.push((message_metric(direction), at));
     }
     times.extend(tx.conversations_of_contact(contact).await?.iter().map(|c| ("conversations", c.created_at)));
     times.extend(tx.escalations_of_contact(contact).await?.iter().map(|e| ("escalations", e.opened_at)));
@@ -91,8 +91,11 @@ async fn anonymous_counts(
 }
 
 /// The `activity_counts` metric of a message by its direction.
-pub fn message_metric(direction: &str) -> &'static str {
-    if direction == "in" { "messages_in" } else { "messages_out" }
+pub fn message_metric(direction: Direction) -> &'static str {
+    match direction {
+        Direction::In => "messages_in",
+        Direction::Out => "messages_out",
+    }
 }
 
 /// Sums (metric, time) pairs into one count per metric and UTC day.

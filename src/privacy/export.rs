@@ -118,7 +118,7 @@ pub async fn export_contact(
         .detail(json!({ "format_version": FORMAT_VERSION, "conversations": bundle["conversations"].as_array().map_or(0, Vec::len) }));
     let mut trail = vec![entry];
     if let Some(id) = request {
-        trail.extend(super::requests::close(&mut *tx, id, "done", actor, now).await?);
+        trail.extend(super::requests::close(&mut *tx, id, super::requests::DsarStatus::Done, actor, now).await?);
     }
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;

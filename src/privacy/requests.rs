@@ -4,17 +4,41 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use crate::audit::AuditEntry;
+use crate::domain::text_code::text_code;
 use crate::domain::{ContactId, DsarId};
 use crate::store::{DsarRecord, PrivacyOps, StoreError, StoreResult, TenantOps};
 
 pub const KINDS: [&str; 4] = ["access", "correction", "erasure", "stop"];
+
+/// What a data subject asks for; stored as `dsar_requests.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DsarKind {
+    Access,
+    Correction,
+    Erasure,
+    /// STOP: no more bot messages.
+    Stop,
+}
+
+text_code!(DsarKind, parse; Access => "access", Correction => "correction", Erasure => "erasure", Stop => "stop");
+
+/// Where a request stands; stored as `dsar_requests.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DsarStatus {
+    Open,
+    Acknowledged,
+    Done,
+    Rejected,
+}
+
+text_code!(DsarStatus, parse; Open => "open", Acknowledged => "acknowledged", Done => "done", Rejected => "rejected");
 
 /// Opens a request (or returns the open one of the same kind for the contact) and the audit
 /// row to append with it; the row is `None` when nothing new was opened.
 pub async fn open(
     tx: &mut (impl PrivacyOps + TenantOps + ?Sized),
     contact: Option<ContactId>,
-    kind: &'static str,
+    kind: DsarKind,
     source: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<(DsarRecord, Option<AuditEntry>)> {
@@ -29,9 +53,9 @@ pub async fn open(
         id: DsarId::new(),
         tenant_id: tenant.id,
         contact_id: contact,
-        kind: kind.into(),
+        kind,
         source: source.into(),
-        status: "open".into(),
+        status: DsarStatus::Open,
         received_at: now,
         acknowledge_by: now + Duration::hours(s.dsar_ack_hours.into()),
         answer_by: now + Duration::hours(s.dsar_answer_hours.into()),
@@ -54,10 +78,10 @@ pub async fn acknowledge(
     now: DateTime<Utc>,
 ) -> StoreResult<Option<AuditEntry>> {
     let Some(mut request) = tx.dsar(id).await? else { return Ok(None) };
-    if request.status != "open" {
+    if request.status != DsarStatus::Open {
         return Ok(None);
     }
-    request.status = "acknowledged".into();
+    request.status = DsarStatus::Acknowledged;
     request.acknowledged_at = Some(now);
     tx.update_dsar(&request).await?;
     Ok(Some(AuditEntry::new(actor, "request.acknowledged", "request", Some(id.to_string()))))
@@ -68,7 +92,7 @@ pub async fn acknowledge(
 pub async fn close(
     tx: &mut dyn PrivacyOps,
     id: DsarId,
-    status: &'static str,
+    status: DsarStatus,
     actor: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<AuditEntry>> {
@@ -76,7 +100,7 @@ pub async fn close(
     if !is_pending(&request) {
         return Ok(None);
     }
-    request.status = status.into();
+    request.status = status;
     request.acknowledged_at = request.acknowledged_at.or(Some(now));
     request.answered_at = Some(now);
     request.closed_by = Some(actor.into());
@@ -89,7 +113,7 @@ pub async fn close(
 }
 
 pub fn is_pending(r: &DsarRecord) -> bool {
-    r.status == "open" || r.status == "acknowledged"
+    matches!(r.status, DsarStatus::Open | DsarStatus::Acknowledged)
 }
 
 /// Which deadline a pending request has missed, if any.
@@ -98,7 +122,7 @@ pub fn overdue(r: &DsarRecord, now: DateTime<Utc>) -> Option<&'static str> {
         None
     } else if now > r.answer_by {
         Some("answer")
-    } else if r.status == "open" && now > r.acknowledge_by {
+    } else if r.status == DsarStatus::Open && now > r.acknowledge_by {
         Some("acknowledge")
     } else {
         None
@@ -131,7 +155,7 @@ pub async fn check(
     tenant: crate::domain::TenantId,
     id: DsarId,
     contact: ContactId,
-    kind: &str,
+    kind: DsarKind,
 ) -> StoreResult<Result<(), Unanswerable>> {
     let mut tx = store.begin_read(tenant).await?;
     let found = tx.dsar(id).await?;

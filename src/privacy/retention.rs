@@ -12,6 +12,7 @@ use crate::domain::TenantId;
 use crate::jobs::{JobFailure, JobKind};
 use crate::store::{JobOutcome, JobRecord};
 use crate::store::{PurgedContent, Store, StoreResult};
+use crate::tenants::TenantStatus;
 
 pub const AUDIT_MONTHS: u32 = 12;
 pub const TECHNICAL_DAYS: i64 = 90;
@@ -42,7 +43,7 @@ pub async fn run_tenant(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>)
     let mut tx = store.begin(tenant).await?;
     let Some(record) = tx.tenant().await? else { return Ok(None) };
     let mut run = RetentionRun::default();
-    if record.status == "purged" {
+    if record.status == TenantStatus::Purged {
         // Nothing but the audit is left, and it still ages out.
     } else if let Some(cancelled) = record.cancelled_at
         && now >= cancelled + Duration::days(CANCELLED_GRACE_DAYS)
@@ -59,7 +60,7 @@ pub async fn run_tenant(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>)
             run.analytics_rows_anonymized = crate::analytics::rollup::anonymize(&mut *tx, rows).await? as u64;
             let mut times: Vec<(&'static str, DateTime<Utc>)> = Vec::new();
             for (direction, at) in tx.message_times_before(cutoff).await? {
-                times.push((message_metric(&direction), at));
+                times.push((message_metric(direction), at));
             }
             times.extend(tx.escalation_times_before(cutoff).await?.into_iter().map(|at| ("escalations", at)));
             tx.add_activity_counts(&per_day(times)).await?;

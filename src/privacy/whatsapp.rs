@@ -3,7 +3,7 @@
 //! `HAPUS DATA SAYA`/`DELETE MY DATA` opens an erasure request for the owner to approve.
 use chrono::{DateTime, Utc};
 
-use super::requests;
+use super::requests::{self, DsarKind, DsarStatus};
 use crate::audit::AuditEntry;
 use crate::core::Core;
 use crate::domain::{Author, ConversationState, EscalationReason};
@@ -64,12 +64,12 @@ pub async fn handle(
     match command {
         CustomerCommand::Stop => {
             if tx.set_bot_stopped(contact.id, Some(now)).await? {
-                let (request, opened) = requests::open(tx, Some(contact.id), "stop", "whatsapp", now).await?;
+                let (request, opened) = requests::open(tx, Some(contact.id), DsarKind::Stop, "whatsapp", now).await?;
                 trail.extend(opened);
                 let confirm = render(Template::Stopped, language, &tenant.name);
                 store_reply(core, tx, message.id, Author::Bot, &[confirm], now).await?;
                 trail.push(AuditEntry::new("customer", "contact.bot_stopped", "contact", subject));
-                trail.extend(requests::close(tx, request.id, "done", "worker", now).await?);
+                trail.extend(requests::close(tx, request.id, DsarStatus::Done, "worker", now).await?);
             }
             trail.extend(to_owner(core, tx, &from, EscalationReason::BotStopped, now).await?);
         }
@@ -81,7 +81,7 @@ pub async fn handle(
             }
         }
         CustomerCommand::EraseMyData => {
-            let (request, opened) = requests::open(tx, Some(contact.id), "erasure", "whatsapp", now).await?;
+            let (request, opened) = requests::open(tx, Some(contact.id), DsarKind::Erasure, "whatsapp", now).await?;
             if let Some(entry) = opened {
                 trail.push(entry);
                 // The receipt is the acknowledgement: the customer knows the request arrived.
@@ -109,7 +109,7 @@ async fn to_owner(
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<AuditEntry>> {
     let Some(current) = tx.conversation(from.conversation.id).await? else { return Ok(Vec::new()) };
-    if current.state == ConversationState::Bot.as_str() {
+    if current.state == ConversationState::Bot {
         let opening = Opening { trigger: Some(from.message.id), holding_message: false, notify_owners: true };
         return Ok(crate::owner::escalate(core, tx, &current, &Handover::because(reason), opening, now).await?.1);
     }
@@ -126,7 +126,7 @@ async fn to_owner(
             contact: Some(from.contact.id),
             key: &key,
         };
-        notify::to_owners(core, tx, about, "erasure", &text, now).await?;
+        notify::to_owners(core, tx, about, crate::owner::Purpose::Erasure, &text, now).await?;
     }
     Ok(trail)
 }

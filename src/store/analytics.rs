@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{EscalationRecord, StoreResult, TenantScoped};
-use crate::domain::{ContactId, ConversationId, EscalationId, MessageId};
+use crate::domain::{Author, ContactId, ConversationId, Direction, EscalationId, MessageId};
 
 /// The prefix of the day metrics that hold the bot's first-response histogram.
 pub const FIRST_RESPONSE_METRIC: &str = "bot_first_response_ms:";
@@ -16,8 +16,8 @@ pub struct MessageFact {
     pub id: MessageId,
     pub conversation_id: ConversationId,
     pub contact_id: ContactId,
-    pub direction: String,
-    pub author: String,
+    pub direction: Direction,
+    pub author: Author,
     pub reply_to: Option<MessageId>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -52,7 +52,7 @@ impl From<&EscalationRecord> for TicketFact {
     fn from(t: &EscalationRecord) -> Self {
         Self {
             ticket_id: t.id,
-            reason: t.reason.clone(),
+            reason: t.reason.to_string(),
             opened_at: t.opened_at,
             answered_at: t.answered_at,
             closed_at: t.closed_at,

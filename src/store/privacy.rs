@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{StoreResult, TenantScoped};
-use crate::domain::{ContactId, DsarId};
+use crate::domain::{ContactId, Direction, DsarId};
 
 /// What an erasure deleted, by table; the audit keeps these counts and nothing identifying.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -42,12 +42,10 @@ pub struct DsarRecord {
     pub tenant_id: crate::domain::TenantId,
     /// Cleared when the contact is erased.
     pub contact_id: Option<ContactId>,
-    /// `access`, `correction`, `erasure` or `stop`.
-    pub kind: String,
+    pub kind: crate::privacy::requests::DsarKind,
     /// `whatsapp`, `api` or `cli`.
     pub source: String,
-    /// `open`, `acknowledged`, `done` or `rejected`.
-    pub status: String,
+    pub status: crate::privacy::requests::DsarStatus,
     pub received_at: DateTime<Utc>,
     pub acknowledge_by: DateTime<Utc>,
     pub answer_by: DateTime<Utc>,
@@ -76,7 +74,7 @@ pub struct PurgedContent {
 #[async_trait]
 pub trait PrivacyOps: TenantScoped + Send {
     /// Direction and time of every message of one contact, for the anonymous day counts.
-    async fn message_times_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<(String, DateTime<Utc>)>>;
+    async fn message_times_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<(Direction, DateTime<Utc>)>>;
     /// The contact, locked until commit where the backend has row locks, so a webhook for
     /// them waits for the erasure instead of failing half-way.
     async fn lock_contact(&mut self, id: ContactId) -> StoreResult<Option<crate::store::ContactRecord>>;
@@ -104,7 +102,11 @@ pub trait PrivacyOps: TenantScoped + Send {
     /// Pending requests first (earliest deadline first), then closed ones, newest first.
     async fn dsars(&mut self, pending_only: bool, limit: i64) -> StoreResult<Vec<DsarRecord>>;
     /// An open request of this kind for this contact, so a repeated message opens no second one.
-    async fn open_dsar_of(&mut self, contact: ContactId, kind: &str) -> StoreResult<Option<DsarRecord>>;
+    async fn open_dsar_of(
+        &mut self,
+        contact: ContactId,
+        kind: crate::privacy::requests::DsarKind,
+    ) -> StoreResult<Option<DsarRecord>>;
     async fn update_dsar(&mut self, request: &DsarRecord) -> StoreResult<()>;
 
     /// Deletes messages, owner messages and closed tickets older than `cutoff`.
@@ -113,7 +115,7 @@ pub trait PrivacyOps: TenantScoped + Send {
     async fn purge_content_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<PurgedContent>;
     /// Opening times of the closed tickets `purge_content_before` would delete.
     async fn escalation_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<DateTime<Utc>>>;
-    async fn message_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<(String, DateTime<Utc>)>>;
+    async fn message_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<(Direction, DateTime<Utc>)>>;
     async fn purge_llm_usage_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
     /// Finished and dead jobs and expired token revocations: technical records, no content.
     async fn purge_technical_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<u64>;

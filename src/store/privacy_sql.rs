@@ -7,7 +7,7 @@ macro_rules! privacy_ops_impl {
         impl $crate::store::PrivacyOps for $ty {
             $($specific)*
 
-            async fn message_times_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<(String, DateTime<Utc>)>> {
+            async fn message_times_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<($crate::domain::Direction, DateTime<Utc>)>> {
                 Ok(sqlx::query_as("SELECT direction, created_at FROM messages WHERE tenant_id = $1 AND contact_id = $2")
                     .bind(self.tenant).bind(contact).fetch_all(&mut *self.tx).await?)
             }
@@ -98,7 +98,7 @@ macro_rules! privacy_ops_impl {
                     .bind(self.tenant).bind(i32::from(pending_only)).bind(limit).fetch_all(&mut *self.tx).await?)
             }
 
-            async fn open_dsar_of(&mut self, contact: ContactId, kind: &str) -> StoreResult<Option<DsarRecord>> {
+            async fn open_dsar_of(&mut self, contact: ContactId, kind: $crate::privacy::requests::DsarKind) -> StoreResult<Option<DsarRecord>> {
                 Ok(sqlx::query_as("SELECT * FROM dsar_requests WHERE tenant_id = $1 AND contact_id = $2 AND kind = $3 AND status IN ('open', 'acknowledged')")
                     .bind(self.tenant).bind(contact).bind(kind).fetch_optional(&mut *self.tx).await?)
             }
@@ -116,7 +116,7 @@ macro_rules! privacy_ops_impl {
                     .bind(self.tenant).bind($time(cutoff)).fetch_all(&mut *self.tx).await?)
             }
 
-            async fn message_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<(String, DateTime<Utc>)>> {
+            async fn message_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<($crate::domain::Direction, DateTime<Utc>)>> {
                 Ok(sqlx::query_as("SELECT direction, created_at FROM messages WHERE tenant_id = $1 AND created_at < $2")
                     .bind(self.tenant).bind($time(cutoff)).fetch_all(&mut *self.tx).await?)
             }

@@ -2,10 +2,13 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::auth::Role;
 use crate::domain::{
-    ChannelId, ContactId, ConversationId, EscalationId, JobId, KbEntryId, MessageId, OwnerId, OwnerMessageId, TenantId,
-    UserId,
+    Author, ChannelId, ContactId, ConversationId, ConversationState, Direction, EscalationId, EscalationReason, JobId,
+    KbEntryId, MessageId, MessageKind, OwnerId, OwnerMessageId, TenantId, TicketStatus, UserId,
 };
+use crate::jobs::{JobKind, JobState};
+use crate::owner::{Purpose, Route};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ChannelRoute {
@@ -25,7 +28,7 @@ pub struct TenantRecord {
     pub id: TenantId,
     pub slug: String,
     pub name: String,
-    pub status: String,
+    pub status: crate::tenants::TenantStatus,
     /// The tenant's data key, wrapped by the master key.
     pub wrapped_key: String,
     #[sqlx(flatten)]
@@ -101,8 +104,8 @@ pub struct ConversationRecord {
     pub tenant_id: TenantId,
     pub channel_id: ChannelId,
     pub contact_id: ContactId,
-    pub state: String,
-    pub escalation_reason: Option<String>,
+    pub state: ConversationState,
+    pub escalation_reason: Option<EscalationReason>,
     pub last_inbound_at: Option<DateTime<Utc>>,
     pub window_closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -120,10 +123,9 @@ pub struct MessageRecord {
     pub channel_id: ChannelId,
     pub conversation_id: ConversationId,
     pub contact_id: ContactId,
-    /// `in` or `out`.
-    pub direction: String,
-    pub author: String,
-    pub kind: String,
+    pub direction: Direction,
+    pub author: Author,
+    pub kind: MessageKind,
     /// Body encrypted with the contact's data key.
     pub body_enc: Option<String>,
     /// Media and group metadata as JSON, encrypted with the contact's data key.
@@ -148,8 +150,7 @@ pub struct UserRecord {
     pub tenant_id: TenantId,
     pub email_index: Vec<u8>,
     pub email_enc: String,
-    /// `owner`, `staff` or `analytics`.
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
@@ -193,9 +194,8 @@ pub struct EscalationRecord {
     pub conversation_id: ConversationId,
     pub contact_id: ContactId,
     pub trigger_message_id: Option<MessageId>,
-    pub reason: String,
-    /// `open` (waiting for the owner), `human` (the owner is answering), `handed_back`, `resolved`.
-    pub status: String,
+    pub reason: EscalationReason,
+    pub status: TicketStatus,
     /// Summary and suggested reply for the owner, encrypted with the contact's key.
     pub summary_enc: Option<String>,
     pub draft_enc: Option<String>,
@@ -220,11 +220,9 @@ pub struct OwnerMessageRecord {
     /// When set, the body is encrypted with this contact's key (erasing the contact shreds it);
     /// otherwise with the tenant's key.
     pub contact_id: Option<ContactId>,
-    pub direction: String,
-    /// `whatsapp` or `email`.
-    pub route: String,
-    /// `command`, `notice`, `reminder`, `forward`, `answer`, `undeliverable`.
-    pub purpose: String,
+    pub direction: Direction,
+    pub route: Route,
+    pub purpose: Purpose,
     pub body_enc: Option<String>,
     pub provider_message_id: Option<String>,
     /// The provider id of the message an inbound command quote-replies to.
@@ -248,10 +246,9 @@ pub struct StatusChange<'a> {
 pub struct JobRecord {
     pub id: JobId,
     pub tenant_id: TenantId,
-    pub kind: String,
+    pub kind: JobKind,
     pub subject_id: Uuid,
-    /// `queued`, `running`, `done` or `dead`.
-    pub state: String,
+    pub state: JobState,
     pub attempts: i32,
     pub max_attempts: i32,
     pub run_at: DateTime<Utc>,

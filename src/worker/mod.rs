@@ -152,27 +152,25 @@ impl Worker {
     /// Runs a job this worker holds (claimed, or handed over leased); returns the send jobs
     /// it handed to this worker in turn.
     async fn execute(&self, job: JobRecord) -> StoreResult<Vec<JobRecord>> {
-        let kind = JobKind::parse(&job.kind);
+        let kind = job.kind;
         let waited = (self.core.clock.now() - job.run_at).to_std().unwrap_or_default();
         let started = std::time::Instant::now();
         let mut handed = Vec::new();
         let result = match kind {
             // A job re-claimed after crashes past its budget is not run again.
             _ if job.attempts > job.max_attempts => Err(JobFailure::Permanent("attempts_exhausted".into())),
-            Some(JobKind::Respond) => {
-                respond::run(&self.core, &self.deps, &self.id, &job).await.map(|sends| handed = sends)
-            }
-            Some(JobKind::Send) => send::run(&self.core, &self.deps, &self.id, &job).await,
-            Some(JobKind::OwnerNotice) => owner::notify::run_notice(&self.core, &self.deps, &self.id, &job).await,
-            Some(JobKind::OwnerSend) => owner::deliver::run(&self.core, &self.deps, &self.id, &job).await,
-            Some(JobKind::OwnerCommand) => owner::inbox::run(&self.core, &self.id, &job).await,
-            Some(JobKind::TicketTimer) => owner::timers::run(&self.core, &self.id, &job).await,
-            Some(JobKind::Retention) => crate::privacy::retention::run_job(&self.core, &self.id, &job).await,
-            Some(JobKind::OwnerDigest) => owner::digest::run_job(&self.core, &self.id, &job).await,
-            Some(JobKind::AnalyticsRollup) => crate::analytics::rollup::run_job(&self.core, &self.id, &job).await,
-            None => Err(JobFailure::Permanent("unknown_kind".into())),
+            JobKind::Respond => respond::run(&self.core, &self.deps, &self.id, &job).await.map(|sends| handed = sends),
+            JobKind::Send => send::run(&self.core, &self.deps, &self.id, &job).await,
+            JobKind::OwnerNotice => owner::notify::run_notice(&self.core, &self.deps, &self.id, &job).await,
+            JobKind::OwnerSend => owner::deliver::run(&self.core, &self.deps, &self.id, &job).await,
+            JobKind::OwnerCommand => owner::inbox::run(&self.core, &self.id, &job).await,
+            JobKind::TicketTimer => owner::timers::run(&self.core, &self.id, &job).await,
+            JobKind::Retention => crate::privacy::retention::run_job(&self.core, &self.id, &job).await,
+            JobKind::OwnerDigest => owner::digest::run_job(&self.core, &self.id, &job).await,
+            JobKind::AnalyticsRollup => crate::analytics::rollup::run_job(&self.core, &self.id, &job).await,
+            JobKind::Unknown => Err(JobFailure::Permanent("unknown_kind".into())),
         };
-        self.deps.metrics.job(&job.kind, waited, started.elapsed());
+        self.deps.metrics.job(job.kind.as_str(), waited, started.elapsed());
         if let Err(failure) = result {
             self.fail(&job, failure).await?;
         }
@@ -232,8 +230,8 @@ impl Worker {
             AuditEntry::new("worker", "job.dead", "job", Some(job.id.to_string()))
                 .detail(json!({ "kind": job.kind, "attempts": job.attempts, "error": class })),
         ];
-        let is_send = job.kind == JobKind::Send.as_str();
-        if !is_send && job.kind != JobKind::Respond.as_str() {
+        let is_send = job.kind == JobKind::Send;
+        if !is_send && job.kind != JobKind::Respond {
             return Ok(Some(trail)); // owner-side jobs: the audit row and the dead job are the record
         }
         let message_id = MessageId(job.subject_id);

@@ -6,7 +6,7 @@ use crate::chats;
 use crate::contacts;
 use crate::core::Core;
 use crate::crypto::DataKey;
-use crate::domain::{Author, ConversationId, MessageId, MessageMeta};
+use crate::domain::{Author, ConversationId, Direction, MessageId, MessageKind, MessageMeta};
 use crate::engine::BusinessProfile;
 use crate::jobs::{JobKind, JobState};
 use crate::llm::prompt::Business;
@@ -111,7 +111,7 @@ pub async fn store_to_customer(
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<MessageId>> {
     let recent = tx.recent_messages(conversation, 20).await?;
-    let Some(latest) = recent.iter().rev().find(|m| m.direction == "in") else {
+    let Some(latest) = recent.iter().rev().find(|m| m.direction == Direction::In) else {
         return Ok(Vec::new());
     };
     let Some((conversation, key)) = thread_of(core, tx, latest).await? else {
@@ -159,9 +159,9 @@ async fn store_outbound(
             channel_id: original.channel_id,
             conversation_id: original.conversation_id,
             contact_id: original.contact_id,
-            direction: "out".into(),
-            author: author.as_str().into(),
-            kind: "text".into(),
+            direction: Direction::Out,
+            author,
+            kind: MessageKind::Text,
             body_enc: Some(key.encrypt(text)),
             meta_enc: meta_enc.clone(),
             provider_message_id: None,
@@ -177,7 +177,7 @@ async fn store_outbound(
         if tx.insert_message(&record).await? {
             let mut job = JobRecord::new(original.tenant_id, JobKind::Send, record.id.0, core.jobs.max_attempts, now);
             if let Some(lease) = lease {
-                job.state = JobState::Running.as_str().into();
+                job.state = JobState::Running;
                 job.attempts = 1;
                 job.locked_by = Some(lease.worker.into());
                 job.locked_until = Some(lease.until);

@@ -12,7 +12,7 @@ use crate::channels::split_body;
 use crate::contacts;
 use crate::core::Core;
 use crate::crypto::DataKey;
-use crate::domain::{ConversationState, EscalationReason, MessageId, MessageKind, Provider};
+use crate::domain::{Author, ConversationState, Direction, EscalationReason, MessageId, MessageKind, Provider};
 use crate::engine::assistant::{self, Conversation};
 use crate::engine::triggers::{self, BusinessHours, Rules, Turn};
 use crate::engine::{self, Decision, Handover, Incoming};
@@ -50,12 +50,12 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let tokens_used = if deps.llm.is_some() { tx.llm_tokens_since(month).await? } else { 0 };
     tx.commit().await?;
 
-    let bot_may_answer = ConversationState::parse(&conversation.state).is_some_and(ConversationState::bot_may_answer);
+    let bot_may_answer = conversation.state.bot_may_answer();
     let key = core.keys.vault.unwrap_key(&contact.wrapped_key).map_err(|_| permanent("undecryptable"))?;
     let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(|_| permanent("undecryptable"))?;
     let meta = contacts::message_meta(&message, &key).map_err(|_| permanent("undecryptable"))?;
     // STOP and HAPUS are the sender's own requests: not taken from a group chat.
-    let customer_command = match (&body, MessageKind::parse(&message.kind)) {
+    let customer_command = match (&body, message.kind) {
         (Some(text), MessageKind::Text) if !already_answered && meta.group.is_none() => {
             whatsapp::parse(text).filter(|c| whatsapp::applies(*c, &contact))
         }
@@ -73,8 +73,7 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     } else if contact.bot_stopped_at.is_some() {
         Decision::Escalate(Handover::because(EscalationReason::BotStopped))
     } else {
-        let incoming =
-            Incoming { kind: MessageKind::parse(&message.kind), body: body.as_deref(), in_group: meta.group.is_some() };
+        let incoming = Incoming { kind: message.kind, body: body.as_deref(), in_group: meta.group.is_some() };
         let profile = business_profile(&tenant);
         // Earlier messages, decrypted once for the rule triggers and the LLM.
         let earlier: Vec<(&MessageRecord, Option<String>)> = history
@@ -134,7 +133,7 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
             OwnerTexts::new(&tenant.settings.language).fill("budget_exhausted", &[("budget", &budget.to_string())]);
         let key = tenants::data_key(&mut *tx, &core.keys).await?;
         let about = About { channel: message.channel_id, escalation: None, contact: None, key: &key };
-        let told = owner::notify::to_owners(core, &mut *tx, about, "budget", &text, now).await?;
+        let told = owner::notify::to_owners(core, &mut *tx, about, owner::Purpose::Budget, &text, now).await?;
         queued = true;
         trail.push(
             AuditEntry::new("worker", "llm.budget_exhausted", "tenant", Some(tenant.id.to_string()))
@@ -142,7 +141,7 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         );
     }
     let current = tx.conversation(conversation.id).await?.ok_or_else(|| permanent("conversation_missing"))?;
-    let with_bot = current.state == ConversationState::Bot.as_str();
+    let with_bot = current.state == ConversationState::Bot;
     if let Some(command) = customer_command {
         let from = whatsapp::Sender { message: &message, contact: &contact, conversation: &current, tenant: &tenant };
         trail.extend(whatsapp::handle(core, &mut *tx, command, from, now).await?);
@@ -242,7 +241,7 @@ fn skipped(message: MessageId, why: &str) -> AuditEntry {
 fn llm_history(earlier: &[(&MessageRecord, Option<String>)]) -> Vec<(&'static str, String)> {
     earlier
         .iter()
-        .filter_map(|(m, text)| Some((if m.direction == "in" { "user" } else { "assistant" }, text.clone()?)))
+        .filter_map(|(m, text)| Some((if m.direction == Direction::In { "user" } else { "assistant" }, text.clone()?)))
         .collect()
 }
 
@@ -259,10 +258,10 @@ fn rule_trigger(
     // One turn per answered message: the later parts of a split answer do not count.
     let turns: Vec<Turn<'_>> = earlier
         .iter()
-        .filter(|(m, _)| m.direction == "in" || m.part == 0)
-        .map(|(m, text)| match (m.direction.as_str(), m.author.as_str()) {
-            ("in", _) => Turn::Customer(text.as_deref()),
-            (_, "bot") => Turn::Bot,
+        .filter(|(m, _)| m.direction == Direction::In || m.part == 0)
+        .map(|(m, text)| match (m.direction, m.author) {
+            (Direction::In, _) => Turn::Customer(text.as_deref()),
+            (_, Author::Bot) => Turn::Bot,
             _ => Turn::Other,
         })
         .collect();

@@ -1,12 +1,24 @@
 //! The durable queue: leases reclaimed after a crash, retries with backoff, dead letters.
 use balas::clock::Clock;
 use balas::fakes::providers::Behaviour;
-use balas::store::JobOutcome;
+use balas::jobs::JobKind;
+use balas::store::{JobOutcome, JobRecord};
 
 use crate::helpers::customer;
 use crate::on_both_databases;
 
 on_both_databases! {
+    async fn a_job_of_a_kind_this_build_does_not_know_is_dead_lettered_and_blocks_nothing(app) {
+        let job = JobRecord::new(app.tenant.id, JobKind::Unknown, uuid::Uuid::now_v7(), 5, app.clock.now());
+        let mut tx = app.state.store.begin(app.tenant.id).await.unwrap();
+        tx.enqueue_job(&job).await.unwrap();
+        tx.commit().await.unwrap();
+        app.send_webhook(&app.text(&customer(9), "wamid.U1", "Jam buka kapan?")).await;
+        app.drain().await;
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'unknown' AND state = 'dead' AND last_error = 'unknown_kind'").await, 1);
+        assert_eq!(app.providers.received().len(), 1, "the customer is answered all the same");
+    }
+
     async fn a_job_whose_worker_died_is_done_once_by_another_after_the_lease(app) {
         app.send_webhook(&app.text(&customer(1), "wamid.L1", "Jam buka kapan?")).await;
         let now = app.clock.now();

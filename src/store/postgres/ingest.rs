@@ -94,7 +94,7 @@ impl IngestOps for PgTx {
         .bind(conversations.iter().map(|c| c.channel_id.0).collect::<Vec<_>>())
         .bind(conversations.iter().map(|c| c.contact_id.0).collect::<Vec<_>>())
         .bind(conversations.iter().map(|c| c.state.as_str()).collect::<Vec<_>>())
-        .bind(conversations.iter().map(|c| c.escalation_reason.as_deref()).collect::<Vec<_>>())
+        .bind(conversations.iter().map(|c| c.escalation_reason.map(|r| r.as_str())).collect::<Vec<_>>())
         .bind(conversations.iter().map(|c| c.last_inbound_at).collect::<Vec<_>>())
         .bind(conversations.iter().map(|c| c.created_at).collect::<Vec<_>>())
         .bind(conversations.iter().map(|c| c.updated_at).collect::<Vec<_>>())
