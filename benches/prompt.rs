@@ -2,10 +2,10 @@
 //! Run: `cargo bench --bench prompt`
 use std::time::Instant;
 
+use balas::engine::assistant::{self as prompt, Business, Turn};
 use balas::engine::mask::{Masker, clean_input};
 use balas::kb;
 use balas::llm::LlmSettings;
-use balas::llm::prompt::{self, Business, Turn};
 use balas::store::KbEntry;
 
 const MAX_REPLY_CHARS: usize = 700;

@@ -104,7 +104,7 @@ impl TenantSettings {
         if self.dsar_ack_hours > self.dsar_answer_hours {
             return bad("the acknowledgement deadline must not be later than the answer deadline");
         }
-        let link_hosts = crate::llm::links::normalise_setting(&self.link_hosts).map_err(invalid)?;
+        let link_hosts = crate::engine::check::normalise_setting(&self.link_hosts).map_err(invalid)?;
         Ok(Self {
             link_hosts,
             description: self.description.trim().to_string(),

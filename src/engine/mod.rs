@@ -7,6 +7,7 @@ use crate::domain::{EscalationReason, MessageKind};
 use crate::store::KbEntry;
 
 pub mod assistant;
+pub mod check;
 pub mod faq;
 pub mod mask;
 pub mod templates;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use super::group_commit;
-use super::persist::IngestReport;
+use super::group_commit::IngestReport;
 use super::read_body;
 use crate::app::AppState;
 use crate::channels::ChannelSecrets;

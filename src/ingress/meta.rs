@@ -17,7 +17,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::group_commit;
-use super::persist::IngestReport;
+use super::group_commit::IngestReport;
 use super::read_body;
 use crate::app::AppState;
 use crate::channels::ChannelSecrets;

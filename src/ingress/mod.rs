@@ -20,7 +20,6 @@ mod customer_messages;
 pub mod fonnte;
 pub mod group_commit;
 pub mod meta;
-pub mod persist;
 pub mod refusals;
 pub mod twilio;
 

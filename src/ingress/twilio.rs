@@ -96,7 +96,7 @@ impl Foreign {
 
 /// An inbound message must come from and go to WhatsApp addresses, to the channel's sender
 /// (`whatsapp:+…`), in the channel's account. Status callbacks pass: their `To` is the
-/// customer, and they can only move this channel's own messages (`persist`). Pure, for `fuzz/`.
+/// customer, and they can only move this channel's own messages (`group_commit`). Pure, for `fuzz/`.
 pub fn check_addressed(params: &[(String, String)], sender: &str, account_sid: &str) -> Result<(), Foreign> {
     if status_of(params).is_some() {
         return Ok(());
@@ -426,7 +426,7 @@ mod tests {
         for (form, expected, case) in cases {
             assert_eq!(check_addressed(&form, SENDER, ACCOUNT), Err(expected), "{case}");
         }
-        // A status callback's To is the customer; it keeps its own check in `persist`.
+        // A status callback's To is the customer; it keeps its own check in `group_commit`.
         let status = params(&[("MessageSid", "SM1"), ("MessageStatus", "read"), ("To", "whatsapp:+6281234567890")]);
         assert_eq!(check_addressed(&status, SENDER, "ACother"), Ok(()));
     }

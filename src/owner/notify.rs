@@ -17,7 +17,6 @@ use crate::domain::{
 };
 use crate::engine::assistant;
 use crate::jobs::{JobFailure, JobKind};
-use crate::llm::usage::{self, month_start};
 use crate::llm::{Attempt, Llm};
 use crate::store::{
     ContactRecord, ConversationOps, ConversationRecord, EscalationRecord, JobOps, JobOutcome, JobRecord, MessageRecord,
@@ -158,7 +157,8 @@ pub async fn run_notice(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobR
     }
     deps.metrics.llm(&attempts);
     let mut trail =
-        usage::record(&mut *tx, ticket.trigger_message_id, ("escalation", id.to_string()), &attempts, now).await?;
+        assistant::record_usage(&mut *tx, ticket.trigger_message_id, ("escalation", id.to_string()), &attempts, now)
+            .await?;
     let conversation =
         tx.conversation(ticket.conversation_id).await?.ok_or_else(|| permanent("conversation_missing"))?;
     let contact = tx.contact(ticket.contact_id).await?.ok_or_else(|| permanent("contact_missing"))?;
@@ -201,7 +201,7 @@ async fn llm_summary(
         return Ok((None, Vec::new()));
     };
     let Some(tenant) = tx.tenant().await? else { return Ok((None, Vec::new())) };
-    let used = tx.llm_tokens_since(month_start(core.clock.now())).await?;
+    let used = tx.llm_tokens_since(assistant::month_start(core.clock.now())).await?;
     let Some(contact) = tx.contact(ticket.contact_id).await? else { return Ok((None, Vec::new())) };
     let recent = tx.recent_messages(ticket.conversation_id, SUMMARY_MESSAGES).await?;
     let faq = tx.kb_entries().await?;

@@ -75,3 +75,155 @@ pub trait ConversationOps: TenantScoped + Send {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 }
+
+/// `ConversationOps` SQL, the same on both backends. Every statement names its tenant. Expanded for
+/// each backend in `sqlite.rs` and `postgres.rs`.
+macro_rules! conversation_ops_impl {
+    ($ty:ty, time = $time:path) => {
+        #[async_trait::async_trait]
+        impl $crate::store::ConversationOps for $ty {
+            async fn contact_by_index(&mut self, index: IdentityIndex<'_>) -> StoreResult<Option<ContactRecord>> {
+                let query = match index {
+                    IdentityIndex::Bsuid(_) => "SELECT * FROM contacts WHERE tenant_id = $1 AND bsuid_index = $2",
+                    IdentityIndex::Phone(_) => "SELECT * FROM contacts WHERE tenant_id = $1 AND phone_index = $2",
+                };
+                let (IdentityIndex::Bsuid(value) | IdentityIndex::Phone(value)) = index;
+                Ok(sqlx::query_as(query).bind(self.tenant).bind(value).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn contact(&mut self, id: ContactId) -> StoreResult<Option<ContactRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM contacts WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn insert_contact(&mut self, c: &ContactRecord) -> StoreResult<bool> {
+                let done = sqlx::query("INSERT INTO contacts (id, tenant_id, wrapped_key, bsuid_index, phone_index, bsuid_enc, phone_enc, username_enc, name_enc, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING")
+                    .bind(c.id).bind(self.tenant).bind(&c.wrapped_key).bind(&c.bsuid_index).bind(&c.phone_index)
+                    .bind(&c.bsuid_enc).bind(&c.phone_enc).bind(&c.username_enc).bind(&c.name_enc)
+                    .bind($time(c.created_at)).bind($time(c.updated_at))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn link_contact_identity(&mut self, id: ContactId, link: &IdentityLink) -> StoreResult<()> {
+                let now = link.now.map($time);
+                if let Some((index, enc)) = &link.bsuid {
+                    let query = if link.rekey_bsuid {
+                        "UPDATE contacts SET bsuid_index = $3, bsuid_enc = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1 AND bsuid_index = $3)"
+                    } else {
+                        "UPDATE contacts SET bsuid_index = $3, bsuid_enc = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND bsuid_index IS NULL AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1 AND bsuid_index = $3)"
+                    };
+                    sqlx::query(query).bind(self.tenant).bind(id).bind(index).bind(enc).bind(now.clone())
+                        .execute(&mut *self.tx).await?;
+                }
+                if let Some((index, enc)) = &link.phone {
+                    sqlx::query("UPDATE contacts SET phone_index = $3, phone_enc = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND phone_index IS NULL AND NOT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1 AND phone_index = $3)")
+                        .bind(self.tenant).bind(id).bind(index).bind(enc).bind(now)
+                        .execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn open_conversation(&mut self, channel: ChannelId, contact: ContactId, chat: &[u8]) -> StoreResult<Option<ConversationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND contact_id = $3 AND chat_index = $4 AND state <> 'closed'")
+                    .bind(self.tenant).bind(channel).bind(contact).bind(chat).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<ConversationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn conversations_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<ConversationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND contact_id = $2 ORDER BY created_at, id")
+                    .bind(self.tenant).bind(contact).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn conversations(&mut self, state: Option<&str>, before: Option<DateTime<Utc>>, limit: i64) -> StoreResult<Vec<ConversationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND ($2 IS NULL OR state = $2) AND ($3 IS NULL OR updated_at < $3) ORDER BY updated_at DESC, id DESC LIMIT $4")
+                    .bind(self.tenant).bind(state).bind(before.map($time)).bind(limit)
+                    .fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn insert_conversation(&mut self, c: &ConversationRecord) -> StoreResult<bool> {
+                let done = sqlx::query("INSERT INTO conversations (id, tenant_id, channel_id, contact_id, state, escalation_reason, last_inbound_at, created_at, updated_at, chat_index, chat_enc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING")
+                    .bind(c.id).bind(self.tenant).bind(c.channel_id).bind(c.contact_id).bind(&c.state).bind(&c.escalation_reason)
+                    .bind(c.last_inbound_at.map($time)).bind($time(c.created_at)).bind($time(c.updated_at))
+                    .bind(&c.chat_index).bind(&c.chat_enc)
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn transition_conversation(&mut self, id: ConversationId, from: &str, to: &str, reason: Option<&str>, now: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE conversations SET state = $4, escalation_reason = $5, updated_at = $6 WHERE tenant_id = $1 AND id = $2 AND state = $3")
+                    .bind(self.tenant).bind(id).bind(from).bind(to).bind(reason).bind($time(now))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn touch_conversation_inbound(&mut self, id: ConversationId, at: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("UPDATE conversations SET last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $3 THEN $3 ELSE last_inbound_at END, window_closed_at = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).bind($time(at))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn mark_conversation_window_closed(&mut self, id: ConversationId, at: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("UPDATE conversations SET window_closed_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).bind($time(at))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn message_exists(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<bool> {
+                let found: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM messages WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = $3")
+                    .bind(self.tenant).bind(channel).bind(provider_message_id).fetch_optional(&mut *self.tx).await?;
+                Ok(found.is_some())
+            }
+
+            async fn insert_message(&mut self, m: &MessageRecord) -> StoreResult<bool> {
+                let done = sqlx::query("INSERT INTO messages (id, tenant_id, channel_id, conversation_id, contact_id, direction, author, kind, body_enc, provider_message_id, reply_to, part, status, status_rank, error_code, sent_at, created_at, updated_at, meta_enc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING")
+                    .bind(m.id).bind(self.tenant).bind(m.channel_id).bind(m.conversation_id).bind(m.contact_id)
+                    .bind(&m.direction).bind(&m.author).bind(&m.kind).bind(&m.body_enc).bind(&m.provider_message_id)
+                    .bind(m.reply_to).bind(m.part).bind(&m.status).bind(m.status_rank).bind(&m.error_code)
+                    .bind(m.sent_at.map($time)).bind($time(m.created_at)).bind($time(m.updated_at)).bind(&m.meta_enc)
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn message(&mut self, id: MessageId) -> StoreResult<Option<MessageRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM messages WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn replies_to(&mut self, inbound: MessageId) -> StoreResult<Vec<MessageRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM messages WHERE tenant_id = $1 AND reply_to = $2 ORDER BY part")
+                    .bind(self.tenant).bind(inbound).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn recent_messages(&mut self, conversation: ConversationId, limit: i64) -> StoreResult<Vec<MessageRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM (SELECT * FROM messages WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3) AS recent ORDER BY created_at, id")
+                    .bind(self.tenant).bind(conversation).bind(limit).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn outbound_by_provider_id(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<Option<MessageRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM messages WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = $3 AND direction = 'out'")
+                    .bind(self.tenant).bind(channel).bind(provider_message_id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn advance_message_status(&mut self, id: MessageId, u: &StatusChange<'_>) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE messages SET status = $3, status_rank = $4, error_code = COALESCE($5, error_code), updated_at = $6 WHERE tenant_id = $1 AND id = $2 AND status_rank < $4")
+                    .bind(self.tenant).bind(id).bind(u.status).bind(u.rank).bind(u.error_code).bind($time(u.now))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_provider_message_id(&mut self, id: MessageId, provider_message_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("UPDATE messages SET provider_message_id = $3, sent_at = $4, updated_at = $4, status = CASE WHEN status_rank < 1 THEN 'sent' ELSE status END, status_rank = CASE WHEN status_rank < 1 THEN 1 ELSE status_rank END WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).bind(provider_message_id).bind($time(now))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+        }
+    };
+}

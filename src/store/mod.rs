@@ -10,9 +10,10 @@
 //! `&mut dyn TenantTx` coerces to either.
 //!
 //! The use-case logic (ingest, worker steps) is written once against these traits; the two
-//! backends only translate each small operation into SQL, written once per aggregate in a
-//! `*_sql.rs` macro. On PostgreSQL every `TenantTx` begins with
-//! `set_config('app.tenant_id', …, true)` so row-level security applies.
+//! backends only translate each small operation into SQL, written once per aggregate as a macro
+//! in that aggregate's trait file and expanded in `sqlite.rs` and `postgres.rs`. On PostgreSQL
+//! every `TenantTx` begins with `set_config('app.tenant_id', …, true)` so row-level security
+//! applies.
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -23,45 +24,70 @@ use crate::domain::{
     TenantId, UserId,
 };
 
+/// The transaction itself, the same on both backends: its tenant, commit and savepoints. The aggregate
+/// traits it joins are each written once in their own trait file's SQL macro and expanded for each
+/// backend, which passes its transaction type, how it binds a timestamp, and the few methods whose SQL
+/// differs (`$specific`).  Every query names its tenant (`tenant_id = $1`), on SQLite because there is
+/// no RLS and on PostgreSQL as a second fence next to it.
+macro_rules! tenant_tx_impl {
+    ($ty:ty) => {
+        impl $crate::store::TenantScoped for $ty {
+            fn tenant_id(&self) -> TenantId {
+                self.tenant
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::TenantTx for $ty {
+            async fn commit(self: Box<Self>) -> StoreResult<()> {
+                Ok(self.tx.commit().await?)
+            }
+
+            async fn savepoint(&mut self) -> StoreResult<()> {
+                sqlx::query("SAVEPOINT balas_savepoint").execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+                sqlx::query("ROLLBACK TO SAVEPOINT balas_savepoint").execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn release_savepoint(&mut self) -> StoreResult<()> {
+                sqlx::query("RELEASE SAVEPOINT balas_savepoint").execute(&mut *self.tx).await?;
+                Ok(())
+            }
+        }
+    };
+}
+
 #[macro_use]
-mod common;
-#[macro_use]
-mod privacy_sql;
-#[macro_use]
-mod reporting_sql;
-#[macro_use]
-mod analytics_sql;
-#[macro_use]
-mod chats_sql;
-#[macro_use]
-mod tenant_sql;
-#[macro_use]
-mod kb_sql;
-#[macro_use]
-mod users_sql;
-#[macro_use]
-mod conversations_sql;
-#[macro_use]
-mod jobs_sql;
-#[macro_use]
-mod owners_sql;
-#[macro_use]
-mod audit_sql;
 mod analytics;
+#[macro_use]
 mod audit;
+#[macro_use]
 mod chats;
+#[macro_use]
 mod conversations;
 mod ingest;
+#[macro_use]
 mod jobs;
+#[macro_use]
 mod kb;
+#[macro_use]
 mod owners;
-pub mod postgres;
+#[macro_use]
 mod privacy;
 mod records;
+#[macro_use]
 mod reporting;
-pub mod sqlite;
+#[macro_use]
 mod tenant;
+#[macro_use]
 mod users;
+// After the trait files: each backend expands their SQL macros.
+pub mod postgres;
+pub mod sqlite;
 
 pub use analytics::*;
 pub use audit::*;

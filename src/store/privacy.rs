@@ -141,3 +141,234 @@ pub trait PrivacyOps: TenantScoped + Send {
     async fn rewrap_contact_key(&mut self, id: ContactId, old: &str, new: &str) -> StoreResult<bool>;
     async fn rewrap_tenant_key(&mut self, old: &str, new: &str) -> StoreResult<bool>;
 }
+
+/// `PrivacyOps` SQL, the same on both backends. Every statement names its tenant. `$specific` holds the
+/// audit purge, which differs. Expanded for each backend in `sqlite.rs` and `postgres.rs`.
+macro_rules! privacy_ops_impl {
+    ($ty:ty, time = $time:path, { $($specific:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::store::PrivacyOps for $ty {
+            $($specific)*
+
+            async fn message_times_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<($crate::domain::Direction, DateTime<Utc>)>> {
+                Ok(sqlx::query_as("SELECT direction, created_at FROM messages WHERE tenant_id = $1 AND contact_id = $2")
+                    .bind(self.tenant).bind(contact).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn erase_contact_rows(&mut self, contact: ContactId) -> StoreResult<ErasedRows> {
+                let mut erased = ErasedRows::default();
+                let (t, c) = (self.tenant, contact);
+                // Pending work about the contact first: it would otherwise act on deleted rows.
+                erased.jobs = sqlx::query("DELETE FROM jobs WHERE tenant_id = $1 AND subject_id IN (SELECT id FROM messages WHERE tenant_id = $1 AND contact_id = $2 UNION SELECT id FROM escalations WHERE tenant_id = $1 AND contact_id = $2 UNION SELECT id FROM owner_messages WHERE tenant_id = $1 AND contact_id = $2 UNION SELECT id FROM conversations WHERE tenant_id = $1 AND contact_id = $2)")
+                    .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
+                erased.owner_messages = sqlx::query("DELETE FROM owner_messages WHERE tenant_id = $1 AND (contact_id = $2 OR escalation_id IN (SELECT id FROM escalations WHERE tenant_id = $1 AND contact_id = $2))")
+                    .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
+                erased.escalations = sqlx::query("DELETE FROM escalations WHERE tenant_id = $1 AND contact_id = $2")
+                    .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
+                sqlx::query("UPDATE llm_usage SET message_id = NULL WHERE tenant_id = $1 AND message_id IN (SELECT id FROM messages WHERE tenant_id = $1 AND contact_id = $2)")
+                    .bind(t).bind(c).execute(&mut *self.tx).await?;
+                erased.messages = sqlx::query("DELETE FROM messages WHERE tenant_id = $1 AND contact_id = $2")
+                    .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
+                erased.conversations = sqlx::query("DELETE FROM conversations WHERE tenant_id = $1 AND contact_id = $2")
+                    .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
+                erased.requests_unlinked = sqlx::query("UPDATE dsar_requests SET contact_id = NULL WHERE tenant_id = $1 AND contact_id = $2")
+                    .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
+                sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
+                    .bind(t).bind(c).execute(&mut *self.tx).await?;
+                Ok(erased)
+            }
+
+            async fn clear_owner_answers(&mut self) -> StoreResult<u64> {
+                Ok(sqlx::query("UPDATE owner_messages SET body_enc = NULL WHERE tenant_id = $1 AND purpose IN ('answer', 'digest') AND body_enc IS NOT NULL")
+                    .bind(self.tenant).execute(&mut *self.tx).await?.rows_affected())
+            }
+
+            async fn add_activity_counts(&mut self, counts: &[ActivityCount]) -> StoreResult<()> {
+                for c in counts {
+                    sqlx::query("INSERT INTO activity_counts (tenant_id, day, metric, count) VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, day, metric) DO UPDATE SET count = activity_counts.count + excluded.count")
+                        .bind(self.tenant).bind(&c.day).bind(c.metric).bind(c.count).execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn activity_counts(&mut self) -> StoreResult<Vec<(String, String, i64)>> {
+                Ok(sqlx::query_as("SELECT day, metric, count FROM activity_counts WHERE tenant_id = $1 ORDER BY day, metric")
+                    .bind(self.tenant).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn correct_contact(&mut self, id: ContactId, fix: &ContactCorrection, now: DateTime<Utc>) -> StoreResult<bool> {
+                let found = sqlx::query("UPDATE contacts SET updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).bind($time(now)).execute(&mut *self.tx).await?.rows_affected() == 1;
+                if let Some(name) = &fix.name_enc {
+                    sqlx::query("UPDATE contacts SET name_enc = $3 WHERE tenant_id = $1 AND id = $2")
+                        .bind(self.tenant).bind(id).bind(name).execute(&mut *self.tx).await?;
+                }
+                if let Some((index, enc)) = &fix.phone {
+                    sqlx::query("UPDATE contacts SET phone_index = $3, phone_enc = $4 WHERE tenant_id = $1 AND id = $2")
+                        .bind(self.tenant).bind(id).bind(index).bind(enc).execute(&mut *self.tx).await?;
+                }
+                Ok(found)
+            }
+
+            async fn set_bot_stopped(&mut self, id: ContactId, at: Option<DateTime<Utc>>) -> StoreResult<bool> {
+                let query = if at.is_some() {
+                    "UPDATE contacts SET bot_stopped_at = $3 WHERE tenant_id = $1 AND id = $2 AND bot_stopped_at IS NULL"
+                } else {
+                    "UPDATE contacts SET bot_stopped_at = $3 WHERE tenant_id = $1 AND id = $2 AND bot_stopped_at IS NOT NULL"
+                };
+                Ok(sqlx::query(query).bind(self.tenant).bind(id).bind(at.map($time))
+                    .execute(&mut *self.tx).await?.rows_affected() == 1)
+            }
+
+            async fn insert_dsar(&mut self, r: &DsarRecord) -> StoreResult<()> {
+                sqlx::query("INSERT INTO dsar_requests (id, tenant_id, contact_id, kind, source, status, received_at, acknowledge_by, answer_by, acknowledged_at, answered_at, closed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+                    .bind(r.id).bind(self.tenant).bind(r.contact_id).bind(&r.kind).bind(&r.source).bind(&r.status)
+                    .bind($time(r.received_at)).bind($time(r.acknowledge_by)).bind($time(r.answer_by))
+                    .bind(r.acknowledged_at.map($time)).bind(r.answered_at.map($time)).bind(&r.closed_by)
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn dsar(&mut self, id: DsarId) -> StoreResult<Option<DsarRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM dsar_requests WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn dsars(&mut self, pending_only: bool, limit: i64) -> StoreResult<Vec<DsarRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM dsar_requests WHERE tenant_id = $1 AND ($2 = 0 OR status IN ('open', 'acknowledged')) \
+                    ORDER BY CASE WHEN status IN ('open', 'acknowledged') THEN 0 ELSE 1 END, \
+                    CASE WHEN status IN ('open', 'acknowledged') THEN answer_by END, received_at DESC LIMIT $3")
+                    .bind(self.tenant).bind(i32::from(pending_only)).bind(limit).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn open_dsar_of(&mut self, contact: ContactId, kind: $crate::privacy::requests::DsarKind) -> StoreResult<Option<DsarRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM dsar_requests WHERE tenant_id = $1 AND contact_id = $2 AND kind = $3 AND status IN ('open', 'acknowledged')")
+                    .bind(self.tenant).bind(contact).bind(kind).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn update_dsar(&mut self, r: &DsarRecord) -> StoreResult<()> {
+                sqlx::query("UPDATE dsar_requests SET status = $3, acknowledged_at = $4, answered_at = $5, closed_by = $6, contact_id = $7 WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(r.id).bind(&r.status).bind(r.acknowledged_at.map($time))
+                    .bind(r.answered_at.map($time)).bind(&r.closed_by).bind(r.contact_id)
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn escalation_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<DateTime<Utc>>> {
+                Ok(sqlx::query_scalar("SELECT opened_at FROM escalations WHERE tenant_id = $1 AND closed_at < $2")
+                    .bind(self.tenant).bind($time(cutoff)).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn message_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<($crate::domain::Direction, DateTime<Utc>)>> {
+                Ok(sqlx::query_as("SELECT direction, created_at FROM messages WHERE tenant_id = $1 AND created_at < $2")
+                    .bind(self.tenant).bind($time(cutoff)).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn purge_content_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<PurgedContent> {
+                let (t, at) = (self.tenant, $time(cutoff));
+                let mut purged = PurgedContent::default();
+                purged.jobs = sqlx::query("DELETE FROM jobs WHERE tenant_id = $1 AND state IN ('queued', 'dead') AND subject_id IN (SELECT id FROM messages WHERE tenant_id = $1 AND created_at < $2)")
+                    .bind(t).bind(at).execute(&mut *self.tx).await?.rows_affected();
+                purged.owner_messages = sqlx::query("DELETE FROM owner_messages WHERE tenant_id = $1 AND (created_at < $2 OR escalation_id IN (SELECT id FROM escalations WHERE tenant_id = $1 AND closed_at < $2))")
+                    .bind(t).bind(at).execute(&mut *self.tx).await?.rows_affected();
+                purged.escalations = sqlx::query("DELETE FROM escalations WHERE tenant_id = $1 AND closed_at < $2")
+                    .bind(t).bind(at).execute(&mut *self.tx).await?.rows_affected();
+                // A newer reply keeps its row; only its link to the deleted question goes.
+                sqlx::query("UPDATE messages SET reply_to = NULL WHERE tenant_id = $1 AND created_at >= $2 AND reply_to IN (SELECT id FROM messages WHERE tenant_id = $1 AND created_at < $2)")
+                    .bind(t).bind(at).execute(&mut *self.tx).await?;
+                sqlx::query("UPDATE llm_usage SET message_id = NULL WHERE tenant_id = $1 AND message_id IN (SELECT id FROM messages WHERE tenant_id = $1 AND created_at < $2)")
+                    .bind(t).bind(at).execute(&mut *self.tx).await?;
+                purged.messages = sqlx::query("DELETE FROM messages WHERE tenant_id = $1 AND created_at < $2")
+                    .bind(t).bind(at).execute(&mut *self.tx).await?.rows_affected();
+                Ok(purged)
+            }
+
+            async fn requeue_job(&mut self, kind: &str, subject: uuid::Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+                Ok(sqlx::query("UPDATE jobs SET state = 'queued', attempts = 0, run_at = $4, locked_by = NULL, locked_until = NULL, updated_at = $4 WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3 AND state IN ('done', 'dead')")
+                    .bind(self.tenant).bind(kind).bind(subject).bind($time(now))
+                    .execute(&mut *self.tx).await?.rows_affected() == 1)
+            }
+
+            async fn purge_llm_usage_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM llm_usage WHERE tenant_id = $1 AND at < $2")
+                    .bind(self.tenant).bind($time(cutoff)).execute(&mut *self.tx).await?.rows_affected())
+            }
+
+            async fn purge_technical_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+                let jobs = sqlx::query("DELETE FROM jobs WHERE tenant_id = $1 AND state IN ('done', 'dead') AND updated_at < $2")
+                    .bind(self.tenant).bind($time(cutoff)).execute(&mut *self.tx).await?.rows_affected();
+                let tokens = sqlx::query("DELETE FROM revoked_tokens WHERE tenant_id = $1 AND expires_at < $2")
+                    .bind(self.tenant).bind($time(cutoff)).execute(&mut *self.tx).await?.rows_affected();
+                Ok(jobs + tokens)
+            }
+
+            async fn audit_seq_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Option<i64>> {
+                let first_kept: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_log WHERE tenant_id = $1 AND at >= $2")
+                    .bind(self.tenant).bind($time(cutoff)).fetch_one(&mut *self.tx).await?;
+                let last_old: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log WHERE tenant_id = $1 AND at < $2")
+                    .bind(self.tenant).bind($time(cutoff)).fetch_one(&mut *self.tx).await?;
+                Ok(match (last_old, first_kept) {
+                    (Some(old), Some(kept)) => Some(old.min(kept - 1)).filter(|s| *s > 0),
+                    (old, None) => old,
+                    (None, Some(_)) => None,
+                })
+            }
+
+            async fn latest_audit_checkpoint(&mut self) -> StoreResult<Option<AuditCheckpoint>> {
+                Ok(sqlx::query_as("SELECT through_seq, hash, at, purged_rows FROM audit_checkpoints WHERE tenant_id = $1 ORDER BY through_seq DESC LIMIT 1")
+                    .bind(self.tenant).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn cancel_tenant(&mut self, now: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE tenants SET status = 'cancelled', cancelled_at = $2 WHERE id = $1 AND status = 'active'")
+                    .bind(self.tenant).bind($time(now)).execute(&mut *self.tx).await?.rows_affected() == 1;
+                if done {
+                    sqlx::query("DELETE FROM channel_routes WHERE tenant_id = $1").bind(self.tenant).execute(&mut *self.tx).await?;
+                }
+                Ok(done)
+            }
+
+            async fn purge_tenant(&mut self) -> StoreResult<u64> {
+                // Children before parents. The audit chain, its head and checkpoints stay, and so
+                // does the tenant's route, which keeps retention walking its audit.
+                let mut rows = 0;
+                for table in [
+                    "jobs", "owner_messages", "escalations", "llm_usage", "messages", "conversations", "dsar_requests",
+                    "contacts", "owners", "staff_pins", "revoked_tokens", "users", "kb_entries", "channel_routes",
+                    "channels", "activity_counts", "analytics_conversation_days", "analytics_tickets", "analytics_days",
+                    "analytics_weeks", "analytics_state", "chat_reviews",
+                ] {
+                    let sql = format!("DELETE FROM {table} WHERE tenant_id = $1");
+                    rows += sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.tenant).execute(&mut *self.tx).await?.rows_affected();
+                }
+                sqlx::query("UPDATE tenants SET status = 'purged', wrapped_key = '' WHERE id = $1")
+                    .bind(self.tenant).execute(&mut *self.tx).await?;
+                Ok(rows)
+            }
+
+            async fn contact_count(&mut self) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE tenant_id = $1")
+                    .bind(self.tenant).fetch_one(&mut *self.tx).await?)
+            }
+
+            async fn wrapped_contact_keys(&mut self, after: Option<ContactId>, limit: i64) -> StoreResult<Vec<(ContactId, String)>> {
+                let query = if after.is_some() {
+                    "SELECT id, wrapped_key FROM contacts WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+                } else {
+                    "SELECT id, wrapped_key FROM contacts WHERE tenant_id = $1 AND $2 IS NULL ORDER BY id LIMIT $3"
+                };
+                Ok(sqlx::query_as(query).bind(self.tenant).bind(after).bind(limit).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn rewrap_contact_key(&mut self, id: ContactId, old: &str, new: &str) -> StoreResult<bool> {
+                Ok(sqlx::query("UPDATE contacts SET wrapped_key = $4 WHERE tenant_id = $1 AND id = $2 AND wrapped_key = $3")
+                    .bind(self.tenant).bind(id).bind(old).bind(new).execute(&mut *self.tx).await?.rows_affected() == 1)
+            }
+
+            async fn rewrap_tenant_key(&mut self, old: &str, new: &str) -> StoreResult<bool> {
+                Ok(sqlx::query("UPDATE tenants SET wrapped_key = $3 WHERE id = $1 AND wrapped_key = $2")
+                    .bind(self.tenant).bind(old).bind(new).execute(&mut *self.tx).await?.rows_affected() == 1)
+            }
+        }
+    };
+}

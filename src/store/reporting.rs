@@ -33,3 +33,39 @@ pub trait ReportingOps: TenantScoped + Send {
     /// The tenant's oldest channel: where messages not tied to a conversation go out.
     async fn first_channel(&mut self) -> StoreResult<Option<crate::domain::ChannelId>>;
 }
+
+/// `ReportingOps` SQL, the same on both backends. Every statement names its tenant. Expanded for each
+/// backend in `sqlite.rs` and `postgres.rs`.
+macro_rules! reporting_ops_impl {
+    ($ty:ty, time = $time:path) => {
+        #[async_trait::async_trait]
+        impl $crate::store::ReportingOps for $ty {
+            async fn inbound_stats(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<$crate::store::InboundStats> {
+                Ok(sqlx::query_as("SELECT COUNT(*) AS inbound, COUNT(DISTINCT m.conversation_id) AS conversations, \
+                    COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM messages r WHERE r.tenant_id = $1 AND r.reply_to = m.id AND r.author = 'bot') THEN 1 ELSE 0 END), 0) AS answered_by_bot \
+                    FROM messages m WHERE m.tenant_id = $1 AND m.direction = 'in' AND m.created_at >= $2 AND m.created_at < $3")
+                    .bind(self.tenant).bind($time(from)).bind($time(to)).fetch_one(&mut *self.tx).await?)
+            }
+
+            async fn escalations_opened(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<EscalationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM escalations WHERE tenant_id = $1 AND opened_at >= $2 AND opened_at < $3 ORDER BY opened_at")
+                    .bind(self.tenant).bind($time(from)).bind($time(to)).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn escalations_answered(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<EscalationRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM escalations WHERE tenant_id = $1 AND answered_at >= $2 AND answered_at < $3")
+                    .bind(self.tenant).bind($time(from)).bind($time(to)).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn first_channel(&mut self) -> StoreResult<Option<crate::domain::ChannelId>> {
+                Ok(sqlx::query_scalar("SELECT id FROM channels WHERE tenant_id = $1 ORDER BY created_at, id LIMIT 1")
+                    .bind(self.tenant).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn open_escalation_count(&mut self) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM escalations WHERE tenant_id = $1 AND closed_at IS NULL")
+                    .bind(self.tenant).fetch_one(&mut *self.tx).await?)
+            }
+        }
+    };
+}

@@ -27,3 +27,83 @@ pub trait TenantOps: TenantScoped + Send {
     /// Records that the owner was told about this month's exhausted budget; false if already.
     async fn mark_budget_notice(&mut self, month: &str) -> StoreResult<bool>;
 }
+
+/// `TenantOps` SQL, the same on both backends. Every statement names its tenant. Expanded for each
+/// backend in `sqlite.rs` and `postgres.rs`.
+macro_rules! tenant_ops_impl {
+    ($ty:ty, time = $time:path) => {
+        #[async_trait::async_trait]
+        impl $crate::store::TenantOps for $ty {
+            async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
+                let s = &t.settings;
+                sqlx::query("INSERT INTO tenants (id, slug, name, language, status, wrapped_key, media_policy, answer_groups, description, address, opening_hours, tone, monthly_token_budget, budget_notice_month, created_at, escalation_keywords, max_bot_turns, business_hours, timezone, renotify_minutes, customer_notice_minutes, human_idle_hours, message_retention_days, dsar_ack_hours, dsar_answer_hours, digest_time, link_hosts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)")
+                    .bind(t.id).bind(&t.slug).bind(&t.name).bind(&s.language).bind(&t.status).bind(&t.wrapped_key)
+                    .bind(&s.media_policy).bind(s.answer_groups).bind(&s.description).bind(&s.address)
+                    .bind(&s.opening_hours).bind(&s.tone).bind(s.monthly_token_budget).bind(&t.budget_notice_month)
+                    .bind($time(t.created_at)).bind(&s.escalation_keywords).bind(s.max_bot_turns).bind(&s.business_hours)
+                    .bind(&s.timezone).bind(s.renotify_minutes).bind(s.customer_notice_minutes).bind(s.human_idle_hours)
+                    .bind(s.message_retention_days).bind(s.dsar_ack_hours).bind(s.dsar_answer_hours).bind(&s.digest_time).bind(&s.link_hosts)
+                    .execute(&mut *self.tx).await?;
+                sqlx::query("INSERT INTO tenant_routes (slug, tenant_id) VALUES ($1, $2)")
+                    .bind(&t.slug).bind(t.id)
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn update_tenant_settings(&mut self, name: &str, s: &crate::tenants::TenantSettings) -> StoreResult<()> {
+                sqlx::query("UPDATE tenants SET name = $2, language = $3, media_policy = $4, answer_groups = $5, description = $6, address = $7, opening_hours = $8, tone = $9, monthly_token_budget = $10, escalation_keywords = $11, max_bot_turns = $12, business_hours = $13, timezone = $14, renotify_minutes = $15, customer_notice_minutes = $16, human_idle_hours = $17, message_retention_days = $18, dsar_ack_hours = $19, dsar_answer_hours = $20, digest_time = $21, link_hosts = $22 WHERE id = $1")
+                    .bind(self.tenant).bind(name).bind(&s.language).bind(&s.media_policy).bind(s.answer_groups).bind(&s.description)
+                    .bind(&s.address).bind(&s.opening_hours).bind(&s.tone).bind(s.monthly_token_budget).bind(&s.escalation_keywords)
+                    .bind(s.max_bot_turns).bind(&s.business_hours).bind(&s.timezone).bind(s.renotify_minutes)
+                    .bind(s.customer_notice_minutes).bind(s.human_idle_hours)
+                    .bind(s.message_retention_days).bind(s.dsar_ack_hours).bind(s.dsar_answer_hours).bind(&s.digest_time).bind(&s.link_hosts)
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn tenant(&mut self) -> StoreResult<Option<TenantRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM tenants WHERE id = $1").bind(self.tenant).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn insert_channel(&mut self, c: &ChannelRecord) -> StoreResult<()> {
+                sqlx::query("INSERT INTO channels (id, tenant_id, provider, address, secrets_enc, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(c.id).bind(self.tenant).bind(&c.provider).bind(&c.address).bind(&c.secrets_enc).bind($time(c.created_at))
+                    .execute(&mut *self.tx).await?;
+                sqlx::query("INSERT INTO channel_routes (channel_id, tenant_id, provider) VALUES ($1, $2, $3)")
+                    .bind(c.id).bind(self.tenant).bind(&c.provider)
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn channel(&mut self, id: ChannelId) -> StoreResult<Option<ChannelRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM channels WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn channel_providers(&mut self) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT DISTINCT provider FROM channels WHERE tenant_id = $1 ORDER BY provider")
+                    .bind(self.tenant).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn insert_llm_usage(&mut self, u: &LlmUsage) -> StoreResult<()> {
+                sqlx::query("INSERT INTO llm_usage (id, tenant_id, message_id, model, outcome, prompt_tokens, completion_tokens, latency_ms, cost_micro_usd, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                    .bind(u.id).bind(self.tenant).bind(u.message_id).bind(&u.call.model).bind(&u.call.outcome).bind(u.call.prompt_tokens)
+                    .bind(u.call.completion_tokens).bind(u.call.latency_ms).bind(u.call.cost_micro_usd).bind($time(u.at))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn llm_tokens_since(&mut self, since: DateTime<Utc>) -> StoreResult<i64> {
+                let total: Option<i64> = sqlx::query_scalar("SELECT CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) FROM llm_usage WHERE tenant_id = $1 AND at >= $2")
+                    .bind(self.tenant).bind($time(since)).fetch_one(&mut *self.tx).await?;
+                Ok(total.unwrap_or(0))
+            }
+
+            async fn mark_budget_notice(&mut self, month: &str) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE tenants SET budget_notice_month = $2 WHERE id = $1 AND (budget_notice_month IS NULL OR budget_notice_month <> $2)")
+                    .bind(self.tenant).bind(month).execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    };
+}

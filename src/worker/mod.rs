@@ -27,7 +27,6 @@ use crate::store::{JobOutcome, JobRecord, StatusChange, StoreResult, TenantTx};
 
 pub mod outbound;
 mod respond;
-mod send;
 
 pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
 
@@ -160,7 +159,7 @@ impl Worker {
             // A job re-claimed after crashes past its budget is not run again.
             _ if job.attempts > job.max_attempts => Err(JobFailure::Permanent("attempts_exhausted".into())),
             JobKind::Respond => respond::run(&self.core, &self.deps, &self.id, &job).await.map(|sends| handed = sends),
-            JobKind::Send => send::run(&self.core, &self.deps, &self.id, &job).await,
+            JobKind::Send => outbound::send(&self.core, &self.deps, &self.id, &job).await,
             JobKind::OwnerNotice => owner::notify::run_notice(&self.core, &self.deps, &self.id, &job).await,
             JobKind::OwnerSend => owner::deliver::run(&self.core, &self.deps, &self.id, &job).await,
             JobKind::OwnerCommand => owner::inbox::run(&self.core, &self.id, &job).await,

@@ -17,7 +17,6 @@ use crate::engine::assistant::{self, Conversation};
 use crate::engine::triggers::{self, BusinessHours, Rules, Turn};
 use crate::engine::{self, Decision, Handover, Incoming};
 use crate::jobs::JobFailure;
-use crate::llm::usage::{self, month_start};
 use crate::owner;
 use crate::owner::notify::About;
 use crate::owner::texts::OwnerTexts;
@@ -46,7 +45,7 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let channel = tx.channel(message.channel_id).await?.ok_or_else(|| permanent("channel_missing"))?;
     let faq = tx.kb_entries().await?;
     let history = tx.recent_messages(conversation.id, HISTORY_MESSAGES).await?;
-    let month = month_start(core.clock.now());
+    let month = assistant::month_start(core.clock.now());
     let tokens_used = if deps.llm.is_some() { tx.llm_tokens_since(month).await? } else { 0 };
     tx.commit().await?;
 
@@ -121,7 +120,8 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     }
     deps.metrics.llm(&attempts);
     let mut trail =
-        usage::record(&mut *tx, Some(message_id), ("message", message_id.to_string()), &attempts, now).await?;
+        assistant::record_usage(&mut *tx, Some(message_id), ("message", message_id.to_string()), &attempts, now)
+            .await?;
     trail.extend(dropped.iter().map(|d| d.audit(message_id)));
     // Whether this transaction queued jobs for any worker (owner messages, notices).
     let mut queued = false;

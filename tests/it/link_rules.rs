@@ -1,8 +1,7 @@
 //! The reply checks on a fixture of ordinary small-business replies (false refusals must stay
 //! at 0) and of attacker outputs (every one refused), with each business's real rules.
-use balas::llm::check::{self, ReplyRules};
-use balas::llm::links::LinkRules;
-use balas::llm::prompt::{self, Business};
+use balas::engine::assistant::{self as prompt, Business};
+use balas::engine::check::{self, LinkRules, ReplyRules};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

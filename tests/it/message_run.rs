@@ -4,8 +4,8 @@ use balas::audit::{self, Verdict};
 use balas::clock::Clock;
 use balas::contacts;
 use balas::domain::{InboundEvent, InboundMessage};
+use balas::ingress::group_commit::IngestReport;
 use balas::ingress::group_commit::{self, Submission};
-use balas::ingress::persist::IngestReport;
 use balas::store::{Backend, ConversationRecord, IdentityIndex};
 use chrono::Duration;
 

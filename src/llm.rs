@@ -1,7 +1,8 @@
 //! The LLM adapter: any OpenAI-compatible chat-completions endpoint (OpenRouter, Gemini,
 //! OpenAI, Ollama, vLLM) through `async-openai` with our own lenient response types, a
 //! fallback chain, a job-level deadline, and a structured decision: a reply or a call of
-//! `escalate_to_owner(reason)`.
+//! `escalate_to_owner(reason)`. Only the HTTP client: what to ask and whether to accept the
+//! answer is the engine's (`engine/assistant.rs`, `engine/check.rs`).
 use std::time::{Duration, Instant};
 
 use async_openai::Client;
@@ -11,12 +12,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::domain::ModelReason;
-
-pub mod check;
-pub mod links;
-pub mod prompt;
-pub mod usage;
-pub mod wire;
 
 /// One OpenAI-compatible endpoint and model.
 #[derive(Debug, Clone)]
@@ -120,7 +115,7 @@ impl Llm {
                 Endpoint { spec: spec.clone(), client: Client::build(http.clone(), config) }
             })
             .collect();
-        let tool = serde_json::from_str(include_str!("../../prompts/escalate_tool.json"))?;
+        let tool = serde_json::from_str(include_str!("../prompts/escalate_tool.json"))?;
         Ok(Self { endpoints, settings, tool })
     }
 
@@ -301,6 +296,55 @@ fn classify(e: &OpenAIError) -> Failure {
         OpenAIError::ApiError(_) => Failure::Unavailable("refused"),
         OpenAIError::JSONDeserialize(..) => Failure::Malformed("unreadable_json"),
         _ => Failure::Unavailable("client_error"),
+    }
+}
+
+/// Lenient chat-completion response types: OpenRouter, Gemini's OpenAI-compatible endpoint,
+/// Ollama and vLLM differ in small ways (empty `finish_reason`, extra tiers), so every field
+/// is optional and unknown ones are ignored.
+mod wire {
+    use serde::Deserialize;
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct ChatResponse {
+        pub choices: Vec<Choice>,
+        pub usage: Option<Usage>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct Choice {
+        pub message: Option<ChoiceMessage>,
+        pub finish_reason: Option<String>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct ChoiceMessage {
+        pub content: Option<String>,
+        pub tool_calls: Vec<ToolCall>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct ToolCall {
+        pub function: Option<FunctionCall>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct FunctionCall {
+        pub name: String,
+        /// JSON text, as the API sends it.
+        pub arguments: String,
+    }
+
+    #[derive(Debug, Default, Deserialize, Clone, Copy)]
+    #[serde(default)]
+    pub struct Usage {
+        pub prompt_tokens: i64,
+        pub completion_tokens: i64,
     }
 }
 
