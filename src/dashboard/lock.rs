@@ -23,7 +23,7 @@ use super::login::cleared;
 use super::session::{self, CSRF_FIELD, LOCK_COOKIE, SESSION_COOKIE, Session};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry};
-use crate::auth::{Claims, Role, revoke_token};
+use crate::auth::{Claims, Role};
 use crate::domain::{TenantId, UserId};
 use crate::error::ApiError;
 use crate::users::{self, PinError};
@@ -115,15 +115,7 @@ async fn lock(State(state): State<AppState>, CheckedForm { session, .. }: Checke
         nonce: crate::crypto::random_token(),
     };
     let value = ticket.cookie_value(&state).ok_or_else(PageError::forbidden)?;
-    revoke_token(
-        &*state.store,
-        caller.tenant,
-        &session.actor(),
-        &caller.token_id,
-        caller.expires_at,
-        state.clock.now(),
-    )
-    .await?;
+    session.revoke(&state).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin(caller.tenant).await?;
     let entry = AuditEntry::new(session.actor(), "auth.session_locked", "user", Some(user.to_string()))

@@ -16,7 +16,7 @@ use super::layout::{Flash, bare};
 use super::lock::LockTicket;
 use super::session::{self, CSRF_FIELD, LOCK_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, Session};
 use crate::app::AppState;
-use crate::auth::{LOGIN_TTL, Login, LoginError, Role, authenticate, revoke_token};
+use crate::auth::{LOGIN_TTL, Login, LoginError, Role, authenticate};
 use crate::client_ip::ClientAddr;
 use crate::error::ApiError;
 
@@ -146,16 +146,7 @@ async fn logout(
     match (session, LockTicket::from_headers(&state, &headers)) {
         (Ok(session), _) => {
             session.check_csrf(&form)?;
-            let caller = &session.caller;
-            revoke_token(
-                &*state.store,
-                caller.tenant,
-                &session.actor(),
-                &caller.token_id,
-                caller.expires_at,
-                state.clock.now(),
-            )
-            .await?;
+            session.revoke(&state).await?;
         }
         (Err(_), Some(lock)) => {
             if !session::same(form.get(CSRF_FIELD), lock.csrf(&state).as_deref()) {

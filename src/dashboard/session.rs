@@ -14,7 +14,7 @@ use super::PageError;
 use super::form::Form;
 use super::i18n::Lang;
 use crate::app::AppState;
-use crate::auth::{Caller, Role};
+use crate::auth::{Caller, Role, revoke_token};
 use crate::domain::UserId;
 
 pub const SESSION_COOKIE: &str = "balas_session";
@@ -79,6 +79,21 @@ impl Session {
     /// Audit rows name the user as the login rows do (`user:<id>`); any other token as the API does.
     pub fn actor(&self) -> String {
         if self.user.is_some() { self.caller.subject.clone() } else { self.caller.actor() }
+    }
+
+    /// Ends this session's token (audited `token.revoked`), as logging out and locking both do.
+    pub async fn revoke(&self, state: &AppState) -> Result<(), PageError> {
+        let caller = &self.caller;
+        revoke_token(
+            &*state.store,
+            caller.tenant,
+            &self.actor(),
+            &caller.token_id,
+            caller.expires_at,
+            state.clock.now(),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Refuses a POST whose form lacks this session's CSRF token: nothing happens (403).
