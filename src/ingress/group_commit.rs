@@ -255,6 +255,8 @@ pub async fn ingest_together(
     let mut ways = Ways::default();
     let mut owners: Option<Vec<OwnerRecord>> = None;
     let mut run = Vec::new();
+    // A status or an owner's message may queue a job too (a notice, a command).
+    let mut queued = false;
     for (webhook, (channel, events)) in webhooks.iter().enumerate() {
         if channel.tenant_id != tenant {
             return Err(StoreError::Invariant("a shared ingest transaction mixed tenants".into()));
@@ -279,8 +281,15 @@ pub async fn ingest_together(
             }
             ways += customer_messages::store_run(core, &mut *tx, &run, now, &mut reports, &mut trail).await?;
             run.clear();
-            let mut batch =
-                Batch { core, channel, now, actor: actor(channel), report: &mut reports[webhook], trail: &mut trail };
+            let mut batch = Batch {
+                core,
+                channel,
+                now,
+                actor: actor(channel),
+                report: &mut reports[webhook],
+                trail: &mut trail,
+                queued: &mut queued,
+            };
             match (event, owner) {
                 (InboundEvent::Message(m), Some(owner)) => batch.owner_message(&mut *tx, owner, m).await?,
                 (InboundEvent::Status(s), _) => batch.status(&mut *tx, s).await?,
@@ -293,7 +302,7 @@ pub async fn ingest_together(
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
     metrics.ingest_messages(ways.planned, ways.alone);
-    if reports.iter().any(|r| r.stored > 0) {
+    if queued || reports.iter().any(|r| r.stored > 0) {
         core.work_queued();
     }
     Ok(reports)
@@ -307,6 +316,7 @@ struct Batch<'a> {
     actor: String,
     report: &'a mut IngestReport,
     trail: &'a mut Vec<AuditEntry>,
+    queued: &'a mut bool,
 }
 
 impl Batch<'_> {
@@ -384,6 +394,7 @@ impl Batch<'_> {
             let moved = tx.advance_message_status(message.id, &change).await?;
             if moved && window_closed {
                 self.trail.extend(customer_unreachable(self.core, tx, &message, self.now).await?);
+                *self.queued = true;
             }
             (("message", message.id.to_string()), message.status, moved)
         } else if let Some(message) = tx.owner_message_by_provider_id(self.channel.id, &s.provider_message_id).await?
@@ -392,6 +403,7 @@ impl Batch<'_> {
             let moved = tx.advance_owner_message_status(message.id, &change).await?;
             if moved && window_closed {
                 self.trail.extend(owner_unreachable(self.core, tx, &message, self.now).await?);
+                *self.queued = true;
             }
             (("owner_message", message.id.to_string()), message.status, moved)
         } else {

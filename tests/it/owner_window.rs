@@ -88,6 +88,33 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM conversations WHERE window_closed_at IS NOT NULL").await, 0);
     }
 
+    async fn a_window_closed_status_wakes_a_worker_to_tell_the_owner_without_waiting_for_the_poll(app) {
+        app.add_owner(OWNER, None).await;
+        say(&app, &customer(), "wamid.W1", "Saya mau komplain", chrono::Duration::zero()).await;
+        app.drain().await;
+        say(&app, &owner(), "wamid.W2", "#1 Maaf kak, bisa kirim foto barangnya?", chrono::Duration::zero()).await;
+        app.drain().await;
+        let relayed = app.inspect.text("SELECT provider_message_id FROM messages WHERE author = 'owner'").await.expect("sent");
+        // A background worker that would otherwise look for work only once a minute.
+        let server = app
+            .serve_with(|c| {
+                c.workers = 1;
+                c.poll_interval = std::time::Duration::from_secs(60);
+            })
+            .await;
+        let mut failed = meta_webhook::status(&relayed, "failed", app.clock.now().timestamp());
+        failed["errors"] = json!([{ "code": 131047, "title": "Re-engagement message" }]);
+        let body = serde_json::to_vec(&meta_webhook::envelope(PHONE_NUMBER_ID, &[], vec![], vec![failed])).unwrap();
+        let signature = meta_webhook::sign(&app.app_secret, &body);
+        let url = format!("{}/webhooks/meta/{}", server.base, app.channel.id);
+        assert_eq!(app.post_raw(&url, body, Some(signature)).await.status(), 200);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !app.sent_to(OWNER).last().is_some_and(|told| told.contains("tidak terkirim")) {
+            assert!(std::time::Instant::now() < deadline, "the owner's notice waited for the poll");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     async fn the_llm_summary_and_suggested_reply_reach_the_owner(app) {
         app.add_owner(OWNER, None).await;
         let llm = FakeLlm::start().await.unwrap();
