@@ -81,7 +81,7 @@ impl Default for AppConfig {
             lease: Duration::from_secs(120),
             retry_base: Duration::from_secs(2),
             poll_interval: Duration::from_secs(1),
-            faq_threshold: 0.5,
+            faq_threshold: 0.6,
             shutdown_grace: Duration::from_secs(15),
             llm: None,
             smtp: None,

@@ -119,8 +119,14 @@ impl TenantSettings {
     }
 }
 
-/// The default escalation keywords: customers asking for a person, complaints, refunds.
-pub const DEFAULT_KEYWORDS: &str = "admin,manusia,orang,komplain,refund,human,agent";
+/// The default hand-over phrases: complaints, refunds, fraud. A request for a person is
+/// recognised in context whatever the list holds (`engine::intents`), so no bare "admin" or
+/// "orang" here: customers greet a shop with "halo admin" and order "untuk 10 orang".
+pub const DEFAULT_KEYWORDS: &str =
+    "komplain,complain,kecewa,refund,uang kembali,balikin uang,penipuan,penipu,ditipu,lapor polisi,somasi";
+
+/// The defaults before migration 0015; a tenant still on them gets the new ones.
+pub const OLD_DEFAULT_KEYWORDS: &str = "admin,manusia,orang,komplain,refund,human,agent";
 
 impl Default for TenantSettings {
     fn default() -> Self {

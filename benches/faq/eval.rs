@@ -11,7 +11,7 @@ use balas::tenants::DEFAULT_KEYWORDS;
 use serde::Deserialize;
 
 /// The worker's default confidence threshold (`BALAS_FAQ_THRESHOLD`).
-pub const THRESHOLD: f64 = 0.5;
+pub const THRESHOLD: f64 = 0.6;
 
 #[derive(Deserialize)]
 struct Business {
@@ -46,7 +46,8 @@ pub struct Figures {
     pub wrong: usize,
     /// Answerable messages handed to the owner.
     pub needless_hand_overs: usize,
-    /// Of those, handed over by a hand-over rule (a keyword) rather than by low confidence.
+    /// Of those, handed over by a rule (a keyword, a request for a person, the customer's own
+    /// case) rather than by low confidence.
     pub false_hand_overs: usize,
     /// Answerable messages whose entry is among the top 4 that ground the LLM.
     pub recall_at_4: usize,
@@ -84,13 +85,26 @@ fn outcome(text: &str, entries: &[KbEntry], profile: &BusinessProfile) -> Outcom
     }
 }
 
-/// Runs one half (`dev.jsonl` or `heldout.jsonl`) against the businesses' FAQs.
-pub fn evaluate(businesses_json: &str, messages_jsonl: &str) -> Figures {
+/// One business of the set: how the engine sees it, its FAQ, and the set's entry ids.
+struct Shop {
+    profile: BusinessProfile,
+    entries: Vec<KbEntry>,
+    ids: HashMap<String, KbEntryId>,
+}
+
+impl Shop {
+    fn label(&self, id: KbEntryId) -> &str {
+        self.ids.iter().find(|(_, v)| **v == id).map_or("?", |(k, _)| k)
+    }
+}
+
+fn shops(businesses_json: &str) -> HashMap<String, Shop> {
     let businesses: Vec<Business> = serde_json::from_str(businesses_json).expect("businesses.json");
     let tenant = TenantId::new();
-    let mut faqs: HashMap<String, (BusinessProfile, Vec<KbEntry>, HashMap<String, KbEntryId>)> = HashMap::new();
+    let mut shops = HashMap::new();
     for b in businesses {
-        let profile = BusinessProfile { name: b.name, language: "id".into(), escalate_media: false, answer_groups: false };
+        let profile =
+            BusinessProfile { name: b.name, language: "id".into(), escalate_media: false, answer_groups: false };
         let mut ids = HashMap::new();
         let entries = b
             .faq
@@ -103,13 +117,44 @@ pub fn evaluate(businesses_json: &str, messages_jsonl: &str) -> Figures {
                 KbEntry { id, tenant_id: tenant, question, answer, keywords, created_at: chrono::Utc::now() }
             })
             .collect();
-        faqs.insert(b.id, (profile, entries, ids));
+        shops.insert(b.id, Shop { profile, entries, ids });
     }
+    shops
+}
+
+/// A message the engine got wrong, with the top 3 entries and the tokens, for tuning on dev.
+fn show_miss(shop: &Shop, m: &Message, decided: &Outcome) {
+    let got = match decided {
+        Outcome::Answered(id) => shop.label(*id).to_string(),
+        Outcome::ByRule => "RULE".into(),
+        Outcome::LowConfidence => "LOW".into(),
+        Outcome::Other => "OTHER".into(),
+    };
+    if got == m.label {
+        return;
+    }
+    let top: Vec<String> = balas::engine::faq::ranked(&m.text, &shop.entries)
+        .iter()
+        .take(3)
+        .map(|r| format!("{}:{:.2}", shop.label(r.entry.id), r.confidence))
+        .collect();
+    let tokens = balas::engine::text::tokens(&m.text);
+    eprintln!("{:11} got {got:10} {top:?} | {} | {tokens:?}", m.label, m.text.replace('\n', " / "));
+}
+
+/// Runs one part of the set (`dev.jsonl`, `dev2.jsonl` or `heldout.jsonl`) against the FAQs;
+/// `show` prints each miss (never for the held-out part).
+pub fn evaluate(businesses_json: &str, messages_jsonl: &str, show: bool) -> Figures {
+    let shops = shops(businesses_json);
     let mut f = Figures::default();
     for line in messages_jsonl.lines().filter(|l| !l.trim().is_empty()) {
         let m: Message = serde_json::from_str(line).expect("a message line");
-        let (profile, entries, ids) = faqs.get(&m.business).expect("a known business");
+        let shop = shops.get(&m.business).expect("a known business");
+        let (profile, entries, ids) = (&shop.profile, &shop.entries, &shop.ids);
         let decided = outcome(&m.text, entries, profile);
+        if show {
+            show_miss(shop, &m, &decided);
+        }
         match m.label.as_str() {
             "hand_over" | "person" => {
                 let person = m.label == "person";

@@ -63,7 +63,7 @@ pub struct ServeArgs {
     #[arg(long, env = "BALAS_JOB_LEASE_SECS", default_value_t = 120, global = true)]
     pub job_lease_secs: u64,
     /// Minimum FAQ match confidence (0–1) for the offline responder to answer.
-    #[arg(long, env = "BALAS_FAQ_THRESHOLD", default_value_t = 0.5, global = true)]
+    #[arg(long, env = "BALAS_FAQ_THRESHOLD", default_value_t = 0.6, global = true)]
     pub faq_threshold: f64,
     /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests and jobs before cutting them off.
     #[arg(long, env = "BALAS_SHUTDOWN_GRACE_SECS", default_value_t = 15, global = true)]

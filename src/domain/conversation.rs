@@ -96,6 +96,10 @@ pub enum EscalationReason {
     ReplyFailed,
     /// The customer used one of the tenant's escalation keywords ("admin", "komplain", …).
     Keyword,
+    /// The customer asked for a person ("minta admin", "sambungin ke CS").
+    AskedForPerson,
+    /// The customer wrote about their own case (a problem, an order they name): the FAQ cannot answer it.
+    OwnCase,
     /// The customer asked the same thing again after the bot had answered it.
     RepeatedQuestion,
     /// The bot answered the tenant's maximum number of turns in a row.
@@ -121,6 +125,8 @@ impl EscalationReason {
             Self::UnreadableMedia => "unreadable_media",
             Self::ReplyFailed => "reply_failed",
             Self::Keyword => "keyword",
+            Self::AskedForPerson => "asked_for_person",
+            Self::OwnCase => "own_case",
             Self::RepeatedQuestion => "repeated_question",
             Self::TooManyBotTurns => "too_many_bot_turns",
             Self::OutsideBusinessHours => "outside_business_hours",
@@ -143,6 +149,8 @@ impl EscalationReason {
             R::UnreadableMedia,
             R::ReplyFailed,
             R::Keyword,
+            R::AskedForPerson,
+            R::OwnCase,
             R::RepeatedQuestion,
             R::TooManyBotTurns,
             R::OutsideBusinessHours,

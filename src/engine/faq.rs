@@ -1,5 +1,6 @@
 //! The offline FAQ responder: ranks the tenant's FAQ entries against a question and answers
-//! only when the best match covers enough of the question's meaningful words.
+//! only when the best match explains enough of the question's weight: its rare words, the
+//! words of no entry (a topic the FAQ may lack), and little for words of circumstance.
 use std::collections::{HashMap, HashSet};
 
 use super::text;
@@ -12,8 +13,13 @@ pub struct FaqMatch<'a> {
     pub confidence: f64,
 }
 
-/// Question and keyword words count fully; words found only in the answer count a little.
-const ANSWER_WEIGHT: f64 = 0.35;
+/// Question and keyword words count fully; a word found only in the answer counts less (an
+/// entry without keywords is matched mostly on its answer, so not much less).
+const ANSWER_WEIGHT: f64 = 0.75;
+/// A word in no entry: it may be the topic the FAQ lacks, so it counts against the match.
+const UNKNOWN_WEIGHT: f64 = 1.0;
+/// A word in no entry that only tells the circumstances ("besok", "temen", a number).
+const CONTEXT_WEIGHT: f64 = 0.25;
 /// A near miss (one edit in a word of five letters or more) counts this much of a hit.
 const FUZZY_WEIGHT: f64 = 0.8;
 
@@ -24,7 +30,7 @@ pub fn best_match<'a>(question: &str, entries: &'a [KbEntry]) -> Option<FaqMatch
 
 /// Every entry that matches at least one word, best first.
 pub fn ranked<'a>(question: &str, entries: &'a [KbEntry]) -> Vec<FaqMatch<'a>> {
-    let query: Vec<String> = dedup(text::tokens(question));
+    let query = dedup(text::tokens(question));
     if query.is_empty() || entries.is_empty() {
         return Vec::new();
     }
@@ -36,6 +42,7 @@ pub fn ranked<'a>(question: &str, entries: &'a [KbEntry]) -> Vec<FaqMatch<'a>> {
             (main, answer)
         })
         .collect();
+    let query = dedup(query.into_iter().flat_map(|q| split_compound(q, &docs)).collect());
     let idf = inverse_document_frequency(&query, &docs);
     let total: f64 = query.iter().map(|q| idf[q]).sum();
     let mut matches: Vec<FaqMatch<'a>> = docs
@@ -51,14 +58,33 @@ pub fn ranked<'a>(question: &str, entries: &'a [KbEntry]) -> Vec<FaqMatch<'a>> {
     matches
 }
 
-/// Rare words weigh more; a word in no entry weighs most, so an unknown topic lowers confidence.
+/// "eyelashextension", "snackbox": a word no entry uses, made of two words entries do use.
+fn split_compound(word: String, docs: &[(HashSet<String>, HashSet<String>)]) -> Vec<String> {
+    let known = |w: &str| docs.iter().any(|(main, answer)| main.contains(w) || answer.contains(w));
+    if word.len() < 7 || known(&word) || !word.is_ascii() {
+        return vec![word];
+    }
+    (3..=word.len() - 3)
+        .find(|&i| known(&word[..i]) && known(&word[i..]))
+        .map_or_else(|| vec![word.clone()], |i| vec![word[..i].to_string(), word[i..].to_string()])
+}
+
+/// Rare words weigh more; a word in no entry weighs as much as a fairly rare one, so a topic
+/// the FAQ lacks lowers confidence; a word of circumstance weighs little wherever it appears.
 fn inverse_document_frequency(query: &[String], docs: &[(HashSet<String>, HashSet<String>)]) -> HashMap<String, f64> {
     let n = docs.len() as f64;
     query
         .iter()
         .map(|q| {
             let df = docs.iter().filter(|(main, answer)| main.contains(q) || answer.contains(q)).count() as f64;
-            (q.clone(), ((n + 1.0) / (df + 0.5)).ln().max(0.1))
+            let weight = if text::is_context(q) {
+                CONTEXT_WEIGHT
+            } else if df > 0.0 {
+                ((n + 1.0) / (df + 0.5)).ln().max(0.1)
+            } else {
+                UNKNOWN_WEIGHT
+            };
+            (q.clone(), weight)
         })
         .collect()
 }

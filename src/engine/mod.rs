@@ -9,6 +9,8 @@ use crate::store::KbEntry;
 pub mod assistant;
 pub mod check;
 pub mod faq;
+pub mod intents;
+mod lexicon;
 pub mod mask;
 pub mod templates;
 pub mod text;
@@ -93,6 +95,9 @@ pub fn decide(message: Incoming<'_>, faq_entries: &[KbEntry], profile: &Business
     }
     if text::is_thanks(question) {
         return canned(Template::Thanks, profile, "thanks");
+    }
+    if intents::about_own_case(question) {
+        return Decision::Escalate(Handover::because(EscalationReason::OwnCase));
     }
     match faq::best_match(question, faq_entries) {
         Some(found) if found.confidence >= threshold => Decision::Reply {

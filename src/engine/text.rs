@@ -1,207 +1,70 @@
 //! Text normalisation for retrieval, for Indonesian chat style and English: lowercase, strip
-//! accents, expand common abbreviations, drop particles and stopwords, light stemming.
+//! accents, undo stretched letters, expand slang (`lexicon`), join phrases, strip affixes.
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
-/// Chat abbreviations and spelling variants → canonical word(s).
-const EXPANSIONS: &[(&str, &str)] = &[
-    ("brp", "berapa"),
-    ("brapa", "berapa"),
-    ("hrg", "harga"),
-    ("gk", "tidak"),
-    ("ga", "tidak"),
-    ("gak", "tidak"),
-    ("nggak", "tidak"),
-    ("ngga", "tidak"),
-    ("enggak", "tidak"),
-    ("tdk", "tidak"),
-    ("udh", "sudah"),
-    ("sdh", "sudah"),
-    ("blm", "belum"),
-    ("bs", "bisa"),
-    ("bsa", "bisa"),
-    ("dmn", "mana"),
-    ("dimana", "mana"),
-    ("kpn", "kapan"),
-    ("jg", "juga"),
-    ("ongkir", "ongkos kirim"),
-    ("cod", "bayar tempat"),
-    ("tf", "transfer"),
-    ("trf", "transfer"),
-    ("rek", "rekening"),
-    ("alamatnya", "alamat"),
-    ("hour", "jam"),
-    ("hours", "jam"),
-    ("pake", "pakai"),
-    ("use", "pakai"),
-    ("open", "buka"),
-    ("opening", "buka"),
-    ("close", "tutup"),
-    ("closing", "tutup"),
-    ("price", "harga"),
-    ("prices", "harga"),
-    ("cost", "harga"),
-    ("delivery", "kirim"),
-    ("shipping", "kirim"),
-    ("pengiriman", "kirim"),
-    ("dikirim", "kirim"),
-    ("mengirim", "kirim"),
-    ("address", "alamat"),
-    ("location", "lokasi"),
-    ("payment", "bayar"),
-    ("pay", "bayar"),
-    ("pembayaran", "bayar"),
-    ("membayar", "bayar"),
-];
+use super::lexicon::{self, expansion, is_stopword};
 
-/// Words that carry no meaning for matching a question to an FAQ entry.
-const STOPWORDS: &[&str] = &[
-    // Indonesian
-    "yang",
-    "dan",
-    "di",
-    "ke",
-    "dari",
-    "ini",
-    "itu",
-    "apa",
-    "apakah",
-    "ada",
-    "saya",
-    "aku",
-    "kami",
-    "kita",
-    "anda",
-    "kak",
-    "kakak",
-    "ka",
-    "kk",
-    "min",
-    "admin",
-    "gan",
-    "sis",
-    "bu",
-    "pak",
-    "mas",
-    "mbak",
-    "ya",
-    "yah",
-    "dong",
-    "deh",
-    "sih",
-    "kah",
-    "nih",
-    "tuh",
-    "mau",
-    "ingin",
-    "tanya",
-    "nanya",
-    "boleh",
-    "untuk",
-    "buat",
-    "utk",
-    "dengan",
-    "dgn",
-    "atau",
-    "juga",
-    "jg",
-    "lagi",
-    "saja",
-    "aja",
-    "sudah",
-    "akan",
-    "bisa",
-    "tidak",
-    "gimana",
-    "bagaimana",
-    "kalau",
-    "kalo",
-    "klo",
-    "kl",
-    "yg",
-    "sama",
-    "tolong",
-    "mohon",
-    "info",
-    "gitu",
-    "the",
-    "a",
-    "an",
-    "is",
-    "are",
-    "do",
-    "does",
-    "you",
-    "your",
-    "i",
-    "we",
-    "my",
-    "can",
-    "what",
-    "how",
-    "to",
-    "of",
-    "for",
-    "in",
-    "on",
-    "at",
-    "please",
-    "pls",
-    "there",
-    "any",
-    "it",
-    "be",
-    "have",
-    "has",
-    "and",
-    "or",
-    "with",
-    "me",
-];
-
-const GREETINGS: &[&str] = &[
-    "halo",
-    "hallo",
-    "hai",
-    "hi",
-    "hello",
-    "hey",
-    "pagi",
-    "siang",
-    "sore",
-    "malam",
-    "selamat",
-    "assalamualaikum",
-    "permisi",
-    "p",
-    "punten",
-    "good",
-    "morning",
-    "evening",
-    "afternoon",
-];
-
-const THANKS: &[&str] =
-    &["terima", "kasih", "makasih", "makasi", "thanks", "thank", "thx", "tq", "trims", "suwun", "nuhun"];
-
-/// Lowercases, strips accents and splits on anything that is not a letter or digit.
+/// Lowercases, strips accents, splits on anything that is not a letter or digit, and undoes
+/// chat spelling: stretched letters ("berapaaa", "lunturr") and reduplication digits ("kira2").
 pub fn words(text: &str) -> Vec<String> {
     let folded: String = text.nfkd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect();
-    folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
+    folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(unstretch).collect()
 }
 
-/// Content tokens of a text, ready for matching.
+fn unstretch(word: &str) -> String {
+    let mut out: Vec<char> = Vec::with_capacity(word.len());
+    for c in word.chars() {
+        // Three of a letter in a row is never Indonesian spelling.
+        if c.is_alphabetic() && out.len() >= 2 && out[out.len() - 1] == c && out[out.len() - 2] == c {
+            continue;
+        }
+        out.push(c);
+    }
+    // A doubled last letter ("berapaa", "lunturr", "kakk") is a stretched one.
+    if out.len() >= 4 && out[out.len() - 1] == out[out.len() - 2] && out[out.len() - 1].is_alphabetic() {
+        out.pop();
+    }
+    // "kira2", "teman2": the 2 marks a repeated word.
+    if out.len() >= 4 && out.last() == Some(&'2') && out[..out.len() - 1].iter().all(|c| c.is_alphabetic()) {
+        out.pop();
+    }
+    out.into_iter().collect()
+}
+
+/// Content tokens of a text, ready for matching: slang expanded, phrases joined, affixes
+/// stripped, stopwords dropped. The FAQ and the question go through the same steps.
 pub fn tokens(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut expanded: Vec<String> = Vec::new();
     for word in words(text) {
-        let stemmed = stem(&word);
-        let expanded = expansion(&word).or_else(|| expansion(&stemmed)).unwrap_or(&stemmed);
-        for part in expanded.split(' ') {
-            if STOPWORDS.contains(&part) {
+        let canonical =
+            [word.clone(), without_particle(&word), stem(&word)].iter().find_map(|w| expansion(w)).map(str::to_string);
+        match canonical {
+            Some(parts) => expanded.extend(parts.split(' ').map(str::to_string)),
+            None => expanded.push(word),
+        }
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < expanded.len() {
+        let joined = expanded.get(i + 1).and_then(|next| lexicon::phrase(&expanded[i], next));
+        let parts: Vec<String> = match joined {
+            Some(to) => {
+                i += 2;
+                to.split(' ').map(str::to_string).collect()
+            }
+            None => {
+                i += 1;
+                vec![expanded[i - 1].clone()]
+            }
+        };
+        for part in parts {
+            if is_stopword(&part) {
                 continue;
             }
-            let stem = stem(part);
-            if !stem.is_empty() && !STOPWORDS.contains(&stem.as_str()) {
+            let stem = stem(&part);
+            let stem = expansion(&stem).filter(|e| !e.contains(' ')).map_or(stem.clone(), str::to_string);
+            if !stem.is_empty() && !is_stopword(&stem) {
                 out.push(stem);
             }
         }
@@ -209,36 +72,97 @@ pub fn tokens(text: &str) -> Vec<String> {
     out
 }
 
-fn expansion(word: &str) -> Option<&'static str> {
-    EXPANSIONS.iter().find(|(from, _)| *from == word).map(|(_, to)| *to)
+/// Every word of a text, normalised as `tokens` does word by word but none dropped and no
+/// phrase joined: for matching a tenant's hand-over phrases in order.
+pub fn terms(text: &str) -> Vec<String> {
+    words(text)
+        .into_iter()
+        .map(|w| match expansion(&w).filter(|e| !e.contains(' ')) {
+            Some(e) => e.to_string(),
+            None => stem(&w),
+        })
+        .collect()
 }
 
-/// Strips Indonesian particles and possessives (`-nya`, `-lah`, `-kah`, `-pun`, `-ku`, `-mu`).
+/// Content tokens and the question words ("berapa", "kapan", "mana") that `tokens` drops:
+/// "pesan online?" and "pesan online di mana?" are different questions.
+pub fn question_tokens(text: &str) -> Vec<String> {
+    const QUESTION_WORDS: &[&str] = &["berapa", "kapan", "mana", "gimana", "bagaimana", "siapa", "kenapa", "mengapa"];
+    let mut out = tokens(text);
+    for word in words(text) {
+        let word = expansion(&word).unwrap_or(&word).to_string();
+        if QUESTION_WORDS.contains(&word.as_str()) && !out.contains(&word) {
+            out.push(word);
+        }
+    }
+    out
+}
+
+/// Without "-nya", "-kah", "-pun", "-ku", "-mu" ("pengirimannya" → "pengiriman").
+fn without_particle(word: &str) -> String {
+    ["nya", "kah", "pun", "ku", "mu"]
+        .iter()
+        .find_map(|p| word.strip_suffix(p).filter(|w| w.len() >= 3))
+        .unwrap_or(word)
+        .to_string()
+}
+
+/// Light Indonesian stemming in the Sastrawi manner, without a dictionary: particles and
+/// possessives, then derivational suffixes, then one prefix; at least four letters stay.
 fn stem(word: &str) -> String {
-    let mut w = word.to_string();
-    for suffix in ["nya", "lah", "kah", "pun", "ku", "mu"] {
-        if w.len() > suffix.len() + 3 && w.ends_with(suffix) {
+    const MIN: usize = 4;
+    let mut w = without_particle(word);
+    for suffix in ["kan", "an", "in"] {
+        if w.len() >= suffix.len() + MIN && w.ends_with(suffix) {
             w.truncate(w.len() - suffix.len());
             break;
         }
     }
-    w
+    let after = |prefix: &str, next: &[char]| -> Option<usize> {
+        let rest = w.strip_prefix(prefix)?;
+        let first = rest.chars().next()?;
+        (rest.len() >= MIN && (next.is_empty() || next.contains(&first))).then_some(prefix.len())
+    };
+    const VOWELS: &[char] = &['a', 'e', 'i', 'o', 'u'];
+    let cut = after("di", &[])
+        .or_else(|| after("ter", &[]))
+        .or_else(|| after("ber", &[]))
+        .or_else(|| after("nge", &[]))
+        .or_else(|| after("se", &[]))
+        .or_else(|| after("peng", &[VOWELS, &['g', 'h']].concat()))
+        .or_else(|| after("meng", &[VOWELS, &['g', 'h']].concat()))
+        .or_else(|| after("pem", &['b']))
+        .or_else(|| after("mem", &['b']))
+        .or_else(|| after("pen", &['d', 'j', 'c']))
+        .or_else(|| after("men", &['d', 'j', 'c']))
+        .or_else(|| after("pe", &['l', 'r', 'w', 'y']))
+        .or_else(|| after("me", &['l', 'r', 'w', 'y']));
+    match cut {
+        Some(n) => w[n..].to_string(),
+        None => w,
+    }
+}
+
+/// A token that tells the circumstances of a question rather than its topic: an everyday
+/// word of the lexicon's circumstances, or one with a digit (a date, a count, a time).
+pub fn is_context(token: &str) -> bool {
+    lexicon::is_circumstance(token) || token.chars().any(|c| c.is_ascii_digit())
 }
 
 /// A message made only of greeting words ("halo kak", "selamat pagi min").
 pub fn is_greeting(text: &str) -> bool {
-    only_from(text, GREETINGS)
+    only_from(text, lexicon::is_greeting_word)
 }
 
 /// A message made only of thanks ("makasih kak", "terima kasih ya").
 pub fn is_thanks(text: &str) -> bool {
-    only_from(text, THANKS)
+    only_from(text, lexicon::is_thanks_word)
 }
 
-fn only_from(text: &str, vocabulary: &[&str]) -> bool {
+fn only_from(text: &str, vocabulary: fn(&str) -> bool) -> bool {
     let words = words(text);
-    let meaningful: Vec<&String> = words.iter().filter(|w| !STOPWORDS.contains(&w.as_str())).collect();
-    !meaningful.is_empty() && meaningful.iter().all(|w| vocabulary.contains(&w.as_str()))
+    let meaningful: Vec<&String> = words.iter().filter(|w| vocabulary(w) || !is_stopword(w)).collect();
+    !meaningful.is_empty() && meaningful.iter().all(|w| vocabulary(w))
 }
 
 #[cfg(test)]
@@ -247,8 +171,11 @@ mod tests {
 
     #[test]
     fn chat_style_indonesian_normalises() {
-        assert_eq!(tokens("Brp ongkirnya ke Bekasi kak??"), vec!["berapa", "ongkos", "kirim", "bekasi"]);
-        assert_eq!(tokens("Jam bukanya kapan ya min"), vec!["jam", "buka", "kapan"]);
+        assert_eq!(tokens("Brp ongkirnya ke Bekasi kak??"), vec!["ongkir", "bekasi"]);
+        assert_eq!(tokens("Assalamualaikum kak, permisi mau tanya, pengirimannya brp hari?"), vec!["kirim", "lama"]);
+        assert_eq!(tokens("berapaaa kakk, kira2 sekilo"), vec!["kilo"]);
+        assert_eq!(tokens("dikirimin, pesenannya, ukurannya"), vec!["kirim", "pesan", "ukur"]);
+        assert_eq!(tokens("Jam bukanya kapan ya min"), vec!["jam", "buka"]);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Rule triggers that hand a conversation to the owner before any answer is tried: the
-//! tenant's keywords, business hours, a repeated question, and too many bot turns in a row.
+//! tenant's keywords, a request for a person, business hours, a repeated question, and too many bot turns in a row.
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveTime, Utc};
 
-use super::text;
+use super::{intents, text};
 use crate::domain::EscalationReason;
 
 /// The tenant's rules, as the engine sees them.
@@ -74,6 +74,11 @@ pub fn check(
     {
         return Some(EscalationReason::Keyword);
     }
+    if let Some(q) = question
+        && intents::asks_for_person(q)
+    {
+        return Some(EscalationReason::AskedForPerson);
+    }
     if rules.business_hours.is_some_and(|h| !h.is_open(now)) {
         return Some(EscalationReason::OutsideBusinessHours);
     }
@@ -88,10 +93,23 @@ pub fn check(
     None
 }
 
-/// Whole-word match, so "admin" does not fire on "administrasi".
+/// Whole-word match after the FAQ's normalisation, so "komplainnya" and "dikomplain" match
+/// "komplain", and "admin" does not fire on "administrasi".
 fn has_keyword(question: &str, keywords: &str) -> bool {
-    let words = text::words(question);
-    keywords.split(',').map(text::words).filter(|k| !k.is_empty()).any(|k| words.windows(k.len()).any(|w| w == k))
+    let words = text::terms(question);
+    keywords.split(',').map(text::terms).filter(|k| !k.is_empty()).any(|k| words.windows(k.len()).any(|w| w == k))
+}
+
+/// Words in a tenant's hand-over list that customers use in ordinary questions ("halo admin,
+/// jam buka?", "pesan untuk 10 orang"): each hands an answerable question to the owner.
+pub fn false_alarm_words(keywords: &str) -> Vec<String> {
+    const ORDINARY: &[&str] = &["admin", "min", "orang", "manusia", "kak", "mbak", "mas", "gan", "sis"];
+    keywords
+        .split(',')
+        .map(str::trim)
+        .filter(|k| ORDINARY.contains(&k.to_lowercase().as_str()))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The same question again, after the bot answered it: the answer did not help.
@@ -99,7 +117,7 @@ fn asked_before(question: &str, history: &[Turn<'_>]) -> bool {
     if text::is_greeting(question) || text::is_thanks(question) {
         return false;
     }
-    let now: BTreeSet<String> = text::tokens(question).into_iter().collect();
+    let now: BTreeSet<String> = text::question_tokens(question).into_iter().collect();
     if now.len() < 2 {
         return false;
     }
@@ -108,7 +126,7 @@ fn asked_before(question: &str, history: &[Turn<'_>]) -> bool {
         match turn {
             Turn::Bot => answered = true,
             Turn::Customer(Some(earlier)) if answered => {
-                let before: BTreeSet<String> = text::tokens(earlier).into_iter().collect();
+                let before: BTreeSet<String> = text::question_tokens(earlier).into_iter().collect();
                 let shared = now.intersection(&before).count() as f64;
                 let union = now.union(&before).count() as f64;
                 if union > 0.0 && shared / union >= 0.8 {
@@ -144,12 +162,27 @@ mod tests {
     #[test]
     fn keywords_match_whole_words_only() {
         let now = at(5, 0);
-        assert_eq!(check(Some("Bisa bicara dengan ADMIN?"), &[], &rules(), now), Some(EscalationReason::Keyword));
+        assert_eq!(
+            check(Some("Bisa bicara dengan ADMIN?"), &[], &rules(), now),
+            Some(EscalationReason::AskedForPerson)
+        );
         assert_eq!(check(Some("saya mau komplain"), &[], &rules(), now), Some(EscalationReason::Keyword));
+        assert_eq!(check(Some("komplainnya ke mana ya"), &[], &rules(), now), Some(EscalationReason::Keyword));
+        assert_eq!(check(Some("halo admin, jam buka?"), &[], &rules(), now), None);
+        assert_eq!(check(Some("pesan untuk 10 orang bisa?"), &[], &rules(), now), None);
+        let old = Rules { keywords: crate::tenants::OLD_DEFAULT_KEYWORDS, ..rules() };
+        assert_eq!(check(Some("halo admin, jam buka?"), &[], &old, now), Some(EscalationReason::Keyword));
         assert_eq!(check(Some("biaya administrasi berapa"), &[], &rules(), now), None);
         let phrase = Rules { keywords: "mau batal, refund", ..rules() };
         assert_eq!(check(Some("Saya mau batal pesan"), &[], &phrase, now), Some(EscalationReason::Keyword));
         assert_eq!(check(Some("mau pesan, batal nanti"), &[], &phrase, now), None);
+    }
+
+    #[test]
+    fn bare_everyday_words_in_a_list_are_named_for_the_owner() {
+        assert_eq!(false_alarm_words(crate::tenants::OLD_DEFAULT_KEYWORDS), ["admin", "manusia", "orang"]);
+        assert!(false_alarm_words(DEFAULT_KEYWORDS).is_empty());
+        assert!(false_alarm_words("minta admin, komplain").is_empty());
     }
 
     #[test]

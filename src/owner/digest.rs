@@ -14,6 +14,7 @@ use crate::audit::{self, AuditEntry};
 use crate::clock::local_moment;
 use crate::core::Core;
 use crate::domain::{EscalationReason, ModelReason};
+use crate::engine::triggers;
 use crate::jobs::{JobFailure, JobKind};
 use crate::privacy::requests;
 use crate::store::{
@@ -150,6 +151,10 @@ pub async fn compose(
     }
     if overdue > 0 {
         parts.push(texts.fill("digest_requests", &[("count", &overdue.to_string())]));
+    }
+    let bare = triggers::false_alarm_words(&tenant.settings.escalation_keywords);
+    if !bare.is_empty() {
+        parts.push(texts.fill("digest_keywords", &[("words", &bare.join(", "))]));
     }
     Ok(parts.join("\n\n"))
 }

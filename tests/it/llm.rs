@@ -37,7 +37,7 @@ on_both_databases! {
         let llm = FakeLlm::start().await.unwrap();
         llm.script([LlmStep::Escalate("complaint".into())]);
         let worker = app.llm_worker(&[&llm], |_| {});
-        let sent = ask(&app, "wamid.L2", "Barang saya rusak, saya kecewa", &worker).await;
+        let sent = ask(&app, "wamid.L2", "Barang saya rusak, bagaimana ini?", &worker).await;
         assert_eq!(sent.len(), 1);
         assert!(sent[0].contains("pemilik toko"), "the holding message");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM conversations WHERE escalation_reason = 'model_complaint'").await, 1);
