@@ -23,9 +23,29 @@ const CONTEXT_WEIGHT: f64 = 0.25;
 /// A near miss (one edit in a word of five letters or more) counts this much of a hit.
 const FUZZY_WEIGHT: f64 = 0.8;
 
+/// Above this, the best match answers however close the runner-up comes.
+const CLEAR: f64 = 0.75;
+/// Below `CLEAR`, the best match must lead the runner-up by this much: two entries that explain
+/// a question almost equally well mean it is not clearly about either.
+const MARGIN: f64 = 0.15;
+
 /// The best-matching entry, if any word matched at all.
 pub fn best_match<'a>(question: &str, entries: &'a [KbEntry]) -> Option<FaqMatch<'a>> {
     ranked(question, entries).into_iter().next()
+}
+
+/// The entry to answer with, `Ok` when it is confident enough to send: at least `threshold`,
+/// and clear of the runner-up; else `Err` with the best match, if any, for a draft.
+pub fn answer<'a>(
+    question: &str,
+    entries: &'a [KbEntry],
+    threshold: f64,
+) -> Result<FaqMatch<'a>, Option<FaqMatch<'a>>> {
+    let mut ranked = ranked(question, entries).into_iter();
+    let Some(best) = ranked.next() else { return Err(None) };
+    let second = ranked.next().map_or(0.0, |m| m.confidence);
+    let clear = best.confidence >= CLEAR || best.confidence - second >= MARGIN;
+    if best.confidence >= threshold && clear { Ok(best) } else { Err(Some(best)) }
 }
 
 /// Every entry that matches at least one word, best first.
@@ -191,6 +211,16 @@ mod tests {
             let (_, confidence) = best(q);
             assert!(confidence < 0.5, "{q}: {confidence}");
         }
+    }
+
+    #[test]
+    fn two_entries_explaining_a_question_alike_answer_neither() {
+        let entries = faq();
+        assert!(answer("jam buka toko", &entries, 0.5).is_ok());
+        // "alamat" and "ongkir" each explain half: no entry stands out.
+        let split = answer("alamat sama ongkir", &entries, 0.3);
+        assert!(matches!(split, Err(Some(_))), "{split:?}");
+        assert!(matches!(answer("zzz", &entries, 0.5), Err(None)));
     }
 
     #[test]

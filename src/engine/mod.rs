@@ -99,12 +99,12 @@ pub fn decide(message: Incoming<'_>, faq_entries: &[KbEntry], profile: &Business
     if intents::about_own_case(question) {
         return Decision::Escalate(Handover::because(EscalationReason::OwnCase));
     }
-    match faq::best_match(question, faq_entries) {
-        Some(found) if found.confidence >= threshold => Decision::Reply {
+    match faq::answer(question, faq_entries, threshold) {
+        Ok(found) => Decision::Reply {
             text: found.entry.answer.clone(),
             basis: json!({ "source": "faq", "entry": found.entry.id, "confidence": round(found.confidence) }),
         },
-        weak => Decision::Escalate(Handover {
+        Err(weak) => Decision::Escalate(Handover {
             draft: weak.filter(|m| m.confidence >= DRAFT_CONFIDENCE).map(|m| m.entry.answer.clone()),
             ..Handover::because(EscalationReason::NoConfidentAnswer)
         }),

@@ -64,6 +64,14 @@ impl Inspector {
             Self::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()).expect(sql),
         }
     }
+
+    /// Several statements at once, as a migration file holds them.
+    pub async fn script(&self, sql: &'static str) {
+        match self {
+            Self::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()).expect(sql),
+            Self::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()).expect(sql),
+        }
+    }
 }
 
 pub struct TestApp {
