@@ -55,7 +55,7 @@ impl Dropped {
 /// escalation's summary and draft pass the same checks or are dropped (the ticket still opens).
 pub async fn ask(llm: &Llm, conversation: Conversation<'_>) -> Asked {
     let settings = llm.settings();
-    let mut masker = Masker::new();
+    let mut masker = masker_for(&conversation.business, conversation.faq);
     let question = clean_input(conversation.question);
     let mut turns: Vec<Turn> =
         conversation.history.iter().map(|(role, text)| Turn { role, text: masker.mask(&clean_input(text)) }).collect();
@@ -100,6 +100,13 @@ pub async fn ask(llm: &Llm, conversation: Conversation<'_>) -> Asked {
     Asked { decision, attempts: outcome.attempts, dropped }
 }
 
+/// A masker for this business: customers' names and addresses go, what it published stays.
+fn masker_for(business: &Business, faq: &[KbEntry]) -> Masker {
+    let profile = [business.name.as_str(), &business.address, &business.description, &business.opening_hours];
+    let entries = faq.iter().flat_map(|e| [e.question.as_str(), e.answer.as_str()]);
+    Masker::for_business(profile.into_iter().chain(entries))
+}
+
 /// Two lines for the owner about a conversation handed to them, from the masked history
 /// (oldest first: role and text); the masked data is restored in the summary. A summary the
 /// checks refuse counts as a failed attempt: the caller shows the last messages instead.
@@ -109,7 +116,7 @@ pub async fn summarize(
     faq: &[KbEntry],
     history: &[(&'static str, String)],
 ) -> (Option<String>, Vec<Attempt>) {
-    let mut masker = Masker::new();
+    let mut masker = masker_for(business, faq);
     let english = business.language == "en";
     let (customer, bot) = if english { ("Customer", "Business") } else { ("Pelanggan", "Usaha") };
     let transcript: Vec<String> = history

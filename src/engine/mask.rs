@@ -1,10 +1,13 @@
 //! Personal data masking for text that leaves for an LLM, and clean-up of customer input.
 //!
 //! Phone numbers, e-mail addresses, 16-digit NIKs, card numbers and bank account numbers are
-//! replaced by placeholders such as `[PHONE_1]`. One `Masker` serves one conversation, so the
-//! same value keeps the same placeholder across turns, and `unmask` can restore a placeholder
-//! the model chose to repeat. Nothing sends text to an LLM yet; the LLM adapter will mask
-//! through this module.
+//! replaced by placeholders such as `[PHONE_1]`; a masker made `for_business` also replaces
+//! customers' names and street addresses (`[NAME_1]`, `[ADDRESS_1]`), but never what the
+//! business published. One `Masker` serves one conversation, so the same value keeps the same
+//! placeholder across turns, and `unmask` restores a placeholder the model chose to repeat.
+//! `assistant` masks everything it sends to the LLM through this module.
+
+use super::name_address::{self, Found};
 
 /// Longest customer message passed on, in characters; the rest is cut.
 pub const MAX_INPUT_CHARS: usize = 2000;
@@ -16,6 +19,8 @@ enum Kind {
     Nik,
     Card,
     Account,
+    Name,
+    Address,
 }
 
 impl Kind {
@@ -26,6 +31,8 @@ impl Kind {
             Self::Nik => "NIK",
             Self::Card => "CARD",
             Self::Account => "ACCOUNT",
+            Self::Name => "NAME",
+            Self::Address => "ADDRESS",
         }
     }
 }
@@ -34,15 +41,39 @@ impl Kind {
 #[derive(Default)]
 pub struct Masker {
     seen: Vec<(Kind, String, String)>,
+    /// Set for text to an LLM: names and addresses are masked too, except these published words.
+    published: Option<String>,
 }
 
 impl Masker {
+    /// Numbers and e-mail addresses only: for checks on the model's output and error reports.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Also customers' names and street addresses, but not the business's own name, address
+    /// and FAQ (`published`): the model needs those.
+    pub fn for_business<'a>(published: impl IntoIterator<Item = &'a str>) -> Self {
+        Self { seen: Vec::new(), published: Some(name_address::published_form(published)) }
+    }
+
     /// Replaces every piece of personal data in `text` with its placeholder.
     pub fn mask(&mut self, text: &str) -> String {
+        let Some(published) = self.published.clone() else { return self.mask_numbers(text) };
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for (span, found) in name_address::find(text, &published) {
+            out.push_str(&self.mask_numbers(&text[last..span.start]));
+            let kind = if found == Found::Name { Kind::Name } else { Kind::Address };
+            out.push_str(&self.placeholder(kind, &text[span.clone()]));
+            last = span.end;
+        }
+        out.push_str(&self.mask_numbers(&text[last..]));
+        out
+    }
+
+    /// Phone numbers, e-mail addresses, NIKs, cards and accounts.
+    fn mask_numbers(&mut self, text: &str) -> String {
         let chars: Vec<char> = text.chars().collect();
         let mut out = String::with_capacity(text.len());
         let mut i = 0;
@@ -81,9 +112,14 @@ impl Masker {
     }
 }
 
-/// Digits only (and lowercase for e-mail), so `0812-3456` and `08123456` are one value.
+/// Digits only (and lowercase for e-mail), so `0812-3456` and `08123456` are one value; a name
+/// or an address in lowercase, so "Rina" and "rina" are one.
 fn normalise(value: &str) -> String {
-    if value.contains('@') { value.to_lowercase() } else { value.chars().filter(char::is_ascii_digit).collect() }
+    if value.contains('@') || value.chars().any(char::is_alphabetic) {
+        value.to_lowercase()
+    } else {
+        value.chars().filter(char::is_ascii_digit).collect()
+    }
 }
 
 /// Finds personal data in `text` without a masker: `(kind label, original)` pairs.

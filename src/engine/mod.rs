@@ -12,6 +12,7 @@ pub mod faq;
 pub mod intents;
 mod lexicon;
 pub mod mask;
+pub mod name_address;
 pub mod templates;
 pub mod text;
 pub mod triggers;

@@ -98,8 +98,9 @@ on_both_databases! {
 
         let prompts: Vec<String> = llm.requests().iter().map(|(_, r)| r["messages"].to_string()).collect();
         assert_eq!(prompts.len(), 3);
-        assert!(prompts[1].contains("Ada promo") && !prompts[1].contains("Mawar"), "the group's prompt: {}", prompts[1]);
-        assert!(prompts[2].contains("Mawar") && !prompts[2].contains("Ada promo"), "the direct chat's: {}", prompts[2]);
+        assert!(prompts[1].contains("Ada promo") && !prompts[1].contains("Alamat saya"), "the group's prompt: {}", prompts[1]);
+        assert!(prompts[2].contains("Alamat saya") && !prompts[2].contains("Ada promo"), "the direct chat's: {}", prompts[2]);
+        assert!(prompts.iter().all(|p| !p.contains("Mawar")), "the address itself never reaches the model");
         assert_eq!(app.sent_to(GROUP).len(), 1);
         assert_eq!(app.sent_to(CUSTOMER).len(), 2);
     }

@@ -33,6 +33,22 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%gula aren%' OR detail LIKE '%18.000%'").await, 0);
     }
 
+    async fn names_and_addresses_go_masked_to_the_model_and_come_back_in_the_reply(app) {
+        let llm = FakeLlm::start().await.unwrap();
+        llm.script([LlmStep::Reply("Siap kak [NAME_1], kopi diantar ke [ADDRESS_1] ya.".into())]);
+        let worker = app.llm_worker(&[&llm], |_| {});
+        let text = "Halo Warung Kopi Bu Sri, pesan kopi 2 atas nama Rina Wulandari, antar ke Jl. Melati No. 17 RT 03/RW 05 ya";
+        let sent = ask(&app, "wamid.L9", text, &worker).await;
+        assert_eq!(sent, ["Siap kak Rina Wulandari, kopi diantar ke Jl. Melati No. 17 RT 03/RW 05 ya."], "restored in the reply");
+
+        let request = serde_json::to_string(&llm.requests()[0].1).unwrap();
+        for personal in ["Rina", "Wulandari", "Melati", "RT 03"] {
+            assert!(!request.contains(personal), "{personal} went to the model");
+        }
+        assert!(request.contains("[NAME_1]") && request.contains("[ADDRESS_1]"), "placeholders in their place");
+        assert!(request.contains("Halo Warung Kopi Bu Sri"), "the business's own name stays: the model needs it");
+    }
+
     async fn a_tool_call_escalates_with_the_models_reason(app) {
         let llm = FakeLlm::start().await.unwrap();
         llm.script([LlmStep::Escalate("complaint".into())]);

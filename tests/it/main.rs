@@ -28,6 +28,7 @@ mod layers;
 mod link_rules;
 mod llm;
 mod log_masking;
+mod mask_quality;
 mod login_limits;
 mod message_run;
 mod meta_ingress;

@@ -1,0 +1,27 @@
+//! The ratchet on masking names and addresses before the LLM: the evaluation of `cargo bench
+//! --bench mask`, run as a test, fails when recall or precision falls, or business data is
+//! masked more often, than the figures recorded in BENCHMARKS.md.
+#[path = "../../benches/mask/eval.rs"]
+#[allow(dead_code)]
+mod mask_eval;
+
+use mask_eval::evaluate;
+
+const BUSINESSES: &str = include_str!("../../benches/data/faq/businesses.json");
+
+/// (part, messages, addresses masked ≥, names masked ≥, masked wrongly ≤, business data masked ≤)
+const FLOORS: [(&str, &str, usize, usize, usize, usize); 2] = [
+    ("tuning", include_str!("../../benches/data/mask/messages.jsonl"), 114, 93, 2, 1),
+    ("held-out", include_str!("../../benches/data/mask/heldout.jsonl"), 45, 41, 1, 2),
+];
+
+#[test]
+fn masking_does_not_get_worse_on_either_part_of_the_set() {
+    for (part, messages, addresses, names, wrongly, keep) in FLOORS {
+        let f = evaluate(BUSINESSES, messages, false);
+        assert!(f.addresses_masked >= addresses, "{part}: {} addresses masked, {addresses} expected", f.addresses_masked);
+        assert!(f.names_masked >= names, "{part}: {} names masked, {names} expected", f.names_masked);
+        assert!(f.masked_wrongly <= wrongly, "{part}: {} spans masked that are not personal data", f.masked_wrongly);
+        assert!(f.keep_masked <= keep, "{part}: {} business items masked", f.keep_masked);
+    }
+}
