@@ -222,7 +222,7 @@ async fn llm_summary(
     Ok(assistant::summarize(llm, &business_of(&tenant), &faq, &history).await)
 }
 
-/// The notice: who, why, a two-line summary, the suggested reply, the window, the commands.
+/// The notice: who, why, the summary, the last messages, the suggested reply, the window, the commands.
 fn notice_text(
     texts: &OwnerTexts,
     ticket: &EscalationRecord,
@@ -236,12 +236,12 @@ fn notice_text(
     let customer = in_chat(texts, customer_label(contact, key)?, chats::is_group(conversation));
     let reason = texts.reason(ticket.reason).replace("{ticket}", &number);
     let mut parts = vec![texts.fill("notice", &[("ticket", &number), ("customer", &customer), ("reason", &reason)])];
-    let summary = match key.decrypt_opt(ticket.summary_enc.as_deref())? {
-        Some(summary) => Some(summary),
-        None => last_customer_lines(recent, key)?,
-    };
-    if let Some(summary) = summary {
+    // The checked summary when the LLM wrote one, and always the customer's own last words.
+    if let Some(summary) = key.decrypt_opt(ticket.summary_enc.as_deref())? {
         parts.push(texts.fill("summary", &[("summary", &summary)]));
+    }
+    if let Some(lines) = last_customer_lines(recent, key)? {
+        parts.push(texts.fill("last_messages", &[("messages", &lines)]));
     }
     if let Some(draft) = key.decrypt_opt(ticket.draft_enc.as_deref())? {
         parts.push(texts.fill("draft", &[("ticket", &number), ("draft", &draft)]));
@@ -256,14 +256,14 @@ fn notice_text(
     Ok(parts.join("\n\n"))
 }
 
-/// Without an LLM summary, the customer's last two messages, quoted and shortened.
+/// The customer's last three messages, quoted and shortened.
 fn last_customer_lines(recent: &[MessageRecord], key: &DataKey) -> StoreResult<Option<String>> {
     let mut lines = Vec::new();
     for message in recent.iter().rev().filter(|m| m.direction == Direction::In) {
         if let Some(text) = key.decrypt_opt(message.body_enc.as_deref())? {
             lines.push(format!("“{}”", shorten(text.trim(), 160)));
         }
-        if lines.len() == 2 {
+        if lines.len() == 3 {
             break;
         }
     }

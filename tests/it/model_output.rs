@@ -84,6 +84,7 @@ on_both_databases! {
         say(&app, &worker, &customer(1), "wamid.M2", "Uang saya bisa kembali? Pesanan kemarin salah").await;
         let notice = app.sent_to(OWNER).pop().unwrap_or_default();
         assert!(notice.contains("Pelanggan minta uangnya kembali"), "a clean summary is kept: {notice}");
+        assert!(notice.contains("Pesan terakhir pelanggan:\n“Uang saya bisa kembali? Pesanan kemarin salah”"), "and the customer's own words: {notice}");
         assert!(!notice.contains("refund-busri") && !notice.contains("warungbusri-refund") && !notice.contains("Saran balasan"), "{notice}");
         assert_eq!(llm.requests().len(), 1, "the ticket had its summary: no second call");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'llm.output_refused' AND detail LIKE '%unknown_link%' AND detail LIKE '%draft%'").await, 1);
