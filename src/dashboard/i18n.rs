@@ -66,6 +66,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("ticket.messages", "Percakapan", "Conversation"),
     ("ticket.reply", "Balas pelanggan", "Reply to the customer"),
     ("ticket.send", "Kirim balasan", "Send reply"),
+    ("ticket.suggested", "Saran balasan (sudah lolos pemeriksaan)", "Suggested reply (passed the checks)"),
+    ("ticket.send_suggested", "Kirim saran balasan", "Send the suggested reply"),
     ("ticket.takeover", "Ambil alih", "Take over"),
     ("ticket.handback", "Kembalikan ke bot", "Hand back to the bot"),
     ("ticket.resolve", "Selesaikan", "Resolve"),

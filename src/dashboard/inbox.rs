@@ -109,6 +109,14 @@ async fn ticket(
                 }
             }
         }
+        @if let Some(draft) = read.suggested_reply.as_ref().filter(|_| open && ticket.answered_at.is_none()) {
+            form.card method="post" action=(post_to("senddraft")) {
+                input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
+                p { strong { (t("ticket.suggested")) } }
+                p #suggested { (draft) }
+                button #senddraft type="submit" { (t("ticket.send_suggested")) }
+            }
+        }
         @if open {
             form.card method="post" action=(post_to("reply")) {
                 input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
@@ -161,6 +169,7 @@ async fn act(
     let id = parse_id(&id)?;
     let action = match verb.as_str() {
         "reply" => Action::Reply(form.required("text")?.to_string()),
+        "senddraft" => Action::SendDraft,
         "takeover" => Action::TakeOver,
         "handback" => Action::HandBack,
         "resolve" => Action::Resolve,

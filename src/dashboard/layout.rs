@@ -113,7 +113,7 @@ pub fn flash_from_query(lang: Lang, query: Option<&str>) -> Option<Flash> {
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
             "ok" => {
-                let known = ["reply", "takeover", "handback", "resolve", "saved", "deleted", "pin"];
+                let known = ["reply", "senddraft", "takeover", "handback", "resolve", "saved", "deleted", "pin"];
                 if let Some(k) = known.iter().find(|k| **k == value) {
                     return Some(Flash::Ok(ok_key(k)));
                 }
@@ -127,7 +127,7 @@ pub fn flash_from_query(lang: Lang, query: Option<&str>) -> Option<Flash> {
 
 fn ok_key(k: &str) -> &'static str {
     match k {
-        "reply" => "ok.reply",
+        "reply" | "senddraft" => "ok.reply",
         "takeover" => "ok.takeover",
         "handback" => "ok.handback",
         "resolve" => "ok.resolve",

@@ -178,6 +178,8 @@ pub struct ConversationRead {
     pub conversation: ConversationView,
     pub open_ticket: Option<EscalationRecord>,
     pub messages: Vec<MessageView>,
+    /// The open ticket's suggested reply, decrypted: it passed the reply checks when stored.
+    pub suggested_reply: Option<String>,
 }
 
 /// Reads one conversation of the caller's tenant with its messages decrypted; the read is
@@ -208,11 +210,15 @@ pub async fn read_conversation(
         });
     }
     let open_ticket = tx.open_escalation(id).await?;
+    let suggested_reply = match &open_ticket {
+        Some(t) => key.decrypt_opt(t.draft_enc.as_deref()).map_err(fault)?,
+        None => None,
+    };
     let conversation = conversation_view(state, &mut *tx, conversation).await?;
     // Reading message content is audited, naming the reader.
     let entry = AuditEntry::new(actor, "conversation.read", "conversation", Some(id.to_string()))
         .detail(json!({ "messages": messages.len(), "token": caller.token_id }));
     audit::append(&mut *tx, vec![entry], now).await?;
     tx.commit().await?;
-    Ok(ConversationRead { conversation, open_ticket, messages })
+    Ok(ConversationRead { conversation, open_ticket, messages, suggested_reply })
 }

@@ -244,6 +244,7 @@ on_both_databases! {
             (Poster::Owner, entry.clone(), faq_fields.to_vec()),
             (Poster::Owner, format!("{entry}/delete"), vec![]),
             (Poster::Owner, format!("{ticket}/reply"), vec![("text", "Halo kak")]),
+            (Poster::Owner, format!("{ticket}/senddraft"), vec![]),
             (Poster::Owner, format!("{ticket}/takeover"), vec![]),
             (Poster::Owner, format!("{ticket}/handback"), vec![]),
             (Poster::Owner, format!("{ticket}/resolve"), vec![]),
@@ -346,6 +347,26 @@ on_both_databases! {
         assert_eq!(b.get(&ticket).await.status, 404, "another tenant's ticket does not exist for B");
         let b_csrf = b.get("/dashboard").await.csrf();
         assert_eq!(b.post(&format!("{ticket}/reply"), &[("csrf", &b_csrf), ("text", "hai")]).await.status, 404);
+    }
+
+    async fn dashboard_sends_the_checked_suggested_reply_with_one_button(app) {
+        // A weak FAQ match hands over with the entry's answer as the suggested reply.
+        customer_writes(&app, "wamid.DS1", "Brp ongkir ke Bekasi kak?").await;
+        let draft = "Ongkir dalam kota Yogyakarta Rp10.000. Luar kota mengikuti tarif JNE REG, dihitung saat checkout.";
+        let (mut v, _) = signed_in(&app, "kasir@warung.example", Role::Staff).await;
+        let ticket = first_ticket(&v.get("/dashboard").await.body);
+        let page = v.get(&ticket).await;
+        assert!(page.body.contains(r#"id="senddraft""#) && page.body.contains(draft), "{}", page.body);
+        let r = v.post(&format!("{ticket}/senddraft"), &[("csrf", &page.csrf())]).await;
+        assert_eq!(r.status, 303);
+        assert!(r.location().ends_with("?ok=senddraft"), "{}", r.location());
+        app.drain().await;
+        assert_eq!(app.sent_to(CUSTOMER).last().map(String::as_str), Some(draft), "the suggested reply, as shown");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'escalation.replied' AND actor LIKE 'user:%'").await, 1);
+
+        // Once the ticket is answered, the suggestion is not offered again.
+        let page = v.get(&ticket).await;
+        assert!(!page.body.contains(r#"id="senddraft""#), "{}", page.body);
     }
 
     async fn dashboard_roles_keep_analytics_from_content_and_staff_from_settings(app) {

@@ -19,7 +19,11 @@ const FLOORS: [(&str, &str, usize, usize, usize, usize); 2] = [
 fn masking_does_not_get_worse_on_either_part_of_the_set() {
     for (part, messages, addresses, names, wrongly, keep) in FLOORS {
         let f = evaluate(BUSINESSES, messages, false);
-        assert!(f.addresses_masked >= addresses, "{part}: {} addresses masked, {addresses} expected", f.addresses_masked);
+        assert!(
+            f.addresses_masked >= addresses,
+            "{part}: {} addresses masked, {addresses} expected",
+            f.addresses_masked
+        );
         assert!(f.names_masked >= names, "{part}: {} names masked, {names} expected", f.names_masked);
         assert!(f.masked_wrongly <= wrongly, "{part}: {} spans masked that are not personal data", f.masked_wrongly);
         assert!(f.keep_masked <= keep, "{part}: {} business items masked", f.keep_masked);
