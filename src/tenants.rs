@@ -51,8 +51,14 @@ pub struct TenantSettings {
     pub timezone: String,
     /// Remind the owner of an unanswered ticket after this many minutes.
     pub renotify_minutes: i32,
-    /// Tell a waiting customer once, after this many minutes, that the business will answer soon.
-    pub customer_notice_minutes: i32,
+    /// The owner-response target: minutes (in business hours when those are set) after which a
+    /// waiting customer is told honestly when to expect an answer; 0 switches the notice off.
+    pub response_target_minutes: i32,
+    /// Hours after which the bot resumes a ticket the owner never answered, marking it
+    /// `unanswered` and telling the owner; 0 waits for the owner forever.
+    pub resume_after_hours: i32,
+    /// Tell the customer, in the tenant's language, when their ticket is resolved.
+    pub announce_resolved: bool,
     /// Give a human-mode conversation back to the bot after this many hours of silence.
     pub human_idle_hours: i32,
     /// Days messages are kept; `None` keeps them while the tenant is active.
@@ -86,7 +92,13 @@ impl TenantSettings {
             return bad("media policy must be reply or escalate");
         }
         crate::engine::triggers::BusinessHours::parse(&self.business_hours, &self.timezone).map_err(invalid)?;
-        let periods = [self.max_bot_turns, self.renotify_minutes, self.customer_notice_minutes, self.human_idle_hours];
+        let periods = [
+            self.max_bot_turns,
+            self.renotify_minutes,
+            self.response_target_minutes,
+            self.resume_after_hours,
+            self.human_idle_hours,
+        ];
         if periods.iter().any(|t| *t < 0) {
             return bad("turn counts and timer periods must not be negative (0 switches one off)");
         }
@@ -144,7 +156,9 @@ impl Default for TenantSettings {
             business_hours: String::new(),
             timezone: "Asia/Jakarta".into(),
             renotify_minutes: 30,
-            customer_notice_minutes: 10,
+            response_target_minutes: 120,
+            resume_after_hours: 24,
+            announce_resolved: true,
             human_idle_hours: 12,
             message_retention_days: None,
             dsar_ack_hours: 168,

@@ -88,6 +88,8 @@ pub struct Share {
 pub struct Escalations {
     pub opened: i64,
     pub reasons: BTreeMap<String, i64>,
+    /// Of those opened, how many the owner never answered before the resume limit.
+    pub unanswered: i64,
 }
 
 /// Nearest-rank percentiles; null without samples. Bot times are kept to two significant digits.
@@ -297,6 +299,7 @@ impl<'a> Facts<'a> {
         let first = self.tickets.partition_point(|t| t.opened_at < opens);
         let opened = &self.tickets[first..self.tickets.partition_point(|t| t.opened_at < closes).max(first)];
         bucket.escalations.opened = opened.len() as i64;
+        bucket.escalations.unanswered = opened.iter().filter(|t| t.unanswered).count() as i64;
         for t in opened {
             *bucket.escalations.reasons.entry(t.reason.clone()).or_default() += 1;
         }
@@ -379,6 +382,7 @@ mod tests {
             opened_at: at(opened),
             answered_at: answered.map(at),
             closed_at: closed.map(at),
+            unanswered: answered.is_none() && closed.is_some(),
         };
         let tickets = vec![
             ticket(0, Some(10), Some(20)),
@@ -404,6 +408,9 @@ mod tests {
                 "at minute {minute}"
             );
         }
+        let mut bucket = Bucket::default();
+        facts.fill(&mut bucket, at(0), at(1_000));
+        assert_eq!((bucket.escalations.opened, bucket.escalations.unanswered), (5, 1), "the one closed unanswered");
     }
 
     #[test]

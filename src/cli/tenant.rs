@@ -90,9 +90,15 @@ pub struct TenantArgs {
     /// Remind the owner of an unanswered ticket after this many minutes.
     #[arg(long, default_value_t = 30)]
     renotify_minutes: i32,
-    /// Tell a waiting customer once, after this many minutes, that an answer is coming.
-    #[arg(long, default_value_t = 10)]
-    customer_notice_minutes: i32,
+    /// The owner-response target in minutes (business hours when set); then the customer is told when to expect an answer.
+    #[arg(long, default_value_t = 120)]
+    response_target_minutes: i32,
+    /// Hours after which the bot resumes a ticket nobody answered (marked unanswered); 0: never.
+    #[arg(long, default_value_t = 24)]
+    resume_after_hours: i32,
+    /// Tell the customer when their ticket is resolved (true or false).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    announce_resolved: bool,
     /// Give a conversation the owner took over back to the bot after this many silent hours.
     #[arg(long, default_value_t = 12)]
     human_idle_hours: i32,
@@ -130,7 +136,9 @@ impl From<TenantArgs> for tenants::TenantSettings {
             business_hours: a.business_hours,
             timezone: a.timezone,
             renotify_minutes: a.renotify_minutes,
-            customer_notice_minutes: a.customer_notice_minutes,
+            response_target_minutes: a.response_target_minutes,
+            resume_after_hours: a.resume_after_hours,
+            announce_resolved: a.announce_resolved,
             human_idle_hours: a.human_idle_hours,
             message_retention_days: a.message_retention_days,
             dsar_ack_hours: a.dsar_ack_hours,

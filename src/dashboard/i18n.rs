@@ -77,6 +77,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("status.human", "ditangani orang", "with a person"),
     ("status.handed_back", "kembali ke bot", "back with the bot"),
     ("status.resolved", "selesai", "resolved"),
+    ("status.unanswered", "tak terjawab (bot melanjutkan)", "unanswered (the bot carried on)"),
     ("status.other", "lainnya", "other"),
     ("author.customer", "Pelanggan", "Customer"),
     ("author.bot", "Bot", "Bot"),

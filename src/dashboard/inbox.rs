@@ -146,6 +146,7 @@ fn status(lang: super::i18n::Lang, status: TicketStatus) -> &'static str {
         TicketStatus::Human => lang.t("status.human"),
         TicketStatus::HandedBack => lang.t("status.handed_back"),
         TicketStatus::Resolved => lang.t("status.resolved"),
+        TicketStatus::Unanswered => lang.t("status.unanswered"),
     }
 }
 

@@ -28,6 +28,7 @@ impl ConversationState {
             (Self::Escalated | Self::Human, E::HandBack) => Self::Bot,
             (Self::Escalated | Self::Human, E::Resolve) => Self::Closed,
             (Self::Human, E::IdleTimeout) => Self::Bot,
+            (Self::Escalated, E::Unanswered) => Self::Bot,
             (Self::Bot | Self::Escalated | Self::Human, E::SplitChats) => Self::Closed,
             _ => return Err(InvalidTransition { from: self, event }),
         };
@@ -50,6 +51,8 @@ pub enum ConversationEvent {
     Resolve,
     /// Nobody wrote for the tenant's idle period while the owner had the conversation.
     IdleTimeout,
+    /// The owner never answered before the tenant's resume limit: the bot takes it back.
+    Unanswered,
     /// The conversation mixed a direct chat and a group (before migration 0009): closed, so
     /// each chat's next message opens its own.
     SplitChats,
@@ -62,6 +65,7 @@ text_code!(ConversationEvent, parse;
     HandBack => "hand_back",
     Resolve => "resolve",
     IdleTimeout => "idle_timeout",
+    Unanswered => "unanswered",
     SplitChats => "split_chats",
 );
 
@@ -81,9 +85,11 @@ pub enum TicketStatus {
     Human,
     HandedBack,
     Resolved,
+    /// Nobody answered before the tenant's resume limit: the bot took the conversation back.
+    Unanswered,
 }
 
-text_code!(TicketStatus, parse; Open => "open", Human => "human", HandedBack => "handed_back", Resolved => "resolved");
+text_code!(TicketStatus, parse; Open => "open", Human => "human", HandedBack => "handed_back", Resolved => "resolved", Unanswered => "unanswered");
 
 /// Why a conversation was handed to the owner; stored and audited as the code string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

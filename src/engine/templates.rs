@@ -9,8 +9,10 @@ pub enum Template {
     Thanks,
     /// The polite answer to media the bot cannot read (tenant media policy `reply`).
     MediaUnreadable,
-    /// Sent once to a customer whose ticket is still unanswered after the tenant's wait.
-    Wait,
+    /// Sent once when the owner-response target passes; `{when}` is filled by the caller.
+    Overdue,
+    /// Sent when the customer's ticket is resolved (tenant setting `announce_resolved`).
+    Resolved,
     /// The answer to STOP/BERHENTI.
     Stopped,
     /// The answer to MULAI/START.
@@ -31,8 +33,10 @@ pub fn render(template: Template, language: &str, business_name: &str) -> String
         (Template::Thanks, true) => include_str!("../../prompts/thanks.en.md"),
         (Template::MediaUnreadable, false) => include_str!("../../prompts/media.id.md"),
         (Template::MediaUnreadable, true) => include_str!("../../prompts/media.en.md"),
-        (Template::Wait, false) => include_str!("../../prompts/wait.id.md"),
-        (Template::Wait, true) => include_str!("../../prompts/wait.en.md"),
+        (Template::Overdue, false) => include_str!("../../prompts/overdue.id.md"),
+        (Template::Overdue, true) => include_str!("../../prompts/overdue.en.md"),
+        (Template::Resolved, false) => include_str!("../../prompts/resolved.id.md"),
+        (Template::Resolved, true) => include_str!("../../prompts/resolved.en.md"),
         (Template::Stopped, false) => include_str!("../../prompts/stopped.id.md"),
         (Template::Stopped, true) => include_str!("../../prompts/stopped.en.md"),
         (Template::Restarted, false) => include_str!("../../prompts/restarted.id.md"),

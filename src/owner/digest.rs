@@ -13,7 +13,7 @@ use super::texts::OwnerTexts;
 use crate::audit::{self, AuditEntry};
 use crate::clock::local_moment;
 use crate::core::Core;
-use crate::domain::{EscalationReason, ModelReason};
+use crate::domain::{EscalationReason, ModelReason, TicketStatus};
 use crate::engine::triggers;
 use crate::jobs::{JobFailure, JobKind};
 use crate::privacy::requests;
@@ -133,6 +133,14 @@ pub async fn compose(
             questions.push(format!("• {}", shorten(body.trim(), QUESTION_CHARS)));
         }
     }
+    // Tickets the resume limit closed yesterday: opened at most that limit (plus a day) before.
+    let earliest = from - Duration::hours(i64::from(tenant.settings.resume_after_hours.max(0)) + 24);
+    let unanswered = tx
+        .escalations_opened(earliest, to)
+        .await?
+        .iter()
+        .filter(|t| t.status == TicketStatus::Unanswered && t.closed_at.is_some_and(|c| from <= c && c < to))
+        .count();
     let overdue = tx.dsars(true, 10_000).await?.iter().filter(|r| requests::overdue(r, now).is_some()).count();
 
     let mut parts = vec![texts.fill(
@@ -148,6 +156,10 @@ pub async fn compose(
     )];
     if !questions.is_empty() {
         parts.push(texts.fill("digest_questions", &[("questions", &questions.join("\n"))]));
+    }
+    if unanswered > 0 {
+        let hours = tenant.settings.resume_after_hours.to_string();
+        parts.push(texts.fill("digest_unanswered", &[("count", &unanswered.to_string()), ("hours", &hours)]));
     }
     if overdue > 0 {
         parts.push(texts.fill("digest_requests", &[("count", &overdue.to_string())]));

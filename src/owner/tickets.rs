@@ -8,7 +8,8 @@ use crate::audit::AuditEntry;
 use crate::channels::split_body;
 use crate::core::Core;
 use crate::domain::{
-    Author, ConversationEvent, ConversationState, EscalationId, InvalidTransition, MessageId, Provider, TicketStatus,
+    Author, ConversationEvent, ConversationState, EscalationId, EscalationReason, InvalidTransition, MessageId,
+    Provider, TicketStatus,
 };
 use crate::engine::{Handover, Template, render};
 use crate::jobs::JobKind;
@@ -230,11 +231,67 @@ pub async fn apply(
         ConversationState::Escalated => {}
     }
     tx.update_escalation(&ticket).await?;
-    let trail =
+    let mut trail =
         vec![AuditEntry::new(actor, action.audit_name(), "escalation", Some(ticket.id.to_string())).detail(
             json!({ "ticket": ticket.number, "from": from.as_str(), "to": to.as_str(), "messages": messages }),
         )];
+    if to == ConversationState::Closed {
+        trail.extend(announce_resolved(core, tx, &ticket, &conversation, now).await?);
+    }
     Ok(Applied { ticket, state: to, messages, trail })
+}
+
+/// Tells the customer their ticket is resolved, when the tenant wants that and the customer
+/// can be reached; a closed window is recorded, not retried.
+async fn announce_resolved(
+    core: &Core,
+    tx: &mut dyn TenantTx,
+    ticket: &EscalationRecord,
+    conversation: &ConversationRecord,
+    now: DateTime<Utc>,
+) -> Result<Option<AuditEntry>, ActionError> {
+    let Some(tenant) = tx.tenant().await? else { return Ok(None) };
+    let contact = tx.contact(ticket.contact_id).await?.ok_or(ActionError::Conflict)?;
+    let silent = contact.bot_stopped_at.is_some() || ticket.reason == EscalationReason::ErasureRequested;
+    if !tenant.settings.announce_resolved || silent {
+        return Ok(None);
+    }
+    let subject = Some(ticket.id.to_string());
+    if window_left(conversation, now).is_none() {
+        return Ok(Some(
+            AuditEntry::new("system", "escalation.customer_notice_not_sent", "escalation", subject)
+                .detail(json!({ "ticket": ticket.number, "notice": "resolved", "why": "window_closed" })),
+        ));
+    }
+    let text = render(Template::Resolved, &tenant.settings.language, &tenant.name);
+    let ids = store_to_customer(core, tx, conversation.id, Author::System, &[text], now).await?;
+    Ok(Some(
+        AuditEntry::new("system", "escalation.customer_told_resolved", "escalation", subject)
+            .detail(json!({ "ticket": ticket.number, "messages": ids })),
+    ))
+}
+
+/// Gives a ticket the owner never answered back to the bot after the tenant's resume limit:
+/// the ticket is closed as `unanswered`.
+pub async fn resume_unanswered(
+    tx: &mut (impl ConversationOps + OwnerOps + ?Sized),
+    ticket: &mut EscalationRecord,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<AuditEntry>> {
+    let Some(conversation) = tx.conversation(ticket.conversation_id).await? else { return Ok(None) };
+    let from = conversation.state;
+    let Ok(to) = from.on(ConversationEvent::Unanswered) else { return Ok(None) };
+    if !tx.transition_conversation(conversation.id, from.as_str(), to.as_str(), None, now).await? {
+        return Ok(None);
+    }
+    ticket.status = TicketStatus::Unanswered;
+    ticket.closed_at = Some(now);
+    ticket.closed_by = Some("timer".into());
+    tx.update_escalation(ticket).await?;
+    Ok(Some(
+        AuditEntry::new("timer", "escalation.unanswered", "escalation", Some(ticket.id.to_string()))
+            .detail(json!({ "ticket": ticket.number, "from": from.as_str(), "to": to.as_str() })),
+    ))
 }
 
 /// Gives a human-mode conversation back to the bot after the tenant's silence period.

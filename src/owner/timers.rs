@@ -1,17 +1,19 @@
 //! The `ticket_timer` job, one per ticket, woken by the durable queue at its next due time
-//! (read from the injectable clock): remind the owner of an unanswered ticket, tell a waiting
-//! customer once that an answer is coming, and give a silent human-mode conversation back to
-//! the bot.
+//! (read from the injectable clock): remind the owner of an unanswered ticket; when the
+//! owner-response target passes, tell the customer honestly when to expect an answer; after
+//! the resume limit, give a ticket nobody answered back to the bot as `unanswered`; and give a
+//! silent human-mode conversation back to the bot. Every ticket ends.
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::Purpose;
 use super::notify::{About, customer_label, to_owners};
 use super::texts::OwnerTexts;
-use super::tickets::{idle_timeout, window_left};
+use super::tickets::{idle_timeout, resume_unanswered, window_left};
 use crate::audit::{self, AuditEntry};
 use crate::core::Core;
 use crate::domain::{Author, EscalationId, EscalationReason, TicketStatus};
+use crate::engine::triggers::BusinessHours;
 use crate::engine::{Template, render};
 use crate::jobs::JobFailure;
 use crate::store::{ContactRecord, ConversationRecord, EscalationRecord, JobOutcome, JobRecord};
@@ -22,10 +24,12 @@ use crate::worker::outbound::store_to_customer;
 const MAX_REMINDERS: i32 = 3;
 /// An open ticket's timer looks again at least this often, so settings changes take effect.
 const RECHECK: Duration = Duration::hours(1);
+/// The soonest a timer runs again.
+const RETRY: Duration = Duration::minutes(1);
 
 /// When a new ticket's timer first runs.
 pub fn first_due(settings: &TenantSettings, now: DateTime<Utc>) -> DateTime<Utc> {
-    let minutes = [settings.renotify_minutes, settings.customer_notice_minutes].into_iter().filter(|m| *m > 0).min();
+    let minutes = [settings.renotify_minutes, settings.response_target_minutes].into_iter().filter(|m| *m > 0).min();
     minutes.map_or(now + RECHECK, |m| now + Duration::minutes(i64::from(m)))
 }
 
@@ -63,16 +67,31 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
                     .detail(json!({ "ticket": ticket.number, "reminder": ticket.renotified, "messages": queued })),
             );
         }
-        if let Some(due) = customer_notice_due(&ticket, &conversation, &contact, settings, now)
+        if let Some(due) = customer_notice_due(&ticket, &contact, settings)
             && now >= due
         {
-            let text = render(Template::Wait, &settings.language, &tenant.name);
-            let ids = store_to_customer(core, &mut *tx, conversation.id, Author::System, &[text], now).await?;
+            // A closed window would refuse the message: recorded as not sent, never retried.
+            let entry = if window_left(&conversation, now).is_some() {
+                let when = expected_answer(settings, now);
+                let text = render(Template::Overdue, &settings.language, &tenant.name).replace("{when}", &when);
+                let ids = store_to_customer(core, &mut *tx, conversation.id, Author::System, &[text], now).await?;
+                AuditEntry::new("timer", "escalation.customer_told_when", "escalation", subject.clone())
+                    .detail(json!({ "ticket": ticket.number, "messages": ids }))
+            } else {
+                AuditEntry::new("timer", "escalation.customer_notice_not_sent", "escalation", subject.clone())
+                    .detail(json!({ "ticket": ticket.number, "notice": "overdue", "why": "window_closed" }))
+            };
             ticket.customer_notified_at = Some(now);
-            trail.push(
-                AuditEntry::new("timer", "escalation.customer_told_to_wait", "escalation", subject.clone())
-                    .detail(json!({ "ticket": ticket.number, "messages": ids })),
-            );
+            trail.push(entry);
+        }
+        if let Some(due) = resume_due(&ticket, settings)
+            && now >= due
+            && let Some(entry) = resume_unanswered(&mut *tx, &mut ticket, now).await?
+        {
+            trail.push(entry);
+            let hours = settings.resume_after_hours.to_string();
+            let text = texts.fill("unanswered", &[("ticket", &number), ("customer", &customer), ("hours", &hours)]);
+            to_owners(core, &mut *tx, about, Purpose::Idle, &text, now).await?;
         }
     }
     if ticket.closed_at.is_none()
@@ -88,9 +107,11 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
     }
     tx.update_escalation(&ticket).await?;
 
-    let outcome = match next_due(&ticket, &conversation, &contact, settings, now) {
+    let outcome = match next_due(&ticket, &conversation, &contact, settings) {
         _ if ticket.closed_at.is_some() => JobOutcome::Done,
-        Some(due) => JobOutcome::Later { run_at: due.min(now + RECHECK) },
+        // A due time already past (its move refused, e.g. by a concurrent change) is tried again
+        // in a minute, not at once: a timer never spins.
+        Some(due) => JobOutcome::Later { run_at: due.max(now + RETRY).min(now + RECHECK) },
         None => JobOutcome::Later { run_at: now + RECHECK },
     };
     if !tx.finish_job(job.id, worker, &outcome, now).await? {
@@ -108,19 +129,81 @@ fn reminder_due(ticket: &EscalationRecord, settings: &TenantSettings) -> Option<
     })
 }
 
-/// Only while the customer can still be reached: a closed window would refuse the message.
+/// When the owner-response target passes, counted in business hours when those are set.
 fn customer_notice_due(
     ticket: &EscalationRecord,
-    conversation: &ConversationRecord,
     contact: &ContactRecord,
     settings: &TenantSettings,
-    now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let reachable = window_left(conversation, now).is_some();
     // A customer who sent STOP, or whose erasure receipt said when, gets no automatic message.
     let silent = contact.bot_stopped_at.is_some() || ticket.reason == EscalationReason::ErasureRequested;
-    (settings.customer_notice_minutes > 0 && ticket.customer_notified_at.is_none() && reachable && !silent)
-        .then(|| ticket.opened_at + Duration::minutes(i64::from(settings.customer_notice_minutes)))
+    (settings.response_target_minutes > 0 && ticket.customer_notified_at.is_none() && !silent)
+        .then(|| notice_due(ticket.opened_at, settings.response_target_minutes, hours_of(settings)))
+}
+
+/// The target in business minutes; but a customer who writes near closing time, or while the
+/// shop is closed, is told at closing time (or after the target on the wall clock) that the
+/// answer comes at the next opening, not left to wonder overnight.
+fn notice_due(opened: DateTime<Utc>, minutes: i32, hours: Option<BusinessHours>) -> DateTime<Utc> {
+    let wall = opened + Duration::minutes(i64::from(minutes));
+    let Some(hours) = hours else { return wall };
+    if !hours.is_open(opened) {
+        return wall;
+    }
+    let mut closing = opened;
+    while hours.is_open(closing) && closing < opened + Duration::days(1) {
+        closing += Duration::minutes(1);
+    }
+    after_business_minutes(opened, minutes, Some(hours)).min(closing)
+}
+
+/// A ticket the owner never answered goes back to the bot after the resume limit (wall clock).
+fn resume_due(ticket: &EscalationRecord, settings: &TenantSettings) -> Option<DateTime<Utc>> {
+    (settings.resume_after_hours > 0 && ticket.answered_at.is_none())
+        .then(|| ticket.opened_at + Duration::hours(i64::from(settings.resume_after_hours)))
+}
+
+fn hours_of(settings: &TenantSettings) -> Option<BusinessHours> {
+    BusinessHours::parse(&settings.business_hours, &settings.timezone).ok().flatten()
+}
+
+/// `start` plus `minutes` of open time: closed hours do not count. Walks minute by minute, for
+/// at most two weeks (a target longer than that is a setting nobody means).
+fn after_business_minutes(start: DateTime<Utc>, minutes: i32, hours: Option<BusinessHours>) -> DateTime<Utc> {
+    let Some(hours) = hours else { return start + Duration::minutes(i64::from(minutes)) };
+    let (mut at, mut left) = (start, minutes);
+    let limit = start + Duration::days(14);
+    while left > 0 && at < limit {
+        if hours.is_open(at) {
+            left -= 1;
+        }
+        at += Duration::minutes(1);
+    }
+    at
+}
+
+/// When the customer may expect an answer, in the tenant's language: soon, while the business
+/// is open; outside its hours, the next opening ("besok pukul 08:00").
+fn expected_answer(settings: &TenantSettings, now: DateTime<Utc>) -> String {
+    let english = settings.language == "en";
+    let Some(hours) = hours_of(settings).filter(|h| !h.is_open(now)) else {
+        return if english { "as soon as possible".into() } else { "secepatnya".into() };
+    };
+    let mut at = now;
+    while !hours.is_open(at) && at < now + Duration::days(8) {
+        at += Duration::minutes(1);
+    }
+    let local = at.with_timezone(&hours.zone);
+    let days = (local.date_naive() - now.with_timezone(&hours.zone).date_naive()).num_days();
+    let time = local.format("%H:%M");
+    match (english, days) {
+        (false, 0) => format!("saat toko buka lagi, hari ini pukul {time}"),
+        (false, 1) => format!("saat toko buka lagi, besok pukul {time}"),
+        (false, _) => format!("saat toko buka lagi, {} pukul {time}", local.format("%d-%m-%Y")),
+        (true, 0) => format!("when the shop opens again, today at {time}"),
+        (true, 1) => format!("when the shop opens again, tomorrow at {time}"),
+        (true, _) => format!("when the shop opens again, on {} at {time}", local.format("%d-%m-%Y")),
+    }
 }
 
 /// Silence means neither the customer nor the owner wrote.
@@ -144,14 +227,15 @@ fn next_due(
     conversation: &ConversationRecord,
     contact: &ContactRecord,
     settings: &TenantSettings,
-    now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let candidates = match ticket.status {
-        TicketStatus::Open => {
-            vec![reminder_due(ticket, settings), customer_notice_due(ticket, conversation, contact, settings, now)]
-        }
+        TicketStatus::Open => vec![
+            reminder_due(ticket, settings),
+            customer_notice_due(ticket, contact, settings),
+            resume_due(ticket, settings),
+        ],
         TicketStatus::Human => vec![idle_due(ticket, conversation, settings)],
-        TicketStatus::HandedBack | TicketStatus::Resolved => vec![],
+        TicketStatus::HandedBack | TicketStatus::Resolved | TicketStatus::Unanswered => vec![],
     };
     candidates.into_iter().flatten().min()
 }

@@ -46,6 +46,8 @@ pub struct TicketFact {
     pub opened_at: DateTime<Utc>,
     pub answered_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Closed by the resume limit with no owner answer (status `unanswered`).
+    pub unanswered: bool,
 }
 
 impl From<&EscalationRecord> for TicketFact {
@@ -56,6 +58,7 @@ impl From<&EscalationRecord> for TicketFact {
             opened_at: t.opened_at,
             answered_at: t.answered_at,
             closed_at: t.closed_at,
+            unanswered: t.status == crate::domain::TicketStatus::Unanswered,
         }
     }
 }
@@ -209,10 +212,10 @@ macro_rules! analytics_ops_impl {
 
             async fn upsert_ticket_facts(&mut self, rows: &[$crate::store::TicketFact]) -> StoreResult<()> {
                 for r in rows {
-                    sqlx::query("INSERT INTO analytics_tickets (tenant_id, ticket_id, reason, opened_at, answered_at, closed_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                        ON CONFLICT (tenant_id, ticket_id) DO UPDATE SET reason = excluded.reason, answered_at = excluded.answered_at, closed_at = excluded.closed_at")
+                    sqlx::query("INSERT INTO analytics_tickets (tenant_id, ticket_id, reason, opened_at, answered_at, closed_at, unanswered) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                        ON CONFLICT (tenant_id, ticket_id) DO UPDATE SET reason = excluded.reason, answered_at = excluded.answered_at, closed_at = excluded.closed_at, unanswered = excluded.unanswered")
                         .bind(self.tenant).bind(r.ticket_id).bind(&r.reason).bind($time(r.opened_at))
-                        .bind(r.answered_at.map($time)).bind(r.closed_at.map($time))
+                        .bind(r.answered_at.map($time)).bind(r.closed_at.map($time)).bind(r.unanswered)
                         .execute(&mut *self.tx).await?;
                 }
                 Ok(())
@@ -302,7 +305,7 @@ macro_rules! analytics_ops_impl {
             }
 
             async fn ticket_facts(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<$crate::store::TicketFact>> {
-                Ok(sqlx::query_as("SELECT ticket_id, reason, opened_at, answered_at, closed_at FROM analytics_tickets \
+                Ok(sqlx::query_as("SELECT ticket_id, reason, opened_at, answered_at, closed_at, unanswered FROM analytics_tickets \
                     WHERE tenant_id = $1 AND opened_at < $3 AND (closed_at IS NULL OR closed_at >= $2) ORDER BY opened_at")
                     .bind(self.tenant).bind($time(from)).bind($time(to)).fetch_all(&mut *self.tx).await?)
             }

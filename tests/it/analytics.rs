@@ -66,7 +66,7 @@ on_both_databases! {
         assert_eq!((total["customers"].as_i64(), total["conversations"].as_i64()), (Some(2), Some(2)));
         assert_eq!(total["bot_resolved"], json!({ "count": 1, "share": 0.5 }));
         assert_eq!(total["escalated"], json!({ "count": 1, "share": 0.5 }));
-        assert_eq!(total["escalations"], json!({ "opened": 1, "reasons": { "keyword": 1 } }));
+        assert_eq!(total["escalations"], json!({ "opened": 1, "reasons": { "keyword": 1 }, "unanswered": 0 }));
         assert_eq!(total["bot_first_response_seconds"], json!({ "samples": 1, "p50": 3.0, "p90": 3.0 }));
         assert_eq!(total["owner_response_seconds"]["p50"].as_f64(), Some(1203.0));
         assert_eq!(total["tickets"], json!({ "open": 1, "overdue": 0 }));

@@ -50,5 +50,6 @@ mod shutdown;
 mod slow_clients;
 mod store;
 mod subprocessors;
+mod ticket_ends;
 mod twilio;
 mod webhook_refusals;
