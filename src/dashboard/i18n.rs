@@ -123,6 +123,16 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("settings.digest_time", "Jam ringkasan harian HH:MM (kosong: tidak ada)", "Daily digest time HH:MM (empty: none)"),
     ("settings.max_bot_turns", "Maks. balasan bot berturut-turut (0: mati)", "Max bot answers in a row (0: off)"),
     ("settings.renotify_minutes", "Ingatkan pemilik setelah (menit)", "Remind the owner after (minutes)"),
+    (
+        "settings.response_target_minutes",
+        "Target balasan pemilik (menit jam buka); lalu pelanggan diberi tahu kapan dijawab",
+        "Owner-response target (business minutes); then the customer is told when to expect an answer",
+    ),
+    (
+        "settings.resume_after_hours",
+        "Bot melanjutkan tiket tak terjawab setelah (jam; 0 = tidak pernah)",
+        "The bot resumes an unanswered ticket after (hours; 0 = never)",
+    ),
     ("settings.save", "Simpan pengaturan", "Save settings"),
     ("settings.monthly_token_budget", "Kuota token AI per bulan", "AI tokens per month"),
     (

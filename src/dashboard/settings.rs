@@ -31,7 +31,7 @@ const TEXT_FIELDS: &[&str] = &[
     "digest_time",
 ];
 /// Whole-number settings.
-const NUMBER_FIELDS: &[&str] = &["max_bot_turns", "renotify_minutes"];
+const NUMBER_FIELDS: &[&str] = &["max_bot_turns", "renotify_minutes", "response_target_minutes", "resume_after_hours"];
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/dashboard/settings", get(show).post(save))
@@ -94,6 +94,8 @@ fn label_key(field: &str) -> &'static str {
         "digest_time" => "settings.digest_time",
         "max_bot_turns" => "settings.max_bot_turns",
         "renotify_minutes" => "settings.renotify_minutes",
+        "response_target_minutes" => "settings.response_target_minutes",
+        "resume_after_hours" => "settings.resume_after_hours",
         "monthly_token_budget" => "settings.monthly_token_budget",
         _ => "settings.save",
     }
@@ -149,7 +151,8 @@ async fn save(
     }
     let mut bad_number = false;
     for field in NUMBER_FIELDS {
-        let raw = form.required(field)?.trim();
+        // A form from before a setting was added leaves it as stored.
+        let Some(raw) = form.get(field).map(str::trim) else { continue };
         typed.insert(field.to_string(), Value::String(raw.to_string()));
         match raw.parse::<i32>() {
             Ok(n) if current.get(*field) != Some(&Value::from(n)) => {
