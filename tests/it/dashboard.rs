@@ -445,7 +445,7 @@ on_both_databases! {
         assert_eq!(owner.post("/dashboard/settings", &good).await.location(), "/dashboard/settings?ok=saved");
         assert_eq!(app.inspect.text("SELECT name FROM tenants WHERE slug <> 'x' ORDER BY created_at LIMIT 1").await.as_deref(), Some("Warung Sri"));
         assert_eq!(app.inspect.text("SELECT link_hosts FROM tenants ORDER BY created_at LIMIT 1").await.as_deref(), Some("warungsri.id"));
-        assert_eq!(app.inspect.scalar("SELECT response_target_minutes FROM tenants ORDER BY created_at LIMIT 1").await, 90, "the response target is set from the form");
+        assert_eq!(app.inspect.scalar("SELECT CAST(response_target_minutes AS BIGINT) FROM tenants ORDER BY created_at LIMIT 1").await, 90, "the response target is set from the form");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.settings_changed' AND actor LIKE 'user:%'").await, 1);
 
         // The form sends every field; the audit row names only those that changed.
