@@ -278,20 +278,13 @@ pub async fn resume_unanswered(
     ticket: &mut EscalationRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<AuditEntry>> {
-    let Some(conversation) = tx.conversation(ticket.conversation_id).await? else { return Ok(None) };
-    let from = conversation.state;
-    let Ok(to) = from.on(ConversationEvent::Unanswered) else { return Ok(None) };
-    if !tx.transition_conversation(conversation.id, from.as_str(), to.as_str(), None, now).await? {
-        return Ok(None);
-    }
-    ticket.status = TicketStatus::Unanswered;
-    ticket.closed_at = Some(now);
-    ticket.closed_by = Some("timer".into());
-    tx.update_escalation(ticket).await?;
-    Ok(Some(
-        AuditEntry::new("timer", "escalation.unanswered", "escalation", Some(ticket.id.to_string()))
-            .detail(json!({ "ticket": ticket.number, "from": from.as_str(), "to": to.as_str() })),
-    ))
+    let ends = TimerEnd {
+        event: ConversationEvent::Unanswered,
+        status: TicketStatus::Unanswered,
+        action: "escalation.unanswered",
+        why: "unanswered",
+    };
+    end_by_timer(tx, ticket, ends, now).await
 }
 
 /// Gives a human-mode conversation back to the bot after the tenant's silence period.
@@ -300,19 +293,44 @@ pub async fn idle_timeout(
     ticket: &mut EscalationRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<AuditEntry>> {
+    let ends = TimerEnd {
+        event: ConversationEvent::IdleTimeout,
+        status: TicketStatus::HandedBack,
+        action: "escalation.handed_back",
+        why: "idle",
+    };
+    end_by_timer(tx, ticket, ends, now).await
+}
+
+/// How a timer ends a ticket: the conversation's move, the ticket's last status, the audit row.
+struct TimerEnd {
+    event: ConversationEvent,
+    status: TicketStatus,
+    action: &'static str,
+    why: &'static str,
+}
+
+/// Moves the conversation by the timer's event and closes the ticket; `None` when the
+/// conversation has moved on meanwhile (the move is refused).
+async fn end_by_timer(
+    tx: &mut (impl ConversationOps + OwnerOps + ?Sized),
+    ticket: &mut EscalationRecord,
+    end: TimerEnd,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<AuditEntry>> {
     let Some(conversation) = tx.conversation(ticket.conversation_id).await? else { return Ok(None) };
     let from = conversation.state;
-    let Ok(to) = from.on(ConversationEvent::IdleTimeout) else { return Ok(None) };
+    let Ok(to) = from.on(end.event) else { return Ok(None) };
     if !tx.transition_conversation(conversation.id, from.as_str(), to.as_str(), None, now).await? {
         return Ok(None);
     }
-    ticket.status = TicketStatus::HandedBack;
+    ticket.status = end.status;
     ticket.closed_at = Some(now);
     ticket.closed_by = Some("timer".into());
     tx.update_escalation(ticket).await?;
     Ok(Some(
-        AuditEntry::new("timer", "escalation.handed_back", "escalation", Some(ticket.id.to_string()))
-            .detail(json!({ "ticket": ticket.number, "from": from.as_str(), "to": to.as_str(), "why": "idle" })),
+        AuditEntry::new("timer", end.action, "escalation", Some(ticket.id.to_string()))
+            .detail(json!({ "ticket": ticket.number, "from": from.as_str(), "to": to.as_str(), "why": end.why })),
     ))
 }
 
