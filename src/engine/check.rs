@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 
 use super::assistant::Business;
-use super::mask::find_personal_data;
+use super::mask::{find_personal_data, has_placeholder};
 use linkify::{LinkFinder, LinkKind};
 use unicode_normalization::UnicodeNormalization;
 use url::{Host, Url};
@@ -29,6 +29,8 @@ pub enum Refusal {
     UnknownPersonalData,
     /// A link the business did not publish.
     UnknownLink,
+    /// A placeholder for masked data that this conversation never handed out.
+    UnknownPlaceholder,
 }
 
 impl Refusal {
@@ -39,6 +41,7 @@ impl Refusal {
             Self::LeaksInstructions => "leaks_instructions",
             Self::UnknownPersonalData => "unknown_personal_data",
             Self::UnknownLink => "unknown_link",
+            Self::UnknownPlaceholder => "unknown_placeholder",
         }
     }
 }
@@ -131,6 +134,9 @@ pub fn check(reply: &str, rules: &ReplyRules<'_>) -> Result<(), Refusal> {
     let allowed: Vec<String> = rules.allowed.iter().map(|a| normalise(a)).collect();
     if find_personal_data(reply).iter().any(|(_, value)| !allowed.contains(&normalise(value))) {
         return Err(Refusal::UnknownPersonalData);
+    }
+    if has_placeholder(reply) {
+        return Err(Refusal::UnknownPlaceholder);
     }
     if !rules.links.allow(reply) {
         return Err(Refusal::UnknownLink);

@@ -37,6 +37,18 @@ impl Kind {
     }
 }
 
+const LABELS: [&str; 7] = ["PHONE", "EMAIL", "NIK", "CARD", "ACCOUNT", "NAME", "ADDRESS"];
+
+/// Whether `text` holds something shaped like a placeholder (`[NAME_1]`): after `unmask`, one
+/// left is one this conversation never handed out, and must not reach the customer.
+pub fn has_placeholder(text: &str) -> bool {
+    text.split('[').skip(1).any(|rest| {
+        let Some((inside, _)) = rest.split_once(']') else { return false };
+        let Some((label, number)) = inside.rsplit_once('_') else { return false };
+        LABELS.contains(&label) && !number.is_empty() && number.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
 /// Placeholders handed out so far in one conversation.
 #[derive(Default)]
 pub struct Masker {
@@ -231,6 +243,16 @@ fn is_invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_placeholder_left_after_unmasking_is_found() {
+        let mut masker = Masker::for_business(["Warung Kopi Bu Sri"]);
+        let masked = masker.mask("atas nama Rina, antar ke Jl. Melati 17");
+        assert_eq!(masked, "atas nama [NAME_1], antar ke [ADDRESS_1]");
+        assert!(!has_placeholder(&masker.unmask("Siap kak [NAME_1], ke [ADDRESS_1] ya")));
+        assert!(has_placeholder(&masker.unmask("Siap kak [NAME_2]")), "never handed out");
+        assert!(!has_placeholder("Promo [HARI_INI] dan [NAME] dan [PHONE_x]"), "only the placeholder shape");
+    }
 
     #[test]
     fn each_kind_gets_its_placeholder() {

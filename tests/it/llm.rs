@@ -49,6 +49,15 @@ on_both_databases! {
         assert!(request.contains("Halo Warung Kopi Bu Sri"), "the business's own name stays: the model needs it");
     }
 
+    async fn a_placeholder_the_conversation_never_handed_out_never_reaches_the_customer(app) {
+        let llm = FakeLlm::start().await.unwrap();
+        llm.script([LlmStep::Reply("Siap kak [NAME_2], ditunggu ya".into()), LlmStep::Reply("Siap kak, ditunggu ya".into())]);
+        let worker = app.llm_worker(&[&llm], |_| {});
+        let sent = ask(&app, "wamid.L10", "Pesan kopi 2 atas nama Rina ya", &worker).await;
+        assert_eq!(sent, ["Siap kak, ditunggu ya"], "refused, retried once");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM llm_usage WHERE outcome = 'malformed:unknown_placeholder'").await, 1);
+    }
+
     async fn a_tool_call_escalates_with_the_models_reason(app) {
         let llm = FakeLlm::start().await.unwrap();
         llm.script([LlmStep::Escalate("complaint".into())]);
