@@ -29,11 +29,6 @@ const CLEAR: f64 = 0.75;
 /// a question almost equally well mean it is not clearly about either.
 const MARGIN: f64 = 0.15;
 
-/// The best-matching entry, if any word matched at all.
-pub fn best_match<'a>(question: &str, entries: &'a [KbEntry]) -> Option<FaqMatch<'a>> {
-    ranked(question, entries).into_iter().next()
-}
-
 /// The entry to answer with, `Ok` when it is confident enough to send: at least `threshold`,
 /// and clear of the runner-up; else `Err` with the best match, if any, for a draft.
 pub fn answer<'a>(
@@ -186,7 +181,7 @@ mod tests {
     fn best(q: &str) -> (String, f64) {
         let entries = faq();
 
-        best_match(q, &entries).map(|m| (m.entry.question.clone(), m.confidence)).unwrap_or_default()
+        ranked(q, &entries).into_iter().next().map(|m| (m.entry.question.clone(), m.confidence)).unwrap_or_default()
     }
 
     #[test]

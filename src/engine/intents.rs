@@ -27,7 +27,8 @@ const NOT_THE_BOT: &[(&str, &str)] =
 /// A bare "admin" or "orang" is not enough: "halo admin, …" and "pesan untuk 10 orang" are questions.
 pub fn asks_for_person(message: &str) -> bool {
     let words = text::words(message);
-    let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()) || list.contains(&root(w)));
+    let has =
+        |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()) || list.contains(&text::stem(w).as_str()));
     // "ibu yg punya toko", "yang punya salon": the owner, said the everyday way.
     let owner = words.windows(2).any(|p| ["yg", "yang"].contains(&p[0].as_str()) && p[1] == "punya");
     let person = has(PEOPLE) || owner;
@@ -37,12 +38,12 @@ pub fn asks_for_person(message: &str) -> bool {
     let asks = ["minta", "butuh", "need", "want", "panggil", "panggilin"];
     let names_someone = words.iter().enumerate().any(|(i, w)| {
         let mut next = words[i + 1..].iter().skip_while(|n| ["sama", "sm", "ke", "dengan", "a"].contains(&n.as_str()));
-        asks.contains(&w.as_str()) && next.next().is_some_and(|n| PEOPLE.contains(&root(n)))
+        asks.contains(&w.as_str()) && next.next().is_some_and(|n| PEOPLE.contains(&text::stem(n).as_str()))
     });
     let not_the_bot = words.windows(2).any(|p| NOT_THE_BOT.contains(&(p[0].as_str(), p[1].as_str())));
     // "sambungin ke …", "oper ke …", "connect me to …": putting through needs no person word.
     let put_through = words.iter().enumerate().any(|(i, w)| {
-        ["sambung", "hubung", "oper", "connect"].contains(&root(w))
+        ["sambung", "hubung", "oper", "connect"].contains(&text::stem(w).as_str())
             && words[i + 1..].iter().take(2).any(|n| ["ke", "dengan", "sama", "sm", "to", "me"].contains(&n.as_str()))
     });
     not_the_bot || names_someone || put_through || (person && (connect || real)) || (connect && talks_directly(&words))
@@ -80,7 +81,7 @@ pub fn about_own_case(message: &str) -> bool {
     let status = (has("udah") || has("udh") || has("sudah") || has("sdh"))
         && (has("belum") || has("blm"))
         && settled.iter().any(|w| has(w));
-    let problem = words.iter().any(|w| PROBLEMS.contains(&w.as_str()) || PROBLEMS.contains(&root(w)));
+    let problem = words.iter().any(|w| PROBLEMS.contains(&w.as_str()) || PROBLEMS.contains(&text::stem(w).as_str()));
     let hypothetical = words.iter().any(|w| HYPOTHETICAL.contains(&w.as_str()));
     named || (own && status) || (problem && !hypothetical && !asks_yes_or_no(&words))
 }
@@ -88,18 +89,6 @@ pub fn about_own_case(message: &str) -> bool {
 /// "… basi gak?", "… rusak ga?": asking whether something happens, not saying it did.
 fn asks_yes_or_no(words: &[String]) -> bool {
     words.last().is_some_and(|w| ["gak", "ga", "gk", "nggak", "tidak", "ngga", "enggak", "engga"].contains(&w.as_str()))
-}
-
-/// A word without "-nya", "-kan", "-in" and "di-"/"nge-", so "disambungin", "ngelupas" and
-/// "adminnya" are found.
-fn root(word: &str) -> &str {
-    let mut w = word;
-    for suffix in ["nya", "kan", "in"] {
-        if let Some(stripped) = w.strip_suffix(suffix).filter(|s| s.len() >= 4) {
-            w = stripped;
-        }
-    }
-    w.strip_prefix("di").or_else(|| w.strip_prefix("nge")).filter(|w| w.len() >= 3).unwrap_or(w)
 }
 
 #[cfg(test)]

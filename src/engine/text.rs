@@ -109,7 +109,7 @@ fn without_particle(word: &str) -> String {
 
 /// Light Indonesian stemming in the Sastrawi manner, without a dictionary: particles and
 /// possessives, then derivational suffixes, then one prefix; at least four letters stay.
-fn stem(word: &str) -> String {
+pub fn stem(word: &str) -> String {
     const MIN: usize = 4;
     let mut w = without_particle(word);
     for suffix in ["kan", "an", "in"] {
