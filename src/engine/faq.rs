@@ -23,6 +23,10 @@ const CONTEXT_WEIGHT: f64 = 0.25;
 /// A near miss (one edit in a word of five letters or more) counts this much of a hit.
 const FUZZY_WEIGHT: f64 = 0.8;
 
+/// A word only in the sentences around the question ("sy baru pulang kerja" after "masih buka
+/// jam 8?") tells the circumstances, so it weighs this much of its weight.
+const ASIDE_WEIGHT: f64 = 0.35;
+
 /// Above this, the best match answers however close the runner-up comes.
 const CLEAR: f64 = 0.75;
 /// Below `CLEAR`, the best match must lead the runner-up by this much: two entries that explain
@@ -58,7 +62,16 @@ pub fn ranked<'a>(question: &str, entries: &'a [KbEntry]) -> Vec<FaqMatch<'a>> {
         })
         .collect();
     let query = dedup(query.into_iter().flat_map(|q| split_compound(q, &docs)).collect());
-    let idf = inverse_document_frequency(&query, &docs);
+    let mut idf = inverse_document_frequency(&query, &docs);
+    let asked = asked_tokens(question);
+    if !asked.is_empty() {
+        let asked: HashSet<String> = asked.into_iter().flat_map(|a| split_compound(a, &docs)).collect();
+        for (word, weight) in idf.iter_mut() {
+            if !asked.contains(word) {
+                *weight *= ASIDE_WEIGHT;
+            }
+        }
+    }
     let total: f64 = query.iter().map(|q| idf[q]).sum();
     let mut matches: Vec<FaqMatch<'a>> = docs
         .iter()
@@ -71,6 +84,15 @@ pub fn ranked<'a>(question: &str, entries: &'a [KbEntry]) -> Vec<FaqMatch<'a>> {
         .collect();
     matches.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
     matches
+}
+
+/// The tokens of the sentences that end with a question mark; empty when none does.
+fn asked_tokens(question: &str) -> HashSet<String> {
+    question
+        .split_inclusive(['?', '.', '!', '\n'])
+        .filter(|sentence| sentence.ends_with('?'))
+        .flat_map(text::tokens)
+        .collect()
 }
 
 /// "eyelashextension", "snackbox": a word no entry uses, made of two words entries do use.
@@ -216,6 +238,16 @@ mod tests {
         let split = answer("alamat sama ongkir", &entries, 0.3);
         assert!(matches!(split, Err(Some(_))), "{split:?}");
         assert!(matches!(answer("zzz", &entries, 0.5), Err(None)));
+    }
+
+    #[test]
+    fn what_is_told_around_the_question_weighs_less_than_what_is_asked() {
+        let entries = faq();
+        let asked = "jam brp buka kak? sy baru pulang kerja, capek bgt";
+        assert!(answer(asked, &entries, 0.6).is_ok(), "{:?}", best(asked));
+        // The same words with nothing asked: every word weighs alike, and the match is too weak.
+        let told = "jam brp buka kak. sy baru pulang kerja, capek bgt";
+        assert!(answer(told, &entries, 0.6).is_err(), "{:?}", best(told));
     }
 
     #[test]
