@@ -1,6 +1,6 @@
 //! Answer quality of the offline FAQ responder and of the LLM's grounding, on the labelled
-//! set in `benches/data/faq/`: `dev` and `dev2` for tuning (dev2 was written after the first
-//! round of tuning, to tune on fresh messages), `heldout` for reporting only.
+//! set in `benches/data/faq/`: `dev`, `dev2` and `dev3` for tuning (each written after the
+//! previous round of tuning, to tune on fresh messages), `heldout` for reporting only.
 //! Run: `cargo bench --bench faq`
 #[path = "faq/eval.rs"]
 mod eval;
@@ -8,9 +8,10 @@ mod eval;
 use eval::{Figures, percent};
 
 const BUSINESSES: &str = include_str!("data/faq/businesses.json");
-const HALVES: [(&str, &str); 3] = [
+const HALVES: [(&str, &str); 4] = [
     ("dev", include_str!("data/faq/dev.jsonl")),
     ("dev2", include_str!("data/faq/dev2.jsonl")),
+    ("dev3", include_str!("data/faq/dev3.jsonl")),
     ("held-out", include_str!("data/faq/heldout.jsonl")),
 ];
 

@@ -3,7 +3,7 @@
 //! words of no entry (a topic the FAQ may lack), and little for words of circumstance.
 use std::collections::{HashMap, HashSet};
 
-use super::text;
+use super::{quantity, text};
 use crate::store::KbEntry;
 
 /// The best FAQ entry for a question, with a confidence in [0, 1].
@@ -34,7 +34,7 @@ const CLEAR: f64 = 0.75;
 const MARGIN: f64 = 0.15;
 
 /// The entry to answer with, `Ok` when it is confident enough to send: at least `threshold`,
-/// and clear of the runner-up; else `Err` with the best match, if any, for a draft.
+/// clear of the runner-up, and not asked for more than the answer states; else `Err` with the best match, if any, for a draft.
 pub fn answer<'a>(
     question: &str,
     entries: &'a [KbEntry],
@@ -44,7 +44,8 @@ pub fn answer<'a>(
     let Some(best) = ranked.next() else { return Err(None) };
     let second = ranked.next().map_or(0.0, |m| m.confidence);
     let clear = best.confidence >= CLEAR || best.confidence - second >= MARGIN;
-    if best.confidence >= threshold && clear { Ok(best) } else { Err(Some(best)) }
+    let fits = !quantity::beyond(question, &best.entry.answer);
+    if best.confidence >= threshold && clear && fits { Ok(best) } else { Err(Some(best)) }
 }
 
 /// Every entry that matches at least one word, best first.

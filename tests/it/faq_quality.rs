@@ -21,9 +21,9 @@ struct Floor {
     missed_person: usize,
 }
 
-/// dev and dev2 were tuned on; the held-out part is only measured. The wrong answers left on
-/// dev2 (2) and held-out (4) are above the goal of 0 (BENCHMARKS.md): lower them, never raise.
-const FLOORS: [Floor; 3] = [
+/// dev, dev2 and dev3 are tuned on; the held-out part is only measured. The wrong answers left
+/// on dev2 (1), dev3 (5) and held-out (4) are above the goal of 0 (BENCHMARKS.md): lower them.
+const FLOORS: [Floor; 4] = [
     Floor {
         part: "dev",
         messages: include_str!("../../benches/data/faq/dev.jsonl"),
@@ -38,9 +38,18 @@ const FLOORS: [Floor; 3] = [
         messages: include_str!("../../benches/data/faq/dev2.jsonl"),
         right: 71,
         recall_at_4: 92,
-        wrong: 2,
+        wrong: 1,
         false_hand_overs: 0,
         missed_person: 0,
+    },
+    Floor {
+        part: "dev3",
+        messages: include_str!("../../benches/data/faq/dev3.jsonl"),
+        right: 29,
+        recall_at_4: 91,
+        wrong: 5,
+        false_hand_overs: 1,
+        missed_person: 3,
     },
     Floor {
         part: "held-out",
