@@ -23,11 +23,15 @@ struct Word {
 }
 
 /// Words that start a street address.
-const STREET: &str = "jl jln jalan gg gang komplek kompleks komp perum perumahan cluster blok rt rw kel kelurahan kec kecamatan desa ds dusun dsn apartemen apartment kav kodepos asrama ruko";
+const STREET: &str = "jl jln jalan gg gang komplek kompleks komp perum perumahan cluster blok blk rt rw kel kelurahan kec kecamatan desa ds dusun dsn apartemen apartment kav kodepos asrama ruko kos kost";
 /// Words that go on an address once it has started ("No. 17", "RT 03", "Km 5", "Lt. 2").
-const GOES_ON: &str = "no nomor nmr rt rw blok gg gang kel kelurahan kec kecamatan kav km lt lantai desa ds dusun kode pos kodepos kamar unit tower ruko kos";
+const GOES_ON: &str = "no nomor nmr rt rw blok blk gg gang kel kelurahan kec kecamatan kav km lt lantai desa ds dusun kode pos kodepos kamar unit tower ruko kos";
 /// Titles before a name; not part of it.
-const TITLES: &str = "ibu bu pak bapak mas mbak mba kak bang dik adik ust ustadz ustadzah hj haji oma opa tante om sdr sdri saudara saudari";
+const TITLES: &str = "ibu bu pak bapak mas mbak mba kak bang dik adik ust ustadz ustadzah hj haji oma opa tante om sdr sdri saudara saudari rr drs ir kh opung eyang mbah nenek kakek si";
+/// Kin and friends: a capitalised word after them is a name ("adikku Salsabila", "mamanya Nayla").
+const KIN: &str = "adek adikku adekku adiknya kakakku kakaknya sepupu sepupuku sepupunya temen temenku temennya teman temanku mama mamah mamaku mamanya papa papaku papanya ayah ayahku bunda suami suamiku istri istriku anak anakku anaknya ponakan keponakan pacar pacarku punya";
+/// Words that join names in a list ("Anisa, Bella, sama Chintya", "Hasan & Husein").
+const AND: &str = "dan sama atau ama";
 /// Words after which a name surely follows, in any case ("atas nama dimas", "penerima: rina").
 const NAME_CUES: &[&[&str]] = &[
     &["atas", "nama"],
@@ -56,7 +60,7 @@ const NAME_CUES: &[&[&str]] = &[
     &["kepada"],
 ];
 /// Everyday words that end a name ("atas nama Rina ya", "saya Budi mau pesan").
-const NOT_NAMES: &str = "mau pesan pesen order kirim minta tanya bisa udah sudah belum ya kak dong ini itu dari di ke yang yg no hp wa alamat untuk buat ambil tolong sama dan atau nomor telp min sis gan kok lagi juga tapi";
+const NOT_NAMES: &str = "mau pesan pesen order kirim minta tanya bisa udah sudah belum ya kak dong ini itu dari di ke yang yg no hp wa alamat untuk buat ambil tolong sama dan atau nomor telp min sis gan kok lagi juga tapi kaki";
 
 fn words(text: &str) -> Vec<Word> {
     let mut out = Vec::new();
@@ -120,9 +124,15 @@ pub fn find(text: &str, published: &str) -> Vec<(Range<usize>, Found)> {
             None => name_at(&words, i, text).map(|(start, end)| (start, end, Found::Name)),
         };
         match hit {
-            Some((start, end, kind)) => {
+            Some((start, mut end, kind)) => {
                 if !is_published(&words[start..end], published) {
                     found.push((words[start].at.start..words[end - 1].at.end, kind));
+                }
+                while let Some((next, next_end)) = listed_after(&words, end, text).filter(|_| kind == Found::Name) {
+                    if !is_published(&words[next..next_end], published) {
+                        found.push((words[next].at.start..words[next_end - 1].at.end, kind));
+                    }
+                    end = next_end;
                 }
                 (i, free) = (end, end);
             }
@@ -152,9 +162,12 @@ fn address_at(words: &[Word], i: usize, text: &str) -> Option<usize> {
     if !is(w, STREET) {
         return None;
     }
-    // "rt", "blok", "kel" alone need a number or a name after them to be an address.
+    // "rt", "blok", "kel" alone need a number or a name after them to be an address; a room
+    // in a kos or an asrama needs its number ("kos putri Melati kamar 12", not "kos putri").
+    let needs_number = is(w, "kos kost asrama");
     let mut end = i + 1;
     let mut numbered = false;
+    let mut any_number = false;
     let mut names = 0;
     while end < words.len() {
         let next = &words[end];
@@ -168,9 +181,16 @@ fn address_at(words: &[Word], i: usize, text: &str) -> Option<usize> {
             (names, numbered) = (0, false);
         } else if goes_on {
             names = 0;
-        } else if next.digit || next.lower.len() == 1 || is_roman(&next.lower) {
-            numbered = true;
-        } else if !numbered && names < 4 && !ordinary(next) {
+        } else if next.digit
+            || next.lower.len() == 1
+            || is_roman(&next.lower)
+            || (is_code(text, next) && !is(next, TITLES))
+        {
+            (numbered, any_number) = (true, true);
+        } else if names < 4 && (!ordinary(next) || is(next, TITLES)) && (!numbered || before_goes_on(words, end, text))
+        {
+            // A street's name, its titles included ("Jl. KH. Mas Mansyur"); after a number only
+            // when more of the address follows ("gg. 5 sumbersari no 42B").
             names += 1;
         } else {
             break;
@@ -181,7 +201,16 @@ fn address_at(words: &[Word], i: usize, text: &str) -> Option<usize> {
     while end > i + 1 && is(&words[end - 1], GOES_ON) {
         end -= 1;
     }
-    (end > i + 1).then_some(end)
+    (end > i + 1 && (any_number || !needs_number)).then_some(end)
+}
+
+/// A block or house code in capitals ("Blok AN 3/14", "blk. H-3").
+fn is_code(text: &str, word: &Word) -> bool {
+    word.lower.len() <= 3 && text[word.at.clone()].chars().all(|c| c.is_ascii_uppercase())
+}
+
+fn before_goes_on(words: &[Word], i: usize, text: &str) -> bool {
+    words.get(i + 1).is_some_and(|n| is(n, GOES_ON) && !breaks(gap(text, words, i + 1)))
 }
 
 /// Where an address that starts at street word `i` really starts: the estate's name may come
@@ -203,27 +232,32 @@ fn name_at(words: &[Word], i: usize, text: &str) -> Option<(usize, usize)> {
     let lower: Vec<&str> = words[i..].iter().take(2).map(|w| w.lower.as_str()).collect();
     let cue = NAME_CUES.iter().find(|cue| lower.len() >= cue.len() && lower[..cue.len()] == cue[..]);
     let (mut start, strong) = match cue {
-        Some(cue) if cue == &&["nama"][..] => {
-            // "Nama: Rina", not "nama menu" or "nama tokonya".
-            (i + 1 < words.len() && gap(text, words, i + 1).contains(':')).then_some((i + 1, true))?
-        }
+        // "Nama: Rina" surely; "nama Dinda" when capitalised; not "nama menu" or "nama tokonya".
+        Some(cue) if cue == &&["nama"][..] => (i + 1, i + 1 < words.len() && gap(text, words, i + 1).contains(':')),
         Some(cue) => (i + cue.len(), true),
         // "an. Herman": "an" is a cue only with its dot.
         None if words[i].lower == "an" && i + 1 < words.len() && gap(text, words, i + 1).starts_with('.') => {
             (i + 1, true)
         }
-        None if is(&words[i], TITLES) || is(&words[i], "saya sy aku gue rekening nama") => (i + 1, false),
-        None => return None,
+        None if is(&words[i], TITLES)
+            || is(&words[i], KIN)
+            || is(&words[i], "saya sy aku gue rekening nama buat untuk") =>
+        {
+            (i + 1, false)
+        }
+        None => return uncued(words, i, text),
     };
     while start < words.len() && is(&words[start], TITLES) && !breaks(gap(text, words, start)) {
         start += 1;
     }
     let mut end = start;
-    while end < words.len() && end - start < 3 {
+    // "atas nama Ni Luh Putu Ayu Saraswati": after a sure cue, a name may be long.
+    let longest = if strong { 5 } else { 3 };
+    while end < words.len() && end - start < longest {
         let w = &words[end];
         let g = gap(text, words, end);
         // A name goes on over spaces only; the first word may follow a cue's colon.
-        let joined = if end == start { !breaks(g) } else { !breaks(g) && !g.contains('.') };
+        let joined = if end == start { !breaks(g) } else { !breaks(g) && !g.contains(['.', '&']) };
         let acronym = w.lower.len() <= 4 && text[w.at.clone()].chars().all(|c| c.is_uppercase());
         let shaped = !acronym && !ordinary(w) && (strong || w.capital || ends_a_clause(text, words, end));
         if !joined || !shaped || w.lower.chars().count() < 2 {
@@ -232,6 +266,51 @@ fn name_at(words: &[Word], i: usize, text: &str) -> Option<(usize, usize)> {
         end += 1;
     }
     (end > start).then_some((start, end))
+}
+
+/// Names without a cue: a list of capitalised names after a colon ("3 org: Anisa, Bella, sama
+/// Chintya"), or a full name alone in brackets ("(Rahayu Ningsih)").
+fn uncued(words: &[Word], i: usize, text: &str) -> Option<(usize, usize)> {
+    let before = if i == 0 { "" } else { gap(text, words, i) };
+    let end = capitalised_run(words, i, text);
+    if end == i {
+        return None;
+    }
+    let listed = before.contains(':') && listed_after(words, end, text).is_some();
+    let closed = words.get(end).map_or(&text[words[end - 1].at.end..], |_| gap(text, words, end));
+    let bracketed = before.ends_with('(') && closed.starts_with(')') && end - i >= 2;
+    (listed || bracketed).then_some((i, end))
+}
+
+/// The end of up to three capitalised, unordinary words from `i`, joined by single spaces.
+fn capitalised_run(words: &[Word], i: usize, text: &str) -> usize {
+    let mut end = i;
+    while end < words.len() && end - i < 3 {
+        let w = &words[end];
+        let spaced = end == i || gap(text, words, end) == " ";
+        if !spaced || !w.capital || ordinary(w) || is(w, TITLES) || w.lower.chars().count() < 2 {
+            break;
+        }
+        end += 1;
+    }
+    end
+}
+
+/// The next name of a list after a name ending at `end`: ", Bella", " & Husein", ", sama Chintya".
+fn listed_after(words: &[Word], end: usize, text: &str) -> Option<(usize, usize)> {
+    let mut start = end;
+    let spaced = |at: usize| at < words.len() && gap(text, words, at).chars().all(|c| matches!(c, ',' | '&' | ' '));
+    let marked = |at: usize| gap(text, words, at).contains([',', '&']);
+    if !spaced(start) {
+        return None;
+    }
+    if is(&words[start], AND) && spaced(start + 1) {
+        start += 1;
+    } else if !marked(start) {
+        return None;
+    }
+    let stop = capitalised_run(words, start, text);
+    (stop > start).then_some((start, stop))
 }
 
 /// "sy rizky." or "sy nenden, …": a lowercase word right before a comma, dot or the end, after
@@ -279,6 +358,32 @@ mod tests {
         assert_eq!(masked("kirim ke ibu Siti Aminah", ""), [("Siti Aminah".into(), Found::Name)]);
         assert!(masked("saya mau pesan kue", "").is_empty());
         assert!(masked("nama menunya apa", "").is_empty());
+    }
+
+    #[test]
+    fn lists_brackets_and_kin_name_people() {
+        let names = |text: &str| masked(text, "").into_iter().map(|(t, _)| t).collect::<Vec<_>>();
+        assert_eq!(names("wisuda buat 3 org: Anisa, Bella, sama Chintya, hari Sabtu"), ["Anisa", "Bella", "Chintya"]);
+        assert_eq!(names("kue buat adikku Salsabila & Husein ya"), ["Salsabila", "Husein"]);
+        assert_eq!(names("booking hair spa Sabtu jam 2 (Rahayu Ningsih) ya kak"), ["Rahayu Ningsih"]);
+        assert_eq!(names("atas nama Ni Luh Putu Ayu Saraswati, Sabtu"), ["Ni Luh Putu Ayu Saraswati"]);
+        // A list needs its colon; one capitalised word in brackets is not a name.
+        assert!(names("ada Kopi Susu, Es Teh sama Roti Bakar?").is_empty());
+        assert!(names("yang (Original) aja").is_empty());
+    }
+
+    #[test]
+    fn rooms_codes_and_titled_streets_are_addresses() {
+        let found = |text: &str| masked(text, "").into_iter().map(|(t, _)| t).collect::<Vec<_>>();
+        assert_eq!(found("jemput di kos putri Melati kamar 12 ya"), ["kos putri Melati kamar 12"]);
+        assert!(found("aku di kos putri deket kampus").is_empty());
+        assert_eq!(
+            found("alamat: Perumahan Pondok Jati Blok AN 3/14, Buduran"),
+            ["Perumahan Pondok Jati Blok AN 3/14"]
+        );
+        assert_eq!(found("ke Jl. KH. Mas Mansyur Gg. Arab No. 21, Ampel"), ["Jl. KH. Mas Mansyur Gg. Arab No. 21"]);
+        assert_eq!(found("gg. 5 sumbersari no 42B, yg pintunya coklat"), ["gg. 5 sumbersari no 42B"]);
+        assert!(found("jalan kaki berapa menit?").is_empty());
     }
 
     #[test]

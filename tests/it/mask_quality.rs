@@ -10,13 +10,15 @@ use mask_eval::evaluate;
 const BUSINESSES: &str = include_str!("../../benches/data/faq/businesses.json");
 
 /// (part, messages, addresses masked ≥, names masked ≥, masked wrongly ≤, business data masked ≤)
-const FLOORS: [(&str, &str, usize, usize, usize, usize); 2] = [
-    ("tuning", include_str!("../../benches/data/mask/messages.jsonl"), 114, 93, 2, 1),
-    ("held-out", include_str!("../../benches/data/mask/heldout.jsonl"), 45, 41, 1, 2),
+/// tuning2's 6 are its kelurahan names, which the masker keeps inside the address (BENCHMARKS.md).
+const FLOORS: [(&str, &str, usize, usize, usize, usize); 3] = [
+    ("tuning", include_str!("../../benches/data/mask/messages.jsonl"), 114, 100, 2, 1),
+    ("tuning2", include_str!("../../benches/data/mask/messages2.jsonl"), 53, 74, 2, 6),
+    ("held-out", include_str!("../../benches/data/mask/heldout.jsonl"), 48, 46, 1, 2),
 ];
 
 #[test]
-fn masking_does_not_get_worse_on_either_part_of_the_set() {
+fn masking_does_not_get_worse_on_any_part_of_the_set() {
     for (part, messages, addresses, names, wrongly, keep) in FLOORS {
         let f = evaluate(BUSINESSES, messages, false);
         assert!(
