@@ -1,8 +1,9 @@
-//! Meta WhatsApp Cloud API: sending text through the Graph API.
+//! Meta WhatsApp Cloud API: sending text and templates through the Graph API.
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::templates::TemplateMessage;
 use super::{Recipient, SendError};
 
 /// Credentials of one Meta channel (`Debug` prints them redacted).
@@ -43,12 +44,31 @@ impl MetaClient {
         to: &Recipient,
         body: &str,
     ) -> Result<String, SendError> {
-        let mut payload = json!({
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "type": "text",
-            "text": { "preview_url": false, "body": body },
-        });
+        let payload = json!({ "type": "text", "text": { "preview_url": false, "body": body } });
+        self.send(secrets, phone_number_id, to, payload).await
+    }
+
+    /// Sends an approved template, the only message a closed window lets through.
+    pub async fn send_template(
+        &self,
+        secrets: &MetaSecrets,
+        phone_number_id: &str,
+        to: &Recipient,
+        template: &TemplateMessage,
+    ) -> Result<String, SendError> {
+        let payload = json!({ "type": "template", "template": template.meta_template() });
+        self.send(secrets, phone_number_id, to, payload).await
+    }
+
+    async fn send(
+        &self,
+        secrets: &MetaSecrets,
+        phone_number_id: &str,
+        to: &Recipient,
+        mut payload: Value,
+    ) -> Result<String, SendError> {
+        payload["messaging_product"] = json!("whatsapp");
+        payload["recipient_type"] = json!("individual");
         match to {
             Recipient::Phone(p) => payload["to"] = json!(p.digits()),
             Recipient::Bsuid(b) => payload["recipient"] = json!(b.expose()),

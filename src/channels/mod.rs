@@ -9,6 +9,7 @@ use crate::store::ChannelRecord;
 
 pub mod fonnte;
 pub mod meta;
+pub mod templates;
 pub mod twilio;
 
 /// A channel's provider credentials, stored as JSON encrypted with the tenant's data key.

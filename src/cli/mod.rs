@@ -8,6 +8,7 @@ mod owner;
 mod privacy;
 mod requests;
 mod serve;
+mod template;
 mod tenant;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -141,6 +142,9 @@ pub enum Command {
     /// Owner numbers: they get escalation notices and may answer with commands.
     #[command(subcommand)]
     Owner(OwnerCommand),
+    /// The WhatsApp templates that reach people outside the 24-hour window.
+    #[command(subcommand)]
+    Template(template::TemplateCommand),
     /// The tenant's FAQ / knowledge base.
     #[command(subcommand)]
     Kb(KbCommand),
@@ -346,6 +350,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             breach::run(&*store, targets, &args, now).await?;
         }
         Command::Demo => demo::run().await?,
+        Command::Template(command) => template::run(&command, &cli.serve.meta_graph_url)?,
         Command::Requests(command) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, command.tenant()).await?;

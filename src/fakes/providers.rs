@@ -1,7 +1,8 @@
 //! Fake provider APIs on one local server: Meta's Graph API
 //! (`POST /{version}/{phone_number_id}/messages`), Twilio's Messages API
 //! (`POST /2010-04-01/Accounts/{sid}/Messages.json`, form-encoded) and Fonnte's `POST /send`.
-//! Each request is recorded; the answers follow the providers' documented shapes.
+//! Each request is recorded; the answers follow the providers' documented shapes. Meta
+//! templates must be approved in the fake's account (`set_template`) to be sent.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -39,6 +40,17 @@ impl ProviderRequest {
         field.as_str().unwrap_or_default()
     }
 
+    /// The template a Meta request sends: its name, language and body parameter count.
+    pub fn template(&self) -> Option<(String, String, usize)> {
+        let t = self.body.get("template").filter(|_| self.provider == Provider::Meta)?;
+        let parameters = t["components"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "body"))
+            .and_then(|b| b["parameters"].as_array())
+            .map_or(0, Vec::len);
+        Some((t["name"].as_str()?.to_string(), t["language"]["code"].as_str()?.to_string(), parameters))
+    }
+
     /// Who the message is for: digits of a phone number, a BSUID, or a group id.
     pub fn recipient(&self) -> String {
         let field = match self.provider {
@@ -63,8 +75,28 @@ pub enum Behaviour {
     Hang,
 }
 
+/// A template as the fake's WhatsApp Business Account holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateStatus {
+    Approved,
+    /// Meta pauses a template of low quality: sends fail with 132015 until it is approved again.
+    Paused,
+    /// Paused too often: sends fail with 132016 for good.
+    Disabled,
+}
+
+/// Meta's answers to a template send ([`Inner::template_answer`]).
+const TEMPLATE_MISSING: i64 = 132001;
+const TEMPLATE_PARAMETERS: i64 = 132000;
+const TEMPLATE_PAUSED: i64 = 132015;
+const TEMPLATE_DISABLED: i64 = 132016;
+/// Window refusals: a template is exactly what gets past them.
+const WINDOW_CODES: [i64; 2] = [131047, 63016];
+
 #[derive(Default)]
 struct Inner {
+    /// (name, language) → (body parameters, status).
+    templates: Mutex<Vec<(String, String, usize, TemplateStatus)>>,
     received: Mutex<Vec<ProviderRequest>>,
     behaviour: Mutex<Option<Behaviour>>,
     /// Recipients refused with an error code, whatever the general behaviour.
@@ -117,6 +149,15 @@ impl FakeProviders {
         }
     }
 
+    /// Puts a Meta template in the fake's account with this many body parameters, or changes
+    /// its status; a template send is refused unless it is here and approved.
+    pub fn set_template(&self, name: &str, language: &str, parameters: usize, status: TemplateStatus) {
+        if let Ok(mut t) = self.inner.templates.lock() {
+            t.retain(|(n, l, _, _)| !(n == name && l == language));
+            t.push((name.to_string(), language.to_string(), parameters, status));
+        }
+    }
+
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         if let Ok(mut b) = self.inner.behaviour.lock() {
             *b = Some(behaviour);
@@ -134,16 +175,39 @@ impl Inner {
     /// Records the request, waits if told to hang, and returns the behaviour and a fresh number.
     async fn record(&self, request: ProviderRequest) -> (Behaviour, u64) {
         let to = request.recipient();
+        let template = request.template();
         if let Ok(mut received) = self.received.lock() {
             received.push(request);
         }
         let refused = self.refused.lock().ok().and_then(|r| r.iter().find(|(who, _)| *who == to).map(|(_, c)| *c));
+        // A closed window refuses free-form text only.
+        let refused = refused.filter(|code| template.is_none() || !WINDOW_CODES.contains(code));
         let general = self.behaviour.lock().ok().and_then(|b| *b).unwrap_or(Behaviour::Accept);
-        let behaviour = refused.map_or(general, Behaviour::Reject);
+        let behaviour = match template.and_then(|t| self.template_answer(&t)) {
+            Some(code) => Behaviour::Reject(code),
+            None => refused.map_or(general, Behaviour::Reject),
+        };
         if behaviour == Behaviour::Hang {
             tokio::time::sleep(std::time::Duration::from_secs(600)).await;
         }
         (behaviour, self.counter.fetch_add(1, Ordering::SeqCst))
+    }
+}
+
+impl Inner {
+    /// The error code Meta gives a template send, if any: missing or unapproved in that
+    /// language, the wrong number of parameters, paused, disabled.
+    fn template_answer(&self, (name, language, parameters): &(String, String, usize)) -> Option<i64> {
+        let templates = self.templates.lock().ok()?;
+        let Some((_, _, expected, status)) = templates.iter().find(|(n, l, _, _)| n == name && l == language) else {
+            return Some(TEMPLATE_MISSING);
+        };
+        match status {
+            TemplateStatus::Paused => Some(TEMPLATE_PAUSED),
+            TemplateStatus::Disabled => Some(TEMPLATE_DISABLED),
+            TemplateStatus::Approved if expected != parameters => Some(TEMPLATE_PARAMETERS),
+            TemplateStatus::Approved => None,
+        }
     }
 }
 

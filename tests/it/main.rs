@@ -50,6 +50,7 @@ mod shutdown;
 mod slow_clients;
 mod store;
 mod subprocessors;
+mod templates;
 mod ticket_ends;
 mod twilio;
 mod webhook_refusals;
