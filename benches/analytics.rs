@@ -318,6 +318,7 @@ fn ticket(
         notified_at: Some(opened),
         renotified: 0,
         customer_notified_at: None,
+        window_warned_at: None,
         answered_at: Some(answered),
         last_owner_at: Some(answered),
         closed_at: Some(answered + Duration::minutes(30)),

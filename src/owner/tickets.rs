@@ -144,6 +144,7 @@ pub async fn escalate(
         renotified: 0,
         // A customer we cannot reach now (a failed send) is not told to wait either.
         customer_notified_at: (!holding_message).then_some(now),
+        window_warned_at: None,
         answered_at: None,
         last_owner_at: None,
         closed_at: None,

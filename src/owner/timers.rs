@@ -1,8 +1,9 @@
 //! The `ticket_timer` job, one per ticket, woken by the durable queue at its next due time
 //! (read from the injectable clock): remind the owner of an unanswered ticket; when the
 //! owner-response target passes, tell the customer honestly when to expect an answer; after
-//! the resume limit, give a ticket nobody answered back to the bot as `unanswered`; and give a
-//! silent human-mode conversation back to the bot. Every ticket ends.
+//! the resume limit, give a ticket nobody answered back to the bot as `unanswered`; warn the
+//! owner once before a waiting customer's 24-hour window closes; and give a silent human-mode
+//! conversation back to the bot. Every ticket ends.
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
@@ -26,6 +27,9 @@ const MAX_REMINDERS: i32 = 3;
 const RECHECK: Duration = Duration::hours(1);
 /// The soonest a timer runs again.
 const RETRY: Duration = Duration::minutes(1);
+/// WhatsApp's customer-service window, and how long before it closes the owner is warned.
+const WINDOW: Duration = Duration::hours(24);
+const WINDOW_WARNING: Duration = Duration::hours(4);
 
 /// When a new ticket's timer first runs.
 pub fn first_due(settings: &TenantSettings, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -44,6 +48,9 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
         tx.conversation(ticket.conversation_id).await?.ok_or_else(|| permanent("conversation_missing"))?;
     let contact = tx.contact(ticket.contact_id).await?.ok_or_else(|| permanent("contact_missing"))?;
     let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let channel = tx.channel(conversation.channel_id).await?.ok_or_else(|| permanent("channel_missing"))?;
+    // Fonnte sends through a linked phone: it has no 24-hour window.
+    let windowed = channel.provider != "fonnte";
     let settings = &tenant.settings;
     let texts = OwnerTexts::new(&settings.language);
     let number = ticket.number.to_string();
@@ -95,6 +102,25 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
         }
     }
     if ticket.closed_at.is_none()
+        && let Some(due) = window_warning_due(&ticket, &conversation, windowed, now)
+        && now >= due
+        && let Some(last) = conversation.last_inbound_at
+    {
+        let waited = (now - last).num_hours().to_string();
+        // Rounded up: "closes in 4 hours" at 20 h 1 min, never "in 0 hours".
+        let left = ((last + WINDOW - now).num_minutes() + 59).div_euclid(60).max(1).to_string();
+        let text = texts.fill(
+            "window_closing",
+            &[("ticket", &number), ("customer", &customer), ("hours", &waited), ("left", &left)],
+        );
+        let queued = to_owners(core, &mut *tx, about, Purpose::Reminder, &text, now).await?;
+        ticket.window_warned_at = Some(now);
+        trail.push(
+            AuditEntry::new("timer", "escalation.window_warning", "escalation", subject.clone())
+                .detail(json!({ "ticket": ticket.number, "messages": queued })),
+        );
+    }
+    if ticket.closed_at.is_none()
         && ticket.status == TicketStatus::Human
         && let Some(due) = idle_due(&ticket, &conversation, settings)
         && now >= due
@@ -107,7 +133,7 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
     }
     tx.update_escalation(&ticket).await?;
 
-    let outcome = match next_due(&ticket, &conversation, &contact, settings) {
+    let outcome = match next_due(&ticket, &conversation, &contact, settings, windowed, now) {
         _ if ticket.closed_at.is_some() => JobOutcome::Done,
         // A due time already past (its move refused, e.g. by a concurrent change) is tried again
         // in a minute, not at once: a timer never spins.
@@ -206,6 +232,26 @@ fn expected_answer(settings: &TenantSettings, now: DateTime<Utc>) -> String {
     }
 }
 
+/// When to warn the owner that the customer's window closes in 4 hours: once per message of
+/// the customer's that nobody answered, on a ticket opened before then (the notice of a later
+/// ticket already warns), never on a provider without a window, never once it has closed.
+fn window_warning_due(
+    ticket: &EscalationRecord,
+    conversation: &ConversationRecord,
+    windowed: bool,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if !windowed || !matches!(ticket.status, TicketStatus::Open | TicketStatus::Human) {
+        return None;
+    }
+    let last = conversation.last_inbound_at?;
+    let due = last + WINDOW - WINDOW_WARNING;
+    let answered = [ticket.answered_at, ticket.last_owner_at].into_iter().flatten().any(|at| at >= last);
+    let warned = ticket.window_warned_at.is_some_and(|at| at >= last);
+    let open = now < last + WINDOW;
+    (!answered && !warned && open && ticket.opened_at < due).then_some(due)
+}
+
 /// Silence means neither the customer nor the owner wrote.
 fn idle_due(
     ticket: &EscalationRecord,
@@ -227,14 +273,18 @@ fn next_due(
     conversation: &ConversationRecord,
     contact: &ContactRecord,
     settings: &TenantSettings,
+    windowed: bool,
+    now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
+    let warning = window_warning_due(ticket, conversation, windowed, now);
     let candidates = match ticket.status {
         TicketStatus::Open => vec![
             reminder_due(ticket, settings),
             customer_notice_due(ticket, contact, settings),
             resume_due(ticket, settings),
+            warning,
         ],
-        TicketStatus::Human => vec![idle_due(ticket, conversation, settings)],
+        TicketStatus::Human => vec![idle_due(ticket, conversation, settings), warning],
         TicketStatus::HandedBack | TicketStatus::Resolved | TicketStatus::Unanswered => vec![],
     };
     candidates.into_iter().flatten().min()

@@ -64,6 +64,7 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("message.forwarded_to_owner", Read, MESSAGES),
     ("escalation.notified", Read, TICKETS),
     ("escalation.reminded", Read, TICKETS),
+    ("escalation.window_warning", Read, TICKETS),
     ("owner_message.sent", Read, OWNER_MESSAGES),
     ("owner.digest_sent", Read, MESSAGES),
     ("contact.exported", Exported, ALL_CONTACT_DATA),

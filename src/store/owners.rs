@@ -170,10 +170,11 @@ macro_rules! owner_ops_impl {
             }
 
             async fn update_escalation(&mut self, e: &EscalationRecord) -> StoreResult<()> {
-                sqlx::query("UPDATE escalations SET status = $3, summary_enc = $4, draft_enc = $5, notified_at = $6, renotified = $7, customer_notified_at = $8, answered_at = $9, last_owner_at = $10, closed_at = $11, closed_by = $12 WHERE tenant_id = $1 AND id = $2")
+                sqlx::query("UPDATE escalations SET status = $3, summary_enc = $4, draft_enc = $5, notified_at = $6, renotified = $7, customer_notified_at = $8, answered_at = $9, last_owner_at = $10, closed_at = $11, closed_by = $12, window_warned_at = $13 WHERE tenant_id = $1 AND id = $2")
                     .bind(self.tenant).bind(e.id).bind(&e.status).bind(&e.summary_enc).bind(&e.draft_enc).bind(e.notified_at.map($time))
                     .bind(e.renotified).bind(e.customer_notified_at.map($time)).bind(e.answered_at.map($time))
                     .bind(e.last_owner_at.map($time)).bind(e.closed_at.map($time)).bind(&e.closed_by)
+                    .bind(e.window_warned_at.map($time))
                     .execute(&mut *self.tx).await?;
                 Ok(())
             }

@@ -203,6 +203,8 @@ pub struct EscalationRecord {
     pub notified_at: Option<DateTime<Utc>>,
     pub renotified: i32,
     pub customer_notified_at: Option<DateTime<Utc>>,
+    /// When the owner was warned that the customer's 24-hour window closes soon.
+    pub window_warned_at: Option<DateTime<Utc>>,
     pub answered_at: Option<DateTime<Utc>>,
     pub last_owner_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,

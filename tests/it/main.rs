@@ -54,3 +54,4 @@ mod templates;
 mod ticket_ends;
 mod twilio;
 mod webhook_refusals;
+mod window_warning;
