@@ -27,6 +27,10 @@ impl TemplatePurpose {
         Self::CustomerFollowUp,
     ];
 
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OwnerEscalation => "owner_escalation",
@@ -180,7 +184,7 @@ static CATALOGUE: [Template; 5] = [
         translations: [
             Translation {
                 language: "id",
-                body: "Tiket #{{1}}: pelanggan {{2}} perlu dibantu ({{3}}).\nRingkasan: {{4}}\nBalas pesan ini untuk melihat percakapannya.",
+                body: "Tiket #{{1}}: pelanggan {{2}} perlu dibantu ({{3}}).\nRingkasan: {{4}}\nUntuk menjawab, balas dengan # dan nomor tiket lalu jawaban Anda, atau buka dashboard.",
                 buttons: &["Ambil alih", "Selesai"],
                 examples: &[
                     "12",
@@ -191,7 +195,7 @@ static CATALOGUE: [Template; 5] = [
             },
             Translation {
                 language: "en",
-                body: "Ticket #{{1}}: customer {{2}} needs help ({{3}}).\nSummary: {{4}}\nReply to this message to see the conversation.",
+                body: "Ticket #{{1}}: customer {{2}} needs help ({{3}}).\nSummary: {{4}}\nTo answer, reply with # and the ticket number, then your answer, or open the dashboard.",
                 buttons: &["Take over", "Resolve"],
                 examples: &["12", "Rina", "asked for a person", "Asks about a birthday cake order for tomorrow."],
             },
@@ -204,13 +208,13 @@ static CATALOGUE: [Template; 5] = [
         translations: [
             Translation {
                 language: "id",
-                body: "Tiket #{{1}}: pelanggan {{2}} perlu dibantu ({{3}}).\nRingkasan: {{4}}\nAda saran jawaban yang sudah diperiksa. Balas pesan ini untuk melihatnya.",
+                body: "Tiket #{{1}}: pelanggan {{2}} perlu dibantu ({{3}}).\nRingkasan: {{4}}\nAda saran jawaban yang sudah diperiksa: kirim dengan # dan nomor tiket lalu 1, atau buka dashboard.",
                 buttons: &["Ambil alih", "Kirim saran", "Selesai"],
                 examples: &["12", "Kak Rina", "bot kurang yakin", "Menanyakan ongkir ke Bekasi."],
             },
             Translation {
                 language: "en",
-                body: "Ticket #{{1}}: customer {{2}} needs help ({{3}}).\nSummary: {{4}}\nA checked suggested reply is ready. Reply to this message to see it.",
+                body: "Ticket #{{1}}: customer {{2}} needs help ({{3}}).\nSummary: {{4}}\nA checked suggested reply is ready: send it with # and the ticket number, then 1, or open the dashboard.",
                 buttons: &["Take over", "Send suggestion", "Resolve"],
                 examples: &["12", "Rina", "the bot was unsure", "Asks about delivery to Bekasi."],
             },
@@ -223,15 +227,15 @@ static CATALOGUE: [Template; 5] = [
         translations: [
             Translation {
                 language: "id",
-                body: "Pengingat: tiket #{{1}} dari {{2}} belum dijawab sejak {{3}}.\nBalas pesan ini untuk melihatnya.",
+                body: "Pengingat: tiket #{{1}} dari {{2}} belum dijawab sejak {{3}} lalu.\nUntuk menjawab, balas dengan # dan nomor tiket lalu jawaban Anda.",
                 buttons: &["Ambil alih"],
-                examples: &["12", "Kak Rina", "2 jam lalu"],
+                examples: &["12", "Kak Rina", "120 menit"],
             },
             Translation {
                 language: "en",
-                body: "Reminder: ticket #{{1}} from {{2}} has had no answer for {{3}}.\nReply to this message to see it.",
+                body: "Reminder: ticket #{{1}} from {{2}} has had no answer for {{3}}.\nTo answer, reply with # and the ticket number, then your answer.",
                 buttons: &["Take over"],
-                examples: &["12", "Rina", "2 hours"],
+                examples: &["12", "Rina", "120 minutes"],
             },
         ],
     },

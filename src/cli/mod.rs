@@ -350,6 +350,14 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             breach::run(&*store, targets, &args, now).await?;
         }
         Command::Demo => demo::run().await?,
+        Command::Template(template::TemplateCommand::Set(args)) => {
+            let (store, _) = admin(&cli.db, &cli.keys).await?;
+            template::set(&*store, &find_tenant(&*store, &args.tenant).await?, &args, now).await?;
+        }
+        Command::Template(template::TemplateCommand::Status { tenant, channel }) => {
+            let (store, _) = admin(&cli.db, &cli.keys).await?;
+            template::status(&*store, &find_tenant(&*store, &tenant).await?, channel).await?;
+        }
         Command::Template(command) => template::run(&command, &cli.serve.meta_graph_url)?,
         Command::Requests(command) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;

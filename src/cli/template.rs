@@ -1,10 +1,16 @@
-//! `balas template list|print`: the WhatsApp templates balas ships, and the requests that
-//! create them at Meta or Twilio. Submitting them and syncing their status are not built yet.
+//! `balas template list|print|set|status`: the WhatsApp templates balas ships, the requests
+//! that create them at Meta or Twilio, and which approved template serves each purpose on a
+//! channel. Submitting them and syncing their status from the providers are not built yet.
 use std::io::Write;
 
+use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
+use serde_json::json;
 
-use crate::channels::templates::{self, Template, Translation};
+use crate::audit::{self, AuditEntry};
+use crate::channels::templates::{self, Template, TemplatePurpose, Translation};
+use crate::domain::ChannelId;
+use crate::store::{ChannelTemplateRecord, Store, TenantRecord};
 
 #[derive(Subcommand)]
 pub enum TemplateCommand {
@@ -18,6 +24,39 @@ pub enum TemplateCommand {
         #[arg(long)]
         language: Option<String>,
     },
+    /// Record the template serving a purpose on a channel, and its approval status (until the
+    /// status is synced from the provider, the operator records it).
+    Set(Box<TemplateSetArgs>),
+    /// The templates recorded for each of a tenant's channels.
+    Status {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        channel: ChannelId,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct TemplateSetArgs {
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long)]
+    pub channel: ChannelId,
+    /// owner_escalation, owner_escalation_draft, owner_reminder, owner_digest or customer_follow_up.
+    #[arg(long, value_parser = parse_purpose)]
+    pub purpose: TemplatePurpose,
+    #[arg(long, default_value = "id")]
+    pub language: String,
+    /// Meta's template name or Twilio's content SID; default: balas's own template's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// approved, pending, rejected, paused or disabled; only approved is sent.
+    #[arg(long, value_parser = ["approved", "pending", "rejected", "paused", "disabled"])]
+    pub status: String,
+}
+
+fn parse_purpose(value: &str) -> Result<TemplatePurpose, String> {
+    TemplatePurpose::parse(value).ok_or_else(|| format!("unknown purpose {value:?} (see `balas template list`)"))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -45,6 +84,56 @@ pub fn run(command: &TemplateCommand, graph_url: &str) -> anyhow::Result<()> {
                     write_requests(&mut out, t, tr, *provider, graph_url.trim_end_matches('/'))?;
                 }
             }
+        }
+        TemplateCommand::Set(_) | TemplateCommand::Status { .. } => anyhow::bail!("needs the database"),
+    }
+    Ok(())
+}
+
+/// `set`: one row of `channel_templates`, audited.
+pub async fn set(
+    store: &dyn Store,
+    tenant: &TenantRecord,
+    args: &TemplateSetArgs,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let mut tx = store.begin(tenant.id).await?;
+    tx.channel(args.channel).await?.ok_or_else(|| anyhow::anyhow!("no channel {} in {}", args.channel, tenant.slug))?;
+    let name = args.name.clone().unwrap_or_else(|| templates::template(args.purpose).name.to_string());
+    let record = ChannelTemplateRecord {
+        channel_id: args.channel,
+        purpose: args.purpose.as_str().into(),
+        language: args.language.clone(),
+        name,
+        status: args.status.clone(),
+        updated_at: now,
+    };
+    tx.set_channel_template(&record).await?;
+    let entry =
+        AuditEntry::new("cli", "channel.template_set", "channel", Some(args.channel.to_string())).detail(json!({
+            "purpose": record.purpose, "language": record.language, "name": record.name, "status": record.status,
+        }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    println!("{} {} on {}: {} ({})", record.purpose, record.language, args.channel, record.name, record.status);
+    Ok(())
+}
+
+/// `status`: every purpose, and what serves it on the channel.
+pub async fn status(store: &dyn Store, tenant: &TenantRecord, channel: ChannelId) -> anyhow::Result<()> {
+    let mut tx = store.begin_read(tenant.id).await?;
+    tx.channel(channel).await?.ok_or_else(|| anyhow::anyhow!("no channel {channel} in {}", tenant.slug))?;
+    let recorded = tx.channel_templates(channel).await?;
+    tx.commit().await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{:<24}  {:<8}  {:<32}  STATUS", "PURPOSE", "LANGUAGE", "TEMPLATE")?;
+    for purpose in TemplatePurpose::ALL {
+        let rows: Vec<&ChannelTemplateRecord> = recorded.iter().filter(|r| r.purpose == purpose.as_str()).collect();
+        if rows.is_empty() {
+            writeln!(out, "{:<24}  {:<8}  {:<32}  missing", purpose.as_str(), "-", "-")?;
+        }
+        for r in rows {
+            writeln!(out, "{:<24}  {:<8}  {:<32}  {}", r.purpose, r.language, r.name, r.status)?;
         }
     }
     Ok(())

@@ -1,7 +1,9 @@
 //! The `owner_send` job: delivers one owner message on its route (WhatsApp through the
-//! tenant's channel, or e-mail). A closed 24-hour window is not retried (see `window`).
+//! tenant's channel, as a template outside the owner's window when one is approved, or
+//! e-mail). A closed 24-hour window is not retried (see `window`).
 use serde_json::json;
 
+use super::template_notice::{refused_status, template_for};
 use super::window::owner_unreachable;
 use super::{OwnerContact, Route};
 use crate::audit::{self, AuditEntry};
@@ -9,7 +11,7 @@ use crate::channels::{ChannelSecrets, Recipient, SendError};
 use crate::core::Core;
 use crate::domain::{Bsuid, DeliveryStatus, OwnerMessageId};
 use crate::jobs::{JobFailure, finish_sent_before};
-use crate::store::{JobOutcome, JobRecord, StatusChange};
+use crate::store::{ChannelTemplateRecord, JobOutcome, JobRecord, StatusChange};
 use crate::tenants;
 use crate::worker::WorkerDeps;
 
@@ -43,9 +45,18 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         Some(id) => Some(tx.contact(id).await?.ok_or_else(|| permanent("contact_missing"))?),
         None => None,
     };
+    let contact_key =
+        contact.as_ref().map(|c| core.keys.vault.unwrap_key(&c.wrapped_key)).transpose().map_err(undecryptable)?;
+    let template = match message.route {
+        Route::WhatsApp => {
+            let language = tx.tenant().await?.map_or_else(|| "id".into(), |t| t.settings.language);
+            let customer = contact.as_ref().zip(contact_key.as_ref());
+            template_for(&mut *tx, &message, &owner, &channel, customer, &language, core.clock.now()).await?
+        }
+        Route::Email => None,
+    };
     tx.commit().await?;
 
-    let contact_key = contact.map(|c| core.keys.vault.unwrap_key(&c.wrapped_key)).transpose().map_err(undecryptable)?;
     let key = contact_key.as_ref().unwrap_or(&tenant_key);
     let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(undecryptable)?.unwrap_or_default();
     let details = OwnerContact::open(&owner, &tenant_key).map_err(|_| permanent("undecryptable"))?;
@@ -62,7 +73,12 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
                 (None, None) => return Err(permanent("no_recipient")),
             };
             let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
-            deps.channels.send_text(&channel, &secrets, &to, &body).await
+            match (&template, &secrets) {
+                (Some(t), ChannelSecrets::Meta(meta)) => {
+                    deps.channels.meta.send_template(meta, &channel.address, &to, &t.message).await
+                }
+                _ => deps.channels.send_text(&channel, &secrets, &to, &body).await,
+            }
         }
     };
 
@@ -74,9 +90,10 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let trail = match sent {
         Ok(provider_id) => {
             tx.set_owner_message_sent(id, &provider_id, now).await?;
+            let template = template.as_ref().map(|t| t.message.name.as_str());
             vec![
                 AuditEntry::new("worker", "owner_message.sent", "owner_message", subject)
-                    .detail(json!({ "route": message.route, "purpose": message.purpose })),
+                    .detail(json!({ "route": message.route, "purpose": message.purpose, "template": template })),
             ]
         }
         Err(SendError::WindowClosed) => {
@@ -88,6 +105,25 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
             };
             tx.advance_owner_message_status(id, &failed).await?;
             owner_unreachable(core, &mut *tx, &message, now).await?
+        }
+        // A paused, disabled or mismatched template: recorded, never retried; e-mail instead.
+        Err(SendError::Rejected(class)) if let Some((t, status)) = template.as_ref().zip(refused_status(&class)) => {
+            let failed =
+                StatusChange { status: "failed", rank: DeliveryStatus::Failed.rank(), error_code: Some(&class), now };
+            tx.advance_owner_message_status(id, &failed).await?;
+            tx.set_channel_template(&ChannelTemplateRecord {
+                status: status.into(),
+                updated_at: now,
+                ..t.record.clone()
+            })
+            .await?;
+            let mut trail = vec![
+                AuditEntry::new("worker", "channel.template_refused", "channel", Some(channel.id.to_string())).detail(
+                    json!({ "template": t.record.name, "purpose": t.record.purpose, "code": class, "status": status }),
+                ),
+            ];
+            trail.extend(owner_unreachable(core, &mut *tx, &message, now).await?);
+            trail
         }
         Err(e @ SendError::Retryable(_)) => return Err(JobFailure::Retryable(e.class())),
         Err(e @ SendError::Rejected(_)) => return Err(JobFailure::Permanent(e.class())),

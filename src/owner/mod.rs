@@ -9,6 +9,7 @@ pub mod email;
 pub mod inbox;
 pub mod notify;
 pub mod registry;
+pub mod template_notice;
 pub mod texts;
 pub mod tickets;
 pub mod timers;

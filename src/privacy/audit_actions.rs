@@ -105,6 +105,8 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("tenant.settings_changed", Changed, BUSINESS),
     ("tenant.limits_changed", Internal, NONE),
     ("channel.added", Changed, BUSINESS),
+    ("channel.template_set", Changed, BUSINESS),
+    ("channel.template_refused", Changed, BUSINESS),
     ("tenant.cancelled", Changed, BUSINESS),
     ("tenant.purged", Changed, TENANT_DATA),
     ("retention.purged", Changed, MESSAGES),

@@ -17,6 +17,7 @@ const APP_TABLES: &[&str] = &[
     "tenants",
     "channels",
     "channel_routes",
+    "channel_templates",
     "kb_entries",
     "contacts",
     "conversations",

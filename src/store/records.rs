@@ -52,6 +52,19 @@ pub struct ChannelRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// The WhatsApp template that serves one purpose on a channel in one language, and its
+/// approval status as the provider last reported it (`approved`, `pending`, `paused`, …).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChannelTemplateRecord {
+    pub channel_id: ChannelId,
+    pub purpose: String,
+    pub language: String,
+    /// Meta's template name; Twilio's content SID (`HX…`).
+    pub name: String,
+    pub status: String,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KbEntry {
     pub id: KbEntryId,

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{ChannelRecord, LlmUsage, StoreResult, TenantRecord, TenantScoped};
+use super::{ChannelRecord, ChannelTemplateRecord, LlmUsage, StoreResult, TenantRecord, TenantScoped};
 use crate::domain::ChannelId;
 
 #[async_trait]
@@ -20,6 +20,10 @@ pub trait TenantOps: TenantScoped + Send {
     async fn channel(&mut self, id: ChannelId) -> StoreResult<Option<ChannelRecord>>;
     /// The distinct providers of the tenant's channels (no secrets), for the subprocessor list.
     async fn channel_providers(&mut self) -> StoreResult<Vec<String>>;
+    /// Records (or replaces) the template serving a purpose on a channel in a language.
+    async fn set_channel_template(&mut self, template: &ChannelTemplateRecord) -> StoreResult<()>;
+    /// The templates recorded for a channel.
+    async fn channel_templates(&mut self, channel: ChannelId) -> StoreResult<Vec<ChannelTemplateRecord>>;
 
     async fn insert_llm_usage(&mut self, usage: &LlmUsage) -> StoreResult<()>;
     /// Prompt plus completion tokens used since `since`.
@@ -85,6 +89,19 @@ macro_rules! tenant_ops_impl {
             async fn channel_providers(&mut self) -> StoreResult<Vec<String>> {
                 Ok(sqlx::query_scalar("SELECT DISTINCT provider FROM channels WHERE tenant_id = $1 ORDER BY provider")
                     .bind(self.tenant).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn set_channel_template(&mut self, t: &ChannelTemplateRecord) -> StoreResult<()> {
+                sqlx::query("INSERT INTO channel_templates (tenant_id, channel_id, purpose, language, name, status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, channel_id, purpose, language) DO UPDATE SET name = excluded.name, status = excluded.status, updated_at = excluded.updated_at")
+                    .bind(self.tenant).bind(t.channel_id).bind(&t.purpose).bind(&t.language).bind(&t.name).bind(&t.status)
+                    .bind($time(t.updated_at))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
+            async fn channel_templates(&mut self, channel: ChannelId) -> StoreResult<Vec<ChannelTemplateRecord>> {
+                Ok(sqlx::query_as("SELECT channel_id, purpose, language, name, status, updated_at FROM channel_templates WHERE tenant_id = $1 AND channel_id = $2 ORDER BY purpose, language")
+                    .bind(self.tenant).bind(channel).fetch_all(&mut *self.tx).await?)
             }
 
             async fn insert_llm_usage(&mut self, u: &LlmUsage) -> StoreResult<()> {

@@ -99,6 +99,9 @@ on_both_databases! {
 
     async fn a_cancelled_tenant_stops_at_once_and_is_purged_after_thirty_days(app) {
         say(&app, &customer(1), "wamid.T1", "Jam buka kapan?").await;
+        let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &app.channel.id.to_string(),
+            "--purpose", "owner_reminder", "--status", "approved"]);
+        assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
         assert!(!app.cli(&["tenant", "cancel", "--tenant", &app.tenant.slug]).status.success(), "needs --yes");
         let out = app.cli(&["tenant", "cancel", "--tenant", &app.tenant.slug, "--yes"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -115,6 +118,7 @@ on_both_databases! {
         for table in ["contacts", "messages", "conversations", "jobs"] {
             assert_eq!(app.count(table).await, 0, "{table}");
         }
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM channel_templates").await, 0);
         assert_eq!(app.inspect.text("SELECT status FROM tenants").await.as_deref(), Some("purged"));
         assert_eq!(app.inspect.text("SELECT wrapped_key FROM tenants").await.as_deref(), Some(""), "the tenant key is destroyed");
         let later = run_tenant(&*app.state.store, app.tenant.id, app.clock.now()).await.unwrap();

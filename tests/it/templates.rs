@@ -82,3 +82,66 @@ fn balas_template_print_gives_one_create_request_per_template_and_language() {
     assert!(bodies.iter().all(|b| b["category"] == "UTILITY" && b["parameter_format"] == "POSITIONAL"));
     assert!(bodies.iter().any(|b| b["name"] == "balas_customer_follow_up_v1" && b["language"] == "en"));
 }
+
+mod owner_loop {
+    use balas::fakes::providers::TemplateStatus;
+
+    use crate::helpers::customer;
+    use crate::on_both_databases;
+
+    const OWNER: &str = "6281100000012";
+
+    fn templates_sent_to(app: &crate::helpers::TestApp, to: &str) -> Vec<serde_json::Value> {
+        app.providers
+            .received()
+            .into_iter()
+            .filter(|r| r.recipient() == to && r.template().is_some())
+            .map(|r| r.body)
+            .collect()
+    }
+
+    on_both_databases! {
+        async fn an_owner_who_never_wrote_gets_the_notice_as_a_template_and_a_paused_one_falls_back(app) {
+            app.add_owner(OWNER, None).await;
+            // Meta refuses free text to an owner who never wrote to the business number.
+            app.providers.refuse_recipient(OWNER, 131047);
+            app.providers.set_template("balas_owner_escalation_v1", "id", 4, TemplateStatus::Approved);
+            let channel = app.channel.id.to_string();
+            let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &channel,
+                "--purpose", "owner_escalation", "--language", "id", "--status", "approved"]);
+            assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+            let status = app.cli(&["template", "status", "--tenant", &app.tenant.slug, "--channel", &channel]);
+            let listed = String::from_utf8_lossy(&status.stdout).to_string();
+            assert!(listed.contains("balas_owner_escalation_v1") && listed.contains("approved"), "{listed}");
+            assert!(listed.contains("owner_reminder") && listed.contains("missing"), "{listed}");
+
+            let said = app.text(&customer(1), "wamid.T1", "Saya mau komplain, pesanan saya salah");
+            assert_eq!(app.send_webhook(&said).await.status().as_u16(), 200);
+            app.drain().await;
+            let sent = templates_sent_to(&app, OWNER);
+            assert_eq!(sent.len(), 1, "{:?}", app.providers.received().iter().map(|r| r.body.clone()).collect::<Vec<_>>());
+            let template = &sent[0]["template"];
+            assert_eq!(template["name"], "balas_owner_escalation_v1");
+            assert_eq!(template["language"]["code"], "id");
+            let values: Vec<&str> =
+                template["components"][0]["parameters"].as_array().unwrap().iter().filter_map(|p| p["text"].as_str()).collect();
+            assert_eq!(values[0], "1", "the ticket number");
+            assert!(values[1].contains("+62*******0001") && !values[1].contains("6281234560001"), "masked: {}", values[1]);
+            assert_eq!(values[3], "Saya mau komplain, pesanan saya salah", "no summary without an LLM: the customer's words");
+            assert_eq!(
+                app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'owner_message.sent' AND detail LIKE '%balas_owner_escalation_v1%'").await,
+                1
+            );
+
+            // Paused at Meta: refused with 132015, recorded, not retried; the next notice goes as text.
+            app.providers.set_template("balas_owner_escalation_v1", "id", 4, TemplateStatus::Paused);
+            let said = app.text(&customer(2), "wamid.T2", "Saya mau komplain juga");
+            assert_eq!(app.send_webhook(&said).await.status().as_u16(), 200);
+            app.drain().await;
+            assert_eq!(app.inspect.text("SELECT status FROM channel_templates").await.as_deref(), Some("paused"));
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'channel.template_refused'").await, 1);
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM owner_messages WHERE error_code = 'meta_132015'").await, 1);
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'dead'").await, 0);
+        }
+    }
+}
