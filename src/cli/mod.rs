@@ -2,6 +2,7 @@
 mod audit;
 mod breach;
 mod channel;
+mod doctor;
 mod keys;
 mod llm;
 mod owner;
@@ -142,6 +143,11 @@ pub enum Command {
     /// Owner numbers: they get escalation notices and may answer with commands.
     #[command(subcommand)]
     Owner(OwnerCommand),
+    /// Check a tenant's setup and say what is wrong and how to fix it (exit 1 on a problem).
+    Doctor {
+        #[arg(long)]
+        tenant: String,
+    },
     /// The WhatsApp templates that reach people outside the 24-hour window.
     #[command(subcommand)]
     Template(template::TemplateCommand),
@@ -350,6 +356,14 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             breach::run(&*store, targets, &args, now).await?;
         }
         Command::Demo => demo::run().await?,
+        Command::Doctor { tenant } => {
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            let tenant = find_tenant(&*store, &tenant).await?;
+            let setup = doctor::Setup { llm: cli.serve.llm.settings()?.is_some(), smtp: cli.serve.smtp_url.is_some() };
+            if doctor::run(&*store, &keys, &tenant, &setup).await? > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Template(template::TemplateCommand::Set(args)) => {
             let (store, _) = admin(&cli.db, &cli.keys).await?;
             template::set(&*store, &find_tenant(&*store, &args.tenant).await?, &args, now).await?;

@@ -20,6 +20,8 @@ pub trait TenantOps: TenantScoped + Send {
     async fn channel(&mut self, id: ChannelId) -> StoreResult<Option<ChannelRecord>>;
     /// The distinct providers of the tenant's channels (no secrets), for the subprocessor list.
     async fn channel_providers(&mut self) -> StoreResult<Vec<String>>;
+    /// Every channel of the tenant, oldest first.
+    async fn channels(&mut self) -> StoreResult<Vec<ChannelRecord>>;
     /// Records (or replaces) the template serving a purpose on a channel in a language.
     async fn set_channel_template(&mut self, template: &ChannelTemplateRecord) -> StoreResult<()>;
     /// The templates recorded for a channel.
@@ -88,6 +90,11 @@ macro_rules! tenant_ops_impl {
 
             async fn channel_providers(&mut self) -> StoreResult<Vec<String>> {
                 Ok(sqlx::query_scalar("SELECT DISTINCT provider FROM channels WHERE tenant_id = $1 ORDER BY provider")
+                    .bind(self.tenant).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn channels(&mut self) -> StoreResult<Vec<ChannelRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM channels WHERE tenant_id = $1 ORDER BY created_at, id")
                     .bind(self.tenant).fetch_all(&mut *self.tx).await?)
             }
 

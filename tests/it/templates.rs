@@ -144,4 +144,25 @@ mod owner_loop {
             assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'dead'").await, 0);
         }
     }
+
+    on_both_databases! {
+        async fn balas_doctor_names_a_missing_template_and_how_to_fix_it(app) {
+            let channel = app.channel.id.to_string();
+            let before = app.cli(&["doctor", "--tenant", &app.tenant.slug]);
+            let out = String::from_utf8_lossy(&before.stdout).to_string();
+            assert!(!before.status.success(), "a problem exits 1: {out}");
+            assert!(out.contains("PROBLEM") && out.contains("balas_owner_escalation_v1") && out.contains("missing"), "{out}");
+            assert!(out.contains(&format!("balas template set --tenant {} --channel {channel} --purpose owner_escalation", app.tenant.slug)), "{out}");
+            assert!(out.contains("no owner number"), "{out}");
+
+            app.add_owner("6281100000013", None).await;
+            for purpose in ["owner_escalation", "owner_reminder"] {
+                let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &channel, "--purpose", purpose, "--status", "approved"]);
+                assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+            }
+            let after = String::from_utf8_lossy(&app.cli(&["doctor", "--tenant", &app.tenant.slug]).stdout).to_string();
+            assert!(!after.contains("balas_owner_escalation_v1") && !after.contains("no owner number"), "{after}");
+            assert!(after.contains("owner_escalation approved"), "{after}");
+        }
+    }
 }
