@@ -129,6 +129,28 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// Sends an approved template: Meta by name and language, Twilio by content SID (the
+    /// name recorded for a Twilio channel). Fonnte has no templates (and no window).
+    pub async fn send_template(
+        &self,
+        channel: &ChannelRecord,
+        secrets: &ChannelSecrets,
+        to: &Recipient,
+        template: &templates::TemplateMessage,
+    ) -> Result<String, SendError> {
+        match secrets {
+            ChannelSecrets::Meta(s) => self.meta.send_template(s, &channel.address, to, template).await,
+            ChannelSecrets::Twilio(s) => {
+                let callback = webhook_url(&self.public_url, "twilio", &channel.id);
+                let variables = template.twilio_variables();
+                self.twilio.send_content(s, &channel.address, to, &template.name, &variables, &callback).await
+            }
+            ChannelSecrets::Fonnte(_) => Err(SendError::Rejected("fonnte_no_templates".into())),
+        }
+    }
+}
+
 /// The URL to give a provider for one channel; Fonnte's carries the channel's secret.
 pub fn webhook_url(public_url: &str, provider: &str, channel: &ChannelId) -> String {
     format!("{}/webhooks/{provider}/{channel}", public_url.trim_end_matches('/'))

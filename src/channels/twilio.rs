@@ -40,12 +40,39 @@ impl TwilioClient {
         body: &str,
         status_callback: &str,
     ) -> Result<String, SendError> {
+        self.send(secrets, from, to, &[("Body", body)], status_callback).await
+    }
+
+    /// Sends an approved content template (`HX…`) with its variables, a JSON string of
+    /// numbered keys; no `Body`.
+    pub async fn send_content(
+        &self,
+        secrets: &TwilioSecrets,
+        from: &str,
+        to: &Recipient,
+        content_sid: &str,
+        variables: &str,
+        status_callback: &str,
+    ) -> Result<String, SendError> {
+        let fields = [("ContentSid", content_sid), ("ContentVariables", variables)];
+        self.send(secrets, from, to, &fields, status_callback).await
+    }
+
+    async fn send(
+        &self,
+        secrets: &TwilioSecrets,
+        from: &str,
+        to: &Recipient,
+        fields: &[(&str, &str)],
+        status_callback: &str,
+    ) -> Result<String, SendError> {
         let Recipient::Phone(phone) = to else {
             return Err(SendError::Rejected("twilio_needs_phone".into()));
         };
         let to = format!("whatsapp:{}", phone.expose());
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.base, secrets.account_sid);
-        let form = [("From", from), ("To", to.as_str()), ("Body", body), ("StatusCallback", status_callback)];
+        let mut form = vec![("From", from), ("To", to.as_str()), ("StatusCallback", status_callback)];
+        form.extend_from_slice(fields);
         let response = self
             .http
             .post(url)

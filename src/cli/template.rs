@@ -47,7 +47,7 @@ pub struct TemplateSetArgs {
     pub purpose: TemplatePurpose,
     #[arg(long, default_value = "id")]
     pub language: String,
-    /// Meta's template name or Twilio's content SID; default: balas's own template's name.
+    /// Meta's template name (default: balas's own) or, on Twilio, the content SID (`HX…`).
     #[arg(long)]
     pub name: Option<String>,
     /// approved, pending, rejected, paused or disabled; only approved is sent.
@@ -98,8 +98,16 @@ pub async fn set(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let mut tx = store.begin(tenant.id).await?;
-    tx.channel(args.channel).await?.ok_or_else(|| anyhow::anyhow!("no channel {} in {}", args.channel, tenant.slug))?;
-    let name = args.name.clone().unwrap_or_else(|| templates::template(args.purpose).name.to_string());
+    let channel = tx
+        .channel(args.channel)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no channel {} in {}", args.channel, tenant.slug))?;
+    let name = match (&args.name, channel.provider.as_str()) {
+        (Some(name), _) => name.clone(),
+        (None, "twilio") => anyhow::bail!("a Twilio channel needs --name HX… (the approved content's SID)"),
+        (None, "fonnte") => anyhow::bail!("Fonnte has no 24-hour window and no templates"),
+        (None, _) => templates::template(args.purpose).name.to_string(),
+    };
     let record = ChannelTemplateRecord {
         channel_id: args.channel,
         purpose: args.purpose.as_str().into(),

@@ -40,8 +40,15 @@ impl ProviderRequest {
         field.as_str().unwrap_or_default()
     }
 
-    /// The template a Meta request sends: its name, language and body parameter count.
+    /// The template a request sends: Meta's name, language and body parameter count, or
+    /// Twilio's content SID (no language) and variable count.
     pub fn template(&self) -> Option<(String, String, usize)> {
+        if self.provider == Provider::Twilio {
+            let sid = self.body.get("ContentSid")?.as_str()?.to_string();
+            let variables = self.body["ContentVariables"].as_str().unwrap_or("{}");
+            let count = serde_json::from_str::<Map<String, Value>>(variables).map_or(0, |m| m.len());
+            return Some((sid, String::new(), count));
+        }
         let t = self.body.get("template").filter(|_| self.provider == Provider::Meta)?;
         let parameters = t["components"]
             .as_array()
@@ -90,6 +97,9 @@ const TEMPLATE_MISSING: i64 = 132001;
 const TEMPLATE_PARAMETERS: i64 = 132000;
 const TEMPLATE_PAUSED: i64 = 132015;
 const TEMPLATE_DISABLED: i64 = 132016;
+/// Twilio's: an unknown content SID, and a variable count that does not match.
+const CONTENT_MISSING: i64 = 21655;
+const CONTENT_VARIABLES: i64 = 63028;
 /// Window refusals: a template is exactly what gets past them.
 const WINDOW_CODES: [i64; 2] = [131047, 63016];
 
@@ -149,8 +159,9 @@ impl FakeProviders {
         }
     }
 
-    /// Puts a Meta template in the fake's account with this many body parameters, or changes
-    /// its status; a template send is refused unless it is here and approved.
+    /// Puts a template in the fake's account (Meta: name and language; Twilio: content SID and
+    /// an empty language) with this many parameters, or changes its status; a template send is
+    /// refused unless it is here and approved.
     pub fn set_template(&self, name: &str, language: &str, parameters: usize, status: TemplateStatus) {
         if let Ok(mut t) = self.inner.templates.lock() {
             t.retain(|(n, l, _, _)| !(n == name && l == language));
@@ -183,7 +194,8 @@ impl Inner {
         // A closed window refuses free-form text only.
         let refused = refused.filter(|code| template.is_none() || !WINDOW_CODES.contains(code));
         let general = self.behaviour.lock().ok().and_then(|b| *b).unwrap_or(Behaviour::Accept);
-        let behaviour = match template.and_then(|t| self.template_answer(&t)) {
+        let twilio = template.as_ref().is_some_and(|(_, language, _)| language.is_empty());
+        let behaviour = match template.and_then(|t| self.template_answer(&t, twilio)) {
             Some(code) => Behaviour::Reject(code),
             None => refused.map_or(general, Behaviour::Reject),
         };
@@ -195,17 +207,22 @@ impl Inner {
 }
 
 impl Inner {
-    /// The error code Meta gives a template send, if any: missing or unapproved in that
-    /// language, the wrong number of parameters, paused, disabled.
-    fn template_answer(&self, (name, language, parameters): &(String, String, usize)) -> Option<i64> {
+    /// The error code a template send gets, if any: missing or unapproved in that language,
+    /// the wrong number of parameters, paused, disabled. Twilio documents no pause code, so
+    /// the fake refuses a paused or disabled content like an unknown one.
+    fn template_answer(&self, (name, language, parameters): &(String, String, usize), twilio: bool) -> Option<i64> {
         let templates = self.templates.lock().ok()?;
+        let missing = if twilio { CONTENT_MISSING } else { TEMPLATE_MISSING };
         let Some((_, _, expected, status)) = templates.iter().find(|(n, l, _, _)| n == name && l == language) else {
-            return Some(TEMPLATE_MISSING);
+            return Some(missing);
         };
         match status {
+            TemplateStatus::Paused | TemplateStatus::Disabled if twilio => Some(CONTENT_MISSING),
             TemplateStatus::Paused => Some(TEMPLATE_PAUSED),
             TemplateStatus::Disabled => Some(TEMPLATE_DISABLED),
-            TemplateStatus::Approved if expected != parameters => Some(TEMPLATE_PARAMETERS),
+            TemplateStatus::Approved if expected != parameters => {
+                Some(if twilio { CONTENT_VARIABLES } else { TEMPLATE_PARAMETERS })
+            }
             TemplateStatus::Approved => None,
         }
     }

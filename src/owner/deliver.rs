@@ -73,11 +73,9 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
                 (None, None) => return Err(permanent("no_recipient")),
             };
             let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
-            match (&template, &secrets) {
-                (Some(t), ChannelSecrets::Meta(meta)) => {
-                    deps.channels.meta.send_template(meta, &channel.address, &to, &t.message).await
-                }
-                _ => deps.channels.send_text(&channel, &secrets, &to, &body).await,
+            match &template {
+                Some(t) => deps.channels.send_template(&channel, &secrets, &to, &t.message).await,
+                None => deps.channels.send_text(&channel, &secrets, &to, &body).await,
             }
         }
     };

@@ -1,5 +1,5 @@
 //! An owner message as a WhatsApp template: when the owner has not written to the business
-//! number in the last 24 hours, Meta refuses free text, so a new ticket's notice and its
+//! number in the last 24 hours, Meta and Twilio refuse free text, so a new ticket's notice and its
 //! reminder go as the approved template of their purpose, with the ticket's figures as
 //! parameters. Without an approved template the message goes as text (and a refusal falls
 //! back to e-mail, as before).
@@ -28,7 +28,9 @@ pub fn refused_status(class: &str) -> Option<&'static str> {
         "meta_132015" => Some("paused"),
         "meta_132016" => Some("disabled"),
         "meta_132001" => Some("missing"),
-        "meta_132000" | "meta_132012" => Some("mismatched"),
+        "meta_132000" | "meta_132012" | "twilio_63028" => Some("mismatched"),
+        // Twilio: the content SID does not exist (or is not this account's).
+        "twilio_21655" => Some("missing"),
         _ => None,
     }
 }
@@ -42,9 +44,9 @@ pub fn window_open(owner: &OwnerRecord, now: DateTime<Utc>) -> bool {
     owner.window_closed_at.is_none() && owner.last_inbound_at.is_some_and(|at| now - at < WINDOW)
 }
 
-/// The template this message goes as, or `None` for text: only on Meta (Twilio's content
-/// sends are not built yet), only for a notice or reminder about a ticket, only outside the
-/// owner's window, and only with an approved template in the tenant's language.
+/// The template this message goes as, or `None` for text: only on Meta and Twilio (Fonnte has
+/// no window), only for a notice or reminder about a ticket, only outside the owner's window,
+/// and only with an approved template in the tenant's language.
 pub async fn template_for(
     tx: &mut dyn TenantTx,
     message: &OwnerMessageRecord,
@@ -54,7 +56,7 @@ pub async fn template_for(
     language: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<OwnerTemplate>> {
-    if channel.provider != "meta" || window_open(owner, now) {
+    if channel.provider == "fonnte" || window_open(owner, now) {
         return Ok(None);
     }
     let (Some(escalation), Some((contact, key))) = (message.escalation_id, customer) else { return Ok(None) };

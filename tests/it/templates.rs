@@ -165,4 +165,33 @@ mod owner_loop {
             assert!(after.contains("owner_escalation approved"), "{after}");
         }
     }
+
+    on_both_databases! {
+        async fn a_twilio_owner_who_never_wrote_gets_the_notice_as_approved_content(app) {
+            let (channel, token) = app.twilio_channel().await;
+            app.add_owner(OWNER, None).await;
+            app.providers.refuse_recipient(OWNER, 63016);
+            app.providers.set_template("HX0123456789abcdef0123456789abcdef", "", 4, TemplateStatus::Approved);
+            let id = channel.id.to_string();
+            let without_sid = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &id,
+                "--purpose", "owner_escalation", "--status", "approved"]);
+            assert!(!without_sid.status.success() && String::from_utf8_lossy(&without_sid.stderr).contains("HX"));
+            let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &id, "--purpose",
+                "owner_escalation", "--name", "HX0123456789abcdef0123456789abcdef", "--status", "approved"]);
+            assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+
+            let form = [("MessageSid", "SM0901"), ("WaId", "6281277776666"), ("Body", "Saya mau komplain, pesanan saya salah"),
+                ("To", crate::helpers::TWILIO_FROM), ("AccountSid", crate::helpers::TWILIO_ACCOUNT),
+                ("From", "whatsapp:+6281277776666"), ("NumMedia", "0"), ("ProfileName", "Dewi")];
+            assert_eq!(app.post_twilio(&channel, &form, &token).await.status().as_u16(), 200);
+            app.drain().await;
+            let sent = templates_sent_to(&app, OWNER);
+            assert_eq!(sent.len(), 1, "{:?}", app.providers.received().iter().map(|r| r.body.clone()).collect::<Vec<_>>());
+            assert_eq!(sent[0]["ContentSid"], "HX0123456789abcdef0123456789abcdef");
+            assert!(sent[0].get("Body").is_none(), "no Body with a content template");
+            let variables: serde_json::Value = serde_json::from_str(sent[0]["ContentVariables"].as_str().unwrap()).unwrap();
+            assert_eq!(variables["1"], "1");
+            assert_eq!(variables["4"], "Saya mau komplain, pesanan saya salah");
+        }
+    }
 }
