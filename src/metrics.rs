@@ -21,6 +21,12 @@ use crate::store::{LlmCall, Store, StoreResult};
 const OVERDUE_CACHE: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PurposeResult {
+    purpose: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProviderResult {
     provider: String,
     result: String,
@@ -70,6 +76,7 @@ pub struct Metrics {
     webhooks_ignored: Family<ProviderReason, Counter>,
     requests_shed: Counter,
     sends: Family<ProviderResult, Counter>,
+    template_sends: Family<PurposeResult, Counter>,
     job_wait: Family<Kind, Histogram, fn() -> Histogram>,
     job_run: Family<Kind, Histogram, fn() -> Histogram>,
     llm_latency: Family<ModelOutcome, Histogram, fn() -> Histogram>,
@@ -112,6 +119,12 @@ impl Metrics {
         );
         let sends = Family::<ProviderResult, Counter>::default();
         registry.register("sends", "Messages handed to a provider, by provider and result", sends.clone());
+        let template_sends = Family::<PurposeResult, Counter>::default();
+        registry.register(
+            "template_sends",
+            "WhatsApp templates sent (they cost money), by purpose and result; refused ones need the operator",
+            template_sends.clone(),
+        );
         let job_wait = Family::<Kind, Histogram, fn() -> Histogram>::new_with_constructor(seconds_histogram);
         registry.register("job_wait_seconds", "Time from a job being due to a worker taking it", job_wait.clone());
         let job_run = Family::<Kind, Histogram, fn() -> Histogram>::new_with_constructor(seconds_histogram);
@@ -147,6 +160,7 @@ impl Metrics {
             webhooks_ignored,
             requests_shed,
             sends,
+            template_sends,
             job_wait,
             job_run,
             llm_latency,
@@ -201,6 +215,16 @@ impl Metrics {
             Err(SendError::Rejected(_)) => "rejected",
         };
         self.sends.get_or_create(&ProviderResult { provider: provider.into(), result: result.into() }).inc();
+    }
+
+    /// A template send, by purpose: `ok`, or `refused` (paused, missing, mismatched: see `balas doctor`).
+    pub fn template_sent(&self, purpose: &str, outcome: &Result<String, SendError>) {
+        let result = match outcome {
+            Ok(_) => "ok",
+            Err(SendError::Rejected(_) | SendError::WindowClosed) => "refused",
+            Err(SendError::Retryable(_)) => "retryable",
+        };
+        self.template_sends.get_or_create(&PurposeResult { purpose: purpose.into(), result: result.into() }).inc();
     }
 
     pub fn job(&self, kind: &str, waited: Duration, ran: Duration) {

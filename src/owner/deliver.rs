@@ -82,6 +82,9 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
 
     let provider = if message.route == Route::Email { "email" } else { channel.provider.as_str() };
     deps.metrics.sent(provider, &sent);
+    if let Some(t) = &template {
+        deps.metrics.template_sent(&t.record.purpose, &sent);
+    }
     let now = core.clock.now();
     let mut tx = core.store.begin(job.tenant_id).await?;
     let subject = Some(id.to_string());

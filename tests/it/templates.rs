@@ -142,6 +142,11 @@ mod owner_loop {
             assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'channel.template_refused'").await, 1);
             assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM owner_messages WHERE error_code = 'meta_132015'").await, 1);
             assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'dead'").await, 0);
+            let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+            for series in [r#"balas_template_sends_total{purpose="owner_escalation",result="ok"} 1"#,
+                r#"balas_template_sends_total{purpose="owner_escalation",result="refused"} 1"#] {
+                assert!(metrics.lines().any(|l| l == series), "{series} in {metrics}");
+            }
         }
     }
 
