@@ -6,6 +6,7 @@ use std::io::Write;
 use crate::channels::templates::{self, TemplatePurpose};
 use crate::config::Keys;
 use crate::owner::OwnerContact;
+use crate::owner::template_notice::template_problems;
 use crate::store::{Store, TenantRecord};
 
 /// What the doctor knows of the process's own configuration.
@@ -14,9 +15,6 @@ pub struct Setup {
     pub smtp: bool,
 }
 
-/// The purposes an owner loop needs on a provider with a window.
-const NEEDED: [TemplatePurpose; 2] = [TemplatePurpose::OwnerEscalation, TemplatePurpose::OwnerReminder];
-
 /// Prints one line per check; returns how many problems it found.
 pub async fn run(store: &dyn Store, keys: &Keys, tenant: &TenantRecord, setup: &Setup) -> anyhow::Result<usize> {
     let mut tx = store.begin_read(tenant.id).await?;
@@ -24,36 +22,34 @@ pub async fn run(store: &dyn Store, keys: &Keys, tenant: &TenantRecord, setup: &
     let channels = tx.channels().await?;
     let owners = tx.owners().await?;
     let faq = tx.kb_entries().await?.len();
-    let mut templates_of = Vec::new();
-    for channel in &channels {
-        templates_of.push(tx.channel_templates(channel.id).await?);
-    }
+    let language = &tenant.settings.language;
+    let template_problems = template_problems(&mut *tx, language).await?;
     tx.commit().await?;
 
     let slug = &tenant.slug;
-    let language = &tenant.settings.language;
     let mut problems = Vec::new();
     let mut fine = Vec::new();
     if channels.is_empty() {
         problems.push(format!("no WhatsApp channel: customers cannot reach the bot. Connect one: balas channel add --tenant {slug} --provider meta|twilio|fonnte …"));
     }
-    for (channel, recorded) in channels.iter().zip(&templates_of) {
+    for channel in &channels {
+        let broken: Vec<_> = template_problems.iter().filter(|p| p.channel.id == channel.id).collect();
         if channel.provider == "fonnte" {
             fine.push(format!("channel {} (fonnte): no 24-hour window, no templates needed", channel.id));
-            continue;
+        } else if broken.is_empty() {
+            fine.push(format!(
+                "channel {} ({}): owner notice and reminder templates approved ({language})",
+                channel.id, channel.provider
+            ));
         }
-        for purpose in NEEDED {
-            let name = templates::template(purpose).name;
-            let row = recorded.iter().find(|r| r.purpose == purpose.as_str() && &r.language == language);
-            match row.map(|r| r.status.as_str()) {
-                Some("approved") => fine.push(format!("channel {}: {} approved ({language})", channel.id, purpose.as_str())),
-                status => problems.push(format!(
-                    "channel {} ({}): template {name} for {} is {} in {language}; an owner who has not written in 24 hours gets no WhatsApp {}. Create it (balas template print --provider {} --language {language}), then record it: balas template set --tenant {slug} --channel {} --purpose {} --language {language} --status approved",
-                    channel.id, channel.provider, purpose.as_str(), status.unwrap_or("missing"),
-                    if purpose == TemplatePurpose::OwnerReminder { "reminder" } else { "notice" },
-                    channel.provider, channel.id, purpose.as_str(),
-                )),
-            }
+        for p in broken {
+            let name = templates::template(p.purpose).name;
+            let what = if p.purpose == TemplatePurpose::OwnerReminder { "reminder" } else { "notice" };
+            let named = if channel.provider == "twilio" { " --name HX…" } else { "" };
+            problems.push(format!(
+                "channel {} ({}): template {name} for {} is {} in {language}; an owner who has not written in 24 hours gets no WhatsApp {what}. Create it (balas template print --provider {} --language {language}), then record it: balas template set --tenant {slug} --channel {} --purpose {} --language {language}{named} --status approved",
+                channel.id, channel.provider, p.purpose.as_str(), p.status, channel.provider, channel.id, p.purpose.as_str(),
+            ));
         }
     }
     if owners.is_empty() {

@@ -52,6 +52,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("nav.logout", "Keluar", "Log out"),
     ("inbox.title", "Tiket terbuka", "Open tickets"),
     ("inbox.empty", "Tidak ada tiket terbuka. 🎉", "No open tickets. 🎉"),
+    (
+        "inbox.templates",
+        "⚠ Pemberitahuan ke pemilik yang belum menulis dalam 24 jam tidak bisa dikirim lewat WhatsApp (template belum disetujui). Minta operator menjalankan balas doctor:",
+        "⚠ Notices to an owner who has not written in 24 hours cannot go by WhatsApp (template not approved). Ask the operator to run balas doctor:",
+    ),
     ("inbox.number", "No.", "No."),
     ("inbox.customer", "Pelanggan", "Customer"),
     ("inbox.reason", "Alasan", "Reason"),

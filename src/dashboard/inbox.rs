@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::auth::Role;
 use crate::domain::{Author, Direction, EscalationId, TicketStatus};
 use crate::owner::desk::{act_on_ticket, list_tickets, read_conversation};
+use crate::owner::template_notice::problems_of;
 use crate::owner::texts::OwnerTexts;
 use crate::owner::tickets::Action;
 use crate::usecase::UseCaseError;
@@ -40,10 +41,17 @@ async fn inbox(
         return Ok(Redirect::to("/dashboard/analytics").into_response());
     }
     let tickets = list_tickets(&state, &session.caller, &session.actor(), true, INBOX_LIMIT).await?;
+    let problems = problems_of(&*state.store, session.caller.tenant).await?;
     let (lang, now) = (session.lang, state.clock.now());
     let texts = OwnerTexts::new(lang.code());
     let t = |k| lang.t(k);
     let body = html! {
+        @if !problems.is_empty() {
+            div #templates.banner {
+                p { (t("inbox.templates")) }
+                ul { @for p in &problems { li { (p.channel.provider) " · " (p.purpose.as_str()) " · " (p.status) } } }
+            }
+        }
         @if tickets.is_empty() {
             p #empty { (t("inbox.empty")) }
         } @else {

@@ -10,15 +10,57 @@ use super::notify::customer_label;
 use super::texts::OwnerTexts;
 use crate::channels::templates::{self, TemplateMessage, TemplatePurpose};
 use crate::crypto::DataKey;
+use crate::domain::TenantId;
 use crate::store::{
-    ChannelRecord, ChannelTemplateRecord, ContactRecord, EscalationRecord, OwnerMessageRecord, OwnerRecord,
+    ChannelRecord, ChannelTemplateRecord, ContactRecord, EscalationRecord, OwnerMessageRecord, OwnerRecord, Store,
     StoreResult, TenantTx,
 };
+use crate::usecase::UseCaseResult;
 
 /// A template to send, and the row that made it the one to send.
 pub struct OwnerTemplate {
     pub message: TemplateMessage,
     pub record: ChannelTemplateRecord,
+}
+
+/// The purposes every owner loop needs on a provider with a window.
+pub const NEEDED: [TemplatePurpose; 2] = [TemplatePurpose::OwnerEscalation, TemplatePurpose::OwnerReminder];
+
+/// A channel whose owner notices cannot go as a template: the purpose's template is missing,
+/// or recorded but not approved (`pending`, `paused`, `disabled`, `missing`, `mismatched`).
+#[derive(Debug, Clone)]
+pub struct TemplateProblem {
+    pub channel: ChannelRecord,
+    pub purpose: TemplatePurpose,
+    pub status: String,
+}
+
+/// Every needed template that is not approved in `language` on a channel with a window.
+pub async fn template_problems(tx: &mut dyn TenantTx, language: &str) -> StoreResult<Vec<TemplateProblem>> {
+    let mut problems = Vec::new();
+    for channel in tx.channels().await? {
+        if channel.provider == "fonnte" {
+            continue;
+        }
+        let recorded = tx.channel_templates(channel.id).await?;
+        for purpose in NEEDED {
+            let row = recorded.iter().find(|r| r.purpose == purpose.as_str() && r.language == language);
+            let status = row.map_or("missing", |r| r.status.as_str());
+            if status != "approved" {
+                problems.push(TemplateProblem { channel: channel.clone(), purpose, status: status.to_string() });
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// The tenant's template problems, for the dashboard's banner.
+pub async fn problems_of(store: &dyn Store, tenant: TenantId) -> UseCaseResult<Vec<TemplateProblem>> {
+    let mut tx = store.begin_read(tenant).await?;
+    let language = tx.tenant().await?.map_or_else(|| "id".to_string(), |t| t.settings.language);
+    let problems = template_problems(&mut *tx, &language).await?;
+    tx.commit().await?;
+    Ok(problems)
 }
 
 /// What a refusal of a template says about it (Meta's codes), as the status to record: the

@@ -204,6 +204,23 @@ on_both_databases! {
         assert!(ok.set_cookie("balas_session").unwrap().contains("; Secure"), "Secure behind an https public URL");
     }
 
+    async fn the_inbox_warns_when_owner_notices_cannot_go_as_templates(app) {
+        let (mut v, _) = signed_in(&app, "sri@warung.example", Role::Owner).await;
+        let inbox = v.get("/dashboard").await;
+        assert!(inbox.body.contains("id=\"templates\"") && inbox.body.contains("balas doctor"), "{}", inbox.body);
+        assert!(inbox.body.contains("owner_escalation · missing"), "{}", inbox.body);
+        let channel = app.channel.id.to_string();
+        for (purpose, status) in [("owner_escalation", "paused"), ("owner_reminder", "approved")] {
+            let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &channel, "--purpose", purpose, "--status", status]);
+            assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+        }
+        let inbox = v.get("/dashboard").await;
+        assert!(inbox.body.contains("owner_escalation · paused") && !inbox.body.contains("owner_reminder"), "{}", inbox.body);
+        let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &channel, "--purpose", "owner_escalation", "--status", "approved"]);
+        assert!(set.status.success());
+        assert!(!v.get("/dashboard").await.body.contains("id=\"templates\""), "no banner once every template is approved");
+    }
+
     async fn dashboard_every_post_route_refuses_a_missing_or_wrong_csrf_token(app) {
         customer_writes(&app, "wamid.DC1", "Saya mau komplain").await;
         let (mut v, _) = signed_in(&app, "sri@warung.example", Role::Owner).await;
