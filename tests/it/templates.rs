@@ -167,7 +167,7 @@ mod owner_loop {
             }
             let after = String::from_utf8_lossy(&app.cli(&["doctor", "--tenant", &app.tenant.slug]).stdout).to_string();
             assert!(!after.contains("balas_owner_escalation_v1") && !after.contains("no owner number"), "{after}");
-            assert!(after.contains("owner_escalation approved"), "{after}");
+            assert!(after.contains("owner notice and reminder templates approved"), "{after}");
         }
     }
 
