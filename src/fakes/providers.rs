@@ -1,8 +1,9 @@
 //! Fake provider APIs on one local server: Meta's Graph API
 //! (`POST /{version}/{phone_number_id}/messages`), Twilio's Messages API
 //! (`POST /2010-04-01/Accounts/{sid}/Messages.json`, form-encoded) and Fonnte's `POST /send`.
-//! Each request is recorded; the answers follow the providers' documented shapes. Meta
-//! templates must be approved in the fake's account (`set_template`) to be sent.
+//! Each request is recorded; the answers follow the providers' documented shapes. A template
+//! (Meta's by name, Twilio's content SID) must be approved in the fake's account
+//! (`set_template`) to be sent.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
