@@ -27,7 +27,7 @@ pub enum TemplateCommand {
     /// Record the template serving a purpose on a channel, and its approval status (until the
     /// status is synced from the provider, the operator records it).
     Set(Box<TemplateSetArgs>),
-    /// The templates recorded for each of a tenant's channels.
+    /// Every purpose, and the template recorded for it on one channel (or missing).
     Status {
         #[arg(long)]
         tenant: String,
