@@ -165,6 +165,11 @@ impl BlindIndex {
         self.compute(tenant, &format!("dedup:{provider}"), material)
     }
 
+    /// The signature of an owner's button: binds the tap to one tenant (and what `material` names).
+    pub fn button(&self, tenant: TenantId, material: &str) -> Vec<u8> {
+        self.compute(tenant, "button", material)
+    }
+
     /// A login-limit key (`scope` names what `material` is), so the shared attempt table holds
     /// no e-mail or client address. It belongs to no tenant: logins are limited before one is known.
     pub fn login_limit(&self, scope: &str, material: &str) -> Vec<u8> {

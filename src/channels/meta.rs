@@ -4,7 +4,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::templates::TemplateMessage;
-use super::{Recipient, SendError};
+use super::{Recipient, ReplyButton, SendError};
+
+/// Meta's limits on an interactive reply-button message.
+pub const MAX_BUTTONS: usize = 3;
+pub const MAX_BUTTON_BODY: usize = 1024;
 
 /// Credentials of one Meta channel (`Debug` prints them redacted).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,6 +61,28 @@ impl MetaClient {
         template: &TemplateMessage,
     ) -> Result<String, SendError> {
         let payload = json!({ "type": "template", "template": template.meta_template() });
+        self.send(secrets, phone_number_id, to, payload).await
+    }
+
+    /// Sends text with up to three reply buttons; a tap comes back as `interactive.button_reply`
+    /// with the button's id. Only inside the window, like text.
+    pub async fn send_buttons(
+        &self,
+        secrets: &MetaSecrets,
+        phone_number_id: &str,
+        to: &Recipient,
+        body: &str,
+        buttons: &[ReplyButton],
+    ) -> Result<String, SendError> {
+        let buttons: Vec<Value> = buttons
+            .iter()
+            .take(MAX_BUTTONS)
+            .map(|b| json!({ "type": "reply", "reply": { "id": b.id, "title": b.title } }))
+            .collect();
+        let payload = json!({
+            "type": "interactive",
+            "interactive": { "type": "button", "body": { "text": body }, "action": { "buttons": buttons } },
+        });
         self.send(secrets, phone_number_id, to, payload).await
     }
 

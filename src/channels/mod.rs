@@ -151,6 +151,31 @@ impl Clients {
     }
 }
 
+/// One reply button under a message: the id that comes back when it is tapped, and its title.
+#[derive(Debug, Clone)]
+pub struct ReplyButton {
+    pub id: String,
+    pub title: String,
+}
+
+impl Clients {
+    /// Sends text with reply buttons where the provider has them inside the window (Meta's
+    /// interactive message); elsewhere the text alone (its commands still work typed).
+    pub async fn send_buttons(
+        &self,
+        channel: &ChannelRecord,
+        secrets: &ChannelSecrets,
+        to: &Recipient,
+        body: &str,
+        buttons: &[ReplyButton],
+    ) -> Result<String, SendError> {
+        match secrets {
+            ChannelSecrets::Meta(s) => self.meta.send_buttons(s, &channel.address, to, body, buttons).await,
+            _ => self.send_text(channel, secrets, to, body).await,
+        }
+    }
+}
+
 /// The URL to give a provider for one channel; Fonnte's carries the channel's secret.
 pub fn webhook_url(public_url: &str, provider: &str, channel: &ChannelId) -> String {
     format!("{}/webhooks/{provider}/{channel}", public_url.trim_end_matches('/'))

@@ -61,6 +61,9 @@ pub struct Template {
     pub name: &'static str,
     /// The longest value each placeholder takes, in characters (a summary is cut to fit).
     pub limits: &'static [usize],
+    /// What each quick-reply button does, in order: Twilio's fixed action id, and the action a
+    /// signed Meta payload names.
+    pub actions: &'static [&'static str],
     pub translations: [Translation; 2],
 }
 
@@ -97,7 +100,7 @@ impl Template {
             json!({ "twilio/text": { "body": t.body } })
         } else {
             let actions: Vec<Value> =
-                t.buttons.iter().enumerate().map(|(i, b)| json!({ "title": b, "id": format!("b{i}") })).collect();
+                t.buttons.iter().zip(self.actions).map(|(b, id)| json!({ "title": b, "id": id })).collect();
             json!({ "twilio/quick-reply": { "body": t.body, "actions": actions } })
         };
         json!({
@@ -181,6 +184,7 @@ static CATALOGUE: [Template; 5] = [
         purpose: TemplatePurpose::OwnerEscalation,
         name: "balas_owner_escalation_v1",
         limits: &[10, 40, 60, 300],
+        actions: &["take", "done"],
         translations: [
             Translation {
                 language: "id",
@@ -205,6 +209,7 @@ static CATALOGUE: [Template; 5] = [
         purpose: TemplatePurpose::OwnerEscalationDraft,
         name: "balas_owner_escalation_draft_v1",
         limits: &[10, 40, 60, 300],
+        actions: &["take", "draft", "done"],
         translations: [
             Translation {
                 language: "id",
@@ -224,6 +229,7 @@ static CATALOGUE: [Template; 5] = [
         purpose: TemplatePurpose::OwnerReminder,
         name: "balas_owner_reminder_v1",
         limits: &[10, 40, 40],
+        actions: &["take"],
         translations: [
             Translation {
                 language: "id",
@@ -243,6 +249,7 @@ static CATALOGUE: [Template; 5] = [
         purpose: TemplatePurpose::OwnerDigest,
         name: "balas_owner_digest_v1",
         limits: &[20, 10, 10, 10],
+        actions: &["report"],
         translations: [
             Translation {
                 language: "id",
@@ -262,6 +269,7 @@ static CATALOGUE: [Template; 5] = [
         purpose: TemplatePurpose::CustomerFollowUp,
         name: "balas_customer_follow_up_v1",
         limits: &[60],
+        actions: &["see"],
         translations: [
             Translation {
                 language: "id",
@@ -307,6 +315,7 @@ mod tests {
                 assert!(tr.buttons.len() <= 3 && tr.buttons.iter().all(|b| b.chars().count() <= 20), "{}", t.name);
             }
             assert_eq!(t.translations[0].buttons.len(), t.translations[1].buttons.len(), "{}", t.name);
+            assert_eq!(t.actions.len(), t.translations[0].buttons.len(), "{}", t.name);
         }
     }
 
@@ -327,6 +336,7 @@ mod tests {
         let twilio = t.twilio_content_request(t.translation("en"));
         assert_eq!(twilio["variables"]["4"], "Asks about delivery to Bekasi.");
         assert_eq!(twilio["types"]["twilio/quick-reply"]["actions"].as_array().map(Vec::len), Some(3));
+        assert_eq!(twilio["types"]["twilio/quick-reply"]["actions"][1]["id"], "draft");
         let message = TemplateMessage {
             name: t.name.into(),
             language: "id".into(),

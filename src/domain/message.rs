@@ -92,6 +92,9 @@ pub struct MessageMeta {
     /// The group chat the message was written in (Fonnte); replies go to the group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// A tapped button's id or payload (its title is the body).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button: Option<String>,
 }
 
 impl MessageMeta {
@@ -108,6 +111,7 @@ impl std::fmt::Debug for MessageMeta {
             .field("has_media_ref", &self.media_ref.is_some())
             .field("has_filename", &self.filename.is_some())
             .field("group", &self.group.is_some())
+            .field("button", &self.button.is_some())
             .finish()
     }
 }

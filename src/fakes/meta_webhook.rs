@@ -42,6 +42,26 @@ impl FakeCustomer {
         }
         message
     }
+
+    /// A tap on a reply button of an interactive message (`wamid` answers `to`).
+    pub fn button_reply(&self, wamid: &str, id: &str, title: &str, to: &str, timestamp: i64) -> Value {
+        let mut message = self.text(wamid, title, timestamp);
+        message["type"] = json!("interactive");
+        message["interactive"] = json!({ "type": "button_reply", "button_reply": { "id": id, "title": title } });
+        message["context"] = json!({ "id": to });
+        message.as_object_mut().map(|m| m.remove("text"));
+        message
+    }
+
+    /// A tap on a template's quick-reply button: Meta sends its payload and title.
+    pub fn template_button(&self, wamid: &str, payload: &str, title: &str, to: &str, timestamp: i64) -> Value {
+        let mut message = self.text(wamid, title, timestamp);
+        message["type"] = json!("button");
+        message["button"] = json!({ "payload": payload, "text": title });
+        message["context"] = json!({ "id": to });
+        message.as_object_mut().map(|m| m.remove("text"));
+        message
+    }
 }
 
 /// One `messages` change for `phone_number_id` with the given customers, messages and statuses.

@@ -34,6 +34,7 @@ impl ProviderRequest {
     /// The message text, wherever this provider puts it.
     pub fn text(&self) -> &str {
         let field = match self.provider {
+            Provider::Meta if self.body["type"] == "interactive" => &self.body["interactive"]["body"]["text"],
             Provider::Meta => &self.body["text"]["body"],
             Provider::Twilio => &self.body["Body"],
             Provider::Fonnte => &self.body["message"],
@@ -57,6 +58,20 @@ impl ProviderRequest {
             .and_then(|b| b["parameters"].as_array())
             .map_or(0, Vec::len);
         Some((t["name"].as_str()?.to_string(), t["language"]["code"].as_str()?.to_string(), parameters))
+    }
+
+    /// The reply buttons of a Meta interactive message: (id, title) in order.
+    pub fn buttons(&self) -> Vec<(String, String)> {
+        let buttons = self.body["interactive"]["action"]["buttons"].as_array().cloned().unwrap_or_default();
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        buttons.iter().map(|b| (text(&b["reply"]["id"]), text(&b["reply"]["title"]))).collect()
+    }
+
+    /// The quick-reply payloads a Meta template send carries, in button order.
+    pub fn payloads(&self) -> Vec<String> {
+        let components = self.body["template"]["components"].as_array().cloned().unwrap_or_default();
+        let buttons = components.iter().filter(|c| c["type"] == "button");
+        buttons.filter_map(|b| b["parameters"][0]["payload"].as_str().map(str::to_string)).collect()
     }
 
     /// Who the message is for: digits of a phone number, a BSUID, or a group id.
@@ -101,6 +116,8 @@ const TEMPLATE_DISABLED: i64 = 132016;
 /// Twilio's: an unknown content SID, and a variable count that does not match.
 const CONTENT_MISSING: i64 = 21655;
 const CONTENT_VARIABLES: i64 = 63028;
+/// Meta's "parameter value is not valid", for an interactive message out of its limits.
+const INVALID_PARAMETER: i64 = 131009;
 /// Window refusals: a template is exactly what gets past them.
 const WINDOW_CODES: [i64; 2] = [131047, 63016];
 
@@ -188,6 +205,7 @@ impl Inner {
     async fn record(&self, request: ProviderRequest) -> (Behaviour, u64) {
         let to = request.recipient();
         let template = request.template();
+        let invalid = invalid_interactive(&request.body).then_some(INVALID_PARAMETER);
         if let Ok(mut received) = self.received.lock() {
             received.push(request);
         }
@@ -196,7 +214,7 @@ impl Inner {
         let refused = refused.filter(|code| template.is_none() || !WINDOW_CODES.contains(code));
         let general = self.behaviour.lock().ok().and_then(|b| *b).unwrap_or(Behaviour::Accept);
         let twilio = template.as_ref().is_some_and(|(_, language, _)| language.is_empty());
-        let behaviour = match template.and_then(|t| self.template_answer(&t, twilio)) {
+        let behaviour = match template.and_then(|t| self.template_answer(&t, twilio)).or(invalid) {
             Some(code) => Behaviour::Reject(code),
             None => refused.map_or(general, Behaviour::Reject),
         };
@@ -227,6 +245,25 @@ impl Inner {
             TemplateStatus::Approved => None,
         }
     }
+}
+
+/// Meta's limits on reply buttons: one to three, titles of at most 20 characters and unique,
+/// ids of at most 256, a body of at most 1024.
+fn invalid_interactive(body: &Value) -> bool {
+    if body["type"] != "interactive" {
+        return false;
+    }
+    let chars = |v: &Value| v.as_str().map(|s| s.chars().count());
+    let buttons = body["interactive"]["action"]["buttons"].as_array().cloned().unwrap_or_default();
+    let bad_button = buttons.iter().any(|b| {
+        !matches!(chars(&b["reply"]["title"]), Some(1..=20)) || !matches!(chars(&b["reply"]["id"]), Some(1..=256))
+    });
+    let mut titles: Vec<String> = buttons.iter().map(|b| b["reply"]["title"].to_string()).collect();
+    titles.sort();
+    titles.dedup();
+    let repeated = titles.len() != buttons.len();
+    let body_chars = chars(&body["interactive"]["body"]["text"]);
+    !matches!(body_chars, Some(1..=1024)) || !(1..=3).contains(&buttons.len()) || bad_button || repeated
 }
 
 fn authorization(headers: &HeaderMap) -> Option<String> {

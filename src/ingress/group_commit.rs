@@ -344,7 +344,7 @@ impl Batch<'_> {
             direction: Direction::In,
             route: crate::owner::Route::WhatsApp,
             purpose: crate::owner::Purpose::Command,
-            body_enc: key.encrypt_opt(m.body.as_deref()),
+            body_enc: key.encrypt_opt(owner_text(m).as_deref()),
             provider_message_id: Some(m.provider_message_id.clone()),
             quoted_provider_id: m.quoted.clone(),
             status: "received".into(),
@@ -425,5 +425,13 @@ impl Batch<'_> {
             self.trail.push(AuditEntry::new(&self.actor, "contact.rekeyed", "contact", Some(contact.to_string())));
         }
         Ok(())
+    }
+}
+
+/// What an owner's message says to the command parser: a tap is its button id, marked as a tap.
+fn owner_text(m: &InboundMessage) -> Option<String> {
+    match &m.meta.button {
+        Some(id) => Some(format!("{}{id}", crate::owner::buttons::TAP)),
+        None => m.body.clone(),
     }
 }

@@ -227,11 +227,13 @@ struct Interactive {
 
 #[derive(Deserialize)]
 struct Titled {
+    id: Option<String>,
     title: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct Button {
+    payload: Option<String>,
     text: Option<String>,
 }
 
@@ -313,12 +315,13 @@ impl Message {
         }
         let kind = MessageKind::parse(&self.kind);
         let body = self.body(kind);
-        let meta = self.media().map_or_else(MessageMeta::default, |m| MessageMeta {
+        let mut meta = self.media().map_or_else(MessageMeta::default, |m| MessageMeta {
             mime_type: m.mime_type.clone(),
             media_ref: m.id.clone(),
             filename: m.filename.clone(),
-            group: None,
+            ..MessageMeta::default()
         });
+        meta.button = self.button_id();
         Ok(InboundEvent::Message(Box::new(InboundMessage {
             provider_message_id: self.id,
             from,
@@ -356,6 +359,12 @@ impl Message {
             username: profile.and_then(|p| p.username.clone()),
             name: profile.and_then(|p| p.name.clone()),
         }
+    }
+
+    /// A tap's id (interactive reply) or payload (template quick reply); routing uses it, never the title.
+    fn button_id(&self) -> Option<String> {
+        let reply = self.interactive.as_ref().and_then(|i| i.button_reply.as_ref().or(i.list_reply.as_ref()));
+        reply.and_then(|r| r.id.clone()).or_else(|| self.button.as_ref().and_then(|b| b.payload.clone()))
     }
 
     fn media(&self) -> Option<&Media> {

@@ -249,7 +249,8 @@ pub fn parse(params: &[(String, String)]) -> Result<InboundEvent, ApiError> {
         };
         (kind_of_mime(mime), get("Body").map(str::to_string), meta)
     } else if let Some(text) = get("ButtonText") {
-        (MessageKind::Button, Some(text.to_string()), MessageMeta::default())
+        let meta = MessageMeta { button: get("ButtonPayload").map(str::to_string), ..MessageMeta::default() };
+        (MessageKind::Button, Some(text.to_string()), meta)
     } else if let (Some(lat), Some(lon)) = (get("Latitude"), get("Longitude")) {
         let place = [get("Label"), get("Address")].into_iter().flatten().collect::<Vec<_>>().join(", ");
         (MessageKind::Location, Some(format!("{lat},{lon} {place}").trim().to_string()), MessageMeta::default())

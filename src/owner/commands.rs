@@ -10,12 +10,17 @@ pub enum Command {
     Erase { number: Option<i32> },
     /// List the open tickets.
     List,
+    /// A tapped button, with its id or payload (see `buttons`).
+    Tap(String),
     /// Anything not understood: answered with the help text.
     Help,
 }
 
 /// Parses an owner's message; `quoting` says whether it quote-replies to one of our messages.
 pub fn parse(text: &str, quoting: bool) -> Command {
+    if let Some(id) = text.strip_prefix(super::buttons::TAP) {
+        return Command::Tap(id.to_string());
+    }
     let text = text.trim();
     let lower = text.to_lowercase();
     if matches!(lower.as_str(), "daftar" | "list" | "tiket") {
@@ -91,5 +96,6 @@ mod tests {
         assert_eq!(parse("#7 Hapus", false), Command::Erase { number: Some(7) });
         assert_eq!(parse("hapus", true), Command::Erase { number: None });
         assert_eq!(parse("#7 hapus pesanan saya", false), on(7, Action::Reply("hapus pesanan saya".into())));
+        assert_eq!(parse("tap:b1.take.x.y", true), Command::Tap("b1.take.x.y".into()));
     }
 }

@@ -3,10 +3,12 @@
 //! e-mail). A closed 24-hour window is not retried (see `window`).
 use serde_json::json;
 
-use super::template_notice::{refused_status, template_for};
+use super::buttons::Signer;
+use super::template_notice::{Shape, refused_status, shape_for};
 use super::window::owner_unreachable;
 use super::{OwnerContact, Route};
 use crate::audit::{self, AuditEntry};
+use crate::channels::meta::MAX_BUTTON_BODY;
 use crate::channels::{ChannelSecrets, Recipient, SendError};
 use crate::core::Core;
 use crate::domain::{Bsuid, DeliveryStatus, OwnerMessageId};
@@ -47,13 +49,14 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     };
     let contact_key =
         contact.as_ref().map(|c| core.keys.vault.unwrap_key(&c.wrapped_key)).transpose().map_err(undecryptable)?;
-    let template = match message.route {
+    let shape = match message.route {
         Route::WhatsApp => {
             let language = tx.tenant().await?.map_or_else(|| "id".into(), |t| t.settings.language);
             let customer = contact.as_ref().zip(contact_key.as_ref());
-            template_for(&mut *tx, &message, &owner, &channel, customer, &language, core.clock.now()).await?
+            let signer = Signer { index: &core.keys.index, tenant: job.tenant_id, owner: owner.id };
+            shape_for(&mut *tx, &message, &owner, &channel, customer, &language, signer, core.clock.now()).await?
         }
-        Route::Email => None,
+        Route::Email => Shape::Text,
     };
     tx.commit().await?;
 
@@ -73,15 +76,22 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
                 (None, None) => return Err(permanent("no_recipient")),
             };
             let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
-            match &template {
-                Some(t) => deps.channels.send_template(&channel, &secrets, &to, &t.message).await,
-                None => deps.channels.send_text(&channel, &secrets, &to, &body).await,
+            match &shape {
+                Shape::Template(t) => deps.channels.send_template(&channel, &secrets, &to, &t.message).await,
+                Shape::Buttons(buttons) if body.chars().count() <= MAX_BUTTON_BODY => {
+                    deps.channels.send_buttons(&channel, &secrets, &to, &body, buttons).await
+                }
+                Shape::Buttons(_) | Shape::Text => deps.channels.send_text(&channel, &secrets, &to, &body).await,
             }
         }
     };
 
     let provider = if message.route == Route::Email { "email" } else { channel.provider.as_str() };
     deps.metrics.sent(provider, &sent);
+    let template = match shape {
+        Shape::Template(t) => Some(t),
+        Shape::Buttons(_) | Shape::Text => None,
+    };
     if let Some(t) = &template {
         deps.metrics.template_sent(&t.record.purpose, &sent);
     }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::buttons::{Signer, Tap};
 use super::commands::{self, Command};
 use super::notify::{About, Note, customer_label, label_of, queue};
 use super::texts::OwnerTexts;
@@ -43,8 +44,8 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
     let mut customer = None;
     let mut erased = false;
     let (kind, answer, ticket) = match command {
-        Command::List => ("list", list(core, &mut *tx, &texts).await?, None),
-        Command::Help => ("help", texts.fill("help", &[]), None),
+        Command::List => ("list", Some(list(core, &mut *tx, &texts).await?), None),
+        Command::Help => ("help", Some(texts.fill("help", &[])), None),
         Command::Erase { number } => {
             let found = find_ticket(&mut *tx, number, quoted).await?;
             let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
@@ -52,19 +53,44 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
             // Only a done erasure leaves audit rows.
             erased = !rows.is_empty();
             trail.extend(rows);
-            (kind, text, None)
+            (kind, Some(text), None)
         }
         Command::Ticket { number, action } => {
             let found = find_ticket(&mut *tx, number, quoted).await?;
             let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
-            match found {
-                None => ("not_found", texts.fill("not_found", &[("ticket", &shown)]), None),
-                Some(ticket) => {
-                    let id = ticket.id;
-                    let answer = act(core, &mut *tx, ticket, action, &actor, &texts, now).await?;
-                    trail.extend(answer.trail);
-                    customer = answer.customer;
-                    (answer.kind, answer.text, Some(id))
+            let done = on_ticket(core, &mut *tx, found, &shown, action, &actor, &texts, now).await?;
+            trail.extend(done.trail);
+            customer = done.customer;
+            (done.kind, Some(done.text), done.ticket)
+        }
+        Command::Tap(id) => {
+            let signer = Signer { index: &core.keys.index, tenant: job.tenant_id, owner: message.owner_id };
+            let tap = signer.read(&id);
+            if tap == Tap::Forged {
+                trail.push(
+                    AuditEntry::new(&actor, "owner.button_refused", "owner_message", Some(message.id.to_string()))
+                        .detail(json!({ "why": "signature" })),
+                );
+            }
+            let target = match tap {
+                Tap::Ticket { action, ticket } => Ok(action.ticket_action().map(|a| (a, Some(ticket)))),
+                Tap::Quoted(action) => Ok(action.ticket_action().map(|a| (a, quoted))),
+                Tap::Forged | Tap::Unknown => Err(()),
+            };
+            match target {
+                Err(()) => ("help", Some(texts.fill("help", &[])), None),
+                // The digest's or a follow-up's button: what it asks for is released on any message.
+                Ok(None) => ("tap", None, None),
+                Ok(Some((action, ticket))) => {
+                    let found = match ticket {
+                        Some(id) => tx.lock_escalation(id).await?,
+                        None => None,
+                    };
+                    let shown = found.as_ref().map(|t| t.number).unwrap_or_default().to_string();
+                    let done = on_ticket(core, &mut *tx, found, &shown, action, &actor, &texts, now).await?;
+                    trail.extend(done.trail);
+                    customer = done.customer;
+                    (done.kind, Some(done.text), done.ticket)
                 }
             }
         }
@@ -77,8 +103,10 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
         contact: customer.as_ref().map(|(id, _)| *id),
         key: customer.as_ref().map_or(&tenant_key, |(_, key)| key),
     };
-    let note = Note { route: Route::WhatsApp, purpose: Purpose::Answer, text: &answer };
-    queue(core, &mut *tx, message.owner_id, about, note, now).await?;
+    if let Some(answer) = &answer {
+        let note = Note { route: Route::WhatsApp, purpose: Purpose::Answer, text: answer };
+        queue(core, &mut *tx, message.owner_id, about, note, now).await?;
+    }
     tx.clear_owner_message_body(message.id, now).await?;
     trail.push(
         AuditEntry::new(&actor, "owner.command", "owner_message", Some(message.id.to_string()))
@@ -91,6 +119,36 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
     }
     core.work_queued();
     Ok(())
+}
+
+/// What an action on a found ticket did.
+struct Done {
+    kind: &'static str,
+    text: String,
+    ticket: Option<EscalationId>,
+    trail: Vec<AuditEntry>,
+    customer: Option<(ContactId, DataKey)>,
+}
+
+/// Runs a typed command's or a tapped button's action on the ticket, if one was found.
+#[allow(clippy::too_many_arguments)]
+async fn on_ticket(
+    core: &Core,
+    tx: &mut dyn TenantTx,
+    found: Option<EscalationRecord>,
+    shown: &str,
+    action: Action,
+    actor: &str,
+    texts: &OwnerTexts,
+    now: DateTime<Utc>,
+) -> Result<Done, StoreError> {
+    let Some(ticket) = found else {
+        let text = texts.fill("not_found", &[("ticket", shown)]);
+        return Ok(Done { kind: "not_found", text, ticket: None, trail: vec![], customer: None });
+    };
+    let id = ticket.id;
+    let answer = act(core, tx, ticket, action, actor, texts, now).await?;
+    Ok(Done { kind: answer.kind, text: answer.text, ticket: Some(id), trail: answer.trail, customer: answer.customer })
 }
 
 /// The ticket named by number, else the one the owner quote-replied to, locked.

@@ -1,13 +1,15 @@
-//! An owner message as a WhatsApp template: when the owner has not written to the business
-//! number in the last 24 hours, Meta and Twilio refuse free text, so a new ticket's notice and its
-//! reminder go as the approved template of their purpose, with the ticket's figures as
-//! parameters. Without an approved template the message goes as text (and a refusal falls
+//! An owner notice's shape on WhatsApp. Inside the owner's window a ticket's notice and reminder
+//! carry reply buttons (Meta). Outside it Meta and Twilio refuse free text, so they go as the
+//! approved template of their purpose, with the ticket's figures as parameters and signed
+//! button payloads. Without an approved template the message goes as text (and a refusal falls
 //! back to e-mail, as before).
 use chrono::{DateTime, Duration, Utc};
 
 use super::Purpose;
+use super::buttons::Signer;
 use super::notify::customer_label;
 use super::texts::OwnerTexts;
+use crate::channels::ReplyButton;
 use crate::channels::templates::{self, TemplateMessage, TemplatePurpose};
 use crate::crypto::DataKey;
 use crate::domain::TenantId;
@@ -86,30 +88,49 @@ pub fn window_open(owner: &OwnerRecord, now: DateTime<Utc>) -> bool {
     owner.window_closed_at.is_none() && owner.last_inbound_at.is_some_and(|at| now - at < WINDOW)
 }
 
-/// The template this message goes as, or `None` for text: only on Meta and Twilio (Fonnte has
-/// no window), only for a notice or reminder about a ticket, only outside the owner's window,
-/// and only with an approved template in the tenant's language.
-pub async fn template_for(
+/// How an owner message goes on WhatsApp.
+pub enum Shape {
+    Text,
+    /// Inside the owner's window on Meta: the text with the ticket's reply buttons.
+    Buttons(Vec<ReplyButton>),
+    /// Outside it: the approved template, its buttons signed like the interactive ones.
+    Template(OwnerTemplate),
+}
+
+/// The shape of this message: buttons or a template only on Meta and Twilio (Fonnte has no
+/// window and no buttons), only for a notice or reminder about a ticket; a template only
+/// outside the owner's window and only when approved in the tenant's language.
+#[allow(clippy::too_many_arguments)]
+pub async fn shape_for(
     tx: &mut dyn TenantTx,
     message: &OwnerMessageRecord,
     owner: &OwnerRecord,
     channel: &ChannelRecord,
     customer: Option<(&ContactRecord, &DataKey)>,
     language: &str,
+    signer: Signer<'_>,
     now: DateTime<Utc>,
-) -> StoreResult<Option<OwnerTemplate>> {
-    if channel.provider == "fonnte" || window_open(owner, now) {
-        return Ok(None);
+) -> StoreResult<Shape> {
+    if channel.provider == "fonnte" {
+        return Ok(Shape::Text);
     }
-    let (Some(escalation), Some((contact, key))) = (message.escalation_id, customer) else { return Ok(None) };
-    let Some(ticket) = tx.escalation(escalation).await? else { return Ok(None) };
+    let (Some(escalation), Some((contact, key))) = (message.escalation_id, customer) else { return Ok(Shape::Text) };
+    let Some(ticket) = tx.escalation(escalation).await? else { return Ok(Shape::Text) };
     let texts = OwnerTexts::new(language);
     let purpose = match message.purpose {
         Purpose::Notice if ticket.draft_enc.is_some() => TemplatePurpose::OwnerEscalationDraft,
         Purpose::Notice => TemplatePurpose::OwnerEscalation,
         Purpose::Reminder => TemplatePurpose::OwnerReminder,
-        _ => return Ok(None),
+        _ => return Ok(Shape::Text),
     };
+    if window_open(owner, now) {
+        // Twilio's buttons come only with approved content, whose text is shorter than the notice.
+        return Ok(if channel.provider == "meta" {
+            Shape::Buttons(signer.buttons(purpose, ticket.id, language))
+        } else {
+            Shape::Text
+        });
+    }
     let recorded = tx.channel_templates(channel.id).await?;
     let approved = |p: TemplatePurpose| {
         recorded.iter().find(|r| r.purpose == p.as_str() && r.language == language && r.status == "approved")
@@ -119,9 +140,9 @@ pub async fn template_for(
         Some(r) => (purpose, r),
         None if purpose == TemplatePurpose::OwnerEscalationDraft => match approved(TemplatePurpose::OwnerEscalation) {
             Some(r) => (TemplatePurpose::OwnerEscalation, r),
-            None => return Ok(None),
+            None => return Ok(Shape::Text),
         },
-        None => return Ok(None),
+        None => return Ok(Shape::Text),
     };
     let label = customer_label(contact, key)?;
     let values: Vec<String> = match purpose {
@@ -140,9 +161,14 @@ pub async fn template_for(
     };
     let limits = templates::template(purpose).limits;
     let parameters = values.iter().zip(limits).map(|(v, max)| templates::parameter(v, *max)).collect();
-    let message =
-        TemplateMessage { name: record.name.clone(), language: language.into(), parameters, payloads: vec![] };
-    Ok(Some(OwnerTemplate { message, record: record.clone() }))
+    // Twilio's quick-reply ids are fixed in the approved content; Meta takes one payload per button.
+    let payloads = if channel.provider == "meta" {
+        signer.buttons(purpose, ticket.id, language).into_iter().map(|b| b.id).collect()
+    } else {
+        vec![]
+    };
+    let message = TemplateMessage { name: record.name.clone(), language: language.into(), parameters, payloads };
+    Ok(Shape::Template(OwnerTemplate { message, record: record.clone() }))
 }
 
 /// What the customer wrote that opened the ticket, when the ticket has no summary.

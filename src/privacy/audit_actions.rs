@@ -93,6 +93,7 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("escalation.customer_told_resolved", Changed, MESSAGES),
     ("escalation.customer_notice_not_sent", Internal, NONE),
     ("escalation.unanswered", Changed, TICKETS),
+    ("owner.button_refused", Changed, OWNER_MESSAGES),
     ("owner.command", Changed, OWNER_MESSAGES),
     ("owner.message_received", Changed, OWNER_MESSAGES),
     ("owner.added", Changed, OWNERS),

@@ -36,6 +36,7 @@ mod metrics;
 mod model_output;
 mod openapi;
 mod operator_limits;
+mod owner_buttons;
 mod owner_loop;
 mod owner_window;
 mod pipeline;

@@ -1,6 +1,6 @@
 //! balas's WhatsApp templates against the fake Graph API, which answers template sends as Meta
 //! does: only an approved template with the right parameters goes out, and it passes a closed
-//! window that refuses free-form text. The owner loop sending them is not built yet ([5/10]).
+//! window that refuses free-form text. The owner loop sending them is in `owner_loop` below.
 use balas::channels::meta::{MetaClient, MetaSecrets};
 use balas::channels::templates::{self, TemplateMessage, TemplatePurpose};
 use balas::channels::{Recipient, SendError};
