@@ -50,6 +50,8 @@ pub struct AppConfig {
     pub lease: Duration,
     pub retry_base: Duration,
     pub poll_interval: Duration,
+    /// How long a late owner reply waits for the customer to answer the follow-up template.
+    pub late_reply_wait: Duration,
     /// Minimum FAQ match confidence for the offline responder to answer.
     pub faq_threshold: f64,
     pub shutdown_grace: Duration,
@@ -81,6 +83,7 @@ impl Default for AppConfig {
             lease: Duration::from_secs(120),
             retry_base: Duration::from_secs(2),
             poll_interval: Duration::from_secs(1),
+            late_reply_wait: Duration::from_secs(7 * 24 * 3600),
             faq_threshold: 0.6,
             shutdown_grace: Duration::from_secs(15),
             llm: None,
@@ -150,6 +153,7 @@ impl AppState {
             lease: config.lease,
             retry_base: config.retry_base,
             poll_interval: config.poll_interval,
+            late_reply_wait: config.late_reply_wait,
         };
         let core = Core::new(store, keys, clock, jobs, mailer.is_some());
         let deps = WorkerDeps {

@@ -23,6 +23,8 @@ pub struct JobSettings {
     pub retry_base: Duration,
     /// How often an idle worker looks for due jobs without being woken.
     pub poll_interval: Duration,
+    /// How long a late owner reply waits for the customer to reopen their window.
+    pub late_reply_wait: Duration,
 }
 
 impl JobSettings {
@@ -51,6 +53,8 @@ pub enum JobKind {
     /// The owners' daily digest (subject: the tenant); reschedules itself.
     OwnerDigest,
     AnalyticsRollup,
+    /// A late owner reply still held when its wait ends (subject: the first held message).
+    HeldReply,
     /// A kind this build does not know (written by another release): dead-lettered.
     Unknown,
 }
@@ -64,6 +68,7 @@ text_code!(JobKind, parse;
     TicketTimer => "ticket_timer",
     Retention => "retention",
     OwnerDigest => "owner_digest",
+    HeldReply => "held_reply",
     AnalyticsRollup => "analytics_rollup";
     else Unknown
 );

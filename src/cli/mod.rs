@@ -64,6 +64,9 @@ pub struct ServeArgs {
     /// Seconds a worker holds a job; a crashed instance's jobs are taken over after this.
     #[arg(long, env = "BALAS_JOB_LEASE_SECS", default_value_t = 120, global = true)]
     pub job_lease_secs: u64,
+    /// Days a late owner reply waits for the customer to answer the follow-up template.
+    #[arg(long, env = "BALAS_LATE_REPLY_DAYS", default_value_t = 7, global = true)]
+    pub late_reply_days: u64,
     /// Minimum FAQ match confidence (0–1) for the offline responder to answer.
     #[arg(long, env = "BALAS_FAQ_THRESHOLD", default_value_t = 0.6, global = true)]
     pub faq_threshold: f64,

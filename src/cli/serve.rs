@@ -53,6 +53,7 @@ impl ServeArgs {
             max_attempts: self.max_attempts.max(1),
             lease: std::time::Duration::from_secs(self.job_lease_secs.max(1)),
             faq_threshold: self.faq_threshold.clamp(0.0, 1.0),
+            late_reply_wait: std::time::Duration::from_secs(self.late_reply_days.clamp(1, 365) * 24 * 3600),
             shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),
             llm: self.llm.settings()?,
             smtp: self.smtp_url.clone().map(|url| SmtpSettings { url, from: self.smtp_from.clone() }),

@@ -95,6 +95,10 @@ pub struct MessageMeta {
     /// A tapped button's id or payload (its title is the body).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub button: Option<String>,
+    /// An outbound message sent as the channel's approved template of this purpose (the body
+    /// is its text, for the conversation's history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 impl MessageMeta {
@@ -112,6 +116,7 @@ impl std::fmt::Debug for MessageMeta {
             .field("has_filename", &self.filename.is_some())
             .field("group", &self.group.is_some())
             .field("button", &self.button.is_some())
+            .field("template", &self.template)
             .finish()
     }
 }

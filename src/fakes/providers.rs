@@ -177,6 +177,13 @@ impl FakeProviders {
         }
     }
 
+    /// Stops refusing a recipient (their window opened again: they wrote).
+    pub fn accept_recipient(&self, recipient: &str) {
+        if let Ok(mut r) = self.inner.refused.lock() {
+            r.retain(|(who, _)| who != recipient.trim_start_matches('+'));
+        }
+    }
+
     /// Puts a template in the fake's account (Meta: name and language; Twilio: content SID and
     /// an empty language) with this many parameters, or changes its status; a template send is
     /// refused unless it is here and approved.

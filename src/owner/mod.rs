@@ -8,6 +8,7 @@ pub mod desk;
 pub mod digest;
 pub mod email;
 pub mod inbox;
+pub mod late_reply;
 pub mod notify;
 pub mod registry;
 pub mod template_notice;

@@ -66,6 +66,18 @@ pub trait ConversationOps: TenantScoped + Send {
         channel: ChannelId,
         provider_message_id: &str,
     ) -> StoreResult<Option<MessageRecord>>;
+    /// Moves a message from status `from` to `to` (a late reply held, released or expired);
+    /// returns false if it was not in `from`, so each move happens once.
+    async fn move_message_status(
+        &mut self,
+        id: MessageId,
+        from: &str,
+        to: &str,
+        error_code: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// The conversation's held late replies, in the order they were written.
+    async fn held_messages(&mut self, conversation: ConversationId) -> StoreResult<Vec<MessageRecord>>;
     /// Moves the status forward only; returns whether it moved.
     async fn advance_message_status(&mut self, id: MessageId, update: &StatusChange<'_>) -> StoreResult<bool>;
     async fn set_provider_message_id(
@@ -209,6 +221,19 @@ macro_rules! conversation_ops_impl {
             async fn outbound_by_provider_id(&mut self, channel: ChannelId, provider_message_id: &str) -> StoreResult<Option<MessageRecord>> {
                 Ok(sqlx::query_as("SELECT * FROM messages WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = $3 AND direction = 'out'")
                     .bind(self.tenant).bind(channel).bind(provider_message_id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn move_message_status(&mut self, id: MessageId, from: &str, to: &str, error_code: Option<&str>, now: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE messages SET status = $4, error_code = $5, updated_at = $6 WHERE tenant_id = $1 AND id = $2 AND status = $3")
+                    .bind(self.tenant).bind(id).bind(from).bind(to).bind(error_code).bind($time(now))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn held_messages(&mut self, conversation: ConversationId) -> StoreResult<Vec<MessageRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND status = 'held' ORDER BY created_at, part, id")
+                    .bind(self.tenant).bind(conversation)
+                    .fetch_all(&mut *self.tx).await?)
             }
 
             async fn advance_message_status(&mut self, id: MessageId, u: &StatusChange<'_>) -> StoreResult<bool> {

@@ -4,13 +4,19 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{JobOutcome, JobRecord, StoreResult, TenantScoped};
+use uuid::Uuid;
+
 use crate::domain::JobId;
+use crate::jobs::JobKind;
 
 #[async_trait]
 pub trait JobOps: TenantScoped + Send {
     /// Enqueues unless the same (kind, subject) job exists; returns whether it enqueued.
     async fn enqueue_job(&mut self, job: &JobRecord) -> StoreResult<bool>;
     async fn job(&mut self, id: JobId) -> StoreResult<Option<JobRecord>>;
+    /// Runs a finished (kind, subject) job again from its first attempt, due now; returns
+    /// whether there was one to run (a held reply's send, released).
+    async fn rerun_job(&mut self, kind: JobKind, subject: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Notes what a running job is about to do (in `last_error`) and renews its lease until
     /// `lease_until`, only while `worker` holds it.
     async fn note_job(
@@ -50,6 +56,13 @@ macro_rules! job_ops_impl {
             async fn job(&mut self, id: JobId) -> StoreResult<Option<JobRecord>> {
                 Ok(sqlx::query_as("SELECT * FROM jobs WHERE tenant_id = $1 AND id = $2")
                     .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn rerun_job(&mut self, kind: $crate::jobs::JobKind, subject: uuid::Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+                let sql = "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $4, locked_by = NULL, locked_until = NULL, last_error = NULL, updated_at = $4 WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3 AND state IN ('done', 'dead')";
+                let done = sqlx::query(sql).bind(self.tenant).bind(&kind).bind(subject).bind($time(now))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn note_job(&mut self, id: JobId, worker: &str, note: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> StoreResult<bool> {

@@ -167,6 +167,7 @@ impl Worker {
             JobKind::Retention => crate::privacy::retention::run_job(&self.core, &self.id, &job).await,
             JobKind::OwnerDigest => owner::digest::run_job(&self.core, &self.id, &job).await,
             JobKind::AnalyticsRollup => crate::analytics::rollup::run_job(&self.core, &self.id, &job).await,
+            JobKind::HeldReply => owner::late_reply::expire(&self.core, &self.id, &job).await,
             JobKind::Unknown => Err(JobFailure::Permanent("unknown_kind".into())),
         };
         self.deps.metrics.job(job.kind.as_str(), waited, started.elapsed());

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::WorkerDeps;
 use crate::audit::{self, AuditEntry};
+use crate::channels::templates::{TemplateMessage, TemplatePurpose};
 use crate::channels::{ChannelSecrets, Recipient, SendError};
 use crate::chats;
 use crate::contacts;
@@ -19,7 +20,8 @@ use crate::engine::assistant::Business;
 use crate::jobs::{JobFailure, JobKind, JobState};
 use crate::owner;
 use crate::store::{
-    ConversationRecord, JobOutcome, JobRecord, MessageRecord, StatusChange, StoreResult, TenantRecord, TenantTx,
+    ChannelRecord, ConversationRecord, JobOutcome, JobRecord, MessageRecord, StatusChange, StoreResult, TenantRecord,
+    TenantTx,
 };
 use crate::tenants;
 
@@ -59,6 +61,8 @@ struct Outgoing<'a> {
     reply_to: Option<MessageId>,
     author: Author,
     parts: &'a [String],
+    /// Sent as the channel's approved template of this purpose.
+    template: Option<TemplatePurpose>,
 }
 
 /// The customer's message an outbound one follows, its conversation (whose chat the message
@@ -86,7 +90,7 @@ pub async fn store_reply(
         return Ok(Vec::new());
     };
     let thread = Thread { original: &original, conversation: &conversation, key: &key };
-    let outgoing = Outgoing { reply_to: Some(inbound), author, parts };
+    let outgoing = Outgoing { reply_to: Some(inbound), author, parts, template: None };
     Ok(message_ids(&store_outbound(core, tx, thread, outgoing, None, now).await?))
 }
 
@@ -102,7 +106,7 @@ pub async fn store_reply_leased(
     lease: Lease<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<JobRecord>> {
-    let outgoing = Outgoing { reply_to: Some(thread.original.id), author: Author::Bot, parts };
+    let outgoing = Outgoing { reply_to: Some(thread.original.id), author: Author::Bot, parts, template: None };
     store_outbound(core, tx, thread, outgoing, Some(lease), now).await
 }
 
@@ -121,6 +125,33 @@ pub async fn store_to_customer(
     parts: &[String],
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<MessageId>> {
+    let outgoing = Outgoing { reply_to: None, author, parts, template: None };
+    to_latest_chat(core, tx, conversation, outgoing, now).await
+}
+
+/// Stores a system message to the conversation's customer that goes as the channel's approved
+/// template of `purpose`; `text` is what it says, for the conversation's history.
+pub async fn store_template_to_customer(
+    core: &Core,
+    tx: &mut dyn TenantTx,
+    conversation: ConversationId,
+    purpose: TemplatePurpose,
+    text: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<MessageId>> {
+    let parts = [text.to_string()];
+    let outgoing = Outgoing { reply_to: None, author: Author::System, parts: &parts, template: Some(purpose) };
+    to_latest_chat(core, tx, conversation, outgoing, now).await
+}
+
+/// Stores `outgoing` in the chat of the conversation's latest customer message.
+async fn to_latest_chat(
+    core: &Core,
+    tx: &mut dyn TenantTx,
+    conversation: ConversationId,
+    outgoing: Outgoing<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<MessageId>> {
     let recent = tx.recent_messages(conversation, 20).await?;
     let Some(latest) = recent.iter().rev().find(|m| m.direction == Direction::In) else {
         return Ok(Vec::new());
@@ -129,7 +160,6 @@ pub async fn store_to_customer(
         return Ok(Vec::new());
     };
     let thread = Thread { original: latest, conversation: &conversation, key: &key };
-    let outgoing = Outgoing { reply_to: None, author, parts };
     Ok(message_ids(&store_outbound(core, tx, thread, outgoing, None, now).await?))
 }
 
@@ -157,11 +187,12 @@ async fn store_outbound(
     lease: Option<Lease<'_>>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<JobRecord>> {
-    let Outgoing { reply_to, author, parts } = outgoing;
+    let Outgoing { reply_to, author, parts, template } = outgoing;
     let Thread { original, conversation, key } = thread;
     // The conversation's chat, fixed when it was opened: a direct chat's reply never goes to a group.
     let group = chats::group_of(conversation, key)?;
-    let meta_enc = contacts::seal_meta(&MessageMeta { group, ..MessageMeta::default() }, key);
+    let template = template.map(|t| t.as_str().to_string());
+    let meta_enc = contacts::seal_meta(&MessageMeta { group, template, ..MessageMeta::default() }, key);
     let mut jobs = Vec::new();
     for (part, text) in parts.iter().enumerate() {
         let record = MessageRecord {
@@ -235,6 +266,11 @@ pub async fn send(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord)
         None => contacts::recipient(&contact, &key)?.ok_or_else(|| JobFailure::Permanent("no_recipient".into()))?,
     };
     let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
+    let template = match meta.template.as_deref().and_then(TemplatePurpose::parse) {
+        Some(TemplatePurpose::CustomerFollowUp) => Some(follow_up_template(core, job, &channel).await?),
+        Some(_) => return Err(JobFailure::Permanent("template_unknown".into())),
+        None => None,
+    };
 
     // Committed before the provider call, on its own: see the in-doubt rule above. The lease is
     // renewed with it, so a send handed over with a reply's earlier parts has its full lease.
@@ -245,8 +281,14 @@ pub async fn send(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord)
     if !holding {
         return Ok(()); // the lease lapsed: the job's new holder sends it
     }
-    let sent = deps.channels.send_text(&channel, &secrets, &to, &body).await;
+    let sent = match &template {
+        Some(t) => deps.channels.send_template(&channel, &secrets, &to, t).await,
+        None => deps.channels.send_text(&channel, &secrets, &to, &body).await,
+    };
     deps.metrics.sent(&channel.provider, &sent);
+    if template.is_some() {
+        deps.metrics.template_sent(TemplatePurpose::CustomerFollowUp.as_str(), &sent);
+    }
     let provider_id = match sent {
         Ok(id) => id,
         Err(SendError::WindowClosed) => return window_closed(core, worker, job, &message).await,
@@ -280,6 +322,12 @@ async fn window_closed(core: &Core, worker: &str, job: &JobRecord, message: &Mes
     if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
         return Ok(());
     }
+    if let Some(trail) = owner::late_reply::hold(core, &mut *tx, message, now).await? {
+        audit::append(&mut *tx, trail, now).await?;
+        tx.commit().await?;
+        core.work_queued();
+        return Ok(());
+    }
     let failed =
         StatusChange { status: "failed", rank: DeliveryStatus::Failed.rank(), error_code: Some("window_closed"), now };
     tx.advance_message_status(message.id, &failed).await?;
@@ -292,4 +340,17 @@ async fn window_closed(core: &Core, worker: &str, job: &JobRecord, message: &Mes
     tx.commit().await?;
     core.work_queued();
     Ok(())
+}
+
+/// The follow-up template a system message goes as; refused for good if it is no longer approved.
+async fn follow_up_template(
+    core: &Core,
+    job: &JobRecord,
+    channel: &ChannelRecord,
+) -> Result<TemplateMessage, JobFailure> {
+    let mut tx = core.store.begin_read(job.tenant_id).await?;
+    let tenant = tx.tenant().await?.ok_or_else(|| JobFailure::Permanent("tenant_missing".into()))?;
+    let template = owner::late_reply::follow_up(&mut *tx, channel, &tenant).await?;
+    tx.commit().await?;
+    template.ok_or_else(|| JobFailure::Permanent("template_not_approved".into()))
 }

@@ -67,6 +67,9 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         Decision::Ignore { why: "already_answered" }
     } else if customer_command.is_some() {
         Decision::Ignore { why: "privacy_command" }
+    } else if meta.button.as_deref() == Some(owner::buttons::ButtonAction::See.as_str()) {
+        // The follow-up's "see the answer": the held reply it asks for is released below.
+        Decision::Ignore { why: "follow_up_tap" }
     } else if !bot_may_answer {
         Decision::Ignore { why: "conversation_not_with_bot" }
     } else if contact.bot_stopped_at.is_some() {
@@ -141,6 +144,10 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         );
     }
     let current = tx.conversation(conversation.id).await?.ok_or_else(|| permanent("conversation_missing"))?;
+    // The customer wrote, so their window is open: the owner's held late replies go first.
+    let released = owner::late_reply::release(core, &mut *tx, &current, now).await?;
+    queued |= !released.is_empty();
+    trail.extend(released);
     let with_bot = current.state == ConversationState::Bot;
     if let Some(command) = customer_command {
         let from = whatsapp::Sender { message: &message, contact: &contact, conversation: &current, tenant: &tenant };

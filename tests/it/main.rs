@@ -24,6 +24,7 @@ mod group_commit;
 mod hand_over_phrases;
 mod isolation;
 mod key_rotation;
+mod late_reply;
 mod layers;
 mod link_rules;
 mod llm;
