@@ -101,11 +101,23 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let trail = match sent {
         Ok(provider_id) => {
             tx.set_owner_message_sent(id, &provider_id, now).await?;
-            let template = template.as_ref().map(|t| t.message.name.as_str());
-            vec![
+            let name = template.as_ref().map(|t| t.message.name.as_str());
+            let mut trail = vec![
                 AuditEntry::new("worker", "owner_message.sent", "owner_message", subject)
-                    .detail(json!({ "route": message.route, "purpose": message.purpose, "template": template })),
-            ]
+                    .detail(json!({ "route": message.route, "purpose": message.purpose, "template": name })),
+            ];
+            // A paused template went through: its pause is over.
+            if let Some(t) = template.as_ref().filter(|t| t.record.status != "approved") {
+                let approved = ChannelTemplateRecord { status: "approved".into(), updated_at: now, ..t.record.clone() };
+                tx.set_channel_template(&approved).await?;
+                trail.push(
+                    AuditEntry::new("worker", "channel.template_resumed", "channel", Some(channel.id.to_string()))
+                        .detail(
+                            json!({ "template": t.record.name, "purpose": t.record.purpose, "was": t.record.status }),
+                        ),
+                );
+            }
+            trail
         }
         Err(SendError::WindowClosed) => {
             let failed = StatusChange {

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::Purpose;
 use super::notify::{About, customer_label, to_owners};
+use super::template_notice::sendable;
 use super::texts::OwnerTexts;
 use crate::audit::{self, AuditEntry};
 use crate::channels::templates::{self, TemplateMessage, TemplatePurpose};
@@ -39,7 +40,7 @@ pub async fn hold(
         return Ok(None);
     };
     let Some(conversation) = tx.conversation(message.conversation_id).await? else { return Ok(None) };
-    if follow_up(tx, &channel, &tenant).await?.is_none() {
+    if follow_up(tx, &channel, &tenant, now).await?.is_none() {
         return Ok(None);
     }
     if !tx.move_message_status(message.id, "queued", HELD, Some("window_closed"), now).await? {
@@ -134,6 +135,7 @@ pub async fn follow_up(
     tx: &mut dyn TenantTx,
     channel: &ChannelRecord,
     tenant: &TenantRecord,
+    now: DateTime<Utc>,
 ) -> StoreResult<Option<TemplateMessage>> {
     if channel.provider == "fonnte" {
         return Ok(None);
@@ -141,7 +143,7 @@ pub async fn follow_up(
     let language = &tenant.settings.language;
     let recorded = tx.channel_templates(channel.id).await?;
     let Some(record) =
-        recorded.iter().find(|r| r.purpose == FOLLOW_UP.as_str() && r.language == *language && r.status == "approved")
+        recorded.iter().find(|r| r.purpose == FOLLOW_UP.as_str() && r.language == *language && sendable(r, now))
     else {
         return Ok(None);
     };

@@ -65,8 +65,18 @@ pub async fn problems_of(store: &dyn Store, tenant: TenantId) -> UseCaseResult<V
     Ok(problems)
 }
 
-/// What a refusal of a template says about it (Meta's codes), as the status to record: the
-/// template is not sent again until the operator records it approved again.
+/// Meta lifts a quality pause after 3 hours (the first) or 6 (the second); a third disables.
+const PAUSE: Duration = Duration::hours(3);
+
+/// Whether a recorded template is worth sending now: approved, or paused long enough ago that
+/// the pause may be over (tried again; a refusal pauses it again from now).
+pub fn sendable(record: &ChannelTemplateRecord, now: DateTime<Utc>) -> bool {
+    record.status == "approved" || (record.status == "paused" && now - record.updated_at >= PAUSE)
+}
+
+/// What a refusal of a template says about it (Meta's codes), as the status to record: a
+/// paused template is tried again after the pause (`sendable`); any other is not sent again
+/// until the operator records it approved again.
 pub fn refused_status(class: &str) -> Option<&'static str> {
     match class {
         "meta_132015" => Some("paused"),
@@ -133,7 +143,7 @@ pub async fn shape_for(
     }
     let recorded = tx.channel_templates(channel.id).await?;
     let approved = |p: TemplatePurpose| {
-        recorded.iter().find(|r| r.purpose == p.as_str() && r.language == language && r.status == "approved")
+        recorded.iter().find(|r| r.purpose == p.as_str() && r.language == language && sendable(r, now))
     };
     // Without the draft variant, the plain notice serves (the suggestion waits in `#N 1`).
     let (purpose, record) = match approved(purpose) {

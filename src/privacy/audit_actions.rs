@@ -112,6 +112,7 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("channel.added", Changed, BUSINESS),
     ("channel.template_set", Changed, BUSINESS),
     ("channel.template_refused", Changed, BUSINESS),
+    ("channel.template_resumed", Changed, BUSINESS),
     ("tenant.cancelled", Changed, BUSINESS),
     ("tenant.purged", Changed, TENANT_DATA),
     ("retention.purged", Changed, MESSAGES),

@@ -350,7 +350,7 @@ async fn follow_up_template(
 ) -> Result<TemplateMessage, JobFailure> {
     let mut tx = core.store.begin_read(job.tenant_id).await?;
     let tenant = tx.tenant().await?.ok_or_else(|| JobFailure::Permanent("tenant_missing".into()))?;
-    let template = owner::late_reply::follow_up(&mut *tx, channel, &tenant).await?;
+    let template = owner::late_reply::follow_up(&mut *tx, channel, &tenant, core.clock.now()).await?;
     tx.commit().await?;
     template.ok_or_else(|| JobFailure::Permanent("template_not_approved".into()))
 }

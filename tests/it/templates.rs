@@ -133,7 +133,7 @@ mod owner_loop {
                 1
             );
 
-            // Paused at Meta: refused with 132015, recorded, not retried; the next notice goes as text.
+            // Paused at Meta: refused with 132015, recorded, not retried; e-mail instead, where it can.
             app.providers.set_template("balas_owner_escalation_v1", "id", 4, TemplateStatus::Paused);
             let said = app.text(&customer(2), "wamid.T2", "Saya mau komplain juga");
             assert_eq!(app.send_webhook(&said).await.status().as_u16(), 200);
@@ -147,6 +147,20 @@ mod owner_loop {
                 r#"balas_template_sends_total{purpose="owner_escalation",result="refused"} 1"#] {
                 assert!(metrics.lines().any(|l| l == series), "{series} in {metrics}");
             }
+
+            // During the pause the next notice goes as text; after it, the template is tried again.
+            let said = app.text(&customer(3), "wamid.T3", "Saya mau komplain, barangnya rusak");
+            assert_eq!(app.send_webhook(&said).await.status().as_u16(), 200);
+            app.drain().await;
+            assert_eq!(templates_sent_to(&app, OWNER).len(), 2, "no template during the pause");
+            app.clock.advance(chrono::Duration::hours(3));
+            app.providers.set_template("balas_owner_escalation_v1", "id", 4, TemplateStatus::Approved);
+            let said = app.text(&customer(4), "wamid.T4", "Saya mau komplain, pesanan belum datang");
+            assert_eq!(app.send_webhook(&said).await.status().as_u16(), 200);
+            app.drain().await;
+            assert_eq!(templates_sent_to(&app, OWNER).len(), 3);
+            assert_eq!(app.inspect.text("SELECT status FROM channel_templates").await.as_deref(), Some("approved"));
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'channel.template_resumed'").await, 1);
         }
     }
 
