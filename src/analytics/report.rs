@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::rollup::day_start;
 use super::{day_key, week_of};
-use crate::store::{AnalyticsOps, FIRST_RESPONSE_METRIC, StoreResult, TenantRecord, TicketFact};
+use crate::store::{AnalyticsOps, FIRST_RESPONSE_METRIC, StoreResult, TEMPLATE_SENDS_METRIC, TenantRecord, TicketFact};
 
 /// A ticket unanswered this long is overdue when the tenant's reminders are off.
 const DEFAULT_OVERDUE_MINUTES: i64 = 30;
@@ -62,6 +62,8 @@ pub struct Bucket {
     /// At the bucket's end (or now, for the current one).
     pub tickets: Tickets,
     pub llm: Llm,
+    /// WhatsApp templates sent (each one is billed by the provider), by category and purpose.
+    pub templates: Templates,
     /// Jobs that gave up after their last attempt.
     pub dead_letters: i64,
     /// Data-subject requests open at the bucket's end.
@@ -114,6 +116,13 @@ pub struct Llm {
     pub completion_tokens: i64,
     /// From the configured per-token prices.
     pub estimated_cost_usd: f64,
+}
+
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Templates {
+    pub sent: i64,
+    /// Category (`utility` for balas's own) → purpose (`owner_escalation`, …) → templates sent.
+    pub by_category: BTreeMap<String, BTreeMap<String, i64>>,
 }
 
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]
@@ -241,11 +250,26 @@ fn shape(sum: &Sums, customers: i64, days: (NaiveDate, NaiveDate), zone: chrono_
             completion_tokens: sum.get("llm_completion_tokens"),
             estimated_cost_usd: sum.get("llm_cost_micro_usd") as f64 / 1e6,
         },
+        templates: templates_of(sum),
         dead_letters: sum.get("dead_letters"),
         ..Bucket::default()
     };
     facts.fill(&mut bucket, day_start(days.0, zone), day_start(days.1 + Duration::days(1), zone));
     bucket
+}
+
+/// The `template_sends:<category>:<purpose>` figures, nested.
+fn templates_of(sum: &Sums) -> Templates {
+    let mut templates = Templates::default();
+    for (metric, n) in &sum.figures {
+        let Some((category, purpose)) = metric.strip_prefix(TEMPLATE_SENDS_METRIC).and_then(|m| m.split_once(':'))
+        else {
+            continue;
+        };
+        templates.sent += n;
+        *templates.by_category.entry(category.into()).or_default().entry(purpose.into()).or_default() += n;
+    }
+    templates
 }
 
 /// The buckets of `range` as (first day, last day).

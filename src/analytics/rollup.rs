@@ -14,7 +14,7 @@ use crate::domain::{Author, ContactId, ConversationId, Direction, EscalationId, 
 use crate::jobs::{JobFailure, JobKind};
 use crate::store::{
     AnalyticsOps, ConversationDay, ConversationOps, JobOutcome, JobRecord, MessageFact, OwnerOps, ReportingOps, Store,
-    StoreResult, TenantOps, TicketFact,
+    StoreResult, TEMPLATE_SENDS_METRIC, TenantOps, TicketFact,
 };
 
 /// How often the job runs once caught up: how stale analytics can be.
@@ -75,6 +75,12 @@ pub async fn roll_up(
                 ("dead_letters", dead),
             ]
             .map(|(name, value)| (name.to_string(), value)),
+        );
+        let templates = tx.template_sends_between(from, to).await?;
+        figures.extend(
+            templates
+                .into_iter()
+                .map(|(category, purpose, n)| (format!("{TEMPLATE_SENDS_METRIC}{category}:{purpose}"), n)),
         );
         tx.replace_day_metrics(&day_key(day), &figures).await?;
         weeks.insert(week_of(day));

@@ -54,6 +54,9 @@ pub struct Translation {
     pub examples: &'static [&'static str],
 }
 
+/// The category every balas template is created in (Meta bills by category).
+pub const CATEGORY: &str = "utility";
+
 #[derive(Debug)]
 pub struct Template {
     pub purpose: TemplatePurpose,

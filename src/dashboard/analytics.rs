@@ -85,6 +85,7 @@ fn body(lang: Lang, days: i64, report: &Report) -> Markup {
             (figure(t("analytics.owner_time"), times(&total.owner_response_seconds)))
             (figure(t("analytics.open_tickets"), format!("{} ({} {})", report.now.open_tickets, report.now.overdue_tickets, t("analytics.overdue"))))
             (figure(t("analytics.llm"), format!("{} · US$ {:.2}", total.llm.prompt_tokens + total.llm.completion_tokens, total.llm.estimated_cost_usd)))
+            (figure(t("analytics.templates"), total.templates.sent.to_string()))
             (figure(t("analytics.dead_letters"), report.now.dead_letters.to_string()))
             (figure(t("analytics.requests"), report.now.open_data_requests.to_string()))
         }

@@ -176,6 +176,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("analytics.open_tickets", "Tiket terbuka sekarang", "Open tickets now"),
     ("analytics.overdue", "terlambat", "overdue"),
     ("analytics.llm", "Token LLM · biaya", "LLM tokens · cost"),
+    ("analytics.templates", "Pesan template WhatsApp (berbayar)", "WhatsApp templates (billed)"),
     ("analytics.dead_letters", "Pesan gagal (dead letter)", "Dead letters"),
     ("analytics.requests", "Permintaan data terbuka", "Open data requests"),
     ("analytics.inbound", "Masuk", "Inbound"),

@@ -9,6 +9,7 @@ use super::window::owner_unreachable;
 use super::{OwnerContact, Route};
 use crate::audit::{self, AuditEntry};
 use crate::channels::meta::MAX_BUTTON_BODY;
+use crate::channels::templates;
 use crate::channels::{ChannelSecrets, Recipient, SendError};
 use crate::core::Core;
 use crate::domain::{Bsuid, DeliveryStatus, OwnerMessageId};
@@ -106,6 +107,9 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
                 AuditEntry::new("worker", "owner_message.sent", "owner_message", subject)
                     .detail(json!({ "route": message.route, "purpose": message.purpose, "template": name })),
             ];
+            if let Some(t) = &template {
+                tx.record_template_send(channel.id, &t.record.purpose, templates::CATEGORY, now).await?;
+            }
             // A paused template went through: its pause is over.
             if let Some(t) = template.as_ref().filter(|t| t.record.status != "approved") {
                 let approved = ChannelTemplateRecord { status: "approved".into(), updated_at: now, ..t.record.clone() };

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use super::{EscalationRecord, StoreResult, TenantScoped};
 use crate::domain::{Author, ContactId, ConversationId, Direction, EscalationId, MessageId};
 
+/// The prefix of the day metrics that count template sends (`template_sends:<category>:<purpose>`).
+pub const TEMPLATE_SENDS_METRIC: &str = "template_sends:";
 /// The prefix of the day metrics that hold the bot's first-response histogram.
 pub const FIRST_RESPONSE_METRIC: &str = "bot_first_response_ms:";
 
@@ -85,6 +87,12 @@ pub trait AnalyticsOps: TenantScoped + Send {
     async fn escalations_changed_since(&mut self, since: DateTime<Utc>) -> StoreResult<Vec<EscalationRecord>>;
     /// LLM calls, prompt tokens, completion tokens and cost (micro-USD) in the window.
     async fn llm_totals(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<(i64, i64, i64, i64)>;
+    /// Templates sent in the window: (category, purpose, count).
+    async fn template_sends_between(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<(String, String, i64)>>;
     /// Jobs that died (dead letters) in the window.
     async fn dead_letters_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<i64>;
     async fn dead_letter_count(&mut self) -> StoreResult<i64>;
@@ -185,6 +193,11 @@ macro_rules! analytics_ops_impl {
                 Ok(sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(cost_micro_usd), 0) AS BIGINT) \
                     FROM llm_usage WHERE tenant_id = $1 AND at >= $2 AND at < $3")
                     .bind(self.tenant).bind($time(from)).bind($time(to)).fetch_one(&mut *self.tx).await?)
+            }
+
+            async fn template_sends_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<(String, String, i64)>> {
+                Ok(sqlx::query_as("SELECT category, purpose, COUNT(*) FROM template_sends WHERE tenant_id = $1 AND sent_at >= $2 AND sent_at < $3 GROUP BY category, purpose ORDER BY category, purpose")
+                    .bind(self.tenant).bind($time(from)).bind($time(to)).fetch_all(&mut *self.tx).await?)
             }
 
             async fn dead_letters_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<i64> {

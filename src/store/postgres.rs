@@ -18,6 +18,7 @@ const APP_TABLES: &[&str] = &[
     "channels",
     "channel_routes",
     "channel_templates",
+    "template_sends",
     "kb_entries",
     "contacts",
     "conversations",

@@ -335,7 +335,7 @@ macro_rules! privacy_ops_impl {
                 for table in [
                     "jobs", "owner_messages", "escalations", "llm_usage", "messages", "conversations", "dsar_requests",
                     "contacts", "owners", "staff_pins", "revoked_tokens", "users", "kb_entries", "channel_routes",
-                    "channel_templates", "channels", "activity_counts", "analytics_conversation_days", "analytics_tickets", "analytics_days",
+                    "channel_templates", "template_sends", "channels", "activity_counts", "analytics_conversation_days", "analytics_tickets", "analytics_days",
                     "analytics_weeks", "analytics_state", "chat_reviews",
                 ] {
                     let sql = format!("DELETE FROM {table} WHERE tenant_id = $1");

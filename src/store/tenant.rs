@@ -27,6 +27,15 @@ pub trait TenantOps: TenantScoped + Send {
     /// The templates recorded for a channel.
     async fn channel_templates(&mut self, channel: ChannelId) -> StoreResult<Vec<ChannelTemplateRecord>>;
 
+    /// Records one template that went out (what it was for, never to whom or what it said).
+    async fn record_template_send(
+        &mut self,
+        channel: ChannelId,
+        purpose: &str,
+        category: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
     async fn insert_llm_usage(&mut self, usage: &LlmUsage) -> StoreResult<()>;
     /// Prompt plus completion tokens used since `since`.
     async fn llm_tokens_since(&mut self, since: DateTime<Utc>) -> StoreResult<i64>;
@@ -109,6 +118,13 @@ macro_rules! tenant_ops_impl {
             async fn channel_templates(&mut self, channel: ChannelId) -> StoreResult<Vec<ChannelTemplateRecord>> {
                 Ok(sqlx::query_as("SELECT channel_id, purpose, language, name, status, updated_at FROM channel_templates WHERE tenant_id = $1 AND channel_id = $2 ORDER BY purpose, language")
                     .bind(self.tenant).bind(channel).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn record_template_send(&mut self, channel: ChannelId, purpose: &str, category: &str, at: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("INSERT INTO template_sends (id, tenant_id, channel_id, purpose, category, sent_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(uuid::Uuid::now_v7()).bind(self.tenant).bind(channel).bind(purpose).bind(category).bind($time(at))
+                    .execute(&mut *self.tx).await?;
+                Ok(())
             }
 
             async fn insert_llm_usage(&mut self, u: &LlmUsage) -> StoreResult<()> {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::WorkerDeps;
 use crate::audit::{self, AuditEntry};
-use crate::channels::templates::{TemplateMessage, TemplatePurpose};
+use crate::channels::templates::{self, TemplateMessage, TemplatePurpose};
 use crate::channels::{ChannelSecrets, Recipient, SendError};
 use crate::chats;
 use crate::contacts;
@@ -301,6 +301,10 @@ pub async fn send(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord)
         let mut tx = core.store.begin(job.tenant_id).await?;
         // Record the provider id even if our lease lapsed meanwhile: the message did go out.
         tx.set_provider_message_id(message_id, &provider_id, now).await?;
+        if template.is_some() {
+            let purpose = TemplatePurpose::CustomerFollowUp.as_str();
+            tx.record_template_send(channel.id, purpose, templates::CATEGORY, now).await?;
+        }
         tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
         let entry = AuditEntry::new("worker", "message.sent", "message", Some(message_id.to_string()))
             .detail(json!({ "provider": channel.provider, "provider_message_id": provider_id }));

@@ -78,6 +78,7 @@ on_both_databases! {
         assert_eq!(templates.len(), 1, "one follow-up for both replies");
         assert_eq!(templates[0].body["template"]["name"], FOLLOW_UP);
         assert_eq!(templates[0].payloads(), ["see"]);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM template_sends WHERE purpose = 'customer_follow_up'").await, 1);
         let told = app.sent_to(OWNER);
         assert!(told.iter().any(|t| t.contains("disimpan")), "the owner knows it is held: {told:?}");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'dead'").await, 0);

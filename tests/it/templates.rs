@@ -161,6 +161,15 @@ mod owner_loop {
             assert_eq!(templates_sent_to(&app, OWNER).len(), 3);
             assert_eq!(app.inspect.text("SELECT status FROM channel_templates").await.as_deref(), Some("approved"));
             assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'channel.template_resumed'").await, 1);
+
+            // Analytics count the templates that went out (billed), not the refused ones.
+            balas::analytics::rollup::schedule_all(&*app.state.store, 4, balas::clock::Clock::now(&*app.clock)).await.unwrap();
+            app.drain().await;
+            let analyst = app.token(app.tenant.id, balas::api::auth::Role::Analytics);
+            let (status, body) = app.call("GET", "/api/v1/analytics", &analyst, None).await;
+            assert_eq!(status, 200, "{body}");
+            let expected = serde_json::json!({ "sent": 2, "by_category": { "utility": { "owner_escalation": 2 } } });
+            assert_eq!(body["total"]["templates"], expected);
         }
     }
 
