@@ -41,6 +41,10 @@ pub struct TenantSettings {
     pub tone: String,
     /// LLM tokens per calendar month (UTC); 0 keeps this tenant on the offline responder.
     pub monthly_token_budget: i64,
+    /// WhatsApp templates per calendar month (UTC), each billed; past it notices go by e-mail.
+    /// 0: no cap. Operator-only.
+    #[serde(default)]
+    pub monthly_template_cap: i64,
     /// Comma-separated words that send a customer straight to the owner.
     pub escalation_keywords: String,
     /// Bot answers in a row before the owner is asked to look; 0 switches the rule off.
@@ -126,6 +130,7 @@ impl TenantSettings {
             business_hours: self.business_hours.trim().to_string(),
             digest_time: self.digest_time.trim().to_string(),
             monthly_token_budget: self.monthly_token_budget.max(0),
+            monthly_template_cap: self.monthly_template_cap.max(0),
             ..self.clone()
         })
     }
@@ -151,6 +156,7 @@ impl Default for TenantSettings {
             opening_hours: String::new(),
             tone: String::new(),
             monthly_token_budget: 2_000_000,
+            monthly_template_cap: 0,
             escalation_keywords: DEFAULT_KEYWORDS.into(),
             max_bot_turns: 8,
             business_hours: String::new(),
@@ -169,14 +175,16 @@ impl Default for TenantSettings {
     }
 }
 
-/// Settings that cost the operator money (the LLM budget on a shared key): tenant users may
-/// read them, only the operator changes them (`balas tenant set`, through `set_limits`).
-pub const OPERATOR_ONLY: &[&str] = &["monthly_token_budget"];
+/// Settings that cost the operator money (the LLM budget on a shared key, billed templates):
+/// tenant users may read them, only the operator changes them (`balas tenant set`, through
+/// `set_limits`).
+pub const OPERATOR_ONLY: &[&str] = &["monthly_token_budget", "monthly_template_cap"];
 
 /// New values for the operator-only limits; `None` keeps a limit as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Limits {
     pub monthly_token_budget: Option<i64>,
+    pub monthly_template_cap: Option<i64>,
 }
 
 /// Sets operator-only limits on `tenant`, audited as `tenant.limits_changed` with the old and new
@@ -194,6 +202,9 @@ pub async fn set_limits(
             "the token budget must not be negative (0 keeps the LLM off)",
         ));
     }
+    if limits.monthly_template_cap.is_some_and(|c| c < 0) {
+        return Err(UseCaseError::invalid("invalid_settings", "the template cap must not be negative (0: no cap)"));
+    }
     let mut tx = store.begin(tenant).await?;
     let record = tx.tenant().await?.ok_or_else(|| tenant_gone(tenant))?;
     let mut settings = record.settings.clone();
@@ -201,6 +212,10 @@ pub async fn set_limits(
     if let Some(budget) = limits.monthly_token_budget {
         detail.insert("monthly_token_budget".into(), json!({ "old": settings.monthly_token_budget, "new": budget }));
         settings.monthly_token_budget = budget;
+    }
+    if let Some(cap) = limits.monthly_template_cap {
+        detail.insert("monthly_template_cap".into(), json!({ "old": settings.monthly_template_cap, "new": cap }));
+        settings.monthly_template_cap = cap;
     }
     let settings = settings.validated()?;
     tx.update_tenant_settings(&record.name, &settings).await?;

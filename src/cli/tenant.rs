@@ -47,6 +47,10 @@ pub struct SetArgs {
     /// LLM tokens per calendar month (UTC); 0 keeps the tenant on the offline FAQ responder.
     #[arg(long, group = "limits", value_parser = clap::value_parser!(i64).range(0..))]
     token_budget: Option<i64>,
+    /// WhatsApp templates per calendar month (UTC), each billed by the provider; past it owner
+    /// notices go by e-mail. 0: no cap.
+    #[arg(long, group = "limits", value_parser = clap::value_parser!(i64).range(0..))]
+    template_cap: Option<i64>,
 }
 
 /// How a new tenant's bot behaves and what it may say about the business.
@@ -75,6 +79,9 @@ pub struct TenantArgs {
     /// LLM tokens per calendar month (0: offline FAQ responder only).
     #[arg(long, default_value_t = 2_000_000)]
     token_budget: i64,
+    /// WhatsApp templates per calendar month (UTC), each billed; 0: no cap.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..))]
+    template_cap: i64,
     /// Comma-separated words that hand a customer straight to the owner.
     #[arg(long, default_value = tenants::DEFAULT_KEYWORDS)]
     escalation_keywords: String,
@@ -131,6 +138,7 @@ impl From<TenantArgs> for tenants::TenantSettings {
             opening_hours: a.opening_hours,
             tone: a.tone,
             monthly_token_budget: a.token_budget,
+            monthly_template_cap: a.template_cap,
             escalation_keywords: a.escalation_keywords,
             max_bot_turns: a.max_bot_turns,
             business_hours: a.business_hours,
@@ -176,10 +184,12 @@ pub(super) async fn run(
         TenantCommand::Set(args) => {
             let (store, _) = admin(db, key_args).await?;
             let tenant = find_tenant(&*store, &args.tenant).await?;
-            let limits = Limits { monthly_token_budget: args.token_budget };
+            let limits = Limits { monthly_token_budget: args.token_budget, monthly_template_cap: args.template_cap };
             let settings = tenants::set_limits(&*store, tenant.id, &limits, "cli", now).await?;
             let (old, new) = (tenant.settings.monthly_token_budget, settings.monthly_token_budget);
             println!("{}: monthly token budget {old} -> {new}", tenant.slug);
+            let (old, new) = (tenant.settings.monthly_template_cap, settings.monthly_template_cap);
+            println!("{}: monthly template cap {old} -> {new} (0: no cap)", tenant.slug);
         }
     }
     Ok(())

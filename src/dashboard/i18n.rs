@@ -57,6 +57,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "⚠ Pemberitahuan ke pemilik yang belum menulis dalam 24 jam tidak bisa dikirim lewat WhatsApp (template belum disetujui). Minta operator menjalankan balas doctor:",
         "⚠ Notices to an owner who has not written in 24 hours cannot go by WhatsApp (template not approved). Ask the operator to run balas doctor:",
     ),
+    (
+        "inbox.template_cap",
+        "⚠ Batas pesan template WhatsApp bulan ini sudah tercapai: pemberitahuan ke pemilik di luar jendela 24 jam dikirim lewat e-mail saja. Operator bisa menaikkannya dengan balas tenant set --template-cap",
+        "⚠ This month's WhatsApp template cap is reached: notices to an owner outside the 24-hour window go by e-mail only. The operator can raise it with balas tenant set --template-cap",
+    ),
     ("inbox.number", "No.", "No."),
     ("inbox.customer", "Pelanggan", "Customer"),
     ("inbox.reason", "Alasan", "Reason"),
@@ -140,6 +145,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("settings.save", "Simpan pengaturan", "Save settings"),
     ("settings.monthly_token_budget", "Kuota token AI per bulan", "AI tokens per month"),
+    (
+        "settings.monthly_template_cap",
+        "Batas pesan template per bulan (0: tanpa batas)",
+        "Template messages per month (0: no cap)",
+    ),
     (
         "settings.operator_only",
         "Batas ini diatur oleh pengelola layanan; hubungi mereka untuk mengubahnya.",

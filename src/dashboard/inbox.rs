@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::auth::Role;
 use crate::domain::{Author, Direction, EscalationId, TicketStatus};
 use crate::owner::desk::{act_on_ticket, list_tickets, read_conversation};
-use crate::owner::template_notice::problems_of;
+use crate::owner::template_notice::{cap_of, problems_of};
 use crate::owner::texts::OwnerTexts;
 use crate::owner::tickets::Action;
 use crate::usecase::UseCaseError;
@@ -43,9 +43,13 @@ async fn inbox(
     let tickets = list_tickets(&state, &session.caller, &session.actor(), true, INBOX_LIMIT).await?;
     let problems = problems_of(&*state.store, session.caller.tenant).await?;
     let (lang, now) = (session.lang, state.clock.now());
+    let cap = cap_of(&*state.store, session.caller.tenant, now).await?;
     let texts = OwnerTexts::new(lang.code());
     let t = |k| lang.t(k);
     let body = html! {
+        @if cap.reached() {
+            div #template-cap.banner { p { (t("inbox.template_cap")) " (" (cap.used) "/" (cap.cap) ")" } }
+        }
         @if !problems.is_empty() {
             div #templates.banner {
                 p { (t("inbox.templates")) }

@@ -97,6 +97,7 @@ fn label_key(field: &str) -> &'static str {
         "response_target_minutes" => "settings.response_target_minutes",
         "resume_after_hours" => "settings.resume_after_hours",
         "monthly_token_budget" => "settings.monthly_token_budget",
+        "monthly_template_cap" => "settings.monthly_template_cap",
         _ => "settings.save",
     }
 }

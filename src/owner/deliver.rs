@@ -18,6 +18,9 @@ use crate::store::{ChannelTemplateRecord, JobOutcome, JobRecord, StatusChange};
 use crate::tenants;
 use crate::worker::WorkerDeps;
 
+/// The error class of a notice held back by the tenant's monthly template cap.
+const CAPPED: &str = "template_cap";
+
 pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let permanent = |class: &str| JobFailure::Permanent(class.into());
     let undecryptable = |_| permanent("undecryptable");
@@ -78,6 +81,7 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
             };
             let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
             match &shape {
+                Shape::Capped => Err(SendError::Rejected(CAPPED.into())),
                 Shape::Template(t) => deps.channels.send_template(&channel, &secrets, &to, &t.message).await,
                 Shape::Buttons(buttons) if body.chars().count() <= MAX_BUTTON_BODY => {
                     deps.channels.send_buttons(&channel, &secrets, &to, &body, buttons).await
@@ -87,11 +91,14 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         }
     };
 
+    let capped = matches!(shape, Shape::Capped);
     let provider = if message.route == Route::Email { "email" } else { channel.provider.as_str() };
-    deps.metrics.sent(provider, &sent);
+    if !capped {
+        deps.metrics.sent(provider, &sent);
+    }
     let template = match shape {
         Shape::Template(t) => Some(t),
-        Shape::Buttons(_) | Shape::Text => None,
+        Shape::Buttons(_) | Shape::Text | Shape::Capped => None,
     };
     if let Some(t) = &template {
         deps.metrics.template_sent(&t.record.purpose, &sent);
@@ -121,6 +128,18 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
                         ),
                 );
             }
+            trail
+        }
+        // The month's templates are used up: never sent, e-mailed where it can be.
+        Err(SendError::Rejected(_)) if capped => {
+            let failed =
+                StatusChange { status: "failed", rank: DeliveryStatus::Failed.rank(), error_code: Some(CAPPED), now };
+            tx.advance_owner_message_status(id, &failed).await?;
+            let mut trail = vec![
+                AuditEntry::new("worker", "owner_message.template_capped", "owner_message", subject)
+                    .detail(json!({ "purpose": message.purpose })),
+            ];
+            trail.extend(owner_unreachable(core, &mut *tx, &message, now).await?);
             trail
         }
         Err(SendError::WindowClosed) => {

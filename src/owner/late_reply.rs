@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::Purpose;
 use super::notify::{About, customer_label, to_owners};
-use super::template_notice::sendable;
+use super::template_notice::{sendable, template_cap};
 use super::texts::OwnerTexts;
 use crate::audit::{self, AuditEntry};
 use crate::channels::templates::{self, TemplateMessage, TemplatePurpose};
@@ -137,7 +137,7 @@ pub async fn follow_up(
     tenant: &TenantRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<TemplateMessage>> {
-    if channel.provider == "fonnte" {
+    if channel.provider == "fonnte" || template_cap(tx, now).await?.reached() {
         return Ok(None);
     }
     let language = &tenant.settings.language;

@@ -13,6 +13,7 @@ use crate::channels::ReplyButton;
 use crate::channels::templates::{self, TemplateMessage, TemplatePurpose};
 use crate::crypto::DataKey;
 use crate::domain::TenantId;
+use crate::engine::assistant::month_start;
 use crate::store::{
     ChannelRecord, ChannelTemplateRecord, ContactRecord, EscalationRecord, OwnerMessageRecord, OwnerRecord, Store,
     StoreResult, TenantTx,
@@ -65,6 +66,37 @@ pub async fn problems_of(store: &dyn Store, tenant: TenantId) -> UseCaseResult<V
     Ok(problems)
 }
 
+/// This month's templates (UTC calendar month, like the LLM budget) against the tenant's cap.
+#[derive(Debug, Clone, Copy)]
+pub struct TemplateCap {
+    pub used: i64,
+    /// 0: no cap.
+    pub cap: i64,
+}
+
+impl TemplateCap {
+    pub fn reached(&self) -> bool {
+        self.cap > 0 && self.used >= self.cap
+    }
+}
+
+/// The tenant's template use this month, read in `tx`.
+pub async fn template_cap(tx: &mut dyn TenantTx, now: DateTime<Utc>) -> StoreResult<TemplateCap> {
+    let cap = tx.tenant().await?.map_or(0, |t| t.settings.monthly_template_cap);
+    if cap == 0 {
+        return Ok(TemplateCap { used: 0, cap });
+    }
+    Ok(TemplateCap { used: tx.template_sends_since(month_start(now)).await?, cap })
+}
+
+/// The tenant's template use this month, for the dashboard's banner.
+pub async fn cap_of(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>) -> UseCaseResult<TemplateCap> {
+    let mut tx = store.begin_read(tenant).await?;
+    let cap = template_cap(&mut *tx, now).await?;
+    tx.commit().await?;
+    Ok(cap)
+}
+
 /// Meta lifts a quality pause after 3 hours (the first) or 6 (the second); a third disables.
 const PAUSE: Duration = Duration::hours(3);
 
@@ -105,6 +137,8 @@ pub enum Shape {
     Buttons(Vec<ReplyButton>),
     /// Outside it: the approved template, its buttons signed like the interactive ones.
     Template(OwnerTemplate),
+    /// Outside it, with the tenant's monthly template cap reached: e-mail instead.
+    Capped,
 }
 
 /// The shape of this message: buttons or a template only on Meta and Twilio (Fonnte has no
@@ -154,6 +188,9 @@ pub async fn shape_for(
         },
         None => return Ok(Shape::Text),
     };
+    if template_cap(tx, now).await?.reached() {
+        return Ok(Shape::Capped);
+    }
     let label = customer_label(contact, key)?;
     let values: Vec<String> = match purpose {
         TemplatePurpose::OwnerReminder => {

@@ -346,7 +346,8 @@ async fn window_closed(core: &Core, worker: &str, job: &JobRecord, message: &Mes
     Ok(())
 }
 
-/// The follow-up template a system message goes as; refused for good if it is no longer approved.
+/// The follow-up template a system message goes as; refused for good if it is no longer
+/// approved or the month's cap was reached meanwhile.
 async fn follow_up_template(
     core: &Core,
     job: &JobRecord,
@@ -356,5 +357,5 @@ async fn follow_up_template(
     let tenant = tx.tenant().await?.ok_or_else(|| JobFailure::Permanent("tenant_missing".into()))?;
     let template = owner::late_reply::follow_up(&mut *tx, channel, &tenant, core.clock.now()).await?;
     tx.commit().await?;
-    template.ok_or_else(|| JobFailure::Permanent("template_not_approved".into()))
+    template.ok_or_else(|| JobFailure::Permanent("template_unavailable".into()))
 }

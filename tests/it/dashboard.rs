@@ -204,7 +204,7 @@ on_both_databases! {
         assert!(ok.set_cookie("balas_session").unwrap().contains("; Secure"), "Secure behind an https public URL");
     }
 
-    async fn the_inbox_warns_when_owner_notices_cannot_go_as_templates(app) {
+    async fn the_inbox_warns_when_owner_notices_cannot_go_as_templates_or_the_template_cap_is_reached(app) {
         let (mut v, _) = signed_in(&app, "sri@warung.example", Role::Owner).await;
         let inbox = v.get("/dashboard").await;
         assert!(inbox.body.contains("id=\"templates\"") && inbox.body.contains("balas doctor"), "{}", inbox.body);
@@ -219,6 +219,16 @@ on_both_databases! {
         let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &channel, "--purpose", "owner_escalation", "--status", "approved"]);
         assert!(set.status.success());
         assert!(!v.get("/dashboard").await.body.contains("id=\"templates\""), "no banner once every template is approved");
+
+        // The month's template cap reached: the inbox says so.
+        let cap = app.cli(&["tenant", "set", "--tenant", &app.tenant.slug, "--template-cap", "1"]);
+        assert!(cap.status.success(), "{}", String::from_utf8_lossy(&cap.stderr));
+        assert!(!v.get("/dashboard").await.body.contains("id=\"template-cap\""));
+        let mut tx = app.state.store.begin(app.tenant.id).await.unwrap();
+        tx.record_template_send(app.channel.id, "owner_escalation", "utility", app.clock.now()).await.unwrap();
+        tx.commit().await.unwrap();
+        let inbox = v.get("/dashboard").await;
+        assert!(inbox.body.contains("id=\"template-cap\"") && inbox.body.contains("(1/1)"), "{}", inbox.body);
     }
 
     async fn dashboard_every_post_route_refuses_a_missing_or_wrong_csrf_token(app) {

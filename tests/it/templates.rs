@@ -174,6 +174,36 @@ mod owner_loop {
     }
 
     on_both_databases! {
+        async fn past_the_monthly_template_cap_notices_go_by_email_only(app) {
+            let smtp = balas::fakes::smtp::FakeSmtp::start().await.unwrap();
+            app.add_owner(OWNER, Some("sri@warung.example")).await;
+            app.providers.refuse_recipient(OWNER, 131047);
+            app.providers.set_template("balas_owner_escalation_v1", "id", 4, TemplateStatus::Approved);
+            let channel = app.channel.id.to_string();
+            let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &channel,
+                "--purpose", "owner_escalation", "--status", "approved"]);
+            assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+            let cap = app.cli(&["tenant", "set", "--tenant", &app.tenant.slug, "--template-cap", "1"]);
+            assert!(cap.status.success(), "{}", String::from_utf8_lossy(&cap.stderr));
+            assert!(String::from_utf8_lossy(&cap.stdout).contains("monthly template cap 0 -> 1"));
+            let worker = app.worker_with(|c| {
+                c.smtp = Some(balas::owner::email::SmtpSettings { url: smtp.url.clone().into(), from: "balas@warung.example".into() })
+            });
+            for (n, wamid) in [(1, "wamid.K1"), (2, "wamid.K2")] {
+                let said = app.text(&customer(n), wamid, "Saya mau komplain, pesanan saya salah");
+                assert_eq!(app.send_webhook(&said).await.status().as_u16(), 200);
+                worker.run_until_idle().await.unwrap();
+            }
+            assert_eq!(templates_sent_to(&app, OWNER).len(), 1, "the second notice is not sent as a template");
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM owner_messages WHERE error_code = 'template_cap'").await, 1);
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'owner_message.template_capped'").await, 1);
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.limits_changed'").await, 1);
+            assert_eq!(smtp.received().len(), 2, "both notices reach the owner by e-mail");
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'dead'").await, 0);
+        }
+    }
+
+    on_both_databases! {
         async fn balas_doctor_names_a_missing_template_and_how_to_fix_it(app) {
             let channel = app.channel.id.to_string();
             let before = app.cli(&["doctor", "--tenant", &app.tenant.slug]);
