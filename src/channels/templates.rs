@@ -148,6 +148,20 @@ pub fn parameter(value: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
+/// The status balas records for one of Meta's template events (`message_template_status_update`);
+/// `None` for an event that changes nothing balas sends (a quality flag, a category change).
+pub fn status_of_event(event: &str) -> Option<&'static str> {
+    Some(match event.to_ascii_uppercase().as_str() {
+        "APPROVED" | "REINSTATED" | "UNPAUSED" => "approved",
+        "PENDING" | "IN_APPEAL" => "pending",
+        "PAUSED" => "paused",
+        "DISABLED" => "disabled",
+        "REJECTED" => "rejected",
+        "PENDING_DELETION" | "DELETED" | "ARCHIVED" => "missing",
+        _ => return None,
+    })
+}
+
 /// A template to send: which one, in which language, its parameters and button payloads.
 #[derive(Debug, Clone)]
 pub struct TemplateMessage {

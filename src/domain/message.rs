@@ -192,11 +192,21 @@ pub struct IdentityChange {
     pub current: Bsuid,
 }
 
+/// Meta's `message_template_status_update`: a template of the business account changed status
+/// (approved, paused, disabled, rejected, deleted…). `event` is Meta's word, upper case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateStatusChange {
+    pub name: String,
+    pub language: String,
+    pub event: String,
+}
+
 #[derive(Debug, Clone)]
 pub enum InboundEvent {
     Message(Box<InboundMessage>),
     Status(StatusUpdate),
     IdentityChange(IdentityChange),
+    TemplateStatus(TemplateStatusChange),
 }
 
 /// Who wrote a stored message.

@@ -12,7 +12,7 @@ pub use identity::{Bsuid, CustomerIdentity, IdentityError, Phone};
 pub use ids::*;
 pub use message::{
     Author, DeliveryStatus, Direction, IdentityChange, InboundEvent, InboundMessage, MessageKind, MessageMeta,
-    StatusUpdate,
+    StatusUpdate, TemplateStatusChange,
 };
 use text_code::text_code;
 

@@ -21,14 +21,15 @@ use crate::contacts;
 use crate::core::Core;
 use crate::domain::{
     ChannelId, DeliveryStatus, Direction, IdentityChange, InboundEvent, InboundMessage, OwnerMessageId, StatusUpdate,
-    TenantId,
+    TemplateStatusChange, TenantId,
 };
 use crate::jobs::JobKind;
 use crate::metrics::Metrics;
 use crate::owner::registry;
 use crate::owner::window::{customer_unreachable, is_window_closed, owner_unreachable};
 use crate::store::{
-    Backend, ChannelRecord, JobRecord, OwnerMessageRecord, OwnerRecord, StatusChange, StoreError, StoreResult, TenantTx,
+    Backend, ChannelRecord, ChannelTemplateRecord, JobRecord, OwnerMessageRecord, OwnerRecord, StatusChange,
+    StoreError, StoreResult, TenantTx,
 };
 use crate::tenants;
 
@@ -294,6 +295,7 @@ pub async fn ingest_together(
                 (InboundEvent::Message(m), Some(owner)) => batch.owner_message(&mut *tx, owner, m).await?,
                 (InboundEvent::Status(s), _) => batch.status(&mut *tx, s).await?,
                 (InboundEvent::IdentityChange(c), _) => batch.identity_change(&mut *tx, c).await?,
+                (InboundEvent::TemplateStatus(t), _) => batch.template_status(&mut *tx, t).await?,
                 (InboundEvent::Message(_), None) => {}
             }
         }
@@ -423,6 +425,27 @@ impl Batch<'_> {
         if let Some(contact) = contacts::rekey_bsuid(tx, &self.core.keys, change, self.now).await? {
             self.report.identity_changes += 1;
             self.trail.push(AuditEntry::new(&self.actor, "contact.rekeyed", "contact", Some(contact.to_string())));
+        }
+        Ok(())
+    }
+}
+
+impl Batch<'_> {
+    /// Meta changed a template's status: the channel's row for it follows (a template this
+    /// channel does not record is another business's concern, and skipped).
+    async fn template_status(&mut self, tx: &mut dyn TenantTx, change: &TemplateStatusChange) -> StoreResult<()> {
+        let Some(status) = crate::channels::templates::status_of_event(&change.event) else { return Ok(()) };
+        let recorded = tx.channel_templates(self.channel.id).await?;
+        let rows = recorded.into_iter().filter(|r| r.name == change.name && r.language == change.language);
+        for row in rows.filter(|r| r.status != status) {
+            let (from, purpose) = (row.status.clone(), row.purpose.clone());
+            tx.set_channel_template(&ChannelTemplateRecord { status: status.into(), updated_at: self.now, ..row })
+                .await?;
+            self.trail.push(
+                AuditEntry::new(&self.actor, "channel.template_status", "channel", Some(self.channel.id.to_string()))
+                    .detail(json!({ "template": change.name, "language": change.language, "purpose": purpose,
+                        "event": change.event, "from": from, "to": status })),
+            );
         }
         Ok(())
     }

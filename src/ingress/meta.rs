@@ -24,7 +24,7 @@ use crate::channels::ChannelSecrets;
 use crate::channels::meta::MetaSecrets;
 use crate::domain::{
     Bsuid, CustomerIdentity, DeliveryStatus, IdentityChange, InboundEvent, InboundMessage, MessageKind, MessageMeta,
-    Phone, Provider, StatusUpdate,
+    Phone, Provider, StatusUpdate, TemplateStatusChange,
 };
 use crate::error::ApiError;
 use crate::store::ChannelRecord;
@@ -156,6 +156,10 @@ struct ChangeValue {
     messages: Vec<Message>,
     #[serde(default)]
     statuses: Vec<Status>,
+    /// `message_template_status_update` only.
+    event: Option<String>,
+    message_template_name: Option<String>,
+    message_template_language: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -272,12 +276,28 @@ struct StatusError {
     code: Option<i64>,
 }
 
+/// The webhook field of a template's status change, and what it must carry.
+const TEMPLATE_STATUS: &str = "message_template_status_update";
+const TEMPLATE_STATUS_FIELDS: &str =
+    "a message_template_status_update needs event, message_template_name and message_template_language";
+
 impl Envelope {
     /// Every message and status of every entry and change, in payload order. Changes for
     /// another business number (same Meta app) are skipped: this channel cannot answer them.
     pub fn into_events(self, phone_number_id: &str) -> Result<Vec<InboundEvent>, ApiError> {
         let mut events = Vec::new();
         for change in self.entry.into_iter().flat_map(|e| e.changes) {
+            if change.field == TEMPLATE_STATUS {
+                let value = change.value.as_ref();
+                let get = |f: fn(&ChangeValue) -> &Option<String>| value.and_then(|v| f(v).clone());
+                let (Some(name), Some(language), Some(event)) =
+                    (get(|v| &v.message_template_name), get(|v| &v.message_template_language), get(|v| &v.event))
+                else {
+                    return Err(ApiError::bad_request("malformed_template_status", TEMPLATE_STATUS_FIELDS));
+                };
+                events.push(InboundEvent::TemplateStatus(TemplateStatusChange { name, language, event }));
+                continue;
+            }
             let Some(value) = change.value.filter(|_| change.field == "messages") else {
                 continue;
             };

@@ -114,6 +114,7 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("channel.template_set", Changed, BUSINESS),
     ("channel.template_refused", Changed, BUSINESS),
     ("channel.template_resumed", Changed, BUSINESS),
+    ("channel.template_status", Changed, BUSINESS),
     ("tenant.cancelled", Changed, BUSINESS),
     ("tenant.purged", Changed, TENANT_DATA),
     ("retention.purged", Changed, MESSAGES),

@@ -203,6 +203,44 @@ mod owner_loop {
         }
     }
 
+    fn template_event(event: &str, name: &str, language: &str) -> serde_json::Value {
+        serde_json::json!({ "object": "whatsapp_business_account", "entry": [{ "id": "102290129340398", "time": 1751247548,
+            "changes": [{ "field": "message_template_status_update", "value": { "event": event, "message_template_id": 1689556908129835_i64,
+                "message_template_name": name, "message_template_language": language, "reason": "NONE",
+                "message_template_category": "UTILITY" } }] }] })
+    }
+
+    on_both_databases! {
+        async fn metas_template_status_webhook_keeps_the_recorded_status_in_step(app) {
+            let channel = app.channel.id.to_string();
+            let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &channel,
+                "--purpose", "owner_escalation", "--status", "pending"]);
+            assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+            let status = || app.inspect.text("SELECT status FROM channel_templates");
+            for (event, expected) in [("APPROVED", "approved"), ("PAUSED", "paused"), ("FLAGGED", "paused"), ("DISABLED", "disabled")] {
+                let sent = app.send_webhook(&template_event(event, "balas_owner_escalation_v1", "id")).await;
+                assert_eq!(sent.status().as_u16(), 200, "{event}");
+                assert_eq!(status().await.as_deref(), Some(expected), "after {event}");
+            }
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'channel.template_status'").await, 3);
+            // Another template, or another language, changes nothing here.
+            for (name, language) in [("someone_elses_template", "id"), ("balas_owner_escalation_v1", "en")] {
+                assert_eq!(app.send_webhook(&template_event("APPROVED", name, language)).await.status().as_u16(), 200);
+            }
+            assert_eq!(status().await.as_deref(), Some("disabled"));
+            // A change without its template's name is refused with a precise error, unsigned ones as always.
+            let mut broken = template_event("APPROVED", "x", "id");
+            broken["entry"][0]["changes"][0]["value"].as_object_mut().unwrap().remove("message_template_name");
+            let refused = app.send_webhook(&broken).await;
+            assert_eq!(refused.status().as_u16(), 400);
+            let body: serde_json::Value = refused.json().await.unwrap();
+            assert_eq!(body["error"], "malformed_template_status", "{body}");
+            let raw = serde_json::to_vec(&template_event("APPROVED", "balas_owner_escalation_v1", "id")).unwrap();
+            assert_eq!(app.post_raw(&app.webhook_url(), raw, None).await.status().as_u16(), 401);
+            assert_eq!(status().await.as_deref(), Some("disabled"));
+        }
+    }
+
     on_both_databases! {
         async fn balas_doctor_names_a_missing_template_and_how_to_fix_it(app) {
             let channel = app.channel.id.to_string();
