@@ -6,7 +6,7 @@ use serde_json::json;
 use super::buttons::Signer;
 use super::template_notice::{Shape, refused_status, shape_for};
 use super::window::owner_unreachable;
-use super::{OwnerContact, Route};
+use super::{OwnerContact, Purpose, Route};
 use crate::audit::{self, AuditEntry};
 use crate::channels::meta::MAX_BUTTON_BODY;
 use crate::channels::templates;
@@ -116,6 +116,9 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
             ];
             if let Some(t) = &template {
                 tx.record_template_send(channel.id, &t.record.purpose, templates::CATEGORY, now).await?;
+                if message.purpose == Purpose::Digest {
+                    super::digest::hold_full_text(&mut *tx, &message, now).await?;
+                }
             }
             // A paused template went through: its pause is over.
             if let Some(t) = template.as_ref().filter(|t| t.record.status != "approved") {

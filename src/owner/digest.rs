@@ -14,11 +14,13 @@ use crate::audit::{self, AuditEntry};
 use crate::clock::local_moment;
 use crate::core::Core;
 use crate::domain::{EscalationReason, ModelReason, TicketStatus};
+use crate::domain::{OwnerId, OwnerMessageId};
 use crate::engine::triggers;
 use crate::jobs::{JobFailure, JobKind};
 use crate::privacy::requests;
 use crate::store::{
-    ConversationOps, JobOutcome, JobRecord, PrivacyOps, ReportingOps, Store, StoreResult, TenantRecord,
+    ConversationOps, JobOps, JobOutcome, JobRecord, OwnerMessageRecord, OwnerOps, PrivacyOps, ReportingOps, Store,
+    StoreResult, TenantRecord,
 };
 use crate::tenants::TenantStatus;
 
@@ -90,6 +92,50 @@ pub async fn run_job(core: &Core, worker: &str, job: &JobRecord) -> Result<(), J
     Ok(())
 }
 
+/// Yesterday in the tenant's zone, and when it began and ended.
+fn yesterday_of(tenant: &TenantRecord, now: DateTime<Utc>) -> (chrono::NaiveDate, DateTime<Utc>, DateTime<Utc>) {
+    let zone = tenant.settings.zone();
+    let today = now.with_timezone(&zone).date_naive();
+    let yesterday = today - Duration::days(1);
+    let from = local_moment(yesterday, NaiveTime::MIN, zone).unwrap_or(now - Duration::days(1));
+    let to = local_moment(today, NaiveTime::MIN, zone).unwrap_or(now);
+    (yesterday, from, to)
+}
+
+/// Tickets the resume limit closed in the window: opened at most that limit (plus a day) before.
+async fn unanswered_tickets(
+    tx: &mut (impl ConversationOps + ReportingOps + ?Sized),
+    tenant: &TenantRecord,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> StoreResult<usize> {
+    let earliest = from - Duration::hours(i64::from(tenant.settings.resume_after_hours.max(0)) + 24);
+    let opened = tx.escalations_opened(earliest, to).await?;
+    Ok(opened
+        .iter()
+        .filter(|t| t.status == TicketStatus::Unanswered && t.closed_at.is_some_and(|c| from <= c && c < to))
+        .count())
+}
+
+/// The digest template's parameters for the digest written at `at`: the day, its
+/// conversations, the tickets open now, and the tickets nobody answered that day.
+pub async fn template_figures(
+    tx: &mut (impl ConversationOps + ReportingOps + ?Sized),
+    tenant: &TenantRecord,
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<String>> {
+    let (yesterday, from, to) = yesterday_of(tenant, at);
+    let conversations = tx.inbound_stats(from, to).await?.conversations;
+    let open = tx.open_escalation_count().await?;
+    let unanswered = unanswered_tickets(tx, tenant, from, to).await?;
+    Ok(vec![
+        yesterday.format("%d-%m-%Y").to_string(),
+        conversations.to_string(),
+        open.to_string(),
+        unanswered.to_string(),
+    ])
+}
+
 /// Yesterday (in the tenant's zone) in numbers, and the questions the bot could not answer.
 pub async fn compose(
     core: &Core,
@@ -97,11 +143,7 @@ pub async fn compose(
     tenant: &TenantRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<String> {
-    let zone = tenant.settings.zone();
-    let today = now.with_timezone(&zone).date_naive();
-    let yesterday = today - Duration::days(1);
-    let from = local_moment(yesterday, NaiveTime::MIN, zone).unwrap_or(now - Duration::days(1));
-    let to = local_moment(today, NaiveTime::MIN, zone).unwrap_or(now);
+    let (yesterday, from, to) = yesterday_of(tenant, now);
     let texts = OwnerTexts::new(&tenant.settings.language);
 
     let stats = tx.inbound_stats(from, to).await?;
@@ -133,14 +175,7 @@ pub async fn compose(
             questions.push(format!("• {}", shorten(body.trim(), QUESTION_CHARS)));
         }
     }
-    // Tickets the resume limit closed yesterday: opened at most that limit (plus a day) before.
-    let earliest = from - Duration::hours(i64::from(tenant.settings.resume_after_hours.max(0)) + 24);
-    let unanswered = tx
-        .escalations_opened(earliest, to)
-        .await?
-        .iter()
-        .filter(|t| t.status == TicketStatus::Unanswered && t.closed_at.is_some_and(|c| from <= c && c < to))
-        .count();
+    let unanswered = unanswered_tickets(tx, tenant, from, to).await?;
     let overdue = tx.dsars(true, 10_000).await?.iter().filter(|r| requests::overdue(r, now).is_some()).count();
 
     let mut parts = vec![texts.fill(
@@ -170,6 +205,53 @@ pub async fn compose(
     }
     Ok(parts.join("\n\n"))
 }
+
+/// The digest went as its template: its full text waits, as a held copy, for the owner to
+/// write (a newer digest's copy supersedes an older one still waiting).
+pub async fn hold_full_text(
+    tx: &mut (impl OwnerOps + ?Sized),
+    sent: &OwnerMessageRecord,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    for older in tx.held_owner_messages(sent.owner_id).await? {
+        if older.purpose == Purpose::Digest {
+            tx.move_owner_message_status(older.id, HELD, "superseded", now).await?;
+        }
+    }
+    let copy = OwnerMessageRecord {
+        id: OwnerMessageId::new(),
+        provider_message_id: None,
+        status: HELD.into(),
+        status_rank: 0,
+        error_code: None,
+        created_at: now,
+        updated_at: now,
+        ..sent.clone()
+    };
+    tx.insert_owner_message(&copy).await?;
+    Ok(())
+}
+
+/// The owner wrote, so their window is open: a held digest goes now, as text.
+pub async fn release_held(
+    core: &Core,
+    tx: &mut (impl OwnerOps + JobOps + ?Sized),
+    owner: OwnerId,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<AuditEntry>> {
+    let mut trail = Vec::new();
+    for held in tx.held_owner_messages(owner).await? {
+        if tx.move_owner_message_status(held.id, HELD, "queued", now).await? {
+            let job = JobRecord::new(held.tenant_id, JobKind::OwnerSend, held.id.0, core.jobs.max_attempts, now);
+            tx.enqueue_job(&job).await?;
+            trail.push(AuditEntry::new("worker", "owner_message.released", "owner_message", Some(held.id.to_string())));
+        }
+    }
+    Ok(trail)
+}
+
+/// An owner message waiting for the owner's window to open.
+const HELD: &str = "held";
 
 #[cfg(test)]
 mod tests {

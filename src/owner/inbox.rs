@@ -33,6 +33,8 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
         return Ok(());
     }
     let tenant = tx.tenant().await?.ok_or_else(|| permanent("tenant_missing"))?;
+    // The owner wrote: a digest held behind their closed window goes now.
+    let mut trail = super::digest::release_held(core, &mut *tx, message.owner_id, now).await?;
     let texts = OwnerTexts::new(&tenant.settings.language);
     let tenant_key = tenants::data_key(&mut *tx, &core.keys).await?;
     let body = tenant_key.decrypt_opt(message.body_enc.as_deref())?.unwrap_or_default();
@@ -40,7 +42,6 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
     let command = commands::parse(&body, quoted.is_some());
     let actor = format!("owner:{}", message.owner_id);
 
-    let mut trail = Vec::new();
     let mut customer = None;
     let mut erased = false;
     let (kind, answer, ticket) = match command {

@@ -158,6 +158,9 @@ pub async fn shape_for(
     if channel.provider == "fonnte" {
         return Ok(Shape::Text);
     }
+    if message.purpose == Purpose::Digest {
+        return digest_shape(tx, message, owner, channel, language, now).await;
+    }
     let (Some(escalation), Some((contact, key))) = (message.escalation_id, customer) else { return Ok(Shape::Text) };
     let Some(ticket) = tx.escalation(escalation).await? else { return Ok(Shape::Text) };
     let texts = OwnerTexts::new(language);
@@ -214,6 +217,40 @@ pub async fn shape_for(
     } else {
         vec![]
     };
+    let message = TemplateMessage { name: record.name.clone(), language: language.into(), parameters, payloads };
+    Ok(Shape::Template(OwnerTemplate { message, record: record.clone() }))
+}
+
+/// The digest outside the owner's window: its key figures as the approved template (its button
+/// asks for the rest); the full text is held until the owner writes (`digest::hold_full_text`).
+async fn digest_shape(
+    tx: &mut dyn TenantTx,
+    message: &OwnerMessageRecord,
+    owner: &OwnerRecord,
+    channel: &ChannelRecord,
+    language: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Shape> {
+    const DIGEST: TemplatePurpose = TemplatePurpose::OwnerDigest;
+    if window_open(owner, now) {
+        return Ok(Shape::Text);
+    }
+    let recorded = tx.channel_templates(channel.id).await?;
+    let Some(record) =
+        recorded.iter().find(|r| r.purpose == DIGEST.as_str() && r.language == language && sendable(r, now))
+    else {
+        return Ok(Shape::Text);
+    };
+    if template_cap(tx, now).await?.reached() {
+        return Ok(Shape::Capped);
+    }
+    let Some(tenant) = tx.tenant().await? else { return Ok(Shape::Text) };
+    let values = super::digest::template_figures(tx, &tenant, message.created_at).await?;
+    let template = templates::template(DIGEST);
+    let parameters = values.iter().zip(template.limits).map(|(v, max)| templates::parameter(v, *max)).collect();
+    // Any message from the owner releases the report: the payload only names the button.
+    let payloads =
+        if channel.provider == "meta" { template.actions.iter().map(|a| a.to_string()).collect() } else { vec![] };
     let message = TemplateMessage { name: record.name.clone(), language: language.into(), parameters, payloads };
     Ok(Shape::Template(OwnerTemplate { message, record: record.clone() }))
 }

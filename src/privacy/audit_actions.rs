@@ -67,6 +67,7 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("escalation.window_warning", Read, TICKETS),
     ("owner_message.sent", Read, OWNER_MESSAGES),
     ("owner_message.template_capped", Changed, OWNER_MESSAGES),
+    ("owner_message.released", Changed, OWNER_MESSAGES),
     ("owner.digest_sent", Read, MESSAGES),
     ("contact.exported", Exported, ALL_CONTACT_DATA),
     ("contact.created", Changed, IDENTITY),

@@ -60,6 +60,16 @@ pub trait OwnerOps: TenantScoped + Send {
     ) -> StoreResult<bool>;
     /// Drops a processed command's text: what it did is kept as messages and audit rows.
     async fn clear_owner_message_body(&mut self, id: OwnerMessageId, now: DateTime<Utc>) -> StoreResult<()>;
+    /// An owner's held messages (a digest's full text waiting for them to write), oldest first.
+    async fn held_owner_messages(&mut self, owner: OwnerId) -> StoreResult<Vec<OwnerMessageRecord>>;
+    /// Moves an owner message from status `from` to `to`; false if it was not in `from`.
+    async fn move_owner_message_status(
+        &mut self,
+        id: OwnerMessageId,
+        from: &str,
+        to: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 }
 
 /// `OwnerOps` SQL, the same on both backends. Every statement names its tenant. `$specific` holds the
@@ -214,6 +224,18 @@ macro_rules! owner_ops_impl {
             async fn advance_owner_message_status(&mut self, id: OwnerMessageId, u: &StatusChange<'_>) -> StoreResult<bool> {
                 let done = sqlx::query("UPDATE owner_messages SET status = $3, status_rank = $4, error_code = COALESCE($5, error_code), updated_at = $6 WHERE tenant_id = $1 AND id = $2 AND status_rank < $4")
                     .bind(self.tenant).bind(id).bind(u.status).bind(u.rank).bind(u.error_code).bind($time(u.now))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn held_owner_messages(&mut self, owner: OwnerId) -> StoreResult<Vec<OwnerMessageRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM owner_messages WHERE tenant_id = $1 AND owner_id = $2 AND status = 'held' ORDER BY created_at, id")
+                    .bind(self.tenant).bind(owner).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn move_owner_message_status(&mut self, id: OwnerMessageId, from: &str, to: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE owner_messages SET status = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND status = $3")
+                    .bind(self.tenant).bind(id).bind(from).bind(to).bind($time(now))
                     .execute(&mut *self.tx).await?;
                 Ok(done.rows_affected() == 1)
             }

@@ -203,6 +203,53 @@ mod owner_loop {
         }
     }
 
+    on_both_databases! {
+        async fn the_digest_goes_as_its_template_and_the_full_report_follows_when_the_owner_taps(app) {
+            use balas::clock::Clock;
+            app.add_owner(OWNER, None).await;
+            app.providers.refuse_recipient(OWNER, 131047);
+            app.providers.set_template("balas_owner_digest_v1", "id", 4, TemplateStatus::Approved);
+            let channel = app.channel.id.to_string();
+            let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &channel,
+                "--purpose", "owner_digest", "--status", "approved"]);
+            assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+            let said = app.text(&customer(1), "wamid.G1", "Jam buka kapan?");
+            assert_eq!(app.send_webhook(&said).await.status().as_u16(), 200);
+            app.drain().await;
+            balas::owner::digest::schedule_all(&*app.state.store, 4, app.clock.now()).await.unwrap();
+            let yesterday = app.clock.now().with_timezone(&chrono_tz::Asia::Jakarta).format("%d-%m-%Y").to_string();
+            app.clock.advance(chrono::Duration::days(1));
+            app.drain().await;
+
+            let sent = templates_sent_to(&app, OWNER);
+            assert_eq!(sent.len(), 1, "{sent:?}");
+            assert_eq!(sent[0]["template"]["name"], "balas_owner_digest_v1");
+            let values: Vec<&str> = sent[0]["template"]["components"][0]["parameters"].as_array().unwrap()
+                .iter().filter_map(|p| p["text"].as_str()).collect();
+            assert_eq!(values, [yesterday.as_str(), "1", "0", "0"], "day, conversations, open tickets, unanswered");
+            assert_eq!(sent[0]["template"]["components"][1]["parameters"][0]["payload"], "report");
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM owner_messages WHERE purpose = 'digest' AND status = 'held'").await, 1);
+            assert!(!app.sent_to(OWNER).iter().any(|t| t.starts_with("📊")), "no free-text digest into a closed window");
+
+            // The owner taps "Lihat laporan": their window is open, the full digest follows once.
+            app.providers.accept_recipient(OWNER);
+            let owner = balas::fakes::meta_webhook::FakeCustomer { bsuid: None, phone: Some(OWNER.into()), name: "Bu Sri".into(), username: None };
+            let tap = owner.template_button("wamid.G2", "report", "Lihat laporan", "wamid.X", app.clock.now().timestamp());
+            let payload = balas::fakes::meta_webhook::envelope(crate::helpers::PHONE_NUMBER_ID, &[&owner], vec![tap], vec![]);
+            assert_eq!(app.send_webhook(&payload).await.status().as_u16(), 200);
+            app.drain().await;
+            let full: Vec<String> = app.sent_to(OWNER).into_iter().filter(|t| t.starts_with("📊")).collect();
+            assert_eq!(full.len(), 1, "{full:?}");
+            assert!(full[0].contains(&yesterday), "{}", full[0]);
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM owner_messages WHERE status = 'held'").await, 0);
+            let said = owner.text("wamid.G3", "daftar", app.clock.now().timestamp());
+            let payload = balas::fakes::meta_webhook::envelope(crate::helpers::PHONE_NUMBER_ID, &[&owner], vec![said], vec![]);
+            assert_eq!(app.send_webhook(&payload).await.status().as_u16(), 200);
+            app.drain().await;
+            assert_eq!(app.sent_to(OWNER).iter().filter(|t| t.starts_with("📊")).count(), 1, "released once");
+        }
+    }
+
     fn template_event(event: &str, name: &str, language: &str) -> serde_json::Value {
         serde_json::json!({ "object": "whatsapp_business_account", "entry": [{ "id": "102290129340398", "time": 1751247548,
             "changes": [{ "field": "message_template_status_update", "value": { "event": event, "message_template_id": 1689556908129835_i64,
