@@ -20,6 +20,8 @@ use crate::worker::WorkerDeps;
 
 /// The error class of a notice held back by the tenant's monthly template cap.
 const CAPPED: &str = "template_cap";
+/// Meta's per-user limit on template messages: wait at least 24 hours.
+const PER_USER_LIMIT: &str = "meta_131049";
 
 pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let permanent = |class: &str| JobFailure::Permanent(class.into());
@@ -106,6 +108,17 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let now = core.clock.now();
     let mut tx = core.store.begin(job.tenant_id).await?;
     let subject = Some(id.to_string());
+    // Meta's per-user limit: the template is fine but this owner gets no more today; try again in a day.
+    if template.is_some() && matches!(&sent, Err(SendError::Rejected(class)) if class == PER_USER_LIMIT) {
+        let later = JobOutcome::Later { run_at: now + chrono::Duration::hours(24) };
+        if tx.finish_job(job.id, worker, &later, now).await? {
+            let entry = AuditEntry::new("worker", "owner_message.deferred", "owner_message", subject)
+                .detail(json!({ "code": PER_USER_LIMIT, "hours": 24 }));
+            audit::append(&mut *tx, vec![entry], now).await?;
+        }
+        tx.commit().await?;
+        return Ok(());
+    }
     let trail = match sent {
         Ok(provider_id) => {
             tx.set_owner_message_sent(id, &provider_id, now).await?;

@@ -68,6 +68,7 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("owner_message.sent", Read, OWNER_MESSAGES),
     ("owner_message.template_capped", Changed, OWNER_MESSAGES),
     ("owner_message.released", Changed, OWNER_MESSAGES),
+    ("owner_message.deferred", Internal, NONE),
     ("owner.digest_sent", Read, MESSAGES),
     ("contact.exported", Exported, ALL_CONTACT_DATA),
     ("contact.created", Changed, IDENTITY),

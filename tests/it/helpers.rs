@@ -305,6 +305,17 @@ impl TestApp {
         keys.issue(&claims).expect("token")
     }
 
+    /// Approves a template in the fake provider's account (Meta: name in Bahasa Indonesia;
+    /// Twilio: the content SID) and records it on the channel, as the operator does.
+    pub fn approve_template(&self, channel: &ChannelRecord, purpose: &str, name: &str, parameters: usize) {
+        let language = if channel.provider == "twilio" { "" } else { "id" };
+        self.providers.set_template(name, language, parameters, balas::fakes::providers::TemplateStatus::Approved);
+        let id = channel.id.to_string();
+        let args = ["template", "set", "--tenant", &self.tenant.slug, "--channel", &id, "--purpose", purpose];
+        let set = self.cli(&[&args[..], &["--name", name, "--status", "approved"]].concat());
+        assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    }
+
     /// Registers an owner number (digits without `+`) for the test tenant.
     pub async fn add_owner(&self, digits: &str, email: Option<&str>) {
         let phone = balas::domain::Phone::parse(digits).expect("owner phone");

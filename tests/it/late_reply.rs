@@ -3,7 +3,6 @@
 //! within the wait, it becomes "not delivered" and the owner is told.
 use balas::clock::Clock;
 use balas::fakes::meta_webhook::{self, FakeCustomer};
-use balas::fakes::providers::TemplateStatus;
 use chrono::Duration;
 
 use crate::helpers::{PHONE_NUMBER_ID, TestApp, customer};
@@ -41,21 +40,7 @@ async fn waiting_ticket(app: &TestApp) {
 
 /// A waiting ticket on a channel with the follow-up template approved.
 async fn closed_window_ticket(app: &TestApp) {
-    app.providers.set_template(FOLLOW_UP, "id", 1, TemplateStatus::Approved);
-    let channel = app.channel.id.to_string();
-    let set = app.cli(&[
-        "template",
-        "set",
-        "--tenant",
-        &app.tenant.slug,
-        "--channel",
-        &channel,
-        "--purpose",
-        "customer_follow_up",
-        "--status",
-        "approved",
-    ]);
-    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    app.approve_template(&app.channel, "customer_follow_up", FOLLOW_UP, 1);
     waiting_ticket(app).await;
 }
 

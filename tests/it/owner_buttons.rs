@@ -4,7 +4,7 @@
 //! ids) acts on the ticket of the notice it answers.
 use balas::clock::Clock;
 use balas::fakes::meta_webhook::{self, FakeCustomer};
-use balas::fakes::providers::{ProviderRequest, TemplateStatus};
+use balas::fakes::providers::ProviderRequest;
 
 use crate::helpers::{PHONE_NUMBER_ID, TestApp, customer};
 use crate::on_both_databases;
@@ -74,11 +74,7 @@ on_both_databases! {
     async fn a_tap_on_a_template_quick_reply_takes_the_ticket(app) {
         app.add_owner(OWNER, None).await;
         app.providers.refuse_recipient(OWNER, 131047);
-        app.providers.set_template("balas_owner_escalation_v1", "id", 4, TemplateStatus::Approved);
-        let channel = app.channel.id.to_string();
-        let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &channel,
-            "--purpose", "owner_escalation", "--status", "approved"]);
-        assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+        app.approve_template(&app.channel, "owner_escalation", "balas_owner_escalation_v1", 4);
         complain(&app).await;
         let notice = last_to_owner(&app);
         assert_eq!(notice.body["type"], "template", "{}", notice.body);
@@ -100,11 +96,7 @@ on_both_databases! {
         let (channel, token) = app.twilio_channel().await;
         app.add_owner(OWNER, None).await;
         app.providers.refuse_recipient(OWNER, 63016);
-        let sid = "HX0123456789abcdef0123456789abcdef";
-        app.providers.set_template(sid, "", 4, TemplateStatus::Approved);
-        let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &channel.id.to_string(),
-            "--purpose", "owner_escalation", "--name", sid, "--status", "approved"]);
-        assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+        app.approve_template(&channel, "owner_escalation", "HX0123456789abcdef0123456789abcdef", 4);
         let form = [("MessageSid", "SM0901"), ("WaId", "6281277776666"), ("Body", "Saya mau komplain, pesanan saya salah"),
             ("To", crate::helpers::TWILIO_FROM), ("AccountSid", crate::helpers::TWILIO_ACCOUNT),
             ("From", "whatsapp:+6281277776666"), ("NumMedia", "0")];

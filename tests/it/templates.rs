@@ -178,11 +178,7 @@ mod owner_loop {
             let smtp = balas::fakes::smtp::FakeSmtp::start().await.unwrap();
             app.add_owner(OWNER, Some("sri@warung.example")).await;
             app.providers.refuse_recipient(OWNER, 131047);
-            app.providers.set_template("balas_owner_escalation_v1", "id", 4, TemplateStatus::Approved);
-            let channel = app.channel.id.to_string();
-            let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &channel,
-                "--purpose", "owner_escalation", "--status", "approved"]);
-            assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+            app.approve_template(&app.channel, "owner_escalation", "balas_owner_escalation_v1", 4);
             let cap = app.cli(&["tenant", "set", "--tenant", &app.tenant.slug, "--template-cap", "1"]);
             assert!(cap.status.success(), "{}", String::from_utf8_lossy(&cap.stderr));
             assert!(String::from_utf8_lossy(&cap.stdout).contains("monthly template cap 0 -> 1"));
@@ -208,11 +204,7 @@ mod owner_loop {
             use balas::clock::Clock;
             app.add_owner(OWNER, None).await;
             app.providers.refuse_recipient(OWNER, 131047);
-            app.providers.set_template("balas_owner_digest_v1", "id", 4, TemplateStatus::Approved);
-            let channel = app.channel.id.to_string();
-            let set = app.cli(&["template", "set", "--tenant", &app.tenant.slug, "--channel", &channel,
-                "--purpose", "owner_digest", "--status", "approved"]);
-            assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+            app.approve_template(&app.channel, "owner_digest", "balas_owner_digest_v1", 4);
             let said = app.text(&customer(1), "wamid.G1", "Jam buka kapan?");
             assert_eq!(app.send_webhook(&said).await.status().as_u16(), 200);
             app.drain().await;
@@ -247,6 +239,30 @@ mod owner_loop {
             assert_eq!(app.send_webhook(&payload).await.status().as_u16(), 200);
             app.drain().await;
             assert_eq!(app.sent_to(OWNER).iter().filter(|t| t.starts_with("📊")).count(), 1, "released once");
+        }
+    }
+
+    on_both_databases! {
+        async fn metas_per_user_limit_defers_the_notice_a_day(app) {
+            app.add_owner(OWNER, None).await;
+            app.approve_template(&app.channel, "owner_escalation", "balas_owner_escalation_v1", 4);
+            app.providers.refuse_recipient(OWNER, 131049);
+            let said = app.text(&customer(1), "wamid.L1", "Saya mau komplain, pesanan saya salah");
+            assert_eq!(app.send_webhook(&said).await.status().as_u16(), 200);
+            app.drain().await;
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'owner_message.deferred'").await, 1);
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'owner_send' AND state = 'queued'").await, 1);
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'dead'").await, 0);
+            // A day later the limit has passed (the owner's window is still closed): the template goes.
+            app.providers.accept_recipient(OWNER);
+            app.providers.refuse_recipient(OWNER, 131047);
+            app.clock.advance(chrono::Duration::hours(23));
+            app.drain().await;
+            assert_eq!(templates_sent_to(&app, OWNER).len(), 1, "not before the day is over");
+            app.clock.advance(chrono::Duration::hours(1));
+            app.drain().await;
+            assert_eq!(templates_sent_to(&app, OWNER).len(), 2);
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM template_sends").await, 1);
         }
     }
 
