@@ -86,6 +86,48 @@ impl MetaClient {
         self.send(secrets, phone_number_id, to, payload).await
     }
 
+    /// Submits a template for review (`POST /{waba}/message_templates`); returns Meta's
+    /// status for it (`PENDING`, or `APPROVED` when reviewed at once).
+    pub async fn create_template(
+        &self,
+        secrets: &MetaSecrets,
+        waba: &str,
+        request: &Value,
+    ) -> Result<String, SendError> {
+        let url = format!("{}/{}/message_templates", self.base, waba);
+        let body = self.graph(self.http.post(url).json(request), secrets).await?;
+        Ok(body["status"].as_str().unwrap_or("PENDING").to_string())
+    }
+
+    /// The business account's templates as (name, language, status), first page of 250.
+    pub async fn list_templates(
+        &self,
+        secrets: &MetaSecrets,
+        waba: &str,
+    ) -> Result<Vec<(String, String, String)>, SendError> {
+        let url = format!("{}/{}/message_templates?fields=name,language,status&limit=250", self.base, waba);
+        let body = self.graph(self.http.get(url), secrets).await?;
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let rows = body["data"].as_array().cloned().unwrap_or_default();
+        Ok(rows.iter().map(|t| (text(&t["name"]), text(&t["language"]), text(&t["status"]))).collect())
+    }
+
+    /// A management call: the JSON answer, or Meta's error code as the class.
+    async fn graph(&self, request: reqwest::RequestBuilder, secrets: &MetaSecrets) -> Result<Value, SendError> {
+        let response = request
+            .bearer_auth(secrets.access_token.expose_secret())
+            .send()
+            .await
+            .map_err(|e| SendError::transport(&e))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        match body["error"]["code"].as_i64() {
+            _ if status.is_success() => Ok(body),
+            Some(code) => Err(SendError::Rejected(format!("meta_{code}"))),
+            None => Err(SendError::Rejected(format!("http_{}", status.as_u16()))),
+        }
+    }
+
     async fn send(
         &self,
         secrets: &MetaSecrets,

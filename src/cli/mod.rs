@@ -10,6 +10,7 @@ mod privacy;
 mod requests;
 mod serve;
 mod template;
+mod template_sync;
 mod tenant;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -374,6 +375,18 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         Command::Template(template::TemplateCommand::Status { tenant, channel }) => {
             let (store, _) = admin(&cli.db, &cli.keys).await?;
             template::status(&*store, &find_tenant(&*store, &tenant).await?, channel).await?;
+        }
+        Command::Template(template::TemplateCommand::Submit(args)) => {
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            let tenant = find_tenant(&*store, &args.tenant).await?;
+            if template_sync::submit(&*store, &keys, &tenant, &args, &cli.serve.meta_graph_url, now).await? > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Template(template::TemplateCommand::Sync(args)) => {
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            let tenant = find_tenant(&*store, &args.tenant).await?;
+            template_sync::sync(&*store, &keys, &tenant, &args, &cli.serve.meta_graph_url, now).await?;
         }
         Command::Template(command) => template::run(&command, &cli.serve.meta_graph_url)?,
         Command::Requests(command) => {

@@ -1,6 +1,6 @@
 //! `balas template list|print|set|status`: the WhatsApp templates balas ships, the requests
 //! that create them at Meta or Twilio, and which approved template serves each purpose on a
-//! channel. Submitting them and syncing their status from the providers are not built yet.
+//! channel. `submit` and `sync` (Meta) are in `template_sync`.
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::audit::{self, AuditEntry};
 use crate::channels::templates::{self, Template, TemplatePurpose, Translation};
 use crate::domain::ChannelId;
-use crate::store::{ChannelTemplateRecord, Store, TenantRecord};
+use crate::store::{ChannelTemplateRecord, Store, TenantRecord, TenantTx};
 
 #[derive(Subcommand)]
 pub enum TemplateCommand {
@@ -34,6 +34,11 @@ pub enum TemplateCommand {
         #[arg(long)]
         channel: ChannelId,
     },
+    /// Submit balas's templates for review to a Meta channel's business account, and record
+    /// them on the channel with the status Meta gives (pending until reviewed).
+    Submit(super::template_sync::AccountArgs),
+    /// Read the review status of balas's templates from a Meta business account and record it.
+    Sync(super::template_sync::AccountArgs),
 }
 
 #[derive(clap::Args)]
@@ -85,7 +90,10 @@ pub fn run(command: &TemplateCommand, graph_url: &str) -> anyhow::Result<()> {
                 }
             }
         }
-        TemplateCommand::Set(_) | TemplateCommand::Status { .. } => anyhow::bail!("needs the database"),
+        TemplateCommand::Set(_)
+        | TemplateCommand::Status { .. }
+        | TemplateCommand::Submit(_)
+        | TemplateCommand::Sync(_) => anyhow::bail!("needs the database"),
     }
     Ok(())
 }
@@ -116,14 +124,24 @@ pub async fn set(
         status: args.status.clone(),
         updated_at: now,
     };
-    tx.set_channel_template(&record).await?;
-    let entry =
-        AuditEntry::new("cli", "channel.template_set", "channel", Some(args.channel.to_string())).detail(json!({
-            "purpose": record.purpose, "language": record.language, "name": record.name, "status": record.status,
-        }));
-    audit::append(&mut *tx, vec![entry], now).await?;
+    record_template(&mut *tx, &record, now).await?;
     tx.commit().await?;
     println!("{} {} on {}: {} ({})", record.purpose, record.language, args.channel, record.name, record.status);
+    Ok(())
+}
+
+/// Records which template serves a purpose on a channel, and its status, audited.
+pub async fn record_template(
+    tx: &mut dyn TenantTx,
+    record: &ChannelTemplateRecord,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    tx.set_channel_template(record).await?;
+    let entry =
+        AuditEntry::new("cli", "channel.template_set", "channel", Some(record.channel_id.to_string())).detail(json!({
+            "purpose": record.purpose, "language": record.language, "name": record.name, "status": record.status,
+        }));
+    audit::append(tx, vec![entry], now).await?;
     Ok(())
 }
 

@@ -101,6 +101,8 @@ pub enum Behaviour {
 /// A template as the fake's WhatsApp Business Account holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TemplateStatus {
+    /// Submitted, not yet reviewed: sends fail like a missing template.
+    Pending,
     Approved,
     /// Meta pauses a template of low quality: sends fail with 132015 until it is approved again.
     Paused,
@@ -151,6 +153,7 @@ impl FakeProviders {
         let stop = CancellationToken::new();
         let app = Router::new()
             .route("/{version}/{phone_number_id}/messages", post(meta))
+            .route("/{version}/{phone_number_id}/message_templates", post(create_template).get(list_templates))
             .route("/2010-04-01/Accounts/{sid}/Messages.json", post(twilio))
             .route("/send", post(fonnte))
             .with_state(inner.clone());
@@ -243,6 +246,7 @@ impl Inner {
             return Some(missing);
         };
         match status {
+            TemplateStatus::Pending => Some(missing),
             TemplateStatus::Paused | TemplateStatus::Disabled if twilio => Some(CONTENT_MISSING),
             TemplateStatus::Paused => Some(TEMPLATE_PAUSED),
             TemplateStatus::Disabled => Some(TEMPLATE_DISABLED),
@@ -271,6 +275,62 @@ fn invalid_interactive(body: &Value) -> bool {
     let repeated = titles.len() != buttons.len();
     let body_chars = chars(&body["interactive"]["body"]["text"]);
     !matches!(body_chars, Some(1..=1024)) || !(1..=3).contains(&buttons.len()) || bad_button || repeated
+}
+
+/// Meta's template management on a business account: a new template waits for review
+/// (`PENDING`) until the test approves it (`set_template`); the same name and language twice is
+/// refused (code 100, as Meta does).
+async fn create_template(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let error = |code: i64, message: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": { "message": message, "type": "OAuthException", "code": code } })),
+        )
+    };
+    if authorization(&headers).is_none() {
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": { "message": "no token", "code": 190 } })));
+    }
+    let (Some(name), Some(language)) = (body["name"].as_str(), body["language"].as_str()) else {
+        return error(100, "name and language are required");
+    };
+    let components = body["components"].as_array().cloned().unwrap_or_default();
+    let Some(text) = components.iter().find(|c| c["type"] == "BODY").and_then(|c| c["text"].as_str()) else {
+        return error(100, "a BODY component is required");
+    };
+    let parameters = text.matches("{{").count();
+    let Ok(mut templates) = inner.templates.lock() else { return error(1, "fake poisoned") };
+    if templates.iter().any(|(n, l, _, _)| n == name && l == language) {
+        return error(100, "Content in this language already exists");
+    }
+    templates.push((name.to_string(), language.to_string(), parameters, TemplateStatus::Pending));
+    let id = format!("{}", 1_000_000 + templates.len());
+    (StatusCode::OK, Json(json!({ "id": id, "status": "PENDING", "category": "UTILITY" })))
+}
+
+async fn list_templates(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> (StatusCode, Json<Value>) {
+    if authorization(&headers).is_none() {
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": { "message": "no token", "code": 190 } })));
+    }
+    let templates = inner.templates.lock().map(|t| t.clone()).unwrap_or_default();
+    let data: Vec<Value> = templates
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, language, _, _))| !language.is_empty())
+        .map(|(i, (name, language, _, status))| {
+            let status = match status {
+                TemplateStatus::Pending => "PENDING",
+                TemplateStatus::Approved => "APPROVED",
+                TemplateStatus::Paused => "PAUSED",
+                TemplateStatus::Disabled => "DISABLED",
+            };
+            json!({ "name": name, "language": language, "status": status, "id": format!("{}", 1_000_001 + i) })
+        })
+        .collect();
+    (StatusCode::OK, Json(json!({ "data": data, "paging": {} })))
 }
 
 fn authorization(headers: &HeaderMap) -> Option<String> {

@@ -266,6 +266,36 @@ mod owner_loop {
         }
     }
 
+    on_both_databases! {
+        async fn balas_template_submits_to_metas_business_account_and_syncs_the_review(app) {
+            let channel = app.channel.id.to_string();
+            let graph = [("BALAS_META_GRAPH_URL", app.providers.meta_url.as_str())];
+            let account = ["--tenant", &app.tenant.slug, "--channel", &channel, "--waba-id", "102290129340398", "--language", "id"];
+            let submit = app.cli_with(&graph, &[&["template", "submit"][..], &account[..]].concat());
+            let out = String::from_utf8_lossy(&submit.stdout).to_string();
+            assert!(submit.status.success(), "{out} {}", String::from_utf8_lossy(&submit.stderr));
+            assert_eq!(out.matches("submitted (pending)").count(), balas::channels::templates::TemplatePurpose::ALL.len(), "{out}");
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM channel_templates WHERE status = 'pending'").await, 5);
+            // Submitting again is refused by Meta (the name exists): the command says so and fails.
+            let again = app.cli_with(&graph, &[&["template", "submit"][..], &account[..]].concat());
+            assert!(!again.status.success() && String::from_utf8_lossy(&again.stdout).contains("meta_100"));
+
+            // Meta approves two; sync records them, and the others stay pending.
+            app.providers.set_template("balas_owner_escalation_v1", "id", 4, TemplateStatus::Approved);
+            app.providers.set_template("balas_owner_reminder_v1", "id", 3, TemplateStatus::Paused);
+            let sync = app.cli_with(&graph, &[&["template", "sync"][..], &account[..]].concat());
+            assert!(sync.status.success(), "{}", String::from_utf8_lossy(&sync.stderr));
+            let status = app.cli(&["template", "status", "--tenant", &app.tenant.slug, "--channel", &channel]);
+            let listed = String::from_utf8_lossy(&status.stdout).to_string();
+            let line = |purpose: &str| listed.lines().find(|l| l.starts_with(&format!("{purpose} "))).unwrap_or_default().to_string();
+            assert!(line("owner_escalation").ends_with("approved"), "{listed}");
+            assert!(line("owner_reminder").ends_with("paused"), "{listed}");
+            assert!(line("owner_digest").ends_with("pending"), "{listed}");
+            let changes = app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'channel.template_set'").await;
+            assert_eq!(changes, 7, "5 submitted, 2 changed by the sync");
+        }
+    }
+
     fn template_event(event: &str, name: &str, language: &str) -> serde_json::Value {
         serde_json::json!({ "object": "whatsapp_business_account", "entry": [{ "id": "102290129340398", "time": 1751247548,
             "changes": [{ "field": "message_template_status_update", "value": { "event": event, "message_template_id": 1689556908129835_i64,
