@@ -104,15 +104,15 @@ pub async fn expire(core: &Core, worker: &str, job: &JobRecord) -> Result<(), Jo
     if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
         return Ok(());
     }
-    let Some(first) = tx.message(MessageId(job.subject_id)).await? else {
+    // The reply that started this wait: released (or erased) means its batch is over.
+    let Some(first) = tx.message(MessageId(job.subject_id)).await?.filter(|m| m.status == HELD) else {
         tx.commit().await?;
-        return Ok(()); // erased or purged meanwhile
+        return Ok(());
     };
     let mut expired = Vec::new();
-    // Held at or before the reply that started this wait (a later batch has its own wait).
+    // While it is held, every reply held in the conversation joined its batch.
     for message in tx.held_messages(first.conversation_id).await? {
-        let due = message.created_at <= first.created_at;
-        if due && tx.move_message_status(message.id, HELD, "not_delivered", Some("window_closed"), now).await? {
+        if tx.move_message_status(message.id, HELD, "not_delivered", Some("window_closed"), now).await? {
             expired.push(message.id);
         }
     }

@@ -91,10 +91,12 @@ on_both_databases! {
     async fn a_late_reply_nobody_answers_is_not_delivered_and_the_owner_is_told(app) {
         closed_window_ticket(&app).await;
         owner_says(&app, "wamid.O1", "#1 Maaf kak, pesanannya kami ganti besok").await;
-        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE status = 'held'").await, 1);
-        app.clock.advance(Duration::days(7) + Duration::minutes(1));
+        app.clock.advance(Duration::days(2));
+        owner_says(&app, "wamid.O2", "#1 Kak, masih ada?").await;
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE status = 'held'").await, 2);
+        app.clock.advance(Duration::days(5) + Duration::minutes(1));
         app.drain().await;
-        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE status = 'not_delivered'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE status = 'not_delivered'").await, 2, "the whole batch");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'message.not_delivered'").await, 1);
         let told = app.sent_to(OWNER);
         assert!(told.iter().any(|t| t.contains("tidak terkirim")), "{told:?}");
