@@ -11,6 +11,7 @@ pub mod fonnte;
 pub mod meta;
 pub mod templates;
 pub mod twilio;
+pub mod twilio_content;
 
 /// A channel's provider credentials, stored as JSON encrypted with the tenant's data key.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -54,6 +54,9 @@ pub struct ServeArgs {
     pub meta_graph_url: String,
     #[arg(long, env = "BALAS_TWILIO_API_URL", default_value = "https://api.twilio.com", global = true)]
     pub twilio_api_url: String,
+    /// Twilio's Content API, for `balas template submit|sync` on a Twilio channel.
+    #[arg(long, env = "BALAS_TWILIO_CONTENT_URL", default_value = "https://content.twilio.com", global = true)]
+    pub twilio_content_url: String,
     #[arg(long, env = "BALAS_FONNTE_API_URL", default_value = "https://api.fonnte.com", global = true)]
     pub fonnte_api_url: String,
     /// Concurrent background workers.
@@ -379,14 +382,16 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         Command::Template(template::TemplateCommand::Submit(args)) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, &args.tenant).await?;
-            if template_sync::submit(&*store, &keys, &tenant, &args, &cli.serve.meta_graph_url, now).await? > 0 {
+            let apis = template_sync::Apis { graph: &cli.serve.meta_graph_url, content: &cli.serve.twilio_content_url };
+            if template_sync::submit(&*store, &keys, &tenant, &args, apis, now).await? > 0 {
                 return Ok(ExitCode::FAILURE);
             }
         }
         Command::Template(template::TemplateCommand::Sync(args)) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, &args.tenant).await?;
-            template_sync::sync(&*store, &keys, &tenant, &args, &cli.serve.meta_graph_url, now).await?;
+            let apis = template_sync::Apis { graph: &cli.serve.meta_graph_url, content: &cli.serve.twilio_content_url };
+            template_sync::sync(&*store, &keys, &tenant, &args, apis, now).await?;
         }
         Command::Template(command) => template::run(&command, &cli.serve.meta_graph_url)?,
         Command::Requests(command) => {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
@@ -155,6 +155,9 @@ impl FakeProviders {
             .route("/{version}/{phone_number_id}/messages", post(meta))
             .route("/{version}/{phone_number_id}/message_templates", post(create_template).get(list_templates))
             .route("/2010-04-01/Accounts/{sid}/Messages.json", post(twilio))
+            .route("/v1/Content", post(create_content))
+            .route("/v1/Content/{sid}/ApprovalRequests/whatsapp", post(request_approval))
+            .route("/v1/Content/{sid}/ApprovalRequests", get(approval))
             .route("/send", post(fonnte))
             .with_state(inner.clone());
         let until = stop.clone();
@@ -331,6 +334,72 @@ async fn list_templates(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> 
         })
         .collect();
     (StatusCode::OK, Json(json!({ "data": data, "paging": {} })))
+}
+
+/// Twilio's Content API: new content gets an `HX…` SID; its WhatsApp approval is `received`,
+/// then what the test set (`set_template(sid, "", …)`: approved, paused, …).
+async fn create_content(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    if authorization(&headers).is_none() {
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "code": 20003, "message": "Authenticate", "status": 401 })));
+    }
+    let Some(variables) = body["variables"].as_object() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "code": 20001, "message": "variables required", "status": 400 })),
+        );
+    };
+    let Ok(mut templates) = inner.templates.lock() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, Json(Value::Null));
+    };
+    let sid = format!("HX{:032x}", 0xC0FFEE_u128 + templates.len() as u128);
+    templates.push((sid.clone(), String::new(), variables.len(), TemplateStatus::Pending));
+    (StatusCode::CREATED, Json(json!({ "sid": sid, "friendly_name": body["friendly_name"], "types": body["types"] })))
+}
+
+async fn request_approval(
+    State(inner): State<Arc<Inner>>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    if authorization(&headers).is_none() {
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "code": 20003, "message": "Authenticate", "status": 401 })));
+    }
+    match content_status(&inner, &sid) {
+        Some(_) => (StatusCode::CREATED, Json(json!({ "name": sid, "category": "UTILITY", "status": "received" }))),
+        None => (StatusCode::NOT_FOUND, Json(json!({ "code": 20404, "message": "not found", "status": 404 }))),
+    }
+}
+
+async fn approval(
+    State(inner): State<Arc<Inner>>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    if authorization(&headers).is_none() {
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "code": 20003, "message": "Authenticate", "status": 401 })));
+    }
+    match content_status(&inner, &sid) {
+        Some(status) => {
+            (StatusCode::OK, Json(json!({ "whatsapp": { "name": sid, "category": "UTILITY", "status": status } })))
+        }
+        None => (StatusCode::NOT_FOUND, Json(json!({ "code": 20404, "message": "not found", "status": 404 }))),
+    }
+}
+
+/// A content SID's WhatsApp approval status in the fake's account.
+fn content_status(inner: &Inner, sid: &str) -> Option<&'static str> {
+    let templates = inner.templates.lock().ok()?;
+    let (_, _, _, status) = templates.iter().find(|(name, language, _, _)| name == sid && language.is_empty())?;
+    Some(match status {
+        TemplateStatus::Pending => "pending",
+        TemplateStatus::Approved => "approved",
+        TemplateStatus::Paused => "paused",
+        TemplateStatus::Disabled => "disabled",
+    })
 }
 
 fn authorization(headers: &HeaderMap) -> Option<String> {

@@ -274,7 +274,7 @@ mod owner_loop {
             let submit = app.cli_with(&graph, &[&["template", "submit"][..], &account[..]].concat());
             let out = String::from_utf8_lossy(&submit.stdout).to_string();
             assert!(submit.status.success(), "{out} {}", String::from_utf8_lossy(&submit.stderr));
-            assert_eq!(out.matches("submitted (pending)").count(), balas::channels::templates::TemplatePurpose::ALL.len(), "{out}");
+            assert_eq!(out.matches("submitted as balas_").count(), balas::channels::templates::TemplatePurpose::ALL.len(), "{out}");
             assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM channel_templates WHERE status = 'pending'").await, 5);
             // Submitting again is refused by Meta (the name exists): the command says so and fails.
             let again = app.cli_with(&graph, &[&["template", "submit"][..], &account[..]].concat());
@@ -293,6 +293,29 @@ mod owner_loop {
             assert!(line("owner_digest").ends_with("pending"), "{listed}");
             let changes = app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'channel.template_set'").await;
             assert_eq!(changes, 7, "5 submitted, 2 changed by the sync");
+        }
+    }
+
+    on_both_databases! {
+        async fn balas_template_submits_twilio_content_for_whatsapp_approval_and_syncs_it(app) {
+            let (channel, _) = app.twilio_channel().await;
+            let id = channel.id.to_string();
+            let content = [("BALAS_TWILIO_CONTENT_URL", app.providers.twilio_url.as_str())];
+            let account = ["--tenant", &app.tenant.slug, "--channel", &id, "--language", "id"];
+            let submit = app.cli_with(&content, &[&["template", "submit"][..], &account[..]].concat());
+            let out = String::from_utf8_lossy(&submit.stdout).to_string();
+            assert!(submit.status.success(), "{out} {}", String::from_utf8_lossy(&submit.stderr));
+            assert_eq!(out.matches("submitted as HX").count(), 5, "{out}");
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM channel_templates WHERE status = 'pending'").await, 5);
+            let sid = app.inspect.text("SELECT name FROM channel_templates WHERE purpose = 'owner_escalation'").await.unwrap();
+            assert!(sid.starts_with("HX") && sid.len() == 34, "{sid}");
+
+            // WhatsApp approves the notice's content: sync records it, the rest stay pending.
+            app.providers.set_template(&sid, "", 4, TemplateStatus::Approved);
+            let sync = app.cli_with(&content, &[&["template", "sync"][..], &account[..]].concat());
+            assert!(sync.status.success(), "{}", String::from_utf8_lossy(&sync.stderr));
+            assert_eq!(app.inspect.text("SELECT status FROM channel_templates WHERE purpose = 'owner_escalation'").await.as_deref(), Some("approved"));
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM channel_templates WHERE status = 'pending'").await, 4);
         }
     }
 
