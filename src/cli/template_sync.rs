@@ -72,18 +72,16 @@ pub async fn submit(
 ) -> anyhow::Result<usize> {
     let account = open_account(store, keys, tenant, args, apis).await?;
     let mut refused = 0;
-    for t in templates::catalogue() {
-        for tr in t.translations.iter().filter(|tr| args.language.as_deref().is_none_or(|l| l == tr.language)) {
-            let label = format!("{} {}", t.name, tr.language);
-            match account.submit(t, tr).await {
-                Ok((name, status)) => {
-                    record(store, tenant, args.channel, t.purpose.as_str(), &name, tr.language, status, now).await?;
-                    println!("{label}: submitted as {name} ({status})");
-                }
-                Err(e) => {
-                    refused += 1;
-                    println!("{label}: refused ({}); if it exists already, run balas template sync", e.class());
-                }
+    for (t, tr) in wanted(args) {
+        let label = format!("{} {}", t.name, tr.language);
+        match account.submit(t, tr).await {
+            Ok((name, status)) => {
+                record(store, tenant, args.channel, t.purpose.as_str(), &name, tr.language, status, now).await?;
+                println!("{label}: submitted as {name} ({status})");
+            }
+            Err(e) => {
+                refused += 1;
+                println!("{label}: refused ({}); if it exists already, run balas template sync", e.class());
             }
         }
     }
@@ -108,17 +106,15 @@ pub async fn sync(
                 .list_templates(secrets, waba)
                 .await
                 .map_err(|e| anyhow::anyhow!("Meta refused the template list ({})", e.class()))?;
-            for t in templates::catalogue() {
-                for tr in t.translations.iter().filter(|tr| args.language.as_deref().is_none_or(|l| l == tr.language)) {
-                    let found = listed.iter().find(|(name, language, _)| name == t.name && language == tr.language);
-                    let Some(status) = found.and_then(|(_, _, status)| status_of_event(status)) else {
-                        println!("{} {}: not in the account (balas template submit)", t.name, tr.language);
-                        continue;
-                    };
-                    record(store, tenant, args.channel, t.purpose.as_str(), t.name, tr.language, status, now).await?;
-                    println!("{} {}: {status}", t.name, tr.language);
-                    recorded += 1;
-                }
+            for (t, tr) in wanted(args) {
+                let found = listed.iter().find(|(name, language, _)| name == t.name && language == tr.language);
+                let Some(status) = found.and_then(|(_, _, status)| status_of_event(status)) else {
+                    println!("{} {}: not in the account (balas template submit)", t.name, tr.language);
+                    continue;
+                };
+                record(store, tenant, args.channel, t.purpose.as_str(), t.name, tr.language, status, now).await?;
+                println!("{} {}: {status}", t.name, tr.language);
+                recorded += 1;
             }
         }
         Account::Twilio { client, secrets } => {
@@ -138,6 +134,15 @@ pub async fn sync(
         }
     }
     Ok(recorded)
+}
+
+/// balas's templates in the languages asked for (both by default).
+fn wanted(args: &AccountArgs) -> impl Iterator<Item = (&'static Template, &'static Translation)> + '_ {
+    let language = args.language.as_deref();
+    templates::catalogue()
+        .iter()
+        .flat_map(|t| t.translations.iter().map(move |tr| (t, tr)))
+        .filter(move |(_, tr)| language.is_none_or(|l| l == tr.language))
 }
 
 /// The channel's provider account, with its own credentials.

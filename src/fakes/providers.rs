@@ -110,6 +110,18 @@ pub enum TemplateStatus {
     Disabled,
 }
 
+impl TemplateStatus {
+    /// The word both providers use for it (Meta in upper case).
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Paused => "paused",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
 /// Meta's answers to a template send ([`Inner::template_answer`]).
 const TEMPLATE_MISSING: i64 = 132001;
 const TEMPLATE_PARAMETERS: i64 = 132000;
@@ -295,7 +307,7 @@ async fn create_template(
         )
     };
     if authorization(&headers).is_none() {
-        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": { "message": "no token", "code": 190 } })));
+        return unauthenticated(Provider::Meta);
     }
     let (Some(name), Some(language)) = (body["name"].as_str(), body["language"].as_str()) else {
         return error(100, "name and language are required");
@@ -316,7 +328,7 @@ async fn create_template(
 
 async fn list_templates(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> (StatusCode, Json<Value>) {
     if authorization(&headers).is_none() {
-        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": { "message": "no token", "code": 190 } })));
+        return unauthenticated(Provider::Meta);
     }
     let templates = inner.templates.lock().map(|t| t.clone()).unwrap_or_default();
     let data: Vec<Value> = templates
@@ -324,12 +336,7 @@ async fn list_templates(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> 
         .enumerate()
         .filter(|(_, (_, language, _, _))| !language.is_empty())
         .map(|(i, (name, language, _, status))| {
-            let status = match status {
-                TemplateStatus::Pending => "PENDING",
-                TemplateStatus::Approved => "APPROVED",
-                TemplateStatus::Paused => "PAUSED",
-                TemplateStatus::Disabled => "DISABLED",
-            };
+            let status = status.as_str().to_ascii_uppercase();
             json!({ "name": name, "language": language, "status": status, "id": format!("{}", 1_000_001 + i) })
         })
         .collect();
@@ -344,7 +351,7 @@ async fn create_content(
     Json(body): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
     if authorization(&headers).is_none() {
-        return (StatusCode::UNAUTHORIZED, Json(json!({ "code": 20003, "message": "Authenticate", "status": 401 })));
+        return unauthenticated(Provider::Twilio);
     }
     let Some(variables) = body["variables"].as_object() else {
         return (
@@ -366,7 +373,7 @@ async fn request_approval(
     headers: HeaderMap,
 ) -> (StatusCode, Json<Value>) {
     if authorization(&headers).is_none() {
-        return (StatusCode::UNAUTHORIZED, Json(json!({ "code": 20003, "message": "Authenticate", "status": 401 })));
+        return unauthenticated(Provider::Twilio);
     }
     match content_status(&inner, &sid) {
         Some(_) => (StatusCode::CREATED, Json(json!({ "name": sid, "category": "UTILITY", "status": "received" }))),
@@ -380,7 +387,7 @@ async fn approval(
     headers: HeaderMap,
 ) -> (StatusCode, Json<Value>) {
     if authorization(&headers).is_none() {
-        return (StatusCode::UNAUTHORIZED, Json(json!({ "code": 20003, "message": "Authenticate", "status": 401 })));
+        return unauthenticated(Provider::Twilio);
     }
     match content_status(&inner, &sid) {
         Some(status) => {
@@ -394,12 +401,16 @@ async fn approval(
 fn content_status(inner: &Inner, sid: &str) -> Option<&'static str> {
     let templates = inner.templates.lock().ok()?;
     let (_, _, _, status) = templates.iter().find(|(name, language, _, _)| name == sid && language.is_empty())?;
-    Some(match status {
-        TemplateStatus::Pending => "pending",
-        TemplateStatus::Approved => "approved",
-        TemplateStatus::Paused => "paused",
-        TemplateStatus::Disabled => "disabled",
-    })
+    Some(status.as_str())
+}
+
+/// A management call without credentials, answered as each provider does.
+fn unauthenticated(provider: Provider) -> (StatusCode, Json<Value>) {
+    let body = match provider {
+        Provider::Twilio => json!({ "code": 20003, "message": "Authenticate", "status": 401 }),
+        _ => json!({ "error": { "message": "no token", "code": 190 } }),
+    };
+    (StatusCode::UNAUTHORIZED, Json(body))
 }
 
 fn authorization(headers: &HeaderMap) -> Option<String> {

@@ -56,12 +56,14 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let contact_key =
         contact.as_ref().map(|c| core.keys.vault.unwrap_key(&c.wrapped_key)).transpose().map_err(undecryptable)?;
     let shape = match message.route {
-        Route::WhatsApp => {
-            let language = tx.tenant().await?.map_or_else(|| "id".into(), |t| t.settings.language);
-            let customer = contact.as_ref().zip(contact_key.as_ref());
-            let signer = Signer { index: &core.keys.index, tenant: job.tenant_id, owner: owner.id };
-            shape_for(&mut *tx, &message, &owner, &channel, customer, &language, signer, core.clock.now()).await?
-        }
+        Route::WhatsApp => match tx.tenant().await? {
+            Some(tenant) => {
+                let customer = contact.as_ref().zip(contact_key.as_ref());
+                let signer = Signer { index: &core.keys.index, tenant: job.tenant_id, owner: owner.id };
+                shape_for(&mut *tx, &message, &owner, &channel, customer, &tenant, signer, core.clock.now()).await?
+            }
+            None => Shape::Text,
+        },
         Route::Email => Shape::Text,
     };
     tx.commit().await?;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::Purpose;
 use super::notify::{About, customer_label, to_owners};
-use super::template_notice::{sendable, template_cap};
+use super::template_notice::{plain_payloads, sendable_record, template_cap};
 use super::texts::OwnerTexts;
 use crate::audit::{self, AuditEntry};
 use crate::channels::templates::{self, TemplateMessage, TemplatePurpose};
@@ -137,21 +137,15 @@ pub async fn follow_up(
     tenant: &TenantRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<TemplateMessage>> {
-    if channel.provider == "fonnte" || template_cap(tx, now).await?.reached() {
+    if channel.provider == "fonnte" || template_cap(tx, tenant, now).await?.reached() {
         return Ok(None);
     }
     let language = &tenant.settings.language;
     let recorded = tx.channel_templates(channel.id).await?;
-    let Some(record) =
-        recorded.iter().find(|r| r.purpose == FOLLOW_UP.as_str() && r.language == *language && sendable(r, now))
-    else {
-        return Ok(None);
-    };
-    let template = templates::template(FOLLOW_UP);
-    let parameters = vec![templates::parameter(&tenant.name, template.limits[0])];
+    let Some(record) = sendable_record(&recorded, FOLLOW_UP, language, now) else { return Ok(None) };
+    let parameters = vec![templates::parameter(&tenant.name, templates::template(FOLLOW_UP).limits[0])];
     // The customer's tap needs no signature: any message from them releases the reply.
-    let payloads =
-        if channel.provider == "meta" { template.actions.iter().map(|a| a.to_string()).collect() } else { vec![] };
+    let payloads = plain_payloads(FOLLOW_UP, channel);
     Ok(Some(TemplateMessage { name: record.name.clone(), language: language.clone(), parameters, payloads }))
 }
 

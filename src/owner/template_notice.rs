@@ -16,7 +16,7 @@ use crate::domain::TenantId;
 use crate::engine::assistant::month_start;
 use crate::store::{
     ChannelRecord, ChannelTemplateRecord, ContactRecord, EscalationRecord, OwnerMessageRecord, OwnerRecord, Store,
-    StoreResult, TenantTx,
+    StoreResult, TenantRecord, TenantTx,
 };
 use crate::usecase::UseCaseResult;
 
@@ -81,8 +81,12 @@ impl TemplateCap {
 }
 
 /// The tenant's template use this month, read in `tx`.
-pub async fn template_cap(tx: &mut dyn TenantTx, now: DateTime<Utc>) -> StoreResult<TemplateCap> {
-    let cap = tx.tenant().await?.map_or(0, |t| t.settings.monthly_template_cap);
+pub async fn template_cap(
+    tx: &mut dyn TenantTx,
+    tenant: &TenantRecord,
+    now: DateTime<Utc>,
+) -> StoreResult<TemplateCap> {
+    let cap = tenant.settings.monthly_template_cap;
     if cap == 0 {
         return Ok(TemplateCap { used: 0, cap });
     }
@@ -92,9 +96,30 @@ pub async fn template_cap(tx: &mut dyn TenantTx, now: DateTime<Utc>) -> StoreRes
 /// The tenant's template use this month, for the dashboard's banner.
 pub async fn cap_of(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>) -> UseCaseResult<TemplateCap> {
     let mut tx = store.begin_read(tenant).await?;
-    let cap = template_cap(&mut *tx, now).await?;
+    let cap = match tx.tenant().await? {
+        Some(record) => template_cap(&mut *tx, &record, now).await?,
+        None => TemplateCap { used: 0, cap: 0 },
+    };
     tx.commit().await?;
     Ok(cap)
+}
+
+/// The recorded template of `purpose` in `language` worth sending now (see `sendable`).
+pub fn sendable_record<'a>(
+    recorded: &'a [ChannelTemplateRecord],
+    purpose: TemplatePurpose,
+    language: &str,
+    now: DateTime<Utc>,
+) -> Option<&'a ChannelTemplateRecord> {
+    recorded.iter().find(|r| r.purpose == purpose.as_str() && r.language == language && sendable(r, now))
+}
+
+/// The payloads of a template's buttons that name no ticket (Meta's; Twilio's are fixed in the content).
+pub fn plain_payloads(purpose: TemplatePurpose, channel: &ChannelRecord) -> Vec<String> {
+    if channel.provider != "meta" {
+        return Vec::new();
+    }
+    templates::template(purpose).actions.iter().map(|a| a.to_string()).collect()
 }
 
 /// Meta lifts a quality pause after 3 hours (the first) or 6 (the second); a third disables.
@@ -102,7 +127,7 @@ const PAUSE: Duration = Duration::hours(3);
 
 /// Whether a recorded template is worth sending now: approved, or paused long enough ago that
 /// the pause may be over (tried again; a refusal pauses it again from now).
-pub fn sendable(record: &ChannelTemplateRecord, now: DateTime<Utc>) -> bool {
+fn sendable(record: &ChannelTemplateRecord, now: DateTime<Utc>) -> bool {
     record.status == "approved" || (record.status == "paused" && now - record.updated_at >= PAUSE)
 }
 
@@ -151,7 +176,7 @@ pub async fn shape_for(
     owner: &OwnerRecord,
     channel: &ChannelRecord,
     customer: Option<(&ContactRecord, &DataKey)>,
-    language: &str,
+    tenant: &TenantRecord,
     signer: Signer<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<Shape> {
@@ -159,8 +184,9 @@ pub async fn shape_for(
         return Ok(Shape::Text);
     }
     if message.purpose == Purpose::Digest {
-        return digest_shape(tx, message, owner, channel, language, now).await;
+        return digest_shape(tx, message, owner, channel, tenant, now).await;
     }
+    let language = tenant.settings.language.as_str();
     let (Some(escalation), Some((contact, key))) = (message.escalation_id, customer) else { return Ok(Shape::Text) };
     let Some(ticket) = tx.escalation(escalation).await? else { return Ok(Shape::Text) };
     let texts = OwnerTexts::new(language);
@@ -179,9 +205,7 @@ pub async fn shape_for(
         });
     }
     let recorded = tx.channel_templates(channel.id).await?;
-    let approved = |p: TemplatePurpose| {
-        recorded.iter().find(|r| r.purpose == p.as_str() && r.language == language && sendable(r, now))
-    };
+    let approved = |p: TemplatePurpose| sendable_record(&recorded, p, language, now);
     // Without the draft variant, the plain notice serves (the suggestion waits in `#N 1`).
     let (purpose, record) = match approved(purpose) {
         Some(r) => (purpose, r),
@@ -191,7 +215,7 @@ pub async fn shape_for(
         },
         None => return Ok(Shape::Text),
     };
-    if template_cap(tx, now).await?.reached() {
+    if template_cap(tx, tenant, now).await?.reached() {
         return Ok(Shape::Capped);
     }
     let label = customer_label(contact, key)?;
@@ -228,29 +252,24 @@ async fn digest_shape(
     message: &OwnerMessageRecord,
     owner: &OwnerRecord,
     channel: &ChannelRecord,
-    language: &str,
+    tenant: &TenantRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<Shape> {
     const DIGEST: TemplatePurpose = TemplatePurpose::OwnerDigest;
     if window_open(owner, now) {
         return Ok(Shape::Text);
     }
+    let language = tenant.settings.language.as_str();
     let recorded = tx.channel_templates(channel.id).await?;
-    let Some(record) =
-        recorded.iter().find(|r| r.purpose == DIGEST.as_str() && r.language == language && sendable(r, now))
-    else {
-        return Ok(Shape::Text);
-    };
-    if template_cap(tx, now).await?.reached() {
+    let Some(record) = sendable_record(&recorded, DIGEST, language, now) else { return Ok(Shape::Text) };
+    if template_cap(tx, tenant, now).await?.reached() {
         return Ok(Shape::Capped);
     }
-    let Some(tenant) = tx.tenant().await? else { return Ok(Shape::Text) };
-    let values = super::digest::template_figures(tx, &tenant, message.created_at).await?;
-    let template = templates::template(DIGEST);
-    let parameters = values.iter().zip(template.limits).map(|(v, max)| templates::parameter(v, *max)).collect();
+    let values = super::digest::template_figures(tx, tenant, message.created_at).await?;
+    let limits = templates::template(DIGEST).limits;
+    let parameters = values.iter().zip(limits).map(|(v, max)| templates::parameter(v, *max)).collect();
     // Any message from the owner releases the report: the payload only names the button.
-    let payloads =
-        if channel.provider == "meta" { template.actions.iter().map(|a| a.to_string()).collect() } else { vec![] };
+    let payloads = plain_payloads(DIGEST, channel);
     let message = TemplateMessage { name: record.name.clone(), language: language.into(), parameters, payloads };
     Ok(Shape::Template(OwnerTemplate { message, record: record.clone() }))
 }
