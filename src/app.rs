@@ -69,6 +69,8 @@ pub struct AppConfig {
     pub database_host: Option<String>,
     /// Timeouts for slow clients and the bound on requests in flight.
     pub server: crate::server::ServerLimits,
+    /// Where customers' attachments are stored and what may be fetched.
+    pub media: crate::media::MediaSettings,
 }
 
 impl Default for AppConfig {
@@ -93,6 +95,7 @@ impl Default for AppConfig {
             database_host: None,
             metrics_token: None,
             server: crate::server::ServerLimits::default(),
+            media: crate::media::MediaSettings::default(),
         }
     }
 }
@@ -155,7 +158,9 @@ impl AppState {
             poll_interval: config.poll_interval,
             late_reply_wait: config.late_reply_wait,
         };
-        let core = Core::new(store, keys, clock, jobs, mailer.is_some());
+        let urls = [config.meta_graph_url.as_str(), config.twilio_api_url.as_str(), config.fonnte_api_url.as_str()];
+        let media = Arc::new(crate::media::Media::new(&config.media, urls)?);
+        let core = Core { owner_email: mailer.is_some(), ..Core::new(store, keys, clock, jobs, media) };
         let deps = WorkerDeps {
             channels,
             llm,

@@ -7,6 +7,7 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::config::Keys;
 use crate::jobs::JobSettings;
+use crate::media::Media;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -19,11 +20,13 @@ pub struct Core {
     pub queue_wake: Arc<Notify>,
     /// Whether owner notices are also queued by e-mail (SMTP is configured); decided when they are queued.
     pub owner_email: bool,
+    /// Customers' attachments: their store, and the guarded fetch from the providers.
+    pub media: Arc<Media>,
 }
 
 impl Core {
-    pub fn new(store: Arc<dyn Store>, keys: Keys, clock: Arc<dyn Clock>, jobs: JobSettings, owner_email: bool) -> Self {
-        Self { store, keys, clock, jobs, queue_wake: Arc::new(Notify::new()), owner_email }
+    pub fn new(store: Arc<dyn Store>, keys: Keys, clock: Arc<dyn Clock>, jobs: JobSettings, media: Arc<Media>) -> Self {
+        Self { store, keys, clock, jobs, queue_wake: Arc::new(Notify::new()), owner_email: false, media }
     }
 
     /// Wakes one idle worker, or leaves a permit for the next to go idle, so a job committed

@@ -64,27 +64,44 @@ impl Vault {
     /// A fresh data key and its wrapped form, which is what gets stored.
     pub fn new_data_key(&self) -> Result<(DataKey, String), CryptoError> {
         let raw = Fernet::generate_key();
-        let key = Fernet::new(&raw).map(DataKey).ok_or(CryptoError::Undecryptable)?;
+        let key = DataKey::new(&raw)?;
         Ok((key, self.master.encrypt(raw.as_bytes())))
     }
 
     pub fn unwrap_key(&self, wrapped: &str) -> Result<DataKey, CryptoError> {
         let raw = self.master.decrypt(wrapped).map_err(|_| CryptoError::Undecryptable)?;
         let raw = String::from_utf8(raw).map_err(|_| CryptoError::NotUtf8)?;
-        Fernet::new(&raw).map(DataKey).ok_or(CryptoError::Undecryptable)
+        DataKey::new(&raw)
     }
 }
 
-/// One data key: encrypts the content of one contact or one tenant.
-pub struct DataKey(Fernet);
+/// One data key: encrypts the content of one contact or one tenant. Besides Fernet for text,
+/// it derives the keys of media (`derive`), so destroying it shreds both.
+pub struct DataKey {
+    fernet: Fernet,
+    raw: SecretString,
+}
 
 impl DataKey {
+    fn new(raw: &str) -> Result<Self, CryptoError> {
+        let fernet = Fernet::new(raw).ok_or(CryptoError::Undecryptable)?;
+        Ok(Self { fernet, raw: SecretString::from(raw.to_string()) })
+    }
+
+    /// A 32-byte key for one `purpose`, by HKDF-SHA256 from this data key.
+    pub fn derive(&self, purpose: &str) -> Result<[u8; 32], CryptoError> {
+        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"balas data key"), self.raw.expose_secret().as_bytes());
+        let mut out = [0u8; 32];
+        hk.expand(purpose.as_bytes(), &mut out).map_err(|_| CryptoError::Undecryptable)?;
+        Ok(out)
+    }
+
     pub fn encrypt(&self, plain: &str) -> String {
-        self.0.encrypt(plain.as_bytes())
+        self.fernet.encrypt(plain.as_bytes())
     }
 
     pub fn decrypt(&self, token: &str) -> Result<String, CryptoError> {
-        let bytes = self.0.decrypt(token).map_err(|_| CryptoError::Undecryptable)?;
+        let bytes = self.fernet.decrypt(token).map_err(|_| CryptoError::Undecryptable)?;
         String::from_utf8(bytes).map_err(|_| CryptoError::NotUtf8)
     }
 

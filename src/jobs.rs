@@ -55,6 +55,8 @@ pub enum JobKind {
     AnalyticsRollup,
     /// A late owner reply still held when its wait ends (subject: the first held message).
     HeldReply,
+    /// Download and store a customer message's attachments (subject: the message).
+    MediaFetch,
     /// A kind this build does not know (written by another release): dead-lettered.
     Unknown,
 }
@@ -69,6 +71,7 @@ text_code!(JobKind, parse;
     Retention => "retention",
     OwnerDigest => "owner_digest",
     HeldReply => "held_reply",
+    MediaFetch => "media_fetch",
     AnalyticsRollup => "analytics_rollup";
     else Unknown
 );

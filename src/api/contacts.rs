@@ -151,8 +151,9 @@ async fn erase_contact(
     let id = contact_id(&id)?;
     let request = answered(&state, &caller, &query, id, DsarKind::Erasure).await?;
     let now = state.clock.now();
-    let erasure = erase::erase_contact(&*state.store, caller.tenant, id, &caller.actor(), request, now)
-        .await?
-        .ok_or_else(not_found)?;
+    let erasure =
+        erase::erase_contact(&*state.store, &state.media.storage, caller.tenant, id, &caller.actor(), request, now)
+            .await?
+            .ok_or_else(not_found)?;
     Ok(Json(erasure))
 }

@@ -5,6 +5,7 @@ mod channel;
 mod doctor;
 mod keys;
 mod llm;
+mod media;
 mod owner;
 mod privacy;
 mod requests;
@@ -97,6 +98,8 @@ pub struct ServeArgs {
     pub trusted_proxy_hops: usize,
     #[command(flatten)]
     pub llm: llm::LlmArgs,
+    #[command(flatten)]
+    pub media: media::MediaArgs,
     /// SMTP server for owner e-mail, e.g. smtps://user:pass@mail.example.com (optional).
     #[arg(long, env = "BALAS_SMTP_URL", value_parser = crate::config::secret, hide_env_values = true, global = true)]
     pub smtp_url: Option<secrecy::SecretString>,
@@ -352,7 +355,8 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Erase(args) => {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
-            privacy::erase(&*store, &keys, &find_tenant(&*store, &args.who.tenant).await?, &args, now).await?;
+            let media = crate::media::MediaStorage::open(&cli.serve.media.settings(&cli.db).storage)?;
+            privacy::erase(&*store, &media, &keys, &find_tenant(&*store, &args.who.tenant).await?, &args, now).await?;
         }
         Command::BreachReport(args) => {
             let (store, _) = admin(&cli.db, &cli.keys).await?;

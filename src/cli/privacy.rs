@@ -120,6 +120,7 @@ pub async fn correct(
 
 pub async fn erase(
     store: &dyn Store,
+    media: &crate::media::MediaStorage,
     keys: &Keys,
     tenant: &TenantRecord,
     args: &EraseArgs,
@@ -128,7 +129,7 @@ pub async fn erase(
     anyhow::ensure!(args.yes, "erasure deletes the contact's data and key for good: add --yes");
     let id = contact_of(store, keys, tenant, &args.who).await?;
     let request = request_of(store, tenant, &args.who, id, DsarKind::Erasure).await?;
-    let done = erase::erase_contact(store, tenant.id, id, "cli", request, now).await?;
+    let done = erase::erase_contact(store, media, tenant.id, id, "cli", request, now).await?;
     let done = done.context("no such contact in this tenant")?;
     println!("{}", serde_json::to_string_pretty(&done)?);
     Ok(())

@@ -32,6 +32,7 @@ async fn serve(db: &DatabaseArgs, key_args: &KeyArgs, args: &ServeArgs) -> anyho
     store.check_app_role().await?;
     let mut config = args.app_config()?;
     config.database_host = crate::api::subprocessors::database_host(db.url());
+    config.media = args.media.settings(db);
     let state = AppState::with_system_clock(store, keys, config)?;
     // Before any webhook: conversations from before chats were kept apart are split or closed.
     crate::chats::review::run(&state).await.context("reviewing conversations that may mix chats (migration 0009)")?;
@@ -99,6 +100,7 @@ fn configured_secrets(cli: &Cli) -> Vec<String> {
         s.jwt_secret.as_ref(),
         s.jwt_previous_secret.as_ref(),
         s.metrics_token.as_ref(),
+        s.media.s3_secret_access_key.as_ref(),
     ];
     let fixed = fixed.into_iter().flatten().map(|secret| secret.expose_secret().to_string());
     // Key lists are comma-separated: each key alone is a secret too.

@@ -83,6 +83,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("ticket.resolve", "Selesaikan", "Resolve"),
     ("ticket.closed", "Tiket ini sudah ditutup.", "This ticket is closed."),
     ("ticket.no_text", "(tanpa teks)", "(no text)"),
+    ("ticket.photo", "Foto dari pelanggan", "Photo from the customer"),
+    ("ticket.document", "Unduh dokumen", "Download the document"),
     ("status.open", "menunggu", "waiting"),
     ("status.human", "ditangani orang", "with a person"),
     ("status.handed_back", "kembali ke bot", "back with the bot"),

@@ -118,6 +118,19 @@ async fn ticket(
                     span.meta { (author(lang, m.author)) " · " (local(&session, m.created_at)) }
                     br;
                     @match &m.text { Some(text) => span.text { (text) }, None => em { (t("ticket.no_text")) } }
+                    @for media in &m.media {
+                        @let src = format!("/dashboard/media/{}", media.id);
+                        br;
+                        @if media.mime_type.starts_with("image/") {
+                            img.media src=(src) alt=(t("ticket.photo"));
+                        } @else if media.mime_type.starts_with("audio/") {
+                            audio.media controls src=(src) {}
+                        } @else if media.mime_type.starts_with("video/") {
+                            video.media controls src=(src) {}
+                        } @else {
+                            a.media href=(src) { (t("ticket.document")) " (" (media.mime_type) ")" }
+                        }
+                    }
                 }
             }
         }

@@ -20,6 +20,7 @@ pub mod inbox;
 pub mod layout;
 pub mod lock;
 pub mod login;
+pub mod media;
 pub mod page_error;
 pub mod session;
 pub mod settings;
@@ -30,7 +31,7 @@ pub use page_error::PageError;
 const STYLE: &str = include_str!("style.css");
 
 /// No inline script, styles only from us, forms only to us, never framed.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
 /// The dashboard's routes; `state` only configures the header layer (the cookie flags).
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(login::router())
         .merge(lock::router())
         .merge(inbox::router())
+        .merge(media::router())
         .merge(faq::router())
         .merge(settings::router())
         .merge(analytics::router())
@@ -60,7 +62,7 @@ async fn headers_and_language(State(state): State<AppState>, mut request: Reques
     }
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -45,6 +45,11 @@ impl MessageKind {
     pub fn carries_question(self) -> bool {
         matches!(self, Self::Text | Self::Interactive | Self::Button)
     }
+
+    /// A photo, voice note, video, document or sticker: a file to fetch and show.
+    pub fn is_media(self) -> bool {
+        matches!(self, Self::Image | Self::Audio | Self::Video | Self::Document | Self::Sticker)
+    }
 }
 
 text_code!(MessageKind, from_code;
@@ -89,6 +94,18 @@ pub struct MessageMeta {
     pub media_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
+    /// Meta's SHA-256 of the file (base64), checked after the download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Meta's direct download link, when the webhook carries one (it expires in minutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_url: Option<String>,
+    /// An audio message recorded as a voice note.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub voice: bool,
+    /// Attachments after the first (Twilio's `MediaUrl1..N`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_media: Vec<MediaPart>,
     /// The group chat the message was written in (Fonnte); replies go to the group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
@@ -101,9 +118,46 @@ pub struct MessageMeta {
     pub template: Option<String>,
 }
 
+/// One further attachment of a message.
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MediaPart {
+    pub media_ref: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+}
+
+/// One attachment to fetch: what the provider told about it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Attachment {
+    /// The provider's media id (Meta) or download URL (Twilio, Fonnte).
+    pub media_ref: String,
+    pub mime_type: Option<String>,
+    pub filename: Option<String>,
+    pub sha256: Option<String>,
+    pub media_url: Option<String>,
+}
+
 impl MessageMeta {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// Every attachment, first one first; empty for a message without media.
+    pub fn attachments(&self) -> Vec<Attachment> {
+        let Some(first) = &self.media_ref else { return Vec::new() };
+        let mut all = vec![Attachment {
+            media_ref: first.clone(),
+            mime_type: self.mime_type.clone(),
+            filename: self.filename.clone(),
+            sha256: self.sha256.clone(),
+            media_url: self.media_url.clone(),
+        }];
+        all.extend(self.more_media.iter().map(|p| Attachment {
+            media_ref: p.media_ref.clone(),
+            mime_type: p.mime_type.clone(),
+            ..Attachment::default()
+        }));
+        all
     }
 }
 
@@ -114,6 +168,8 @@ impl std::fmt::Debug for MessageMeta {
             .field("mime_type", &self.mime_type)
             .field("has_media_ref", &self.media_ref.is_some())
             .field("has_filename", &self.filename.is_some())
+            .field("voice", &self.voice)
+            .field("more_media", &self.more_media.len())
             .field("group", &self.group.is_some())
             .field("button", &self.button.is_some())
             .field("template", &self.template)

@@ -11,8 +11,8 @@ pub use conversation::{
 pub use identity::{Bsuid, CustomerIdentity, IdentityError, Phone};
 pub use ids::*;
 pub use message::{
-    Author, DeliveryStatus, Direction, IdentityChange, InboundEvent, InboundMessage, MessageKind, MessageMeta,
-    StatusUpdate, TemplateStatusChange,
+    Attachment, Author, DeliveryStatus, Direction, IdentityChange, InboundEvent, InboundMessage, MediaPart,
+    MessageKind, MessageMeta, StatusUpdate, TemplateStatusChange,
 };
 use text_code::text_code;
 

@@ -153,6 +153,8 @@ pub struct FakeProviders {
     pub twilio_url: String,
     /// For `BALAS_FONNTE_API_URL`.
     pub fonnte_url: String,
+    /// The files the providers' media downloads serve (`fakes::media`).
+    pub media: Arc<super::media::MediaFiles>,
     inner: Arc<Inner>,
     stop: CancellationToken,
 }
@@ -162,6 +164,8 @@ impl FakeProviders {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let inner = Arc::new(Inner::default());
+        let media = Arc::new(super::media::MediaFiles::default());
+        media.set_port(listener.local_addr()?.port());
         let stop = CancellationToken::new();
         let app = Router::new()
             .route("/{version}/{phone_number_id}/messages", post(meta))
@@ -171,12 +175,13 @@ impl FakeProviders {
             .route("/v1/Content/{sid}/ApprovalRequests/whatsapp", post(request_approval))
             .route("/v1/Content/{sid}/ApprovalRequests", get(approval))
             .route("/send", post(fonnte))
-            .with_state(inner.clone());
+            .with_state(inner.clone())
+            .merge(super::media::router(media.clone()));
         let until = stop.clone();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).with_graceful_shutdown(until.cancelled_owned()).await;
         });
-        Ok(Self { meta_url: format!("{base}/v21.0"), twilio_url: base.clone(), fonnte_url: base, inner, stop })
+        Ok(Self { meta_url: format!("{base}/v21.0"), twilio_url: base.clone(), fonnte_url: base, media, inner, stop })
     }
 
     pub fn received(&self) -> Vec<ProviderRequest> {

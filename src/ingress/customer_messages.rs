@@ -230,6 +230,10 @@ impl Plan {
                 }
             }
             plan.outcomes.push(Outcome::Stored { message: record.id, contact_created, conversation, job: job.id });
+            if m.meta.media_ref.is_some() {
+                // Fetched at once: Meta's links expire in minutes and its media ids in 7 days.
+                plan.jobs.push(JobRecord::new(tenant, JobKind::MediaFetch, record.id.0, core.jobs.max_attempts, now));
+            }
             plan.messages.push(record);
             plan.jobs.push(job);
         }

@@ -166,7 +166,14 @@ pub fn parse(payload: &Value, keys: &Keys, tenant: TenantId) -> Result<InboundEv
         (Some(url), _, _) => {
             let extension = text(payload, "extension").unwrap_or_default().to_ascii_lowercase();
             let kind = kind_of_extension(&extension);
-            (kind, MessageMeta { media_ref: Some(url), filename: text(payload, "filename"), ..MessageMeta::default() })
+            let mime_type = crate::media::mime_of_extension(&extension).map(str::to_string);
+            let meta = MessageMeta {
+                media_ref: Some(url),
+                filename: text(payload, "filename"),
+                mime_type,
+                ..MessageMeta::default()
+            };
+            (kind, meta)
         }
         (None, Some(_), _) => (MessageKind::Location, MessageMeta::default()),
         (None, None, Some(_)) if message.is_none() => (MessageKind::Button, MessageMeta::default()),

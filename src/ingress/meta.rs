@@ -221,6 +221,10 @@ struct Media {
     mime_type: Option<String>,
     caption: Option<String>,
     filename: Option<String>,
+    sha256: Option<String>,
+    url: Option<String>,
+    #[serde(default)]
+    voice: bool,
 }
 
 #[derive(Deserialize)]
@@ -339,6 +343,9 @@ impl Message {
             mime_type: m.mime_type.clone(),
             media_ref: m.id.clone(),
             filename: m.filename.clone(),
+            sha256: m.sha256.clone(),
+            media_url: m.url.clone(),
+            voice: m.voice,
             ..MessageMeta::default()
         });
         meta.button = self.button_id();

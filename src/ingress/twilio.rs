@@ -18,8 +18,8 @@ use super::{group_commit, read_body};
 use crate::app::AppState;
 use crate::channels::ChannelSecrets;
 use crate::domain::{
-    CustomerIdentity, DeliveryStatus, InboundEvent, InboundMessage, MessageKind, MessageMeta, Phone, Provider,
-    StatusUpdate,
+    CustomerIdentity, DeliveryStatus, InboundEvent, InboundMessage, MediaPart, MessageKind, MessageMeta, Phone,
+    Provider, StatusUpdate,
 };
 use crate::error::ApiError;
 
@@ -242,9 +242,17 @@ pub fn parse(params: &[(String, String)]) -> Result<InboundEvent, ApiError> {
     let media_count: usize = get("NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0);
     let (kind, body, meta) = if media_count > 0 {
         let mime = get("MediaContentType0").unwrap_or("application/octet-stream");
+        // Twilio sends at most 10 attachments; a larger count is not believed.
+        let more_media = (1..media_count.min(10))
+            .filter_map(|i| {
+                let media_ref = get(&format!("MediaUrl{i}"))?.to_string();
+                Some(MediaPart { media_ref, mime_type: get(&format!("MediaContentType{i}")).map(str::to_string) })
+            })
+            .collect();
         let meta = MessageMeta {
             mime_type: Some(mime.to_string()),
             media_ref: get("MediaUrl0").map(str::to_string),
+            more_media,
             ..MessageMeta::default()
         };
         (kind_of_mime(mime), get("Body").map(str::to_string), meta)
@@ -394,13 +402,18 @@ mod tests {
         let media = params(&[
             ("MessageSid", "MM1"),
             ("From", "whatsapp:+6281234567890"),
-            ("NumMedia", "1"),
+            ("NumMedia", "2"),
             ("MediaContentType0", "audio/ogg"),
             ("MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"),
+            ("MediaContentType1", "image/jpeg"),
+            ("MediaUrl1", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2"),
         ]);
         let InboundEvent::Message(m) = parse(&media).unwrap() else { panic!("not a message") };
         assert_eq!(m.kind, MessageKind::Audio);
-        assert!(m.meta.media_ref.unwrap().ends_with("ME1"));
+        let all = m.meta.attachments();
+        assert_eq!(all.len(), 2, "every MediaUrlN is kept");
+        assert!(all[0].media_ref.ends_with("ME1"));
+        assert!(all[1].media_ref.ends_with("ME2") && all[1].mime_type.as_deref() == Some("image/jpeg"));
     }
 
     const SENDER: &str = "whatsapp:+14155238886";

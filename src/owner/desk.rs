@@ -142,8 +142,19 @@ pub struct MessageView {
     pub author: Author,
     pub kind: MessageKind,
     pub text: Option<String>,
+    /// The stored attachments (none until fetched, or when the fetch failed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<MediaView>,
     pub status: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// One stored attachment of a message: what the reader may open by its id.
+#[derive(Debug, Serialize)]
+pub struct MediaView {
+    pub id: uuid::Uuid,
+    pub mime_type: String,
+    pub bytes: i64,
 }
 
 /// A conversation as the owner's tools show it: the customer masked, no message content.
@@ -199,12 +210,16 @@ pub async fn read_conversation(
     let mut messages = Vec::new();
     for m in tx.recent_messages(id, 200).await? {
         let text = key.decrypt_opt(m.body_enc.as_deref()).map_err(fault)?;
+        let media = if m.kind.is_media() { tx.media_of_message(m.id).await? } else { Vec::new() };
+        let media =
+            media.into_iter().map(|r| MediaView { id: r.id, mime_type: r.mime_type, bytes: r.size_bytes }).collect();
         messages.push(MessageView {
             id: m.id,
             direction: m.direction,
             author: m.author,
             kind: m.kind,
             text,
+            media,
             status: m.status,
             created_at: m.created_at,
         });

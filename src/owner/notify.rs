@@ -290,7 +290,7 @@ pub async fn forward(
     let text = match key.decrypt_opt(message.body_enc.as_deref())? {
         Some(body) if kind.carries_question() => texts
             .fill("forward", &[("ticket", &number), ("customer", &customer), ("text", &shorten(&body, FORWARD_CHARS))]),
-        _ => texts.fill("forward_media", &[("ticket", &number), ("customer", &customer), ("kind", kind.as_str())]),
+        _ => texts.fill("forward_media", &[("ticket", &number), ("customer", &customer), ("kind", &texts.kind(kind))]),
     };
     let about =
         About { channel: message.channel_id, escalation: Some(ticket.id), contact: Some(contact.id), key: &key };

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use crate::domain::EscalationReason;
+use crate::domain::{EscalationReason, MessageKind};
 
 static INDONESIAN: LazyLock<HashMap<&'static str, &'static str>> =
     LazyLock::new(|| sections(include_str!("../../prompts/owner.id.md")));
@@ -42,6 +42,13 @@ impl OwnerTexts {
 
     pub fn reason(&self, reason: EscalationReason) -> String {
         self.fill(&format!("reason.{reason}"), &[])
+    }
+
+    /// How a kind of message is named in a sentence ("foto", "pesan suara"); a kind without a
+    /// word of its own by its code.
+    pub fn kind(&self, kind: MessageKind) -> String {
+        let table = if self.english { &*ENGLISH } else { &*INDONESIAN };
+        table.get(format!("kind.{kind}").as_str()).map_or_else(|| kind.as_str().to_string(), |word| word.to_string())
     }
 }
 

@@ -42,6 +42,7 @@ const IDENTITY: &str = "contact identity (phone number, WhatsApp user id, name)"
 const MESSAGES: &str = "customer messages";
 const TICKETS: &str = "tickets (reason, summary, suggested reply)";
 const OWNER_MESSAGES: &str = "messages to and from owners";
+const MEDIA: &str = "customers' photos, voice notes and documents";
 const ALL_CONTACT_DATA: &str = "everything held about the contact";
 const USERS: &str = "user accounts (e-mail, role)";
 const OWNERS: &str = "owner numbers and e-mails";
@@ -78,6 +79,9 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("contact.bot_restarted", Changed, IDENTITY),
     ("contact.erased", Changed, ALL_CONTACT_DATA),
     ("message.received", Changed, MESSAGES),
+    ("media.stored", Changed, MEDIA),
+    ("media.read", Read, MEDIA),
+    ("media.fetch_failed", Changed, MEDIA),
     ("message.sent", Changed, MESSAGES),
     ("message.undeliverable", Changed, MESSAGES),
     ("message.held", Changed, MESSAGES),

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::audit::{self, AuditEntry};
 use crate::domain::{ContactId, Direction, DsarId, TenantId};
+use crate::media::MediaStorage;
 use crate::store::{ActivityCount, ConversationOps, ErasedRows, OwnerOps, PrivacyOps, Store, StoreResult, TenantTx};
 
 /// What one erasure did, as the API and CLI report it.
@@ -21,6 +22,7 @@ pub struct Erasure {
 /// closed as done in the same transaction.
 pub async fn erase_contact(
     store: &dyn Store,
+    media: &MediaStorage,
     tenant: TenantId,
     contact: ContactId,
     actor: &str,
@@ -35,7 +37,16 @@ pub async fn erase_contact(
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
     reclaim(store).await;
+    shred_media(media, tenant, contact).await;
     Ok(Some(erasure))
+}
+
+/// After a committed erasure: deletes the contact's sealed media objects. Their key is already
+/// gone, so none opens; a failure leaves them to the sweeper, and is logged, not returned.
+pub async fn shred_media(media: &MediaStorage, tenant: TenantId, contact: ContactId) {
+    if let Err(e) = media.delete_prefix(&MediaStorage::contact_prefix(tenant, contact)).await {
+        tracing::warn!(error = %e, "deleting an erased contact's media failed; the sweeper removes it");
+    }
 }
 
 /// After a committed deletion: clears the SQLite log of the deleted pages. A failure here

@@ -84,6 +84,15 @@ pub async fn export_contact(
         }));
     }
 
+    let mut media = Vec::new();
+    for item in tx.media_of_contact(contact).await? {
+        subjects.insert(item.id.to_string());
+        media.push(json!({
+            "id": item.id, "message_id": item.message_id, "part": item.part, "mime_type": item.mime_type,
+            "bytes": item.size_bytes, "sha256": key.decrypt(&item.sha256_enc)?, "stored_at": item.created_at,
+        }));
+    }
+
     let mut tickets = Vec::new();
     for t in tx.escalations_of_contact(contact).await? {
         subjects.insert(t.id.to_string());
@@ -112,6 +121,7 @@ pub async fn export_contact(
         "conversations": conversations,
         "escalations": tickets,
         "owner_notices": notices,
+        "media": media,
         "audit": audit_rows,
     });
     let entry = AuditEntry::new(actor, "contact.exported", "contact", Some(contact.to_string()))

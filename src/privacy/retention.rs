@@ -102,6 +102,12 @@ pub const PASS_INTERVAL_HOURS: i64 = 24;
 pub async fn run_job(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
     let now = core.clock.now();
     let pass = run_tenant(&*core.store, job.tenant_id, now).await?;
+    // Retention and a purge delete rows only; their sealed objects go here.
+    match crate::media::sweep::sweep_tenant(core, job.tenant_id, now).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(tenant = %job.tenant_id, swept, "media objects without a row deleted"),
+        Err(e) => tracing::warn!(error = %e, "the media sweep failed; the next pass retries"),
+    }
     let outcome = match pass {
         Some(_) => JobOutcome::Later { run_at: now + Duration::hours(PASS_INTERVAL_HOURS) },
         None => JobOutcome::Done,

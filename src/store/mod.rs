@@ -75,6 +75,8 @@ mod jobs;
 #[macro_use]
 mod kb;
 #[macro_use]
+mod media;
+#[macro_use]
 mod owners;
 #[macro_use]
 mod privacy;
@@ -96,6 +98,7 @@ pub use conversations::*;
 pub use ingest::*;
 pub use jobs::*;
 pub use kb::*;
+pub use media::*;
 pub use owners::*;
 pub use privacy::*;
 pub use records::*;
@@ -287,6 +290,7 @@ pub trait TenantTx:
     + AnalyticsOps
     + IngestOps
     + ChatOps
+    + MediaOps
     + TenantScoped
     + Send
 {

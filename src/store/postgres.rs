@@ -19,6 +19,7 @@ const APP_TABLES: &[&str] = &[
     "channel_routes",
     "channel_templates",
     "template_sends",
+    "media_objects",
     "kb_entries",
     "contacts",
     "conversations",
@@ -394,6 +395,7 @@ privacy_ops_impl!(PgTx, time = pg_time, {
 });
 
 chat_ops_impl!(PgTx);
+media_ops_impl!(PgTx, time = pg_time);
 reporting_ops_impl!(PgTx, time = pg_time);
 
 // A hash of the distinct customers beats COUNT(DISTINCT)'s sort (a busy tenant's year: 40 ms, not 56 ms).

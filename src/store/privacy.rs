@@ -11,6 +11,8 @@ use crate::domain::{ContactId, Direction, DsarId};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ErasedRows {
     pub messages: u64,
+    /// Stored attachments (their sealed objects are deleted after the commit).
+    pub media: u64,
     pub conversations: u64,
     pub escalations: u64,
     pub owner_messages: u64,
@@ -66,6 +68,8 @@ pub struct AuditCheckpoint {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PurgedContent {
     pub messages: u64,
+    /// Stored attachments of those messages; the sweeper deletes their objects.
+    pub media: u64,
     pub owner_messages: u64,
     pub escalations: u64,
     pub jobs: u64,
@@ -167,6 +171,8 @@ macro_rules! privacy_ops_impl {
                     .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
                 sqlx::query("UPDATE llm_usage SET message_id = NULL WHERE tenant_id = $1 AND message_id IN (SELECT id FROM messages WHERE tenant_id = $1 AND contact_id = $2)")
                     .bind(t).bind(c).execute(&mut *self.tx).await?;
+                erased.media = sqlx::query("DELETE FROM media_objects WHERE tenant_id = $1 AND contact_id = $2")
+                    .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
                 erased.messages = sqlx::query("DELETE FROM messages WHERE tenant_id = $1 AND contact_id = $2")
                     .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
                 erased.conversations = sqlx::query("DELETE FROM conversations WHERE tenant_id = $1 AND contact_id = $2")
@@ -278,6 +284,8 @@ macro_rules! privacy_ops_impl {
                     .bind(t).bind(at).execute(&mut *self.tx).await?;
                 sqlx::query("UPDATE llm_usage SET message_id = NULL WHERE tenant_id = $1 AND message_id IN (SELECT id FROM messages WHERE tenant_id = $1 AND created_at < $2)")
                     .bind(t).bind(at).execute(&mut *self.tx).await?;
+                purged.media = sqlx::query("DELETE FROM media_objects WHERE tenant_id = $1 AND message_id IN (SELECT id FROM messages WHERE tenant_id = $1 AND created_at < $2)")
+                    .bind(t).bind(at).execute(&mut *self.tx).await?.rows_affected();
                 purged.messages = sqlx::query("DELETE FROM messages WHERE tenant_id = $1 AND created_at < $2")
                     .bind(t).bind(at).execute(&mut *self.tx).await?.rows_affected();
                 Ok(purged)
@@ -333,7 +341,7 @@ macro_rules! privacy_ops_impl {
                 // does the tenant's route, which keeps retention walking its audit.
                 let mut rows = 0;
                 for table in [
-                    "jobs", "owner_messages", "escalations", "llm_usage", "messages", "conversations", "dsar_requests",
+                    "jobs", "owner_messages", "escalations", "llm_usage", "media_objects", "messages", "conversations", "dsar_requests",
                     "contacts", "owners", "staff_pins", "revoked_tokens", "users", "kb_entries", "channel_routes",
                     "channel_templates", "template_sends", "channels", "activity_counts", "analytics_conversation_days", "analytics_tickets", "analytics_days",
                     "analytics_weeks", "analytics_state", "chat_reviews",

@@ -168,6 +168,7 @@ impl Worker {
             JobKind::OwnerDigest => owner::digest::run_job(&self.core, &self.id, &job).await,
             JobKind::AnalyticsRollup => crate::analytics::rollup::run_job(&self.core, &self.id, &job).await,
             JobKind::HeldReply => owner::late_reply::expire(&self.core, &self.id, &job).await,
+            JobKind::MediaFetch => crate::media::fetch::run(&self.core, &job).await,
             JobKind::Unknown => Err(JobFailure::Permanent("unknown_kind".into())),
         };
         self.deps.metrics.job(job.kind.as_str(), waited, started.elapsed());
@@ -230,6 +231,10 @@ impl Worker {
             AuditEntry::new("worker", "job.dead", "job", Some(job.id.to_string()))
                 .detail(json!({ "kind": job.kind, "attempts": job.attempts, "error": class })),
         ];
+        if job.kind == JobKind::MediaFetch {
+            trail.extend(crate::media::fetch::tell_owners(&self.core, tx, job, class, now).await?);
+            return Ok(Some(trail));
+        }
         let is_send = job.kind == JobKind::Send;
         if !is_send && job.kind != JobKind::Respond {
             return Ok(Some(trail)); // owner-side jobs: the audit row and the dead job are the record

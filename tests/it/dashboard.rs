@@ -164,7 +164,7 @@ on_both_databases! {
         let mut v = Visitor::new(&app.base);
         let form = v.get("/dashboard/login").await;
         assert_eq!(form.status, 200);
-        assert_eq!(form.headers["cache-control"], "no-store");
+        assert_eq!(form.headers["cache-control"], "private, no-store");
         assert_eq!(form.headers["x-frame-options"], "DENY");
         let csp = form.headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"), "{csp}");

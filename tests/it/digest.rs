@@ -67,9 +67,17 @@ async fn body(app: TestApp) {
         .await
         .unwrap()
         .unwrap();
-    balas::privacy::erase::erase_contact(&*app.state.store, app.tenant.id, id, "test", None, app.clock.now())
-        .await
-        .unwrap();
+    balas::privacy::erase::erase_contact(
+        &*app.state.store,
+        &app.state.media.storage,
+        app.tenant.id,
+        id,
+        "test",
+        None,
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         app.inspect
             .scalar("SELECT COUNT(*) FROM owner_messages WHERE purpose = 'digest' AND body_enc IS NOT NULL")

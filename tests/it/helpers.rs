@@ -23,6 +23,8 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::media_helpers::TestStorage;
+
 pub use balas::demo::PHONE_NUMBER_ID;
 pub const APP_ROLE: &str = "balas_app";
 pub const TWILIO_ACCOUNT: &str = "ACccec30b8f64bfa44a6dc60d2a447f5c5";
@@ -92,6 +94,7 @@ pub struct TestApp {
     pub sqlite_path: Option<std::path::PathBuf>,
     shutdown: CancellationToken,
     _dir: Option<tempfile::TempDir>,
+    _media_dir: tempfile::TempDir,
     pg: Option<PgDatabase>,
 }
 
@@ -103,13 +106,18 @@ impl TestApp {
     /// With the manual clock starting at `start` (e.g. in the past, where the database's own
     /// clock must agree that rows are old).
     pub async fn spawn_at(db: Db, start: chrono::DateTime<chrono::Utc>) -> Option<Self> {
+        Self::spawn_storing(db, TestStorage::Dir, start).await
+    }
+
+    /// With customers' media in a directory or on the S3-compatible test server.
+    pub async fn spawn_storing(db: Db, storage: TestStorage, start: chrono::DateTime<chrono::Utc>) -> Option<Self> {
         match db {
-            Db::Sqlite => Some(Self::spawn_sqlite(start).await),
-            Db::Postgres => Self::spawn_postgres(start).await,
+            Db::Sqlite => Some(Self::spawn_sqlite(start, storage).await),
+            Db::Postgres => Self::spawn_postgres(start, storage).await,
         }
     }
 
-    async fn spawn_sqlite(start: chrono::DateTime<chrono::Utc>) -> Self {
+    async fn spawn_sqlite(start: chrono::DateTime<chrono::Utc>, storage: TestStorage) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("balas.db");
         let url = format!("sqlite://{}", path.display());
@@ -117,7 +125,7 @@ impl TestApp {
         store.migrate(None).await.expect("sqlite migrate");
         let inspect = Inspector::Sqlite(SqlitePool::connect(&url).await.expect("inspector"));
         let env = vec![("BALAS_DATABASE_URL".to_string(), url)];
-        let mut app = Self::start(Db::Sqlite, store, inspect, env, None, start).await;
+        let mut app = Self::start(Db::Sqlite, store, inspect, env, None, (start, storage)).await;
         app.sqlite_path = Some(path);
         app._dir = Some(dir);
         app
@@ -125,7 +133,7 @@ impl TestApp {
 
     /// PostgreSQL variants are ignored at compile time when no database is configured (build.rs),
     /// so one that runs without `BALAS_TEST_POSTGRES_URL` fails instead of passing unrun.
-    async fn spawn_postgres(start: chrono::DateTime<chrono::Utc>) -> Option<Self> {
+    async fn spawn_postgres(start: chrono::DateTime<chrono::Utc>, storage: TestStorage) -> Option<Self> {
         let Ok(admin_url) = std::env::var("BALAS_TEST_POSTGRES_URL") else {
             panic!(
                 "BALAS_TEST_POSTGRES_URL is not set, but this PostgreSQL test was built to run (the variable was set, or CI=true, at build time)"
@@ -142,7 +150,7 @@ impl TestApp {
             ("BALAS_DATABASE_URL".to_string(), pg.app_url.clone()),
             ("BALAS_DATABASE_OWNER_URL".to_string(), pg.owner_url.clone()),
         ];
-        Some(Self::start(Db::Postgres, app_store, inspect, env, Some(pg), start).await)
+        Some(Self::start(Db::Postgres, app_store, inspect, env, Some(pg), (start, storage)).await)
     }
 
     async fn start(
@@ -151,9 +159,10 @@ impl TestApp {
         inspect: Inspector,
         mut cli_env: Vec<(String, String)>,
         pg: Option<PgDatabase>,
-        start: chrono::DateTime<chrono::Utc>,
+        (start, storage): (chrono::DateTime<chrono::Utc>, TestStorage),
     ) -> Self {
         init_logs();
+        let media_dir = tempfile::tempdir().expect("media dir");
         let (fernet, index, audit) = (crypto::generate_key(), crypto::generate_key(), crypto::generate_key());
         cli_env.push(("BALAS_FERNET_KEYS".into(), fernet.clone()));
         cli_env.push(("BALAS_INDEX_KEY".into(), index.clone()));
@@ -175,6 +184,7 @@ impl TestApp {
             public_url: base.clone(),
             max_attempts: 4,
             jwt_secret: Some(JWT_SECRET.into()),
+            media: storage.settings(media_dir.path(), &mut cli_env).await,
             ..AppConfig::default()
         };
         let state = AppState::new(store.clone(), keys.clone(), config, clock.clone()).expect("state");
@@ -202,6 +212,7 @@ impl TestApp {
             sqlite_path: None,
             shutdown,
             _dir: None,
+            _media_dir: media_dir,
             pg,
         }
     }
@@ -377,6 +388,7 @@ impl TestApp {
             "contacts" => "SELECT COUNT(*) FROM contacts",
             "conversations" => "SELECT COUNT(*) FROM conversations",
             "audit_log" => "SELECT COUNT(*) FROM audit_log",
+            "media_objects" => "SELECT COUNT(*) FROM media_objects",
             other => panic!("no count query for {other}"),
         };
         self.inspect.scalar(sql).await

@@ -87,6 +87,7 @@ on_postgres! {
             sqlx::query("INSERT INTO audit_checkpoints (tenant_id, through_seq, hash, at, purged_rows) VALUES ($1, 0, 'x', now(), 0)").bind(tenant.0).execute(owner_pool).await.unwrap();
             sqlx::query("INSERT INTO chat_reviews (tenant_id, conversation_id) VALUES ($1, $2)").bind(tenant.0).bind(uuid::Uuid::now_v7()).execute(owner_pool).await.unwrap();
             sqlx::query("INSERT INTO template_sends (id, tenant_id, channel_id, purpose, category, sent_at) SELECT gen_random_uuid(), tenant_id, id, 'owner_escalation', 'utility', now() FROM channels WHERE tenant_id = $1 LIMIT 1").bind(tenant.0).execute(owner_pool).await.unwrap();
+            sqlx::query("INSERT INTO media_objects (id, tenant_id, contact_id, message_id, part, object_key, content_hash, sha256_enc, mime_type, size_bytes, created_at) SELECT gen_random_uuid(), tenant_id, contact_id, id, 0, 'm/x', 'h', 's', 'image/jpeg', 1, now() FROM messages WHERE tenant_id = $1 LIMIT 1").bind(tenant.0).execute(owner_pool).await.unwrap();
             sqlx::query("INSERT INTO channel_templates (tenant_id, channel_id, purpose, language, name, status, updated_at) SELECT tenant_id, id, 'owner_escalation', 'id', 'balas_owner_escalation_v1', 'approved', now() FROM channels WHERE tenant_id = $1 LIMIT 1").bind(tenant.0).execute(owner_pool).await.unwrap();
         }
 

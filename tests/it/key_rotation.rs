@@ -38,7 +38,7 @@ on_both_databases! {
         let mut tx = store.begin_read(app.tenant.id).await.unwrap();
         let backup = tx.contact(erased).await.unwrap().unwrap();
         tx.commit().await.unwrap();
-        balas::privacy::erase::erase_contact(&*store, app.tenant.id, erased, "test", None, now).await.unwrap().unwrap();
+        balas::privacy::erase::erase_contact(&*store, &app.state.media.storage, app.tenant.id, erased, "test", None, now).await.unwrap().unwrap();
 
         let old = app.cli_env.iter().find(|(k, _)| k == "BALAS_FERNET_KEYS").unwrap().1.clone();
         let new = crypto::generate_key();
@@ -53,14 +53,14 @@ on_both_databases! {
         // The rest runs while instances (already on the new primary) add customers and erase
         // some not yet re-wrapped, whose rows vanish under the rotation.
         let writer = {
-            let (store, keys, tenant) = (store.clone(), new_keys.clone(), app.tenant.id);
+            let (store, keys, tenant, media) = (store.clone(), new_keys.clone(), app.tenant.id, app.state.media.storage.clone());
             tokio::spawn(async move {
                 for n in 1000..1150 {
                     add_customer(&*store, &keys, tenant, n, now).await;
                     if n % 5 == 0 {
                         let phone = Phone::parse(&format!("62813{:08}", 420 + (n - 1000) / 5)).unwrap();
                         let id = balas::privacy::export::find_by_phone(&*store, &keys, tenant, &phone).await.unwrap().unwrap();
-                        balas::privacy::erase::erase_contact(&*store, tenant, id, "test", None, now).await.unwrap().unwrap();
+                        balas::privacy::erase::erase_contact(&*store, &media, tenant, id, "test", None, now).await.unwrap().unwrap();
                     }
                 }
             })

@@ -2,6 +2,7 @@
 //! PostgreSQL (`BALAS_TEST_POSTGRES_URL`); `on_postgres!` tests cover PostgreSQL-only guarantees.
 //! Without a PostgreSQL URL when they are built, the PostgreSQL variants are ignored (build.rs).
 mod helpers;
+mod media_helpers;
 
 mod admin_api;
 mod analytics;
@@ -31,6 +32,7 @@ mod llm;
 mod log_masking;
 mod login_limits;
 mod mask_quality;
+mod media;
 mod message_run;
 mod meta_ingress;
 mod metrics;

@@ -73,6 +73,7 @@ on_both_databases! {
         let mut image = y.text("wamid.B4", "", 13);
         image["type"] = "image".into();
         image["image"] = serde_json::json!({ "id": "1234", "mime_type": "image/jpeg" });
+        app.providers.media.put_meta("1234", "image/jpeg", b"\xFF\xD8\xFF\xE0 a photo");
         let mut all = messages;
         all.push(image);
         let statuses = vec![meta_webhook::status("wamid.FAKE000000000000", "delivered", 14)];
@@ -91,6 +92,7 @@ on_both_databases! {
         app.drain().await;
         // greeting + two FAQ answers to x and y, holding message for y's unreadable image.
         assert_eq!(app.providers.received().len(), 1 + 4);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM media_objects").await, 1, "the photo was fetched and stored");
     }
 
     async fn a_username_customer_without_phone_is_answered_by_bsuid(app) {

@@ -133,6 +133,8 @@ on_both_databases! {
 
     async fn twilio_media_is_stored_by_type_and_gets_the_polite_reply(app) {
         let (channel, token) = app.twilio_channel().await;
+        app.providers.media.put_twilio("ME1", "image/jpeg", b"\xFF\xD8\xFF\xE0 a photo");
+        let media_url = format!("{}/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Messages/MM0006/Media/ME1", app.providers.twilio_url);
         let params = [
             ("MessageSid", "MM0006"),
             ("From", "whatsapp:+6281277776666"),
@@ -140,7 +142,7 @@ on_both_databases! {
             ("AccountSid", TWILIO_ACCOUNT),
             ("NumMedia", "1"),
             ("MediaContentType0", "image/jpeg"),
-            ("MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM0006/Media/ME1"),
+            ("MediaUrl0", &media_url),
         ];
         assert_eq!(app.post_twilio(&channel, &params, &token).await.status().as_u16(), 200);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE kind = 'image' AND meta_enc IS NOT NULL").await, 1);
@@ -149,6 +151,7 @@ on_both_databases! {
         assert_eq!(sent.len(), 1);
         assert!(sent[0].text().contains("belum bisa membuka foto"), "{}", sent[0].text());
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM conversations WHERE state = 'bot'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM media_objects WHERE mime_type = 'image/jpeg'").await, 1);
     }
 
     async fn twilio_sms_and_requests_for_another_sender_or_account_are_answered_and_ignored(app) {

@@ -1,0 +1,289 @@
+//! The `media_fetch` job: downloads each attachment of one customer message through the
+//! outbound guard, checks its declared and actual type and size, streams it sealed into the
+//! media store, verifies Meta's SHA-256, and records it. A retry skips parts already stored.
+//! When it fails for good, the worker dead-letters it and the owners are told (`tell_owners`).
+use chrono::{DateTime, Utc};
+use hmac::Mac;
+use reqwest::StatusCode;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::cipher::{Sealer, dedup_hasher};
+use super::{Media, MediaStorage, is_allowed, provider_limit};
+use crate::audit::{self, AuditEntry};
+use crate::channels::ChannelSecrets;
+use crate::channels::media_source::{MediaSource, MediaSources, SourceError};
+use crate::contacts;
+use crate::core::Core;
+use crate::crypto::DataKey;
+use crate::domain::{Attachment, ContactId, MessageId, TenantId};
+use crate::fetch_guard::FetchError;
+use crate::jobs::JobFailure;
+use crate::owner::Purpose;
+use crate::owner::notify::{About, customer_label, to_owners};
+use crate::owner::texts::OwnerTexts;
+use crate::store::{JobRecord, MediaRecord, MessageRecord, StoreResult, TenantTx};
+use crate::tenants;
+
+/// One attachment, sealed and written, not yet recorded.
+struct Saved {
+    path: String,
+    hash: String,
+    sha256: String,
+    mime_type: String,
+    size: u64,
+}
+
+pub async fn run(core: &Core, job: &JobRecord) -> Result<(), JobFailure> {
+    let media = &core.media;
+    let message_id = MessageId(job.subject_id);
+    let mut tx = core.store.begin(job.tenant_id).await?;
+    let Some(message) = tx.message(message_id).await? else { return Ok(()) }; // erased meanwhile
+    let Some(contact) = tx.contact(message.contact_id).await? else { return Ok(()) };
+    let channel =
+        tx.channel(message.channel_id).await?.ok_or_else(|| JobFailure::Permanent("channel_missing".into()))?;
+    let tenant_key = tenants::data_key(&mut *tx, &core.keys).await?;
+    let stored = tx.media_of_message(message_id).await?;
+    tx.commit().await?;
+
+    let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key)?;
+    let meta = contacts::message_meta(&message, &key)?;
+    let limit = media.max_bytes.min(provider_limit(message.kind));
+    for (part, attachment) in meta.attachments().iter().enumerate() {
+        let part = i32::try_from(part).unwrap_or(i32::MAX);
+        if stored.iter().any(|m| m.part == part) {
+            continue;
+        }
+        let target = Target { now: core.clock.now(), tenant: job.tenant_id, contact: contact.id, key: &key, limit };
+        let saved = fetch_one(media, &secrets, &channel.address, attachment, &target).await?;
+        record(core, &message, &key, part, saved).await?;
+    }
+    Ok(())
+}
+
+/// Whose the attachment is and how large it may be.
+struct Target<'a> {
+    now: DateTime<Utc>,
+    tenant: TenantId,
+    contact: ContactId,
+    key: &'a DataKey,
+    limit: u64,
+}
+
+/// Downloads one attachment; an expired Meta link is asked for again once.
+async fn fetch_one(
+    media: &Media,
+    secrets: &ChannelSecrets,
+    phone_number_id: &str,
+    attachment: &Attachment,
+    target: &Target<'_>,
+) -> Result<Saved, JobFailure> {
+    let mut fresh = false;
+    loop {
+        let source = media
+            .sources
+            .source(&media.guard, secrets, phone_number_id, attachment, fresh)
+            .await
+            .map_err(source_failure)?;
+        check_declared(&source, source.mime_type.as_deref(), target.limit)?;
+        let response =
+            media.guard.get(&source.url, &source.allowed, source.credential.as_ref()).await.map_err(fetch_failure)?;
+        let status = response.status();
+        if status.is_success() {
+            return save(&media.storage, response, &source, target).await;
+        }
+        if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE) && !fresh && MediaSources::renews_links(secrets) {
+            fresh = true; // Meta's links expire after minutes: ask for a new one
+            continue;
+        }
+        return Err(status_failure(status));
+    }
+}
+
+/// Refuses, before any byte is read, what the provider declared too large or not allowed.
+fn check_declared(source: &MediaSource, mime: Option<&str>, limit: u64) -> Result<(), JobFailure> {
+    if source.size.is_some_and(|s| s > limit) {
+        return Err(JobFailure::Permanent("too_large".into()));
+    }
+    if mime.is_some_and(|m| !is_allowed(m)) {
+        return Err(JobFailure::Permanent("type_not_allowed".into()));
+    }
+    Ok(())
+}
+
+/// Streams the body into a sealed object, never holding more than a segment and an upload part.
+async fn save(
+    storage: &MediaStorage,
+    mut response: reqwest::Response,
+    source: &MediaSource,
+    target: &Target<'_>,
+) -> Result<Saved, JobFailure> {
+    let served =
+        response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let mime_type = match (served, &source.mime_type) {
+        (Some(served), _) if served != "application/octet-stream" => served,
+        (_, Some(declared)) => declared.clone(),
+        (Some(served), None) => served,
+        (None, None) => return Err(JobFailure::Permanent("type_unknown".into())),
+    };
+    check_declared(source, Some(&mime_type), target.limit)?;
+    if response.content_length().is_some_and(|l| l > target.limit) {
+        return Err(JobFailure::Permanent("too_large".into()));
+    }
+    let path = MediaStorage::path(target.tenant, target.contact, super::sweep::object_id(target.now));
+    let (mut sealer, header) = Sealer::new(target.key, &path)?;
+    let mut keyed = dedup_hasher(target.key)?;
+    let mut plain_sha = Sha256::new();
+    let mut writer = storage.writer(&path).await.map_err(storage_failure)?;
+    let mut size: u64 = 0;
+    let streamed: Result<(), JobFailure> = async {
+        writer.write(header).await.map_err(|e| storage_failure(e.into()))?;
+        while let Some(chunk) = response.chunk().await.map_err(|e| fetch_failure(FetchError::Transport(e)))? {
+            size += chunk.len() as u64;
+            if size > target.limit {
+                return Err(JobFailure::Permanent("too_large".into()));
+            }
+            keyed.update(&chunk);
+            plain_sha.update(&chunk);
+            let sealed = sealer.push(&chunk)?;
+            if !sealed.is_empty() {
+                writer.write(sealed).await.map_err(|e| storage_failure(e.into()))?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(failure) = streamed {
+        let _ = writer.abort().await; // an upload left behind is removed by the sweeper
+        return Err(failure);
+    }
+    writer.write(sealer.finish()?).await.map_err(|e| storage_failure(e.into()))?;
+    writer.close().await.map_err(|e| storage_failure(e.into()))?;
+    let digest = plain_sha.finalize();
+    if source.sha256.as_deref().is_some_and(|expected| !sha256_matches(expected, &digest)) {
+        let _ = storage.delete(&path).await;
+        return Err(JobFailure::Permanent("sha256_mismatch".into()));
+    }
+    let hash = hex::encode(keyed.finalize().into_bytes());
+    Ok(Saved { path, hash, sha256: hex::encode(digest), mime_type: super::essence(&mime_type), size })
+}
+
+/// Meta's `sha256` is base64 in its examples; hex is accepted too.
+fn sha256_matches(expected: &str, digest: &[u8]) -> bool {
+    use base64::Engine;
+    let expected = expected.trim();
+    let decoded = hex::decode(expected)
+        .ok()
+        .filter(|d| d.len() == 32)
+        .or_else(|| base64::engine::general_purpose::STANDARD.decode(expected).ok());
+    decoded.is_some_and(|d| d == digest)
+}
+
+/// Records the part, sharing the object of an identical earlier file of the same contact.
+async fn record(
+    core: &Core,
+    message: &MessageRecord,
+    key: &DataKey,
+    part: i32,
+    saved: Saved,
+) -> Result<(), JobFailure> {
+    let now = core.clock.now();
+    let mut tx = core.store.begin(message.tenant_id).await?;
+    let earlier = tx.media_with_hash(message.contact_id, &saved.hash).await?;
+    let deduplicated = earlier.is_some();
+    let row = MediaRecord {
+        id: Uuid::now_v7(),
+        tenant_id: message.tenant_id,
+        contact_id: message.contact_id,
+        message_id: message.id,
+        part,
+        object_key: earlier.map_or_else(|| saved.path.clone(), |e| e.object_key),
+        content_hash: saved.hash,
+        sha256_enc: key.encrypt(&saved.sha256),
+        mime_type: saved.mime_type.clone(),
+        size_bytes: i64::try_from(saved.size).unwrap_or(i64::MAX),
+        created_at: now,
+    };
+    let inserted = tx.insert_media(&row).await?;
+    if inserted {
+        let entry = AuditEntry::new("worker", "media.stored", "message", Some(message.id.to_string())).detail(
+            json!({ "part": part, "mime_type": saved.mime_type, "bytes": saved.size, "deduplicated": deduplicated }),
+        );
+        audit::append(&mut *tx, vec![entry], now).await?;
+    }
+    tx.commit().await?;
+    if deduplicated || !inserted {
+        let _ = core.media.storage.delete(&saved.path).await; // unreferenced; the sweeper retries
+    }
+    Ok(())
+}
+
+/// Told when a fetch failed for good: which customer sent what, and why it is not there.
+pub async fn tell_owners(
+    core: &Core,
+    tx: &mut dyn TenantTx,
+    job: &JobRecord,
+    class: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<AuditEntry>> {
+    let Some(message) = tx.message(MessageId(job.subject_id)).await? else { return Ok(Vec::new()) };
+    let Some(contact) = tx.contact(message.contact_id).await? else { return Ok(Vec::new()) };
+    let Some(tenant) = tx.tenant().await? else { return Ok(Vec::new()) };
+    let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
+    let texts = OwnerTexts::new(&tenant.settings.language);
+    let ticket = tx.open_escalation(message.conversation_id).await?;
+    let reason = match class {
+        "too_large" => texts.fill("media_too_large", &[]),
+        "type_not_allowed" | "type_unknown" => texts.fill("media_type_refused", &[]),
+        _ => texts.fill("media_unreachable", &[]),
+    };
+    let number = ticket.as_ref().map(|t| format!("#{} ", t.number)).unwrap_or_default();
+    let customer = customer_label(&contact, &key)?;
+    let fields = [
+        ("ticket", number.as_str()),
+        ("customer", &customer),
+        ("kind", &texts.kind(message.kind)),
+        ("reason", &reason),
+    ];
+    let text = texts.fill("media_failed", &fields);
+    let about =
+        About { channel: message.channel_id, escalation: ticket.map(|t| t.id), contact: Some(contact.id), key: &key };
+    let queued = to_owners(core, tx, about, Purpose::Forward, &text, now).await?;
+    Ok(vec![
+        AuditEntry::new("worker", "media.fetch_failed", "message", Some(message.id.to_string()))
+            .detail(json!({ "error": class, "kind": message.kind, "owner_messages": queued })),
+    ])
+}
+
+fn source_failure(e: SourceError) -> JobFailure {
+    match e {
+        SourceError::Fetch(f) => fetch_failure(f),
+        SourceError::Status(status) => status_failure(status),
+        SourceError::Malformed => JobFailure::Retryable("media_lookup_malformed".into()),
+    }
+}
+
+fn fetch_failure(e: FetchError) -> JobFailure {
+    match e {
+        FetchError::Refused(refusal) => JobFailure::Permanent(format!("refused_{}", refusal.code())),
+        FetchError::Transport(e) if e.is_timeout() => JobFailure::Retryable("timeout".into()),
+        FetchError::Transport(_) => JobFailure::Retryable("network".into()),
+    }
+}
+
+/// Throttling and server errors pass; any other refusal is final.
+fn status_failure(status: StatusCode) -> JobFailure {
+    let class = format!("http_{}", status.as_u16());
+    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT || status.is_server_error() {
+        JobFailure::Retryable(class)
+    } else {
+        JobFailure::Permanent(class)
+    }
+}
+
+fn storage_failure(e: super::StorageError) -> JobFailure {
+    tracing::warn!(error = %e, "media storage failed");
+    JobFailure::Retryable("storage".into())
+}
