@@ -187,6 +187,11 @@ impl BlindIndex {
         self.compute(tenant, "button", material)
     }
 
+    /// The signature of a short-lived link to a stored file (what `material` names: the file and expiry).
+    pub fn media_link(&self, tenant: TenantId, material: &str) -> Vec<u8> {
+        self.compute(tenant, "media_link", material)
+    }
+
     /// A login-limit key (`scope` names what `material` is), so the shared attempt table holds
     /// no e-mail or client address. It belongs to no tenant: logins are limited before one is known.
     pub fn login_limit(&self, scope: &str, material: &str) -> Vec<u8> {

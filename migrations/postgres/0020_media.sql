@@ -23,3 +23,9 @@ ALTER TABLE media_objects ENABLE ROW LEVEL SECURITY;
 ALTER TABLE media_objects FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON media_objects
     USING (tenant_id = balas_current_tenant()) WITH CHECK (tenant_id = balas_current_tenant());
+
+-- A customer's attachment forwarded to an owner (purpose forward_media): which one, once per
+-- owner. No foreign key: retention may delete the attachment first, and the delivery then
+-- drops the forward.
+ALTER TABLE owner_messages ADD COLUMN media_id uuid;
+CREATE UNIQUE INDEX owner_messages_media ON owner_messages(tenant_id, owner_id, media_id) WHERE media_id IS NOT NULL;

@@ -19,3 +19,9 @@ CREATE TABLE media_objects (
 );
 CREATE INDEX media_objects_contact ON media_objects(tenant_id, contact_id, content_hash);
 CREATE INDEX media_objects_key ON media_objects(object_key);
+
+-- A customer's attachment forwarded to an owner (purpose forward_media): which one, once per
+-- owner. No foreign key: retention may delete the attachment first, and the delivery then
+-- drops the forward.
+ALTER TABLE owner_messages ADD COLUMN media_id BLOB;
+CREATE UNIQUE INDEX owner_messages_media ON owner_messages(tenant_id, owner_id, media_id) WHERE media_id IS NOT NULL;

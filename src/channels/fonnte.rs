@@ -36,6 +36,28 @@ impl FonnteClient {
     /// Sends one message and returns Fonnte's message id. `"status": false` is a failure
     /// even when the HTTP status is 200.
     pub async fn send_text(&self, secrets: &FonnteSecrets, to: &Recipient, body: &str) -> Result<String, SendError> {
+        self.send(secrets, to, body, None).await
+    }
+
+    /// Sends a file Fonnte fetches from `url` (ours, short-lived), with `body` as its caption.
+    pub async fn send_file(
+        &self,
+        secrets: &FonnteSecrets,
+        to: &Recipient,
+        body: &str,
+        url: &str,
+        filename: &str,
+    ) -> Result<String, SendError> {
+        self.send(secrets, to, body, Some((url, filename))).await
+    }
+
+    async fn send(
+        &self,
+        secrets: &FonnteSecrets,
+        to: &Recipient,
+        body: &str,
+        file: Option<(&str, &str)>,
+    ) -> Result<String, SendError> {
         let target = match to {
             Recipient::Phone(p) => p.digits().to_string(),
             Recipient::Group(g) => g.clone(),
@@ -45,7 +67,12 @@ impl FonnteClient {
             .http
             .post(format!("{}/send", self.base))
             .header("Authorization", secrets.token.expose_secret())
-            .json(&json!({ "target": target, "message": body, "countryCode": "62" }))
+            .json(&match file {
+                Some((url, filename)) => {
+                    json!({ "target": target, "message": body, "countryCode": "62", "url": url, "filename": filename })
+                }
+                None => json!({ "target": target, "message": body, "countryCode": "62" }),
+            })
             .send()
             .await
             .map_err(|e| SendError::transport(&e))?;

@@ -40,6 +40,59 @@ impl MetaClient {
         Self { http, base: base.trim_end_matches('/').to_string() }
     }
 
+    /// Uploads a file to the business number's media and returns its id; a received media id
+    /// cannot be sent on, so a customer's file is uploaded again to be forwarded.
+    pub async fn upload_media(
+        &self,
+        secrets: &MetaSecrets,
+        phone_number_id: &str,
+        bytes: Vec<u8>,
+        mime_type: &str,
+    ) -> Result<String, SendError> {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name("file")
+            .mime_str(mime_type)
+            .map_err(|_| SendError::Rejected("media_type".into()))?;
+        let form = reqwest::multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", mime_type.to_string())
+            .part("file", part);
+        let url = format!("{}/{}/media", self.base, phone_number_id);
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(secrets.access_token.expose_secret())
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| SendError::transport(&e))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        match body["id"].as_str() {
+            Some(id) if status.is_success() => Ok(id.to_string()),
+            _ => Err(graph_error(status, &body)),
+        }
+    }
+
+    /// Sends an uploaded file as `kind` (image, audio, video, document, sticker); the caption
+    /// goes where Meta takes one (image, video, document).
+    pub async fn send_media(
+        &self,
+        secrets: &MetaSecrets,
+        phone_number_id: &str,
+        to: &Recipient,
+        (kind, id): (&str, &str),
+        caption: &str,
+    ) -> Result<String, SendError> {
+        let mut media = json!({ "id": id });
+        if matches!(kind, "image" | "video" | "document") && !caption.is_empty() {
+            media["caption"] = json!(caption);
+        }
+        let mut payload = json!({ "type": kind });
+        payload[kind] = media;
+        self.send(secrets, phone_number_id, to, payload).await
+    }
+
     /// Sends one text message and returns Meta's message id (`wamid.…`).
     pub async fn send_text(
         &self,
@@ -159,15 +212,19 @@ impl MetaClient {
                 .map(str::to_string)
                 .ok_or_else(|| SendError::Retryable("response_without_message_id".into()));
         }
-        let code = body["error"]["code"].as_i64();
-        Err(match code {
-            Some(WINDOW_CLOSED) => SendError::WindowClosed,
-            Some(c) if RETRYABLE_CODES.contains(&c) => SendError::Retryable(format!("meta_{c}")),
-            Some(c) => SendError::Rejected(format!("meta_{c}")),
-            None if status.is_server_error() || status.as_u16() == 429 => {
-                SendError::Retryable(format!("http_{}", status.as_u16()))
-            }
-            None => SendError::Rejected(format!("http_{}", status.as_u16())),
-        })
+        Err(graph_error(status, &body))
+    }
+}
+
+/// A Graph API error answer as a send error: by Meta's code, else by the HTTP status.
+fn graph_error(status: reqwest::StatusCode, body: &Value) -> SendError {
+    match body["error"]["code"].as_i64() {
+        Some(WINDOW_CLOSED) => SendError::WindowClosed,
+        Some(c) if RETRYABLE_CODES.contains(&c) => SendError::Retryable(format!("meta_{c}")),
+        Some(c) => SendError::Rejected(format!("meta_{c}")),
+        None if status.is_server_error() || status.as_u16() == 429 => {
+            SendError::Retryable(format!("http_{}", status.as_u16()))
+        }
+        None => SendError::Rejected(format!("http_{}", status.as_u16())),
     }
 }

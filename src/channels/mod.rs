@@ -8,6 +8,7 @@ use crate::domain::{Bsuid, ChannelId, Phone};
 use crate::store::ChannelRecord;
 
 pub mod fonnte;
+pub mod media_send;
 pub mod media_source;
 pub mod meta;
 pub mod templates;

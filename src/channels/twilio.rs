@@ -43,6 +43,18 @@ impl TwilioClient {
         self.send(secrets, from, to, &[("Body", body)], status_callback).await
     }
 
+    /// Sends a file Twilio fetches from `media_url` (ours, short-lived), with `body` as its text.
+    pub async fn send_media(
+        &self,
+        secrets: &TwilioSecrets,
+        from: &str,
+        to: &Recipient,
+        (body, media_url): (&str, &str),
+        status_callback: &str,
+    ) -> Result<String, SendError> {
+        self.send(secrets, from, to, &[("Body", body), ("MediaUrl", media_url)], status_callback).await
+    }
+
     /// Sends an approved content template (`HX…`) with its variables, a JSON string of
     /// numbered keys; no `Body`.
     pub async fn send_content(

@@ -46,6 +46,11 @@ impl MessageKind {
         matches!(self, Self::Text | Self::Interactive | Self::Button)
     }
 
+    /// Whether WhatsApp shows a caption with this kind of file (not on voice notes and stickers).
+    pub fn takes_caption(self) -> bool {
+        matches!(self, Self::Image | Self::Video | Self::Document)
+    }
+
     /// A photo, voice note, video, document or sticker: a file to fetch and show.
     pub fn is_media(self) -> bool {
         matches!(self, Self::Image | Self::Audio | Self::Video | Self::Document | Self::Sticker)

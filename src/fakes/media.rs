@@ -5,6 +5,8 @@
 //! - Twilio: `GET /2010-04-01/Accounts/{AC}/Messages/{MM}/Media/{ME}` (Basic) redirects with
 //!   307 to its CDN, a different host (`localhost` instead of `127.0.0.1`), which serves it.
 //! - Fonnte: `GET /fonnte-files/{name}`, without credentials.
+//! - Meta uploads: `POST /{version}/{phone-number-id}/media` (multipart, Bearer) answers an id; a
+//!   media message must name an uploaded id or a link, else it fails with 131053.
 //!
 //! Every download request is recorded with its host and whether it carried `Authorization`.
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,7 +49,13 @@ pub struct MediaFiles {
     counter: AtomicU64,
     /// This server's port, for the Twilio CDN redirect to `localhost`.
     port: Mutex<u16>,
+    /// Uploaded to Meta: (id, the upload's MIME type, its size in bytes).
+    uploads: Mutex<Vec<(String, String, usize)>>,
 }
+
+/// Meta's "media upload error", for a media message naming no uploaded id.
+const MEDIA_UPLOAD_ERROR: i64 = 131053;
+const MEDIA_TYPES: [&str; 5] = ["image", "audio", "video", "document", "sticker"];
 
 impl MediaFiles {
     pub fn set_port(&self, port: u16) {
@@ -91,6 +99,23 @@ impl MediaFiles {
         }
     }
 
+    /// What was uploaded to Meta: (id, MIME type, bytes).
+    pub fn uploads(&self) -> Vec<(String, String, usize)> {
+        self.uploads.lock().map(|u| u.clone()).unwrap_or_default()
+    }
+
+    /// The error a Meta media message gets: one naming neither an uploaded id nor a link.
+    pub fn refused_send(&self, body: &serde_json::Value) -> Option<i64> {
+        let kind = body["type"].as_str().filter(|k| MEDIA_TYPES.contains(k))?;
+        let media = &body[kind];
+        if media["link"].is_string() {
+            return None;
+        }
+        let id = media["id"].as_str().unwrap_or_default();
+        let uploaded = self.uploads.lock().ok().is_some_and(|u| u.iter().any(|(known, _, _)| known == id));
+        (!uploaded).then_some(MEDIA_UPLOAD_ERROR)
+    }
+
     pub fn requests(&self) -> Vec<MediaRequest> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
     }
@@ -111,6 +136,7 @@ impl MediaFiles {
 pub fn router(files: Arc<MediaFiles>) -> Router {
     Router::new()
         .route("/{version}/{media_id}", get(meta_lookup))
+        .route("/{version}/{media_id}/media", axum::routing::post(meta_upload))
         .route("/meta-cdn/{link}", get(meta_download))
         .route("/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{media}", get(twilio_media))
         .route("/twilio-cdn/{media}", get(twilio_cdn))
@@ -151,6 +177,32 @@ async fn meta_lookup(
         "file_size": file.bytes.len().to_string(), "id": media_id,
     }))
     .into_response()
+}
+
+/// A multipart upload: `messaging_product=whatsapp` and a `file` part with its type.
+async fn meta_upload(State(files): State<Arc<MediaFiles>>, headers: HeaderMap, body: Bytes) -> Response {
+    files.note("/upload".into(), &headers);
+    if !headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).is_some_and(|a| a.starts_with("Bearer ")) {
+        return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token.");
+    }
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|c| c.starts_with("multipart/form-data"));
+    let text = String::from_utf8_lossy(&body);
+    let product = text.contains("name=\"messaging_product\"") && text.contains("whatsapp");
+    let file_type = text.split("name=\"file\"").last().and_then(|rest| {
+        let line = rest.lines().find(|l| l.to_ascii_lowercase().starts_with("content-type:"))?;
+        Some(line.split_once(':')?.1.trim().to_string())
+    });
+    let (true, true, Some(mime)) = (multipart, product, file_type) else {
+        return graph_error(StatusCode::BAD_REQUEST, 100, "Param file must be a file with one of the supported types.");
+    };
+    let id = format!("UP{}", files.counter.fetch_add(1, Ordering::Relaxed));
+    if let Ok(mut uploads) = files.uploads.lock() {
+        uploads.push((id.clone(), mime, body.len()));
+    }
+    axum::Json(json!({ "id": id })).into_response()
 }
 
 async fn meta_download(State(files): State<Arc<MediaFiles>>, Path(link): Path<String>, headers: HeaderMap) -> Response {

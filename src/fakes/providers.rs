@@ -144,6 +144,8 @@ struct Inner {
     /// Recipients refused with an error code, whatever the general behaviour.
     refused: Mutex<Vec<(String, i64)>>,
     counter: AtomicU64,
+    /// Uploaded and downloadable media (`fakes::media`).
+    media: Arc<super::media::MediaFiles>,
 }
 
 pub struct FakeProviders {
@@ -164,7 +166,7 @@ impl FakeProviders {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let inner = Arc::new(Inner::default());
-        let media = Arc::new(super::media::MediaFiles::default());
+        let media = inner.media.clone();
         media.set_port(listener.local_addr()?.port());
         let stop = CancellationToken::new();
         let app = Router::new()
@@ -236,6 +238,7 @@ impl Inner {
         let to = request.recipient();
         let template = request.template();
         let invalid = invalid_interactive(&request.body).then_some(INVALID_PARAMETER);
+        let invalid = invalid.or_else(|| self.media.refused_send(&request.body));
         if let Ok(mut received) = self.received.lock() {
             received.push(request);
         }

@@ -348,6 +348,7 @@ impl Batch<'_> {
             purpose: crate::owner::Purpose::Command,
             body_enc: key.encrypt_opt(owner_text(m).as_deref()),
             provider_message_id: Some(m.provider_message_id.clone()),
+            media_id: None,
             quoted_provider_id: m.quoted.clone(),
             status: "received".into(),
             status_rank: 0,

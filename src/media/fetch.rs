@@ -23,7 +23,7 @@ use crate::jobs::JobFailure;
 use crate::owner::Purpose;
 use crate::owner::notify::{About, customer_label, to_owners};
 use crate::owner::texts::OwnerTexts;
-use crate::store::{JobRecord, MediaRecord, MessageRecord, StoreResult, TenantTx};
+use crate::store::{JobOutcome, JobRecord, MediaRecord, MessageRecord, StoreResult, TenantTx};
 use crate::tenants;
 
 /// One attachment, sealed and written, not yet recorded.
@@ -35,12 +35,28 @@ struct Saved {
     size: u64,
 }
 
-pub async fn run(core: &Core, job: &JobRecord) -> Result<(), JobFailure> {
+pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
+    let fetched = fetch_all(core, worker, job).await?;
+    let now = core.clock.now();
+    let mut tx = core.store.begin(job.tenant_id).await?;
+    if fetched > 0 {
+        // While a ticket is open, the owners get the files themselves.
+        let trail = crate::owner::forward_media::queue_forwards(core, &mut *tx, MessageId(job.subject_id), now).await?;
+        audit::append(&mut *tx, trail, now).await?;
+    }
+    tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
+    tx.commit().await?;
+    core.work_queued();
+    Ok(())
+}
+
+/// Fetches and records every attachment not stored yet; returns how many it stored.
+async fn fetch_all(core: &Core, worker: &str, job: &JobRecord) -> Result<usize, JobFailure> {
     let media = &core.media;
     let message_id = MessageId(job.subject_id);
     let mut tx = core.store.begin(job.tenant_id).await?;
-    let Some(message) = tx.message(message_id).await? else { return Ok(()) }; // erased meanwhile
-    let Some(contact) = tx.contact(message.contact_id).await? else { return Ok(()) };
+    let Some(message) = tx.message(message_id).await? else { return Ok(0) }; // erased meanwhile
+    let Some(contact) = tx.contact(message.contact_id).await? else { return Ok(0) };
     let channel =
         tx.channel(message.channel_id).await?.ok_or_else(|| JobFailure::Permanent("channel_missing".into()))?;
     let tenant_key = tenants::data_key(&mut *tx, &core.keys).await?;
@@ -51,16 +67,26 @@ pub async fn run(core: &Core, job: &JobRecord) -> Result<(), JobFailure> {
     let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key)?;
     let meta = contacts::message_meta(&message, &key)?;
     let limit = media.max_bytes.min(provider_limit(message.kind));
+    let mut fetched = 0;
     for (part, attachment) in meta.attachments().iter().enumerate() {
         let part = i32::try_from(part).unwrap_or(i32::MAX);
         if stored.iter().any(|m| m.part == part) {
             continue;
         }
+        // A large file takes a while: the lease is renewed per file, and a lost lease stops here.
+        let now = core.clock.now();
+        let mut tx = core.store.begin(job.tenant_id).await?;
+        let holding = tx.note_job(job.id, worker, "fetching", now, core.jobs.lease_until(now)).await?;
+        tx.commit().await?;
+        if !holding {
+            return Err(JobFailure::Retryable("lease_lost".into()));
+        }
         let target = Target { now: core.clock.now(), tenant: job.tenant_id, contact: contact.id, key: &key, limit };
         let saved = fetch_one(media, &secrets, &channel.address, attachment, &target).await?;
         record(core, &message, &key, part, saved).await?;
+        fetched += 1;
     }
-    Ok(())
+    Ok(fetched)
 }
 
 /// Whose the attachment is and how large it may be.

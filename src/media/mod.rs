@@ -9,6 +9,7 @@ use crate::domain::MessageKind;
 
 pub mod cipher;
 pub mod fetch;
+pub mod links;
 pub mod read;
 pub mod storage;
 pub mod sweep;

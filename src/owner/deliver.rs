@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::buttons::Signer;
+use super::forward_media::{self, HELD};
 use super::template_notice::{Shape, refused_status, shape_for};
 use super::window::owner_unreachable;
 use super::{OwnerContact, Purpose, Route};
@@ -46,6 +47,15 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         tx.commit().await?;
         return finish_sent_before(&*core.store, worker, job, core.clock.now()).await;
     }
+    if message.status == HELD {
+        // Waits for the owner's window; `release_held` runs this job again.
+        tx.commit().await?;
+        let now = core.clock.now();
+        let mut tx = core.store.begin(job.tenant_id).await?;
+        tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
     let owner = tx.owner(message.owner_id).await?.ok_or_else(|| permanent("owner_missing"))?;
     let channel = tx.channel(message.channel_id).await?.ok_or_else(|| permanent("channel_missing"))?;
     let tenant_key = tenants::data_key(&mut *tx, &core.keys).await?;
@@ -85,6 +95,10 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
             };
             let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key).map_err(undecryptable)?;
             match &shape {
+                _ if message.media_id.is_some() => {
+                    let to_owner = (&channel, &secrets, &to);
+                    forward_media::send(core, deps, &message, to_owner, (key, &body)).await?
+                }
                 Shape::Capped => Err(SendError::Rejected(CAPPED.into())),
                 Shape::Template(t) => deps.channels.send_template(&channel, &secrets, &to, &t.message).await,
                 Shape::Buttons(buttons) if body.chars().count() <= MAX_BUTTON_BODY => {

@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::Purpose;
+use super::forward_media::HELD;
 use super::notify::{About, shorten, to_owners};
 use super::texts::OwnerTexts;
 use crate::audit::{self, AuditEntry};
@@ -243,15 +244,15 @@ pub async fn release_held(
     for held in tx.held_owner_messages(owner).await? {
         if tx.move_owner_message_status(held.id, HELD, "queued", now).await? {
             let job = JobRecord::new(held.tenant_id, JobKind::OwnerSend, held.id.0, core.jobs.max_attempts, now);
-            tx.enqueue_job(&job).await?;
+            // A held forward already had its job (finished without sending): it runs again.
+            if !tx.enqueue_job(&job).await? {
+                tx.rerun_job(JobKind::OwnerSend, held.id.0, now).await?;
+            }
             trail.push(AuditEntry::new("worker", "owner_message.released", "owner_message", Some(held.id.to_string())));
         }
     }
     Ok(trail)
 }
-
-/// An owner message waiting for the owner's window to open.
-const HELD: &str = "held";
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ pub mod deliver;
 pub mod desk;
 pub mod digest;
 pub mod email;
+pub mod forward_media;
 pub mod inbox;
 pub mod late_reply;
 pub mod notify;
@@ -49,6 +50,8 @@ pub enum Purpose {
     /// The owner went quiet and the conversation went back to the bot.
     Idle,
     Erasure,
+    /// A customer's photo, voice note or document on an open ticket.
+    ForwardMedia,
 }
 
 text_code!(Purpose, parse;
@@ -62,6 +65,7 @@ text_code!(Purpose, parse;
     Digest => "digest",
     Idle => "idle",
     Erasure => "erasure",
+    ForwardMedia => "forward_media",
 );
 
 impl Purpose {

@@ -19,8 +19,8 @@ use crate::engine::assistant;
 use crate::jobs::{JobFailure, JobKind};
 use crate::llm::{Attempt, Llm};
 use crate::store::{
-    ContactRecord, ConversationOps, ConversationRecord, EscalationRecord, JobOps, JobOutcome, JobRecord, MessageRecord,
-    OwnerMessageRecord, OwnerOps, StoreResult, TenantOps,
+    ContactRecord, ConversationOps, ConversationRecord, EscalationRecord, JobOps, JobOutcome, JobRecord, MediaOps,
+    MessageRecord, OwnerMessageRecord, OwnerOps, StoreResult, TenantOps,
 };
 use crate::worker::WorkerDeps;
 use crate::worker::outbound::business_of;
@@ -59,6 +59,20 @@ pub async fn queue(
     note: Note<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<OwnerMessageId> {
+    let queued = queue_carrying(core, tx, owner, about, (note, None), now).await?;
+    queued.ok_or_else(|| crate::store::StoreError::Invariant("a fresh owner message id was taken".into()))
+}
+
+/// Queues one message to one owner, carrying a customer's stored attachment when `media` is set;
+/// `None` when that attachment was already queued to that owner (a file is forwarded once).
+pub async fn queue_carrying(
+    core: &Core,
+    tx: &mut (impl OwnerOps + JobOps + ?Sized),
+    owner: OwnerId,
+    about: About<'_>,
+    (note, media): (Note<'_>, Option<uuid::Uuid>),
+    now: DateTime<Utc>,
+) -> StoreResult<Option<OwnerMessageId>> {
     let Note { route, purpose, text } = note;
     let record = OwnerMessageRecord {
         id: OwnerMessageId::new(),
@@ -73,16 +87,19 @@ pub async fn queue(
         body_enc: Some(about.key.encrypt(text)),
         provider_message_id: None,
         quoted_provider_id: None,
+        media_id: media,
         status: "queued".into(),
         status_rank: 0,
         error_code: None,
         created_at: now,
         updated_at: now,
     };
-    tx.insert_owner_message(&record).await?;
+    if !tx.insert_owner_message(&record).await? {
+        return Ok(None);
+    }
     let job = JobRecord::new(record.tenant_id, JobKind::OwnerSend, record.id.0, core.jobs.max_attempts, now);
     tx.enqueue_job(&job).await?;
-    Ok(record.id)
+    Ok(Some(record.id))
 }
 
 /// Queues `text` to every owner on WhatsApp (and by e-mail, see `Purpose::emailed_too`); returns how
@@ -274,7 +291,7 @@ fn last_customer_lines(recent: &[MessageRecord], key: &DataKey) -> StoreResult<O
 /// Forwards a customer's message on an open ticket to every owner, instead of an answer.
 pub async fn forward(
     core: &Core,
-    tx: &mut (impl ConversationOps + OwnerOps + JobOps + TenantOps + ?Sized),
+    tx: &mut (impl ConversationOps + OwnerOps + JobOps + TenantOps + MediaOps + ?Sized),
     ticket: &EscalationRecord,
     message: &MessageRecord,
     now: DateTime<Utc>,
@@ -284,7 +301,12 @@ pub async fn forward(
     let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
     let texts = OwnerTexts::new(&tenant.settings.language);
     let number = ticket.number.to_string();
-    let in_group = contacts::message_meta(message, &key)?.group.is_some();
+    let meta = contacts::message_meta(message, &key)?;
+    if message.kind.is_media() && meta.media_ref.is_some() {
+        // The file itself goes: now if it is stored, else when the `media_fetch` job stores it.
+        return super::forward_media::queue_forwards(core, tx, message.id, now).await;
+    }
+    let in_group = meta.group.is_some();
     let customer = in_chat(&texts, customer_label(&contact, &key)?, in_group);
     let kind = message.kind;
     let text = match key.decrypt_opt(message.body_enc.as_deref())? {
@@ -305,7 +327,7 @@ pub async fn forward(
 /// returned, for more notes about it), or recorded as skipped when none is open.
 pub async fn forward_to_ticket(
     core: &Core,
-    tx: &mut (impl ConversationOps + OwnerOps + JobOps + TenantOps + ?Sized),
+    tx: &mut (impl ConversationOps + OwnerOps + JobOps + TenantOps + MediaOps + ?Sized),
     conversation: ConversationId,
     message: &MessageRecord,
     now: DateTime<Utc>,

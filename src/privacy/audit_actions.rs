@@ -81,6 +81,8 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("message.received", Changed, MESSAGES),
     ("media.stored", Changed, MEDIA),
     ("media.read", Read, MEDIA),
+    ("media.served", Read, MEDIA),
+    ("owner_message.held", Changed, OWNER_MESSAGES),
     ("media.fetch_failed", Changed, MEDIA),
     ("message.sent", Changed, MESSAGES),
     ("message.undeliverable", Changed, MESSAGES),

@@ -62,6 +62,8 @@ pub trait OwnerOps: TenantScoped + Send {
     async fn clear_owner_message_body(&mut self, id: OwnerMessageId, now: DateTime<Utc>) -> StoreResult<()>;
     /// An owner's held messages (a digest's full text waiting for them to write), oldest first.
     async fn held_owner_messages(&mut self, owner: OwnerId) -> StoreResult<Vec<OwnerMessageRecord>>;
+    /// Whether an owner message already carries this customer attachment.
+    async fn media_forwarded(&mut self, media: uuid::Uuid) -> StoreResult<bool>;
     /// Moves an owner message from status `from` to `to`; false if it was not in `from`.
     async fn move_owner_message_status(
         &mut self,
@@ -190,11 +192,11 @@ macro_rules! owner_ops_impl {
             }
 
             async fn insert_owner_message(&mut self, m: &OwnerMessageRecord) -> StoreResult<bool> {
-                let done = sqlx::query("INSERT INTO owner_messages (id, tenant_id, owner_id, channel_id, escalation_id, contact_id, direction, route, purpose, body_enc, provider_message_id, quoted_provider_id, status, status_rank, error_code, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING")
+                let done = sqlx::query("INSERT INTO owner_messages (id, tenant_id, owner_id, channel_id, escalation_id, contact_id, direction, route, purpose, body_enc, provider_message_id, quoted_provider_id, status, status_rank, error_code, created_at, updated_at, media_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING")
                     .bind(m.id).bind(self.tenant).bind(m.owner_id).bind(m.channel_id).bind(m.escalation_id).bind(m.contact_id)
                     .bind(&m.direction).bind(&m.route).bind(&m.purpose).bind(&m.body_enc).bind(&m.provider_message_id)
                     .bind(&m.quoted_provider_id).bind(&m.status).bind(m.status_rank).bind(&m.error_code)
-                    .bind($time(m.created_at)).bind($time(m.updated_at))
+                    .bind($time(m.created_at)).bind($time(m.updated_at)).bind(m.media_id)
                     .execute(&mut *self.tx).await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -226,6 +228,12 @@ macro_rules! owner_ops_impl {
                     .bind(self.tenant).bind(id).bind(u.status).bind(u.rank).bind(u.error_code).bind($time(u.now))
                     .execute(&mut *self.tx).await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn media_forwarded(&mut self, media: uuid::Uuid) -> StoreResult<bool> {
+                let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM owner_messages WHERE tenant_id = $1 AND media_id = $2")
+                    .bind(self.tenant).bind(media).fetch_one(&mut *self.tx).await?;
+                Ok(found > 0)
             }
 
             async fn held_owner_messages(&mut self, owner: OwnerId) -> StoreResult<Vec<OwnerMessageRecord>> {

@@ -242,6 +242,8 @@ pub struct OwnerMessageRecord {
     pub provider_message_id: Option<String>,
     /// The provider id of the message an inbound command quote-replies to.
     pub quoted_provider_id: Option<String>,
+    /// The customer's attachment a `forward_media` message carries.
+    pub media_id: Option<uuid::Uuid>,
     pub status: String,
     pub status_rank: i32,
     pub error_code: Option<String>,

@@ -168,7 +168,7 @@ impl Worker {
             JobKind::OwnerDigest => owner::digest::run_job(&self.core, &self.id, &job).await,
             JobKind::AnalyticsRollup => crate::analytics::rollup::run_job(&self.core, &self.id, &job).await,
             JobKind::HeldReply => owner::late_reply::expire(&self.core, &self.id, &job).await,
-            JobKind::MediaFetch => crate::media::fetch::run(&self.core, &job).await,
+            JobKind::MediaFetch => crate::media::fetch::run(&self.core, &self.id, &job).await,
             JobKind::Unknown => Err(JobFailure::Permanent("unknown_kind".into())),
         };
         self.deps.metrics.job(job.kind.as_str(), waited, started.elapsed());

@@ -234,7 +234,12 @@ async fn decided(
             // A customer who sent STOP gets no automatic holding message either.
             let holding = handover.reason != EscalationReason::BotStopped;
             let opening = Opening::after(Some(message_id), holding);
-            Stored::for_others(owner::escalate(core, tx, current, &handover, opening, now).await?.1)
+            let mut trail = owner::escalate(core, tx, current, &handover, opening, now).await?.1;
+            // A photo that opened the ticket goes to the owners too, once it is stored.
+            if message.kind.is_media() {
+                trail.extend(owner::forward_media::queue_forwards(core, tx, message_id, now).await?);
+            }
+            Stored::for_others(trail)
         }
         Decision::Ignore { why } => Stored { trail: vec![skipped(message_id, why)], handed: Vec::new(), queued: false },
     })

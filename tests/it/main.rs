@@ -33,6 +33,7 @@ mod log_masking;
 mod login_limits;
 mod mask_quality;
 mod media;
+mod media_forward;
 mod message_run;
 mod meta_ingress;
 mod metrics;

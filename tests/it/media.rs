@@ -114,6 +114,7 @@ on_every_store! {
         assert_eq!(budi_rows[0].content_hash, budi_rows[1].content_hash);
         assert_ne!(budi_rows[0].content_hash, sari_rows[0].content_hash, "no hash links contacts");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'media.stored'").await, 3);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'media_fetch' AND state = 'done'").await, 3);
 
         // Meta was asked with the channel token, on its own host, for each media id.
         let asked = app.providers.media.requests();
