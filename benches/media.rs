@@ -14,6 +14,7 @@ use balas::fakes::meta_webhook::{FakeCustomer, envelope, sign};
 use balas::fakes::providers::FakeProviders;
 use serde_json::json;
 
+#[allow(dead_code)] // this driver runs on SQLite only: the PostgreSQL helpers stay unused
 mod common;
 
 use common::server::Server;
