@@ -90,10 +90,12 @@ pub struct Guard {
 }
 
 impl Guard {
+    /// `timeout` bounds a whole fetch, body included; a body that stalls for 30 s fails sooner.
     pub fn new(allow_private: bool, timeout: Duration) -> anyhow::Result<Self> {
         crate::crypto::install_crypto_provider();
         let client = Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(30))
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(PublicResolver { allow_private }))

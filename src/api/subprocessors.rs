@@ -23,7 +23,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Subprocessor {
     pub name: String,
-    /// `messaging`, `llm`, `email` or `database`.
+    /// `messaging`, `llm`, `email`, `database` or `storage`.
     pub kind: &'static str,
     pub purpose: &'static str,
     /// `scheme://host[:port]`, when the gateway reaches it over the network.
@@ -139,6 +139,18 @@ pub fn describe(config: &AppConfig, backend: Backend, providers: &[String]) -> V
             ..Subprocessor::new("PostgreSQL", "database", "stores the tenant's data", stored)
         },
     });
+    if let Some(host) = config.media.storage.host() {
+        out.push(Subprocessor {
+            host: Some(host),
+            note: Some("files are sealed under each customer's own key before they leave the gateway"),
+            ..Subprocessor::new(
+                "S3-compatible object storage",
+                "storage",
+                "stores customers' photos, voice notes and documents",
+                vec!["customers' photos, voice notes and documents (encrypted)"],
+            )
+        });
+    }
     out
 }
 

@@ -100,7 +100,11 @@ pub async fn run() -> anyhow::Result<()> {
     store.migrate(None).await?;
     let keys = throwaway_keys()?;
     let providers = FakeProviders::start().await?;
-    let config = AppConfig { workers: 0, meta_graph_url: providers.meta_url.clone(), ..AppConfig::default() };
+    let media = crate::media::MediaSettings {
+        storage: crate::media::StorageSettings::Dir(dir.join("media")),
+        ..crate::media::MediaSettings::default()
+    };
+    let config = AppConfig { workers: 0, meta_graph_url: providers.meta_url.clone(), media, ..AppConfig::default() };
     let state = AppState::with_system_clock(store.clone(), keys.clone(), config)?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -66,7 +66,6 @@ async fn fetch_all(core: &Core, worker: &str, job: &JobRecord) -> Result<usize, 
     let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
     let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key)?;
     let meta = contacts::message_meta(&message, &key)?;
-    let limit = media.max_bytes.min(provider_limit(message.kind));
     let mut fetched = 0;
     for (part, attachment) in meta.attachments().iter().enumerate() {
         let part = i32::try_from(part).unwrap_or(i32::MAX);
@@ -81,6 +80,8 @@ async fn fetch_all(core: &Core, worker: &str, job: &JobRecord) -> Result<usize, 
         if !holding {
             return Err(JobFailure::Retryable("lease_lost".into()));
         }
+        let kind = attachment.mime_type.as_deref().map_or(message.kind, super::kind_of);
+        let limit = media.max_bytes.min(provider_limit(kind));
         let target = Target { now: core.clock.now(), tenant: job.tenant_id, contact: contact.id, key: &key, limit };
         let saved = fetch_one(media, &secrets, &channel.address, attachment, &target).await?;
         record(core, &message, &key, part, saved).await?;

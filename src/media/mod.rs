@@ -34,7 +34,7 @@ impl Media {
         let [meta, twilio, fonnte] = provider_urls;
         Ok(Self {
             storage: MediaStorage::open(&settings.storage)?,
-            guard: Guard::new(settings.allow_private, std::time::Duration::from_secs(60))?,
+            guard: Guard::new(settings.allow_private, std::time::Duration::from_secs(600))?,
             sources: MediaSources {
                 meta_base: meta.to_string(),
                 twilio_base: twilio.to_string(),
@@ -93,6 +93,17 @@ impl Default for MediaSettings {
             extra_hosts: Vec::new(),
             allow_private: false,
         }
+    }
+}
+
+/// The kind of file a MIME type names (a Twilio message's attachments may differ in kind).
+pub fn kind_of(mime: &str) -> MessageKind {
+    match essence(mime).as_str() {
+        "image/webp" => MessageKind::Sticker,
+        m if m.starts_with("image/") => MessageKind::Image,
+        m if m.starts_with("audio/") => MessageKind::Audio,
+        m if m.starts_with("video/") => MessageKind::Video,
+        _ => MessageKind::Document,
     }
 }
 

@@ -68,15 +68,21 @@ impl StorageError {
 #[derive(Clone)]
 pub struct MediaStorage {
     op: Operator,
+    /// Bytes gathered before each write: memory per upload stays near it.
+    chunk: usize,
 }
 
-/// Parts written to S3 at once (its multipart minimum is 5 MiB); memory per upload stays near it.
-const UPLOAD_CHUNK: usize = 5 * 1024 * 1024;
+/// S3 takes multipart uploads in parts of at least 5 MiB (the last may be smaller).
+const S3_PART: usize = 5 * 1024 * 1024;
+/// A directory takes writes of any size.
+const FILE_WRITE: usize = 256 * 1024;
 
 impl MediaStorage {
     pub fn open(settings: &StorageSettings) -> Result<Self, StorageError> {
-        let op = match settings {
-            StorageSettings::Dir(dir) => Operator::new(services::Fs::default().root(&dir.to_string_lossy()))?,
+        let (op, chunk) = match settings {
+            StorageSettings::Dir(dir) => {
+                (Operator::new(services::Fs::default().root(&dir.to_string_lossy()))?, FILE_WRITE)
+            }
             StorageSettings::S3 { endpoint, bucket, region, access_key_id, secret_access_key, root } => {
                 let mut s3 = services::S3::default().bucket(bucket).region(region).root(root).disable_ec2_metadata();
                 if let Some(endpoint) = endpoint {
@@ -92,10 +98,10 @@ impl MediaStorage {
                     .build()
                     .map_err(|e| opendal::Error::new(ErrorKind::ConfigInvalid, "http client").set_source(e))?;
                 let transport = opendal::HttpTransporter::new(ReqwestTransport::new(client));
-                Operator::new(s3)?.with_context(OperationContext::new().with_http_transport(transport))
+                (Operator::new(s3)?.with_context(OperationContext::new().with_http_transport(transport)), S3_PART)
             }
         };
-        Ok(Self { op })
+        Ok(Self { op, chunk })
     }
 
     pub fn path(tenant: TenantId, contact: ContactId, object: Uuid) -> String {
@@ -113,7 +119,7 @@ impl MediaStorage {
     }
 
     pub async fn writer(&self, path: &str) -> Result<opendal::Writer, StorageError> {
-        Ok(self.op.writer_with(path).chunk(UPLOAD_CHUNK).await?)
+        Ok(self.op.writer_with(path).chunk(self.chunk).await?)
     }
 
     pub async fn size(&self, path: &str) -> Result<u64, StorageError> {

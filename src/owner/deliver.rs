@@ -4,10 +4,10 @@
 use serde_json::json;
 
 use super::buttons::Signer;
-use super::forward_media::{self, HELD};
+use super::forward_media;
 use super::template_notice::{Shape, refused_status, shape_for};
 use super::window::owner_unreachable;
-use super::{OwnerContact, Purpose, Route};
+use super::{HELD, OwnerContact, Purpose, Route};
 use crate::audit::{self, AuditEntry};
 use crate::channels::meta::MAX_BUTTON_BODY;
 use crate::channels::templates;

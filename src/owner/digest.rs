@@ -7,10 +7,9 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 
-use super::Purpose;
-use super::forward_media::HELD;
 use super::notify::{About, shorten, to_owners};
 use super::texts::OwnerTexts;
+use super::{HELD, Purpose};
 use crate::audit::{self, AuditEntry};
 use crate::clock::local_moment;
 use crate::core::Core;

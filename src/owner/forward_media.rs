@@ -8,7 +8,7 @@ use serde_json::json;
 use super::notify::{About, Note, customer_label, queue_carrying, shorten};
 use super::template_notice::window_open;
 use super::texts::OwnerTexts;
-use super::{Purpose, Route};
+use super::{HELD, Purpose, Route};
 use crate::audit::AuditEntry;
 use crate::channels::media_send::MediaOut;
 use crate::channels::{ChannelSecrets, Recipient, SendError};
@@ -23,8 +23,6 @@ use crate::worker::WorkerDeps;
 
 /// Characters of the customer's caption quoted in the forward.
 const CAPTION_CHARS: usize = 300;
-/// An owner message waiting for the owner's window (the digest's held full text waits alike).
-pub const HELD: &str = "held";
 
 /// Queues the forwards of a message's stored attachments when its conversation has an open
 /// ticket; returns the audit rows (none when there is no ticket).

@@ -75,3 +75,7 @@ impl Purpose {
     }
 }
 pub use tickets::{Action, ActionError, escalate};
+
+/// The status of an owner message waiting for the owner's 24-hour window: a held digest's full
+/// text, a customer's file. `digest::release_held` sends them when the owner writes or taps.
+pub const HELD: &str = "held";

@@ -295,3 +295,33 @@ on_both_databases! {
         assert_eq!(storage.list("m/").await.unwrap(), vec![fresh]);
     }
 }
+
+#[test]
+fn metas_media_fields_are_all_parsed() {
+    let who = customer(20);
+    let mut image = who.text("wamid.F1", "", 1_767_225_600);
+    image["type"] = "image".into();
+    image["image"] = json!({ "id": "MID-F1", "mime_type": "image/jpeg", "sha256": "SfInY0g=", "caption": "bukti", "url": "https://lookaside.fbsbx.com/x" });
+    let mut voice = who.text("wamid.F2", "", 1_767_225_601);
+    voice["type"] = "audio".into();
+    voice["audio"] = json!({ "id": "MID-F2", "mime_type": "audio/ogg; codecs=opus", "voice": true });
+    let mut document = who.text("wamid.F3", "", 1_767_225_602);
+    document["type"] = "document".into();
+    document["document"] = json!({ "id": "MID-F3", "mime_type": "application/pdf", "filename": "pesanan.pdf" });
+    let payload = meta_webhook::envelope(PHONE_NUMBER_ID, &[&who], vec![image, voice, document], vec![]);
+    let events = balas::ingress::meta::parse_events(&serde_json::to_vec(&payload).unwrap(), PHONE_NUMBER_ID).unwrap();
+    let messages: Vec<_> = events
+        .into_iter()
+        .filter_map(|e| match e {
+            balas::domain::InboundEvent::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    let photo = &messages[0].meta.attachments()[0];
+    assert_eq!((photo.media_ref.as_str(), photo.sha256.as_deref()), ("MID-F1", Some("SfInY0g=")));
+    assert_eq!(photo.media_url.as_deref(), Some("https://lookaside.fbsbx.com/x"));
+    assert_eq!(messages[0].body.as_deref(), Some("bukti"), "the caption");
+    assert!(messages[1].meta.voice, "a voice note");
+    assert_eq!(messages[1].meta.mime_type.as_deref(), Some("audio/ogg; codecs=opus"));
+    assert_eq!(messages[2].meta.filename.as_deref(), Some("pesanan.pdf"));
+}

@@ -104,6 +104,7 @@ on_both_databases! {
             public_url: app.base.clone(),
             poll_interval: std::time::Duration::from_millis(20),
             shutdown_grace: std::time::Duration::from_millis(300),
+            media: app.state.config.media.clone(),
             ..Default::default()
         };
         let state = balas::app::AppState::new(store, app.state.keys.clone(), config, app.clock.clone()).unwrap();

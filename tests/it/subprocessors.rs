@@ -65,6 +65,14 @@ on_both_databases! {
         app.twilio_channel().await;
         let with_smtp = app.serve_with(|c| {
             c.smtp = Some(SmtpSettings { url: "smtps://mailer:smtp-pass-123@mail.example.com:465".into(), from: "balas@example.com".into() });
+            c.media.storage = balas::media::StorageSettings::S3 {
+                endpoint: Some("https://objects.example.net".into()),
+                bucket: "balas-media".into(),
+                region: "ap-southeast-3".into(),
+                access_key_id: Some("AKIA-s3-key-id".into()),
+                secret_access_key: Some("s3-secret-789".into()),
+                root: "/".into(),
+            };
         }).await;
         let owner = app.token(app.tenant.id, Role::Owner);
         let (status, body) = list(&app, &with_smtp.base, &owner).await;
@@ -74,8 +82,11 @@ on_both_databases! {
         assert!(names.iter().any(|n| n.starts_with("Twilio")), "{names:?}");
         let email = of_kind(&body, "email");
         assert_eq!((email.len(), email[0]["host"].as_str()), (1, Some("mail.example.com:465")));
+        let storage = of_kind(&body, "storage");
+        assert_eq!((storage.len(), storage[0]["host"].as_str()), (1, Some("objects.example.net")), "media on S3: {body}");
+        assert!(of_kind(&list(&app, &with_llm.base, &owner).await.1, "storage").is_empty(), "media in a local directory");
         let whole = format!("{body}{}", list(&app, &with_llm.base, &owner).await.1);
-        for secret in ["smtp-pass-123", "mailer", "sk-llm-secret-key", "gm-secret", "/api/v1", "?key"] {
+        for secret in ["smtp-pass-123", "mailer", "sk-llm-secret-key", "gm-secret", "/api/v1", "?key", "s3-secret-789", "AKIA-s3-key-id"] {
             assert!(!whole.contains(secret), "{secret} leaked: {whole}");
         }
     }
