@@ -18,6 +18,9 @@ const MAX_REDIRECTS: usize = 3;
 pub enum Refusal {
     #[error("the URL is not http(s) or has no host")]
     BadUrl,
+    /// Plain http is for a local setup only (with private addresses allowed).
+    #[error("the URL is not https")]
+    NotHttps,
     #[error("the host is not one this fetch may reach")]
     HostNotAllowed,
     #[error("the address is private, loopback or link-local")]
@@ -30,6 +33,7 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadUrl => "bad_url",
+            Self::NotHttps => "not_https",
             Self::HostNotAllowed => "host_not_allowed",
             Self::PrivateAddress => "private_address",
             Self::TooManyRedirects => "too_many_redirects",
@@ -147,6 +151,9 @@ impl Guard {
         }
         if let Some(url::Host::Ipv6(ip)) = url.host() {
             self.check_ip(IpAddr::V6(ip))?;
+        }
+        if url.scheme() == "http" && !self.allow_private {
+            return Err(Refusal::NotHttps);
         }
         Ok(host)
     }
@@ -267,15 +274,18 @@ mod tests {
     async fn a_private_address_literal_or_a_foreign_host_is_refused_before_any_connection() {
         let guard = Guard::new(false, Duration::from_secs(2)).unwrap();
         let allowed = Hosts::new(["127.0.0.1", "localhost", "10.0.0.1"]);
-        for url in ["http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://[::1]:9/x"] {
+        for url in ["https://127.0.0.1:9/x", "https://10.0.0.1/x", "https://[::1]:9/x"] {
             let refused = guard.get(url, &allowed.clone().and(&Hosts::new(["::1", "[::1]"])), None).await;
             assert!(matches!(refused, Err(FetchError::Refused(Refusal::PrivateAddress))), "{url}");
         }
         // A name that resolves only to loopback is refused by the resolver.
-        let refused = guard.get("http://localhost:9/x", &allowed, None).await;
+        let refused = guard.get("https://localhost:9/x", &allowed, None).await;
         assert!(matches!(refused, Err(FetchError::Refused(Refusal::PrivateAddress))), "{refused:?}");
-        let refused = guard.get("http://example.test/x", &allowed, None).await;
+        let refused = guard.get("https://example.test/x", &allowed, None).await;
         assert!(matches!(refused, Err(FetchError::Refused(Refusal::HostNotAllowed))));
+        // Plain http would show a token to anyone on the path: only a local setup may use it.
+        let refused = guard.get("http://lookaside.fbsbx.com/x", &Hosts::new(["*.fbsbx.com"]), None).await;
+        assert!(matches!(refused, Err(FetchError::Refused(Refusal::NotHttps))));
         let refused = guard.get("file:///etc/passwd", &allowed, None).await;
         assert!(matches!(refused, Err(FetchError::Refused(Refusal::BadUrl))));
     }

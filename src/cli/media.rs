@@ -33,7 +33,7 @@ pub struct MediaArgs {
     /// Further hosts a provider's media link may lead to (comma-separated); never sent a credential.
     #[arg(long, env = "BALAS_MEDIA_EXTRA_HOSTS", value_delimiter = ',', global = true)]
     pub media_extra_hosts: Vec<String>,
-    /// Let fetches reach private and loopback addresses: a local test setup only.
+    /// Let fetches reach private and loopback addresses, and use plain http: a local test setup only.
     #[arg(long, env = "BALAS_FETCH_ALLOW_PRIVATE", default_value_t = false, global = true)]
     pub fetch_allow_private: bool,
 }

@@ -80,8 +80,8 @@ pub struct MediaSettings {
     /// Hosts a media link may point to besides the providers' own (`BALAS_MEDIA_EXTRA_HOSTS`);
     /// a provider's credential never goes to them.
     pub extra_hosts: Vec<String>,
-    /// Lets fetches reach private and loopback addresses (`BALAS_FETCH_ALLOW_PRIVATE`): for a
-    /// local test setup only.
+    /// Lets fetches reach private and loopback addresses, over plain http too
+    /// (`BALAS_FETCH_ALLOW_PRIVATE`): for a local test setup only.
     pub allow_private: bool,
 }
 
