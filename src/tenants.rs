@@ -45,6 +45,10 @@ pub struct TenantSettings {
     /// 0: no cap. Operator-only.
     #[serde(default)]
     pub monthly_template_cap: i64,
+    /// Bytes of customers' files stored per UTC day; past it a file is not fetched and the
+    /// owner is told. 0: no cap. Operator-only.
+    #[serde(default)]
+    pub daily_media_bytes_cap: i64,
     /// Comma-separated words that send a customer straight to the owner.
     pub escalation_keywords: String,
     /// Bot answers in a row before the owner is asked to look; 0 switches the rule off.
@@ -131,6 +135,7 @@ impl TenantSettings {
             digest_time: self.digest_time.trim().to_string(),
             monthly_token_budget: self.monthly_token_budget.max(0),
             monthly_template_cap: self.monthly_template_cap.max(0),
+            daily_media_bytes_cap: self.daily_media_bytes_cap.max(0),
             ..self.clone()
         })
     }
@@ -157,6 +162,7 @@ impl Default for TenantSettings {
             tone: String::new(),
             monthly_token_budget: 2_000_000,
             monthly_template_cap: 0,
+            daily_media_bytes_cap: 0,
             escalation_keywords: DEFAULT_KEYWORDS.into(),
             max_bot_turns: 8,
             business_hours: String::new(),
@@ -175,16 +181,17 @@ impl Default for TenantSettings {
     }
 }
 
-/// Settings that cost the operator money (the LLM budget on a shared key, billed templates):
-/// tenant users may read them, only the operator changes them (`balas tenant set`, through
-/// `set_limits`).
-pub const OPERATOR_ONLY: &[&str] = &["monthly_token_budget", "monthly_template_cap"];
+/// Settings that cost the operator money (the LLM budget on a shared key, billed templates,
+/// stored files): tenant users may read them, only the operator changes them (`balas tenant
+/// set`, through `set_limits`).
+pub const OPERATOR_ONLY: &[&str] = &["monthly_token_budget", "monthly_template_cap", "daily_media_bytes_cap"];
 
 /// New values for the operator-only limits; `None` keeps a limit as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Limits {
     pub monthly_token_budget: Option<i64>,
     pub monthly_template_cap: Option<i64>,
+    pub daily_media_bytes_cap: Option<i64>,
 }
 
 /// Sets operator-only limits on `tenant`, audited as `tenant.limits_changed` with the old and new
@@ -205,6 +212,9 @@ pub async fn set_limits(
     if limits.monthly_template_cap.is_some_and(|c| c < 0) {
         return Err(UseCaseError::invalid("invalid_settings", "the template cap must not be negative (0: no cap)"));
     }
+    if limits.daily_media_bytes_cap.is_some_and(|c| c < 0) {
+        return Err(UseCaseError::invalid("invalid_settings", "the media cap must not be negative (0: no cap)"));
+    }
     let mut tx = store.begin(tenant).await?;
     let record = tx.tenant().await?.ok_or_else(|| tenant_gone(tenant))?;
     let mut settings = record.settings.clone();
@@ -216,6 +226,10 @@ pub async fn set_limits(
     if let Some(cap) = limits.monthly_template_cap {
         detail.insert("monthly_template_cap".into(), json!({ "old": settings.monthly_template_cap, "new": cap }));
         settings.monthly_template_cap = cap;
+    }
+    if let Some(cap) = limits.daily_media_bytes_cap {
+        detail.insert("daily_media_bytes_cap".into(), json!({ "old": settings.daily_media_bytes_cap, "new": cap }));
+        settings.daily_media_bytes_cap = cap;
     }
     let settings = settings.validated()?;
     tx.update_tenant_settings(&record.name, &settings).await?;

@@ -29,3 +29,6 @@ CREATE POLICY tenant_isolation ON media_objects
 -- drops the forward.
 ALTER TABLE owner_messages ADD COLUMN media_id uuid;
 CREATE UNIQUE INDEX owner_messages_media ON owner_messages(tenant_id, owner_id, media_id) WHERE media_id IS NOT NULL;
+
+-- Bytes of customers' files a tenant may store per UTC day, set by the operator; 0: no cap.
+ALTER TABLE tenants ADD COLUMN daily_media_bytes_cap bigint NOT NULL DEFAULT 0;

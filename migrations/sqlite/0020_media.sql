@@ -25,3 +25,6 @@ CREATE INDEX media_objects_key ON media_objects(object_key);
 -- drops the forward.
 ALTER TABLE owner_messages ADD COLUMN media_id BLOB;
 CREATE UNIQUE INDEX owner_messages_media ON owner_messages(tenant_id, owner_id, media_id) WHERE media_id IS NOT NULL;
+
+-- Bytes of customers' files a tenant may store per UTC day, set by the operator; 0: no cap.
+ALTER TABLE tenants ADD COLUMN daily_media_bytes_cap INTEGER NOT NULL DEFAULT 0;

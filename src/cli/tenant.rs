@@ -51,6 +51,10 @@ pub struct SetArgs {
     /// notices go by e-mail. 0: no cap.
     #[arg(long, group = "limits", value_parser = clap::value_parser!(i64).range(0..))]
     template_cap: Option<i64>,
+    /// Bytes of customers' files stored per UTC day; past it a file is not fetched and the
+    /// owner is told. 0: no cap.
+    #[arg(long, group = "limits", value_parser = clap::value_parser!(i64).range(0..))]
+    media_bytes_per_day: Option<i64>,
 }
 
 /// How a new tenant's bot behaves and what it may say about the business.
@@ -82,6 +86,9 @@ pub struct TenantArgs {
     /// WhatsApp templates per calendar month (UTC), each billed; 0: no cap.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..))]
     template_cap: i64,
+    /// Bytes of customers' files stored per UTC day; 0: no cap.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..))]
+    media_bytes_per_day: i64,
     /// Comma-separated words that hand a customer straight to the owner.
     #[arg(long, default_value = tenants::DEFAULT_KEYWORDS)]
     escalation_keywords: String,
@@ -139,6 +146,7 @@ impl From<TenantArgs> for tenants::TenantSettings {
             tone: a.tone,
             monthly_token_budget: a.token_budget,
             monthly_template_cap: a.template_cap,
+            daily_media_bytes_cap: a.media_bytes_per_day,
             escalation_keywords: a.escalation_keywords,
             max_bot_turns: a.max_bot_turns,
             business_hours: a.business_hours,
@@ -184,12 +192,18 @@ pub(super) async fn run(
         TenantCommand::Set(args) => {
             let (store, _) = admin(db, key_args).await?;
             let tenant = find_tenant(&*store, &args.tenant).await?;
-            let limits = Limits { monthly_token_budget: args.token_budget, monthly_template_cap: args.template_cap };
+            let limits = Limits {
+                monthly_token_budget: args.token_budget,
+                monthly_template_cap: args.template_cap,
+                daily_media_bytes_cap: args.media_bytes_per_day,
+            };
             let settings = tenants::set_limits(&*store, tenant.id, &limits, "cli", now).await?;
             let (old, new) = (tenant.settings.monthly_token_budget, settings.monthly_token_budget);
             println!("{}: monthly token budget {old} -> {new}", tenant.slug);
             let (old, new) = (tenant.settings.monthly_template_cap, settings.monthly_template_cap);
             println!("{}: monthly template cap {old} -> {new} (0: no cap)", tenant.slug);
+            let (old, new) = (tenant.settings.daily_media_bytes_cap, settings.daily_media_bytes_cap);
+            println!("{}: media bytes per day {old} -> {new} (0: no cap)", tenant.slug);
         }
     }
     Ok(())

@@ -148,6 +148,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("settings.save", "Simpan pengaturan", "Save settings"),
     ("settings.monthly_token_budget", "Kuota token AI per bulan", "AI tokens per month"),
     (
+        "settings.daily_media_bytes_cap",
+        "Batas berkas pelanggan per hari, dalam byte (0: tanpa batas)",
+        "Customers' files per day, in bytes (0: no cap)",
+    ),
+    (
         "settings.monthly_template_cap",
         "Batas pesan template per bulan (0: tanpa batas)",
         "Template messages per month (0: no cap)",

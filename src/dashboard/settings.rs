@@ -98,6 +98,7 @@ fn label_key(field: &str) -> &'static str {
         "resume_after_hours" => "settings.resume_after_hours",
         "monthly_token_budget" => "settings.monthly_token_budget",
         "monthly_template_cap" => "settings.monthly_template_cap",
+        "daily_media_bytes_cap" => "settings.daily_media_bytes_cap",
         _ => "settings.save",
     }
 }

@@ -61,6 +61,7 @@ async fn fetch_all(core: &Core, worker: &str, job: &JobRecord) -> Result<usize, 
         tx.channel(message.channel_id).await?.ok_or_else(|| JobFailure::Permanent("channel_missing".into()))?;
     let tenant_key = tenants::data_key(&mut *tx, &core.keys).await?;
     let stored = tx.media_of_message(message_id).await?;
+    let cap = tx.tenant().await?.map_or(0, |t| t.settings.daily_media_bytes_cap);
     tx.commit().await?;
 
     let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
@@ -76,13 +77,19 @@ async fn fetch_all(core: &Core, worker: &str, job: &JobRecord) -> Result<usize, 
         let now = core.clock.now();
         let mut tx = core.store.begin(job.tenant_id).await?;
         let holding = tx.note_job(job.id, worker, "fetching", now, core.jobs.lease_until(now)).await?;
+        let today = now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+        let used = if cap > 0 { tx.media_bytes_since(today).await? } else { 0 };
         tx.commit().await?;
         if !holding {
             return Err(JobFailure::Retryable("lease_lost".into()));
         }
+        let left = (cap > 0).then(|| u64::try_from(cap - used).unwrap_or(0));
+        if left == Some(0) {
+            return Err(JobFailure::Permanent(DAILY_CAP.into()));
+        }
         let kind = attachment.mime_type.as_deref().map_or(message.kind, super::kind_of);
-        let limit = media.max_bytes.min(provider_limit(kind));
-        let target = Target { now: core.clock.now(), tenant: job.tenant_id, contact: contact.id, key: &key, limit };
+        let limit = Limit { file: media.max_bytes.min(provider_limit(kind)), left_today: left };
+        let target = Target { now, tenant: job.tenant_id, contact: contact.id, key: &key, limit };
         let saved = fetch_one(media, &secrets, &channel.address, attachment, &target).await?;
         record(core, &message, &key, part, saved).await?;
         fetched += 1;
@@ -96,7 +103,31 @@ struct Target<'a> {
     tenant: TenantId,
     contact: ContactId,
     key: &'a DataKey,
-    limit: u64,
+    limit: Limit,
+}
+
+/// The error class of a file refused by the tenant's daily cap.
+const DAILY_CAP: &str = "daily_cap";
+
+/// How large a file may be: WhatsApp's and our per-file limit, and what is left of the tenant's
+/// daily cap (none without a cap).
+#[derive(Clone, Copy)]
+struct Limit {
+    file: u64,
+    left_today: Option<u64>,
+}
+
+impl Limit {
+    /// Refuses `size` bytes when they pass the file limit or today's remainder.
+    fn check(self, size: u64) -> Result<(), JobFailure> {
+        if size > self.file {
+            return Err(JobFailure::Permanent("too_large".into()));
+        }
+        if self.left_today.is_some_and(|left| size > left) {
+            return Err(JobFailure::Permanent(DAILY_CAP.into()));
+        }
+        Ok(())
+    }
 }
 
 /// Downloads one attachment; an expired Meta link is asked for again once.
@@ -130,9 +161,9 @@ async fn fetch_one(
 }
 
 /// Refuses, before any byte is read, what the provider declared too large or not allowed.
-fn check_declared(source: &MediaSource, mime: Option<&str>, limit: u64) -> Result<(), JobFailure> {
-    if source.size.is_some_and(|s| s > limit) {
-        return Err(JobFailure::Permanent("too_large".into()));
+fn check_declared(source: &MediaSource, mime: Option<&str>, limit: Limit) -> Result<(), JobFailure> {
+    if let Some(size) = source.size {
+        limit.check(size)?;
     }
     if mime.is_some_and(|m| !is_allowed(m)) {
         return Err(JobFailure::Permanent("type_not_allowed".into()));
@@ -156,8 +187,8 @@ async fn save(
         (None, None) => return Err(JobFailure::Permanent("type_unknown".into())),
     };
     check_declared(source, Some(&mime_type), target.limit)?;
-    if response.content_length().is_some_and(|l| l > target.limit) {
-        return Err(JobFailure::Permanent("too_large".into()));
+    if let Some(length) = response.content_length() {
+        target.limit.check(length)?;
     }
     let path = MediaStorage::path(target.tenant, target.contact, super::sweep::object_id(target.now));
     let (mut sealer, header) = Sealer::new(target.key, &path)?;
@@ -169,9 +200,7 @@ async fn save(
         writer.write(header).await.map_err(|e| storage_failure(e.into()))?;
         while let Some(chunk) = response.chunk().await.map_err(|e| fetch_failure(FetchError::Transport(e)))? {
             size += chunk.len() as u64;
-            if size > target.limit {
-                return Err(JobFailure::Permanent("too_large".into()));
-            }
+            target.limit.check(size)?;
             keyed.update(&chunk);
             plain_sha.update(&chunk);
             let sealed = sealer.push(&chunk)?;
@@ -263,6 +292,7 @@ pub async fn tell_owners(
     let ticket = tx.open_escalation(message.conversation_id).await?;
     let reason = match class {
         "too_large" => texts.fill("media_too_large", &[]),
+        DAILY_CAP => texts.fill("media_daily_cap", &[]),
         "type_not_allowed" | "type_unknown" => texts.fill("media_type_refused", &[]),
         _ => texts.fill("media_unreachable", &[]),
     };

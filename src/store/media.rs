@@ -36,6 +36,8 @@ pub trait MediaOps: TenantScoped + Send {
     /// An attachment of `contact` with the same keyed hash, to share its object.
     async fn media_with_hash(&mut self, contact: ContactId, hash: &str) -> StoreResult<Option<MediaRecord>>;
     async fn media_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<MediaRecord>>;
+    /// Bytes of files this tenant stored since `since` (the daily cap).
+    async fn media_bytes_since(&mut self, since: DateTime<Utc>) -> StoreResult<i64>;
     /// Whether any row of this tenant names `object_key` (the sweeper keeps such objects).
     async fn media_object_known(&mut self, object_key: &str) -> StoreResult<bool>;
 }
@@ -71,6 +73,11 @@ macro_rules! media_ops_impl {
             async fn media_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<$crate::store::MediaRecord>> {
                 Ok(sqlx::query_as("SELECT * FROM media_objects WHERE tenant_id = $1 AND contact_id = $2 ORDER BY created_at, part")
                     .bind(self.tenant).bind(contact).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn media_bytes_since(&mut self, since: DateTime<Utc>) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM media_objects WHERE tenant_id = $1 AND created_at >= $2")
+                    .bind(self.tenant).bind($time(since)).fetch_one(&mut *self.tx).await?)
             }
 
             async fn media_object_known(&mut self, object_key: &str) -> StoreResult<bool> {

@@ -280,6 +280,31 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'respond' AND state = 'done'").await, 3);
     }
 
+    async fn the_operators_daily_cap_on_stored_bytes_holds_and_resets_the_next_day(app) {
+        app.add_owner("6281100000009", None).await;
+        let set = app.cli(&["tenant", "set", "--tenant", &app.tenant.slug, "--media-bytes-per-day", "25000"]);
+        assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+        assert!(String::from_utf8_lossy(&set.stdout).contains("media bytes per day 0 -> 25000"));
+        let owner = app.token(app.tenant.id, Role::Owner);
+        let (status, e) = app.call("PATCH", "/api/v1/settings", &owner, Some(json!({ "daily_media_bytes_cap": 0 }))).await;
+        assert_eq!((status, e["error"].as_str()), (403, Some("operator_only")), "{e}");
+
+        for (n, id) in [(30, "MID-C1"), (31, "MID-C2"), (32, "MID-C3")] {
+            app.providers.media.put_meta(id, "image/jpeg", &photo(10_000, n as u8));
+            send_media(&app, &customer(n), &format!("wamid.{id}"), "image", json!({ "id": id, "mime_type": "image/jpeg" })).await;
+            app.drain().await;
+        }
+        assert_eq!(app.count("media_objects").await, 2, "20,000 bytes fit; a third 10,000 would pass 25,000");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'media_fetch' AND state = 'dead' AND last_error = 'daily_cap'").await, 1);
+        assert!(app.sent_to("6281100000009").iter().any(|t| t.contains("batas harian")), "the owner is told");
+
+        app.clock.advance(chrono::Duration::days(1));
+        app.providers.media.put_meta("MID-C4", "image/jpeg", &photo(10_000, 33));
+        send_media(&app, &customer(33), "wamid.MID-C4", "image", json!({ "id": "MID-C4", "mime_type": "image/jpeg" })).await;
+        app.drain().await;
+        assert_eq!(app.count("media_objects").await, 3, "a new UTC day, a new allowance");
+    }
+
     async fn the_sweeper_deletes_old_objects_no_row_names_and_keeps_fresh_ones(app) {
         let now = app.clock.now();
         let storage = &app.state.media.storage;
