@@ -21,6 +21,7 @@ pub mod conversations;
 pub mod escalations;
 pub mod kb;
 pub mod limits;
+pub mod media_links;
 pub mod openapi;
 pub mod requests;
 pub mod session;
@@ -66,6 +67,7 @@ pub fn router() -> Router<AppState> {
         .merge(settings::router())
         .merge(users::router())
         .merge(contacts::router())
+        .merge(media_links::router())
         .merge(subprocessors::router())
         .merge(requests::router())
         .merge(analytics::router())

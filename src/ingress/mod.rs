@@ -19,7 +19,6 @@ use crate::tenants;
 mod customer_messages;
 pub mod fonnte;
 pub mod group_commit;
-pub mod media_link;
 pub mod meta;
 pub mod refusals;
 pub mod twilio;
@@ -28,7 +27,7 @@ pub mod twilio;
 pub const MAX_WEBHOOK_BYTES: usize = 3 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(meta::router()).merge(twilio::router()).merge(fonnte::router()).merge(media_link::router())
+    Router::new().merge(meta::router()).merge(twilio::router()).merge(fonnte::router())
 }
 
 pub fn unknown_channel() -> ApiError {

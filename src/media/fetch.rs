@@ -24,7 +24,6 @@ use crate::owner::Purpose;
 use crate::owner::notify::{About, customer_label, to_owners};
 use crate::owner::texts::OwnerTexts;
 use crate::store::{JobOutcome, JobRecord, MediaRecord, MessageRecord, StoreResult, TenantTx};
-use crate::tenants;
 
 /// One attachment, sealed and written, not yet recorded.
 struct Saved {
@@ -59,10 +58,10 @@ async fn fetch_all(core: &Core, worker: &str, job: &JobRecord) -> Result<usize, 
     let Some(contact) = tx.contact(message.contact_id).await? else { return Ok(0) };
     let channel =
         tx.channel(message.channel_id).await?.ok_or_else(|| JobFailure::Permanent("channel_missing".into()))?;
-    let tenant_key = tenants::data_key(&mut *tx, &core.keys).await?;
+    let tenant = tx.tenant().await?.ok_or_else(|| JobFailure::Permanent("tenant_missing".into()))?;
     let stored = tx.media_of_message(message_id).await?;
-    let cap = tx.tenant().await?.map_or(0, |t| t.settings.daily_media_bytes_cap);
     tx.commit().await?;
+    let (tenant_key, cap) = (core.keys.vault.unwrap_key(&tenant.wrapped_key)?, tenant.settings.daily_media_bytes_cap);
 
     let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
     let secrets = ChannelSecrets::open(&channel.secrets_enc, &tenant_key)?;

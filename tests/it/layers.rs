@@ -18,7 +18,6 @@ const HTTP_LAYER: &[&str] = &[
     "src/ingress/twilio.rs",
     "src/ingress/fonnte.rs",
     "src/ingress/mod.rs",
-    "src/ingress/media_link.rs",
     "src/server.rs",
     "src/cli/serve.rs",
     "src/demo/",
