@@ -57,6 +57,8 @@ pub struct AppConfig {
     pub shutdown_grace: Duration,
     /// The LLM endpoints and limits; `None` runs the offline FAQ responder alone.
     pub llm: Option<LlmSettings>,
+    /// The voice-note transcription endpoint; `None`: voice notes follow the media policy.
+    pub transcription: Option<crate::transcription::TranscriptionSettings>,
     /// E-mail to owners; `None` keeps notices on WhatsApp alone.
     pub smtp: Option<SmtpSettings>,
     /// Signs and checks API tokens; `None` leaves the owner API switched off.
@@ -89,6 +91,7 @@ impl Default for AppConfig {
             faq_threshold: 0.6,
             shutdown_grace: Duration::from_secs(15),
             llm: None,
+            transcription: None,
             smtp: None,
             jwt_secret: None,
             jwt_previous_secret: None,
@@ -164,6 +167,10 @@ impl AppState {
         let deps = WorkerDeps {
             channels,
             llm,
+            transcriber: match &config.transcription {
+                Some(settings) => Some(Arc::new(crate::transcription::Transcriber::new(settings.clone())?)),
+                None => None,
+            },
             llm_limiter,
             mailer,
             metrics: Arc::new(crate::metrics::Metrics::new()),

@@ -35,6 +35,7 @@ pub mod rotation;
 pub mod server;
 pub mod store;
 pub mod tenants;
+pub mod transcription;
 pub mod usecase;
 pub mod users;
 pub mod worker;

@@ -40,6 +40,8 @@ pub struct LlmSettings {
     pub history_tokens: usize,
     /// LLM replies per customer per minute; above it the offline responder answers.
     pub per_customer_per_minute: u32,
+    /// Every model of the chain takes images (a global setting until per-tenant profiles).
+    pub vision: bool,
 }
 
 impl LlmSettings {
@@ -54,6 +56,7 @@ impl LlmSettings {
             max_reply_chars: 700,
             history_tokens: 350,
             per_customer_per_minute: 6,
+            vision: false,
         }
     }
 }

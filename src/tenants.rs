@@ -32,6 +32,10 @@ pub struct TenantSettings {
     pub language: String,
     /// Media the bot cannot read: `reply` politely asking for text (default) or `escalate`.
     pub media_policy: String,
+    /// Send customers' images to a vision-capable model and voice notes to the transcription
+    /// endpoint, when those are configured; `media_policy` answers when it is off or fails.
+    #[serde(default)]
+    pub understand_media: bool,
     /// Answer in group chats (Fonnte); off by default.
     pub answer_groups: bool,
     /// What the LLM may tell customers about the business.
@@ -155,6 +159,7 @@ impl Default for TenantSettings {
         Self {
             language: "id".into(),
             media_policy: "reply".into(),
+            understand_media: false,
             answer_groups: false,
             description: String::new(),
             address: String::new(),
@@ -327,6 +332,7 @@ pub async fn create(
         "slug": tenant.slug,
         "language": tenant.settings.language,
         "media_policy": tenant.settings.media_policy,
+        "understand_media": tenant.settings.understand_media,
         "answer_groups": tenant.settings.answer_groups,
     }));
     audit::append(&mut *tx, vec![entry], now).await?;

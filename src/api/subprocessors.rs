@@ -23,7 +23,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Subprocessor {
     pub name: String,
-    /// `messaging`, `llm`, `email`, `database` or `storage`.
+    /// `messaging`, `llm`, `transcription`, `email`, `database` or `storage`.
     pub kind: &'static str,
     pub purpose: &'static str,
     /// `scheme://host[:port]`, when the gateway reaches it over the network.
@@ -57,8 +57,10 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
     // Any role: the list names companies and hosts, no personal data, so it is not audited.
     let mut tx = state.store.begin_read(caller.tenant).await?;
     let providers = tx.channel_providers().await?;
+    let understands = tx.tenant().await?.is_some_and(|t| t.settings.understand_media);
     tx.commit().await?;
-    Ok(Json(json!({ "subprocessors": describe(&state.config, state.store.backend(), &providers) })))
+    let list = describe(&state.config, state.store.backend(), &providers, understands);
+    Ok(Json(json!({ "subprocessors": list })))
 }
 
 const MESSAGING_DATA: &[&str] = &[
@@ -68,8 +70,9 @@ const MESSAGING_DATA: &[&str] = &[
     "owner numbers and the notices sent to owners",
 ];
 
-/// The list for a tenant whose channels use `providers`, under `config`.
-pub fn describe(config: &AppConfig, backend: Backend, providers: &[String]) -> Vec<Subprocessor> {
+/// The list for a tenant whose channels use `providers`, under `config`; `understands_media`
+/// is the tenant's setting that sends photos and voice notes to be understood.
+pub fn describe(config: &AppConfig, backend: Backend, providers: &[String], understands_media: bool) -> Vec<Subprocessor> {
     let mut out = Vec::new();
     let messaging = |name: &str, url: Option<&str>| {
         let entry = Subprocessor::new(
@@ -107,8 +110,25 @@ pub fn describe(config: &AppConfig, backend: Backend, providers: &[String]) -> V
         if let Some(host) = &entry.host {
             entry.name = format!("LLM provider at {host}");
         }
+        if understands_media && config.llm.as_ref().is_some_and(|l| l.vision) {
+            entry.data.push("customers' photos, with their captions masked (the business turned on understanding media)");
+        }
         entry.role = Some(if i == 0 { "primary".into() } else { format!("fallback {i}") });
         entry.model = Some(endpoint.model.clone());
+        out.push(entry);
+    }
+    if let Some(stt) = config.transcription.as_ref().filter(|_| understands_media) {
+        let mut entry = Subprocessor::new(
+            "Speech-to-text provider",
+            "transcription",
+            "turns customers' voice notes into text for the bot to answer",
+            vec!["customers' voice notes (audio), when the business turned on understanding media"],
+        )
+        .at(&stt.base_url);
+        if let Some(host) = &entry.host {
+            entry.name = format!("Speech-to-text provider at {host}");
+        }
+        entry.model = Some(stt.model.clone());
         out.push(entry);
     }
     if let Some(smtp) = &config.smtp {
@@ -203,7 +223,7 @@ mod tests {
             smtp: Some(SmtpSettings { url: "smtp://u:p4ss@smtp.example.com".into(), from: "a@b.c".into() }),
             ..AppConfig::default()
         };
-        let list = describe(&config, Backend::Sqlite, &["meta".into()]);
+        let list = describe(&config, Backend::Sqlite, &["meta".into()], false);
         let hosts: Vec<_> = list.iter().map(|s| (s.kind, s.host.as_deref())).collect();
         assert_eq!(
             hosts,
@@ -218,7 +238,7 @@ mod tests {
         assert_eq!(list[2].role.as_deref(), Some("fallback 1"));
         let whole = serde_json::to_string(&list).unwrap();
         assert!(!whole.contains("secret") && !whole.contains("p4ss") && !whole.contains("/api/v1"), "{whole}");
-        let bare = describe(&AppConfig::default(), Backend::Postgres, &[]);
+        let bare = describe(&AppConfig::default(), Backend::Postgres, &[], false);
         assert_eq!(bare.iter().map(|s| s.kind).collect::<Vec<_>>(), ["database"]);
     }
 }

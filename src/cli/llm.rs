@@ -7,6 +7,7 @@ use secrecy::SecretString;
 
 use crate::config::secret;
 use crate::llm::{LlmEndpoint, LlmSettings};
+use crate::transcription::TranscriptionSettings;
 
 #[derive(Clone, Args)]
 pub struct LlmArgs {
@@ -34,6 +35,25 @@ pub struct LlmArgs {
     /// US dollars per million completion tokens, for cost estimates.
     #[arg(long, env = "BALAS_LLM_PRICE_OUTPUT", default_value_t = 0.0, global = true)]
     pub llm_price_output: f64,
+    /// The models of the chain take images (OpenAI `image_url` content parts): tenants that
+    /// understand media have customers' photos answered by them.
+    #[arg(long, env = "BALAS_LLM_VISION", default_value_t = false, action = ArgAction::Set, global = true)]
+    pub llm_vision: bool,
+    /// OpenAI-compatible base URL with `/audio/transcriptions` (OpenAI, Groq, a Whisper server);
+    /// unset: voice notes follow the media policy.
+    #[arg(long, env = "BALAS_TRANSCRIBE_BASE_URL", global = true)]
+    pub transcribe_base_url: Option<String>,
+    /// Its key; unset, the LLM's key is used.
+    #[arg(long, env = "BALAS_TRANSCRIBE_API_KEY", value_parser = secret, hide_env_values = true, hide = true, global = true)]
+    pub transcribe_api_key: Option<SecretString>,
+    #[arg(long, env = "BALAS_TRANSCRIBE_MODEL", default_value = "whisper-1", global = true)]
+    pub transcribe_model: String,
+    /// Timeout of one transcription, upload included, in seconds.
+    #[arg(long, env = "BALAS_TRANSCRIBE_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    pub transcribe_timeout_secs: u64,
+    /// US dollars per minute of audio, for cost estimates (OpenAI's whisper-1: 0.006).
+    #[arg(long, env = "BALAS_TRANSCRIBE_PRICE_PER_MINUTE", default_value_t = 0.006, global = true)]
+    pub transcribe_price_per_minute: f64,
 }
 
 impl LlmArgs {
@@ -54,7 +74,25 @@ impl LlmArgs {
             no_data_collection: self.llm_no_data_collection,
             price_input_per_mtok: self.llm_price_input.max(0.0),
             price_output_per_mtok: self.llm_price_output.max(0.0),
+            vision: self.llm_vision,
             ..LlmSettings::new(endpoints)
+        }))
+    }
+
+    /// The transcription endpoint, if one is set.
+    pub fn transcription(&self) -> anyhow::Result<Option<TranscriptionSettings>> {
+        let Some(base_url) = self.transcribe_base_url.clone().filter(|u| !u.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let api_key = self.transcribe_api_key.clone().or_else(|| self.llm_api_key.clone()).context(
+            "missing required secret BALAS_TRANSCRIBE_API_KEY (or BALAS_LLM_API_KEY) while BALAS_TRANSCRIBE_BASE_URL is set",
+        )?;
+        Ok(Some(TranscriptionSettings {
+            base_url,
+            model: self.transcribe_model.clone(),
+            api_key,
+            timeout: Duration::from_secs(self.transcribe_timeout_secs.clamp(1, 300)),
+            usd_per_minute: self.transcribe_price_per_minute.max(0.0),
         }))
     }
 }

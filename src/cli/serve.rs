@@ -57,6 +57,7 @@ impl ServeArgs {
             late_reply_wait: std::time::Duration::from_secs(self.late_reply_days.clamp(1, 365) * 24 * 3600),
             shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),
             llm: self.llm.settings()?,
+            transcription: self.llm.transcription()?,
             smtp: self.smtp_url.clone().map(|url| SmtpSettings { url, from: self.smtp_from.clone() }),
             jwt_secret: self.jwt_secret.clone(),
             jwt_previous_secret: self.jwt_previous_secret.clone(),

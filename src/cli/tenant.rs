@@ -66,6 +66,10 @@ pub struct TenantArgs {
     /// Media the bot cannot read (photos, voice notes): reply asking for text, or escalate.
     #[arg(long, default_value = "reply", value_parser = ["reply", "escalate"])]
     media_policy: String,
+    /// Send photos to a vision-capable model and voice notes to the transcription endpoint
+    /// (when configured); the media policy answers when that is off or fails.
+    #[arg(long)]
+    understand_media: bool,
     /// Let the bot answer in group chats (Fonnte).
     #[arg(long)]
     answer_groups: bool,
@@ -139,6 +143,7 @@ impl From<TenantArgs> for tenants::TenantSettings {
         Self {
             language: a.language,
             media_policy: a.media_policy,
+            understand_media: a.understand_media,
             answer_groups: a.answer_groups,
             description: a.description,
             address: a.address,

@@ -79,6 +79,9 @@ async fn inbox(
     Ok(page(&session, StatusCode::OK, t("inbox.title"), flash, body))
 }
 
+/// What the file picker offers: the types WhatsApp delivers (`media::is_allowed`).
+const ACCEPTED_FILES: &str = "image/jpeg,image/png,image/webp,audio/*,video/mp4,video/3gpp,application/pdf,.doc,.docx,.xls,.xlsx,.ppt,.pptx,.txt";
+
 fn parse_id(raw: &str) -> Result<EscalationId, PageError> {
     raw.parse().map_err(|_| PageError::not_found())
 }
@@ -148,6 +151,14 @@ async fn ticket(
                 label for="text" { (t("ticket.reply")) }
                 textarea #text name="text" required maxlength="4096" {}
                 button #send type="submit" { (t("ticket.send")) }
+            }
+            // The fields in this order: the handler reads the token and caption before the file.
+            form.card method="post" action=(post_to("file")) enctype="multipart/form-data" {
+                input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
+                label for="caption" { (t("ticket.attach")) }
+                input #caption type="text" name="caption" maxlength="1024" placeholder=(t("ticket.caption"));
+                input #file type="file" name="file" required accept=(ACCEPTED_FILES);
+                button #sendfile type="submit" { (t("ticket.send_file")) }
             }
             div.actions {
                 @for (verb, label) in [("takeover", "ticket.takeover"), ("handback", "ticket.handback"), ("resolve", "ticket.resolve")] {

@@ -113,7 +113,7 @@ pub fn flash_from_query(lang: Lang, query: Option<&str>) -> Option<Flash> {
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
             "ok" => {
-                let known = ["reply", "senddraft", "takeover", "handback", "resolve", "saved", "deleted", "pin"];
+                let known = ["reply", "senddraft", "file", "takeover", "handback", "resolve", "saved", "deleted", "pin"];
                 if let Some(k) = known.iter().find(|k| **k == value) {
                     return Some(Flash::Ok(ok_key(k)));
                 }
@@ -127,7 +127,7 @@ pub fn flash_from_query(lang: Lang, query: Option<&str>) -> Option<Flash> {
 
 fn ok_key(k: &str) -> &'static str {
     match k {
-        "reply" | "senddraft" => "ok.reply",
+        "reply" | "senddraft" | "file" => "ok.reply",
         "takeover" => "ok.takeover",
         "handback" => "ok.handback",
         "resolve" => "ok.resolve",
@@ -143,6 +143,10 @@ pub fn err_key(code: &str) -> &'static str {
         "ticket_closed" => "err.ticket_closed",
         "invalid_transition" => "err.invalid_transition",
         "empty_text" => "err.empty_text",
+        "caption_too_long" => "err.caption_too_long",
+        "file_too_large" => "err.file_too_large",
+        "file_type_refused" => "err.file_type_refused",
+        "file_empty" | "upload_broken" => "err.file_empty",
         "no_draft" => "err.no_draft",
         "conflict" => "err.conflict",
         _ => "err.generic",

@@ -12,6 +12,7 @@ use axum::routing::get;
 use crate::app::AppState;
 
 pub mod analytics;
+pub mod attach;
 pub mod chart;
 pub mod faq;
 pub mod form;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(login::router())
         .merge(lock::router())
         .merge(inbox::router())
+        .merge(attach::router())
         .merge(media::router())
         .merge(faq::router())
         .merge(settings::router())

@@ -98,7 +98,12 @@ impl Session {
 
     /// Refuses a POST whose form lacks this session's CSRF token: nothing happens (403).
     pub fn check_csrf(&self, form: &Form) -> Result<(), PageError> {
-        if same(form.get(CSRF_FIELD), Some(&self.csrf)) { Ok(()) } else { Err(PageError::csrf()) }
+        self.check_csrf_token(form.get(CSRF_FIELD).unwrap_or_default())
+    }
+
+    /// The token a form sent, for forms that are not URL-encoded (a file upload).
+    pub fn check_csrf_token(&self, sent: &str) -> Result<(), PageError> {
+        if same(Some(sent), Some(&self.csrf)) { Ok(()) } else { Err(PageError::csrf()) }
     }
 
     /// Conversations, tickets and FAQ: owners and staff (analytics readers see aggregates only).

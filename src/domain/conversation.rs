@@ -180,6 +180,8 @@ pub enum ModelReason {
     Refund,
     PaymentDispute,
     LegalOrMedical,
+    /// A photo the model took for a transfer receipt: only the owner can confirm the money.
+    PaymentProof,
 }
 
 impl ModelReason {
@@ -191,6 +193,7 @@ impl ModelReason {
             "refund" => Some(Self::Refund),
             "payment_dispute" => Some(Self::PaymentDispute),
             "legal_or_medical" => Some(Self::LegalOrMedical),
+            "payment_proof" => Some(Self::PaymentProof),
             _ => None,
         }
     }
@@ -203,6 +206,7 @@ impl ModelReason {
             Self::Refund => "model_refund",
             Self::PaymentDispute => "model_payment_dispute",
             Self::LegalOrMedical => "model_legal_or_medical",
+            Self::PaymentProof => "model_payment_proof",
         }
     }
 }

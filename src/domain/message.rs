@@ -108,6 +108,9 @@ pub struct MessageMeta {
     /// An audio message recorded as a voice note.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub voice: bool,
+    /// The message's text is the transcript of its voice note.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transcribed: bool,
     /// Attachments after the first (Twilio's `MediaUrl1..N`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub more_media: Vec<MediaPart>,

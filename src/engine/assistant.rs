@@ -25,7 +25,10 @@ pub struct Conversation<'a> {
     pub faq: &'a [KbEntry],
     /// Earlier messages, oldest first: (`user` or `assistant`, text).
     pub history: Vec<(&'static str, String)>,
+    /// The customer's words (a caption, a transcript); may be empty beside an image.
     pub question: &'a str,
+    /// The customer's photo as a `data:` URL, for a vision-capable model.
+    pub image: Option<&'a str>,
 }
 
 /// What asking the model gave: its decision (if any endpoint gave a usable one), every
@@ -61,8 +64,19 @@ pub async fn ask(llm: &Llm, conversation: Conversation<'_>) -> Asked {
         conversation.history.iter().map(|(role, text)| Turn { role, text: masker.mask(&clean_input(text)) }).collect();
     turns.push(Turn { role: "user", text: masker.mask(&question) });
     let grounding = top_faq(&question, conversation.faq);
-    let system = render_system(&conversation.business, &grounding, settings.max_reply_chars);
-    let (messages, _) = messages(&system, &turns, settings.history_tokens);
+    let mut system = render_system(&conversation.business, &grounding, settings.max_reply_chars);
+    if conversation.image.is_some() {
+        system.push_str(&image_rules(&conversation.business.language));
+    }
+    let (mut messages, _) = messages(&system, &turns, settings.history_tokens);
+    if let (Some(url), Some(last)) = (conversation.image, messages.last_mut()) {
+        // The photo rides with the customer's last turn, as OpenAI's image content part.
+        let text = last["content"].as_str().unwrap_or_default().to_string();
+        last["content"] = json!([
+            { "type": "text", "text": if text.trim().is_empty() { "(foto)".to_string() } else { text } },
+            { "type": "image_url", "image_url": { "url": url } },
+        ]);
+    }
 
     let rules = ReplyRules::published(
         &conversation.business,
@@ -145,6 +159,17 @@ pub async fn summarize(
     };
     let (summary, attempts) = llm.summarize(&messages, accept).await;
     (summary.filter(|s| !s.is_empty()), attempts)
+}
+
+/// The rules added when the customer sent a photo: what to answer, and a transfer receipt goes
+/// to the owner as `payment_proof`.
+fn image_rules(language: &str) -> String {
+    let rules = if language == "en" {
+        include_str!("../../prompts/image.en.md")
+    } else {
+        include_str!("../../prompts/image.id.md")
+    };
+    format!("\n{}", rules.trim_end())
 }
 
 /// What the system prompt says about the business.

@@ -31,6 +31,8 @@ pub enum Refusal {
     UnknownLink,
     /// A placeholder for masked data that this conversation never handed out.
     UnknownPlaceholder,
+    /// Says a payment was received: only the owner can know.
+    ConfirmsPayment,
 }
 
 impl Refusal {
@@ -42,6 +44,7 @@ impl Refusal {
             Self::UnknownPersonalData => "unknown_personal_data",
             Self::UnknownLink => "unknown_link",
             Self::UnknownPlaceholder => "unknown_placeholder",
+            Self::ConfirmsPayment => "confirms_payment",
         }
     }
 }
@@ -140,6 +143,9 @@ pub fn check(reply: &str, rules: &ReplyRules<'_>) -> Result<(), Refusal> {
     }
     if !rules.links.allow(reply) {
         return Err(Refusal::UnknownLink);
+    }
+    if super::payment::confirms_payment(reply) {
+        return Err(Refusal::ConfirmsPayment);
     }
     Ok(())
 }

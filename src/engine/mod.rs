@@ -13,6 +13,7 @@ pub mod intents;
 mod lexicon;
 pub mod mask;
 pub mod name_address;
+pub mod payment;
 pub mod quantity;
 pub mod templates;
 pub mod text;

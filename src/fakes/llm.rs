@@ -1,9 +1,10 @@
-//! A fake OpenAI-compatible chat-completions server (`POST /v1/chat/completions`) that
-//! records every request and answers with scripted steps, in the API's own shapes.
+//! A fake OpenAI-compatible server: chat completions (`POST /v1/chat/completions`) and audio
+//! transcriptions (`POST /v1/audio/transcriptions`, multipart). It records every request and
+//! answers with scripted steps, in the API's own shapes and errors.
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::State;
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -33,11 +34,37 @@ pub enum LlmStep {
     Hang,
 }
 
+/// One scripted answer of the transcription endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TranscribeStep {
+    Text(String),
+    RateLimited,
+    ServerError,
+    /// Never answers within any sane timeout.
+    Hang,
+}
+
+/// One transcription request as the endpoint got it.
+#[derive(Debug, Clone)]
+pub struct Transcription {
+    pub auth: Option<String>,
+    pub model: String,
+    pub language: Option<String>,
+    pub file_name: Option<String>,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// The formats OpenAI's endpoint takes, by the file name's extension; others get its 400.
+const AUDIO_FORMATS: [&str; 9] = ["flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm"];
+
 #[derive(Default)]
 struct Inner {
     script: Mutex<VecDeque<LlmStep>>,
     fallback: Mutex<Option<LlmStep>>,
     requests: Mutex<Vec<(Option<String>, Value)>>,
+    transcripts: Mutex<VecDeque<TranscribeStep>>,
+    transcriptions: Mutex<Vec<Transcription>>,
 }
 
 pub struct FakeLlm {
@@ -53,7 +80,10 @@ impl FakeLlm {
         let base_url = format!("http://{}/v1", listener.local_addr()?);
         let inner = Arc::new(Inner::default());
         let stop = CancellationToken::new();
-        let app = Router::new().route("/v1/chat/completions", post(complete)).with_state(inner.clone());
+        let app = Router::new()
+            .route("/v1/chat/completions", post(complete))
+            .route("/v1/audio/transcriptions", post(transcribe))
+            .with_state(inner.clone());
         let until = stop.clone();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).with_graceful_shutdown(until.cancelled_owned()).await;
@@ -77,6 +107,18 @@ impl FakeLlm {
     /// Every request body received, with its Authorization header.
     pub fn requests(&self) -> Vec<(Option<String>, Value)> {
         self.inner.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Queues the transcription endpoint's next answers; once empty, it answers "halo".
+    pub fn script_transcripts(&self, steps: impl IntoIterator<Item = TranscribeStep>) {
+        if let Ok(mut s) = self.inner.transcripts.lock() {
+            s.extend(steps);
+        }
+    }
+
+    /// Every transcription request received.
+    pub fn transcriptions(&self) -> Vec<Transcription> {
+        self.inner.transcriptions.lock().map(|r| r.clone()).unwrap_or_default()
     }
 }
 
@@ -139,4 +181,61 @@ fn tool_call(arguments: &Value) -> Value {
         "tool_calls": [{ "id": "call_1", "type": "function", "function": {
             "name": "escalate_to_owner", "arguments": arguments.to_string() } }],
     })
+}
+
+/// OpenAI's error body.
+fn api_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": { "message": message, "type": kind, "param": null, "code": null } }))).into_response()
+}
+
+async fn transcribe(State(inner): State<Arc<Inner>>, headers: HeaderMap, mut form: Multipart) -> Response {
+    let mut got = Transcription {
+        auth: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string),
+        model: String::new(),
+        language: None,
+        file_name: None,
+        content_type: None,
+        bytes: Vec::new(),
+    };
+    while let Ok(Some(field)) = form.next_field().await {
+        match field.name().unwrap_or_default().to_string().as_str() {
+            "file" => {
+                got.file_name = field.file_name().map(str::to_string);
+                got.content_type = field.content_type().map(str::to_string);
+                got.bytes = field.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+            }
+            "model" => got.model = field.text().await.unwrap_or_default(),
+            "language" => got.language = field.text().await.ok(),
+            _ => {}
+        }
+    }
+    let extension = got.file_name.as_deref().and_then(|n| n.rsplit_once('.')).map(|(_, e)| e.to_string());
+    let seconds = (got.bytes.len() as f64 / 2_000.0).ceil().max(1.0);
+    if let Ok(mut r) = inner.transcriptions.lock() {
+        r.push(got);
+    }
+    if got_model_missing(&inner) {
+        return api_error(StatusCode::BAD_REQUEST, "invalid_request_error", "you must provide a model parameter");
+    }
+    if !extension.is_some_and(|e| AUDIO_FORMATS.contains(&e.as_str())) {
+        let message = format!("Invalid file format. Supported formats: {AUDIO_FORMATS:?}");
+        return api_error(StatusCode::BAD_REQUEST, "invalid_request_error", &message);
+    }
+    let step = inner.transcripts.lock().ok().and_then(|mut s| s.pop_front());
+    match step.unwrap_or_else(|| TranscribeStep::Text("halo".into())) {
+        TranscribeStep::Text(text) => {
+            Json(json!({ "text": text, "usage": { "type": "duration", "seconds": seconds } })).into_response()
+        }
+        TranscribeStep::RateLimited => api_error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", "rate limited"),
+        TranscribeStep::ServerError => api_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "upstream error"),
+        TranscribeStep::Hang => {
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+    }
+}
+
+/// Whether the request just recorded came without a model.
+fn got_model_missing(inner: &Inner) -> bool {
+    inner.transcriptions.lock().ok().and_then(|r| r.last().map(|t| t.model.is_empty())).unwrap_or(true)
 }

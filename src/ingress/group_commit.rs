@@ -349,6 +349,7 @@ impl Batch<'_> {
             body_enc: key.encrypt_opt(owner_text(m).as_deref()),
             provider_message_id: Some(m.provider_message_id.clone()),
             media_id: None,
+            meta_enc: crate::owner::files::ProviderFile::seal(m, &key),
             quoted_provider_id: m.quoted.clone(),
             status: "received".into(),
             status_rank: 0,

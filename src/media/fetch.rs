@@ -3,13 +3,11 @@
 //! media store, verifies Meta's SHA-256, and records it. A retry skips parts already stored.
 //! When it fails for good, the worker dead-letters it and the owners are told (`tell_owners`).
 use chrono::{DateTime, Utc};
-use hmac::Mac;
 use reqwest::StatusCode;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::cipher::{Sealer, dedup_hasher};
+use super::seal::{SealingWriter, WriteError};
 use super::{Media, MediaStorage, is_allowed, provider_limit};
 use crate::audit::{self, AuditEntry};
 use crate::channels::ChannelSecrets;
@@ -17,13 +15,13 @@ use crate::channels::media_source::{MediaSource, MediaSources, SourceError};
 use crate::contacts;
 use crate::core::Core;
 use crate::crypto::DataKey;
-use crate::domain::{Attachment, ContactId, MessageId, TenantId};
+use crate::domain::{Attachment, ContactId, DeliveryStatus, Direction, MessageId, TenantId};
 use crate::fetch_guard::FetchError;
-use crate::jobs::JobFailure;
+use crate::jobs::{JobFailure, JobKind};
 use crate::owner::Purpose;
 use crate::owner::notify::{About, customer_label, to_owners};
 use crate::owner::texts::OwnerTexts;
-use crate::store::{JobOutcome, JobRecord, MediaRecord, MessageRecord, StoreResult, TenantTx};
+use crate::store::{JobOutcome, JobRecord, MediaRecord, MessageRecord, StatusChange, StoreResult, TenantTx};
 
 /// One attachment, sealed and written, not yet recorded.
 struct Saved {
@@ -35,27 +33,42 @@ struct Saved {
 }
 
 pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFailure> {
-    let fetched = fetch_all(core, worker, job).await?;
+    let (fetched, direction) = fetch_all(core, worker, job).await?;
     let now = core.clock.now();
+    let message = MessageId(job.subject_id);
     let mut tx = core.store.begin(job.tenant_id).await?;
-    if fetched > 0 {
-        // While a ticket is open, the owners get the files themselves.
-        let trail = crate::owner::forward_media::queue_forwards(core, &mut *tx, MessageId(job.subject_id), now).await?;
-        audit::append(&mut *tx, trail, now).await?;
+    if !tx.finish_job(job.id, worker, &JobOutcome::Done, now).await? {
+        return Ok(()); // our lease was taken over: the other worker finishes
     }
-    tx.finish_job(job.id, worker, &JobOutcome::Done, now).await?;
+    match direction {
+        // An owner's file for a customer, stored under the customer's key: now it can go.
+        Some(Direction::Out) => {
+            tx.enqueue_job(&JobRecord::new(job.tenant_id, JobKind::Send, message.0, core.jobs.max_attempts, now)).await?;
+        }
+        Some(Direction::In) => {
+            // A reply waiting to understand the file runs now.
+            tx.wake_job(JobKind::Respond, message.0, now).await?;
+            // While a ticket is open, the owners get the files themselves.
+            if fetched > 0 {
+                let trail = crate::owner::forward_media::queue_forwards(core, &mut *tx, message, now).await?;
+                audit::append(&mut *tx, trail, now).await?;
+            }
+        }
+        None => {}
+    }
     tx.commit().await?;
     core.work_queued();
     Ok(())
 }
 
-/// Fetches and records every attachment not stored yet; returns how many it stored.
-async fn fetch_all(core: &Core, worker: &str, job: &JobRecord) -> Result<usize, JobFailure> {
+/// Fetches and records every attachment not stored yet; returns how many it stored and the
+/// message's direction (`None`: the message or its contact was erased meanwhile).
+async fn fetch_all(core: &Core, worker: &str, job: &JobRecord) -> Result<(usize, Option<Direction>), JobFailure> {
     let media = &core.media;
     let message_id = MessageId(job.subject_id);
     let mut tx = core.store.begin(job.tenant_id).await?;
-    let Some(message) = tx.message(message_id).await? else { return Ok(0) }; // erased meanwhile
-    let Some(contact) = tx.contact(message.contact_id).await? else { return Ok(0) };
+    let Some(message) = tx.message(message_id).await? else { return Ok((0, None)) };
+    let Some(contact) = tx.contact(message.contact_id).await? else { return Ok((0, None)) };
     let channel =
         tx.channel(message.channel_id).await?.ok_or_else(|| JobFailure::Permanent("channel_missing".into()))?;
     let tenant = tx.tenant().await?.ok_or_else(|| JobFailure::Permanent("tenant_missing".into()))?;
@@ -93,7 +106,7 @@ async fn fetch_all(core: &Core, worker: &str, job: &JobRecord) -> Result<usize, 
         record(core, &message, &key, part, saved).await?;
         fetched += 1;
     }
-    Ok(fetched)
+    Ok((fetched, Some(message.direction)))
 }
 
 /// Whose the attachment is and how large it may be.
@@ -190,39 +203,31 @@ async fn save(
         target.limit.check(length)?;
     }
     let path = MediaStorage::path(target.tenant, target.contact, super::sweep::object_id(target.now));
-    let (mut sealer, header) = Sealer::new(target.key, &path)?;
-    let mut keyed = dedup_hasher(target.key)?;
-    let mut plain_sha = Sha256::new();
-    let mut writer = storage.writer(&path).await.map_err(storage_failure)?;
-    let mut size: u64 = 0;
+    let mut writer = SealingWriter::create(storage, target.key, path).await.map_err(write_failure)?;
     let streamed: Result<(), JobFailure> = async {
-        writer.write(header).await.map_err(|e| storage_failure(e.into()))?;
         while let Some(chunk) = response.chunk().await.map_err(|e| fetch_failure(FetchError::Transport(e)))? {
-            size += chunk.len() as u64;
-            target.limit.check(size)?;
-            keyed.update(&chunk);
-            plain_sha.update(&chunk);
-            let sealed = sealer.push(&chunk)?;
-            if !sealed.is_empty() {
-                writer.write(sealed).await.map_err(|e| storage_failure(e.into()))?;
-            }
+            target.limit.check(writer.size() + chunk.len() as u64)?;
+            writer.push(&chunk).await.map_err(write_failure)?;
         }
         Ok(())
     }
     .await;
     if let Err(failure) = streamed {
-        let _ = writer.abort().await; // an upload left behind is removed by the sweeper
+        writer.abort().await;
         return Err(failure);
     }
-    writer.write(sealer.finish()?).await.map_err(|e| storage_failure(e.into()))?;
-    writer.close().await.map_err(|e| storage_failure(e.into()))?;
-    let digest = plain_sha.finalize();
-    if source.sha256.as_deref().is_some_and(|expected| !sha256_matches(expected, &digest)) {
-        let _ = storage.delete(&path).await;
+    let written = writer.finish().await.map_err(write_failure)?;
+    if source.sha256.as_deref().is_some_and(|expected| !sha256_matches(expected, &written.sha256)) {
+        let _ = storage.delete(&written.path).await;
         return Err(JobFailure::Permanent("sha256_mismatch".into()));
     }
-    let hash = hex::encode(keyed.finalize().into_bytes());
-    Ok(Saved { path, hash, sha256: hex::encode(digest), mime_type: super::essence(&mime_type), size })
+    Ok(Saved {
+        path: written.path,
+        hash: written.content_hash,
+        sha256: hex::encode(written.sha256),
+        mime_type: super::essence(&mime_type),
+        size: written.size,
+    })
 }
 
 /// Meta's `sha256` is base64 in its examples; hex is accepted too.
@@ -303,7 +308,13 @@ pub async fn tell_owners(
         ("kind", &texts.kind(message.kind)),
         ("reason", &reason),
     ];
-    let text = texts.fill("media_failed", &fields);
+    // The owner's own file for a customer: it is not sent, and they hear why.
+    let outbound = message.direction == Direction::Out;
+    if outbound {
+        let failed = StatusChange { status: "failed", rank: DeliveryStatus::Failed.rank(), error_code: Some(class), now };
+        tx.advance_message_status(message.id, &failed).await?;
+    }
+    let text = texts.fill(if outbound { "media_reply_failed" } else { "media_failed" }, &fields);
     let about =
         About { channel: message.channel_id, escalation: ticket.map(|t| t.id), contact: Some(contact.id), key: &key };
     let queued = to_owners(core, tx, about, Purpose::Forward, &text, now).await?;
@@ -336,6 +347,13 @@ fn status_failure(status: StatusCode) -> JobFailure {
         JobFailure::Retryable(class)
     } else {
         JobFailure::Permanent(class)
+    }
+}
+
+fn write_failure(e: WriteError) -> JobFailure {
+    match e {
+        WriteError::Storage(e) => storage_failure(e),
+        WriteError::Sealed(e) => e.into(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! - `storage`: the directory or S3 bucket behind opendal;
 //! - `fetch`: the job that downloads, checks and stores one message's attachments;
 //! - `read`: an owner opening one, audited;
+//! - `seal`: writing one object, for the fetch and the dashboard's upload;
 //! - `sweep`: removes objects no row names.
 use crate::domain::MessageKind;
 
@@ -11,6 +12,7 @@ pub mod cipher;
 pub mod fetch;
 pub mod links;
 pub mod read;
+pub mod seal;
 pub mod storage;
 pub mod sweep;
 

@@ -1,5 +1,5 @@
 //! What an owner can type on WhatsApp: `#12 <text>`, `#12 1`, `#12 ambil|lepas|selesai`,
-//! `daftar`; a quote-reply to a notice needs no ticket number.
+//! `daftar`; a quote-reply to a notice needs no ticket number. A file's caption names its ticket.
 use crate::owner::tickets::Action;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +12,10 @@ pub enum Command {
     List,
     /// A tapped button, with its id or payload (see `buttons`).
     Tap(String),
+    /// A photo, document or voice note for the ticket with this number, or the quoted one.
+    File { number: Option<i32>, caption: String },
+    /// A file that names no ticket: answered with how to name one.
+    UnnamedFile,
     /// Anything not understood: answered with the help text.
     Help,
 }
@@ -26,10 +30,8 @@ pub fn parse(text: &str, quoting: bool) -> Command {
     if matches!(lower.as_str(), "daftar" | "list" | "tiket") {
         return Command::List;
     }
-    if let Some(rest) = text.strip_prefix('#') {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        let Ok(number) = digits.parse::<i32>() else { return Command::Help };
-        let rest = rest[digits.len()..].trim_start_matches([':', ' ', '\n', '\t']).trim();
+    if text.starts_with('#') {
+        let Some((number, rest)) = numbered(text) else { return Command::Help };
         if rest.is_empty() {
             return Command::Help;
         }
@@ -45,6 +47,25 @@ pub fn parse(text: &str, quoting: bool) -> Command {
         return Command::Ticket { number: None, action: action(text) };
     }
     Command::Help
+}
+
+/// The ticket an owner's file with this caption is for, and the caption left for the customer:
+/// `#12 ini resinya`, or any caption quote-replying to a notice; `None` when it names none.
+pub fn parse_file(caption: &str, quoting: bool) -> Command {
+    let text = caption.trim();
+    match numbered(text) {
+        Some((number, rest)) => Command::File { number: Some(number), caption: rest.to_string() },
+        None if quoting => Command::File { number: None, caption: text.to_string() },
+        None => Command::UnnamedFile,
+    }
+}
+
+/// `#12 rest`: the number and what follows it.
+fn numbered(text: &str) -> Option<(i32, &str)> {
+    let rest = text.strip_prefix('#')?;
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    let number = rest[..digits].parse::<i32>().ok()?;
+    Some((number, rest[digits..].trim_start_matches([':', ' ', '\n', '\t']).trim()))
 }
 
 fn is_erase(rest: &str) -> bool {
@@ -81,6 +102,18 @@ mod tests {
             on(12, Action::Reply("Baik kak, besok kami kirim ulang 🙏".into()))
         );
         assert_eq!(parse("#12 ambil saja kopinya", false), on(12, Action::Reply("ambil saja kopinya".into())));
+    }
+
+    #[test]
+    fn a_file_goes_to_the_ticket_its_caption_or_quote_names() {
+        let file = |number, caption: &str| Command::File { number, caption: caption.into() };
+        assert_eq!(parse_file("#12 ini resinya", false), file(Some(12), "ini resinya"));
+        assert_eq!(parse_file(" #7 ", false), file(Some(7), ""));
+        assert_eq!(parse_file("#7: nota", true), file(Some(7), "nota"), "the number wins over the quote");
+        assert_eq!(parse_file("ini resinya", true), file(None, "ini resinya"));
+        assert_eq!(parse_file("", true), file(None, ""));
+        assert_eq!(parse_file("ini resinya", false), Command::UnnamedFile);
+        assert_eq!(parse_file("#abc", false), Command::UnnamedFile);
     }
 
     #[test]

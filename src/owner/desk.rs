@@ -114,7 +114,7 @@ pub async fn act_on_ticket(
 pub fn refusal(e: ActionError) -> UseCaseError {
     match e {
         ActionError::Store(inner) => UseCaseError::Fault(inner.to_string()),
-        ActionError::EmptyText => UseCaseError::invalid(e.code(), e.to_string()),
+        ActionError::EmptyText | ActionError::CaptionTooLong => UseCaseError::invalid(e.code(), e.to_string()),
         e => UseCaseError::conflict(e.code(), e.to_string()),
     }
 }

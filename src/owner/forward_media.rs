@@ -17,7 +17,7 @@ use crate::crypto::DataKey;
 use crate::domain::{MessageId, OwnerMessageId};
 use crate::jobs::JobFailure;
 use crate::store::{
-    ChannelRecord, ConversationOps, JobOps, MediaOps, OwnerMessageRecord, OwnerOps, OwnerRecord, StoreResult, TenantOps,
+    ChannelRecord, ConversationOps, JobOps, MediaOps, MediaRecord, OwnerMessageRecord, OwnerOps, OwnerRecord, StoreResult, TenantOps,
 };
 use crate::worker::WorkerDeps;
 
@@ -119,6 +119,18 @@ pub async fn send(
     tx.commit().await?;
     // Retention or an erasure took the file first: nothing is left to forward.
     let Some(media) = media else { return Err(JobFailure::Permanent("media_gone".into())) };
+    send_stored(core, deps, &media, (channel, secrets, to), (key, caption)).await
+}
+
+/// Sends one stored file sealed under `key`: its bytes (Meta uploads them) or a short-lived
+/// signed link to them (Twilio, Fonnte). Also an owner's file to a customer (`worker::outbound`).
+pub async fn send_stored(
+    core: &Core,
+    deps: &WorkerDeps,
+    media: &MediaRecord,
+    (channel, secrets, to): (&ChannelRecord, &ChannelSecrets, &Recipient),
+    (key, caption): (&DataKey, &str),
+) -> Result<Result<String, SendError>, JobFailure> {
     let bytes = match core.media.open(key, &media.object_key).await {
         Ok(bytes) => bytes,
         Err(crate::media::ReadError::Storage(e)) if e.not_found() => {
@@ -127,7 +139,7 @@ pub async fn send(
         Err(crate::media::ReadError::Storage(_)) => return Err(JobFailure::Retryable("storage".into())),
         Err(crate::media::ReadError::Sealed(e)) => return Err(e.into()),
     };
-    let path = crate::media::links::path(&core.keys.index, message.tenant_id, media.id, core.clock.now());
+    let path = crate::media::links::path(&core.keys.index, media.tenant_id, media.id, core.clock.now());
     let link = format!("{}{path}", deps.channels.public_url.trim_end_matches('/'));
     let out = MediaOut { bytes, mime_type: &media.mime_type, caption, link: &link };
     Ok(deps.channels.send_media(channel, secrets, to, out).await)

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::buttons::{Signer, Tap};
 use super::commands::{self, Command};
+use super::files::{FileReply, FileSource, ProviderFile};
 use super::notify::{About, Note, customer_label, label_of, queue};
 use super::texts::OwnerTexts;
 use super::tickets::{self, Action, ActionError};
@@ -39,7 +40,11 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
     let tenant_key = tenants::data_key(&mut *tx, &core.keys).await?;
     let body = tenant_key.decrypt_opt(message.body_enc.as_deref())?.unwrap_or_default();
     let quoted = quoted_ticket(&mut *tx, &message).await?;
-    let command = commands::parse(&body, quoted.is_some());
+    let file = ProviderFile::open(message.meta_enc.as_deref(), &tenant_key)?;
+    let command = match &file {
+        Some(_) => commands::parse_file(&body, quoted.is_some()),
+        None => commands::parse(&body, quoted.is_some()),
+    };
     let actor = format!("owner:{}", message.owner_id);
 
     let mut customer = None;
@@ -47,6 +52,22 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
     let (kind, answer, ticket) = match command {
         Command::List => ("list", Some(list(core, &mut *tx, &texts).await?), None),
         Command::Help => ("help", Some(texts.fill("help", &[])), None),
+        Command::UnnamedFile => {
+            let kind = file.as_ref().map(|f| texts.kind(f.kind())).unwrap_or_default();
+            ("file_help", Some(texts.fill("file_help", &[("kind", &kind)])), None)
+        }
+        Command::File { number, caption } => {
+            let found = find_ticket(&mut *tx, number, quoted).await?;
+            let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
+            let action = match file {
+                Some(file) => Action::SendFile(FileReply { kind: file.kind(), caption, source: FileSource::Provider(file) }),
+                None => Action::Reply(caption), // not reached: a file command comes with its file
+            };
+            let done = on_ticket(core, &mut *tx, found, &shown, action, &actor, &texts, now).await?;
+            trail.extend(done.trail);
+            customer = done.customer;
+            (done.kind, Some(done.text), done.ticket)
+        }
         Command::Erase { number } => {
             let found = find_ticket(&mut *tx, number, quoted).await?;
             let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
@@ -244,6 +265,7 @@ async fn act(
             });
         }
         (Action::Reply(_) | Action::SendDraft, Ok(a)) => ("reply", "sent", a.trail),
+        (Action::SendFile(_), Ok(a)) => ("file", "sent", a.trail),
         (Action::TakeOver, Ok(a)) => ("take_over", "taken", a.trail),
         (Action::HandBack, Ok(a)) => ("hand_back", "released", a.trail),
         (Action::Resolve, Ok(a)) => ("resolve", "resolved", a.trail),

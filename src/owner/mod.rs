@@ -1,12 +1,14 @@
 //! The owner loop on the owner's own WhatsApp: tickets, notices, commands, timers and the
 //! 24-hour window. The owner is told through the tenant's channel and answers from there
 //! (or through the API); every move goes through the conversation state machine.
+pub mod attach;
 pub mod buttons;
 pub mod commands;
 pub mod deliver;
 pub mod desk;
 pub mod digest;
 pub mod email;
+pub mod files;
 pub mod forward_media;
 pub mod inbox;
 pub mod late_reply;

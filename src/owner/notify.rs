@@ -88,6 +88,7 @@ pub async fn queue_carrying(
         provider_message_id: None,
         quoted_provider_id: None,
         media_id: media,
+        meta_enc: None,
         status: "queued".into(),
         status_rank: 0,
         error_code: None,

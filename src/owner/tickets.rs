@@ -16,13 +16,15 @@ use crate::jobs::JobKind;
 use crate::store::{
     ConversationOps, ConversationRecord, EscalationRecord, JobRecord, OwnerOps, StoreError, StoreResult, TenantTx,
 };
-use crate::worker::outbound::{store_reply, store_to_customer};
+use crate::worker::outbound::{store_file_to_customer, store_reply, store_to_customer};
 
 /// What the owner (or staff, through the API) does with a ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Send this text to the customer, as the business.
     Reply(String),
+    /// Send this file, with its caption, to the customer, as the business.
+    SendFile(super::files::FileReply),
     /// Send the suggested reply.
     SendDraft,
     TakeOver,
@@ -33,7 +35,7 @@ pub enum Action {
 impl Action {
     fn event(&self) -> ConversationEvent {
         match self {
-            Self::Reply(_) | Self::SendDraft => ConversationEvent::OwnerReply,
+            Self::Reply(_) | Self::SendFile(_) | Self::SendDraft => ConversationEvent::OwnerReply,
             Self::TakeOver => ConversationEvent::TakeOver,
             Self::HandBack => ConversationEvent::HandBack,
             Self::Resolve => ConversationEvent::Resolve,
@@ -43,7 +45,7 @@ impl Action {
     /// The audit action, also the name of the owner's confirmation text.
     fn audit_name(&self) -> &'static str {
         match self {
-            Self::Reply(_) | Self::SendDraft => "escalation.replied",
+            Self::Reply(_) | Self::SendFile(_) | Self::SendDraft => "escalation.replied",
             Self::TakeOver => "escalation.taken_over",
             Self::HandBack => "escalation.handed_back",
             Self::Resolve => "escalation.resolved",
@@ -59,6 +61,8 @@ pub enum ActionError {
     NoDraft,
     #[error("the reply text is empty")]
     EmptyText,
+    #[error("a file's caption is at most 1024 characters")]
+    CaptionTooLong,
     #[error(transparent)]
     Invalid(#[from] InvalidTransition),
     #[error("the conversation changed at the same moment; try again")]
@@ -74,6 +78,7 @@ impl ActionError {
             Self::Closed => "ticket_closed",
             Self::NoDraft => "no_draft",
             Self::EmptyText => "empty_text",
+            Self::CaptionTooLong => "caption_too_long",
             Self::Invalid(_) => "invalid_transition",
             Self::Conflict => "conflict",
             Self::Store(_) => "internal",
@@ -197,6 +202,9 @@ pub async fn apply(
     let to = from.on(action.event())?;
     let text = match &action {
         Action::Reply(text) => Some(text.trim().to_string()).filter(|t| !t.is_empty()).ok_or(ActionError::EmptyText)?,
+        Action::SendFile(file) if file.caption.chars().count() > super::files::MAX_CAPTION_CHARS => {
+            return Err(ActionError::CaptionTooLong);
+        }
         Action::SendDraft => {
             let contact = tx.contact(ticket.contact_id).await?.ok_or(ActionError::Conflict)?;
             let key = core.keys.vault.unwrap_key(&contact.wrapped_key).map_err(StoreError::from)?;
@@ -212,7 +220,9 @@ pub async fn apply(
         }
     }
     let mut messages = Vec::new();
-    if !text.is_empty() {
+    if let Action::SendFile(file) = &action {
+        messages = store_file_to_customer(core, tx, conversation.id, file, now).await?;
+    } else if !text.is_empty() {
         let channel = tx.channel(conversation.channel_id).await?;
         let max = channel.and_then(|c| Provider::parse(&c.provider)).map_or(1600, Provider::max_body_chars);
         messages = store_to_customer(core, tx, conversation.id, Author::Owner, &split_body(&text, max), now).await?;

@@ -84,6 +84,11 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("media.served", Read, MEDIA),
     ("owner_message.held", Changed, OWNER_MESSAGES),
     ("media.fetch_failed", Changed, MEDIA),
+    // The transcript is the customer's words, stored like their text.
+    ("media.transcribed", Changed, MESSAGES),
+    // The photo was shown to the LLM endpoint on the worker's behalf.
+    ("media.sent_to_model", Read, MEDIA),
+    ("media.not_understood", Internal, NONE),
     ("message.sent", Changed, MESSAGES),
     ("message.undeliverable", Changed, MESSAGES),
     ("message.held", Changed, MESSAGES),

@@ -17,6 +17,10 @@ pub trait JobOps: TenantScoped + Send {
     /// Runs a finished (kind, subject) job again from its first attempt, due now; returns
     /// whether there was one to run (a held reply's send, released).
     async fn rerun_job(&mut self, kind: JobKind, subject: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// The latest (kind, subject) job, if any.
+    async fn job_of(&mut self, kind: JobKind, subject: Uuid) -> StoreResult<Option<JobRecord>>;
+    /// Makes a queued (kind, subject) job due now; returns whether one was waiting.
+    async fn wake_job(&mut self, kind: JobKind, subject: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Notes what a running job is about to do (in `last_error`) and renews its lease until
     /// `lease_until`, only while `worker` holds it.
     async fn note_job(
@@ -63,6 +67,18 @@ macro_rules! job_ops_impl {
                 let done = sqlx::query(sql).bind(self.tenant).bind(&kind).bind(subject).bind($time(now))
                     .execute(&mut *self.tx).await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn job_of(&mut self, kind: $crate::jobs::JobKind, subject: uuid::Uuid) -> StoreResult<Option<JobRecord>> {
+                Ok(sqlx::query_as("SELECT * FROM jobs WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3 ORDER BY created_at DESC, id DESC LIMIT 1")
+                    .bind(self.tenant).bind(&kind).bind(subject).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn wake_job(&mut self, kind: $crate::jobs::JobKind, subject: uuid::Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+                let sql = "UPDATE jobs SET run_at = $4, updated_at = $4 WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3 AND state = 'queued' AND run_at > $4";
+                let done = sqlx::query(sql).bind(self.tenant).bind(&kind).bind(subject).bind($time(now))
+                    .execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn note_job(&mut self, id: JobId, worker: &str, note: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> StoreResult<bool> {

@@ -38,6 +38,8 @@ pub trait MediaOps: TenantScoped + Send {
     async fn media_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<MediaRecord>>;
     /// Bytes of files this tenant stored since `since` (the daily cap).
     async fn media_bytes_since(&mut self, since: DateTime<Utc>) -> StoreResult<i64>;
+    /// Gives a voice note its transcript as its text (and the meta that says so), once.
+    async fn set_transcript(&mut self, message: MessageId, body_enc: &str, meta_enc: Option<&str>) -> StoreResult<bool>;
     /// Whether any row of this tenant names `object_key` (the sweeper keeps such objects).
     async fn media_object_known(&mut self, object_key: &str) -> StoreResult<bool>;
 }
@@ -78,6 +80,12 @@ macro_rules! media_ops_impl {
             async fn media_bytes_since(&mut self, since: DateTime<Utc>) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM media_objects WHERE tenant_id = $1 AND created_at >= $2")
                     .bind(self.tenant).bind($time(since)).fetch_one(&mut *self.tx).await?)
+            }
+
+            async fn set_transcript(&mut self, message: MessageId, body_enc: &str, meta_enc: Option<&str>) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE messages SET body_enc = $3, meta_enc = $4 WHERE tenant_id = $1 AND id = $2 AND body_enc IS NULL")
+                    .bind(self.tenant).bind(message).bind(body_enc).bind(meta_enc).execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn media_object_known(&mut self, object_key: &str) -> StoreResult<bool> {

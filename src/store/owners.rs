@@ -192,11 +192,11 @@ macro_rules! owner_ops_impl {
             }
 
             async fn insert_owner_message(&mut self, m: &OwnerMessageRecord) -> StoreResult<bool> {
-                let done = sqlx::query("INSERT INTO owner_messages (id, tenant_id, owner_id, channel_id, escalation_id, contact_id, direction, route, purpose, body_enc, provider_message_id, quoted_provider_id, status, status_rank, error_code, created_at, updated_at, media_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING")
+                let done = sqlx::query("INSERT INTO owner_messages (id, tenant_id, owner_id, channel_id, escalation_id, contact_id, direction, route, purpose, body_enc, provider_message_id, quoted_provider_id, status, status_rank, error_code, created_at, updated_at, media_id, meta_enc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING")
                     .bind(m.id).bind(self.tenant).bind(m.owner_id).bind(m.channel_id).bind(m.escalation_id).bind(m.contact_id)
                     .bind(&m.direction).bind(&m.route).bind(&m.purpose).bind(&m.body_enc).bind(&m.provider_message_id)
                     .bind(&m.quoted_provider_id).bind(&m.status).bind(m.status_rank).bind(&m.error_code)
-                    .bind($time(m.created_at)).bind($time(m.updated_at)).bind(m.media_id)
+                    .bind($time(m.created_at)).bind($time(m.updated_at)).bind(m.media_id).bind(&m.meta_enc)
                     .execute(&mut *self.tx).await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -249,7 +249,7 @@ macro_rules! owner_ops_impl {
             }
 
             async fn clear_owner_message_body(&mut self, id: OwnerMessageId, now: DateTime<Utc>) -> StoreResult<()> {
-                sqlx::query("UPDATE owner_messages SET body_enc = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+                sqlx::query("UPDATE owner_messages SET body_enc = NULL, meta_enc = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2")
                     .bind(self.tenant).bind(id).bind($time(now))
                     .execute(&mut *self.tx).await?;
                 Ok(())

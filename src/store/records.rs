@@ -244,6 +244,9 @@ pub struct OwnerMessageRecord {
     pub quoted_provider_id: Option<String>,
     /// The customer's attachment a `forward_media` message carries.
     pub media_id: Option<uuid::Uuid>,
+    /// An owner's file sent to the business number: its kind and the provider's references,
+    /// encrypted like the body (`owner::inbox::OwnerFileMeta`).
+    pub meta_enc: Option<String>,
     pub status: String,
     pub status_rank: i32,
     pub error_code: Option<String>,

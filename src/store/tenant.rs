@@ -53,14 +53,14 @@ macro_rules! tenant_ops_impl {
         impl $crate::store::TenantOps for $ty {
             async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
                 let s = &t.settings;
-                sqlx::query("INSERT INTO tenants (id, slug, name, language, status, wrapped_key, media_policy, answer_groups, description, address, opening_hours, tone, monthly_token_budget, budget_notice_month, created_at, escalation_keywords, max_bot_turns, business_hours, timezone, renotify_minutes, response_target_minutes, human_idle_hours, message_retention_days, dsar_ack_hours, dsar_answer_hours, digest_time, link_hosts, resume_after_hours, announce_resolved, monthly_template_cap, daily_media_bytes_cap) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)")
+                sqlx::query("INSERT INTO tenants (id, slug, name, language, status, wrapped_key, media_policy, answer_groups, description, address, opening_hours, tone, monthly_token_budget, budget_notice_month, created_at, escalation_keywords, max_bot_turns, business_hours, timezone, renotify_minutes, response_target_minutes, human_idle_hours, message_retention_days, dsar_ack_hours, dsar_answer_hours, digest_time, link_hosts, resume_after_hours, announce_resolved, monthly_template_cap, daily_media_bytes_cap, understand_media) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)")
                     .bind(t.id).bind(&t.slug).bind(&t.name).bind(&s.language).bind(&t.status).bind(&t.wrapped_key)
                     .bind(&s.media_policy).bind(s.answer_groups).bind(&s.description).bind(&s.address)
                     .bind(&s.opening_hours).bind(&s.tone).bind(s.monthly_token_budget).bind(&t.budget_notice_month)
                     .bind($time(t.created_at)).bind(&s.escalation_keywords).bind(s.max_bot_turns).bind(&s.business_hours)
                     .bind(&s.timezone).bind(s.renotify_minutes).bind(s.response_target_minutes).bind(s.human_idle_hours)
                     .bind(s.message_retention_days).bind(s.dsar_ack_hours).bind(s.dsar_answer_hours).bind(&s.digest_time).bind(&s.link_hosts)
-                    .bind(s.resume_after_hours).bind(s.announce_resolved).bind(s.monthly_template_cap).bind(s.daily_media_bytes_cap)
+                    .bind(s.resume_after_hours).bind(s.announce_resolved).bind(s.monthly_template_cap).bind(s.daily_media_bytes_cap).bind(s.understand_media)
                     .execute(&mut *self.tx).await?;
                 sqlx::query("INSERT INTO tenant_routes (slug, tenant_id) VALUES ($1, $2)")
                     .bind(&t.slug).bind(t.id)
@@ -69,13 +69,13 @@ macro_rules! tenant_ops_impl {
             }
 
             async fn update_tenant_settings(&mut self, name: &str, s: &crate::tenants::TenantSettings) -> StoreResult<()> {
-                sqlx::query("UPDATE tenants SET name = $2, language = $3, media_policy = $4, answer_groups = $5, description = $6, address = $7, opening_hours = $8, tone = $9, monthly_token_budget = $10, escalation_keywords = $11, max_bot_turns = $12, business_hours = $13, timezone = $14, renotify_minutes = $15, response_target_minutes = $16, human_idle_hours = $17, message_retention_days = $18, dsar_ack_hours = $19, dsar_answer_hours = $20, digest_time = $21, link_hosts = $22, resume_after_hours = $23, announce_resolved = $24, monthly_template_cap = $25, daily_media_bytes_cap = $26 WHERE id = $1")
+                sqlx::query("UPDATE tenants SET name = $2, language = $3, media_policy = $4, answer_groups = $5, description = $6, address = $7, opening_hours = $8, tone = $9, monthly_token_budget = $10, escalation_keywords = $11, max_bot_turns = $12, business_hours = $13, timezone = $14, renotify_minutes = $15, response_target_minutes = $16, human_idle_hours = $17, message_retention_days = $18, dsar_ack_hours = $19, dsar_answer_hours = $20, digest_time = $21, link_hosts = $22, resume_after_hours = $23, announce_resolved = $24, monthly_template_cap = $25, daily_media_bytes_cap = $26, understand_media = $27 WHERE id = $1")
                     .bind(self.tenant).bind(name).bind(&s.language).bind(&s.media_policy).bind(s.answer_groups).bind(&s.description)
                     .bind(&s.address).bind(&s.opening_hours).bind(&s.tone).bind(s.monthly_token_budget).bind(&s.escalation_keywords)
                     .bind(s.max_bot_turns).bind(&s.business_hours).bind(&s.timezone).bind(s.renotify_minutes)
                     .bind(s.response_target_minutes).bind(s.human_idle_hours)
                     .bind(s.message_retention_days).bind(s.dsar_ack_hours).bind(s.dsar_answer_hours).bind(&s.digest_time).bind(&s.link_hosts)
-                    .bind(s.resume_after_hours).bind(s.announce_resolved).bind(s.monthly_template_cap).bind(s.daily_media_bytes_cap)
+                    .bind(s.resume_after_hours).bind(s.announce_resolved).bind(s.monthly_template_cap).bind(s.daily_media_bytes_cap).bind(s.understand_media)
                     .execute(&mut *self.tx).await?;
                 Ok(())
             }

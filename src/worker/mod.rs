@@ -27,6 +27,7 @@ use crate::store::{JobOutcome, JobRecord, StatusChange, StoreResult, TenantTx};
 
 pub mod outbound;
 mod respond;
+mod understand;
 
 pub type CustomerLimiter = DefaultKeyedRateLimiter<(TenantId, ContactId)>;
 
@@ -37,6 +38,8 @@ pub struct WorkerDeps {
     /// The provider clients that send replies.
     pub channels: Arc<Clients>,
     pub llm: Option<Arc<Llm>>,
+    /// Voice notes to text, for tenants that understand media.
+    pub transcriber: Option<Arc<crate::transcription::Transcriber>>,
     /// LLM replies per customer per minute (in this process).
     pub llm_limiter: Arc<CustomerLimiter>,
     pub mailer: Option<Arc<Mailer>>,
@@ -232,6 +235,8 @@ impl Worker {
                 .detail(json!({ "kind": job.kind, "attempts": job.attempts, "error": class })),
         ];
         if job.kind == JobKind::MediaFetch {
+            // A reply waiting to understand the file falls back to the media policy now.
+            tx.wake_job(JobKind::Respond, job.subject_id, now).await?;
             trail.extend(crate::media::fetch::tell_owners(&self.core, tx, job, class, now).await?);
             return Ok(Some(trail));
         }

@@ -19,9 +19,10 @@ use crate::engine::BusinessProfile;
 use crate::engine::assistant::Business;
 use crate::jobs::{JobFailure, JobKind, JobState};
 use crate::owner;
+use crate::owner::files::{FileReply, FileSource, SealedFile};
 use crate::store::{
-    ChannelRecord, ConversationRecord, JobOutcome, JobRecord, MessageRecord, StatusChange, StoreResult, TenantRecord,
-    TenantTx,
+    ChannelRecord, ConversationRecord, JobOutcome, JobRecord, MediaRecord, MessageRecord, StatusChange, StoreResult,
+    TenantRecord, TenantTx,
 };
 use crate::tenants;
 
@@ -63,6 +64,8 @@ struct Outgoing<'a> {
     parts: &'a [String],
     /// Sent as the channel's approved template of this purpose.
     template: Option<TemplatePurpose>,
+    /// An owner's file: one message, the parts being its caption.
+    file: Option<&'a FileReply>,
 }
 
 /// The customer's message an outbound one follows, its conversation (whose chat the message
@@ -90,7 +93,7 @@ pub async fn store_reply(
         return Ok(Vec::new());
     };
     let thread = Thread { original: &original, conversation: &conversation, key: &key };
-    let outgoing = Outgoing { reply_to: Some(inbound), author, parts, template: None };
+    let outgoing = Outgoing { reply_to: Some(inbound), author, parts, template: None, file: None };
     Ok(message_ids(&store_outbound(core, tx, thread, outgoing, None, now).await?))
 }
 
@@ -106,7 +109,7 @@ pub async fn store_reply_leased(
     lease: Lease<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<JobRecord>> {
-    let outgoing = Outgoing { reply_to: Some(thread.original.id), author: Author::Bot, parts, template: None };
+    let outgoing = Outgoing { reply_to: Some(thread.original.id), author: Author::Bot, parts, template: None, file: None };
     store_outbound(core, tx, thread, outgoing, Some(lease), now).await
 }
 
@@ -125,7 +128,21 @@ pub async fn store_to_customer(
     parts: &[String],
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<MessageId>> {
-    let outgoing = Outgoing { reply_to: None, author, parts, template: None };
+    let outgoing = Outgoing { reply_to: None, author, parts, template: None, file: None };
+    to_latest_chat(core, tx, conversation, outgoing, now).await
+}
+
+/// Stores an owner's file for the conversation's customer: fetched from the provider first, or
+/// already sealed (then its media row is recorded here); it goes to the conversation's chat.
+pub async fn store_file_to_customer(
+    core: &Core,
+    tx: &mut dyn TenantTx,
+    conversation: ConversationId,
+    file: &FileReply,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<MessageId>> {
+    let parts = [file.caption.trim().to_string()];
+    let outgoing = Outgoing { reply_to: None, author: Author::Owner, parts: &parts, template: None, file: Some(file) };
     to_latest_chat(core, tx, conversation, outgoing, now).await
 }
 
@@ -140,7 +157,7 @@ pub async fn store_template_to_customer(
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<MessageId>> {
     let parts = [text.to_string()];
-    let outgoing = Outgoing { reply_to: None, author: Author::System, parts: &parts, template: Some(purpose) };
+    let outgoing = Outgoing { reply_to: None, author: Author::System, parts: &parts, template: Some(purpose), file: None };
     to_latest_chat(core, tx, conversation, outgoing, now).await
 }
 
@@ -187,12 +204,17 @@ async fn store_outbound(
     lease: Option<Lease<'_>>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<JobRecord>> {
-    let Outgoing { reply_to, author, parts, template } = outgoing;
+    let Outgoing { reply_to, author, parts, template, file } = outgoing;
     let Thread { original, conversation, key } = thread;
     // The conversation's chat, fixed when it was opened: a direct chat's reply never goes to a group.
     let group = chats::group_of(conversation, key)?;
     let template = template.map(|t| t.as_str().to_string());
-    let meta_enc = contacts::seal_meta(&MessageMeta { group, template, ..MessageMeta::default() }, key);
+    let meta = match file.map(|f| &f.source) {
+        Some(FileSource::Provider(p)) => MessageMeta { group, ..p.meta().clone() },
+        Some(FileSource::Sealed(s)) => MessageMeta { group, mime_type: Some(s.mime_type.clone()), ..Default::default() },
+        None => MessageMeta { group, template, ..MessageMeta::default() },
+    };
+    let meta_enc = contacts::seal_meta(&meta, key);
     let mut jobs = Vec::new();
     for (part, text) in parts.iter().enumerate() {
         let record = MessageRecord {
@@ -203,8 +225,8 @@ async fn store_outbound(
             contact_id: original.contact_id,
             direction: Direction::Out,
             author,
-            kind: MessageKind::Text,
-            body_enc: Some(key.encrypt(text)),
+            kind: file.map_or(MessageKind::Text, |f| f.kind),
+            body_enc: Some(text).filter(|t| file.is_none() || !t.is_empty()).map(|t| key.encrypt(t)),
             meta_enc: meta_enc.clone(),
             provider_message_id: None,
             reply_to,
@@ -217,7 +239,16 @@ async fn store_outbound(
             updated_at: now,
         };
         if tx.insert_message(&record).await? {
-            let mut job = JobRecord::new(original.tenant_id, JobKind::Send, record.id.0, core.jobs.max_attempts, now);
+            // A file on the provider is fetched first; its fetch job queues the send.
+            let first = match file.map(|f| &f.source) {
+                Some(FileSource::Provider(_)) => JobKind::MediaFetch,
+                Some(FileSource::Sealed(sealed)) => {
+                    tx.insert_media(&sealed_row(&record, sealed, now)).await?;
+                    JobKind::Send
+                }
+                None => JobKind::Send,
+            };
+            let mut job = JobRecord::new(original.tenant_id, first, record.id.0, core.jobs.max_attempts, now);
             if let Some(lease) = lease {
                 job.state = JobState::Running;
                 job.attempts = 1;
@@ -231,6 +262,23 @@ async fn store_outbound(
         }
     }
     Ok(jobs)
+}
+
+/// The media row of an owner's uploaded file, part of the message that carries it.
+fn sealed_row(message: &MessageRecord, sealed: &SealedFile, now: DateTime<Utc>) -> MediaRecord {
+    MediaRecord {
+        id: uuid::Uuid::now_v7(),
+        tenant_id: message.tenant_id,
+        contact_id: message.contact_id,
+        message_id: message.id,
+        part: 0,
+        object_key: sealed.path.clone(),
+        content_hash: sealed.content_hash.clone(),
+        sha256_enc: sealed.sha256_enc.clone(),
+        mime_type: sealed.mime_type.clone(),
+        size_bytes: sealed.size,
+        created_at: now,
+    }
 }
 
 /// Noted on the job just before the provider is called; a retry's error class replaces it, and a
@@ -255,6 +303,11 @@ pub async fn send(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord)
     let channel =
         tx.channel(message.channel_id).await?.ok_or_else(|| JobFailure::Permanent("channel_missing".into()))?;
     let tenant_key = tenants::data_key(&mut *tx, &core.keys).await?;
+    // An owner's file: the one stored part it carries.
+    let media = match message.kind.is_media() {
+        true => tx.media_of_message(message_id).await?.into_iter().next(),
+        false => None,
+    };
     tx.commit().await?;
 
     let undecryptable = |_| JobFailure::Permanent("undecryptable".into());
@@ -283,6 +336,10 @@ pub async fn send(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord)
     }
     let sent = match &template {
         Some(t) => deps.channels.send_template(&channel, &secrets, &to, t).await,
+        None if message.kind.is_media() => {
+            let media = media.ok_or_else(|| JobFailure::Permanent("media_gone".into()))?;
+            owner::forward_media::send_stored(core, deps, &media, (&channel, &secrets, &to), (&key, &body)).await?
+        }
         None => deps.channels.send_text(&channel, &secrets, &to, &body).await,
     };
     deps.metrics.sent(&channel.provider, &sent);

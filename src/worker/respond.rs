@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::WorkerDeps;
 use super::outbound::{Lease, Thread, business_of, business_profile, message_ids, store_reply_leased};
+use super::understand::{self, Understanding, Understood};
 use crate::audit::{self, AuditEntry};
 use crate::channels::split_body;
 use crate::contacts;
@@ -46,7 +47,8 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let faq = tx.kb_entries().await?;
     let history = tx.recent_messages(conversation.id, HISTORY_MESSAGES).await?;
     let month = assistant::month_start(core.clock.now());
-    let tokens_used = if deps.llm.is_some() { tx.llm_tokens_since(month).await? } else { 0 };
+    let metered = deps.llm.is_some() || deps.transcriber.is_some();
+    let tokens_used = if metered { tx.llm_tokens_since(month).await? } else { 0 };
     tx.commit().await?;
 
     let bot_may_answer = conversation.state.bot_may_answer();
@@ -60,7 +62,19 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         }
         _ => None,
     };
-    let mut attempts = Vec::new();
+    // A photo or voice note the tenant wants understood, once its file is stored.
+    let asks_bot =
+        !already_answered && customer_command.is_none() && bot_may_answer && contact.bot_stopped_at.is_none();
+    let understanding = match asks_bot {
+        true => understand::understand(core, deps, &tenant, &message, &key, tokens_used).await?,
+        false => Understanding::none(),
+    };
+    if matches!(understanding.understood, Understood::Pending) {
+        return understand::wait_for_file(core, worker, job).await;
+    }
+    let transcript = understanding.transcript();
+    let image = understanding.image();
+    let mut attempts = understanding.attempts.clone();
     let mut dropped = Vec::new();
     let mut over_budget = false;
     let decision = if already_answered {
@@ -75,7 +89,11 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     } else if contact.bot_stopped_at.is_some() {
         Decision::Escalate(Handover::because(EscalationReason::BotStopped))
     } else {
-        let incoming = Incoming { kind: message.kind, body: body.as_deref(), in_group: meta.group.is_some() };
+        let in_group = meta.group.is_some();
+        let incoming = match transcript {
+            Some(words) => Incoming { kind: MessageKind::Text, body: Some(words), in_group },
+            None => Incoming { kind: message.kind, body: body.as_deref(), in_group },
+        };
         let profile = business_profile(&tenant);
         // Earlier messages, decrypted once for the rule triggers and the LLM.
         let earlier: Vec<(&MessageRecord, Option<String>)> = history
@@ -95,21 +113,22 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         let llm = deps.llm.as_ref().filter(|_| {
             matches!(offline, Decision::Reply { .. } | Decision::Escalate(_))
                 && tripped.is_none()
-                && incoming.kind.carries_question()
-                && incoming.body.is_some()
+                && ((incoming.kind.carries_question() && incoming.body.is_some()) || image.is_some())
                 && !over_budget
                 && deps.llm_allows(tenant.id, contact.id)
         });
-        match (llm, incoming.body) {
+        match (llm, incoming.body.or(image.map(|_| ""))) {
             (Some(llm), Some(question)) => {
                 let conversation = Conversation {
                     business: business_of(&tenant),
                     faq: &faq,
                     history: llm_history(&earlier),
                     question,
+                    image,
                 };
                 let asked = assistant::ask(llm, conversation).await;
-                (attempts, dropped) = (asked.attempts, asked.dropped);
+                attempts.extend(asked.attempts);
+                dropped = asked.dropped;
                 asked.decision.unwrap_or(offline)
             }
             _ => offline,
@@ -126,6 +145,7 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         assistant::record_usage(&mut *tx, Some(message_id), ("message", message_id.to_string()), &attempts, now)
             .await?;
     trail.extend(dropped.iter().map(|d| d.audit(message_id)));
+    trail.extend(understand::record(&mut *tx, &message, &key, &meta, &understanding.understood).await?);
     // Whether this transaction queued jobs for any worker (owner messages, notices).
     let mut queued = false;
     let mut handed = Vec::new();

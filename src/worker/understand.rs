@@ -1,0 +1,154 @@
+//! Understanding a customer's photo or voice note, for tenants that turned it on
+//! (`understand_media`): a voice note goes to the transcription endpoint and is answered like
+//! typed text; a photo goes with its caption to the LLM chain when its models take images.
+//! It waits for the file's fetch; whatever fails leaves the tenant's media policy to answer.
+use base64::Engine;
+use serde_json::json;
+
+use super::WorkerDeps;
+use crate::audit::AuditEntry;
+use crate::contacts;
+use crate::core::Core;
+use crate::crypto::DataKey;
+use crate::domain::{MessageKind, MessageMeta};
+use crate::jobs::{JobFailure, JobKind, JobState};
+use crate::llm::Attempt;
+use crate::store::{JobOutcome, JobRecord, MessageRecord, StoreResult, TenantRecord, TenantTx};
+
+/// What understanding the message gave.
+#[derive(Debug)]
+pub enum Understood {
+    /// Not for understanding (its kind, the tenant's setting, nothing configured to do it).
+    NotAsked,
+    /// The file is still being fetched: the respond job waits for it.
+    Pending,
+    /// A voice note's words, answered like typed text.
+    Transcript(String),
+    /// A photo as a `data:` URL, for a vision-capable model.
+    Image(String),
+    /// It could not be understood (the class, for the audit): the media policy answers.
+    Failed(String),
+}
+
+/// The understanding step's outcome and the calls it made (recorded like LLM calls).
+pub struct Understanding {
+    pub understood: Understood,
+    pub attempts: Vec<Attempt>,
+}
+
+impl Understanding {
+    fn just(understood: Understood) -> Self {
+        Self { understood, attempts: Vec::new() }
+    }
+
+    pub fn none() -> Self {
+        Self::just(Understood::NotAsked)
+    }
+
+    pub fn transcript(&self) -> Option<&str> {
+        match &self.understood {
+            Understood::Transcript(words) => Some(words),
+            _ => None,
+        }
+    }
+
+    pub fn image(&self) -> Option<&str> {
+        match &self.understood {
+            Understood::Image(url) => Some(url),
+            _ => None,
+        }
+    }
+}
+
+/// How long a respond job waits for its file before it looks again; the fetch wakes it sooner.
+const FILE_WAIT_SECS: i64 = 30;
+
+/// The file is still being fetched: the respond job runs again when the fetch ends (it wakes
+/// it) or after `FILE_WAIT_SECS`, with its attempts untouched.
+pub async fn wait_for_file(core: &Core, worker: &str, job: &JobRecord) -> Result<Vec<JobRecord>, JobFailure> {
+    let now = core.clock.now();
+    let mut tx = core.store.begin(job.tenant_id).await?;
+    let later = JobOutcome::Later { run_at: now + chrono::Duration::seconds(FILE_WAIT_SECS) };
+    tx.finish_job(job.id, worker, &later, now).await?;
+    tx.commit().await?;
+    Ok(Vec::new())
+}
+
+/// Stores a voice note's transcript as its text, encrypted like typed text, and audits the
+/// step (never the words); a failure is audited with its class.
+pub async fn record(
+    tx: &mut dyn TenantTx,
+    message: &MessageRecord,
+    key: &DataKey,
+    meta: &MessageMeta,
+    understood: &Understood,
+) -> StoreResult<Vec<AuditEntry>> {
+    let subject = Some(message.id.to_string());
+    Ok(match understood {
+        Understood::Transcript(words) => {
+            let meta = contacts::seal_meta(&MessageMeta { transcribed: true, ..meta.clone() }, key);
+            tx.set_transcript(message.id, &key.encrypt(words), meta.as_deref()).await?;
+            let chars = words.chars().count();
+            vec![AuditEntry::new("worker", "media.transcribed", "message", subject).detail(json!({ "chars": chars }))]
+        }
+        Understood::Image(_) => vec![AuditEntry::new("worker", "media.sent_to_model", "message", subject)],
+        Understood::Failed(why) => {
+            vec![AuditEntry::new("worker", "media.not_understood", "message", subject).detail(json!({ "why": why }))]
+        }
+        Understood::NotAsked | Understood::Pending => Vec::new(),
+    })
+}
+
+/// The customer's message understood, when the tenant wants it and balas can; `tokens_used`
+/// is this month's, against the tenant's budget.
+pub async fn understand(
+    core: &Core,
+    deps: &WorkerDeps,
+    tenant: &TenantRecord,
+    message: &MessageRecord,
+    key: &DataKey,
+    tokens_used: i64,
+) -> Result<Understanding, JobFailure> {
+    let transcribe = message.kind == MessageKind::Audio && deps.transcriber.is_some();
+    let see = message.kind == MessageKind::Image && deps.llm.as_ref().is_some_and(|l| l.settings().vision);
+    if !tenant.settings.understand_media || !(transcribe || see) {
+        return Ok(Understanding::just(Understood::NotAsked));
+    }
+    let mut tx = core.store.begin_read(message.tenant_id).await?;
+    let stored = tx.media_of_message(message.id).await?.into_iter().next();
+    let fetch = tx.job_of(JobKind::MediaFetch, message.id.0).await?;
+    tx.commit().await?;
+    let Some(media) = stored else {
+        let fetching = fetch.is_some_and(|j| matches!(j.state, JobState::Queued | JobState::Running));
+        return Ok(Understanding::just(if fetching { Understood::Pending } else { Understood::Failed("no_file".into()) }));
+    };
+    if tokens_used >= tenant.settings.monthly_token_budget {
+        return Ok(Understanding::just(Understood::Failed("over_budget".into())));
+    }
+    if !deps.llm_allows(tenant.id, message.contact_id) {
+        return Ok(Understanding::just(Understood::Failed("rate_limited".into())));
+    }
+    let bytes = match core.media.open(key, &media.object_key).await {
+        Ok(bytes) => bytes,
+        Err(crate::media::ReadError::Storage(e)) if e.not_found() => {
+            return Ok(Understanding::just(Understood::Failed("file_gone".into())));
+        }
+        Err(crate::media::ReadError::Storage(_)) => return Err(JobFailure::Retryable("storage".into())),
+        Err(crate::media::ReadError::Sealed(e)) => return Err(e.into()),
+    };
+    match (transcribe, &deps.transcriber) {
+        (true, Some(transcriber)) => {
+            let language = &tenant.settings.language;
+            let (result, attempt) = transcriber.transcribe(bytes, &media.mime_type, language).await;
+            let understood = match result {
+                Ok(text) => Understood::Transcript(text),
+                Err(class) => Understood::Failed(format!("transcription_{class}")),
+            };
+            Ok(Understanding { understood, attempts: vec![attempt] })
+        }
+        _ => {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            Ok(Understanding::just(Understood::Image(format!("data:{};base64,{encoded}", media.mime_type))))
+        }
+    }
+}
