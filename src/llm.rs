@@ -99,12 +99,7 @@ pub struct Llm {
 
 impl Llm {
     pub fn new(settings: LlmSettings) -> anyhow::Result<Self> {
-        crate::crypto::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5).min(settings.timeout))
-            .timeout(settings.timeout)
-            .user_agent(concat!("balas/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = client(settings.timeout)?;
         let endpoints = settings
             .endpoints
             .iter()
@@ -253,6 +248,16 @@ impl Llm {
         }
         (Ok(interpret(response)), attempt)
     }
+}
+
+/// The HTTP client of a model endpoint: connect within 5 s (or `timeout`), answer within `timeout`.
+pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    crate::crypto::install_crypto_provider();
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5).min(timeout))
+        .timeout(timeout)
+        .user_agent(concat!("balas/", env!("CARGO_PKG_VERSION")))
+        .build()
 }
 
 enum Answer {

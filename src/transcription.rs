@@ -56,13 +56,7 @@ struct Usage {
 
 impl Transcriber {
     pub fn new(settings: TranscriptionSettings) -> anyhow::Result<Self> {
-        crate::crypto::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5).min(settings.timeout))
-            .timeout(settings.timeout)
-            .user_agent(concat!("balas/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { http, settings })
+        Ok(Self { http: crate::llm::client(settings.timeout)?, settings })
     }
 
     /// The endpoint's host, for the sub-processor list.

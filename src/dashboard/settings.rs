@@ -30,6 +30,14 @@ const TEXT_FIELDS: &[&str] = &[
     "link_hosts",
     "digest_time",
 ];
+/// What happens to a customer's photo or voice note: (choice, `media_policy`, `understand_media`).
+const MEDIA_CHOICES: [(&str, &str, bool); 4] = [
+    ("reply", "reply", false),
+    ("escalate", "escalate", false),
+    ("understand_reply", "reply", true),
+    ("understand_escalate", "escalate", true),
+];
+
 /// Whole-number settings.
 const NUMBER_FIELDS: &[&str] = &["max_bot_turns", "renotify_minutes", "response_target_minutes", "resume_after_hours"];
 
@@ -62,6 +70,13 @@ fn render(session: &Session, status: StatusCode, flash: Option<Flash>, values: &
                 option value="id" selected[language != "en"] { "Bahasa Indonesia" }
                 option value="en" selected[language == "en"] { "English" }
             }
+            label for="media" { (session.lang.t("settings.media")) }
+            select #media name="media" {
+                @for (choice, policy, understand) in MEDIA_CHOICES {
+                    @let chosen = text("media_policy") == policy && values.get("understand_media") == Some(&Value::Bool(understand));
+                    option value=(choice) selected[chosen] { (session.lang.t(media_label(choice))) }
+                }
+            }
             @for field in NUMBER_FIELDS {
                 label for=(field) { (t(field)) }
                 input id=(field) type="number" name=(field) value=(text(field)) min="0";
@@ -77,6 +92,15 @@ fn render(session: &Session, status: StatusCode, flash: Option<Flash>, values: &
         }
     };
     page(session, status, session.lang.t("settings.title"), flash, body)
+}
+
+fn media_label(choice: &str) -> &'static str {
+    match choice {
+        "escalate" => "settings.media.escalate",
+        "understand_reply" => "settings.media.understand_reply",
+        "understand_escalate" => "settings.media.understand_escalate",
+        _ => "settings.media.reply",
+    }
 }
 
 fn label_key(field: &str) -> &'static str {
@@ -149,6 +173,17 @@ async fn save(
         typed.insert(field.to_string(), Value::String(raw.to_string()));
         if !same_text(current.get(*field), raw) {
             patch.insert(field.to_string(), Value::String(raw.to_string()));
+        }
+    }
+    // A form from before the choice was added leaves both settings as stored.
+    if let Some(raw) = form.get("media") {
+        let (_, policy, understand) =
+            MEDIA_CHOICES.iter().find(|(choice, ..)| *choice == raw).ok_or_else(PageError::bad_request)?;
+        for (field, value) in [("media_policy", Value::from(*policy)), ("understand_media", Value::Bool(*understand))] {
+            typed.insert(field.into(), value.clone());
+            if current.get(field) != Some(&value) {
+                patch.insert(field.into(), value);
+            }
         }
     }
     let mut bad_number = false;

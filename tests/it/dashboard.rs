@@ -485,6 +485,11 @@ on_both_databases! {
         assert_eq!(detail, serde_json::json!({ "fields": ["tone"], "name_changed": false }));
         assert_eq!(owner.post("/dashboard/settings", &tone).await.location(), "/dashboard/settings?ok=saved");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.settings_changed'").await, 2, "an unchanged form audits nothing");
+        // Photos and voice notes: understood by AI, handed over when that fails.
+        tone.push(("media", "understand_escalate"));
+        assert_eq!(owner.post("/dashboard/settings", &tone).await.location(), "/dashboard/settings?ok=saved");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM tenants WHERE understand_media AND media_policy = 'escalate'").await, 1);
+        assert!(owner.get("/dashboard/settings").await.body.contains(r#"<option value="understand_escalate" selected>"#));
     }
 
     async fn dashboard_pin_lock_holds_on_the_server_and_wrong_pins_lock_out(app) {

@@ -65,12 +65,14 @@ async fn customer_sends(app: &TestApp, wamid: &str, kind: &str, mime: &str, byte
     assert_eq!(app.send_webhook(&payload).await.status(), 200);
 }
 
+/// The owner turns understanding on through the API, with `policy` for when it fails.
 async fn understanding_on(app: &TestApp, policy: &'static str) {
     app.add_owner(OWNER, None).await;
-    app.inspect.execute("UPDATE tenants SET understand_media = TRUE").await;
-    if policy == "escalate" {
-        app.inspect.execute("UPDATE tenants SET media_policy = 'escalate'").await;
-    }
+    let token = app.token(app.tenant.id, balas::api::auth::Role::Owner);
+    let patch = json!({ "understand_media": true, "media_policy": policy });
+    let (status, body) = app.call("PATCH", "/api/v1/settings", &token, Some(patch)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.settings_changed' AND detail LIKE '%understand_media%'").await, 1);
 }
 
 fn to_customer(app: &TestApp) -> Vec<String> {
@@ -179,6 +181,19 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'dead' OR (kind = 'respond' AND state != 'done')").await, 0, "nothing dropped or left waiting");
     }
 
+    async fn a_transcription_past_its_timeout_falls_back_and_is_counted(app) {
+        understanding_on(&app, "reply").await;
+        let stt = FakeLlm::start().await.unwrap();
+        stt.script_transcripts([TranscribeStep::Hang]);
+        customer_sends(&app, "wamid.V8", "audio", "audio/ogg", VOICE, None).await;
+        let started = std::time::Instant::now();
+        worker(&app, None, Some(&stt)).run_until_idle().await.unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(8), "the 2 s timeout held");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'media.not_understood' AND detail LIKE '%transcription_timeout%'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM llm_usage WHERE model = 'whisper-1' AND outcome = 'unavailable:timeout'").await, 1);
+        assert!(to_customer(&app).last().is_some_and(|t| t.contains("belum bisa membuka")));
+    }
+
     async fn a_format_the_endpoint_refuses_falls_back_to_the_media_policy(app) {
         // AMR is not among the formats OpenAI's endpoint takes: it answers 400, as the fake does.
         understanding_on(&app, "reply").await;
@@ -214,5 +229,31 @@ on_both_databases! {
         worker(&app, Some((&llm, true)), Some(&stt)).run_until_idle().await.unwrap();
         assert!(stt.transcriptions().is_empty());
         assert!(seen_by_llm(&llm).iter().all(|m| !has_image(m)));
+    }
+
+    async fn the_subprocessor_list_names_the_endpoints_once_the_tenant_turns_understanding_on(app) {
+        let served = app.serve_with(|c| {
+            let endpoint = LlmEndpoint { base_url: "https://api.openai.com/v1".into(), model: "gpt-4o-mini".into(), api_key: "sk-x".into() };
+            c.llm = Some(LlmSettings { vision: true, ..LlmSettings::new(vec![endpoint]) });
+            c.transcription = Some(TranscriptionSettings {
+                base_url: "https://api.groq.com/openai/v1".into(), model: "whisper-large-v3".into(), api_key: "gsk-secret".into(),
+                timeout: std::time::Duration::from_secs(30), usd_per_minute: 0.0007,
+            });
+        }).await;
+        let token = app.token(app.tenant.id, balas::api::auth::Role::Analytics);
+        let list = || async {
+            let r = app.http.get(format!("{}/api/v1/subprocessors", served.base)).bearer_auth(&token).send().await.unwrap();
+            r.json::<Value>().await.unwrap()["subprocessors"].clone()
+        };
+        let before = list().await;
+        assert!(before.as_array().unwrap().iter().all(|s| s["kind"] != "transcription"), "off: nothing goes there");
+        assert!(!before.to_string().contains("photos"));
+        understanding_on(&app, "reply").await;
+        let after = list().await;
+        let stt: Vec<&Value> = after.as_array().unwrap().iter().filter(|s| s["kind"] == "transcription").collect();
+        assert_eq!((stt.len(), stt[0]["host"].as_str(), stt[0]["model"].as_str()), (1, Some("api.groq.com"), Some("whisper-large-v3")));
+        let llm = after.as_array().unwrap().iter().find(|s| s["kind"] == "llm").unwrap();
+        assert!(llm["data"].to_string().contains("photos"), "{llm}");
+        assert!(!after.to_string().contains("gsk-secret"));
     }
 }
