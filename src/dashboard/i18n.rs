@@ -108,6 +108,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("err.ticket_closed", "Tiket ini sudah ditutup.", "This ticket is already closed."),
     ("err.invalid_transition", "Langkah itu tidak bisa dilakukan sekarang.", "That move is not possible now."),
     ("err.empty_text", "Balasan kosong.", "The reply is empty."),
+    ("err.caption_on_audio", "Pesan suara tidak bisa diberi keterangan; kirim teksnya sebagai balasan biasa.", "Audio takes no caption; send the text as a reply."),
     ("err.caption_too_long", "Keterangan paling banyak 1024 karakter.", "A caption is at most 1024 characters."),
     ("err.file_too_large", "Berkasnya terlalu besar untuk WhatsApp atau kuota hari ini.", "The file is too large for WhatsApp or today's quota."),
     ("err.file_type_refused", "Jenis berkas ini tidak bisa dikirim lewat WhatsApp.", "This type of file cannot be sent on WhatsApp."),

@@ -213,7 +213,7 @@ async fn save(
     }
     .await;
     if let Err(failure) = streamed {
-        writer.abort().await;
+        writer.abort(storage).await;
         return Err(failure);
     }
     let written = writer.finish().await.map_err(write_failure)?;

@@ -65,9 +65,10 @@ impl SealingWriter {
         Ok(())
     }
 
-    /// Gives up: an upload left behind is removed by the sweeper.
-    pub async fn abort(mut self) {
+    /// Gives up and removes what was written; what a failure leaves, the sweeper removes.
+    pub async fn abort(mut self, storage: &MediaStorage) {
         let _ = self.writer.abort().await;
+        let _ = storage.delete(&self.path).await;
     }
 
     pub async fn finish(mut self) -> Result<Written, WriteError> {

@@ -42,6 +42,10 @@ pub async fn send_file(
         MessageKind::Sticker => MessageKind::Image,
         kind => kind,
     };
+    // WhatsApp shows no caption on a voice note or audio file: it would be lost.
+    if kind == MessageKind::Audio && !file.caption.trim().is_empty() {
+        return Err(UseCaseError::invalid("caption_on_audio", "an audio file takes no caption; send the text as a reply"));
+    }
     if file.caption.chars().count() > MAX_CAPTION_CHARS {
         return Err(super::desk::refusal(ActionError::CaptionTooLong));
     }
@@ -77,7 +81,7 @@ pub async fn send_file(
     }
     .await;
     if let Err(e) = streamed {
-        writer.abort().await;
+        writer.abort(&core.media.storage).await;
         return Err(e);
     }
     let written = writer.finish().await.map_err(fault)?;

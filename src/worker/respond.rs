@@ -75,6 +75,8 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let transcript = understanding.transcript();
     let image = understanding.image();
     let mut attempts = understanding.attempts.clone();
+    // For a photo: whether the model was asked, and whether it answered.
+    let mut image_answered = None;
     let mut dropped = Vec::new();
     let mut over_budget = false;
     let decision = if already_answered {
@@ -127,6 +129,7 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
                     image,
                 };
                 let asked = assistant::ask(llm, conversation).await;
+                image_answered = image.map(|_| asked.decision.is_some());
                 attempts.extend(asked.attempts);
                 dropped = asked.dropped;
                 asked.decision.unwrap_or(offline)
@@ -145,7 +148,8 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         assistant::record_usage(&mut *tx, Some(message_id), ("message", message_id.to_string()), &attempts, now)
             .await?;
     trail.extend(dropped.iter().map(|d| d.audit(message_id)));
-    trail.extend(understand::record(&mut *tx, &message, &key, &meta, &understanding.understood).await?);
+    let understood = understand::settle(understanding.understood, image_answered);
+    trail.extend(understand::record(&mut *tx, &message, &key, &meta, &understood).await?);
     // Whether this transaction queued jobs for any worker (owner messages, notices).
     let mut queued = false;
     let mut handed = Vec::new();

@@ -26,6 +26,8 @@ pub enum Understood {
     Transcript(String),
     /// A photo as a `data:` URL, for a vision-capable model.
     Image(String),
+    /// The photo went to the model, which gave no usable answer: the media policy answers.
+    ImageUnanswered,
     /// It could not be understood (the class, for the audit): the media policy answers.
     Failed(String),
 }
@@ -92,12 +94,30 @@ pub async fn record(
             vec![AuditEntry::new("worker", "media.transcribed", "message", subject).detail(json!({ "chars": chars }))]
         }
         Understood::Image(_) => vec![AuditEntry::new("worker", "media.sent_to_model", "message", subject)],
+        Understood::ImageUnanswered => vec![
+            AuditEntry::new("worker", "media.sent_to_model", "message", subject.clone()),
+            AuditEntry::new("worker", "media.not_understood", "message", subject)
+                .detail(json!({ "why": "model_unavailable" })),
+        ],
         Understood::Failed(why) => {
             vec![AuditEntry::new("worker", "media.not_understood", "message", subject).detail(json!({ "why": why }))]
         }
         Understood::NotAsked | Understood::Pending => Vec::new(),
     })
 }
+
+/// What became of a photo once the reply was decided: `answered` is `None` when the model was
+/// not asked (its rate or budget), else whether it gave a usable answer.
+pub fn settle(understood: Understood, answered: Option<bool>) -> Understood {
+    match (understood, answered) {
+        (Understood::Image(_), None) => Understood::Failed("model_not_asked".into()),
+        (Understood::Image(_), Some(false)) => Understood::ImageUnanswered,
+        (other, _) => other,
+    }
+}
+
+/// How long a reply waits for its file: past it the media policy answers the customer.
+const FILE_PATIENCE_SECS: i64 = 120;
 
 /// The customer's message understood, when the tenant wants it and balas can; `tokens_used`
 /// is this month's, against the tenant's budget.
@@ -111,7 +131,10 @@ pub async fn understand(
 ) -> Result<Understanding, JobFailure> {
     let transcribe = message.kind == MessageKind::Audio && deps.transcriber.is_some();
     let see = message.kind == MessageKind::Image && deps.llm.as_ref().is_some_and(|l| l.settings().vision);
-    if !tenant.settings.understand_media || !(transcribe || see) {
+    // A group message the bot will not answer is not worth a call.
+    let in_silent_group = contacts::message_meta(message, key).is_ok_and(|m| m.group.is_some())
+        && !tenant.settings.answer_groups;
+    if !tenant.settings.understand_media || !(transcribe || see) || in_silent_group {
         return Ok(Understanding::just(Understood::NotAsked));
     }
     let mut tx = core.store.begin_read(message.tenant_id).await?;
@@ -120,12 +143,18 @@ pub async fn understand(
     tx.commit().await?;
     let Some(media) = stored else {
         let fetching = fetch.is_some_and(|j| matches!(j.state, JobState::Queued | JobState::Running));
-        return Ok(Understanding::just(if fetching { Understood::Pending } else { Understood::Failed("no_file".into()) }));
+        let waited = core.clock.now() - message.created_at;
+        return Ok(Understanding::just(match (fetching, waited.num_seconds() < FILE_PATIENCE_SECS) {
+            (true, true) => Understood::Pending,
+            (true, false) => Understood::Failed("file_late".into()),
+            (false, _) => Understood::Failed("no_file".into()),
+        }));
     };
     if tokens_used >= tenant.settings.monthly_token_budget {
         return Ok(Understanding::just(Understood::Failed("over_budget".into())));
     }
-    if !deps.llm_allows(tenant.id, message.contact_id) {
+    // A photo's call is counted where the reply asks the model; a transcription here.
+    if transcribe && !deps.llm_allows(tenant.id, message.contact_id) {
         return Ok(Understanding::just(Understood::Failed("rate_limited".into())));
     }
     let bytes = match core.media.open(key, &media.object_key).await {

@@ -148,6 +148,18 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'media.sent_to_model'").await, 1);
     }
 
+    async fn a_photo_the_model_cannot_answer_is_handed_over_by_the_media_policy(app) {
+        understanding_on(&app, "escalate").await;
+        let llm = FakeLlm::start().await.unwrap();
+        llm.always(LlmStep::ServerError);
+        customer_sends(&app, "wamid.P9", "image", "image/jpeg", PHOTO, Some("ini gimana kak")).await;
+        worker(&app, Some((&llm, true)), None).run_until_idle().await.unwrap();
+        assert!(seen_by_llm(&llm).iter().any(has_image), "the photo was sent");
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM escalations WHERE reason = 'unreadable_media'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'media.not_understood' AND detail LIKE '%model_unavailable%'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'media.sent_to_model'").await, 1);
+    }
+
     async fn a_transfer_receipt_is_handed_over_as_a_payment_with_the_photo_never_confirmed(app) {
         understanding_on(&app, "reply").await;
         let llm = FakeLlm::start().await.unwrap();
