@@ -183,6 +183,12 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM media_objects").await, 0);
         assert_eq!(app.state.media.storage.list("m/").await.unwrap().len(), 0, "nothing left in the store");
 
+        // The operator's daily cap on stored bytes holds for the owner's files too.
+        app.inspect.execute("UPDATE tenants SET daily_media_bytes_cap = 16").await;
+        let (kind, body) = form(&csrf, "", "resi.pdf", "application/pdf", RECEIPT);
+        assert!(owner.post_raw(&path, &kind, body).await.location().ends_with("err=file_too_large"), "past the daily cap");
+        app.inspect.execute("UPDATE tenants SET daily_media_bytes_cap = 0").await;
+
         let (kind, body) = form(&csrf, "Resi pengirimannya kak", "resi.pdf", "application/pdf", RECEIPT);
         let sent = owner.post_raw(&path, &kind, body).await;
         assert_eq!((sent.status, sent.location().ends_with("ok=file")), (303, true), "{}", sent.location());
