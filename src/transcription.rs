@@ -66,7 +66,12 @@ impl Transcriber {
 
     /// Transcribes one file; the error is a short class (never the endpoint's text, which may
     /// quote the audio). `language` is a hint (ISO 639-1: `id`, `en`).
-    pub async fn transcribe(&self, audio: Vec<u8>, mime_type: &str, language: &str) -> (Result<String, String>, Attempt) {
+    pub async fn transcribe(
+        &self,
+        audio: Vec<u8>,
+        mime_type: &str,
+        language: &str,
+    ) -> (Result<String, String>, Attempt) {
         let started = Instant::now();
         let bytes = audio.len();
         let mut attempt = Attempt {

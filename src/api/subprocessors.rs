@@ -72,7 +72,12 @@ const MESSAGING_DATA: &[&str] = &[
 
 /// The list for a tenant whose channels use `providers`, under `config`; `understands_media`
 /// is the tenant's setting that sends photos and voice notes to be understood.
-pub fn describe(config: &AppConfig, backend: Backend, providers: &[String], understands_media: bool) -> Vec<Subprocessor> {
+pub fn describe(
+    config: &AppConfig,
+    backend: Backend,
+    providers: &[String],
+    understands_media: bool,
+) -> Vec<Subprocessor> {
     let mut out = Vec::new();
     let messaging = |name: &str, url: Option<&str>| {
         let entry = Subprocessor::new(
@@ -111,7 +116,9 @@ pub fn describe(config: &AppConfig, backend: Backend, providers: &[String], unde
             entry.name = format!("LLM provider at {host}");
         }
         if understands_media && config.llm.as_ref().is_some_and(|l| l.vision) {
-            entry.data.push("customers' photos, with their captions masked (the business turned on understanding media)");
+            entry
+                .data
+                .push("customers' photos, with their captions masked (the business turned on understanding media)");
         }
         entry.role = Some(if i == 0 { "primary".into() } else { format!("fallback {i}") });
         entry.model = Some(endpoint.model.clone());

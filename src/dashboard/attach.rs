@@ -21,9 +21,7 @@ const MAX_UPLOAD_BYTES: usize = 101 * 1024 * 1024;
 const MAX_TEXT_FIELD_BYTES: usize = 8 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/dashboard/tickets/{id}/file", post(attach))
-        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+    Router::new().route("/dashboard/tickets/{id}/file", post(attach)).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
 }
 
 async fn attach(

@@ -113,7 +113,8 @@ pub fn flash_from_query(lang: Lang, query: Option<&str>) -> Option<Flash> {
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
             "ok" => {
-                let known = ["reply", "senddraft", "file", "takeover", "handback", "resolve", "saved", "deleted", "pin"];
+                let known =
+                    ["reply", "senddraft", "file", "takeover", "handback", "resolve", "saved", "deleted", "pin"];
                 if let Some(k) = known.iter().find(|k| **k == value) {
                     return Some(Flash::Ok(ok_key(k)));
                 }

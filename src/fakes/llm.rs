@@ -185,7 +185,8 @@ fn tool_call(arguments: &Value) -> Value {
 
 /// OpenAI's error body.
 fn api_error(status: StatusCode, kind: &str, message: &str) -> Response {
-    (status, Json(json!({ "error": { "message": message, "type": kind, "param": null, "code": null } }))).into_response()
+    (status, Json(json!({ "error": { "message": message, "type": kind, "param": null, "code": null } })))
+        .into_response()
 }
 
 async fn transcribe(State(inner): State<Arc<Inner>>, headers: HeaderMap, mut form: Multipart) -> Response {

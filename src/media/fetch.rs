@@ -43,7 +43,8 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
     match direction {
         // An owner's file for a customer, stored under the customer's key: now it can go.
         Some(Direction::Out) => {
-            tx.enqueue_job(&JobRecord::new(job.tenant_id, JobKind::Send, message.0, core.jobs.max_attempts, now)).await?;
+            tx.enqueue_job(&JobRecord::new(job.tenant_id, JobKind::Send, message.0, core.jobs.max_attempts, now))
+                .await?;
         }
         Some(Direction::In) => {
             // A reply waiting to understand the file runs now.
@@ -311,7 +312,8 @@ pub async fn tell_owners(
     // The owner's own file for a customer: it is not sent, and they hear why.
     let outbound = message.direction == Direction::Out;
     if outbound {
-        let failed = StatusChange { status: "failed", rank: DeliveryStatus::Failed.rank(), error_code: Some(class), now };
+        let failed =
+            StatusChange { status: "failed", rank: DeliveryStatus::Failed.rank(), error_code: Some(class), now };
         tx.advance_message_status(message.id, &failed).await?;
     }
     let text = texts.fill(if outbound { "media_reply_failed" } else { "media_failed" }, &fields);

@@ -44,7 +44,10 @@ pub async fn send_file(
     };
     // WhatsApp shows no caption on a voice note or audio file: it would be lost.
     if kind == MessageKind::Audio && !file.caption.trim().is_empty() {
-        return Err(UseCaseError::invalid("caption_on_audio", "an audio file takes no caption; send the text as a reply"));
+        return Err(UseCaseError::invalid(
+            "caption_on_audio",
+            "an audio file takes no caption; send the text as a reply",
+        ));
     }
     if file.caption.chars().count() > MAX_CAPTION_CHARS {
         return Err(super::desk::refusal(ActionError::CaptionTooLong));
@@ -97,7 +100,7 @@ pub async fn send_file(
         size: i64::try_from(written.size).unwrap_or(i64::MAX),
     };
     let reply = FileReply { kind, caption: file.caption.trim().to_string(), source: FileSource::Sealed(sealed) };
-    let acted = act_on_ticket(core, caller, actor, ticket, Action::SendFile(reply)).await;
+    let acted = act_on_ticket(core, caller, actor, ticket, Action::SendFile(Box::new(reply))).await;
     if acted.is_err() {
         let _ = core.media.storage.delete(&written.path).await; // no row names it
     }

@@ -17,7 +17,8 @@ use crate::crypto::DataKey;
 use crate::domain::{MessageId, OwnerMessageId};
 use crate::jobs::JobFailure;
 use crate::store::{
-    ChannelRecord, ConversationOps, JobOps, MediaOps, MediaRecord, OwnerMessageRecord, OwnerOps, OwnerRecord, StoreResult, TenantOps,
+    ChannelRecord, ConversationOps, JobOps, MediaOps, MediaRecord, OwnerMessageRecord, OwnerOps, OwnerRecord,
+    StoreResult, TenantOps,
 };
 use crate::worker::WorkerDeps;
 

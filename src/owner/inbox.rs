@@ -60,7 +60,11 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
             let found = find_ticket(&mut *tx, number, quoted).await?;
             let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
             let action = match file {
-                Some(file) => Action::SendFile(FileReply { kind: file.kind(), caption, source: FileSource::Provider(file) }),
+                Some(file) => Action::SendFile(Box::new(FileReply {
+                    kind: file.kind(),
+                    caption,
+                    source: FileSource::Provider(file),
+                })),
                 None => Action::Reply(caption), // not reached: a file command comes with its file
             };
             let done = on_ticket(core, &mut *tx, found, &shown, action, &actor, &texts, now).await?;

@@ -24,7 +24,7 @@ pub enum Action {
     /// Send this text to the customer, as the business.
     Reply(String),
     /// Send this file, with its caption, to the customer, as the business.
-    SendFile(super::files::FileReply),
+    SendFile(Box<super::files::FileReply>),
     /// Send the suggested reply.
     SendDraft,
     TakeOver,

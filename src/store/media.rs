@@ -39,7 +39,8 @@ pub trait MediaOps: TenantScoped + Send {
     /// Bytes of files this tenant stored since `since` (the daily cap).
     async fn media_bytes_since(&mut self, since: DateTime<Utc>) -> StoreResult<i64>;
     /// Gives a voice note its transcript as its text (and the meta that says so), once.
-    async fn set_transcript(&mut self, message: MessageId, body_enc: &str, meta_enc: Option<&str>) -> StoreResult<bool>;
+    async fn set_transcript(&mut self, message: MessageId, body_enc: &str, meta_enc: Option<&str>)
+    -> StoreResult<bool>;
     /// Whether any row of this tenant names `object_key` (the sweeper keeps such objects).
     async fn media_object_known(&mut self, object_key: &str) -> StoreResult<bool>;
 }

@@ -109,7 +109,8 @@ pub async fn store_reply_leased(
     lease: Lease<'_>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<JobRecord>> {
-    let outgoing = Outgoing { reply_to: Some(thread.original.id), author: Author::Bot, parts, template: None, file: None };
+    let outgoing =
+        Outgoing { reply_to: Some(thread.original.id), author: Author::Bot, parts, template: None, file: None };
     store_outbound(core, tx, thread, outgoing, Some(lease), now).await
 }
 
@@ -157,7 +158,8 @@ pub async fn store_template_to_customer(
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<MessageId>> {
     let parts = [text.to_string()];
-    let outgoing = Outgoing { reply_to: None, author: Author::System, parts: &parts, template: Some(purpose), file: None };
+    let outgoing =
+        Outgoing { reply_to: None, author: Author::System, parts: &parts, template: Some(purpose), file: None };
     to_latest_chat(core, tx, conversation, outgoing, now).await
 }
 
@@ -211,7 +213,9 @@ async fn store_outbound(
     let template = template.map(|t| t.as_str().to_string());
     let meta = match file.map(|f| &f.source) {
         Some(FileSource::Provider(p)) => MessageMeta { group, ..p.meta().clone() },
-        Some(FileSource::Sealed(s)) => MessageMeta { group, mime_type: Some(s.mime_type.clone()), ..Default::default() },
+        Some(FileSource::Sealed(s)) => {
+            MessageMeta { group, mime_type: Some(s.mime_type.clone()), ..Default::default() }
+        }
         None => MessageMeta { group, template, ..MessageMeta::default() },
     };
     let meta_enc = contacts::seal_meta(&meta, key);

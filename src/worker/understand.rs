@@ -132,8 +132,8 @@ pub async fn understand(
     let transcribe = message.kind == MessageKind::Audio && deps.transcriber.is_some();
     let see = message.kind == MessageKind::Image && deps.llm.as_ref().is_some_and(|l| l.settings().vision);
     // A group message the bot will not answer is not worth a call.
-    let in_silent_group = contacts::message_meta(message, key).is_ok_and(|m| m.group.is_some())
-        && !tenant.settings.answer_groups;
+    let in_silent_group =
+        contacts::message_meta(message, key).is_ok_and(|m| m.group.is_some()) && !tenant.settings.answer_groups;
     if !tenant.settings.understand_media || !(transcribe || see) || in_silent_group {
         return Ok(Understanding::just(Understood::NotAsked));
     }

@@ -205,8 +205,11 @@ on_both_databases! {
     }
 }
 
-/// A `multipart/form-data` body: (name, (file name, type) for a file, bytes); its content type.
-fn multipart(fields: &[(&str, Option<(&str, &str)>, &[u8])]) -> (String, Vec<u8>) {
+/// One form field: its name, the file's name and type for a file, and its bytes.
+type Field<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
+
+/// A `multipart/form-data` body and its content type.
+fn multipart(fields: &[Field<'_>]) -> (String, Vec<u8>) {
     let boundary = "balas-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, file, bytes) in fields {

@@ -29,7 +29,8 @@ fn rina() -> FakeCustomer {
 fn worker(app: &TestApp, llm: Option<(&FakeLlm, bool)>, transcriber: Option<&FakeLlm>) -> Worker {
     let mut config = (*app.state.config).clone();
     config.llm = llm.map(|(fake, vision)| {
-        let endpoint = LlmEndpoint { base_url: fake.base_url.clone(), model: "vision-model".into(), api_key: "llm-key".into() };
+        let endpoint =
+            LlmEndpoint { base_url: fake.base_url.clone(), model: "vision-model".into(), api_key: "llm-key".into() };
         LlmSettings {
             vision,
             timeout: std::time::Duration::from_secs(2),
@@ -44,7 +45,9 @@ fn worker(app: &TestApp, llm: Option<(&FakeLlm, bool)>, transcriber: Option<&Fak
         timeout: std::time::Duration::from_secs(2),
         usd_per_minute: 0.006,
     });
-    AppState::new(app.state.store.clone(), app.state.keys.clone(), config, app.clock.clone()).expect("state").worker("understand")
+    AppState::new(app.state.store.clone(), app.state.keys.clone(), config, app.clock.clone())
+        .expect("state")
+        .worker("understand")
 }
 
 /// The customer sends a file of `kind` (`audio` with `voice`, `image`) stored at the fake Meta.
