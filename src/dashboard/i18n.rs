@@ -109,9 +109,9 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("err.invalid_transition", "Langkah itu tidak bisa dilakukan sekarang.", "That move is not possible now."),
     ("err.empty_text", "Balasan kosong.", "The reply is empty."),
     (
-        "err.caption_on_audio",
-        "Pesan suara tidak bisa diberi keterangan; kirim teksnya sebagai balasan biasa.",
-        "Audio takes no caption; send the text as a reply.",
+        "err.caption_not_shown",
+        "Pesan suara dan stiker tidak bisa diberi keterangan; kirim teksnya sebagai balasan biasa.",
+        "Audio and stickers take no caption; send the text as a reply.",
     ),
     ("err.caption_too_long", "Keterangan paling banyak 1024 karakter.", "A caption is at most 1024 characters."),
     (

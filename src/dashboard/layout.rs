@@ -145,7 +145,7 @@ pub fn err_key(code: &str) -> &'static str {
         "invalid_transition" => "err.invalid_transition",
         "empty_text" => "err.empty_text",
         "caption_too_long" => "err.caption_too_long",
-        "caption_on_audio" => "err.caption_on_audio",
+        "caption_not_shown" => "err.caption_not_shown",
         "file_too_large" => "err.file_too_large",
         "file_type_refused" => "err.file_type_refused",
         "file_empty" | "upload_broken" => "err.file_empty",

@@ -38,15 +38,13 @@ pub async fn send_file(
     if !is_allowed(&mime_type) {
         return Err(UseCaseError::invalid("file_type_refused", "this type of file cannot be sent on WhatsApp"));
     }
-    let kind = match kind_of(&mime_type) {
-        MessageKind::Sticker => MessageKind::Image,
-        kind => kind,
-    };
-    // WhatsApp shows no caption on a voice note or audio file: it would be lost.
-    if kind == MessageKind::Audio && !file.caption.trim().is_empty() {
+    // A WebP goes as a sticker (WhatsApp's only use of it), within the sticker's limit.
+    let kind = kind_of(&mime_type);
+    // WhatsApp shows no caption on audio or a sticker: it would be lost.
+    if matches!(kind, MessageKind::Audio | MessageKind::Sticker) && !file.caption.trim().is_empty() {
         return Err(UseCaseError::invalid(
-            "caption_on_audio",
-            "an audio file takes no caption; send the text as a reply",
+            "caption_not_shown",
+            "audio and stickers take no caption on WhatsApp; send the text as a reply",
         ));
     }
     if file.caption.chars().count() > MAX_CAPTION_CHARS {

@@ -179,7 +179,7 @@ on_both_databases! {
         let (kind, body) = form(&csrf, "", "besar.jpg", "image/jpeg", &vec![7u8; 5 * 1024 * 1024 + 1]);
         assert!(owner.post_raw(&path, &kind, body).await.location().ends_with("err=file_too_large"));
         let (kind, body) = form(&csrf, "dengar ya", "suara.ogg", "audio/ogg", b"OggS voice");
-        assert!(owner.post_raw(&path, &kind, body).await.location().ends_with("err=caption_on_audio"), "a caption WhatsApp would drop");
+        assert!(owner.post_raw(&path, &kind, body).await.location().ends_with("err=caption_not_shown"), "a caption WhatsApp would drop");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM media_objects").await, 0);
         assert_eq!(app.state.media.storage.list("m/").await.unwrap().len(), 0, "nothing left in the store");
 
