@@ -1,8 +1,8 @@
-//! Voice notes to text through an OpenAI-compatible `POST {base}/audio/transcriptions`
-//! (OpenAI, Groq, a local Whisper server): a multipart form with the file as stored (WhatsApp's
-//! OGG/Opus, which these accept) and the model; the answer is JSON with `text`. OpenRouter has
-//! no such endpoint. Only the HTTP client: the worker decides when to call it and records what
-//! it cost, like an LLM call, against the tenant's token budget.
+//! Voice notes to text through `POST {base}/audio/transcriptions`, in either of its two shapes:
+//! OpenAI's multipart form (OpenAI, Groq, local servers such as speaches or LocalAI) or
+//! OpenRouter's JSON with the audio in base64. The file goes as stored (WhatsApp's OGG/Opus,
+//! which all of these take); the answer is JSON with `text`. Only the HTTP client: the worker
+//! decides when to call it and records what it cost, like an LLM call, against the budget.
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -20,6 +20,29 @@ pub struct TranscriptionSettings {
     pub timeout: Duration,
     /// US dollars per minute of audio, for the cost estimate.
     pub usd_per_minute: f64,
+    pub shape: RequestShape,
+}
+
+/// How the endpoint wants the audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestShape {
+    /// `multipart/form-data` with `file` and `model` (OpenAI's API).
+    Multipart,
+    /// JSON `{model, input_audio: {data, format}, language}` (OpenRouter's API).
+    Json,
+}
+
+impl RequestShape {
+    /// `auto` picks JSON for OpenRouter, whose endpoint takes no multipart.
+    pub fn parse(raw: &str, base_url: &str) -> Option<Self> {
+        match raw {
+            "multipart" => Some(Self::Multipart),
+            "json" => Some(Self::Json),
+            "auto" if base_url.contains("openrouter.ai") => Some(Self::Json),
+            "auto" => Some(Self::Multipart),
+            _ => None,
+        }
+    }
 }
 
 /// Tokens a second of audio counts against the budget when the endpoint reports only seconds
@@ -48,9 +71,9 @@ struct Answer {
 struct Usage {
     #[serde(default)]
     seconds: Option<f64>,
-    #[serde(default)]
+    #[serde(default, alias = "prompt_tokens")]
     input_tokens: Option<i64>,
-    #[serde(default)]
+    #[serde(default, alias = "completion_tokens")]
     output_tokens: Option<i64>,
 }
 
@@ -111,24 +134,34 @@ impl Transcriber {
     }
 
     async fn call(&self, audio: Vec<u8>, mime_type: &str, language: &str) -> Result<Answer, &'static str> {
-        let file = reqwest::multipart::Part::bytes(audio)
-            .file_name(format!("voice.{}", extension(mime_type)))
-            .mime_str(mime_type)
-            .map_err(|_| "bad_type")?;
-        let form = reqwest::multipart::Form::new()
-            .part("file", file)
-            .text("model", self.settings.model.clone())
-            .text("language", language.to_string())
-            .text("response_format", "json");
         let url = format!("{}/audio/transcriptions", self.settings.base_url.trim_end_matches('/'));
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(self.settings.api_key.expose_secret())
-            .multipart(form)
-            .send()
-            .await
-            .map_err(|e| if e.is_timeout() { "timeout" } else { "network" })?;
+        let request = self.http.post(url).bearer_auth(self.settings.api_key.expose_secret());
+        let request = match self.settings.shape {
+            RequestShape::Multipart => {
+                let file = reqwest::multipart::Part::bytes(audio)
+                    .file_name(format!("voice.{}", extension(mime_type)))
+                    .mime_str(mime_type)
+                    .map_err(|_| "bad_type")?;
+                let form = reqwest::multipart::Form::new()
+                    .part("file", file)
+                    .text("model", self.settings.model.clone())
+                    .text("language", language.to_string())
+                    .text("response_format", "json");
+                request.multipart(form)
+            }
+            RequestShape::Json => {
+                use base64::Engine;
+                let data = base64::engine::general_purpose::STANDARD.encode(&audio);
+                let format = extension(mime_type);
+                let body = serde_json::json!({
+                    "model": self.settings.model,
+                    "input_audio": { "data": data, "format": format },
+                    "language": language,
+                });
+                request.json(&body)
+            }
+        };
+        let response = request.send().await.map_err(|e| if e.is_timeout() { "timeout" } else { "network" })?;
         let status = response.status();
         if status.as_u16() == 429 {
             return Err("rate_limited");
@@ -151,10 +184,25 @@ fn extension(mime_type: &str) -> &'static str {
     match mime_type {
         "audio/ogg" | "audio/opus" => "ogg",
         "audio/mpeg" => "mp3",
-        "audio/mp4" | "audio/aac" | "audio/x-m4a" => "m4a",
+        "audio/mp4" | "audio/x-m4a" => "m4a",
+        "audio/aac" => "aac",
         "audio/amr" => "amr",
         "audio/wav" | "audio/x-wav" => "wav",
         "audio/webm" => "webm",
         _ => "ogg",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openrouter_gets_json_unless_told_otherwise() {
+        assert_eq!(RequestShape::parse("auto", "https://openrouter.ai/api/v1"), Some(RequestShape::Json));
+        assert_eq!(RequestShape::parse("auto", "https://api.groq.com/openai/v1"), Some(RequestShape::Multipart));
+        assert_eq!(RequestShape::parse("multipart", "https://openrouter.ai/api/v1"), Some(RequestShape::Multipart));
+        assert_eq!(RequestShape::parse("json", "http://localhost:8000/v1"), Some(RequestShape::Json));
+        assert_eq!(RequestShape::parse("xml", "http://localhost:8000/v1"), None);
     }
 }

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 
 use crate::config::secret;
 use crate::llm::{LlmEndpoint, LlmSettings};
-use crate::transcription::TranscriptionSettings;
+use crate::transcription::{RequestShape, TranscriptionSettings};
 
 #[derive(Clone, Args)]
 pub struct LlmArgs {
@@ -54,6 +54,10 @@ pub struct LlmArgs {
     /// US dollars per minute of audio, for cost estimates (OpenAI's whisper-1: 0.006).
     #[arg(long, env = "BALAS_TRANSCRIBE_PRICE_PER_MINUTE", default_value_t = 0.006, global = true)]
     pub transcribe_price_per_minute: f64,
+    /// The request's shape: multipart (OpenAI, Groq, local servers), json (OpenRouter), or auto
+    /// (json for openrouter.ai).
+    #[arg(long, env = "BALAS_TRANSCRIBE_SHAPE", default_value = "auto", value_parser = ["auto", "multipart", "json"], global = true)]
+    pub transcribe_shape: String,
 }
 
 impl LlmArgs {
@@ -87,7 +91,9 @@ impl LlmArgs {
         let api_key = self.transcribe_api_key.clone().or_else(|| self.llm_api_key.clone()).context(
             "missing required secret BALAS_TRANSCRIBE_API_KEY (or BALAS_LLM_API_KEY) while BALAS_TRANSCRIBE_BASE_URL is set",
         )?;
+        let shape = RequestShape::parse(&self.transcribe_shape, &base_url).context("BALAS_TRANSCRIBE_SHAPE")?;
         Ok(Some(TranscriptionSettings {
+            shape,
             base_url,
             model: self.transcribe_model.clone(),
             api_key,

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Multipart, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -48,15 +48,21 @@ pub enum TranscribeStep {
 #[derive(Debug, Clone)]
 pub struct Transcription {
     pub auth: Option<String>,
+    /// `multipart` (OpenAI's shape) or `json` (OpenRouter's).
+    pub shape: &'static str,
     pub model: String,
     pub language: Option<String>,
     pub file_name: Option<String>,
     pub content_type: Option<String>,
+    /// JSON's `input_audio.format`.
+    pub format: Option<String>,
     pub bytes: Vec<u8>,
 }
 
 /// The formats OpenAI's endpoint takes, by the file name's extension; others get its 400.
 const AUDIO_FORMATS: [&str; 9] = ["flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm"];
+/// The formats OpenRouter's JSON endpoint takes.
+const JSON_AUDIO_FORMATS: [&str; 7] = ["wav", "mp3", "flac", "m4a", "ogg", "webm", "aac"];
 
 #[derive(Default)]
 struct Inner {
@@ -189,36 +195,60 @@ fn api_error(status: StatusCode, kind: &str, message: &str) -> Response {
         .into_response()
 }
 
-async fn transcribe(State(inner): State<Arc<Inner>>, headers: HeaderMap, mut form: Multipart) -> Response {
+async fn transcribe(State(inner): State<Arc<Inner>>, request: Request) -> Response {
+    let headers = request.headers().clone();
     let mut got = Transcription {
         auth: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string),
+        shape: "multipart",
         model: String::new(),
         language: None,
         file_name: None,
         content_type: None,
+        format: None,
         bytes: Vec::new(),
     };
-    while let Ok(Some(field)) = form.next_field().await {
-        match field.name().unwrap_or_default().to_string().as_str() {
-            "file" => {
-                got.file_name = field.file_name().map(str::to_string);
-                got.content_type = field.content_type().map(str::to_string);
-                got.bytes = field.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+    let multipart =
+        headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("multipart/"));
+    if multipart {
+        let Ok(mut form) = Multipart::from_request(request, &()).await else {
+            return api_error(StatusCode::BAD_REQUEST, "invalid_request_error", "unreadable form");
+        };
+        while let Ok(Some(field)) = form.next_field().await {
+            match field.name().unwrap_or_default().to_string().as_str() {
+                "file" => {
+                    got.file_name = field.file_name().map(str::to_string);
+                    got.content_type = field.content_type().map(str::to_string);
+                    got.bytes = field.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+                }
+                "model" => got.model = field.text().await.unwrap_or_default(),
+                "language" => got.language = field.text().await.ok(),
+                _ => {}
             }
-            "model" => got.model = field.text().await.unwrap_or_default(),
-            "language" => got.language = field.text().await.ok(),
-            _ => {}
         }
+    } else {
+        use base64::Engine;
+        let body = axum::body::to_bytes(request.into_body(), 64 * 1024 * 1024).await.unwrap_or_default();
+        let json: Value = serde_json::from_slice(&body).unwrap_or_default();
+        got.shape = "json";
+        got.model = json["model"].as_str().unwrap_or_default().to_string();
+        got.language = json["language"].as_str().map(str::to_string);
+        got.format = json["input_audio"]["format"].as_str().map(str::to_string);
+        let data = json["input_audio"]["data"].as_str().unwrap_or_default();
+        got.bytes = base64::engine::general_purpose::STANDARD.decode(data).unwrap_or_default();
     }
-    let extension = got.file_name.as_deref().and_then(|n| n.rsplit_once('.')).map(|(_, e)| e.to_string());
+    let accepted = match got.shape {
+        "json" => got.format.as_deref().is_some_and(|f| JSON_AUDIO_FORMATS.contains(&f)),
+        _ => got.file_name.as_deref().and_then(|n| n.rsplit_once('.')).is_some_and(|(_, e)| AUDIO_FORMATS.contains(&e)),
+    };
     let seconds = (got.bytes.len() as f64 / 2_000.0).ceil().max(1.0);
+    let model_missing = got.model.is_empty();
     if let Ok(mut r) = inner.transcriptions.lock() {
         r.push(got);
     }
-    if got_model_missing(&inner) {
+    if model_missing {
         return api_error(StatusCode::BAD_REQUEST, "invalid_request_error", "you must provide a model parameter");
     }
-    if !extension.is_some_and(|e| AUDIO_FORMATS.contains(&e.as_str())) {
+    if !accepted {
         let message = format!("Invalid file format. Supported formats: {AUDIO_FORMATS:?}");
         return api_error(StatusCode::BAD_REQUEST, "invalid_request_error", &message);
     }
@@ -234,9 +264,4 @@ async fn transcribe(State(inner): State<Arc<Inner>>, headers: HeaderMap, mut for
             StatusCode::GATEWAY_TIMEOUT.into_response()
         }
     }
-}
-
-/// Whether the request just recorded came without a model.
-fn got_model_missing(inner: &Inner) -> bool {
-    inner.transcriptions.lock().ok().and_then(|r| r.last().map(|t| t.model.is_empty())).unwrap_or(true)
 }

@@ -7,7 +7,7 @@ use balas::clock::Clock;
 use balas::fakes::llm::{FakeLlm, LlmStep, TranscribeStep};
 use balas::fakes::meta_webhook::{self, FakeCustomer};
 use balas::llm::{LlmEndpoint, LlmSettings};
-use balas::transcription::TranscriptionSettings;
+use balas::transcription::{RequestShape, TranscriptionSettings};
 use balas::worker::Worker;
 use serde_json::{Value, json};
 
@@ -27,6 +27,16 @@ fn rina() -> FakeCustomer {
 /// A worker whose LLM chain is `llm` (taking images or not) and whose transcription endpoint is
 /// `transcriber`, both fakes.
 fn worker(app: &TestApp, llm: Option<(&FakeLlm, bool)>, transcriber: Option<&FakeLlm>) -> Worker {
+    shaped_worker(app, llm, transcriber, RequestShape::Multipart)
+}
+
+/// `worker`, with the transcription request in `shape`.
+fn shaped_worker(
+    app: &TestApp,
+    llm: Option<(&FakeLlm, bool)>,
+    transcriber: Option<&FakeLlm>,
+    shape: RequestShape,
+) -> Worker {
     let mut config = (*app.state.config).clone();
     config.llm = llm.map(|(fake, vision)| {
         let endpoint =
@@ -44,6 +54,7 @@ fn worker(app: &TestApp, llm: Option<(&FakeLlm, bool)>, transcriber: Option<&Fak
         api_key: "stt-key".into(),
         timeout: std::time::Duration::from_secs(2),
         usd_per_minute: 0.006,
+        shape,
     });
     AppState::new(app.state.store.clone(), app.state.keys.clone(), config, app.clock.clone())
         .expect("state")
@@ -112,6 +123,19 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM messages WHERE body_enc LIKE '%jam buka%'").await, 0);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'media.transcribed' AND detail NOT LIKE '%jam%'").await, 1);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM llm_usage WHERE model = 'whisper-1' AND outcome = 'transcribed' AND cost_micro_usd > 0 AND prompt_tokens > 0").await, 1);
+    }
+
+    async fn on_openrouter_the_voice_note_goes_as_json_with_its_audio_in_base64(app) {
+        understanding_on(&app, "reply").await;
+        let stt = FakeLlm::start().await.unwrap();
+        stt.script_transcripts([TranscribeStep::Text("alamat toko di mana kak?".into())]);
+        customer_sends(&app, "wamid.V9", "audio", "audio/ogg", VOICE, None).await;
+        shaped_worker(&app, None, Some(&stt), RequestShape::Json).run_until_idle().await.unwrap();
+        let got = stt.transcriptions();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].shape, got[0].format.as_deref(), got[0].bytes.as_slice()), ("json", Some("ogg"), VOICE));
+        assert_eq!((got[0].model.as_str(), got[0].language.as_deref()), ("whisper-1", Some("id")));
+        assert!(to_customer(&app).last().is_some_and(|t| t.contains("Kenanga")), "answered from the FAQ");
     }
 
     async fn the_transcript_is_masked_before_the_llm_sees_it(app) {
@@ -252,7 +276,7 @@ on_both_databases! {
             c.llm = Some(LlmSettings { vision: true, ..LlmSettings::new(vec![endpoint]) });
             c.transcription = Some(TranscriptionSettings {
                 base_url: "https://api.groq.com/openai/v1".into(), model: "whisper-large-v3".into(), api_key: "gsk-secret".into(),
-                timeout: std::time::Duration::from_secs(30), usd_per_minute: 0.0007,
+                timeout: std::time::Duration::from_secs(30), usd_per_minute: 0.0007, shape: RequestShape::Multipart,
             });
         }).await;
         let token = app.token(app.tenant.id, balas::api::auth::Role::Analytics);
