@@ -1,5 +1,5 @@
 //! A fake OpenAI-compatible server: chat completions (`POST /v1/chat/completions`) and audio
-//! transcriptions (`POST /v1/audio/transcriptions`, multipart). It records every request and
+//! transcriptions (`POST /v1/audio/transcriptions`, multipart or JSON). It records every request and
 //! answers with scripted steps, in the API's own shapes and errors.
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

@@ -49,7 +49,7 @@ impl std::fmt::Debug for ProviderFile {
     }
 }
 
-/// A file sealed into the media store on upload, not yet recorded (`media::upload`).
+/// A file sealed into the media store on upload, not yet recorded (`owner::attach`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedFile {
     pub path: String,
