@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::extract::multipart::{Field, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::post;
 
 use super::PageError;
@@ -12,7 +12,6 @@ use super::session::{CSRF_FIELD, Session};
 use crate::app::AppState;
 use crate::domain::EscalationId;
 use crate::owner::attach::{Attached, Chunks, send_file};
-use crate::usecase::UseCaseError;
 
 /// WhatsApp's largest file (a 100 MB document) and the form's other fields; the use case holds
 /// each file to its own kind's limit and ours while it streams.
@@ -42,14 +41,7 @@ async fn attach(
     let mime_type = declared_type(&field);
     let mut chunks = FieldChunks(field);
     let file = Attached { mime_type: &mime_type, caption: &caption, chunks: &mut chunks };
-    let back = format!("/dashboard/tickets/{id}");
-    match send_file(&state, &session.caller, &session.actor(), id, file).await {
-        Ok(_) => Ok(Redirect::to(&format!("{back}?ok=file")).into_response()),
-        Err(UseCaseError::Conflict { code, .. } | UseCaseError::Invalid { code, .. }) => {
-            Ok(Redirect::to(&format!("{back}?err={code}")).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+    super::inbox::back_to_ticket(id, "file", send_file(&state, &session.caller, &session.actor(), id, file).await)
 }
 
 /// The next field, which must be `name`, as text.

@@ -212,8 +212,13 @@ async fn act(
         "resolve" => Action::Resolve,
         _ => return Err(PageError::not_found()),
     };
+    back_to_ticket(id, &verb, act_on_ticket(&state, &session.caller, &session.actor(), id, action).await)
+}
+
+/// Back to the ticket page after an action: `ok=<verb>`, or the refusal's code as a message.
+pub fn back_to_ticket<T>(id: EscalationId, verb: &str, acted: Result<T, UseCaseError>) -> Result<Response, PageError> {
     let back = format!("/dashboard/tickets/{id}");
-    match act_on_ticket(&state, &session.caller, &session.actor(), id, action).await {
+    match acted {
         Ok(_) => Ok(Redirect::to(&format!("{back}?ok={verb}")).into_response()),
         Err(UseCaseError::Conflict { code, .. } | UseCaseError::Invalid { code, .. }) => {
             Ok(Redirect::to(&format!("{back}?err={code}")).into_response())

@@ -64,6 +64,23 @@ impl Media {
     }
 }
 
+impl Media {
+    /// `open` for a job: the bytes, or `None` when retention or an erasure took the object; a
+    /// storage error is retried, an object that does not open is not.
+    pub async fn open_for_job(
+        &self,
+        key: &crate::crypto::DataKey,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>, crate::jobs::JobFailure> {
+        match self.open(key, path).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(ReadError::Storage(e)) if e.not_found() => Ok(None),
+            Err(ReadError::Storage(_)) => Err(crate::jobs::JobFailure::Retryable("storage".into())),
+            Err(ReadError::Sealed(e)) => Err(e.into()),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error(transparent)]

@@ -132,13 +132,9 @@ pub async fn send_stored(
     (channel, secrets, to): (&ChannelRecord, &ChannelSecrets, &Recipient),
     (key, caption): (&DataKey, &str),
 ) -> Result<Result<String, SendError>, JobFailure> {
-    let bytes = match core.media.open(key, &media.object_key).await {
-        Ok(bytes) => bytes,
-        Err(crate::media::ReadError::Storage(e)) if e.not_found() => {
-            return Err(JobFailure::Permanent("media_gone".into()));
-        }
-        Err(crate::media::ReadError::Storage(_)) => return Err(JobFailure::Retryable("storage".into())),
-        Err(crate::media::ReadError::Sealed(e)) => return Err(e.into()),
+    // Retention or an erasure took the file first: nothing is left to send.
+    let Some(bytes) = core.media.open_for_job(key, &media.object_key).await? else {
+        return Err(JobFailure::Permanent("media_gone".into()));
     };
     let path = crate::media::links::path(&core.keys.index, media.tenant_id, media.id, core.clock.now());
     let link = format!("{}{path}", deps.channels.public_url.trim_end_matches('/'));

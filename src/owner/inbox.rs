@@ -49,30 +49,27 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
 
     let mut customer = None;
     let mut erased = false;
-    let (kind, answer, ticket) = match command {
-        Command::List => ("list", Some(list(core, &mut *tx, &texts).await?), None),
-        Command::Help => ("help", Some(texts.fill("help", &[])), None),
-        Command::UnnamedFile => {
-            let kind = file.as_ref().map(|f| texts.kind(f.kind())).unwrap_or_default();
+    let (kind, answer, ticket) = match (command, file) {
+        (Command::List, _) => ("list", Some(list(core, &mut *tx, &texts).await?), None),
+        // `parse_file` runs only for a message with a file: a file command without one is a help.
+        (Command::Help, _) | (Command::File { .. } | Command::UnnamedFile, None) => {
+            ("help", Some(texts.fill("help", &[])), None)
+        }
+        (Command::UnnamedFile, Some(file)) => {
+            let kind = texts.kind(file.kind());
             ("file_help", Some(texts.fill("file_help", &[("kind", &kind)])), None)
         }
-        Command::File { number, caption } => {
+        (Command::File { number, caption }, Some(file)) => {
             let found = find_ticket(&mut *tx, number, quoted).await?;
             let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
-            let action = match file {
-                Some(file) => Action::SendFile(Box::new(FileReply {
-                    kind: file.kind(),
-                    caption,
-                    source: FileSource::Provider(file),
-                })),
-                None => Action::Reply(caption), // not reached: a file command comes with its file
-            };
+            let reply = FileReply { kind: file.kind(), caption, source: FileSource::Provider(file) };
+            let action = Action::SendFile(Box::new(reply));
             let done = on_ticket(core, &mut *tx, found, &shown, action, &actor, &texts, now).await?;
             trail.extend(done.trail);
             customer = done.customer;
             (done.kind, Some(done.text), done.ticket)
         }
-        Command::Erase { number } => {
+        (Command::Erase { number }, _) => {
             let found = find_ticket(&mut *tx, number, quoted).await?;
             let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
             let (kind, text, rows) = erase(&mut *tx, found, &shown, &actor, &texts, now).await?;
@@ -81,7 +78,7 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
             trail.extend(rows);
             (kind, Some(text), None)
         }
-        Command::Ticket { number, action } => {
+        (Command::Ticket { number, action }, _) => {
             let found = find_ticket(&mut *tx, number, quoted).await?;
             let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
             let done = on_ticket(core, &mut *tx, found, &shown, action, &actor, &texts, now).await?;
@@ -89,7 +86,7 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
             customer = done.customer;
             (done.kind, Some(done.text), done.ticket)
         }
-        Command::Tap(id) => {
+        (Command::Tap(id), _) => {
             let signer = Signer { index: &core.keys.index, tenant: job.tenant_id, owner: message.owner_id };
             let tap = signer.read(&id);
             if tap == Tap::Forged {

@@ -65,16 +65,18 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     // A photo or voice note the tenant wants understood, once its file is stored.
     let asks_bot =
         !already_answered && customer_command.is_none() && bot_may_answer && contact.bot_stopped_at.is_none();
-    let understanding = match asks_bot {
-        true => understand::understand(core, deps, &tenant, &message, &key, tokens_used).await?,
+    let Understanding { understood, mut attempts } = match asks_bot {
+        true => {
+            let asked = (&message, meta.group.is_some());
+            understand::understand(core, deps, &tenant, asked, &key, tokens_used).await?
+        }
         false => Understanding::none(),
     };
-    if matches!(understanding.understood, Understood::Pending) {
+    if matches!(understood, Understood::Pending) {
         return understand::wait_for_file(core, worker, job).await;
     }
-    let transcript = understanding.transcript();
-    let image = understanding.image();
-    let mut attempts = understanding.attempts.clone();
+    let transcript = understood.transcript();
+    let image = understood.image();
     // For a photo: whether the model was asked, and whether it answered.
     let mut image_answered = None;
     let mut dropped = Vec::new();
@@ -148,7 +150,7 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         assistant::record_usage(&mut *tx, Some(message_id), ("message", message_id.to_string()), &attempts, now)
             .await?;
     trail.extend(dropped.iter().map(|d| d.audit(message_id)));
-    let understood = understand::settle(understanding.understood, image_answered);
+    let understood = understand::settle(understood, image_answered);
     trail.extend(understand::record(&mut *tx, &message, &key, &meta, &understood).await?);
     // Whether this transaction queued jobs for any worker (owner messages, notices).
     let mut queued = false;

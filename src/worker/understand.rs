@@ -46,17 +46,19 @@ impl Understanding {
     pub fn none() -> Self {
         Self::just(Understood::NotAsked)
     }
+}
 
+impl Understood {
     pub fn transcript(&self) -> Option<&str> {
-        match &self.understood {
-            Understood::Transcript(words) => Some(words),
+        match self {
+            Self::Transcript(words) => Some(words),
             _ => None,
         }
     }
 
     pub fn image(&self) -> Option<&str> {
-        match &self.understood {
-            Understood::Image(url) => Some(url),
+        match self {
+            Self::Image(url) => Some(url),
             _ => None,
         }
     }
@@ -119,21 +121,20 @@ pub fn settle(understood: Understood, answered: Option<bool>) -> Understood {
 /// How long a reply waits for its file: past it the media policy answers the customer.
 const FILE_PATIENCE_SECS: i64 = 120;
 
-/// The customer's message understood, when the tenant wants it and balas can; `tokens_used`
-/// is this month's, against the tenant's budget.
+/// The customer's message (written in a group or not) understood, when the tenant wants it and
+/// balas can; `tokens_used` is this month's, against the tenant's budget.
 pub async fn understand(
     core: &Core,
     deps: &WorkerDeps,
     tenant: &TenantRecord,
-    message: &MessageRecord,
+    (message, in_group): (&MessageRecord, bool),
     key: &DataKey,
     tokens_used: i64,
 ) -> Result<Understanding, JobFailure> {
     let transcribe = message.kind == MessageKind::Audio && deps.transcriber.is_some();
     let see = message.kind == MessageKind::Image && deps.llm.as_ref().is_some_and(|l| l.settings().vision);
     // A group message the bot will not answer is not worth a call.
-    let in_silent_group =
-        contacts::message_meta(message, key).is_ok_and(|m| m.group.is_some()) && !tenant.settings.answer_groups;
+    let in_silent_group = in_group && !tenant.settings.answer_groups;
     if !tenant.settings.understand_media || !(transcribe || see) || in_silent_group {
         return Ok(Understanding::just(Understood::NotAsked));
     }
@@ -157,13 +158,8 @@ pub async fn understand(
     if transcribe && !deps.llm_allows(tenant.id, message.contact_id) {
         return Ok(Understanding::just(Understood::Failed("rate_limited".into())));
     }
-    let bytes = match core.media.open(key, &media.object_key).await {
-        Ok(bytes) => bytes,
-        Err(crate::media::ReadError::Storage(e)) if e.not_found() => {
-            return Ok(Understanding::just(Understood::Failed("file_gone".into())));
-        }
-        Err(crate::media::ReadError::Storage(_)) => return Err(JobFailure::Retryable("storage".into())),
-        Err(crate::media::ReadError::Sealed(e)) => return Err(e.into()),
+    let Some(bytes) = core.media.open_for_job(key, &media.object_key).await? else {
+        return Ok(Understanding::just(Understood::Failed("file_gone".into())));
     };
     match (transcribe, &deps.transcriber) {
         (true, Some(transcriber)) => {
