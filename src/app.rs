@@ -73,6 +73,8 @@ pub struct AppConfig {
     pub server: crate::server::ServerLimits,
     /// Where customers' attachments are stored and what may be fetched.
     pub media: crate::media::MediaSettings,
+    /// What the shop's webhook endpoints may be.
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 impl Default for AppConfig {
@@ -99,6 +101,7 @@ impl Default for AppConfig {
             metrics_token: None,
             server: crate::server::ServerLimits::default(),
             media: crate::media::MediaSettings::default(),
+            webhooks: crate::webhooks::WebhookSettings::default(),
         }
     }
 }
@@ -175,6 +178,7 @@ impl AppState {
             mailer,
             metrics: Arc::new(crate::metrics::Metrics::new()),
             faq_threshold: config.faq_threshold,
+            webhooks: Arc::new(crate::webhooks::Sender::new(config.webhooks)?),
         };
         let group_commit = ingress::group_commit::Committers {
             queue: Arc::default(),

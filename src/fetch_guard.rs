@@ -1,5 +1,5 @@
 //! The outbound guard: the one way balas fetches a URL it did not choose itself (a provider's
-//! media link, later a shop's webhook endpoint). It allows only the hosts given for the fetch,
+//! media link, a shop's webhook endpoint). It allows only the hosts given for the fetch,
 //! refuses private, loopback and link-local addresses on the address actually connected, follows
 //! redirects itself (each hop checked again), and attaches a credential only to the hosts it was
 //! issued for.
@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderValue, LOCATION};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Client, Response, StatusCode, Url};
 
 /// Redirect hops a fetch follows (Twilio's media link takes one).
@@ -27,6 +27,8 @@ pub enum Refusal {
     PrivateAddress,
     #[error("too many redirects")]
     TooManyRedirects,
+    #[error("the host name does not resolve")]
+    Unresolvable,
 }
 
 impl Refusal {
@@ -37,6 +39,7 @@ impl Refusal {
             Self::HostNotAllowed => "host_not_allowed",
             Self::PrivateAddress => "private_address",
             Self::TooManyRedirects => "too_many_redirects",
+            Self::Unresolvable => "unresolvable",
         }
     }
 }
@@ -136,15 +139,50 @@ impl Guard {
         Err(Refusal::TooManyRedirects.into())
     }
 
+    /// POSTs `body` to a URL a shop chose (its webhook endpoint): any public host, and a
+    /// redirect is the endpoint's answer, never followed.
+    pub async fn post(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> Result<Response, FetchError> {
+        let url = Url::parse(url).map_err(|_| Refusal::BadUrl)?;
+        self.check_target(&url)?;
+        let response = self.client.post(url).headers(headers).body(body).send().await.map_err(refused_by_resolver)?;
+        if let Some(addr) = response.remote_addr() {
+            self.check_addr(addr)?;
+        }
+        Ok(response)
+    }
+
+    /// Checks a URL a shop gives before it is stored: http(s), https unless private addresses are
+    /// allowed, and a host that resolves to at least one public address now.
+    pub async fn vet(&self, url: &str) -> Result<Url, Refusal> {
+        let url = Url::parse(url).map_err(|_| Refusal::BadUrl)?;
+        let host = self.check_target(&url)?;
+        if self.allow_private || url.host().is_some_and(|h| !matches!(h, url::Host::Domain(_))) {
+            return Ok(url);
+        }
+        let port = url.port_or_known_default().unwrap_or(443);
+        let found = tokio::net::lookup_host((host.as_str(), port)).await.map_err(|_| Refusal::Unresolvable)?;
+        if !found.into_iter().any(|a| is_public(a.ip())) {
+            return Err(Refusal::PrivateAddress);
+        }
+        Ok(url)
+    }
+
     /// The URL's host when it is http(s), allowed, and (for an address literal) public.
     fn check(&self, url: &Url, allowed: &Hosts) -> Result<String, Refusal> {
+        let host = self.check_target(url)?;
+        if !allowed.allows(&host) {
+            return Err(Refusal::HostNotAllowed);
+        }
+        Ok(host)
+    }
+
+    /// The URL's host when it is http(s) and (for an address literal) public; plain http only
+    /// where private addresses are allowed.
+    fn check_target(&self, url: &Url) -> Result<String, Refusal> {
         if !matches!(url.scheme(), "https" | "http") {
             return Err(Refusal::BadUrl);
         }
         let host = url.host_str().ok_or(Refusal::BadUrl)?.to_string();
-        if !allowed.allows(&host) {
-            return Err(Refusal::HostNotAllowed);
-        }
         // An address literal never reaches the resolver, so it is checked here.
         if let Some(url::Host::Ipv4(ip)) = url.host() {
             self.check_ip(IpAddr::V4(ip))?;

@@ -57,6 +57,8 @@ pub enum JobKind {
     HeldReply,
     /// Download and store a customer message's attachments (subject: the message).
     MediaFetch,
+    /// Send one event to one of the shop's webhook endpoints (subject: the delivery); reschedules itself.
+    WebhookDelivery,
     /// A kind this build does not know (written by another release): dead-lettered.
     Unknown,
 }
@@ -72,6 +74,7 @@ text_code!(JobKind, parse;
     OwnerDigest => "owner_digest",
     HeldReply => "held_reply",
     MediaFetch => "media_fetch",
+    WebhookDelivery => "webhook_delivery",
     AnalyticsRollup => "analytics_rollup";
     else Unknown
 );

@@ -38,4 +38,5 @@ pub mod tenants;
 pub mod transcription;
 pub mod usecase;
 pub mod users;
+pub mod webhooks;
 pub mod worker;

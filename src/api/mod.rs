@@ -1,7 +1,7 @@
 //! The owner API under `/api/v1`: bearer-token callers scoped to their tenant, JSON in and
 //! out, errors as `{"error", "detail"}`. It covers sessions and tokens, escalations,
 //! conversations, the FAQ, settings, users, contacts, sub-processors, data requests,
-//! analytics and the OpenAPI document. Part of the HTTP layer: a thin adapter over the use
+//! analytics, webhook endpoints and the OpenAPI document. Part of the HTTP layer: a thin adapter over the use
 //! cases in `auth`, `kb`, `tenants`, `users` and `owner::{desk, registry}`, whose
 //! `UseCaseError` becomes an `ApiError` (`From`). Contacts, data requests and analytics still
 //! hold some of their logic in their handlers.
@@ -28,6 +28,7 @@ pub mod session;
 pub mod settings;
 pub mod subprocessors;
 pub mod users;
+pub mod webhooks;
 
 /// API request bodies are small: a reply text at most.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -71,5 +72,6 @@ pub fn router() -> Router<AppState> {
         .merge(subprocessors::router())
         .merge(requests::router())
         .merge(analytics::router())
+        .merge(webhooks::router())
         .merge(openapi::router())
 }

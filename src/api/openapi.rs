@@ -20,6 +20,8 @@ use crate::app::AppState;
         super::subprocessors::list,
         super::requests::list, super::requests::open, super::requests::acknowledge, super::requests::close,
         super::analytics::analytics,
+        super::webhooks::list, super::webhooks::create, super::webhooks::remove, super::webhooks::rotate,
+        super::webhooks::enable, super::webhooks::deliveries, super::webhooks::replay,
     ),
     modifiers(&BearerAuth)
 )]

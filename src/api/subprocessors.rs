@@ -23,7 +23,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Subprocessor {
     pub name: String,
-    /// `messaging`, `llm`, `transcription`, `email`, `database` or `storage`.
+    /// `messaging`, `llm`, `transcription`, `email`, `database`, `storage` or `webhook`.
     pub kind: &'static str,
     pub purpose: &'static str,
     /// `scheme://host[:port]`, when the gateway reaches it over the network.
@@ -58,8 +58,11 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
     let mut tx = state.store.begin_read(caller.tenant).await?;
     let providers = tx.channel_providers().await?;
     let understands = tx.tenant().await?.is_some_and(|t| t.settings.understand_media);
+    let endpoints = tx.enabled_webhook_endpoints().await?;
     tx.commit().await?;
-    let list = describe(&state.config, state.store.backend(), &providers, understands);
+    let mut list = describe(&state.config, state.store.backend(), &providers, understands);
+    let with_content = endpoints.iter().filter(|e| e.include_content).map(|e| e.url.as_str());
+    list.extend(content_webhooks(with_content));
     Ok(Json(json!({ "subprocessors": list })))
 }
 
@@ -179,6 +182,29 @@ pub fn describe(
         });
     }
     out
+}
+
+/// The business's own webhook endpoints that it chose to send message text and phone numbers to.
+fn content_webhooks<'a>(urls: impl Iterator<Item = &'a str>) -> Vec<Subprocessor> {
+    let mut urls: Vec<&str> = urls.collect();
+    urls.sort_unstable();
+    urls.dedup();
+    urls.into_iter()
+        .map(|url| {
+            let mut entry = Subprocessor::new(
+                "Webhook endpoint",
+                "webhook",
+                "receives the events the business subscribed to, with their content (include_content)",
+                vec!["customer phone numbers", "text of customers' messages"],
+            )
+            .at(url);
+            if let Some(host) = &entry.host {
+                entry.name = format!("Webhook endpoint at {host}");
+            }
+            entry.note = Some("the business registered it and chose to include content; the choice is audited");
+            entry
+        })
+        .collect()
 }
 
 /// `scheme://host[:port]` and `host[:port]` of a URL; `None` rather than echoing an unparsable one.

@@ -9,7 +9,7 @@ use hmac::Mac;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::store::{AuditHead, AuditOps, AuditRow, StoreError, StoreResult};
+use crate::store::{AuditHead, AuditOps, AuditRow, JobOps, StoreError, StoreResult, WebhookOps};
 
 mod key;
 mod verify;
@@ -52,14 +52,16 @@ impl AuditEntry {
 
 /// Chains `entries` onto the tenant's log inside `tx`, signed with the first `BALAS_AUDIT_KEY`.
 /// Call it last in a transaction: the chain head stays locked until commit.
+/// The shop's webhook endpoints get the events these entries stand for, in the same transaction.
 pub async fn append(
-    tx: &mut (impl AuditOps + ?Sized),
+    tx: &mut (impl AuditOps + WebhookOps + JobOps + ?Sized),
     entries: Vec<AuditEntry>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     if entries.is_empty() {
         return Ok(());
     }
+    crate::webhooks::queue::queue(tx, crate::webhooks::queue::events_of(&entries), now).await?;
     chain(tx, entries, now).await
 }
 

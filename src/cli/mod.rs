@@ -114,6 +114,10 @@ pub struct ServeArgs {
     /// The secret before a rotation: its tokens stay valid until they expire.
     #[arg(long, env = "BALAS_JWT_PREVIOUS_SECRET", value_parser = crate::config::secret, hide_env_values = true, global = true)]
     pub jwt_previous_secret: Option<secrecy::SecretString>,
+    /// Let webhook endpoints be on private, loopback or link-local addresses and plain http: a
+    /// receiver on the same machine or network only (tests, an n8n beside balas).
+    #[arg(long, env = "BALAS_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, global = true)]
+    pub webhook_allow_private: bool,
     /// Report panics and logged errors to Sentry, scrubbed of personal data and secrets (optional).
     #[arg(long, env = "BALAS_SENTRY_DSN", value_parser = crate::config::secret, hide_env_values = true, global = true)]
     pub sentry_dsn: Option<secrecy::SecretString>,

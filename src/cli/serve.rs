@@ -63,6 +63,7 @@ impl ServeArgs {
             jwt_previous_secret: self.jwt_previous_secret.clone(),
             metrics_token: self.metrics_token.clone(),
             server: self.server_limits(),
+            webhooks: crate::webhooks::WebhookSettings { allow_private: self.webhook_allow_private },
             ..AppConfig::default()
         })
     }

@@ -54,6 +54,8 @@ pub enum Purpose {
     Erasure,
     /// A customer's photo, voice note or document on an open ticket.
     ForwardMedia,
+    /// A webhook endpoint of the shop was disabled.
+    Webhook,
 }
 
 text_code!(Purpose, parse;
@@ -68,12 +70,16 @@ text_code!(Purpose, parse;
     Idle => "idle",
     Erasure => "erasure",
     ForwardMedia => "forward_media",
+    Webhook => "webhook",
 );
 
 impl Purpose {
     /// Notices that also go by e-mail, when SMTP is configured and the owner has an address.
     pub fn emailed_too(self) -> bool {
-        matches!(self, Self::Notice | Self::Reminder | Self::Undeliverable | Self::Budget | Self::Digest)
+        matches!(
+            self,
+            Self::Notice | Self::Reminder | Self::Undeliverable | Self::Budget | Self::Digest | Self::Webhook
+        )
     }
 }
 pub use tickets::{Action, ActionError, escalate};

@@ -158,7 +158,7 @@ pub async fn escalate(
     tx.insert_escalation(&ticket).await?;
     let mut trail = vec![
         AuditEntry::new("worker", "conversation.escalated", "conversation", Some(conversation.id.to_string())).detail(
-            json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason, "trigger": trigger, "ticket": ticket.number }),
+            json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason, "trigger": trigger, "ticket": ticket.number, "ticket_id": ticket.id }),
         ),
     ];
     let tenant = tx.tenant().await?;

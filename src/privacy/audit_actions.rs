@@ -163,6 +163,18 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("audit.anchored", Internal, NONE),
     ("audit.key_rotated", Internal, NONE),
     ("owner_message.dropped", Internal, NONE),
+    // A shop's webhook endpoints: what the owner set, and each attempt to send an event.
+    ("webhook.endpoint_created", Changed, BUSINESS),
+    ("webhook.endpoint_deleted", Changed, BUSINESS),
+    ("webhook.endpoint_enabled", Changed, BUSINESS),
+    ("webhook.endpoint_disabled", Changed, BUSINESS),
+    ("webhook.secret_rotated", Changed, BUSINESS),
+    ("webhook.endpoints_listed", Internal, NONE),
+    ("webhook.deliveries_listed", Internal, NONE),
+    ("webhook.replayed", Internal, NONE),
+    ("webhook.attempted", Internal, NONE),
+    // The event went with the customer's phone number and words, as the owner chose.
+    ("webhook.content_sent", Read, MESSAGES),
 ];
 
 pub fn classify(action: &str) -> (Category, &'static str) {

@@ -3,8 +3,8 @@
 //! The transaction interface is split by aggregate, one trait per file: `TenantOps` (the
 //! tenant, its channels, LLM usage), `KbOps`, `UserOps` (users, staff PINs, revoked tokens),
 //! `ConversationOps` (contacts, conversations, messages), `JobOps`, `OwnerOps` (owners, tickets,
-//! owner messages), `AuditOps`, `PrivacyOps`, `ReportingOps`, `AnalyticsOps`, `IngestOps` and
-//! `ChatOps`. Each extends `TenantScoped` (`tenant_id`). `TenantTx` adds only commit and
+//! owner messages), `AuditOps`, `PrivacyOps`, `ReportingOps`, `AnalyticsOps`, `IngestOps`,
+//! `ChatOps`, `MediaOps` and `WebhookOps`. Each extends `TenantScoped` (`tenant_id`). `TenantTx` adds only commit and
 //! savepoints and is their union, so `Box<dyn TenantTx>` carries them all; a use case names
 //! the traits it needs (`&mut dyn JobOps`, or `&mut (impl OwnerOps + JobOps + ?Sized)`), and a
 //! `&mut dyn TenantTx` coerces to either.
@@ -87,6 +87,8 @@ mod reporting;
 mod tenant;
 #[macro_use]
 mod users;
+#[macro_use]
+mod webhooks;
 // After the trait files: each backend expands their SQL macros.
 pub mod postgres;
 pub mod sqlite;
@@ -105,6 +107,7 @@ pub use records::*;
 pub use reporting::*;
 pub use tenant::*;
 pub use users::*;
+pub use webhooks::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -291,6 +294,7 @@ pub trait TenantTx:
     + IngestOps
     + ChatOps
     + MediaOps
+    + WebhookOps
     + TenantScoped
     + Send
 {

@@ -43,6 +43,8 @@ const APP_TABLES: &[&str] = &[
     "analytics_state",
     "chat_reviews",
     "login_throttle",
+    "webhook_endpoints",
+    "webhook_deliveries",
 ];
 
 pub struct PgStore {
@@ -396,6 +398,7 @@ privacy_ops_impl!(PgTx, time = pg_time, {
 
 chat_ops_impl!(PgTx);
 media_ops_impl!(PgTx, time = pg_time);
+webhook_ops_impl!(PgTx, time = pg_time);
 reporting_ops_impl!(PgTx, time = pg_time);
 
 // A hash of the distinct customers beats COUNT(DISTINCT)'s sort (a busy tenant's year: 40 ms, not 56 ms).

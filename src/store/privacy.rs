@@ -121,7 +121,7 @@ pub trait PrivacyOps: TenantScoped + Send {
     async fn escalation_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<DateTime<Utc>>>;
     async fn message_times_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Vec<(Direction, DateTime<Utc>)>>;
     async fn purge_llm_usage_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
-    /// Finished and dead jobs and expired token revocations: technical records, no content.
+    /// Finished and dead jobs, expired token revocations and settled webhook deliveries: technical records, no content.
     async fn purge_technical_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
     /// The last audit row older than `cutoff` whose successors are all at or after it.
     async fn audit_seq_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Option<i64>>;
@@ -307,7 +307,9 @@ macro_rules! privacy_ops_impl {
                     .bind(self.tenant).bind($time(cutoff)).execute(&mut *self.tx).await?.rows_affected();
                 let tokens = sqlx::query("DELETE FROM revoked_tokens WHERE tenant_id = $1 AND expires_at < $2")
                     .bind(self.tenant).bind($time(cutoff)).execute(&mut *self.tx).await?.rows_affected();
-                Ok(jobs + tokens)
+                let deliveries = sqlx::query("DELETE FROM webhook_deliveries WHERE tenant_id = $1 AND state <> 'pending' AND created_at < $2")
+                    .bind(self.tenant).bind($time(cutoff)).execute(&mut *self.tx).await?.rows_affected();
+                Ok(jobs + tokens + deliveries)
             }
 
             async fn audit_seq_before(&mut self, cutoff: DateTime<Utc>) -> StoreResult<Option<i64>> {
@@ -341,7 +343,7 @@ macro_rules! privacy_ops_impl {
                 // does the tenant's route, which keeps retention walking its audit.
                 let mut rows = 0;
                 for table in [
-                    "jobs", "owner_messages", "escalations", "llm_usage", "media_objects", "messages", "conversations", "dsar_requests",
+                    "jobs", "webhook_deliveries", "webhook_endpoints", "owner_messages", "escalations", "llm_usage", "media_objects", "messages", "conversations", "dsar_requests",
                     "contacts", "owners", "staff_pins", "revoked_tokens", "users", "kb_entries", "channel_routes",
                     "channel_templates", "template_sends", "channels", "activity_counts", "analytics_conversation_days", "analytics_tickets", "analytics_days",
                     "analytics_weeks", "analytics_state", "chat_reviews",

@@ -46,6 +46,8 @@ pub struct WorkerDeps {
     pub metrics: Arc<Metrics>,
     /// Minimum FAQ match confidence for the offline responder to answer.
     pub faq_threshold: f64,
+    /// Sends the shop's outbound webhooks through the outbound guard.
+    pub webhooks: Arc<crate::webhooks::Sender>,
 }
 
 impl WorkerDeps {
@@ -172,6 +174,7 @@ impl Worker {
             JobKind::AnalyticsRollup => crate::analytics::rollup::run_job(&self.core, &self.id, &job).await,
             JobKind::HeldReply => owner::late_reply::expire(&self.core, &self.id, &job).await,
             JobKind::MediaFetch => crate::media::fetch::run(&self.core, &self.id, &job).await,
+            JobKind::WebhookDelivery => crate::webhooks::deliver::run(&self.core, &self.deps, &self.id, &job).await,
             JobKind::Unknown => Err(JobFailure::Permanent("unknown_kind".into())),
         };
         self.deps.metrics.job(job.kind.as_str(), waited, started.elapsed());
@@ -230,10 +233,10 @@ impl Worker {
             return Ok(None);
         }
         tracing::warn!(job = %job.id, kind = %job.kind, error = class, "job dead-lettered");
-        let mut trail = vec![
-            AuditEntry::new("worker", "job.dead", "job", Some(job.id.to_string()))
-                .detail(json!({ "kind": job.kind, "attempts": job.attempts, "error": class })),
-        ];
+        let mut trail =
+            vec![AuditEntry::new("worker", "job.dead", "job", Some(job.id.to_string())).detail(
+                json!({ "kind": job.kind, "subject": job.subject_id, "attempts": job.attempts, "error": class }),
+            )];
         if job.kind == JobKind::MediaFetch {
             // A reply waiting to understand the file falls back to the media policy now.
             tx.wake_job(JobKind::Respond, job.subject_id, now).await?;

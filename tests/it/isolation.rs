@@ -88,6 +88,9 @@ on_postgres! {
             sqlx::query("INSERT INTO chat_reviews (tenant_id, conversation_id) VALUES ($1, $2)").bind(tenant.0).bind(uuid::Uuid::now_v7()).execute(owner_pool).await.unwrap();
             sqlx::query("INSERT INTO template_sends (id, tenant_id, channel_id, purpose, category, sent_at) SELECT gen_random_uuid(), tenant_id, id, 'owner_escalation', 'utility', now() FROM channels WHERE tenant_id = $1 LIMIT 1").bind(tenant.0).execute(owner_pool).await.unwrap();
             sqlx::query("INSERT INTO media_objects (id, tenant_id, contact_id, message_id, part, object_key, content_hash, sha256_enc, mime_type, size_bytes, created_at) SELECT gen_random_uuid(), tenant_id, contact_id, id, 0, 'm/x', 'h', 's', 'image/jpeg', 1, now() FROM messages WHERE tenant_id = $1 LIMIT 1").bind(tenant.0).execute(owner_pool).await.unwrap();
+            let endpoint = uuid::Uuid::now_v7();
+            sqlx::query("INSERT INTO webhook_endpoints (id, tenant_id, url, events, include_content, secret_enc, state, created_by, created_at, updated_at) VALUES ($1, $2, 'https://example.com/h', 'message.received', false, 'x', 'enabled', 'test', now(), now())").bind(endpoint).bind(tenant.0).execute(owner_pool).await.unwrap();
+            sqlx::query("INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, message_id, event_type, payload, state, created_at) VALUES ($1, $2, $3, 'msg_x', 'message.received', '{}', 'pending', now())").bind(uuid::Uuid::now_v7()).bind(tenant.0).bind(endpoint).execute(owner_pool).await.unwrap();
             sqlx::query("INSERT INTO channel_templates (tenant_id, channel_id, purpose, language, name, status, updated_at) SELECT tenant_id, id, 'owner_escalation', 'id', 'balas_owner_escalation_v1', 'approved', now() FROM channels WHERE tenant_id = $1 LIMIT 1").bind(tenant.0).execute(owner_pool).await.unwrap();
         }
 

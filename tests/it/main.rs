@@ -60,5 +60,7 @@ mod subprocessors;
 mod templates;
 mod ticket_ends;
 mod twilio;
+mod webhook_receiver;
 mod webhook_refusals;
+mod webhooks;
 mod window_warning;
