@@ -48,7 +48,7 @@ fn endpoint_id(raw: &str) -> Result<Uuid, ApiError> {
     responses((status = 200, description = "the endpoints, without their secrets", body = [endpoints::EndpointView]), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token")))]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
-    let listed = endpoints::list(&state, caller.tenant, &caller.actor()).await?;
+    let listed = endpoints::list(&*state.store, (caller.tenant, &caller.actor()), state.clock.now()).await?;
     Ok(Json(json!({ "endpoints": listed })))
 }
 
@@ -64,7 +64,9 @@ async fn create(
     let shape = r#"{"url": "https://…", "events": ["message.received"], "include_content": false}"#;
     let b: EndpointBody = read_json(&headers, body, shape).await?;
     let new = NewEndpoint { url: b.url, events: b.events, include_content: b.include_content };
-    let made = endpoints::create(&state, &state.deps.webhooks, caller.tenant, &caller.actor(), new).await?;
+    let (who, now) = ((caller.tenant, caller.actor()), state.clock.now());
+    let stores = (&*state.store, &state.keys);
+    let made = endpoints::create(stores, &state.deps.webhooks, (who.0, &who.1), new, now).await?;
     let answer = json!({ "id": made.endpoint.id, "secret": made.secret, "endpoint": made.endpoint });
     Ok((StatusCode::CREATED, Json(answer)))
 }
@@ -74,7 +76,7 @@ async fn create(
     responses((status = 204, description = "deleted, with its deliveries"), (status = 404, description = "no such endpoint"), (status = 401, description = "missing, invalid, expired or revoked token")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     caller.require_owner()?;
-    endpoints::delete(&state, caller.tenant, &caller.actor(), endpoint_id(&id)?).await?;
+    endpoints::delete(&*state.store, (caller.tenant, &caller.actor()), endpoint_id(&id)?, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -87,7 +89,9 @@ async fn rotate(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
-    let made = endpoints::rotate(&state, caller.tenant, &caller.actor(), endpoint_id(&id)?).await?;
+    let stores = (&*state.store, &state.keys);
+    let made =
+        endpoints::rotate(stores, (caller.tenant, &caller.actor()), endpoint_id(&id)?, state.clock.now()).await?;
     Ok(Json(json!({ "id": made.endpoint.id, "secret": made.secret, "endpoint": made.endpoint })))
 }
 
@@ -100,7 +104,9 @@ async fn enable(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
-    let endpoint = endpoints::enable(&state, caller.tenant, &caller.actor(), endpoint_id(&id)?).await?;
+    let endpoint =
+        endpoints::enable(&*state.store, (caller.tenant, &caller.actor()), endpoint_id(&id)?, state.clock.now())
+            .await?;
     Ok(Json(json!({ "endpoint": endpoint })))
 }
 
@@ -113,7 +119,8 @@ async fn deliveries(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
-    let listed = endpoints::deliveries(&state, caller.tenant, &caller.actor(), endpoint_id(&id)?).await?;
+    let who = (caller.tenant, caller.actor());
+    let listed = endpoints::deliveries(&*state.store, (who.0, &who.1), endpoint_id(&id)?, state.clock.now()).await?;
     Ok(Json(json!({ "deliveries": listed })))
 }
 
@@ -128,6 +135,9 @@ async fn replay(
     caller.require_owner()?;
     let missing = || ApiError::not_found("webhook_delivery_not_found", "no such delivery of this endpoint");
     let delivery: Uuid = delivery.parse().map_err(|_| missing())?;
-    let view = endpoints::replay(&state, caller.tenant, &caller.actor(), endpoint_id(&id)?, delivery).await?;
+    let who = (caller.tenant, caller.actor());
+    let ids = (endpoint_id(&id)?, delivery);
+    let view = endpoints::replay(&*state.store, (who.0, &who.1), ids, state.clock.now()).await?;
+    state.work_queued();
     Ok((StatusCode::ACCEPTED, Json(json!({ "delivery": view }))))
 }

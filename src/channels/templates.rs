@@ -16,15 +16,18 @@ pub enum TemplatePurpose {
     OwnerDigest,
     /// "The shop has answered you; reply to see it", for a customer whose window closed.
     CustomerFollowUp,
+    /// An alert about the shop's setup (a webhook endpoint switched off), its text as the parameter.
+    OwnerAlert,
 }
 
 impl TemplatePurpose {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::OwnerEscalation,
         Self::OwnerEscalationDraft,
         Self::OwnerReminder,
         Self::OwnerDigest,
         Self::CustomerFollowUp,
+        Self::OwnerAlert,
     ];
 
     pub fn parse(value: &str) -> Option<Self> {
@@ -38,6 +41,7 @@ impl TemplatePurpose {
             Self::OwnerReminder => "owner_reminder",
             Self::OwnerDigest => "owner_digest",
             Self::CustomerFollowUp => "customer_follow_up",
+            Self::OwnerAlert => "owner_alert",
         }
     }
 }
@@ -132,6 +136,7 @@ pub fn template(purpose: TemplatePurpose) -> &'static Template {
         TemplatePurpose::OwnerReminder => 2,
         TemplatePurpose::OwnerDigest => 3,
         TemplatePurpose::CustomerFollowUp => 4,
+        TemplatePurpose::OwnerAlert => 5,
     };
     &CATALOGUE[index]
 }
@@ -196,7 +201,7 @@ impl TemplateMessage {
     }
 }
 
-static CATALOGUE: [Template; 5] = [
+static CATALOGUE: [Template; 6] = [
     Template {
         purpose: TemplatePurpose::OwnerEscalation,
         name: "balas_owner_escalation_v1",
@@ -299,6 +304,26 @@ static CATALOGUE: [Template; 5] = [
                 body: "Hello, {{1}} has answered your message.\nReply to this message to read it.",
                 buttons: &["See the answer"],
                 examples: &["Bu Ani's Cake Shop"],
+            },
+        ],
+    },
+    Template {
+        purpose: TemplatePurpose::OwnerAlert,
+        name: "balas_owner_alert_v1",
+        limits: &[600],
+        actions: &[],
+        translations: [
+            Translation {
+                language: "id",
+                body: "Pemberitahuan dari balas tentang toko Anda:\n{{1}}\nBalas pesan ini bila ada pertanyaan.",
+                buttons: &[],
+                examples: &["Webhook ke n8n.tokokue.id dimatikan: server itu gagal menerima kiriman selama 5 hari."],
+            },
+            Translation {
+                language: "en",
+                body: "A notice from balas about your shop:\n{{1}}\nReply to this message if you have a question.",
+                buttons: &[],
+                examples: &["The webhook to n8n.example.com is switched off: that server has failed for 5 days."],
             },
         ],
     },

@@ -13,6 +13,7 @@ mod serve;
 mod template;
 mod template_sync;
 mod tenant;
+mod webhook;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -183,6 +184,9 @@ pub enum Command {
     /// Data-subject requests and their deadlines.
     #[command(subcommand)]
     Requests(requests::RequestsCommand),
+    /// The shop's signed outbound webhook endpoints (Standard Webhooks).
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
     /// Retention (also run daily inside `serve`).
     #[command(subcommand)]
     Retention(RetentionCommand),
@@ -406,6 +410,12 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             let (store, keys) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, command.tenant()).await?;
             requests::run(&*store, &keys, &tenant, command, now).await?;
+        }
+        Command::Webhook(command) => {
+            let (store, keys) = admin(&cli.db, &cli.keys).await?;
+            let tenant = find_tenant(&*store, command.tenant()).await?;
+            let settings = crate::webhooks::WebhookSettings { allow_private: cli.serve.webhook_allow_private };
+            webhook::run((&*store, &keys), &tenant, settings, command, now).await?;
         }
         Command::Retention(RetentionCommand::Run { tenant }) => {
             let (store, _) = admin(&cli.db, &cli.keys).await?;

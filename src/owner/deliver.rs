@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::buttons::Signer;
 use super::forward_media;
-use super::template_notice::{Shape, refused_status, shape_for};
+use super::template_notice::{Shape, alert_shape, refused_status, shape_for};
 use super::window::owner_unreachable;
 use super::{HELD, OwnerContact, Purpose, Route};
 use crate::audit::{self, AuditEntry};
@@ -67,6 +67,11 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         contact.as_ref().map(|c| core.keys.vault.unwrap_key(&c.wrapped_key)).transpose().map_err(undecryptable)?;
     let shape = match message.route {
         Route::WhatsApp => match tx.tenant().await? {
+            Some(tenant) if message.purpose == Purpose::Webhook => {
+                let text = tenant_key.decrypt_opt(message.body_enc.as_deref()).map_err(undecryptable)?;
+                let about = (&owner, &channel, &tenant);
+                alert_shape(&mut *tx, about, &text.unwrap_or_default(), core.clock.now()).await?
+            }
             Some(tenant) => {
                 let customer = contact.as_ref().zip(contact_key.as_ref());
                 let signer = Signer { index: &core.keys.index, tenant: job.tenant_id, owner: owner.id };

@@ -274,6 +274,30 @@ async fn digest_shape(
     Ok(Shape::Template(OwnerTemplate { message, record: record.clone() }))
 }
 
+/// An alert about the shop's setup outside the owner's window (a webhook endpoint switched off):
+/// the approved alert template, with the alert's text as its one parameter.
+pub async fn alert_shape(
+    tx: &mut dyn TenantTx,
+    (owner, channel, tenant): (&OwnerRecord, &ChannelRecord, &TenantRecord),
+    text: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Shape> {
+    const ALERT: TemplatePurpose = TemplatePurpose::OwnerAlert;
+    if channel.provider == "fonnte" || window_open(owner, now) {
+        return Ok(Shape::Text);
+    }
+    let language = tenant.settings.language.as_str();
+    let recorded = tx.channel_templates(channel.id).await?;
+    let Some(record) = sendable_record(&recorded, ALERT, language, now) else { return Ok(Shape::Text) };
+    if template_cap(tx, tenant, now).await?.reached() {
+        return Ok(Shape::Capped);
+    }
+    let parameters = vec![templates::parameter(text, templates::template(ALERT).limits[0])];
+    let message =
+        TemplateMessage { name: record.name.clone(), language: language.into(), parameters, payloads: vec![] };
+    Ok(Shape::Template(OwnerTemplate { message, record: record.clone() }))
+}
+
 /// What the customer wrote that opened the ticket, when the ticket has no summary.
 async fn last_words(tx: &mut dyn TenantTx, ticket: &EscalationRecord, key: &DataKey) -> StoreResult<String> {
     let Some(id) = ticket.trigger_message_id else { return Ok("-".into()) };

@@ -8,12 +8,13 @@ use uuid::Uuid;
 
 use super::{EVENTS, ROTATION_OVERLAP, Secret, Sender};
 use crate::audit::{self, AuditEntry};
+use crate::config::Keys;
 use crate::core::Core;
 use crate::domain::TenantId;
 use crate::jobs::JobKind;
 use crate::owner::notify::{About, to_owners};
 use crate::owner::texts::OwnerTexts;
-use crate::store::{JobRecord, StoreResult, TenantTx, WebhookDeliveryRecord, WebhookEndpointRecord};
+use crate::store::{JobRecord, Store, StoreResult, TenantTx, WebhookDeliveryRecord, WebhookEndpointRecord};
 use crate::tenants;
 use crate::usecase::{UseCaseError, UseCaseResult};
 
@@ -126,11 +127,11 @@ fn checked_events(asked: &[String]) -> UseCaseResult<Vec<&'static str>> {
 
 /// Registers an endpoint after the outbound guard vetted its URL; answers its secret once.
 pub async fn create(
-    core: &Core,
+    (store, keys): (&dyn Store, &Keys),
     sender: &Sender,
-    tenant: TenantId,
-    actor: &str,
+    (tenant, actor): (TenantId, &str),
     new: NewEndpoint,
+    now: DateTime<Utc>,
 ) -> UseCaseResult<WithSecret> {
     let events = checked_events(&new.events)?;
     let url = new.url.trim();
@@ -141,13 +142,12 @@ pub async fn create(
         sender.guard.vet(url).await.map_err(|refused| {
             UseCaseError::invalid(refused.code(), format!("the endpoint URL is refused: {refused}"))
         })?;
-    let now = core.clock.now();
-    let mut tx = core.store.begin(tenant).await?;
+    let mut tx = store.begin(tenant).await?;
     if tx.webhook_endpoints().await?.len() >= MAX_ENDPOINTS {
         let detail = format!("a business has at most {MAX_ENDPOINTS} webhook endpoints");
         return Err(UseCaseError::conflict("too_many_endpoints", detail));
     }
-    let key = tenants::data_key(&mut *tx, &core.keys).await?;
+    let key = tenants::data_key(&mut *tx, keys).await?;
     let secret = Secret::generate();
     let record = WebhookEndpointRecord {
         id: Uuid::new_v4(),
@@ -174,9 +174,12 @@ pub async fn create(
     Ok(WithSecret { endpoint: record.into(), secret: secret.expose().to_string() })
 }
 
-pub async fn list(core: &Core, tenant: TenantId, actor: &str) -> UseCaseResult<Vec<EndpointView>> {
-    let now = core.clock.now();
-    let mut tx = core.store.begin(tenant).await?;
+pub async fn list(
+    store: &dyn Store,
+    (tenant, actor): (TenantId, &str),
+    now: DateTime<Utc>,
+) -> UseCaseResult<Vec<EndpointView>> {
+    let mut tx = store.begin(tenant).await?;
     let endpoints = tx.webhook_endpoints().await?;
     let entry = AuditEntry::new(actor, "webhook.endpoints_listed", "tenant", Some(tenant.to_string()));
     audit::append(&mut *tx, vec![entry.detail(json!({ "count": endpoints.len() }))], now).await?;
@@ -184,9 +187,13 @@ pub async fn list(core: &Core, tenant: TenantId, actor: &str) -> UseCaseResult<V
     Ok(endpoints.into_iter().map(EndpointView::from).collect())
 }
 
-pub async fn delete(core: &Core, tenant: TenantId, actor: &str, id: Uuid) -> UseCaseResult<()> {
-    let now = core.clock.now();
-    let mut tx = core.store.begin(tenant).await?;
+pub async fn delete(
+    store: &dyn Store,
+    (tenant, actor): (TenantId, &str),
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> UseCaseResult<()> {
+    let mut tx = store.begin(tenant).await?;
     if !tx.delete_webhook_endpoint(id).await? {
         return Err(not_found());
     }
@@ -197,10 +204,14 @@ pub async fn delete(core: &Core, tenant: TenantId, actor: &str, id: Uuid) -> Use
 }
 
 /// A new secret; the old one keeps signing beside it for `ROTATION_OVERLAP`.
-pub async fn rotate(core: &Core, tenant: TenantId, actor: &str, id: Uuid) -> UseCaseResult<WithSecret> {
-    let now = core.clock.now();
-    let mut tx = core.store.begin(tenant).await?;
-    let key = tenants::data_key(&mut *tx, &core.keys).await?;
+pub async fn rotate(
+    (store, keys): (&dyn Store, &Keys),
+    (tenant, actor): (TenantId, &str),
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> UseCaseResult<WithSecret> {
+    let mut tx = store.begin(tenant).await?;
+    let key = tenants::data_key(&mut *tx, keys).await?;
     let secret = Secret::generate();
     let until = now + ROTATION_OVERLAP;
     if !tx.rotate_webhook_secret(id, &key.encrypt(secret.expose()), until, now).await? {
@@ -215,9 +226,13 @@ pub async fn rotate(core: &Core, tenant: TenantId, actor: &str, id: Uuid) -> Use
 }
 
 /// Enables a disabled endpoint again; deliveries settled meanwhile can be replayed.
-pub async fn enable(core: &Core, tenant: TenantId, actor: &str, id: Uuid) -> UseCaseResult<EndpointView> {
-    let now = core.clock.now();
-    let mut tx = core.store.begin(tenant).await?;
+pub async fn enable(
+    store: &dyn Store,
+    (tenant, actor): (TenantId, &str),
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> UseCaseResult<EndpointView> {
+    let mut tx = store.begin(tenant).await?;
     let changed = tx.set_webhook_endpoint_state(id, "enabled", None, now).await?;
     let endpoint = tx.webhook_endpoint(id).await?.ok_or_else(not_found)?;
     if changed {
@@ -228,9 +243,13 @@ pub async fn enable(core: &Core, tenant: TenantId, actor: &str, id: Uuid) -> Use
     Ok(endpoint.into())
 }
 
-pub async fn deliveries(core: &Core, tenant: TenantId, actor: &str, id: Uuid) -> UseCaseResult<Vec<DeliveryView>> {
-    let now = core.clock.now();
-    let mut tx = core.store.begin(tenant).await?;
+pub async fn deliveries(
+    store: &dyn Store,
+    (tenant, actor): (TenantId, &str),
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> UseCaseResult<Vec<DeliveryView>> {
+    let mut tx = store.begin(tenant).await?;
     tx.webhook_endpoint(id).await?.ok_or_else(not_found)?;
     let deliveries = tx.webhook_deliveries(id, MAX_LISTED).await?;
     let entry = AuditEntry::new(actor, "webhook.deliveries_listed", "webhook_endpoint", Some(id.to_string()))
@@ -240,16 +259,15 @@ pub async fn deliveries(core: &Core, tenant: TenantId, actor: &str, id: Uuid) ->
     Ok(deliveries.into_iter().map(DeliveryView::from).collect())
 }
 
-/// Sends a settled delivery again, with the same `webhook-id` and a fresh schedule.
+/// Sends a settled delivery again, with the same `webhook-id` and a fresh schedule; the caller
+/// wakes a worker.
 pub async fn replay(
-    core: &Core,
-    tenant: TenantId,
-    actor: &str,
-    endpoint: Uuid,
-    delivery: Uuid,
+    store: &dyn Store,
+    (tenant, actor): (TenantId, &str),
+    (endpoint, delivery): (Uuid, Uuid),
+    now: DateTime<Utc>,
 ) -> UseCaseResult<DeliveryView> {
-    let now = core.clock.now();
-    let mut tx = core.store.begin(tenant).await?;
+    let mut tx = store.begin(tenant).await?;
     let found = tx.webhook_endpoint(endpoint).await?.ok_or_else(not_found)?;
     let missing = || UseCaseError::not_found("webhook_delivery_not_found", "no such delivery of this endpoint");
     let record = tx.webhook_delivery(delivery).await?.filter(|d| d.endpoint_id == endpoint).ok_or_else(missing)?;
@@ -268,7 +286,6 @@ pub async fn replay(
     audit::append(&mut *tx, vec![entry], now).await?;
     let view = tx.webhook_delivery(record.id).await?.ok_or_else(missing)?;
     tx.commit().await?;
-    core.work_queued();
     Ok(view.into())
 }
 

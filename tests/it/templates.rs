@@ -275,7 +275,7 @@ mod owner_loop {
             let out = String::from_utf8_lossy(&submit.stdout).to_string();
             assert!(submit.status.success(), "{out} {}", String::from_utf8_lossy(&submit.stderr));
             assert_eq!(out.matches("submitted as balas_").count(), balas::channels::templates::TemplatePurpose::ALL.len(), "{out}");
-            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM channel_templates WHERE status = 'pending'").await, 5);
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM channel_templates WHERE status = 'pending'").await, 6);
             // Submitting again is refused by Meta (the name exists): the command says so and fails.
             let again = app.cli_with(&graph, &[&["template", "submit"][..], &account[..]].concat());
             assert!(!again.status.success() && String::from_utf8_lossy(&again.stdout).contains("meta_100"));
@@ -292,7 +292,7 @@ mod owner_loop {
             assert!(line("owner_reminder").ends_with("paused"), "{listed}");
             assert!(line("owner_digest").ends_with("pending"), "{listed}");
             let changes = app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'channel.template_set'").await;
-            assert_eq!(changes, 7, "5 submitted, 2 changed by the sync");
+            assert_eq!(changes, 8, "6 submitted, 2 changed by the sync");
         }
     }
 
@@ -305,8 +305,8 @@ mod owner_loop {
             let submit = app.cli_with(&content, &[&["template", "submit"][..], &account[..]].concat());
             let out = String::from_utf8_lossy(&submit.stdout).to_string();
             assert!(submit.status.success(), "{out} {}", String::from_utf8_lossy(&submit.stderr));
-            assert_eq!(out.matches("submitted as HX").count(), 5, "{out}");
-            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM channel_templates WHERE status = 'pending'").await, 5);
+            assert_eq!(out.matches("submitted as HX").count(), 6, "{out}");
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM channel_templates WHERE status = 'pending'").await, 6);
             let sid = app.inspect.text("SELECT name FROM channel_templates WHERE purpose = 'owner_escalation'").await.unwrap();
             assert!(sid.starts_with("HX") && sid.len() == 34, "{sid}");
 
@@ -315,7 +315,7 @@ mod owner_loop {
             let sync = app.cli_with(&content, &[&["template", "sync"][..], &account[..]].concat());
             assert!(sync.status.success(), "{}", String::from_utf8_lossy(&sync.stderr));
             assert_eq!(app.inspect.text("SELECT status FROM channel_templates WHERE purpose = 'owner_escalation'").await.as_deref(), Some("approved"));
-            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM channel_templates WHERE status = 'pending'").await, 4);
+            assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM channel_templates WHERE status = 'pending'").await, 5);
         }
     }
 

@@ -231,7 +231,11 @@ on_both_databases! {
         hooks.drain().await;
         assert_eq!(receiver.received().len(), sent, "nothing goes to a disabled endpoint");
 
-        // 410 Gone disables at once, without a retry; enabling takes it back.
+        // 410 Gone disables at once, without a retry. The owner's window has closed by now: they
+        // get the approved alert template, which WhatsApp delivers outside the window.
+        app.clock.advance(Duration::hours(25));
+        app.providers.refuse_recipient(OWNER, 131047);
+        app.approve_template(&app.channel, "owner_alert", "balas_owner_alert_v1", 1);
         let gone = Receiver::start(&[410]).await;
         let (second, _) = hooks.register(&gone.url, &["message.received"], false).await;
         hooks.say(&rina(), "wamid.D4", "Halo lagi").await;
@@ -240,6 +244,9 @@ on_both_databases! {
         assert_eq!(gone.received().len(), 1);
         let (_, listed) = hooks.call("GET", "/api/v1/webhook-endpoints", None).await;
         assert_eq!(listed["endpoints"][1]["disabled_reason"], "gone", "{listed}");
+        let to_owner = app.providers.received().into_iter().filter(|r| r.recipient() == OWNER);
+        let alert = to_owner.filter_map(|r| r.template()).next_back();
+        assert_eq!(alert, Some(("balas_owner_alert_v1".into(), "id".into(), 1)), "the alert went as the template");
         let (status, enabled) = hooks.call("POST", &format!("/api/v1/webhook-endpoints/{second}/enable"), None).await;
         assert_eq!((status, enabled["endpoint"]["state"].as_str()), (200, Some("enabled")), "{enabled}");
     }
@@ -336,5 +343,39 @@ on_both_databases! {
         assert_eq!(hooks.call("DELETE", &path, None).await.0, 204);
         assert_eq!(hooks.call("DELETE", &path, None).await.0, 404);
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM webhook_deliveries").await, 0);
+    }
+}
+
+on_both_databases! {
+    async fn the_operator_cli_manages_endpoints_like_the_api(app) {
+        let slug = app.tenant.slug.clone();
+        let receiver = Receiver::start(&[200]).await;
+        let add = ["webhook", "add", "--tenant", &slug, "--url", &receiver.url, "--events", "message.received,ticket.opened"];
+        let refused = app.cli(&add);
+        assert!(!refused.status.success(), "a loopback receiver needs BALAS_WEBHOOK_ALLOW_PRIVATE");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("private"), "{}", String::from_utf8_lossy(&refused.stderr));
+
+        let allowed = [("BALAS_WEBHOOK_ALLOW_PRIVATE", "true")];
+        let added = app.cli_with(&allowed, &add);
+        assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+        let out = String::from_utf8_lossy(&added.stdout).to_string();
+        let field = |name: &str| out.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap().to_string();
+        let (endpoint, secret) = (field("endpoint "), field("secret "));
+        assert!(secret.starts_with("whsec_"), "{out}");
+
+        let hooks = Hooks::new(&app).await;
+        hooks.say(&rina(), "wamid.L1", "Jam buka kapan?").await;
+        assert_eq!(verify(&secret, hooks.now(), &receiver.received()), ["ok"]);
+        let listed = app.cli(&["webhook", "list", "--tenant", &slug]);
+        let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+        assert!(listed.contains(&endpoint) && listed.contains("message.received,ticket.opened") && !listed.contains(&secret[6..]), "{listed}");
+        let deliveries = app.cli(&["webhook", "deliveries", "--tenant", &slug, "--endpoint", &endpoint]);
+        assert!(String::from_utf8_lossy(&deliveries.stdout).contains("delivered"), "{}", String::from_utf8_lossy(&deliveries.stdout));
+        let rotated = app.cli(&["webhook", "rotate", "--tenant", &slug, "--endpoint", &endpoint]);
+        assert!(String::from_utf8_lossy(&rotated.stdout).contains("secret whsec_"));
+        let deleted = app.cli(&["webhook", "delete", "--tenant", &slug, "--endpoint", &endpoint]);
+        assert!(deleted.status.success());
+        let audited = "SELECT COUNT(*) FROM audit_log WHERE actor = 'cli' AND action LIKE 'webhook.%'";
+        assert_eq!(app.inspect.scalar(audited).await, 5, "add, list, deliveries, rotate and delete are audited");
     }
 }
