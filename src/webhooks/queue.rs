@@ -73,7 +73,8 @@ pub fn events_of(entries: &[AuditEntry]) -> Vec<Event> {
             }
             "escalation.resolved" | "escalation.unanswered" => {
                 let kind = if entry.action == "escalation.resolved" { "ticket.resolved" } else { "ticket.unanswered" };
-                let fields = [("ticket_id", subject), ("ticket_number", detail("ticket")), ("state", detail("to"))];
+                let fields =
+                    [("ticket_id", subject), ("ticket_number", detail("ticket")), ("conversation_state", detail("to"))];
                 events.push(event(kind, &fields));
             }
             "request.opened" => events.push(event(

@@ -2,7 +2,7 @@
 //! Standard Webhooks verifier (PyPI `standardwebhooks`) checks every delivery.
 use balas::api::auth::Role;
 use balas::clock::Clock;
-use balas::fakes::meta_webhook::FakeCustomer;
+use balas::fakes::meta_webhook::{self, FakeCustomer};
 use balas::worker::Worker;
 use chrono::Duration;
 use serde_json::{Value, json};
@@ -377,5 +377,45 @@ on_both_databases! {
         assert!(deleted.status.success());
         let audited = "SELECT COUNT(*) FROM audit_log WHERE actor = 'cli' AND action LIKE 'webhook.%'";
         assert_eq!(app.inspect.scalar(audited).await, 5, "add, list, deliveries, rotate and delete are audited");
+    }
+}
+
+on_both_databases! {
+    async fn every_event_type_reaches_an_endpoint_that_takes_it(app) {
+        app.add_owner(OWNER, None).await;
+        let hooks = Hooks::new(&app).await;
+        let receiver = Receiver::start(&[200]).await;
+        let (_, secret) = hooks.register(&receiver.url, &balas::webhooks::EVENTS, false).await;
+        // Answered, then handed over as ticket #1, which the owner resolves.
+        hooks.say(&rina(), "wamid.E1", "Jam buka kapan?").await;
+        hooks.say(&rina(), "wamid.E2", "Saya mau komplain, pesanan saya salah").await;
+        hooks.say(&owner(), "wamid.E3", "#1 selesai").await;
+        // Ticket #2 nobody answers: the resume limit (24 hours) closes it as unanswered.
+        hooks.say(&rina(), "wamid.E4", "Saya mau komplain lagi").await;
+        app.clock.advance(Duration::hours(24) + Duration::minutes(1));
+        hooks.drain().await;
+        // WhatsApp reports a reply failed; a data request is opened through the API.
+        let sql = "SELECT provider_message_id FROM messages WHERE direction = 'out' AND provider_message_id IS NOT NULL LIMIT 1";
+        let sent = app.inspect.text(sql).await.expect("a sent reply");
+        let failed = meta_webhook::status(&sent, "failed", app.clock.now().timestamp());
+        let statuses = meta_webhook::envelope(crate::helpers::PHONE_NUMBER_ID, &[], vec![], vec![failed]);
+        assert_eq!(app.send_webhook(&statuses).await.status().as_u16(), 200);
+        let (status, _) = hooks.call("POST", "/api/v1/requests", Some(json!({ "kind": "access" }))).await;
+        assert_eq!(status, 201);
+        hooks.drain().await;
+
+        let got = receiver.received();
+        let kinds = types(&got);
+        for kind in balas::webhooks::EVENTS {
+            assert!(kinds.iter().any(|k| k == kind), "{kind} missing from {kinds:?}");
+        }
+        let resolved = got.iter().map(|r| r.json()).find(|b| b["type"] == "ticket.resolved").unwrap();
+        assert_eq!((resolved["data"]["ticket_number"].as_i64(), resolved["data"]["conversation_state"].as_str()), (Some(1), Some("closed")), "{resolved}");
+        let unanswered = got.iter().map(|r| r.json()).find(|b| b["type"] == "ticket.unanswered").unwrap();
+        assert_eq!(unanswered["data"]["ticket_number"], 2, "{unanswered}");
+        let failed = got.iter().map(|r| r.json()).find(|b| b["type"] == "message.failed").unwrap();
+        assert!(failed["data"]["message_id"].is_string() && failed["data"]["customer"].is_string(), "{failed}");
+        let latest = got.iter().filter(|r| r.timestamp.parse::<i64>().unwrap() >= hooks.now() - 60).cloned().collect::<Vec<_>>();
+        assert!(!latest.is_empty() && verify(&secret, hooks.now(), &latest).iter().all(|v| v == "ok"));
     }
 }
