@@ -145,7 +145,11 @@ on_both_databases! {
         let hooks = Hooks::new(&app).await;
         let receiver = Receiver::start(&[200]).await;
         let (_, secret) = hooks.register(&receiver.url, &["message.received"], true).await;
-        hooks.say(&rina(), "wamid.C1", "Jam buka kapan?").await;
+        // Queued with the message, in the transaction acknowledged by the 200: before any worker ran.
+        assert_eq!(app.send_webhook(&app.text(&rina(), "wamid.C1", "Jam buka kapan?")).await.status().as_u16(), 200);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'").await, 1);
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'webhook_delivery' AND state = 'queued'").await, 1);
+        hooks.drain().await;
         let got = receiver.received();
         assert_eq!(got.len(), 1);
         assert_eq!(verify(&secret, hooks.now(), &got), ["ok"]);
