@@ -6,7 +6,9 @@
 //! apart: they hold the pool's connecting and each connection's first statement preparations.
 //! Run: `BALAS_LOAD_RATE=1000 BALAS_LOAD_SECONDS=10 cargo bench --bench ingest`
 //! (`BALAS_BENCH_POSTGRES_URL=postgres://…` adds a PostgreSQL run; `BALAS_BENCH_RUNS=3` repeats
-//! each on a fresh database and adds the median of each column.)
+//! each on a fresh database and adds the median of each column; `BALAS_BENCH_WEBHOOKS=N`
+//! registers N webhook endpoints taking `message.received`, so each message also queues N
+//! deliveries; the workers are off, so none is sent.)
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -106,7 +108,19 @@ async fn run(label: &str, store: Arc<dyn Store>, load: &Load) -> anyhow::Result<
     let now = balas::clock::Clock::now(&balas::clock::SystemClock);
     let business = balas::demo::seed(&*store, &keys, now).await?;
     let config = AppConfig { workers: 0, ..AppConfig::default() };
-    let state = AppState::with_system_clock(store.clone(), keys, config)?;
+    let state = AppState::with_system_clock(store.clone(), keys.clone(), config)?;
+    let endpoints = std::env::var("BALAS_BENCH_WEBHOOKS").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    let settings = balas::webhooks::WebhookSettings { allow_private: true };
+    let sender = balas::webhooks::Sender::new(settings)?;
+    // After the state: it gives the store the audit key the registrations sign with.
+    for _ in 0..endpoints {
+        let new = balas::webhooks::endpoints::NewEndpoint {
+            url: "http://127.0.0.1:9/hook".into(),
+            events: vec!["message.received".into()],
+            include_content: false,
+        };
+        balas::webhooks::endpoints::create((&*store, &keys), &sender, (business.tenant.id, "bench"), new, now).await?;
+    }
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/webhooks/meta/{}", listener.local_addr()?, business.channel.id);
     let stop = CancellationToken::new();
