@@ -9,7 +9,7 @@ use hmac::Mac;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::store::{AuditHead, AuditOps, AuditRow, JobOps, StoreError, StoreResult, WebhookOps};
+use crate::store::{AuditHead, AuditOps, AuditRow, IngestOps, StoreError, StoreResult, WebhookOps};
 
 mod key;
 mod verify;
@@ -54,7 +54,7 @@ impl AuditEntry {
 /// Call it last in a transaction: the chain head stays locked until commit.
 /// The shop's webhook endpoints get the events these entries stand for, in the same transaction.
 pub async fn append(
-    tx: &mut (impl AuditOps + WebhookOps + JobOps + ?Sized),
+    tx: &mut (impl AuditOps + WebhookOps + IngestOps + ?Sized),
     entries: Vec<AuditEntry>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {

@@ -245,6 +245,28 @@ pub async fn shape_for(
     Ok(Shape::Template(OwnerTemplate { message, record: record.clone() }))
 }
 
+/// The approved template of `purpose` for an owner outside their window, or the shape the
+/// message takes instead: text (window open, Fonnte, none approved) or `Capped`.
+async fn owner_template(
+    tx: &mut dyn TenantTx,
+    (owner, channel, tenant): (&OwnerRecord, &ChannelRecord, &TenantRecord),
+    purpose: TemplatePurpose,
+    now: DateTime<Utc>,
+) -> StoreResult<Result<ChannelTemplateRecord, Shape>> {
+    if channel.provider == "fonnte" || window_open(owner, now) {
+        return Ok(Err(Shape::Text));
+    }
+    let recorded = tx.channel_templates(channel.id).await?;
+    let Some(record) = sendable_record(&recorded, purpose, &tenant.settings.language, now) else {
+        return Ok(Err(Shape::Text));
+    };
+    let record = record.clone();
+    if template_cap(tx, tenant, now).await?.reached() {
+        return Ok(Err(Shape::Capped));
+    }
+    Ok(Ok(record))
+}
+
 /// The digest outside the owner's window: its key figures as the approved template (its button
 /// asks for the rest); the full text is held until the owner writes (`digest::hold_full_text`).
 async fn digest_shape(
@@ -256,46 +278,37 @@ async fn digest_shape(
     now: DateTime<Utc>,
 ) -> StoreResult<Shape> {
     const DIGEST: TemplatePurpose = TemplatePurpose::OwnerDigest;
-    if window_open(owner, now) {
-        return Ok(Shape::Text);
-    }
-    let language = tenant.settings.language.as_str();
-    let recorded = tx.channel_templates(channel.id).await?;
-    let Some(record) = sendable_record(&recorded, DIGEST, language, now) else { return Ok(Shape::Text) };
-    if template_cap(tx, tenant, now).await?.reached() {
-        return Ok(Shape::Capped);
-    }
+    let record = match owner_template(tx, (owner, channel, tenant), DIGEST, now).await? {
+        Ok(record) => record,
+        Err(shape) => return Ok(shape),
+    };
     let values = super::digest::template_figures(tx, tenant, message.created_at).await?;
     let limits = templates::template(DIGEST).limits;
     let parameters = values.iter().zip(limits).map(|(v, max)| templates::parameter(v, *max)).collect();
     // Any message from the owner releases the report: the payload only names the button.
     let payloads = plain_payloads(DIGEST, channel);
-    let message = TemplateMessage { name: record.name.clone(), language: language.into(), parameters, payloads };
-    Ok(Shape::Template(OwnerTemplate { message, record: record.clone() }))
+    let language = tenant.settings.language.clone();
+    let message = TemplateMessage { name: record.name.clone(), language, parameters, payloads };
+    Ok(Shape::Template(OwnerTemplate { message, record }))
 }
 
 /// An alert about the shop's setup outside the owner's window (a webhook endpoint switched off):
 /// the approved alert template, with the alert's text as its one parameter.
 pub async fn alert_shape(
     tx: &mut dyn TenantTx,
-    (owner, channel, tenant): (&OwnerRecord, &ChannelRecord, &TenantRecord),
+    about: (&OwnerRecord, &ChannelRecord, &TenantRecord),
     text: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Shape> {
     const ALERT: TemplatePurpose = TemplatePurpose::OwnerAlert;
-    if channel.provider == "fonnte" || window_open(owner, now) {
-        return Ok(Shape::Text);
-    }
-    let language = tenant.settings.language.as_str();
-    let recorded = tx.channel_templates(channel.id).await?;
-    let Some(record) = sendable_record(&recorded, ALERT, language, now) else { return Ok(Shape::Text) };
-    if template_cap(tx, tenant, now).await?.reached() {
-        return Ok(Shape::Capped);
-    }
+    let record = match owner_template(tx, about, ALERT, now).await? {
+        Ok(record) => record,
+        Err(shape) => return Ok(shape),
+    };
     let parameters = vec![templates::parameter(text, templates::template(ALERT).limits[0])];
-    let message =
-        TemplateMessage { name: record.name.clone(), language: language.into(), parameters, payloads: vec![] };
-    Ok(Shape::Template(OwnerTemplate { message, record: record.clone() }))
+    let language = about.2.settings.language.clone();
+    let message = TemplateMessage { name: record.name.clone(), language, parameters, payloads: vec![] };
+    Ok(Shape::Template(OwnerTemplate { message, record }))
 }
 
 /// What the customer wrote that opened the ticket, when the ticket has no summary.

@@ -169,11 +169,16 @@ macro_rules! webhook_ops_impl {
             }
 
             async fn insert_webhook_deliveries(&mut self, deliveries: &[$crate::store::WebhookDeliveryRecord]) -> StoreResult<()> {
-                for d in deliveries {
-                    sqlx::query("INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, message_id, event_type, payload, state, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)")
-                        .bind(d.id).bind(self.tenant).bind(d.endpoint_id).bind(&d.message_id).bind(&d.event_type).bind(&d.payload)
-                        .bind($time(d.created_at))
-                        .execute(&mut *self.tx).await?;
+                // Multi-row: a burst of messages for a busy endpoint costs one statement per run.
+                let tenant = self.tenant;
+                for chunk in deliveries.chunks($crate::store::ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::new("INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, message_id, event_type, payload, state, attempts, next_attempt_at, created_at) ");
+                    insert.push_values(chunk, |mut row, d| {
+                        row.push_bind(d.id).push_bind(tenant).push_bind(d.endpoint_id).push_bind(&d.message_id)
+                            .push_bind(&d.event_type).push_bind(&d.payload).push("'pending'").push("0")
+                            .push_bind($time(d.created_at)).push_bind($time(d.created_at));
+                    });
+                    insert.build().execute(&mut *self.tx).await?;
                 }
                 Ok(())
             }

@@ -150,7 +150,7 @@ pub async fn create(
     let key = tenants::data_key(&mut *tx, keys).await?;
     let secret = Secret::generate();
     let record = WebhookEndpointRecord {
-        id: Uuid::new_v4(),
+        id: Uuid::now_v7(),
         tenant_id: tenant,
         url: url.to_string(),
         events: events.join(" "),

@@ -32,6 +32,8 @@ struct Log {
     received: Vec<Received>,
     /// Statuses to answer, in order; the last one repeats.
     statuses: Vec<u16>,
+    /// How long to wait before answering.
+    delay: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -42,7 +44,7 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(statuses: &[u16]) -> Self {
-        let log = Arc::new(Mutex::new(Log { received: Vec::new(), statuses: statuses.to_vec() }));
+        let log = Arc::new(Mutex::new(Log { statuses: statuses.to_vec(), ..Log::default() }));
         let app = Router::new().route("/hook", axum::routing::post(take)).with_state(log.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
@@ -57,10 +59,16 @@ impl Receiver {
     pub fn answer(&self, statuses: &[u16]) {
         self.log.lock().expect("log").statuses = statuses.to_vec();
     }
+
+    pub fn answer_after(&self, delay: std::time::Duration) {
+        self.log.lock().expect("log").delay = delay;
+    }
 }
 
 async fn take(State(log): State<Arc<Mutex<Log>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let delay = log.lock().expect("log").delay;
+    tokio::time::sleep(delay).await;
     let mut log = log.lock().expect("log");
     let n = log.received.len();
     log.received.push(Received {

@@ -192,6 +192,16 @@ on_both_databases! {
         assert_eq!(verify(&secret, hooks.now(), &got[2..]), ["ok"]);
         let delivered = &hooks.deliveries(&endpoint).await[0];
         assert_eq!((delivered["state"].as_str(), delivered["attempts"].as_i64()), (Some("delivered"), Some(3)));
+
+        // A 200 that comes after 15 s is a timeout, retried like a failure.
+        receiver.answer_after(std::time::Duration::from_secs(16));
+        hooks.say(&rina(), "wamid.R2", "Masih buka?").await;
+        let late = &hooks.deliveries(&endpoint).await[0];
+        assert_eq!((late["state"].as_str(), late["last_error"].as_str()), (Some("pending"), Some("timeout")), "{late}");
+        receiver.answer_after(std::time::Duration::ZERO);
+        app.clock.advance(Duration::seconds(5));
+        hooks.drain().await;
+        assert_eq!(hooks.deliveries(&endpoint).await[0]["state"], "delivered");
     }
 }
 
