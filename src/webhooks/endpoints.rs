@@ -277,7 +277,7 @@ pub async fn replay(
     if !tx.reopen_webhook_delivery(record.id, now).await? {
         return Err(UseCaseError::conflict("delivery_pending", "the delivery is still being attempted"));
     }
-    let job = JobRecord::new(tenant, JobKind::WebhookDelivery, record.id, 10, now);
+    let job = JobRecord::new(tenant, JobKind::WebhookDelivery, record.id, super::queue::JOB_ATTEMPTS, now);
     if !tx.rerun_job(JobKind::WebhookDelivery, record.id, now).await? {
         tx.enqueue_job(&job).await?;
     }

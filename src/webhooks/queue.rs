@@ -11,7 +11,7 @@ use crate::store::{IngestOps, JobRecord, StoreResult, WebhookDeliveryRecord, Web
 
 /// Attempts of the job that runs one delivery when its worker dies mid-attempt; the schedule
 /// itself is counted on the delivery (`SCHEDULE`).
-const JOB_ATTEMPTS: i32 = 10;
+pub const JOB_ATTEMPTS: i32 = 10;
 
 /// One event, before it is queued.
 #[derive(Debug, Clone, PartialEq)]
