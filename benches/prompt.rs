@@ -20,6 +20,7 @@ fn faq() -> Vec<KbEntry> {
             question: i.question,
             answer: i.answer,
             keywords: i.keywords,
+            version: 1,
             created_at: chrono::Utc::now(),
         })
         .collect()

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::{self, AuditEntry};
-use crate::domain::{KbEntryId, TenantId};
-use crate::store::{KbEntry, Store, StoreResult};
+use crate::domain::{EscalationId, KbEntryId, TenantId};
+use crate::store::{GapOps, KbEntry, KbVersionRecord, Store, StoreResult, TenantTx};
 use crate::usecase::{UseCaseError, UseCaseResult};
 
 /// Longest accepted answer: one WhatsApp message.
@@ -32,6 +32,7 @@ impl FaqItem {
             question: self.question,
             answer: self.answer,
             keywords: self.keywords,
+            version: 1,
             created_at: now,
         }
     }
@@ -175,9 +176,17 @@ pub async fn import(
     now: DateTime<Utc>,
 ) -> StoreResult<(u64, usize)> {
     let mut tx = store.begin(tenant).await?;
-    let removed = if append { 0 } else { tx.clear_kb_entries().await? };
+    let mut removed = 0;
+    if !append {
+        for old in tx.kb_entries().await? {
+            record_version(&mut *tx, &old, "deleted", Written::by("cli"), now).await?;
+        }
+        removed = tx.clear_kb_entries().await?;
+    }
     for item in items {
-        tx.insert_kb_entry(&item.clone().into_entry(KbEntryId::new(), tenant, now)).await?;
+        let entry = item.clone().into_entry(KbEntryId::new(), tenant, now);
+        tx.insert_kb_entry(&entry).await?;
+        record_version(&mut *tx, &entry, "created", Written::by("cli"), now).await?;
     }
     let entry = AuditEntry::new("cli", "kb.imported", "tenant", Some(tenant.to_string()))
         .detail(json!({ "removed": removed, "added": items.len() }));
@@ -193,6 +202,65 @@ pub fn checked_item(question: &str, answer: &str, keywords: String) -> Result<Fa
     Ok(item)
 }
 
+/// Who wrote a version of an entry, and the ticket it came from (a question the bot could not answer).
+#[derive(Debug, Clone, Copy)]
+pub struct Written<'a> {
+    pub actor: &'a str,
+    pub ticket: Option<EscalationId>,
+}
+
+impl<'a> Written<'a> {
+    pub fn by(actor: &'a str) -> Self {
+        Self { actor, ticket: None }
+    }
+}
+
+/// Appends the entry's current form to its history.
+async fn record_version(
+    tx: &mut (impl GapOps + ?Sized),
+    entry: &KbEntry,
+    change: &str,
+    written: Written<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let version = KbVersionRecord {
+        id: uuid::Uuid::now_v7(),
+        tenant_id: entry.tenant_id,
+        entry_id: entry.id,
+        // A deletion is a version of its own, after the last edit.
+        version: if change == "deleted" { entry.version + 1 } else { entry.version },
+        change: change.into(),
+        question: entry.question.clone(),
+        answer: entry.answer.clone(),
+        keywords: entry.keywords.clone(),
+        actor: written.actor.into(),
+        escalation_id: written.ticket,
+        created_at: now,
+    };
+    tx.insert_kb_version(&version).await
+}
+
+/// The audit row of an entry's change: its version and, when it came from a ticket, which.
+fn kb_audit(action: &'static str, entry: &KbEntry, written: Written<'_>) -> AuditEntry {
+    AuditEntry::new(written.actor, action, "kb_entry", Some(entry.id.to_string()))
+        .detail(json!({ "version": entry.version, "ticket_id": written.ticket }))
+}
+
+/// Adds an entry inside the caller's transaction, versioned; the audit row is returned.
+pub async fn create_in(
+    tx: &mut dyn TenantTx,
+    tenant: TenantId,
+    item: FaqItem,
+    written: Written<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<(KbEntry, AuditEntry)> {
+    let entry = item.into_entry(KbEntryId::new(), tenant, now);
+    tx.insert_kb_entry(&entry).await?;
+    record_version(&mut *tx, &entry, "created", written, now).await?;
+    let audit = kb_audit("kb.created", &entry, written);
+    Ok((entry, audit))
+}
+
 /// Adds an entry to `tenant`'s FAQ, audited `kb.created` naming `actor`.
 pub async fn create_entry(
     store: &dyn Store,
@@ -201,16 +269,15 @@ pub async fn create_entry(
     item: FaqItem,
     now: DateTime<Utc>,
 ) -> StoreResult<KbEntry> {
-    let entry = item.into_entry(KbEntryId::new(), tenant, now);
     let mut tx = store.begin(tenant).await?;
-    tx.insert_kb_entry(&entry).await?;
-    audit::append(&mut *tx, vec![AuditEntry::new(actor, "kb.created", "kb_entry", Some(entry.id.to_string()))], now)
-        .await?;
+    let (entry, audit) = create_in(&mut *tx, tenant, item, Written::by(actor), now).await?;
+    audit::append(&mut *tx, vec![audit], now).await?;
     tx.commit().await?;
     Ok(entry)
 }
 
-/// Rewrites an entry of `tenant`'s FAQ, audited `kb.updated`; not found when it is not the tenant's.
+/// Rewrites an entry of `tenant`'s FAQ as its next version, audited `kb.updated`; not found
+/// when it is not the tenant's.
 pub async fn update_entry(
     store: &dyn Store,
     tenant: TenantId,
@@ -219,17 +286,18 @@ pub async fn update_entry(
     item: FaqItem,
     now: DateTime<Utc>,
 ) -> UseCaseResult<KbEntry> {
-    let entry = item.into_entry(id, tenant, now);
     let mut tx = store.begin(tenant).await?;
-    if !tx.update_kb_entry(&entry).await? {
-        return Err(not_found());
-    }
-    audit::append(&mut *tx, vec![AuditEntry::new(actor, "kb.updated", "kb_entry", Some(id.to_string()))], now).await?;
+    let Some(old) = tx.kb_entry(id).await? else { return Err(not_found()) };
+    let mut entry = item.into_entry(id, tenant, old.created_at);
+    entry.version = tx.update_kb_entry(&entry).await?.ok_or_else(not_found)?;
+    record_version(&mut *tx, &entry, "updated", Written::by(actor), now).await?;
+    audit::append(&mut *tx, vec![kb_audit("kb.updated", &entry, Written::by(actor))], now).await?;
     tx.commit().await?;
     Ok(entry)
 }
 
-/// Deletes an entry of `tenant`'s FAQ, audited `kb.deleted`; not found when it is not the tenant's.
+/// Deletes an entry of `tenant`'s FAQ, audited `kb.deleted` (its text stays in its history);
+/// not found when it is not the tenant's.
 pub async fn delete_entry(
     store: &dyn Store,
     tenant: TenantId,
@@ -238,12 +306,25 @@ pub async fn delete_entry(
     now: DateTime<Utc>,
 ) -> UseCaseResult<()> {
     let mut tx = store.begin(tenant).await?;
+    let Some(old) = tx.kb_entry(id).await? else { return Err(not_found()) };
     if !tx.delete_kb_entry(id).await? {
         return Err(not_found());
     }
-    audit::append(&mut *tx, vec![AuditEntry::new(actor, "kb.deleted", "kb_entry", Some(id.to_string()))], now).await?;
+    record_version(&mut *tx, &old, "deleted", Written::by(actor), now).await?;
+    audit::append(&mut *tx, vec![kb_audit("kb.deleted", &old, Written::by(actor))], now).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Every version of an entry of `tenant`'s FAQ, oldest first; not found when it has none.
+pub async fn versions(store: &dyn Store, tenant: TenantId, id: KbEntryId) -> UseCaseResult<Vec<KbVersionRecord>> {
+    let mut tx = store.begin_read(tenant).await?;
+    let versions = tx.kb_versions(id).await?;
+    tx.commit().await?;
+    if versions.is_empty() {
+        return Err(not_found());
+    }
+    Ok(versions)
 }
 
 /// No FAQ entry with this id in the tenant (also for an id that does not parse).

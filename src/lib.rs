@@ -21,6 +21,7 @@ pub mod error;
 pub mod error_reporting;
 pub mod fakes;
 pub mod fetch_guard;
+pub mod gaps;
 pub mod ingress;
 pub mod jobs;
 pub mod kb;

@@ -114,7 +114,15 @@ fn shops(businesses_json: &str) -> HashMap<String, Shop> {
                 ids.insert(e.id, id);
                 // Kept as typed, as an owner's upload keeps them (`kb::parse_json`).
                 let (question, answer, keywords) = (e.question, e.answer, e.keywords);
-                KbEntry { id, tenant_id: tenant, question, answer, keywords, created_at: chrono::Utc::now() }
+                KbEntry {
+                    id,
+                    tenant_id: tenant,
+                    question,
+                    answer,
+                    keywords,
+                    version: 1,
+                    created_at: chrono::Utc::now(),
+                }
             })
             .collect();
         shops.insert(b.id, Shop { profile, entries, ids });

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod contacts;
 pub mod conversations;
 pub mod escalations;
+pub mod gaps;
 pub mod kb;
 pub mod limits;
 pub mod media_links;
@@ -65,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .merge(escalations::router())
         .merge(conversations::router())
         .merge(kb::router())
+        .merge(gaps::router())
         .merge(settings::router())
         .merge(users::router())
         .merge(contacts::router())

@@ -25,6 +25,7 @@ pub fn page(session: &Session, status: StatusCode, title: &str, flash: Option<Fl
             @if content {
                 a href="/dashboard" { (t("nav.inbox")) }
                 a href="/dashboard/faq" { (t("nav.faq")) }
+                a href="/dashboard/gaps" { (t("nav.gaps")) }
             }
             @if session.is_owner() { a href="/dashboard/settings" { (t("nav.settings")) } }
             @if session.caller.role != Role::Staff { a href="/dashboard/analytics" { (t("nav.analytics")) } }

@@ -16,6 +16,7 @@ pub mod attach;
 pub mod chart;
 pub mod faq;
 pub mod form;
+pub mod gaps;
 pub mod i18n;
 pub mod inbox;
 pub mod layout;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(attach::router())
         .merge(media::router())
         .merge(faq::router())
+        .merge(gaps::router())
         .merge(settings::router())
         .merge(analytics::router())
         .route("/dashboard/assets/style.css", get(style))

@@ -196,6 +196,7 @@ mod tests {
             question: q.into(),
             answer: a.into(),
             keywords: k.into(),
+            version: 1,
             created_at: chrono::Utc::now(),
         })
         .collect()

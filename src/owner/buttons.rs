@@ -30,6 +30,10 @@ pub enum ButtonAction {
     Report,
     /// The customer follow-up's "see the answer".
     See,
+    /// "Jadikan FAQ" after an answer: save it as an FAQ entry (`#12 faq`).
+    Faq,
+    /// "Kirim ke semua" after a saved FAQ: answer the others waiting on it (`#12 semua`).
+    All,
 }
 
 impl ButtonAction {
@@ -40,6 +44,8 @@ impl ButtonAction {
             "done" => Self::Done,
             "report" => Self::Report,
             "see" => Self::See,
+            "faq" => Self::Faq,
+            "all" => Self::All,
             _ => return None,
         })
     }
@@ -51,6 +57,8 @@ impl ButtonAction {
             Self::Done => "done",
             Self::Report => "report",
             Self::See => "see",
+            Self::Faq => "faq",
+            Self::All => "all",
         }
     }
 
@@ -60,7 +68,7 @@ impl ButtonAction {
             Self::Take => Some(Action::TakeOver),
             Self::Draft => Some(Action::SendDraft),
             Self::Done => Some(Action::Resolve),
-            Self::Report | Self::See => None,
+            Self::Report | Self::See | Self::Faq | Self::All => None,
         }
     }
 }

@@ -10,6 +10,11 @@ pub enum Command {
     Erase { number: Option<i32> },
     /// List the open tickets.
     List,
+    /// `#12 faq <answer>`: reply, and save the answer as an FAQ entry for the ticket's question;
+    /// `#12 faq` alone saves the last answer.
+    Faq { number: Option<i32>, answer: Option<String> },
+    /// `#12 semua`: send the FAQ answer of the ticket's question to the others waiting on it.
+    AnswerWaiting { number: Option<i32> },
     /// A tapped button, with its id or payload (see `buttons`).
     Tap(String),
     /// A photo, document or voice note for the ticket with this number, or the quoted one.
@@ -38,10 +43,14 @@ pub fn parse(text: &str, quoting: bool) -> Command {
         if is_erase(rest) {
             return Command::Erase { number: Some(number) };
         }
-        return Command::Ticket { number: Some(number), action: action(rest) };
+        return gap_command(Some(number), rest)
+            .unwrap_or(Command::Ticket { number: Some(number), action: action(rest) });
     }
     if quoting && is_erase(text) {
         return Command::Erase { number: None };
+    }
+    if quoting && let Some(command) = gap_command(None, text) {
+        return command;
     }
     if quoting && !text.is_empty() {
         return Command::Ticket { number: None, action: action(text) };
@@ -66,6 +75,21 @@ fn numbered(text: &str) -> Option<(i32, &str)> {
     let digits = rest.chars().take_while(char::is_ascii_digit).count();
     let number = rest[..digits].parse::<i32>().ok()?;
     Some((number, rest[digits..].trim_start_matches([':', ' ', '\n', '\t']).trim()))
+}
+
+/// `faq`, `faq <answer>`, `semua`: the knowledge-gap commands; `None` for anything else
+/// (`#12 faqnya ada?` is a reply).
+fn gap_command(number: Option<i32>, rest: &str) -> Option<Command> {
+    let lower = rest.to_lowercase();
+    if matches!(lower.as_str(), "semua" | "all" | "kirim semua") {
+        return Some(Command::AnswerWaiting { number });
+    }
+    let after = rest.get(..3).filter(|w| w.eq_ignore_ascii_case("faq")).map(|_| &rest[3..])?;
+    if !(after.is_empty() || after.starts_with([' ', ':', '\n', '\t'])) {
+        return None;
+    }
+    let answer = after.trim_start_matches([':', ' ', '\n', '\t']).trim();
+    Some(Command::Faq { number, answer: Some(answer.to_string()).filter(|a| !a.is_empty()) })
 }
 
 fn is_erase(rest: &str) -> bool {
@@ -130,5 +154,20 @@ mod tests {
         assert_eq!(parse("hapus", true), Command::Erase { number: None });
         assert_eq!(parse("#7 hapus pesanan saya", false), on(7, Action::Reply("hapus pesanan saya".into())));
         assert_eq!(parse("tap:b1.take.x.y", true), Command::Tap("b1.take.x.y".into()));
+    }
+
+    #[test]
+    fn faq_and_all_close_a_knowledge_gap() {
+        let faq = |number, answer: Option<&str>| Command::Faq { number, answer: answer.map(str::to_string) };
+        assert_eq!(parse("#12 faq Bisa COD kak", false), faq(Some(12), Some("Bisa COD kak")));
+        assert_eq!(parse("#12 FAQ: Bisa\nCOD", false), faq(Some(12), Some("Bisa\nCOD")));
+        assert_eq!(parse("#12 faq", false), faq(Some(12), None));
+        assert_eq!(parse("faq Bisa", true), faq(None, Some("Bisa")));
+        assert_eq!(parse("#12 semua", false), Command::AnswerWaiting { number: Some(12) });
+        assert_eq!(parse("semua", true), Command::AnswerWaiting { number: None });
+        // The plain `#12 <text>` keeps meaning "reply".
+        assert_eq!(parse("#12 faqnya ada?", false), on(12, Action::Reply("faqnya ada?".into())));
+        assert_eq!(parse("#12 semua ukuran ada", false), on(12, Action::Reply("semua ukuran ada".into())));
+        assert_eq!(parse("faq", false), Command::Help);
     }
 }

@@ -1,7 +1,7 @@
 //! The owner's daily digest on WhatsApp, at the tenant's `digest_time` in its own time zone:
 //! yesterday's conversations, the share the bot answered, tickets still open, the slowest
-//! owner answer, up to five questions the bot could not answer (with a hint to add them to
-//! the FAQ), and overdue data requests. A durable `owner_digest` job per tenant reschedules
+//! owner answer, the five most asked open knowledge gaps (with how to answer them from
+//! WhatsApp), and overdue data requests. A durable `owner_digest` job per tenant reschedules
 //! itself to the next local digest time.
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
@@ -13,25 +13,20 @@ use super::{HELD, Purpose};
 use crate::audit::{self, AuditEntry};
 use crate::clock::local_moment;
 use crate::core::Core;
-use crate::domain::{EscalationReason, ModelReason, TicketStatus};
+use crate::domain::TicketStatus;
 use crate::domain::{OwnerId, OwnerMessageId};
 use crate::engine::triggers;
 use crate::jobs::{JobFailure, JobKind};
 use crate::privacy::requests;
 use crate::store::{
-    ConversationOps, JobOps, JobOutcome, JobRecord, OwnerMessageRecord, OwnerOps, PrivacyOps, ReportingOps, Store,
-    StoreResult, TenantRecord,
+    ConversationOps, JobOps, JobOutcome, JobRecord, OwnerMessageRecord, OwnerOps, ReportingOps, Store, StoreResult,
+    TenantRecord, TenantTx,
 };
 use crate::tenants::TenantStatus;
 
 /// Questions listed at most, and their length in the digest.
 const QUESTIONS: usize = 5;
 const QUESTION_CHARS: usize = 120;
-
-/// Reasons that mean the bot did not know the answer (not a complaint or a keyword).
-fn unanswered(reason: EscalationReason) -> bool {
-    matches!(reason, EscalationReason::NoConfidentAnswer | EscalationReason::Model(ModelReason::Unsure))
-}
 
 /// The next moment strictly after `now` when the local clock in `zone` shows `at`.
 pub fn next_occurrence(now: DateTime<Utc>, at: NaiveTime, zone: Tz) -> DateTime<Utc> {
@@ -139,7 +134,7 @@ pub async fn template_figures(
 /// Yesterday (in the tenant's zone) in numbers, and the questions the bot could not answer.
 pub async fn compose(
     core: &Core,
-    tx: &mut (impl ConversationOps + PrivacyOps + ReportingOps + ?Sized),
+    tx: &mut dyn TenantTx,
     tenant: &TenantRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<String> {
@@ -161,20 +156,16 @@ pub async fn compose(
             || "-".to_string(),
             |d| texts.fill("duration", &[("minutes", &d.num_minutes().max(0).to_string())]),
         );
-    let mut questions = Vec::new();
-    for ticket in tx.escalations_opened(from, to).await? {
-        if questions.len() == QUESTIONS || !unanswered(ticket.reason) {
-            continue;
-        }
-        let Some(id) = ticket.trigger_message_id else { continue };
-        let (Some(message), Some(contact)) = (tx.message(id).await?, tx.contact(ticket.contact_id).await?) else {
-            continue;
-        };
-        let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
-        if let Some(body) = key.decrypt_opt(message.body_enc.as_deref())? {
-            questions.push(format!("• {}", shorten(body.trim(), QUESTION_CHARS)));
-        }
-    }
+    let questions: Vec<String> = crate::gaps::list::groups_in(core, &mut *tx, QUESTIONS)
+        .await?
+        .iter()
+        .map(|g| {
+            texts.fill(
+                "digest_gap",
+                &[("question", &shorten(g.question.trim(), QUESTION_CHARS)), ("customers", &g.customers.to_string())],
+            )
+        })
+        .collect();
     let unanswered = unanswered_tickets(tx, tenant, from, to).await?;
     let overdue = tx.dsars(true, 10_000).await?.iter().filter(|r| requests::overdue(r, now).is_some()).count();
 

@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::buttons::{Signer, Tap};
+use super::buttons::{ButtonAction, Signer, Tap};
 use super::commands::{self, Command};
 use super::files::{FileReply, FileSource, ProviderFile};
+use super::gap_commands;
 use super::notify::{About, Note, customer_label, label_of, queue};
 use super::texts::OwnerTexts;
 use super::tickets::{self, Action, ActionError};
@@ -49,6 +50,7 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
 
     let mut customer = None;
     let mut erased = false;
+    let mut purpose = Purpose::Answer;
     let (kind, answer, ticket) = match (command, file) {
         (Command::List, _) => ("list", Some(list(core, &mut *tx, &texts).await?), None),
         // `parse_file` runs only for a message with a file: a file command without one is a help.
@@ -84,6 +86,23 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
             let done = on_ticket(core, &mut *tx, found, &shown, action, &actor, &texts, now).await?;
             trail.extend(done.trail);
             customer = done.customer;
+            purpose = done.purpose;
+            (done.kind, Some(done.text), done.ticket)
+        }
+        (Command::Faq { number, answer }, _) => {
+            let found = find_ticket(&mut *tx, number, quoted).await?;
+            let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
+            let done = gap_commands::faq(core, &mut *tx, found, &shown, answer, &actor, &texts, now).await?;
+            trail.extend(done.trail);
+            customer = done.customer;
+            purpose = done.purpose;
+            (done.kind, Some(done.text), done.ticket)
+        }
+        (Command::AnswerWaiting { number }, _) => {
+            let found = find_ticket(&mut *tx, number, quoted).await?;
+            let shown = number.or(found.as_ref().map(|t| t.number)).unwrap_or_default().to_string();
+            let done = gap_commands::answer_waiting(core, &mut *tx, found, &shown, &actor, &texts, now).await?;
+            trail.extend(done.trail);
             (done.kind, Some(done.text), done.ticket)
         }
         (Command::Tap(id), _) => {
@@ -96,24 +115,35 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
                 );
             }
             let target = match tap {
-                Tap::Ticket { action, ticket } => Ok(action.ticket_action().map(|a| (a, Some(ticket)))),
-                Tap::Quoted(action) => Ok(action.ticket_action().map(|a| (a, quoted))),
-                Tap::Forged | Tap::Unknown => Err(()),
+                Tap::Ticket { action, ticket } => Some((action, Some(ticket))),
+                Tap::Quoted(action) => Some((action, quoted)),
+                Tap::Forged | Tap::Unknown => None,
             };
             match target {
-                Err(()) => ("help", Some(texts.fill("help", &[])), None),
-                // The digest's or a follow-up's button: what it asks for is released on any message.
-                Ok(None) => ("tap", None, None),
-                Ok(Some((action, ticket))) => {
+                None => ("help", Some(texts.fill("help", &[])), None),
+                Some((action, ticket)) => {
                     let found = match ticket {
-                        Some(id) => tx.lock_escalation(id).await?,
-                        None => None,
+                        Some(id) if action.ticket_action().is_some() || tapped_gap(action) => {
+                            tx.lock_escalation(id).await?
+                        }
+                        _ => None,
                     };
                     let shown = found.as_ref().map(|t| t.number).unwrap_or_default().to_string();
-                    let done = on_ticket(core, &mut *tx, found, &shown, action, &actor, &texts, now).await?;
+                    let done = match (action, action.ticket_action()) {
+                        (_, Some(act)) => on_ticket(core, &mut *tx, found, &shown, act, &actor, &texts, now).await?,
+                        (ButtonAction::Faq, None) => {
+                            gap_commands::faq(core, &mut *tx, found, &shown, None, &actor, &texts, now).await?
+                        }
+                        (ButtonAction::All, None) => {
+                            gap_commands::answer_waiting(core, &mut *tx, found, &shown, &actor, &texts, now).await?
+                        }
+                        // The digest's or a follow-up's button: what it asks for is released on any message.
+                        _ => Done::silent(),
+                    };
                     trail.extend(done.trail);
                     customer = done.customer;
-                    (done.kind, Some(done.text), done.ticket)
+                    purpose = done.purpose;
+                    (done.kind, Some(done.text).filter(|t| !t.is_empty()), done.ticket)
                 }
             }
         }
@@ -127,7 +157,7 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
         key: customer.as_ref().map_or(&tenant_key, |(_, key)| key),
     };
     if let Some(answer) = &answer {
-        let note = Note { route: Route::WhatsApp, purpose: Purpose::Answer, text: answer };
+        let note = Note { route: Route::WhatsApp, purpose, text: answer };
         queue(core, &mut *tx, message.owner_id, about, note, now).await?;
     }
     tx.clear_owner_message_body(message.id, now).await?;
@@ -144,13 +174,45 @@ pub async fn run(core: &Core, worker: &str, job: &JobRecord) -> Result<(), JobFa
     Ok(())
 }
 
-/// What an action on a found ticket did.
-struct Done {
-    kind: &'static str,
-    text: String,
-    ticket: Option<EscalationId>,
-    trail: Vec<AuditEntry>,
-    customer: Option<(ContactId, DataKey)>,
+/// What an action on a found ticket did, and how the owner's answer goes.
+pub struct Done {
+    pub kind: &'static str,
+    pub text: String,
+    pub ticket: Option<EscalationId>,
+    pub trail: Vec<AuditEntry>,
+    pub customer: Option<(ContactId, DataKey)>,
+    /// `Replied` and `FaqSaved` carry the knowledge-gap buttons.
+    pub purpose: Purpose,
+}
+
+impl Done {
+    pub fn not_found(texts: &OwnerTexts, shown: &str) -> Self {
+        let text = texts.fill("not_found", &[("ticket", shown)]);
+        Self { kind: "not_found", text, ticket: None, trail: vec![], customer: None, purpose: Purpose::Answer }
+    }
+
+    /// A tap that needs no answer.
+    fn silent() -> Self {
+        Self { kind: "tap", text: String::new(), ticket: None, trail: vec![], customer: None, purpose: Purpose::Answer }
+    }
+
+    pub fn from_answer(answer: Answer, ticket: EscalationId) -> Self {
+        // A reply that went out offers to save it as an FAQ entry.
+        let purpose = if answer.kind == "reply" { Purpose::Replied } else { Purpose::Answer };
+        Self {
+            kind: answer.kind,
+            text: answer.text,
+            ticket: Some(ticket),
+            trail: answer.trail,
+            customer: answer.customer,
+            purpose,
+        }
+    }
+}
+
+/// A tap that acts on a ticket's knowledge gap.
+fn tapped_gap(action: ButtonAction) -> bool {
+    matches!(action, ButtonAction::Faq | ButtonAction::All)
 }
 
 /// Runs a typed command's or a tapped button's action on the ticket, if one was found.
@@ -165,13 +227,13 @@ async fn on_ticket(
     texts: &OwnerTexts,
     now: DateTime<Utc>,
 ) -> Result<Done, StoreError> {
-    let Some(ticket) = found else {
-        let text = texts.fill("not_found", &[("ticket", shown)]);
-        return Ok(Done { kind: "not_found", text, ticket: None, trail: vec![], customer: None });
-    };
+    let Some(ticket) = found else { return Ok(Done::not_found(texts, shown)) };
     let id = ticket.id;
-    let answer = act(core, tx, ticket, action, actor, texts, now).await?;
-    Ok(Done { kind: answer.kind, text: answer.text, ticket: Some(id), trail: answer.trail, customer: answer.customer })
+    let mut answer = act(core, tx, ticket, action, actor, texts, now).await?;
+    if answer.kind == "reply" {
+        answer.text = format!("{}\n{}", answer.text, texts.fill("faq_hint", &[("ticket", shown)]));
+    }
+    Ok(Done::from_answer(answer, id))
 }
 
 /// The ticket named by number, else the one the owner quote-replied to, locked.
@@ -224,16 +286,16 @@ async fn quoted_ticket(
     Ok(original.filter(|m| m.direction == Direction::Out).and_then(|m| m.escalation_id))
 }
 
-struct Answer {
-    kind: &'static str,
-    text: String,
-    trail: Vec<AuditEntry>,
+pub struct Answer {
+    pub kind: &'static str,
+    pub text: String,
+    pub trail: Vec<AuditEntry>,
     /// The ticket's customer and their key, which encrypts the answer.
-    customer: Option<(ContactId, DataKey)>,
+    pub customer: Option<(ContactId, DataKey)>,
 }
 
 /// Runs the action and words the outcome for the owner.
-async fn act(
+pub async fn act(
     core: &Core,
     tx: &mut dyn TenantTx,
     ticket: EscalationRecord,

@@ -10,6 +10,7 @@ pub mod digest;
 pub mod email;
 pub mod files;
 pub mod forward_media;
+pub mod gap_commands;
 pub mod inbox;
 pub mod late_reply;
 pub mod notify;
@@ -45,6 +46,10 @@ pub enum Purpose {
     Forward,
     /// Our answer to a command.
     Answer,
+    /// Our answer to a reply sent to a customer: it offers "Jadikan FAQ".
+    Replied,
+    /// Our answer to a saved FAQ entry while other customers wait on it: it offers "Kirim ke semua".
+    FaqSaved,
     /// A reply to a customer could not be delivered.
     Undeliverable,
     Budget,
@@ -64,6 +69,8 @@ text_code!(Purpose, parse;
     Reminder => "reminder",
     Forward => "forward",
     Answer => "answer",
+    Replied => "replied",
+    FaqSaved => "faq_saved",
     Undeliverable => "undeliverable",
     Budget => "budget",
     Digest => "digest",
@@ -74,6 +81,11 @@ text_code!(Purpose, parse;
 );
 
 impl Purpose {
+    /// Our answer to something the owner just typed or tapped: their window is open.
+    pub fn is_answer(self) -> bool {
+        matches!(self, Self::Answer | Self::Replied | Self::FaqSaved)
+    }
+
     /// Notices that also go by e-mail, when SMTP is configured and the owner has an address.
     pub fn emailed_too(self) -> bool {
         matches!(

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::Purpose;
-use super::buttons::Signer;
+use super::buttons::{ButtonAction, Signer};
 use super::notify::customer_label;
 use super::texts::OwnerTexts;
 use crate::channels::ReplyButton;
@@ -187,6 +187,9 @@ pub async fn shape_for(
         return digest_shape(tx, message, owner, channel, tenant, now).await;
     }
     let language = tenant.settings.language.as_str();
+    if let Some(button) = gap_button(message, owner, channel, language, signer, now) {
+        return Ok(Shape::Buttons(vec![button]));
+    }
     let (Some(escalation), Some((contact, key))) = (message.escalation_id, customer) else { return Ok(Shape::Text) };
     let Some(ticket) = tx.escalation(escalation).await? else { return Ok(Shape::Text) };
     let texts = OwnerTexts::new(language);
@@ -243,6 +246,25 @@ pub async fn shape_for(
     };
     let message = TemplateMessage { name: record.name.clone(), language: language.into(), parameters, payloads };
     Ok(Shape::Template(OwnerTemplate { message, record: record.clone() }))
+}
+
+/// "Jadikan FAQ" under a reply's confirmation, "Kirim ke semua" under a saved FAQ entry that
+/// others wait on: interactive buttons, so Meta only, inside the window the owner just opened.
+fn gap_button(
+    message: &OwnerMessageRecord,
+    owner: &OwnerRecord,
+    channel: &ChannelRecord,
+    language: &str,
+    signer: Signer<'_>,
+    now: DateTime<Utc>,
+) -> Option<ReplyButton> {
+    let (action, title) = match message.purpose {
+        Purpose::Replied => (ButtonAction::Faq, "button_faq"),
+        Purpose::FaqSaved => (ButtonAction::All, "button_all"),
+        _ => return None,
+    };
+    let ticket = message.escalation_id.filter(|_| channel.provider == "meta" && window_open(owner, now))?;
+    Some(ReplyButton { id: signer.sign(action, ticket), title: OwnerTexts::new(language).fill(title, &[]) })
 }
 
 /// The approved template of `purpose` for an owner outside their window, or the shape the

@@ -156,11 +156,13 @@ pub async fn escalate(
         closed_by: None,
     };
     tx.insert_escalation(&ticket).await?;
+    let gap = crate::gaps::record(core, tx, &ticket, &key, now).await?;
     let mut trail = vec![
         AuditEntry::new("worker", "conversation.escalated", "conversation", Some(conversation.id.to_string())).detail(
             json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason, "trigger": trigger, "ticket": ticket.number, "ticket_id": ticket.id }),
         ),
     ];
+    trail.extend(gap);
     let tenant = tx.tenant().await?;
     if holding_message && let (Some(trigger), Some(tenant)) = (trigger, &tenant) {
         let text = render(Template::Holding, &tenant.settings.language, &tenant.name);

@@ -71,7 +71,7 @@ pub async fn owner_unreachable(
     tx.mark_owner_window_closed(message.owner_id, now).await?;
     let Some(owner) = tx.owner(message.owner_id).await? else { return Ok(Vec::new()) };
     // Notices went by e-mail already; an answer to a command needs none (the owner just wrote).
-    let wants_email = !message.purpose.emailed_too() && message.purpose != Purpose::Answer;
+    let wants_email = !message.purpose.emailed_too() && !message.purpose.is_answer();
     let by_email = message.route == Route::WhatsApp && wants_email && core.owner_email && owner.email_enc.is_some();
     if by_email {
         let key = match message.contact_id {

@@ -48,6 +48,7 @@ const USERS: &str = "user accounts (e-mail, role)";
 const OWNERS: &str = "owner numbers and e-mails";
 const BUSINESS: &str = "business settings and channels";
 const FAQ: &str = "FAQ entries";
+const GAPS: &str = "questions the bot could not answer (masked customer words)";
 const REQUESTS: &str = "data-subject requests";
 const TENANT_DATA: &str = "all of the tenant's data";
 pub const NONE: &str = "no personal data";
@@ -135,6 +136,10 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("kb.updated", Changed, FAQ),
     ("kb.deleted", Changed, FAQ),
     ("kb.imported", Changed, FAQ),
+    ("gap.recorded", Changed, GAPS),
+    ("gap.listed", Read, GAPS),
+    ("gap.closed", Changed, GAPS),
+    ("gap.waiting_answered", Changed, MESSAGES),
     ("request.opened", Changed, REQUESTS),
     ("request.acknowledged", Changed, REQUESTS),
     ("request.closed", Changed, REQUESTS),

@@ -111,6 +111,15 @@ pub async fn export_contact(
         }));
     }
 
+    // The questions the bot could not answer, in the customer's words (masked).
+    let mut gaps = Vec::new();
+    for g in tx.gaps_of_contact(contact).await? {
+        gaps.push(json!({
+            "id": g.id, "escalation_id": g.escalation_id, "question": key.decrypt(&g.question_enc)?, "state": g.state,
+            "faq_entry_id": g.kb_entry_id, "created_at": g.created_at, "closed_at": g.closed_at,
+        }));
+    }
+
     let audit_rows = audit_about(&mut *tx, &subjects).await?;
     let bundle = json!({
         "format": "balas.contact-export",
@@ -121,6 +130,7 @@ pub async fn export_contact(
         "conversations": conversations,
         "escalations": tickets,
         "owner_notices": notices,
+        "unanswered_questions": gaps,
         "media": media,
         "audit": audit_rows,
     });

@@ -7,8 +7,9 @@ use async_trait::async_trait;
 pub trait KbOps: TenantScoped + Send {
     async fn insert_kb_entry(&mut self, entry: &KbEntry) -> StoreResult<()>;
     async fn kb_entries(&mut self) -> StoreResult<Vec<KbEntry>>;
-    /// Rewrites an entry's question, answer and keywords; false when there is no such entry.
-    async fn update_kb_entry(&mut self, entry: &KbEntry) -> StoreResult<bool>;
+    async fn kb_entry(&mut self, id: KbEntryId) -> StoreResult<Option<KbEntry>>;
+    /// Rewrites an entry's question, answer and keywords; its new version, `None` when there is no such entry.
+    async fn update_kb_entry(&mut self, entry: &KbEntry) -> StoreResult<Option<i32>>;
     async fn delete_kb_entry(&mut self, id: KbEntryId) -> StoreResult<bool>;
     /// Deletes every FAQ entry of the tenant; returns how many there were.
     async fn clear_kb_entries(&mut self) -> StoreResult<u64>;
@@ -21,8 +22,8 @@ macro_rules! kb_ops_impl {
         #[async_trait::async_trait]
         impl $crate::store::KbOps for $ty {
             async fn insert_kb_entry(&mut self, e: &KbEntry) -> StoreResult<()> {
-                sqlx::query("INSERT INTO kb_entries (id, tenant_id, question, answer, keywords, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(e.id).bind(self.tenant).bind(&e.question).bind(&e.answer).bind(&e.keywords).bind($time(e.created_at))
+                sqlx::query("INSERT INTO kb_entries (id, tenant_id, question, answer, keywords, version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(e.id).bind(self.tenant).bind(&e.question).bind(&e.answer).bind(&e.keywords).bind(e.version).bind($time(e.created_at))
                     .execute(&mut *self.tx).await?;
                 Ok(())
             }
@@ -32,11 +33,15 @@ macro_rules! kb_ops_impl {
                     .bind(self.tenant).fetch_all(&mut *self.tx).await?)
             }
 
-            async fn update_kb_entry(&mut self, e: &KbEntry) -> StoreResult<bool> {
-                let done = sqlx::query("UPDATE kb_entries SET question = $3, answer = $4, keywords = $5 WHERE tenant_id = $1 AND id = $2")
+            async fn kb_entry(&mut self, id: KbEntryId) -> StoreResult<Option<KbEntry>> {
+                Ok(sqlx::query_as("SELECT * FROM kb_entries WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant).bind(id).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn update_kb_entry(&mut self, e: &KbEntry) -> StoreResult<Option<i32>> {
+                Ok(sqlx::query_scalar("UPDATE kb_entries SET question = $3, answer = $4, keywords = $5, version = version + 1 WHERE tenant_id = $1 AND id = $2 RETURNING version")
                     .bind(self.tenant).bind(e.id).bind(&e.question).bind(&e.answer).bind(&e.keywords)
-                    .execute(&mut *self.tx).await?;
-                Ok(done.rows_affected() == 1)
+                    .fetch_optional(&mut *self.tx).await?)
             }
 
             async fn delete_kb_entry(&mut self, id: KbEntryId) -> StoreResult<bool> {

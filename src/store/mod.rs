@@ -69,6 +69,8 @@ mod audit;
 mod chats;
 #[macro_use]
 mod conversations;
+#[macro_use]
+mod gaps;
 mod ingest;
 #[macro_use]
 mod jobs;
@@ -97,6 +99,7 @@ pub use analytics::*;
 pub use audit::*;
 pub use chats::*;
 pub use conversations::*;
+pub use gaps::*;
 pub use ingest::*;
 pub use jobs::*;
 pub use kb::*;
@@ -295,6 +298,7 @@ pub trait TenantTx:
     + ChatOps
     + MediaOps
     + WebhookOps
+    + GapOps
     + TenantScoped
     + Send
 {

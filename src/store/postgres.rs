@@ -45,6 +45,8 @@ const APP_TABLES: &[&str] = &[
     "login_throttle",
     "webhook_endpoints",
     "webhook_deliveries",
+    "knowledge_gaps",
+    "kb_entry_versions",
 ];
 
 pub struct PgStore {
@@ -399,6 +401,7 @@ privacy_ops_impl!(PgTx, time = pg_time, {
 chat_ops_impl!(PgTx);
 media_ops_impl!(PgTx, time = pg_time);
 webhook_ops_impl!(PgTx, time = pg_time);
+gap_ops_impl!(PgTx, time = pg_time);
 reporting_ops_impl!(PgTx, time = pg_time);
 
 // A hash of the distinct customers beats COUNT(DISTINCT)'s sort (a busy tenant's year: 40 ms, not 56 ms).

@@ -17,6 +17,8 @@ pub struct ErasedRows {
     pub escalations: u64,
     pub owner_messages: u64,
     pub jobs: u64,
+    /// Questions the bot could not answer, in the customer's words (masked).
+    pub knowledge_gaps: u64,
     pub requests_unlinked: u64,
 }
 
@@ -166,6 +168,8 @@ macro_rules! privacy_ops_impl {
                 erased.jobs = sqlx::query("DELETE FROM jobs WHERE tenant_id = $1 AND subject_id IN (SELECT id FROM messages WHERE tenant_id = $1 AND contact_id = $2 UNION SELECT id FROM escalations WHERE tenant_id = $1 AND contact_id = $2 UNION SELECT id FROM owner_messages WHERE tenant_id = $1 AND contact_id = $2 UNION SELECT id FROM conversations WHERE tenant_id = $1 AND contact_id = $2)")
                     .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
                 erased.owner_messages = sqlx::query("DELETE FROM owner_messages WHERE tenant_id = $1 AND (contact_id = $2 OR escalation_id IN (SELECT id FROM escalations WHERE tenant_id = $1 AND contact_id = $2))")
+                    .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
+                erased.knowledge_gaps = sqlx::query("DELETE FROM knowledge_gaps WHERE tenant_id = $1 AND contact_id = $2")
                     .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
                 erased.escalations = sqlx::query("DELETE FROM escalations WHERE tenant_id = $1 AND contact_id = $2")
                     .bind(t).bind(c).execute(&mut *self.tx).await?.rows_affected();
@@ -343,7 +347,7 @@ macro_rules! privacy_ops_impl {
                 // does the tenant's route, which keeps retention walking its audit.
                 let mut rows = 0;
                 for table in [
-                    "jobs", "webhook_deliveries", "webhook_endpoints", "owner_messages", "escalations", "llm_usage", "media_objects", "messages", "conversations", "dsar_requests",
+                    "jobs", "knowledge_gaps", "kb_entry_versions", "webhook_deliveries", "webhook_endpoints", "owner_messages", "escalations", "llm_usage", "media_objects", "messages", "conversations", "dsar_requests",
                     "contacts", "owners", "staff_pins", "revoked_tokens", "users", "kb_entries", "channel_routes",
                     "channel_templates", "template_sends", "channels", "activity_counts", "analytics_conversation_days", "analytics_tickets", "analytics_days",
                     "analytics_weeks", "analytics_state", "chat_reviews",

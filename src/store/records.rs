@@ -65,14 +65,17 @@ pub struct ChannelTemplateRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct KbEntry {
     pub id: KbEntryId,
+    #[serde(skip)]
     pub tenant_id: TenantId,
     pub question: String,
     pub answer: String,
     /// Extra search terms, space separated.
     pub keywords: String,
+    /// 1 when created, one more at each edit (`kb_entry_versions` keeps them all).
+    pub version: i32,
     pub created_at: DateTime<Utc>,
 }
 

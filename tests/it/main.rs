@@ -21,6 +21,7 @@ mod faq_quality;
 mod faults;
 mod fernet_vectors;
 mod fonnte;
+mod gaps;
 mod group_commit;
 mod hand_over_phrases;
 mod isolation;

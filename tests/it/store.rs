@@ -13,7 +13,7 @@ on_both_databases! {
             question: "q".into(),
             answer: "a".into(),
             keywords: String::new(),
-            created_at: app.clock.now(),
+            version: 1, created_at: app.clock.now(),
         };
         let mut tx = app.state.store.begin_read(app.tenant.id).await.unwrap();
         assert!(tx.kb_entries().await.unwrap().len() >= 5, "reads work");
