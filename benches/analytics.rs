@@ -334,6 +334,7 @@ async fn record_llm(tx: &mut dyn TenantTx, tenant: TenantId, at: DateTime<Utc>) 
         completion_tokens: 80,
         latency_ms: 900,
         cost_micro_usd: 120,
+        own_key: false,
     };
     tx.insert_llm_usage(&LlmUsage { id: uuid::Uuid::now_v7(), tenant_id: tenant, message_id: None, call, at }).await?;
     Ok(())

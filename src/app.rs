@@ -75,6 +75,8 @@ pub struct AppConfig {
     pub media: crate::media::MediaSettings,
     /// What the shop's webhook endpoints may be.
     pub webhooks: crate::webhooks::WebhookSettings,
+    /// Rupiah per US dollar for costs shown in IDR.
+    pub usd_idr_rate: f64,
 }
 
 impl Default for AppConfig {
@@ -102,6 +104,7 @@ impl Default for AppConfig {
             server: crate::server::ServerLimits::default(),
             media: crate::media::MediaSettings::default(),
             webhooks: crate::webhooks::WebhookSettings::default(),
+            usd_idr_rate: crate::core::DEFAULT_USD_IDR_RATE,
         }
     }
 }
@@ -166,7 +169,11 @@ impl AppState {
         };
         let urls = [config.meta_graph_url.as_str(), config.twilio_api_url.as_str(), config.fonnte_api_url.as_str()];
         let media = Arc::new(crate::media::Media::new(&config.media, urls)?);
-        let core = Core { owner_email: mailer.is_some(), ..Core::new(store, keys, clock, jobs, media) };
+        let core = Core {
+            owner_email: mailer.is_some(),
+            usd_idr_rate: config.usd_idr_rate,
+            ..Core::new(store, keys, clock, jobs, media)
+        };
         let deps = WorkerDeps {
             channels,
             llm,

@@ -10,6 +10,9 @@ use crate::jobs::JobSettings;
 use crate::media::Media;
 use crate::store::Store;
 
+/// Rupiah per US dollar until the operator sets `BALAS_USD_IDR_RATE`.
+pub const DEFAULT_USD_IDR_RATE: f64 = 16_000.0;
+
 #[derive(Clone)]
 pub struct Core {
     pub store: Arc<dyn Store>,
@@ -22,11 +25,22 @@ pub struct Core {
     pub owner_email: bool,
     /// Customers' attachments: their store, and the guarded fetch from the providers.
     pub media: Arc<Media>,
+    /// Rupiah per US dollar for costs shown in IDR (the operator's `BALAS_USD_IDR_RATE`).
+    pub usd_idr_rate: f64,
 }
 
 impl Core {
     pub fn new(store: Arc<dyn Store>, keys: Keys, clock: Arc<dyn Clock>, jobs: JobSettings, media: Arc<Media>) -> Self {
-        Self { store, keys, clock, jobs, queue_wake: Arc::new(Notify::new()), owner_email: false, media }
+        Self {
+            store,
+            keys,
+            clock,
+            jobs,
+            queue_wake: Arc::new(Notify::new()),
+            owner_email: false,
+            media,
+            usd_idr_rate: DEFAULT_USD_IDR_RATE,
+        }
     }
 
     /// Wakes one idle worker, or leaves a permit for the next to go idle, so a job committed

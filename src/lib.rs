@@ -26,6 +26,7 @@ pub mod ingress;
 pub mod jobs;
 pub mod kb;
 pub mod llm;
+pub mod llm_profiles;
 pub mod logging;
 pub mod login_limits;
 pub mod media;

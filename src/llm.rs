@@ -3,6 +3,7 @@
 //! fallback chain, a job-level deadline, and a structured decision: a reply or a call of
 //! `escalate_to_owner(reason)`. Only the HTTP client: what to ask and whether to accept the
 //! answer is the engine's (`engine/assistant.rs`, `engine/check.rs`).
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_openai::Client;
@@ -19,6 +20,19 @@ pub struct LlmEndpoint {
     pub base_url: String,
     pub model: String,
     pub api_key: SecretString,
+}
+
+/// One profile of the operator's catalogue: an endpoint and model with its own prices, and
+/// whether it takes images. A tenant picks a profile and a fallback by name.
+#[derive(Debug, Clone)]
+pub struct LlmProfile {
+    pub name: String,
+    pub endpoint: LlmEndpoint,
+    /// The name of the environment variable its key came from (shown to the operator, never the key).
+    pub key_variable: String,
+    pub price_input_per_mtok: f64,
+    pub price_output_per_mtok: f64,
+    pub vision: bool,
 }
 
 /// How the LLM is used; `None` in `AppConfig` means the offline responder answers alone.
@@ -40,8 +54,11 @@ pub struct LlmSettings {
     pub history_tokens: usize,
     /// LLM replies per customer per minute; above it the offline responder answers.
     pub per_customer_per_minute: u32,
-    /// Every model of the chain takes images (a global setting until per-tenant profiles).
+    /// Every model of the default chain takes images.
     pub vision: bool,
+    /// The operator's catalogue; a tenant that picks none gets the default chain (`endpoints`,
+    /// or the first profile when there is no default chain).
+    pub profiles: Vec<LlmProfile>,
 }
 
 impl LlmSettings {
@@ -57,6 +74,7 @@ impl LlmSettings {
             history_tokens: 350,
             per_customer_per_minute: 6,
             vision: false,
+            profiles: Vec::new(),
         }
     }
 }
@@ -89,36 +107,135 @@ pub struct LlmOutcome {
 struct Endpoint {
     spec: LlmEndpoint,
     client: Client<OpenAIConfig>,
+    /// The catalogue profile it is, if any.
+    profile: Option<String>,
+    price_input_per_mtok: f64,
+    price_output_per_mtok: f64,
+    vision: bool,
+    /// Called with the tenant's own key.
+    own_key: bool,
 }
 
+impl Endpoint {
+    fn build(
+        http: &reqwest::Client,
+        spec: LlmEndpoint,
+        profile: Option<String>,
+        prices: (f64, f64),
+        vision: bool,
+    ) -> Self {
+        // Everything explicit: OpenAIConfig would otherwise read OPENAI_* variables.
+        let config = OpenAIConfig::default()
+            .with_api_base(spec.base_url.trim_end_matches('/'))
+            .with_api_key(spec.api_key.expose_secret())
+            .with_org_id("")
+            .with_project_id("");
+        let client = Client::build(http.clone(), config);
+        let (price_input_per_mtok, price_output_per_mtok) = prices;
+        Self { spec, client, profile, price_input_per_mtok, price_output_per_mtok, vision, own_key: false }
+    }
+}
+
+/// The model chain one reply goes through: the operator's default chain, or the profile and
+/// fallback a tenant picked (`for_tenant`).
+#[derive(Clone)]
 pub struct Llm {
-    endpoints: Vec<Endpoint>,
-    settings: LlmSettings,
-    tool: Value,
+    /// The chain this `Llm` calls, in order.
+    endpoints: Vec<Arc<Endpoint>>,
+    default_chain: Vec<Arc<Endpoint>>,
+    profiles: Vec<Arc<Endpoint>>,
+    settings: Arc<LlmSettings>,
+    tool: Arc<Value>,
+    http: reqwest::Client,
+}
+
+/// One model of a chain as the sub-processor list shows it (no key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlmLink {
+    pub base_url: String,
+    pub model: String,
+    pub vision: bool,
+}
+
+/// What a tenant chose: a profile, a fallback, and its own key where the operator allows one.
+#[derive(Default)]
+pub struct TenantChoice<'a> {
+    pub profile: &'a str,
+    pub fallback: &'a str,
+    pub own_key: Option<SecretString>,
 }
 
 impl Llm {
     pub fn new(settings: LlmSettings) -> anyhow::Result<Self> {
         let http = client(settings.timeout)?;
-        let endpoints = settings
-            .endpoints
+        let prices = (settings.price_input_per_mtok, settings.price_output_per_mtok);
+        let profiles: Vec<Arc<Endpoint>> = settings
+            .profiles
             .iter()
-            .map(|spec| {
-                // Everything explicit: OpenAIConfig would otherwise read OPENAI_* variables.
-                let config = OpenAIConfig::default()
-                    .with_api_base(spec.base_url.trim_end_matches('/'))
-                    .with_api_key(spec.api_key.expose_secret())
-                    .with_org_id("")
-                    .with_project_id("");
-                Endpoint { spec: spec.clone(), client: Client::build(http.clone(), config) }
+            .map(|p| {
+                let prices = (p.price_input_per_mtok, p.price_output_per_mtok);
+                Arc::new(Endpoint::build(&http, p.endpoint.clone(), Some(p.name.clone()), prices, p.vision))
             })
             .collect();
+        let mut default_chain: Vec<Arc<Endpoint>> = settings
+            .endpoints
+            .iter()
+            .map(|spec| Arc::new(Endpoint::build(&http, spec.clone(), None, prices, settings.vision)))
+            .collect();
+        if default_chain.is_empty() {
+            default_chain.extend(profiles.first().cloned());
+        }
         let tool = serde_json::from_str(include_str!("../prompts/escalate_tool.json"))?;
-        Ok(Self { endpoints, settings, tool })
+        let endpoints = default_chain.clone();
+        Ok(Self { endpoints, default_chain, profiles, settings: Arc::new(settings), tool: Arc::new(tool), http })
     }
 
     pub fn settings(&self) -> &LlmSettings {
         &self.settings
+    }
+
+    /// Whether the first model of this chain takes images.
+    pub fn vision(&self) -> bool {
+        self.endpoints.first().is_some_and(|e| e.vision)
+    }
+
+    /// Whether the first model is called with the tenant's own key (the operator's budget does not apply).
+    pub fn own_key(&self) -> bool {
+        self.endpoints.first().is_some_and(|e| e.own_key)
+    }
+
+    /// The profile names of the operator's catalogue.
+    pub fn profile_names(&self) -> Vec<String> {
+        self.profiles.iter().filter_map(|p| p.profile.clone()).collect()
+    }
+
+    /// The chain for a tenant: its profile then its fallback (a name no longer in the catalogue
+    /// is skipped; none left: the default chain); its own key, if any, replaces the first one's.
+    pub fn for_tenant(&self, choice: TenantChoice<'_>) -> Llm {
+        let named = |name: &str| self.profiles.iter().find(|p| !name.is_empty() && p.profile.as_deref() == Some(name));
+        let mut chain: Vec<Arc<Endpoint>> = match named(choice.profile) {
+            Some(primary) => vec![primary.clone()],
+            None => self.default_chain.clone(),
+        };
+        if let Some(fallback) = named(choice.fallback).filter(|f| !chain.iter().any(|c| Arc::ptr_eq(c, f))) {
+            chain.push(fallback.clone());
+        }
+        if let (Some(key), Some(first)) = (choice.own_key, chain.first_mut()) {
+            let spec = LlmEndpoint { api_key: key, ..first.spec.clone() };
+            let prices = (first.price_input_per_mtok, first.price_output_per_mtok);
+            let mut own = Endpoint::build(&self.http, spec, first.profile.clone(), prices, first.vision);
+            own.own_key = true;
+            *first = Arc::new(own);
+        }
+        Llm { endpoints: chain, ..self.clone() }
+    }
+
+    /// The endpoints of this chain, in order, for the sub-processor list.
+    pub fn links(&self) -> Vec<LlmLink> {
+        self.endpoints
+            .iter()
+            .map(|e| LlmLink { base_url: e.spec.base_url.clone(), model: e.spec.model.clone(), vision: e.vision })
+            .collect()
     }
 
     /// Tries the endpoints in order within the deadline. A malformed answer (or one the
@@ -206,7 +323,7 @@ impl Llm {
             "stream": false,
         });
         if with_tool {
-            request["tools"] = json!([self.tool]);
+            request["tools"] = json!([*self.tool]);
             request["tool_choice"] = json!("auto");
         }
         if self.settings.no_data_collection && spec.base_url.contains("openrouter.ai") {
@@ -233,6 +350,7 @@ impl Llm {
             completion_tokens: 0,
             latency_ms: started.elapsed().as_millis() as i64,
             cost_micro_usd: 0,
+            own_key: endpoint.own_key,
         };
         let response = match sent {
             Err(_) => return (Err(Failure::Unavailable("deadline")), attempt),
@@ -242,8 +360,9 @@ impl Llm {
         if let Some(usage) = response.usage {
             attempt.prompt_tokens = usage.prompt_tokens;
             attempt.completion_tokens = usage.completion_tokens;
-            let cost = usage.prompt_tokens as f64 * self.settings.price_input_per_mtok
-                + usage.completion_tokens as f64 * self.settings.price_output_per_mtok;
+            // At this profile's own prices.
+            let cost = usage.prompt_tokens as f64 * endpoint.price_input_per_mtok
+                + usage.completion_tokens as f64 * endpoint.price_output_per_mtok;
             attempt.cost_micro_usd = cost.round() as i64;
         }
         (Ok(interpret(response)), attempt)

@@ -303,6 +303,7 @@ mod tests {
             completion_tokens: 1,
             latency_ms,
             cost_micro_usd: 0,
+            own_key: false,
         }
     }
 

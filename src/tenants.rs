@@ -85,6 +85,15 @@ pub struct TenantSettings {
     /// their subdomains, besides the links in the profile and the FAQ.
     #[serde(default)]
     pub link_hosts: String,
+    /// The operator's LLM profile this tenant answers with (empty: the operator's default chain).
+    #[serde(default)]
+    pub llm_profile: String,
+    /// The profile tried when that one fails (empty: none).
+    #[serde(default)]
+    pub llm_fallback_profile: String,
+    /// The operator lets this tenant bring its own LLM key (operator-only).
+    #[serde(default)]
+    pub own_llm_key_allowed: bool,
 }
 
 impl TenantSettings {
@@ -182,6 +191,9 @@ impl Default for TenantSettings {
             dsar_answer_hours: 720,
             digest_time: "07:00".into(),
             link_hosts: String::new(),
+            llm_profile: String::new(),
+            llm_fallback_profile: String::new(),
+            own_llm_key_allowed: false,
         }
     }
 }
@@ -189,7 +201,8 @@ impl Default for TenantSettings {
 /// Settings that cost the operator money (the LLM budget on a shared key, billed templates,
 /// stored files): tenant users may read them, only the operator changes them (`balas tenant
 /// set`, through `set_limits`).
-pub const OPERATOR_ONLY: &[&str] = &["monthly_token_budget", "monthly_template_cap", "daily_media_bytes_cap"];
+pub const OPERATOR_ONLY: &[&str] =
+    &["monthly_token_budget", "monthly_template_cap", "daily_media_bytes_cap", "own_llm_key_allowed"];
 
 /// New values for the operator-only limits; `None` keeps a limit as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -197,6 +210,8 @@ pub struct Limits {
     pub monthly_token_budget: Option<i64>,
     pub monthly_template_cap: Option<i64>,
     pub daily_media_bytes_cap: Option<i64>,
+    /// Whether the tenant may bring its own LLM key; taking it back deletes a stored key.
+    pub own_llm_key_allowed: Option<bool>,
 }
 
 /// Sets operator-only limits on `tenant`, audited as `tenant.limits_changed` with the old and new
@@ -236,6 +251,14 @@ pub async fn set_limits(
         detail.insert("daily_media_bytes_cap".into(), json!({ "old": settings.daily_media_bytes_cap, "new": cap }));
         settings.daily_media_bytes_cap = cap;
     }
+    if let Some(allowed) = limits.own_llm_key_allowed {
+        detail.insert("own_llm_key_allowed".into(), json!({ "old": settings.own_llm_key_allowed, "new": allowed }));
+        settings.own_llm_key_allowed = allowed;
+        if !allowed && record.own_llm_key_enc.is_some() {
+            tx.set_own_llm_key(None).await?;
+            detail.insert("own_llm_key_deleted".into(), json!(true));
+        }
+    }
     let settings = settings.validated()?;
     tx.update_tenant_settings(&record.name, &settings).await?;
     let entry = AuditEntry::new(actor, "tenant.limits_changed", "tenant", Some(tenant.to_string()))
@@ -252,12 +275,14 @@ fn tenant_gone(tenant: TenantId) -> UseCaseError {
 /// Merges a patch (any subset of the settings, and `name`) into `tenant`'s settings, refuses a
 /// change to an operator-only limit (forbidden `operator_only`, whoever the actor), checks them
 /// with `TenantSettings::validated` (`invalid_settings` naming what is wrong), stores them and
-/// audits `tenant.settings_changed` naming `actor`. Returns the name, slug and settings.
+/// audits `tenant.settings_changed` naming `actor`. An LLM profile must be one of `profiles`,
+/// the operator's catalogue. Returns the name, slug and settings.
 pub async fn change_settings(
     store: &dyn Store,
     tenant: TenantId,
     actor: &str,
     mut patch: serde_json::Map<String, serde_json::Value>,
+    profiles: &[String],
     now: DateTime<Utc>,
 ) -> UseCaseResult<(String, String, TenantSettings)> {
     let invalid = |detail: String| UseCaseError::invalid("invalid_settings", detail);
@@ -287,6 +312,7 @@ pub async fn change_settings(
     }
     let settings: TenantSettings = serde_json::from_value(merged).map_err(|e| invalid(e.to_string()))?;
     let settings = settings.validated()?;
+    crate::llm_profiles::check_choice(&settings, profiles)?;
     tx.update_tenant_settings(&name, &settings).await?;
     let entry = AuditEntry::new(actor, "tenant.settings_changed", "tenant", Some(tenant.to_string()))
         .detail(json!({ "fields": changed, "name_changed": name != record.name }));
@@ -323,6 +349,7 @@ pub async fn create(
         settings,
         budget_notice_month: None,
         cancelled_at: None,
+        own_llm_key_enc: None,
         created_at: now,
     };
 

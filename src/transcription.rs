@@ -104,6 +104,7 @@ impl Transcriber {
             completion_tokens: 0,
             latency_ms: 0,
             cost_micro_usd: 0,
+            own_key: false,
         };
         let result = self.call(audio, mime_type, language).await;
         attempt.latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);

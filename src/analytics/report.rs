@@ -39,6 +39,8 @@ pub struct Report {
     pub buckets: Vec<Bucket>,
     pub total: Bucket,
     pub now: Snapshot,
+    /// Rupiah per US dollar, set by the operator (`BALAS_USD_IDR_RATE`), for the IDR costs.
+    pub usd_idr_rate: f64,
 }
 
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]
@@ -114,8 +116,10 @@ pub struct Llm {
     pub calls: i64,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
-    /// From the configured per-token prices.
+    /// At each profile's own per-token prices.
     pub estimated_cost_usd: f64,
+    /// The same in rupiah, at the operator's rate (`usd_idr_rate` of the report).
+    pub estimated_cost_idr: f64,
 }
 
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]
@@ -161,7 +165,7 @@ pub async fn build(
     tx: &mut dyn AnalyticsOps,
     tenant: &TenantRecord,
     range: Range,
-    now: DateTime<Utc>,
+    (now, usd_idr_rate): (DateTime<Utc>, f64),
 ) -> StoreResult<Report> {
     let zone = tenant.settings.zone();
     let spans = spans(range);
@@ -206,7 +210,10 @@ pub async fn build(
         buckets.push(shape(sum, customers, (*start, *end), zone, &facts));
     }
     let customers = tx.distinct_customers(&from_key, &to_key).await?;
-    let total = shape(&whole, customers, (range.from, range.to), zone, &facts);
+    let mut total = shape(&whole, customers, (range.from, range.to), zone, &facts);
+    for bucket in buckets.iter_mut().chain(std::iter::once(&mut total)) {
+        bucket.llm.estimated_cost_idr = (bucket.llm.estimated_cost_usd * usd_idr_rate).round();
+    }
     let at = facts.moment(now);
     let snapshot = Snapshot {
         open_tickets: facts.open_count(at),
@@ -223,6 +230,7 @@ pub async fn build(
         buckets,
         total,
         now: snapshot,
+        usd_idr_rate,
     })
 }
 
@@ -249,6 +257,7 @@ fn shape(sum: &Sums, customers: i64, days: (NaiveDate, NaiveDate), zone: chrono_
             prompt_tokens: sum.get("llm_prompt_tokens"),
             completion_tokens: sum.get("llm_completion_tokens"),
             estimated_cost_usd: sum.get("llm_cost_micro_usd") as f64 / 1e6,
+            estimated_cost_idr: 0.0,
         },
         templates: templates_of(sum),
         dead_letters: sum.get("dead_letters"),
@@ -377,6 +386,19 @@ pub fn percentiles(sorted: &[(i64, i64)], unit: f64) -> Percentiles {
     };
     let at = |p| (samples > 0).then(|| rank(p).map(|(v, _)| *v as f64 / unit)).flatten();
     Percentiles { samples, p50: at(50), p90: at(90) }
+}
+
+/// Rupiah the Indonesian way: `Rp12.345`.
+pub fn rupiah(amount: f64) -> String {
+    let digits = format!("{:.0}", amount.max(0.0));
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    format!("Rp{grouped}")
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ async fn analytics(
     let tenant = tx.tenant().await?.ok_or_else(|| ApiError::not_found("tenant_not_found", "the tenant is gone"))?;
     let today = now.with_timezone(&tenant.settings.zone()).date_naive();
     let range = range_of(query, today)?;
-    Ok(Json(report::build(&mut *tx, &tenant, range, now).await?))
+    Ok(Json(report::build(&mut *tx, &tenant, range, (now, state.usd_idr_rate)).await?))
 }
 
 fn range_of(query: AnalyticsQuery, today: NaiveDate) -> Result<Range, ApiError> {

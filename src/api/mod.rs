@@ -22,6 +22,7 @@ pub mod escalations;
 pub mod gaps;
 pub mod kb;
 pub mod limits;
+pub mod llm;
 pub mod media_links;
 pub mod openapi;
 pub mod requests;
@@ -67,6 +68,7 @@ pub fn router() -> Router<AppState> {
         .merge(conversations::router())
         .merge(kb::router())
         .merge(gaps::router())
+        .merge(llm::router())
         .merge(settings::router())
         .merge(users::router())
         .merge(contacts::router())

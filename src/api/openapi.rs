@@ -15,7 +15,7 @@ use crate::app::AppState;
         super::conversations::list, super::conversations::read, super::conversations::step_in,
         super::kb::list, super::kb::create, super::kb::update, super::kb::remove,
         super::gaps::groups, super::gaps::answer, super::gaps::dismiss, super::gaps::versions,
-        super::settings::read, super::settings::change, super::settings::owners, super::settings::add, super::settings::remove,
+        super::settings::read, super::settings::change, super::llm::read, super::llm::set_key, super::llm::delete_key, super::settings::owners, super::settings::add, super::settings::remove,
         super::users::list, super::users::create, super::users::disable,
         super::contacts::export_contact, super::contacts::correct, super::contacts::erase_contact,
         super::subprocessors::list,

@@ -50,8 +50,15 @@ async fn change(
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
     let patch: serde_json::Map<String, Value> = read_json(&headers, body, "an object of settings").await?;
-    let (name, slug, settings) =
-        tenants::change_settings(&*state.store, caller.tenant, &caller.actor(), patch, state.clock.now()).await?;
+    let (name, slug, settings) = tenants::change_settings(
+        &*state.store,
+        caller.tenant,
+        &caller.actor(),
+        patch,
+        &llm_catalogue(&state),
+        state.clock.now(),
+    )
+    .await?;
     Ok(Json(json!({ "name": name, "slug": slug, "settings": settings })))
 }
 
@@ -96,4 +103,9 @@ async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<St
     let id: OwnerId = id.parse().map_err(|_| ApiError::from(registry::owner_not_found()))?;
     registry::remove_owner(&*state.store, caller.tenant, &caller.actor(), id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The profile names of the operator's LLM catalogue (none without an LLM).
+pub fn llm_catalogue(state: &AppState) -> Vec<String> {
+    state.deps.llm.as_ref().map(|l| l.profile_names()).unwrap_or_default()
 }

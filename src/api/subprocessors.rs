@@ -13,6 +13,7 @@ use super::auth::Caller;
 use crate::app::{AppConfig, AppState};
 use crate::domain::Provider;
 use crate::error::ApiError;
+use crate::llm::{LlmLink, TenantChoice};
 use crate::store::Backend;
 
 pub fn router() -> Router<AppState> {
@@ -57,10 +58,23 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
     // Any role: the list names companies and hosts, no personal data, so it is not audited.
     let mut tx = state.store.begin_read(caller.tenant).await?;
     let providers = tx.channel_providers().await?;
-    let understands = tx.tenant().await?.is_some_and(|t| t.settings.understand_media);
+    let tenant = tx.tenant().await?;
+    let understands = tenant.as_ref().is_some_and(|t| t.settings.understand_media);
     let endpoints = tx.enabled_webhook_endpoints().await?;
     tx.commit().await?;
-    let mut list = describe(&state.config, state.store.backend(), &providers, understands);
+    // The models this tenant's data goes to: its profile and fallback, or the default chain.
+    let chain = match (&state.deps.llm, &tenant) {
+        (Some(llm), Some(t)) => {
+            let choice = TenantChoice {
+                profile: &t.settings.llm_profile,
+                fallback: &t.settings.llm_fallback_profile,
+                own_key: None,
+            };
+            llm.for_tenant(choice).links()
+        }
+        _ => Vec::new(),
+    };
+    let mut list = describe(&state.config, state.store.backend(), &providers, understands, &chain);
     let with_content = endpoints.iter().filter(|e| e.include_content).map(|e| e.url.as_str());
     list.extend(content_webhooks(with_content));
     Ok(Json(json!({ "subprocessors": list })))
@@ -80,6 +94,7 @@ pub fn describe(
     backend: Backend,
     providers: &[String],
     understands_media: bool,
+    chain: &[LlmLink],
 ) -> Vec<Subprocessor> {
     let mut out = Vec::new();
     let messaging = |name: &str, url: Option<&str>| {
@@ -104,7 +119,7 @@ pub fn describe(
             None => messaging(raw, None),
         });
     }
-    for (i, endpoint) in config.llm.iter().flat_map(|l| l.endpoints.iter()).enumerate() {
+    for (i, endpoint) in chain.iter().enumerate() {
         let mut entry = Subprocessor::new(
             "LLM provider",
             "llm",
@@ -118,7 +133,7 @@ pub fn describe(
         if let Some(host) = &entry.host {
             entry.name = format!("LLM provider at {host}");
         }
-        if understands_media && config.llm.as_ref().is_some_and(|l| l.vision) {
+        if understands_media && endpoint.vision {
             entry
                 .data
                 .push("customers' photos, with their captions masked (the business turned on understanding media)");
@@ -227,7 +242,7 @@ pub fn database_host(database_url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::{LlmEndpoint, LlmSettings};
+    use crate::llm::{LlmEndpoint, LlmLink, LlmSettings};
     use crate::owner::email::SmtpSettings;
 
     #[test]
@@ -256,7 +271,11 @@ mod tests {
             smtp: Some(SmtpSettings { url: "smtp://u:p4ss@smtp.example.com".into(), from: "a@b.c".into() }),
             ..AppConfig::default()
         };
-        let list = describe(&config, Backend::Sqlite, &["meta".into()], false);
+        let chain: Vec<LlmLink> = ["https://openrouter.ai/api/v1", "http://localhost:11434/v1"]
+            .into_iter()
+            .map(|url| LlmLink { base_url: url.into(), model: "m".into(), vision: false })
+            .collect();
+        let list = describe(&config, Backend::Sqlite, &["meta".into()], false, &chain);
         let hosts: Vec<_> = list.iter().map(|s| (s.kind, s.host.as_deref())).collect();
         assert_eq!(
             hosts,
@@ -271,7 +290,7 @@ mod tests {
         assert_eq!(list[2].role.as_deref(), Some("fallback 1"));
         let whole = serde_json::to_string(&list).unwrap();
         assert!(!whole.contains("secret") && !whole.contains("p4ss") && !whole.contains("/api/v1"), "{whole}");
-        let bare = describe(&AppConfig::default(), Backend::Postgres, &[], false);
+        let bare = describe(&AppConfig::default(), Backend::Postgres, &[], false, &[]);
         assert_eq!(bare.iter().map(|s| s.kind).collect::<Vec<_>>(), ["database"]);
     }
 }

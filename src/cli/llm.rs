@@ -6,7 +6,7 @@ use clap::{ArgAction, Args};
 use secrecy::SecretString;
 
 use crate::config::secret;
-use crate::llm::{LlmEndpoint, LlmSettings};
+use crate::llm::{LlmEndpoint, LlmProfile, LlmSettings};
 use crate::transcription::{RequestShape, TranscriptionSettings};
 
 #[derive(Clone, Args)]
@@ -23,6 +23,11 @@ pub struct LlmArgs {
     /// KEY_ENV names the environment variable that holds that endpoint's key.
     #[arg(long, env = "BALAS_LLM_FALLBACKS", global = true)]
     pub llm_fallbacks: Option<String>,
+    /// The operator's catalogue of LLM profiles tenants pick from: comma-separated
+    /// `name|base_url|model|KEY_ENV|usd_per_mtok_in|usd_per_mtok_out[|images]`; KEY_ENV names the
+    /// variable holding its key, `images` marks a model that takes photos.
+    #[arg(long, env = "BALAS_LLM_PROFILES", global = true)]
+    pub llm_profiles: Option<String>,
     /// Timeout of one LLM HTTP call, in seconds.
     #[arg(long, env = "BALAS_LLM_TIMEOUT_SECS", default_value_t = 20, global = true)]
     pub llm_timeout_secs: u64,
@@ -62,14 +67,26 @@ pub struct LlmArgs {
 
 impl LlmArgs {
     pub fn settings(&self) -> anyhow::Result<Option<LlmSettings>> {
-        let Some(base_url) = self.llm_base_url.clone().filter(|u| !u.trim().is_empty()) else { return Ok(None) };
-        let model = self.llm_model.clone().context("BALAS_LLM_MODEL is required when BALAS_LLM_BASE_URL is set")?;
-        let api_key = self.llm_api_key.clone().context(
-            "missing required secret BALAS_LLM_API_KEY (any value for a local server) while BALAS_LLM_BASE_URL is set",
-        )?;
-        let mut endpoints = vec![LlmEndpoint { base_url, model, api_key }];
-        for entry in self.llm_fallbacks.iter().flat_map(|f| f.split(',')).map(str::trim).filter(|e| !e.is_empty()) {
-            endpoints.push(parse_fallback(entry, |name| std::env::var(name).ok())?);
+        let mut profiles: Vec<LlmProfile> = Vec::new();
+        for entry in self.llm_profiles.iter().flat_map(|f| f.split(',')).map(str::trim).filter(|e| !e.is_empty()) {
+            let profile = parse_profile(entry, |name| std::env::var(name).ok())?;
+            if profiles.iter().any(|p| p.name == profile.name) {
+                bail!("BALAS_LLM_PROFILES names {:?} twice", profile.name);
+            }
+            profiles.push(profile);
+        }
+        let mut endpoints = Vec::new();
+        if let Some(base_url) = self.llm_base_url.clone().filter(|u| !u.trim().is_empty()) {
+            let model = self.llm_model.clone().context("BALAS_LLM_MODEL is required when BALAS_LLM_BASE_URL is set")?;
+            let api_key = self.llm_api_key.clone().context(
+                "missing required secret BALAS_LLM_API_KEY (any value for a local server) while BALAS_LLM_BASE_URL is set",
+            )?;
+            endpoints.push(LlmEndpoint { base_url, model, api_key });
+            for entry in self.llm_fallbacks.iter().flat_map(|f| f.split(',')).map(str::trim).filter(|e| !e.is_empty()) {
+                endpoints.push(parse_fallback(entry, |name| std::env::var(name).ok())?);
+            }
+        } else if profiles.is_empty() {
+            return Ok(None);
         }
         let timeout = Duration::from_secs(self.llm_timeout_secs.clamp(1, 300));
         Ok(Some(LlmSettings {
@@ -79,6 +96,7 @@ impl LlmArgs {
             price_input_per_mtok: self.llm_price_input.max(0.0),
             price_output_per_mtok: self.llm_price_output.max(0.0),
             vision: self.llm_vision,
+            profiles,
             ..LlmSettings::new(endpoints)
         }))
     }
@@ -114,6 +132,44 @@ fn parse_fallback(entry: &str, env: impl Fn(&str) -> Option<String>) -> anyhow::
     Ok(LlmEndpoint { base_url: base_url.into(), model: model.into(), api_key: key.into() })
 }
 
+/// `name|base_url|model|KEY_ENV|usd_in|usd_out[|images]`; the key is read from the named variable.
+fn parse_profile(entry: &str, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<LlmProfile> {
+    let parts: Vec<&str> = entry.split('|').map(str::trim).collect();
+    let (name, base_url, model, key_env, price_in, price_out, images) = match parts[..] {
+        [n, u, m, k, i, o] => (n, u, m, k, i, o, ""),
+        [n, u, m, k, i, o, v] => (n, u, m, k, i, o, v),
+        _ => bail!(
+            "BALAS_LLM_PROFILES entries are name|base_url|model|KEY_ENV|usd_per_mtok_in|usd_per_mtok_out[|images]"
+        ),
+    };
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        bail!("BALAS_LLM_PROFILES: a profile name is letters, digits, - and _ ({name:?})");
+    }
+    let price = |raw: &str| -> anyhow::Result<f64> {
+        let value: f64 =
+            raw.parse().with_context(|| format!("BALAS_LLM_PROFILES {name}: price {raw:?} is not a number"))?;
+        if !value.is_finite() || value < 0.0 {
+            bail!("BALAS_LLM_PROFILES {name}: prices are US dollars per million tokens, 0 or more");
+        }
+        Ok(value)
+    };
+    let vision = match images {
+        "" | "text" => false,
+        "images" => true,
+        other => bail!("BALAS_LLM_PROFILES {name}: the last field is `images` or nothing, not {other:?}"),
+    };
+    let key =
+        env(key_env).with_context(|| format!("missing required secret {key_env} (named in BALAS_LLM_PROFILES)"))?;
+    Ok(LlmProfile {
+        name: name.into(),
+        endpoint: LlmEndpoint { base_url: base_url.into(), model: model.into(), api_key: key.into() },
+        key_variable: key_env.into(),
+        price_input_per_mtok: price(price_in)?,
+        price_output_per_mtok: price(price_out)?,
+        vision,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +187,22 @@ mod tests {
         let missing = parse_fallback("http://x|m|NOPE", |_| None).unwrap_err();
         assert!(missing.to_string().contains("NOPE"));
         assert!(parse_fallback("http://x|m", |_| None).is_err());
+    }
+
+    #[test]
+    fn profiles_carry_their_prices_and_read_their_key_from_the_named_variable() {
+        let env = |n: &str| (n == "CHEAP_KEY").then(|| "k".to_string());
+        let p = parse_profile("cheap|http://llm.test/v1|small|CHEAP_KEY|0.1|0.4|images", env).unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.endpoint.model.as_str(), p.key_variable.as_str()),
+            ("cheap", "small", "CHEAP_KEY")
+        );
+        assert_eq!((p.price_input_per_mtok, p.price_output_per_mtok, p.vision), (0.1, 0.4, true));
+        assert!(!parse_profile("cheap|http://x|m|CHEAP_KEY|0|0", env).unwrap().vision);
+        assert!(parse_profile("cheap|http://x|m|NOPE|0|0", env).unwrap_err().to_string().contains("NOPE"));
+        assert!(parse_profile("cheap|http://x|m|CHEAP_KEY|-1|0", env).is_err());
+        assert!(parse_profile("cheap|http://x|m|CHEAP_KEY|x|0", env).is_err());
+        assert!(parse_profile("bad name|http://x|m|CHEAP_KEY|0|0", env).is_err());
+        assert!(parse_profile("cheap|http://x|m|CHEAP_KEY", env).is_err());
     }
 }

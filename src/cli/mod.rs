@@ -119,6 +119,9 @@ pub struct ServeArgs {
     /// receiver on the same machine or network only (tests, an n8n beside balas).
     #[arg(long, env = "BALAS_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, global = true)]
     pub webhook_allow_private: bool,
+    /// Rupiah per US dollar, for LLM costs shown in IDR in analytics and the digest.
+    #[arg(long, env = "BALAS_USD_IDR_RATE", default_value_t = crate::core::DEFAULT_USD_IDR_RATE, global = true)]
+    pub usd_idr_rate: f64,
     /// Report panics and logged errors to Sentry, scrubbed of personal data and secrets (optional).
     #[arg(long, env = "BALAS_SENTRY_DSN", value_parser = crate::config::secret, hide_env_values = true, global = true)]
     pub sentry_dsn: Option<secrecy::SecretString>,

@@ -64,6 +64,11 @@ impl ServeArgs {
             metrics_token: self.metrics_token.clone(),
             server: self.server_limits(),
             webhooks: crate::webhooks::WebhookSettings { allow_private: self.webhook_allow_private },
+            usd_idr_rate: if self.usd_idr_rate.is_finite() && self.usd_idr_rate > 0.0 {
+                self.usd_idr_rate
+            } else {
+                anyhow::bail!("BALAS_USD_IDR_RATE must be a positive number of rupiah per US dollar")
+            },
             ..AppConfig::default()
         })
     }

@@ -55,6 +55,10 @@ pub struct SetArgs {
     /// owner is told. 0: no cap.
     #[arg(long, group = "limits", value_parser = clap::value_parser!(i64).range(0..))]
     media_bytes_per_day: Option<i64>,
+    /// Let the tenant bring its own LLM key (true) or not (false: a stored key is deleted).
+    /// Its own usage does not count against the token budget.
+    #[arg(long, group = "limits", action = clap::ArgAction::Set)]
+    allow_own_llm_key: Option<bool>,
 }
 
 /// How a new tenant's bot behaves and what it may say about the business.
@@ -166,6 +170,9 @@ impl From<TenantArgs> for tenants::TenantSettings {
             dsar_answer_hours: a.dsar_answer_hours,
             digest_time: a.digest_time,
             link_hosts: a.link_hosts,
+            llm_profile: String::new(),
+            llm_fallback_profile: String::new(),
+            own_llm_key_allowed: false,
         }
     }
 }
@@ -201,6 +208,7 @@ pub(super) async fn run(
                 monthly_token_budget: args.token_budget,
                 monthly_template_cap: args.template_cap,
                 daily_media_bytes_cap: args.media_bytes_per_day,
+                own_llm_key_allowed: args.allow_own_llm_key,
             };
             let settings = tenants::set_limits(&*store, tenant.id, &limits, "cli", now).await?;
             let (old, new) = (tenant.settings.monthly_token_budget, settings.monthly_token_budget);
@@ -209,6 +217,8 @@ pub(super) async fn run(
             println!("{}: monthly template cap {old} -> {new} (0: no cap)", tenant.slug);
             let (old, new) = (tenant.settings.daily_media_bytes_cap, settings.daily_media_bytes_cap);
             println!("{}: media bytes per day {old} -> {new} (0: no cap)", tenant.slug);
+            let (old, new) = (tenant.settings.own_llm_key_allowed, settings.own_llm_key_allowed);
+            println!("{}: own LLM key allowed {old} -> {new}", tenant.slug);
         }
     }
     Ok(())

@@ -44,7 +44,7 @@ async fn analytics(
     let to = now.with_timezone(&session.timezone).date_naive();
     let granularity = if days > 90 { Granularity::Week } else { Granularity::Day };
     let range = Range { from: to - Duration::days(days - 1), to, granularity };
-    let report = report::build(&mut *tx, &tenant, range, now).await.map_err(ApiError::from)?;
+    let report = report::build(&mut *tx, &tenant, range, (now, state.usd_idr_rate)).await.map_err(ApiError::from)?;
     tx.commit().await.map_err(ApiError::from)?;
     let t = |k| session.lang.t(k);
     Ok(page(&session, StatusCode::OK, t("analytics.title"), None, body(session.lang, days, &report)))
@@ -84,7 +84,7 @@ fn body(lang: Lang, days: i64, report: &Report) -> Markup {
             (figure(t("analytics.bot_time"), times(&total.bot_first_response_seconds)))
             (figure(t("analytics.owner_time"), times(&total.owner_response_seconds)))
             (figure(t("analytics.open_tickets"), format!("{} ({} {})", report.now.open_tickets, report.now.overdue_tickets, t("analytics.overdue"))))
-            (figure(t("analytics.llm"), format!("{} · US$ {:.2}", total.llm.prompt_tokens + total.llm.completion_tokens, total.llm.estimated_cost_usd)))
+            (figure(t("analytics.llm"), format!("{} · US$ {:.2} · {}", total.llm.prompt_tokens + total.llm.completion_tokens, total.llm.estimated_cost_usd, report::rupiah(total.llm.estimated_cost_idr))))
             (figure(t("analytics.templates"), total.templates.sent.to_string()))
             (figure(t("analytics.dead_letters"), report.now.dead_letters.to_string()))
             (figure(t("analytics.requests"), report.now.open_data_requests.to_string()))

@@ -207,7 +207,9 @@ async fn save(
         return Ok(Redirect::to("/dashboard/settings?ok=saved").into_response());
     }
     let now = state.clock.now();
-    match tenants::change_settings(&*state.store, session.caller.tenant, &session.actor(), patch, now).await {
+    let catalogue: Vec<String> = state.deps.llm.as_ref().map(|l| l.profile_names()).unwrap_or_default();
+    match tenants::change_settings(&*state.store, session.caller.tenant, &session.actor(), patch, &catalogue, now).await
+    {
         Ok(_) => Ok(Redirect::to("/dashboard/settings?ok=saved").into_response()),
         Err(UseCaseError::Invalid { detail, .. }) => {
             Ok(render(&session, StatusCode::BAD_REQUEST, Some(Flash::Error(detail)), &typed))

@@ -180,6 +180,12 @@ pub async fn compose(
             ("slowest", &slowest),
         ],
     )];
+    let cost = tx.llm_cost_between(from, to).await?;
+    if cost > 0 {
+        let usd = cost as f64 / 1e6;
+        let idr = crate::analytics::report::rupiah(usd * core.usd_idr_rate);
+        parts.push(texts.fill("digest_cost", &[("usd", &format!("{usd:.2}")), ("idr", &idr)]));
+    }
     if !questions.is_empty() {
         parts.push(texts.fill("digest_questions", &[("questions", &questions.join("\n"))]));
     }

@@ -219,12 +219,13 @@ async fn llm_summary(
         return Ok((None, Vec::new()));
     };
     let Some(tenant) = tx.tenant().await? else { return Ok((None, Vec::new())) };
+    let llm = llm.for_tenant(crate::llm_profiles::choice_of(&tenant, &core.keys)?);
     let used = tx.llm_tokens_since(assistant::month_start(core.clock.now())).await?;
     let Some(contact) = tx.contact(ticket.contact_id).await? else { return Ok((None, Vec::new())) };
     let recent = tx.recent_messages(ticket.conversation_id, SUMMARY_MESSAGES).await?;
     let faq = tx.kb_entries().await?;
     tx.commit().await?;
-    if used >= tenant.settings.monthly_token_budget {
+    if used >= tenant.settings.monthly_token_budget && !llm.own_key() {
         return Ok((None, Vec::new()));
     }
     let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
@@ -237,7 +238,7 @@ async fn llm_summary(
     if history.is_empty() {
         return Ok((None, Vec::new()));
     }
-    Ok(assistant::summarize(llm, &business_of(&tenant), &faq, &history).await)
+    Ok(assistant::summarize(&llm, &business_of(&tenant), &faq, &history).await)
 }
 
 /// The notice: who, why, the summary, the last messages, the suggested reply, the window, the commands.

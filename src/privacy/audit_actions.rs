@@ -136,6 +136,8 @@ pub const ACTIONS: &[(&str, Category, &str)] = &[
     ("kb.updated", Changed, FAQ),
     ("kb.deleted", Changed, FAQ),
     ("kb.imported", Changed, FAQ),
+    ("llm.own_key_set", Changed, BUSINESS),
+    ("llm.own_key_deleted", Changed, BUSINESS),
     ("gap.recorded", Changed, GAPS),
     ("gap.listed", Read, GAPS),
     ("gap.closed", Changed, GAPS),

@@ -37,6 +37,8 @@ pub struct TenantRecord {
     pub budget_notice_month: Option<String>,
     /// Set by `tenant cancel`; the tenant's data and keys are purged 30 days later.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The tenant's own LLM key (where the operator allows it), encrypted under its data key.
+    pub own_llm_key_enc: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -319,7 +321,11 @@ pub struct LlmCall {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub latency_ms: i64,
+    /// At the prices of the profile that answered, in millionths of a dollar.
     pub cost_micro_usd: i64,
+    /// Made with the tenant's own key: not counted against the operator's budget.
+    #[sqlx(default)]
+    pub own_key: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -30,6 +30,8 @@ pub trait ReportingOps: TenantScoped + Send {
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<EscalationRecord>>;
     async fn open_escalation_count(&mut self) -> StoreResult<i64>;
+    /// What the LLM calls in [from, to) cost, in millionths of a dollar (own-key calls included).
+    async fn llm_cost_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<i64>;
     /// The tenant's oldest channel: where messages not tied to a conversation go out.
     async fn first_channel(&mut self) -> StoreResult<Option<crate::domain::ChannelId>>;
 }
@@ -60,6 +62,12 @@ macro_rules! reporting_ops_impl {
             async fn first_channel(&mut self) -> StoreResult<Option<crate::domain::ChannelId>> {
                 Ok(sqlx::query_scalar("SELECT id FROM channels WHERE tenant_id = $1 ORDER BY created_at, id LIMIT 1")
                     .bind(self.tenant).fetch_optional(&mut *self.tx).await?)
+            }
+
+            async fn llm_cost_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<i64> {
+                let total: Option<i64> = sqlx::query_scalar("SELECT CAST(SUM(cost_micro_usd) AS BIGINT) FROM llm_usage WHERE tenant_id = $1 AND at >= $2 AND at < $3")
+                    .bind(self.tenant).bind($time(from)).bind($time(to)).fetch_one(&mut *self.tx).await?;
+                Ok(total.unwrap_or(0))
             }
 
             async fn open_escalation_count(&mut self) -> StoreResult<i64> {

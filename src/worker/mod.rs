@@ -51,6 +51,18 @@ pub struct WorkerDeps {
 }
 
 impl WorkerDeps {
+    /// The tenant's model chain: its profile, fallback and own key (None without an LLM).
+    pub fn llm_for(
+        &self,
+        tenant: &crate::store::TenantRecord,
+        keys: &crate::config::Keys,
+    ) -> crate::store::StoreResult<Option<Llm>> {
+        match &self.llm {
+            Some(llm) => Ok(Some(llm.for_tenant(crate::llm_profiles::choice_of(tenant, keys)?))),
+            None => Ok(None),
+        }
+    }
+
     /// Whether this customer may get another LLM reply now (a per-minute limit).
     pub fn llm_allows(&self, tenant: TenantId, contact: ContactId) -> bool {
         self.llm_limiter.check_key(&(tenant, contact)).is_ok()

@@ -51,6 +51,7 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let tokens_used = if metered { tx.llm_tokens_since(month).await? } else { 0 };
     tx.commit().await?;
 
+    let tenant_llm = deps.llm_for(&tenant, &core.keys)?;
     let bot_may_answer = conversation.state.bot_may_answer();
     let key = core.keys.vault.unwrap_key(&contact.wrapped_key).map_err(|_| permanent("undecryptable"))?;
     let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(|_| permanent("undecryptable"))?;
@@ -112,9 +113,11 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
             Some(reason) => Decision::Escalate(Handover::because(reason)),
             None => engine::decide(incoming, &faq, &profile, deps.faq_threshold),
         };
-        over_budget = deps.llm.is_some() && tokens_used >= tenant.settings.monthly_token_budget;
+        // Calls on the tenant's own key do not spend the operator's budget.
+        over_budget =
+            tenant_llm.as_ref().is_some_and(|l| !l.own_key()) && tokens_used >= tenant.settings.monthly_token_budget;
         // The rate limiter is consulted last: only a call that would really happen spends a cell.
-        let llm = deps.llm.as_ref().filter(|_| {
+        let llm = tenant_llm.as_ref().filter(|_| {
             matches!(offline, Decision::Reply { .. } | Decision::Escalate(_))
                 && tripped.is_none()
                 && ((incoming.kind.carries_question() && incoming.body.is_some()) || image.is_some())

@@ -132,7 +132,7 @@ pub async fn understand(
     tokens_used: i64,
 ) -> Result<Understanding, JobFailure> {
     let transcribe = message.kind == MessageKind::Audio && deps.transcriber.is_some();
-    let see = message.kind == MessageKind::Image && deps.llm.as_ref().is_some_and(|l| l.settings().vision);
+    let see = message.kind == MessageKind::Image && deps.llm_for(tenant, &core.keys)?.is_some_and(|l| l.vision());
     // A group message the bot will not answer is not worth a call.
     let in_silent_group = in_group && !tenant.settings.answer_groups;
     if !tenant.settings.understand_media || !(transcribe || see) || in_silent_group {

@@ -33,6 +33,7 @@ async fn record_llm_call(app: &TestApp) {
         completion_tokens: 100,
         latency_ms: 800,
         cost_micro_usd: 2_500,
+        own_key: false,
     };
     let usage =
         LlmUsage { id: uuid::Uuid::now_v7(), tenant_id: app.tenant.id, message_id: None, call, at: app.clock.now() };
@@ -70,7 +71,7 @@ on_both_databases! {
         assert_eq!(total["bot_first_response_seconds"], json!({ "samples": 1, "p50": 3.0, "p90": 3.0 }));
         assert_eq!(total["owner_response_seconds"]["p50"].as_f64(), Some(1203.0));
         assert_eq!(total["tickets"], json!({ "open": 1, "overdue": 0 }));
-        assert_eq!(total["llm"], json!({ "calls": 1, "prompt_tokens": 900, "completion_tokens": 100, "estimated_cost_usd": 0.0025 }));
+        assert_eq!(total["llm"], json!({ "calls": 1, "prompt_tokens": 900, "completion_tokens": 100, "estimated_cost_usd": 0.0025, "estimated_cost_idr": 40.0 }));
         assert_eq!((total["dead_letters"].as_i64(), total["data_requests_open"].as_i64()), (Some(0), Some(1)));
         assert_eq!(body["now"]["open_tickets"], 1);
         assert_eq!(body["buckets"].as_array().unwrap().len(), 30, "the last 30 days by default");
@@ -127,7 +128,7 @@ async fn local_days(app: TestApp) {
     let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
     let mut tx = app.state.store.begin_read(app.tenant.id).await.unwrap();
     let range = report::Range { from: day(19), to: day(22), granularity: Granularity::Day };
-    let daily = report::build(&mut *tx, &app.tenant, range, app.clock.now()).await.unwrap();
+    let daily = report::build(&mut *tx, &app.tenant, range, (app.clock.now(), 16_000.0)).await.unwrap();
     let per_day: Vec<(i64, i64)> = daily.buckets.iter().map(|b| (b.messages.inbound, b.customers)).collect();
     assert_eq!(per_day, vec![(0, 0), (1, 1), (1, 1), (0, 0)]);
     // A conversation counts once per day it is active (like WhatsApp's 24-hour conversations);
@@ -137,7 +138,7 @@ async fn local_days(app: TestApp) {
         &mut *tx,
         &app.tenant,
         report::Range { granularity: Granularity::Week, ..range },
-        app.clock.now(),
+        (app.clock.now(), 16_000.0),
     )
     .await
     .unwrap();
@@ -147,7 +148,7 @@ async fn local_days(app: TestApp) {
     assert_eq!((week["customers"].as_i64(), week["conversations"].as_i64()), (Some(1), Some(2)));
     // A whole week reads the rollup's weekly count.
     let whole = report::Range { from: day(16), to: day(22), granularity: Granularity::Week };
-    let whole = report::build(&mut *tx, &app.tenant, whole, app.clock.now()).await.unwrap();
+    let whole = report::build(&mut *tx, &app.tenant, whole, (app.clock.now(), 16_000.0)).await.unwrap();
     assert_eq!((whole.buckets.len(), whole.buckets[0].customers, whole.total.customers), (1, 1, 1));
     assert_eq!(app.inspect.scalar("SELECT customers FROM analytics_weeks").await, 1);
 }
@@ -181,7 +182,7 @@ async fn backfill(app: TestApp) {
     let today = now.with_timezone(&chrono_tz::Asia::Jakarta).date_naive();
     let mut tx = app.state.store.begin_read(app.tenant.id).await.unwrap();
     let range = report::Range { from: today - Duration::days(45), to: today, granularity: Granularity::Week };
-    let report = report::build(&mut *tx, &app.tenant, range, now).await.unwrap();
+    let report = report::build(&mut *tx, &app.tenant, range, (now, 16_000.0)).await.unwrap();
     assert_eq!((report.total.messages.inbound, report.total.customers), (2, 2), "both ends of the 45 days");
     assert_eq!(report.as_of, Some(now), "caught up to now");
     let rescheduled = "SELECT COUNT(*) FROM jobs WHERE kind = 'analytics_rollup' AND state = 'queued'";

@@ -30,6 +30,7 @@ mod late_reply;
 mod layers;
 mod link_rules;
 mod llm;
+mod llm_profiles;
 mod log_masking;
 mod login_limits;
 mod mask_quality;

@@ -29,7 +29,7 @@ on_both_databases! {
         let (status, read) = app.call("GET", "/api/v1/settings", &owner, None).await;
         assert_eq!(status, 200);
         assert_eq!(read["settings"]["monthly_token_budget"], json!(before), "tenant users can read it");
-        assert_eq!(read["operator_only"], json!(["monthly_token_budget", "monthly_template_cap", "daily_media_bytes_cap"]));
+        assert_eq!(read["operator_only"], json!(["monthly_token_budget", "monthly_template_cap", "daily_media_bytes_cap", "own_llm_key_allowed"]));
 
         let (status, e) = app.call("PATCH", "/api/v1/settings", &owner, Some(json!({ "monthly_token_budget": 9_000_000_000_i64 }))).await;
         assert_eq!((status, e["error"].as_str()), (403, Some("operator_only")), "{e}");

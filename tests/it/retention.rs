@@ -31,6 +31,7 @@ async fn one_llm_call(app: &TestApp) {
             completion_tokens: 5,
             latency_ms: 100,
             cost_micro_usd: 1,
+            own_key: false,
         },
         at: app.clock.now(),
     };
