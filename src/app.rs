@@ -77,6 +77,8 @@ pub struct AppConfig {
     pub webhooks: crate::webhooks::WebhookSettings,
     /// Rupiah per US dollar for costs shown in IDR.
     pub usd_idr_rate: f64,
+    /// Days between announcing a new sub-processor to a tenant and using it for its data.
+    pub subprocessor_notice_days: i64,
 }
 
 impl Default for AppConfig {
@@ -105,6 +107,7 @@ impl Default for AppConfig {
             media: crate::media::MediaSettings::default(),
             webhooks: crate::webhooks::WebhookSettings::default(),
             usd_idr_rate: crate::core::DEFAULT_USD_IDR_RATE,
+            subprocessor_notice_days: crate::privacy::subprocessor_changes::DEFAULT_NOTICE_DAYS,
         }
     }
 }
@@ -300,7 +303,23 @@ async fn schedule_tenant_jobs(state: AppState, stop: CancellationToken) {
                     Ok(jobs) => tracing::info!(jobs, "per-tenant jobs scheduled"),
                     Err(e) => tracing::error!(error = %e, "could not schedule per-tenant jobs; retrying later"),
                 }
+                sync_subprocessors(&state).await;
             }
+        }
+    }
+}
+
+/// Records, announces and applies every tenant's sub-processor changes (see
+/// `privacy::subprocessor_changes`); a tenant that fails is retried at the next tick.
+pub async fn sync_subprocessors(state: &AppState) {
+    let Ok(tenants) = state.store.tenant_ids().await else { return };
+    for tenant in tenants {
+        match crate::api::subprocessors::resync(state, tenant, None).await {
+            Ok(synced) if synced.announced > 0 => {
+                tracing::info!(tenant = %tenant, changes = synced.announced, "sub-processor changes announced")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(tenant = %tenant, error = %e.code, "sub-processor sync failed; retrying later"),
         }
     }
 }

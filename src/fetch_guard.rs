@@ -270,6 +270,17 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// `host[:port]` of a URL (the port only when it is not the scheme's default), as the
+/// sub-processor list names hosts.
+pub fn host_with_port(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,6 +163,8 @@ pub struct TenantChoice<'a> {
     pub profile: &'a str,
     pub fallback: &'a str,
     pub own_key: Option<SecretString>,
+    /// Hosts not to be used for this tenant's data now (a sub-processor change not yet in effect).
+    pub blocked_hosts: Vec<String>,
 }
 
 impl Llm {
@@ -219,6 +221,11 @@ impl Llm {
         };
         if let Some(fallback) = named(choice.fallback).filter(|f| !chain.iter().any(|c| Arc::ptr_eq(c, f))) {
             chain.push(fallback.clone());
+        }
+        if !choice.blocked_hosts.is_empty() {
+            chain.retain(|e| {
+                crate::fetch_guard::host_with_port(&e.spec.base_url).is_none_or(|h| !choice.blocked_hosts.contains(&h))
+            });
         }
         if let (Some(key), Some(first)) = (choice.own_key, chain.first_mut()) {
             let spec = LlmEndpoint { api_key: key, ..first.spec.clone() };

@@ -34,14 +34,23 @@ pub fn check_choice(settings: &TenantSettings, catalogue: &[String]) -> UseCaseR
     Ok(())
 }
 
-/// The tenant's choice for the worker: its profile, fallback, and its own key only while the
-/// operator allows it.
-pub fn choice_of<'a>(tenant: &'a TenantRecord, keys: &Keys) -> StoreResult<TenantChoice<'a>> {
+/// The tenant's choice for the worker: its profile, fallback, its own key only while the
+/// operator allows it, and the hosts a sub-processor change keeps out for now.
+pub fn choice_of<'a>(
+    tenant: &'a TenantRecord,
+    keys: &Keys,
+    blocked_hosts: Vec<String>,
+) -> StoreResult<TenantChoice<'a>> {
     let own_key = match (&tenant.own_llm_key_enc, tenant.settings.own_llm_key_allowed) {
         (Some(enc), true) => Some(SecretString::from(keys.vault.unwrap_key(&tenant.wrapped_key)?.decrypt(enc)?)),
         _ => None,
     };
-    Ok(TenantChoice { profile: &tenant.settings.llm_profile, fallback: &tenant.settings.llm_fallback_profile, own_key })
+    Ok(TenantChoice {
+        profile: &tenant.settings.llm_profile,
+        fallback: &tenant.settings.llm_fallback_profile,
+        own_key,
+        blocked_hosts,
+    })
 }
 
 fn not_allowed() -> UseCaseError {

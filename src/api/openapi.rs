@@ -18,7 +18,7 @@ use crate::app::AppState;
         super::settings::read, super::settings::change, super::llm::read, super::llm::set_key, super::llm::delete_key, super::settings::owners, super::settings::add, super::settings::remove,
         super::users::list, super::users::create, super::users::disable,
         super::contacts::export_contact, super::contacts::correct, super::contacts::erase_contact,
-        super::subprocessors::list,
+        super::subprocessors::list, super::subprocessors::accept, super::subprocessors::object,
         super::requests::list, super::requests::open, super::requests::acknowledge, super::requests::close,
         super::analytics::analytics,
         super::webhooks::list, super::webhooks::create, super::webhooks::remove, super::webhooks::rotate,

@@ -50,6 +50,7 @@ async fn change(
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner()?;
     let patch: serde_json::Map<String, Value> = read_json(&headers, body, "an object of settings").await?;
+    let picks_llm = patch.contains_key("llm_profile") || patch.contains_key("llm_fallback_profile");
     let (name, slug, settings) = tenants::change_settings(
         &*state.store,
         caller.tenant,
@@ -59,6 +60,10 @@ async fn change(
         state.clock.now(),
     )
     .await?;
+    if picks_llm {
+        // The owner chose these models: their hosts join the shop's sub-processors at once.
+        super::subprocessors::resync(&state, caller.tenant, Some(&caller.actor())).await?;
+    }
     Ok(Json(json!({ "name": name, "slug": slug, "settings": settings })))
 }
 

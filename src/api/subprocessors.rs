@@ -2,8 +2,9 @@
 //! to, derived from its configuration and the tenant's own channels, so the list a tenant is
 //! shown cannot drift from what the gateway actually talks to. Hosts only: never credentials,
 //! paths or query strings (an LLM or SMTP URL may carry a key in any of them).
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -12,12 +13,17 @@ use serde_json::{Value, json};
 use super::auth::Caller;
 use crate::app::{AppConfig, AppState};
 use crate::domain::Provider;
+use crate::domain::TenantId;
 use crate::error::ApiError;
 use crate::llm::{LlmLink, TenantChoice};
-use crate::store::Backend;
+use crate::privacy::subprocessor_changes::{self, LiveEntry, Synced};
+use crate::store::{Backend, TenantRecord};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/subprocessors", get(list))
+    Router::new()
+        .route("/api/v1/subprocessors", get(list))
+        .route("/api/v1/subprocessors/changes/{id}/accept", post(accept))
+        .route("/api/v1/subprocessors/changes/{id}/object", post(object))
 }
 
 /// One recipient of personal data.
@@ -53,31 +59,85 @@ impl Subprocessor {
 }
 
 #[utoipa::path(get, path = "/api/v1/subprocessors", tag = "privacy", security(("bearer" = [])),
-    responses((status = 200, description = "who receives the tenant's personal data: WhatsApp providers of the tenant's channels, the configured LLM endpoints, the SMTP server and the database, as name, purpose, host and data categories (no credentials); any role"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
+    responses((status = 200, description = "who receives the tenant's personal data now (`subprocessors`: WhatsApp providers of the tenant's channels, its LLM chain, the SMTP server, storage and the database, as name, purpose, host and data categories, no credentials), the recorded list it is under (`recorded`), the announced changes not yet in effect with their dates (`pending_changes`) and every earlier change (`history`); any role"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     // Any role: the list names companies and hosts, no personal data, so it is not audited.
     let mut tx = state.store.begin_read(caller.tenant).await?;
     let providers = tx.channel_providers().await?;
     let tenant = tx.tenant().await?;
-    let understands = tenant.as_ref().is_some_and(|t| t.settings.understand_media);
     let endpoints = tx.enabled_webhook_endpoints().await?;
     tx.commit().await?;
-    // The models this tenant's data goes to: its profile and fallback, or the default chain.
-    let chain = match (&state.deps.llm, &tenant) {
+    let mut list = live_list(&state, tenant.as_ref(), &providers);
+    let with_content = endpoints.iter().filter(|e| e.include_content).map(|e| e.url.as_str());
+    list.extend(content_webhooks(with_content));
+    let overview = subprocessor_changes::overview(&state, caller.tenant).await?;
+    Ok(Json(json!({
+        "subprocessors": list,
+        "recorded": overview.current,
+        "pending_changes": overview.pending,
+        "history": overview.history,
+        "notice_days": state.config.subprocessor_notice_days,
+    })))
+}
+
+/// What the configuration sends the tenant's data to now: its channels' providers, its LLM
+/// chain (profile and fallback, or the default chain), and the operator's services.
+fn live_list(state: &AppState, tenant: Option<&TenantRecord>, providers: &[String]) -> Vec<Subprocessor> {
+    let understands = tenant.is_some_and(|t| t.settings.understand_media);
+    let chain = match (&state.deps.llm, tenant) {
         (Some(llm), Some(t)) => {
             let choice = TenantChoice {
                 profile: &t.settings.llm_profile,
                 fallback: &t.settings.llm_fallback_profile,
                 own_key: None,
+                blocked_hosts: Vec::new(),
             };
             llm.for_tenant(choice).links()
         }
         _ => Vec::new(),
     };
-    let mut list = describe(&state.config, state.store.backend(), &providers, understands, &chain);
-    let with_content = endpoints.iter().filter(|e| e.include_content).map(|e| e.url.as_str());
-    list.extend(content_webhooks(with_content));
-    Ok(Json(json!({ "subprocessors": list })))
+    describe(&state.config, state.store.backend(), providers, understands, &chain)
+}
+
+/// Records the tenant's list the first time, and announces what the configuration added since
+/// (`notice` ahead) or, when `chosen_by` the owner (an LLM profile they picked), accepts it.
+/// The shop's channels and its own webhook endpoints are its own choice: never announced.
+pub async fn resync(state: &AppState, tenant: TenantId, chosen_by: Option<&str>) -> Result<Synced, ApiError> {
+    let mut tx = state.store.begin_read(tenant).await?;
+    let providers = tx.channel_providers().await?;
+    let record = tx.tenant().await?;
+    tx.commit().await?;
+    let live: Vec<LiveEntry> = live_list(state, record.as_ref(), &providers)
+        .into_iter()
+        .filter(|s| s.kind != "messaging")
+        .map(|s| LiveEntry { kind: s.kind.to_string(), name: s.name, host: s.host })
+        .collect();
+    let notice = chrono::Duration::days(state.config.subprocessor_notice_days);
+    Ok(subprocessor_changes::sync(state, tenant, &live, notice, chosen_by, state.clock.now()).await?)
+}
+
+fn change_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::try_parse(raw).map_err(|_| {
+        ApiError::not_found("change_not_found", "no pending sub-processor change with this id in your tenant")
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/subprocessors/changes/{id}/accept", tag = "privacy", security(("bearer" = [])),
+    params(("id" = String, Path, description = "change id")),
+    responses((status = 204, description = "accepted: used for the shop's data from now on (audited)"), (status = 404, description = "no pending change with this id"), (status = 409, description = "the change took effect already"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token")))]
+async fn accept(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    caller.require_owner()?;
+    subprocessor_changes::accept(&state, caller.tenant, &caller.actor(), change_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/subprocessors/changes/{id}/object", tag = "privacy", security(("bearer" = [])),
+    params(("id" = String, Path, description = "change id")),
+    responses((status = 204, description = "objected: never applied to this shop; the operator is told (audited)"), (status = 404, description = "no pending change with this id"), (status = 409, description = "the change took effect already"), (status = 403, description = "owner tokens only"), (status = 401, description = "missing, invalid, expired or revoked token")))]
+async fn object(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    caller.require_owner()?;
+    subprocessor_changes::object(&state, caller.tenant, &caller.actor(), change_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 const MESSAGING_DATA: &[&str] = &[
@@ -224,13 +284,9 @@ fn content_webhooks<'a>(urls: impl Iterator<Item = &'a str>) -> Vec<Subprocessor
 
 /// `scheme://host[:port]` and `host[:port]` of a URL; `None` rather than echoing an unparsable one.
 fn origin(raw: &str) -> Option<(String, String)> {
-    let url = url::Url::parse(raw).ok()?;
-    let host = url.host_str()?;
-    let host = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    };
-    Some((format!("{}://{host}", url.scheme()), host))
+    let scheme = url::Url::parse(raw).ok()?.scheme().to_string();
+    let host = crate::fetch_guard::host_with_port(raw)?;
+    Some((format!("{scheme}://{host}"), host))
 }
 
 /// PostgreSQL's `host[:port]` from a database URL, for `AppConfig::database_host`; `None` for SQLite.

@@ -122,6 +122,10 @@ pub struct ServeArgs {
     /// Rupiah per US dollar, for LLM costs shown in IDR in analytics and the digest.
     #[arg(long, env = "BALAS_USD_IDR_RATE", default_value_t = crate::core::DEFAULT_USD_IDR_RATE, global = true)]
     pub usd_idr_rate: f64,
+    /// Days between announcing a new sub-processor (an LLM host, e-mail relay, storage host) to
+    /// a shop and using it for its data (the policies promise 14 to 30).
+    #[arg(long, env = "BALAS_SUBPROCESSOR_NOTICE_DAYS", default_value_t = crate::privacy::subprocessor_changes::DEFAULT_NOTICE_DAYS, value_parser = clap::value_parser!(i64).range(0..=365), global = true)]
+    pub subprocessor_notice_days: i64,
     /// Report panics and logged errors to Sentry, scrubbed of personal data and secrets (optional).
     #[arg(long, env = "BALAS_SENTRY_DSN", value_parser = crate::config::secret, hide_env_values = true, global = true)]
     pub sentry_dsn: Option<secrecy::SecretString>,

@@ -64,6 +64,7 @@ impl ServeArgs {
             metrics_token: self.metrics_token.clone(),
             server: self.server_limits(),
             webhooks: crate::webhooks::WebhookSettings { allow_private: self.webhook_allow_private },
+            subprocessor_notice_days: self.subprocessor_notice_days,
             usd_idr_rate: if self.usd_idr_rate.is_finite() && self.usd_idr_rate > 0.0 {
                 self.usd_idr_rate
             } else {

@@ -44,9 +44,15 @@ async fn inbox(
     let problems = problems_of(&*state.store, session.caller.tenant).await?;
     let (lang, now) = (session.lang, state.clock.now());
     let cap = cap_of(&*state.store, session.caller.tenant, now).await?;
+    let announced = crate::privacy::subprocessor_changes::overview(&state, session.caller.tenant).await?.pending;
     let texts = OwnerTexts::new(lang.code());
     let t = |k| lang.t(k);
     let body = html! {
+        @if !announced.is_empty() {
+            div #subprocessor-notice.banner {
+                p { (t("subprocessors.banner")) " " a href="/dashboard/subprocessors" { (t("nav.subprocessors")) } }
+            }
+        }
         @if cap.reached() {
             div #template-cap.banner { p { (t("inbox.template_cap")) " (" (cap.used) "/" (cap.cap) ")" } }
         }

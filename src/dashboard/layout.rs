@@ -28,6 +28,7 @@ pub fn page(session: &Session, status: StatusCode, title: &str, flash: Option<Fl
                 a href="/dashboard/gaps" { (t("nav.gaps")) }
             }
             @if session.is_owner() { a href="/dashboard/settings" { (t("nav.settings")) } }
+            @if session.is_owner() { a href="/dashboard/subprocessors" { (t("nav.subprocessors")) } }
             @if session.caller.role != Role::Staff { a href="/dashboard/analytics" { (t("nav.analytics")) } }
             @if session.user.is_some() { a href="/dashboard/pin" { (t("nav.pin")) } }
             (toggle(session.lang))

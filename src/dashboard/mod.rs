@@ -26,6 +26,7 @@ pub mod media;
 pub mod page_error;
 pub mod session;
 pub mod settings;
+pub mod subprocessors;
 
 pub use page_error::PageError;
 
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(faq::router())
         .merge(gaps::router())
         .merge(settings::router())
+        .merge(subprocessors::router())
         .merge(analytics::router())
         .route("/dashboard/assets/style.css", get(style))
         .route("/dashboard/{*rest}", axum::routing::any(|| async { PageError::not_found() }))

@@ -67,7 +67,7 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
         contact.as_ref().map(|c| core.keys.vault.unwrap_key(&c.wrapped_key)).transpose().map_err(undecryptable)?;
     let shape = match message.route {
         Route::WhatsApp => match tx.tenant().await? {
-            Some(tenant) if message.purpose == Purpose::Webhook => {
+            Some(tenant) if matches!(message.purpose, Purpose::Webhook | Purpose::Subprocessor) => {
                 let text = tenant_key.decrypt_opt(message.body_enc.as_deref()).map_err(undecryptable)?;
                 let about = (&owner, &channel, &tenant);
                 alert_shape(&mut *tx, about, &text.unwrap_or_default(), core.clock.now()).await?

@@ -61,6 +61,8 @@ pub enum Purpose {
     ForwardMedia,
     /// A webhook endpoint of the shop was disabled.
     Webhook,
+    /// A new sub-processor is announced.
+    Subprocessor,
 }
 
 text_code!(Purpose, parse;
@@ -78,6 +80,7 @@ text_code!(Purpose, parse;
     Erasure => "erasure",
     ForwardMedia => "forward_media",
     Webhook => "webhook",
+    Subprocessor => "subprocessor",
 );
 
 impl Purpose {
@@ -90,7 +93,13 @@ impl Purpose {
     pub fn emailed_too(self) -> bool {
         matches!(
             self,
-            Self::Notice | Self::Reminder | Self::Undeliverable | Self::Budget | Self::Digest | Self::Webhook
+            Self::Notice
+                | Self::Reminder
+                | Self::Undeliverable
+                | Self::Budget
+                | Self::Digest
+                | Self::Webhook
+                | Self::Subprocessor
         )
     }
 }

@@ -219,7 +219,8 @@ async fn llm_summary(
         return Ok((None, Vec::new()));
     };
     let Some(tenant) = tx.tenant().await? else { return Ok((None, Vec::new())) };
-    let llm = llm.for_tenant(crate::llm_profiles::choice_of(&tenant, &core.keys)?);
+    let blocked = crate::privacy::subprocessor_changes::blocked_hosts(&mut *tx, core.clock.now()).await?;
+    let llm = llm.for_tenant(crate::llm_profiles::choice_of(&tenant, &core.keys, blocked)?);
     let used = tx.llm_tokens_since(assistant::month_start(core.clock.now())).await?;
     let Some(contact) = tx.contact(ticket.contact_id).await? else { return Ok((None, Vec::new())) };
     let recent = tx.recent_messages(ticket.conversation_id, SUMMARY_MESSAGES).await?;

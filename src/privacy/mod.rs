@@ -7,4 +7,5 @@ pub mod erase;
 pub mod export;
 pub mod requests;
 pub mod retention;
+pub mod subprocessor_changes;
 pub mod whatsapp;

@@ -86,6 +86,8 @@ mod records;
 #[macro_use]
 mod reporting;
 #[macro_use]
+mod subprocessors;
+#[macro_use]
 mod tenant;
 #[macro_use]
 mod users;
@@ -108,6 +110,7 @@ pub use owners::*;
 pub use privacy::*;
 pub use records::*;
 pub use reporting::*;
+pub use subprocessors::*;
 pub use tenant::*;
 pub use users::*;
 pub use webhooks::*;
@@ -299,6 +302,7 @@ pub trait TenantTx:
     + MediaOps
     + WebhookOps
     + GapOps
+    + SubprocessorOps
     + TenantScoped
     + Send
 {

@@ -47,6 +47,8 @@ const APP_TABLES: &[&str] = &[
     "webhook_deliveries",
     "knowledge_gaps",
     "kb_entry_versions",
+    "tenant_subprocessors",
+    "subprocessor_changes",
 ];
 
 pub struct PgStore {
@@ -402,6 +404,7 @@ chat_ops_impl!(PgTx);
 media_ops_impl!(PgTx, time = pg_time);
 webhook_ops_impl!(PgTx, time = pg_time);
 gap_ops_impl!(PgTx, time = pg_time);
+subprocessor_ops_impl!(PgTx, time = pg_time);
 reporting_ops_impl!(PgTx, time = pg_time);
 
 // A hash of the distinct customers beats COUNT(DISTINCT)'s sort (a busy tenant's year: 40 ms, not 56 ms).

@@ -347,7 +347,7 @@ macro_rules! privacy_ops_impl {
                 // does the tenant's route, which keeps retention walking its audit.
                 let mut rows = 0;
                 for table in [
-                    "jobs", "knowledge_gaps", "kb_entry_versions", "webhook_deliveries", "webhook_endpoints", "owner_messages", "escalations", "llm_usage", "media_objects", "messages", "conversations", "dsar_requests",
+                    "jobs", "knowledge_gaps", "kb_entry_versions", "tenant_subprocessors", "subprocessor_changes", "webhook_deliveries", "webhook_endpoints", "owner_messages", "escalations", "llm_usage", "media_objects", "messages", "conversations", "dsar_requests",
                     "contacts", "owners", "staff_pins", "revoked_tokens", "users", "kb_entries", "channel_routes",
                     "channel_templates", "template_sends", "channels", "activity_counts", "analytics_conversation_days", "analytics_tickets", "analytics_days",
                     "analytics_weeks", "analytics_state", "chat_reviews",

@@ -339,6 +339,7 @@ chat_ops_impl!(SqliteTx);
 media_ops_impl!(SqliteTx, time = sql_time);
 webhook_ops_impl!(SqliteTx, time = sql_time);
 gap_ops_impl!(SqliteTx, time = sql_time);
+subprocessor_ops_impl!(SqliteTx, time = sql_time);
 reporting_ops_impl!(SqliteTx, time = sql_time);
 
 // Over long ranges SQLite's planner would walk the day range and sort every row by customer;

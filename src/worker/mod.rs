@@ -51,14 +51,19 @@ pub struct WorkerDeps {
 }
 
 impl WorkerDeps {
-    /// The tenant's model chain: its profile, fallback and own key (None without an LLM).
+    /// The tenant's model chain: its profile, fallback and own key, without `blocked` hosts
+    /// (None without an LLM, or when every model is blocked).
     pub fn llm_for(
         &self,
         tenant: &crate::store::TenantRecord,
         keys: &crate::config::Keys,
+        blocked: Vec<String>,
     ) -> crate::store::StoreResult<Option<Llm>> {
         match &self.llm {
-            Some(llm) => Ok(Some(llm.for_tenant(crate::llm_profiles::choice_of(tenant, keys)?))),
+            Some(llm) => {
+                let chain = llm.for_tenant(crate::llm_profiles::choice_of(tenant, keys, blocked)?);
+                Ok(Some(chain).filter(|c| !c.links().is_empty()))
+            }
             None => Ok(None),
         }
     }

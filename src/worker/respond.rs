@@ -49,9 +49,10 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let month = assistant::month_start(core.clock.now());
     let metered = deps.llm.is_some() || deps.transcriber.is_some();
     let tokens_used = if metered { tx.llm_tokens_since(month).await? } else { 0 };
+    let blocked = crate::privacy::subprocessor_changes::blocked_hosts(&mut *tx, core.clock.now()).await?;
     tx.commit().await?;
 
-    let tenant_llm = deps.llm_for(&tenant, &core.keys)?;
+    let tenant_llm = deps.llm_for(&tenant, &core.keys, blocked)?;
     let bot_may_answer = conversation.state.bot_may_answer();
     let key = core.keys.vault.unwrap_key(&contact.wrapped_key).map_err(|_| permanent("undecryptable"))?;
     let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(|_| permanent("undecryptable"))?;
@@ -69,7 +70,7 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let Understanding { understood, mut attempts } = match asks_bot {
         true => {
             let asked = (&message, meta.group.is_some());
-            understand::understand(core, deps, &tenant, asked, &key, tokens_used).await?
+            understand::understand(core, deps, (&tenant, tenant_llm.as_ref()), asked, &key, tokens_used).await?
         }
         false => Understanding::none(),
     };

@@ -126,13 +126,13 @@ const FILE_PATIENCE_SECS: i64 = 120;
 pub async fn understand(
     core: &Core,
     deps: &WorkerDeps,
-    tenant: &TenantRecord,
+    (tenant, llm): (&TenantRecord, Option<&crate::llm::Llm>),
     (message, in_group): (&MessageRecord, bool),
     key: &DataKey,
     tokens_used: i64,
 ) -> Result<Understanding, JobFailure> {
     let transcribe = message.kind == MessageKind::Audio && deps.transcriber.is_some();
-    let see = message.kind == MessageKind::Image && deps.llm_for(tenant, &core.keys)?.is_some_and(|l| l.vision());
+    let see = message.kind == MessageKind::Image && llm.is_some_and(crate::llm::Llm::vision);
     // A group message the bot will not answer is not worth a call.
     let in_silent_group = in_group && !tenant.settings.answer_groups;
     if !tenant.settings.understand_media || !(transcribe || see) || in_silent_group {

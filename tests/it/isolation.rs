@@ -93,6 +93,8 @@ on_postgres! {
             sqlx::query("INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, message_id, event_type, payload, state, created_at) VALUES ($1, $2, $3, 'msg_x', 'message.received', '{}', 'pending', now())").bind(uuid::Uuid::now_v7()).bind(tenant.0).bind(endpoint).execute(owner_pool).await.unwrap();
             sqlx::query("INSERT INTO knowledge_gaps (id, tenant_id, group_id, escalation_id, contact_id, question_enc, terms_enc, state, created_at) SELECT gen_random_uuid(), tenant_id, id, id, contact_id, 'q', 't', 'open', now() FROM escalations WHERE tenant_id = $1 LIMIT 1").bind(tenant.0).execute(owner_pool).await.unwrap();
             sqlx::query("INSERT INTO kb_entry_versions (id, tenant_id, entry_id, version, change, question, answer, keywords, actor, created_at) VALUES (gen_random_uuid(), $1, gen_random_uuid(), 1, 'created', 'q', 'a', '', 'test', now())").bind(tenant.0).execute(owner_pool).await.unwrap();
+            sqlx::query("INSERT INTO tenant_subprocessors (tenant_id, key, kind, name, since) VALUES ($1, 'database:x', 'database', 'x', now())").bind(tenant.0).execute(owner_pool).await.unwrap();
+            sqlx::query("INSERT INTO subprocessor_changes (id, tenant_id, key, kind, name, change, diff, state, announced_at, effective_at) VALUES (gen_random_uuid(), $1, 'llm:x', 'llm', 'x', 'added', '{}', 'pending', now(), now())").bind(tenant.0).execute(owner_pool).await.unwrap();
             sqlx::query("INSERT INTO channel_templates (tenant_id, channel_id, purpose, language, name, status, updated_at) SELECT tenant_id, id, 'owner_escalation', 'id', 'balas_owner_escalation_v1', 'approved', now() FROM channels WHERE tenant_id = $1 LIMIT 1").bind(tenant.0).execute(owner_pool).await.unwrap();
         }
 

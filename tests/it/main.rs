@@ -58,6 +58,7 @@ mod serve_process;
 mod shutdown;
 mod slow_clients;
 mod store;
+mod subprocessor_changes;
 mod subprocessors;
 mod templates;
 mod ticket_ends;
