@@ -22,6 +22,9 @@ pub enum SaveError {
     /// No answer of the owner's on the ticket yet ("Jadikan FAQ" before any answer).
     #[error("the ticket has no answer yet")]
     NoAnswer,
+    /// The answer names this customer (their name or number): an FAQ entry is for everyone.
+    #[error("the answer names the ticket's customer")]
+    NamesCustomer,
     #[error(transparent)]
     Invalid(#[from] KbError),
     #[error(transparent)]
@@ -63,6 +66,9 @@ pub async fn save_from_ticket(
         Some(text) => text.to_string(),
         None => last_owner_answer(tx, ticket, &key).await?.ok_or(SaveError::NoAnswer)?,
     };
+    if names_customer(&answer, &contact, &key)? {
+        return Err(SaveError::NamesCustomer);
+    }
     let item = kb::checked_item(&question, &answer, String::new())?;
     let written = Written { actor, ticket: Some(ticket.id) };
     let (entry, created) = kb::create_in(tx, ticket.tenant_id, item, written, now).await?;
@@ -77,6 +83,22 @@ pub async fn save_from_ticket(
         None => (None, Vec::new()),
     };
     Ok(Saved { entry, group, waiting, trail })
+}
+
+/// Whether `answer` holds the customer's name (a word of it, three letters or more) or their
+/// number: saved as an FAQ entry it would reach every other customer who asks.
+fn names_customer(
+    answer: &str,
+    contact: &crate::store::ContactRecord,
+    key: &crate::crypto::DataKey,
+) -> Result<bool, SaveError> {
+    let words: Vec<String> = crate::engine::text::words(answer);
+    let name = key.decrypt_opt(contact.name_enc.as_deref())?.unwrap_or_default();
+    let named = crate::engine::text::words(&name).iter().any(|w| w.chars().count() >= 3 && words.contains(w));
+    let digits: String = answer.chars().filter(char::is_ascii_digit).collect();
+    let phone = key.decrypt_opt(contact.phone_enc.as_deref())?.unwrap_or_default();
+    let local: String = phone.chars().filter(char::is_ascii_digit).skip(2).collect();
+    Ok(named || (local.len() >= 8 && digits.contains(&local)))
 }
 
 /// The ticket's first message, masked, when it was text (a ticket opened for a reason that

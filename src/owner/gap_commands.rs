@@ -61,6 +61,10 @@ pub async fn faq(
             lines.push(texts.fill("faq_no_answer", &[("ticket", &number)]));
             "faq_no_answer"
         }
+        Err(SaveError::NamesCustomer) => {
+            lines.push(texts.fill("faq_names_customer", &[("ticket", &number)]));
+            "faq_names_customer"
+        }
         Err(SaveError::Invalid(_)) => {
             lines.push(texts.fill("faq_invalid", &[]));
             "faq_invalid"

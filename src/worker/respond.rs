@@ -49,7 +49,11 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     let month = assistant::month_start(core.clock.now());
     let metered = deps.llm.is_some() || deps.transcriber.is_some();
     let tokens_used = if metered { tx.llm_tokens_since(month).await? } else { 0 };
-    let blocked = crate::privacy::subprocessor_changes::blocked_hosts(&mut *tx, core.clock.now()).await?;
+    // Only an LLM chain has hosts to keep out: the offline responder needs no read.
+    let blocked = match deps.llm {
+        Some(_) => crate::privacy::subprocessor_changes::blocked_hosts(&mut *tx, core.clock.now()).await?,
+        None => Vec::new(),
+    };
     tx.commit().await?;
 
     let tenant_llm = deps.llm_for(&tenant, &core.keys, blocked)?;

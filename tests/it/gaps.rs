@@ -108,6 +108,10 @@ on_both_databases! {
 on_both_databases! {
     async fn save_as_faq_after_an_answer_and_export_and_erasure_cover_gaps(app) {
         gaps_asked(&app).await;
+        // An answer naming the customer goes to them but is not saved: an FAQ reaches everyone.
+        owner_types(&app, "wamid.O0b", "#4 faq Halo Pelanggan 4, lowongan belum ada ya").await;
+        assert!(last_to_owner(&app).text().contains("FAQ tidak disimpan"), "{}", last_to_owner(&app).text());
+        assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM kb_entries WHERE question LIKE '%lowongan%'").await, 0);
         // A plain `#4 <text>` still means "reply"; its confirmation offers "Jadikan FAQ".
         let answer = "Maaf kak, saat ini belum ada lowongan.";
         owner_types(&app, "wamid.O1", &format!("#4 {answer}")).await;
