@@ -206,6 +206,11 @@ impl Llm {
         self.endpoints.first().is_some_and(|e| e.own_key)
     }
 
+    /// This chain without the models on the operator's keys (its budget is used up).
+    pub fn own_key_only(&self) -> Llm {
+        Llm { endpoints: self.endpoints.iter().filter(|e| e.own_key).cloned().collect(), ..self.clone() }
+    }
+
     /// The profile names of the operator's catalogue.
     pub fn profile_names(&self) -> Vec<String> {
         self.profiles.iter().filter_map(|p| p.profile.clone()).collect()
@@ -222,17 +227,18 @@ impl Llm {
         if let Some(fallback) = named(choice.fallback).filter(|f| !chain.iter().any(|c| Arc::ptr_eq(c, f))) {
             chain.push(fallback.clone());
         }
-        if !choice.blocked_hosts.is_empty() {
-            chain.retain(|e| {
-                crate::fetch_guard::host_with_port(&e.spec.base_url).is_none_or(|h| !choice.blocked_hosts.contains(&h))
-            });
-        }
+        // The tenant's key belongs to its primary profile's provider, whatever is left out below.
         if let (Some(key), Some(first)) = (choice.own_key, chain.first_mut()) {
             let spec = LlmEndpoint { api_key: key, ..first.spec.clone() };
             let prices = (first.price_input_per_mtok, first.price_output_per_mtok);
             let mut own = Endpoint::build(&self.http, spec, first.profile.clone(), prices, first.vision);
             own.own_key = true;
             *first = Arc::new(own);
+        }
+        if !choice.blocked_hosts.is_empty() {
+            chain.retain(|e| {
+                crate::fetch_guard::host_with_port(&e.spec.base_url).is_none_or(|h| !choice.blocked_hosts.contains(&h))
+            });
         }
         Llm { endpoints: chain, ..self.clone() }
     }
@@ -524,5 +530,57 @@ mod tests {
             parse(json!({ "choices": [{ "message": { "content": "  " } }] })),
             Answer::Malformed("empty")
         ));
+    }
+
+    fn catalogue() -> Llm {
+        let profile = |name: &str, url: &str| LlmProfile {
+            name: name.into(),
+            endpoint: LlmEndpoint { base_url: url.into(), model: format!("{name}-model"), api_key: "operator".into() },
+            key_variable: "K".into(),
+            price_input_per_mtok: 1.0,
+            price_output_per_mtok: 2.0,
+            vision: name == "pintar",
+        };
+        let settings = LlmSettings {
+            profiles: vec![
+                profile("hemat", "https://hemat.example/v1"),
+                profile("pintar", "https://pintar.example:8443/v1"),
+            ],
+            ..LlmSettings::new(Vec::new())
+        };
+        Llm::new(settings).unwrap()
+    }
+
+    #[test]
+    fn a_tenant_gets_its_profile_and_fallback_and_its_key_stays_with_its_provider() {
+        let llm = catalogue();
+        let hosts = |l: &Llm| l.links().into_iter().map(|k| k.base_url).collect::<Vec<_>>();
+        assert_eq!(hosts(&llm), ["https://hemat.example/v1"], "no choice: the first profile");
+        let choice = TenantChoice { profile: "pintar", fallback: "hemat", ..TenantChoice::default() };
+        let chain = llm.for_tenant(choice);
+        assert_eq!(hosts(&chain), ["https://pintar.example:8443/v1", "https://hemat.example/v1"]);
+        assert!(chain.vision() && !chain.own_key());
+        let unknown = TenantChoice { profile: "gone", ..TenantChoice::default() };
+        assert_eq!(hosts(&llm.for_tenant(unknown)), ["https://hemat.example/v1"], "a removed profile: the default");
+
+        let own = || Some(SecretString::from("sk-own"));
+        let mine = llm.for_tenant(TenantChoice {
+            profile: "pintar",
+            fallback: "hemat",
+            own_key: own(),
+            ..TenantChoice::default()
+        });
+        assert!(mine.own_key());
+        assert_eq!(hosts(&mine.own_key_only()), ["https://pintar.example:8443/v1"]);
+        // The primary kept out by a pending change: the tenant's key does not move to the fallback.
+        let blocked = vec!["pintar.example:8443".to_string()];
+        let held = llm.for_tenant(TenantChoice {
+            profile: "pintar",
+            fallback: "hemat",
+            own_key: own(),
+            blocked_hosts: blocked,
+        });
+        assert_eq!(hosts(&held), ["https://hemat.example/v1"]);
+        assert!(!held.own_key() && held.own_key_only().links().is_empty());
     }
 }

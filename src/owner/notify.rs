@@ -226,9 +226,12 @@ async fn llm_summary(
     let recent = tx.recent_messages(ticket.conversation_id, SUMMARY_MESSAGES).await?;
     let faq = tx.kb_entries().await?;
     tx.commit().await?;
-    if used >= tenant.settings.monthly_token_budget && !llm.own_key() {
-        return Ok((None, Vec::new()));
-    }
+    // Past the operator's budget only the shop's own key may summarize.
+    let llm = match (used >= tenant.settings.monthly_token_budget, llm.own_key()) {
+        (false, _) => llm,
+        (true, true) => llm.own_key_only(),
+        (true, false) => return Ok((None, Vec::new())),
+    };
     let key = core.keys.vault.unwrap_key(&contact.wrapped_key)?;
     let mut history = Vec::new();
     for m in &recent {

@@ -56,7 +56,13 @@ pub async fn run(core: &Core, deps: &WorkerDeps, worker: &str, job: &JobRecord) 
     };
     tx.commit().await?;
 
-    let tenant_llm = deps.llm_for(&tenant, &core.keys, blocked)?;
+    let mut tenant_llm = deps.llm_for(&tenant, &core.keys, blocked)?;
+    // Past the operator's budget a shop's own key still answers, but no fallback on the operator's.
+    if tokens_used >= tenant.settings.monthly_token_budget
+        && let Some(own) = tenant_llm.as_ref().filter(|l| l.own_key())
+    {
+        tenant_llm = Some(own.own_key_only());
+    }
     let bot_may_answer = conversation.state.bot_may_answer();
     let key = core.keys.vault.unwrap_key(&contact.wrapped_key).map_err(|_| permanent("undecryptable"))?;
     let body = key.decrypt_opt(message.body_enc.as_deref()).map_err(|_| permanent("undecryptable"))?;

@@ -107,7 +107,11 @@ on_both_databases! {
     async fn bring_your_own_key_is_refused_unless_the_operator_allows_it(app) {
         let fake = FakeLlm::start().await.unwrap();
         fake.always(LlmStep::Reply("Buka jam 8 kak.".into()));
-        let worker = app.llm_worker(&[], |s| s.profiles = vec![profile("hemat", &fake, (1.0, 2.0))]);
+        let spare = FakeLlm::start().await.unwrap();
+        spare.always(LlmStep::Reply("Buka jam 8 kak.".into()));
+        let worker = app.llm_worker(&[], |s| {
+            s.profiles = vec![profile("hemat", &fake, (1.0, 2.0)), profile("pintar", &spare, (10.0, 30.0))];
+        });
         let token = app.token(app.tenant.id, Role::Owner);
         let own = serde_json::json!({ "key": "sk-toko-sendiri-123" });
         let (status, body) = app.call("PUT", "/api/v1/llm/key", &token, Some(own.clone())).await;
@@ -135,13 +139,25 @@ on_both_databases! {
         let (operator_tokens, _) = usage(&app, app.tenant.id).await;
         assert_eq!(operator_tokens, 0, "own usage is not counted against the operator's budget");
 
+        // Its own key failing, the fallback on the operator's key is not called past the budget.
+        choose(&app, app.tenant.id, "hemat").await;
+        let mut patch = serde_json::Map::new();
+        patch.insert("llm_fallback_profile".into(), "pintar".into());
+        tenants::change_settings(&*app.state.store, app.tenant.id, "test", patch, &["hemat".into(), "pintar".into()], app.clock.now()).await.unwrap();
+        fake.always(LlmStep::ServerError);
+        app.send_webhook(&app.text(&customer(1), "wamid.K1b", "Ada menu vegan kak?")).await;
+        worker.run_until_idle().await.unwrap();
+        assert!(fake.requests().len() > 1, "the shop's own key was tried");
+        assert!(spare.requests().is_empty(), "no operator-key fallback past the operator's budget");
+        let tried = fake.requests().len();
+
         // Taken back: the key is deleted, and the budget of 0 keeps the shop offline.
         let limits = Limits { own_llm_key_allowed: Some(false), ..Limits::default() };
         tenants::set_limits(&*app.state.store, app.tenant.id, &limits, "cli", app.clock.now()).await.unwrap();
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM tenants WHERE own_llm_key_enc IS NOT NULL").await, 0);
         app.send_webhook(&app.text(&customer(1), "wamid.K2", "Jam berapa tutup?")).await;
         worker.run_until_idle().await.unwrap();
-        assert_eq!(fake.requests().len(), 1, "no call on the operator's key past its budget");
+        assert_eq!(fake.requests().len(), tried, "no call on the operator's key past its budget");
         let audited = "SELECT COUNT(*) FROM audit_log WHERE action = 'llm.own_key_set'";
         assert_eq!(app.inspect.scalar(audited).await, 1);
     }
