@@ -83,7 +83,16 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
 /// What the configuration sends the tenant's data to now: its channels' providers, its LLM
 /// chain (profile and fallback, or the default chain), and the operator's services.
 fn live_list(state: &AppState, tenant: Option<&TenantRecord>, providers: &[String]) -> Vec<Subprocessor> {
-    let understands = tenant.is_some_and(|t| t.settings.understand_media);
+    describe_for(state, tenant, providers, tenant.is_some_and(|t| t.settings.understand_media))
+}
+
+/// `live_list`, with the services for understanding media listed or not.
+fn describe_for(
+    state: &AppState,
+    tenant: Option<&TenantRecord>,
+    providers: &[String],
+    understands: bool,
+) -> Vec<Subprocessor> {
     let chain = match (&state.deps.llm, tenant) {
         (Some(llm), Some(t)) => {
             let choice = TenantChoice {
@@ -107,7 +116,12 @@ pub async fn resync(state: &AppState, tenant: TenantId, chosen_by: Option<&str>)
     let providers = tx.channel_providers().await?;
     let record = tx.tenant().await?;
     tx.commit().await?;
-    let live: Vec<LiveEntry> = live_list(state, record.as_ref(), &providers)
+    if record.as_ref().is_none_or(|t| t.status != crate::tenants::TenantStatus::Active) {
+        return Ok(Synced::default());
+    }
+    // Understanding media is the shop's own switch: the operator's speech-to-text host is
+    // announced whether or not it is on, so turning it on announces nothing.
+    let live: Vec<LiveEntry> = describe_for(state, record.as_ref(), &providers, true)
         .into_iter()
         .filter(|s| s.kind != "messaging")
         .map(|s| LiveEntry { kind: s.kind.to_string(), name: s.name, host: s.host })

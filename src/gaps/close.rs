@@ -85,16 +85,18 @@ pub async fn save_from_ticket(
     Ok(Saved { entry, group, waiting, trail })
 }
 
-/// Whether `answer` holds the customer's name (a word of it, three letters or more) or their
+/// Whether `answer` holds the customer's name (a word of it, three letters or more, not a
+/// stopword) or their
 /// number: saved as an FAQ entry it would reach every other customer who asks.
 fn names_customer(
     answer: &str,
     contact: &crate::store::ContactRecord,
     key: &crate::crypto::DataKey,
 ) -> Result<bool, SaveError> {
-    let words: Vec<String> = crate::engine::text::words(answer);
+    // Normalised tokens: a name's "Kak" or "Bu" is a stopword, not a name.
+    let words: Vec<String> = crate::engine::text::tokens(answer);
     let name = key.decrypt_opt(contact.name_enc.as_deref())?.unwrap_or_default();
-    let named = crate::engine::text::words(&name).iter().any(|w| w.chars().count() >= 3 && words.contains(w));
+    let named = crate::engine::text::tokens(&name).iter().any(|w| w.chars().count() >= 3 && words.contains(w));
     let digits: String = answer.chars().filter(char::is_ascii_digit).collect();
     let phone = key.decrypt_opt(contact.phone_enc.as_deref())?.unwrap_or_default();
     let local: String = phone.chars().filter(char::is_ascii_digit).skip(2).collect();

@@ -130,6 +130,13 @@ mod tests {
     }
 
     #[test]
+    fn honorifics_are_not_names() {
+        let tokens = text::tokens("Kak Rina");
+        assert!(!tokens.iter().any(|t| t == "kak"), "{tokens:?}");
+        assert!(tokens.iter().any(|t| t == "rina"), "{tokens:?}");
+    }
+
+    #[test]
     fn the_question_is_masked() {
         let masked = masked_question("bisa kirim ke 081234567890 atau budi@mail.com?", &["Toko Rina"]);
         assert!(!masked.contains("081234567890") && !masked.contains("budi@mail.com"), "{masked}");
