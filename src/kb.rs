@@ -316,12 +316,14 @@ pub async fn delete_entry(
     Ok(())
 }
 
-/// Every version of an entry of `tenant`'s FAQ, oldest first; not found when it has none.
+/// Every version of an entry of `tenant`'s FAQ, oldest first (a deleted entry's too); not found
+/// when there is no such entry and never was. An entry older than versioning has none yet.
 pub async fn versions(store: &dyn Store, tenant: TenantId, id: KbEntryId) -> UseCaseResult<Vec<KbVersionRecord>> {
     let mut tx = store.begin_read(tenant).await?;
     let versions = tx.kb_versions(id).await?;
+    let exists = !versions.is_empty() || tx.kb_entry(id).await?.is_some();
     tx.commit().await?;
-    if versions.is_empty() {
+    if !exists {
         return Err(not_found());
     }
     Ok(versions)

@@ -82,6 +82,22 @@ on_both_databases! {
         let audited = app.inspect.text("SELECT detail FROM audit_log WHERE action = 'kb.created' AND actor LIKE 'owner:%'").await;
         assert!(audited.as_deref().is_some_and(|d| d.contains(r#""ticket_id":""#)), "{audited:?}");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM knowledge_gaps WHERE state = 'answered'").await, 3);
+        // The entry's history: who wrote it and from which ticket; an edit is version 2.
+        let (_, kb) = app.call("GET", "/api/v1/kb", &token, None).await;
+        let entry = kb["entries"].as_array().unwrap().iter().find(|e| e["answer"] == ANSWER).cloned().unwrap_or_default();
+        let versions_url = format!("/api/v1/kb/{}/versions", entry["id"].as_str().unwrap_or_default());
+        let (status, history) = app.call("GET", &versions_url, &token, None).await;
+        assert_eq!(status, 200, "{history}");
+        let first = &history["versions"][0];
+        assert!(first["actor"].as_str().is_some_and(|a| a.starts_with("owner:")) && first["escalation_id"].is_string(), "{history}");
+        let edited = serde_json::json!({ "question": entry["question"], "answer": format!("{ANSWER} Bisa juga custom.") });
+        let (status, _) = app.call("PUT", &format!("/api/v1/kb/{}", entry["id"].as_str().unwrap_or_default()), &token, Some(edited)).await;
+        assert_eq!(status, 200);
+        let (_, history) = app.call("GET", &versions_url, &token, None).await;
+        assert_eq!(history["versions"].as_array().map(Vec::len), Some(2), "{history}");
+        assert_eq!((history["versions"][1]["version"].as_i64(), history["versions"][1]["change"].as_str()), (Some(2), Some("updated")));
+        let edited_back = serde_json::json!({ "question": entry["question"], "answer": ANSWER });
+        app.call("PUT", &format!("/api/v1/kb/{}", entry["id"].as_str().unwrap_or_default()), &token, Some(edited_back)).await;
         assert!(app.sent_to(&customer_phone(2)).iter().all(|m| m != ANSWER), "nobody else is answered before the tap");
 
         // One tap answers the two customers still waiting; their conversations go back to the bot.
