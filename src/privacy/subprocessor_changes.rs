@@ -62,19 +62,22 @@ pub async fn sync(
     chosen_by: Option<&str>,
     now: DateTime<Utc>,
 ) -> StoreResult<Synced> {
+    // Two models on one host are one sub-processor.
+    let mut seen = HashSet::new();
+    let live: Vec<&LiveEntry> = live.iter().filter(|e| seen.insert(e.key())).collect();
     let mut tx = core.store.begin(tenant).await?;
     let recorded = tx.recorded_subprocessors().await?;
     let changes = tx.subprocessor_changes().await?;
     let mut synced = Synced::default();
     let mut trail = Vec::new();
     if recorded.is_empty() && changes.is_empty() {
-        for entry in live {
+        for entry in &live {
             tx.record_subprocessor(&record_of(entry, now)).await?;
         }
         synced.baseline = true;
         trail.push(
             AuditEntry::new("system", "subprocessor.list_recorded", "tenant", Some(tenant.to_string()))
-                .detail(json!({ "keys": live.iter().map(LiveEntry::key).collect::<Vec<_>>() })),
+                .detail(json!({ "keys": live.iter().map(|e| e.key()).collect::<Vec<_>>() })),
         );
     } else {
         trail.extend(apply_due(&mut *tx, &changes, now).await?);
@@ -113,7 +116,7 @@ pub async fn sync(
                 announced.push(change);
             }
         }
-        let live_keys: HashSet<String> = live.iter().map(LiveEntry::key).collect();
+        let live_keys: HashSet<String> = live.iter().map(|e| e.key()).collect();
         for gone in recorded.iter().filter(|r| !live_keys.contains(&r.key)) {
             tx.forget_subprocessor(&gone.key).await?;
             let change = SubprocessorChangeRecord {

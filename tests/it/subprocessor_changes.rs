@@ -53,7 +53,8 @@ async fn announced(app: &TestApp, old: &FakeLlm, new: &FakeLlm) -> (AppState, St
     .unwrap();
     let first = balas::api::subprocessors::resync(&before, app.tenant.id, None).await.unwrap();
     assert!(first.baseline, "the first sync records the list as it is");
-    let after = with_chain(app, vec![endpoint(old, "old"), endpoint(new, "new")]).await;
+    // Two models on the new host: one sub-processor, announced once.
+    let after = with_chain(app, vec![endpoint(old, "old"), endpoint(new, "new"), endpoint(new, "new-large")]).await;
     let synced = balas::api::subprocessors::resync(&after.0, app.tenant.id, None).await.unwrap();
     assert_eq!(synced.announced, 1, "{synced:?}");
     let again = balas::api::subprocessors::resync(&after.0, app.tenant.id, None).await.unwrap();
