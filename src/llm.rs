@@ -206,6 +206,11 @@ impl Llm {
         self.endpoints.first().is_some_and(|e| e.own_key)
     }
 
+    /// Whether every model of the chain was left out.
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty()
+    }
+
     /// This chain without the models on the operator's keys (its budget is used up).
     pub fn own_key_only(&self) -> Llm {
         Llm { endpoints: self.endpoints.iter().filter(|e| e.own_key).cloned().collect(), ..self.clone() }
@@ -581,6 +586,6 @@ mod tests {
             blocked_hosts: blocked,
         });
         assert_eq!(hosts(&held), ["https://hemat.example/v1"]);
-        assert!(!held.own_key() && held.own_key_only().links().is_empty());
+        assert!(!held.own_key() && held.own_key_only().is_empty());
     }
 }

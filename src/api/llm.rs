@@ -33,7 +33,7 @@ async fn read(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
         .flat_map(|l| l.profiles.iter())
         .map(|p| {
             json!({
-                "name": p.name, "model": p.endpoint.model, "host": url::Url::parse(&p.endpoint.base_url).ok().and_then(|u| u.host_str().map(str::to_string)),
+                "name": p.name, "model": p.endpoint.model, "host": crate::fetch_guard::host_with_port(&p.endpoint.base_url),
                 "price_input_per_mtok_usd": p.price_input_per_mtok, "price_output_per_mtok_usd": p.price_output_per_mtok,
                 "takes_images": p.vision,
             })

@@ -37,7 +37,7 @@ pub async fn faq(
         }
         None => (Vec::new(), Vec::new(), None),
     };
-    let ticket = tx.escalation(id).await?.unwrap_or(ticket);
+    // The reply moved the ticket's status only; saving reads its question, customer and conversation.
     let mut purpose = Purpose::Answer;
     let kind = match close::save_from_ticket(core, tx, &ticket, answer.as_deref(), actor, now).await {
         Ok(saved) => {

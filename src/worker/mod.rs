@@ -62,7 +62,7 @@ impl WorkerDeps {
         match &self.llm {
             Some(llm) => {
                 let chain = llm.for_tenant(crate::llm_profiles::choice_of(tenant, keys, blocked)?);
-                Ok(Some(chain).filter(|c| !c.links().is_empty()))
+                Ok(Some(chain).filter(|c| !c.is_empty()))
             }
             None => Ok(None),
         }
