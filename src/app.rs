@@ -128,6 +128,8 @@ pub struct AppState {
     pub channel_cache: Arc<ingress::ChannelCache>,
     /// Lets through one log line a minute per provider and reason of refused webhooks.
     pub refusal_log: Arc<ingress::refusals::RefusalLog>,
+    /// The one-time setup token before the first tenant exists (`setup`).
+    pub first_run: Arc<crate::setup::FirstRun>,
 }
 
 /// Handlers read `state.store`, `state.keys`, `state.clock` as before, and `&state` passes as `&Core`.
@@ -204,6 +206,7 @@ impl AppState {
             group_commit,
             channel_cache: Arc::default(),
             refusal_log: Arc::default(),
+            first_run: Arc::default(),
         })
     }
 

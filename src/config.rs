@@ -132,12 +132,31 @@ fn required(missing: &str, db: &DatabaseArgs) -> anyhow::Error {
 /// The audit key from `<database>.keys`, added to that file when it has none yet (a file from
 /// before audit keys, or none at all): existing unsigned chains are anchored under it.
 fn development_audit_key(db_path: Option<&Path>) -> anyhow::Result<String> {
-    const NAME: &str = "BALAS_AUDIT_KEY=";
+    development_secret(db_path, "BALAS_AUDIT_KEY", "audit key")
+}
+
+/// `BALAS_JWT_SECRET` when set; on SQLite without BALAS_FORBID_DEV_KEYS, one generated into
+/// `<database>.keys` like the other development keys, so the dashboard's login works at once.
+pub fn jwt_secret(
+    given: Option<&SecretString>,
+    db: &DatabaseArgs,
+    forbid_dev_keys: bool,
+) -> anyhow::Result<Option<SecretString>> {
+    match given {
+        Some(secret) => Ok(Some(secret.clone())),
+        None if db.is_postgres() || forbid_dev_keys => Ok(None),
+        None => Ok(Some(development_secret(db.sqlite_path().as_deref(), "BALAS_JWT_SECRET", "token secret")?.into())),
+    }
+}
+
+/// The `NAME=` line of `<database>.keys`, appended (mode 0600) with a new key when missing,
+/// with a loud warning; in memory only for an in-memory database.
+fn development_secret(db_path: Option<&Path>, name: &str, what: &str) -> anyhow::Result<String> {
     let Some(db_path) = db_path else { return Ok(crypto::generate_key()) };
     let key_path = PathBuf::from(format!("{}.keys", db_path.display()));
     if key_path.exists() {
         let text = fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
-        if let Some(key) = text.lines().find_map(|l| l.strip_prefix(NAME)) {
+        if let Some(key) = text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix('='))) {
             return Ok(key.to_string());
         }
     }
@@ -150,10 +169,10 @@ fn development_audit_key(db_path: Option<&Path>) -> anyhow::Result<String> {
         options.mode(0o600);
     }
     let mut file = options.open(&key_path).with_context(|| format!("writing {}", key_path.display()))?;
-    file.write_all(format!("{NAME}{key}\n").as_bytes())?;
+    file.write_all(format!("{name}={key}\n").as_bytes())?;
     file.sync_all()?;
-    eprintln!("\n!!! WARNING: BALAS_AUDIT_KEY is not set; using a DEVELOPMENT audit key ({}).\n", key_path.display());
-    tracing::warn!(place = %key_path.display(), "using a generated development audit key; set BALAS_AUDIT_KEY for production");
+    eprintln!("\n!!! WARNING: {name} is not set; using a DEVELOPMENT {what} ({}).\n", key_path.display());
+    tracing::warn!(place = %key_path.display(), name, "using a generated development key; set it for production");
     Ok(key)
 }
 
@@ -191,7 +210,7 @@ fn development_keys(db_path: Option<&Path>) -> anyhow::Result<(String, String)> 
     Ok((f, i))
 }
 
-fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

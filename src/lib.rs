@@ -35,6 +35,7 @@ pub mod owner;
 pub mod privacy;
 pub mod rotation;
 pub mod server;
+pub mod setup;
 pub mod store;
 pub mod tenants;
 pub mod transcription;

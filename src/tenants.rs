@@ -330,6 +330,19 @@ pub async fn create(
     settings: &TenantSettings,
     now: DateTime<Utc>,
 ) -> UseCaseResult<TenantRecord> {
+    create_by(store, keys, name, slug, settings, "cli", now).await
+}
+
+/// `create`, audited as `actor` (the CLI, or the first-run setup page).
+pub async fn create_by(
+    store: &dyn Store,
+    keys: &Keys,
+    name: &str,
+    slug: Option<&str>,
+    settings: &TenantSettings,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> UseCaseResult<TenantRecord> {
     let name = name.trim();
     if name.is_empty() {
         return Err(UseCaseError::invalid("invalid_tenant", "the tenant name must not be empty"));
@@ -355,7 +368,7 @@ pub async fn create(
 
     let mut tx = store.begin(tenant.id).await?;
     tx.insert_tenant(&tenant).await?;
-    let entry = AuditEntry::new("cli", "tenant.created", "tenant", Some(tenant.id.to_string())).detail(json!({
+    let entry = AuditEntry::new(actor, "tenant.created", "tenant", Some(tenant.id.to_string())).detail(json!({
         "slug": tenant.slug,
         "language": tenant.settings.language,
         "media_policy": tenant.settings.media_policy,
@@ -411,7 +424,7 @@ pub async fn add_channel(
     Ok(channel)
 }
 
-fn slugify(name: &str) -> String {
+pub fn slugify(name: &str) -> String {
     let mut slug = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use super::{day_key, week_of};
 use crate::clock::local_moment;
 use crate::core::Core;
-use crate::domain::{Author, ContactId, ConversationId, Direction, EscalationId, MessageId};
+use crate::domain::{Author, ContactId, ConversationId, Direction, EscalationId, MessageId, TenantId};
 use crate::jobs::{JobFailure, JobKind};
 use crate::store::{
     AnalyticsOps, ConversationDay, ConversationOps, JobOutcome, JobRecord, MessageFact, OwnerOps, ReportingOps, Store,
@@ -99,6 +99,24 @@ pub async fn roll_up(
     let through = if pass.caught_up { now } else { day_start(last + Duration::days(1), zone) + MARGIN };
     tx.set_analytics_rolled_through(through).await?;
     Ok(pass)
+}
+
+/// Figures older than this get a pass before they are read, so a report is never staler.
+pub const FRESH: Duration = Duration::seconds(30);
+
+/// Before a report is read: one pass when the last one is older than `FRESH` (today's figures
+/// then include the last minute's messages), in its own transaction.
+pub async fn refresh(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>) -> StoreResult<()> {
+    let mut tx = store.begin_read(tenant).await?;
+    let through = tx.analytics_rolled_through().await?;
+    tx.commit().await?;
+    if through.is_some_and(|t| now - t < FRESH) {
+        return Ok(());
+    }
+    let mut tx = store.begin(tenant).await?;
+    let Some(record) = tx.tenant().await? else { return Ok(()) };
+    roll_up(&mut *tx, record.settings.zone(), now).await?;
+    tx.commit().await
 }
 
 /// Passes until today is rolled up: before erasure or retention delete what it counts.

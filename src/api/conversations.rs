@@ -14,11 +14,12 @@ use super::auth::Caller;
 use super::escalations::refusal;
 use super::{MAX_BODY_BYTES, parse_json};
 use crate::app::AppState;
-use crate::audit::{self, AuditEntry};
-use crate::domain::{ConversationId, ConversationState, EscalationReason};
+use crate::audit;
+use crate::domain::{ConversationId, EscalationReason};
 use crate::engine::Handover;
 use crate::error::ApiError;
 use crate::ingress::read_body;
+use crate::owner::conversation_list::{Filter, Page, list_conversations};
 use crate::owner::desk;
 use crate::owner::tickets::{self, Action, Opening};
 
@@ -33,10 +34,10 @@ fn bad_query(detail: &str) -> ApiError {
     ApiError::bad_request("invalid_query", detail.to_string())
 }
 
-/// `?state=bot|escalated|human|closed`, `limit` (1–100, default 50), `before` (an `updated_at`
-/// from the previous page, RFC 3339).
+/// `?state=bot|escalated|human|unanswered|closed`, `limit` (1–100, default 50), `before` (an
+/// `updated_at` from the previous page, RFC 3339).
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", security(("bearer" = [])),
-    params(("state" = Option<String>, Query, description = "bot, escalated, human or closed"), ("limit" = Option<i64>, Query, description = "1 to 100"),
+    params(("state" = Option<String>, Query, description = "bot, escalated, human, unanswered (open, the customer's latest message has no bot or owner answer) or closed"), ("limit" = Option<i64>, Query, description = "1 to 100"),
         ("before" = Option<String>, Query, description = "next_before of the previous page (RFC 3339)")),
     responses((status = 200, description = "conversations, newest activity first, and next_before"), (status = 400, description = "bad query"), (status = 403, description = "analytics tokens"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn list(
@@ -45,16 +46,16 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_content_access()?;
-    let (mut filter, mut before, mut limit) = (None, None, 50i64);
+    let mut page = Page { filter: None, before: None, limit: 50, messages: 0 };
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "state" => {
-                let parsed = ConversationState::parse(&value)
-                    .ok_or_else(|| bad_query("state is bot, escalated, human or closed"))?;
-                filter = Some(parsed.as_str());
+                let parsed = Filter::parse(&value)
+                    .ok_or_else(|| bad_query("state is bot, escalated, human, unanswered or closed"))?;
+                page.filter = Some(parsed);
             }
             "limit" => {
-                limit = value
+                page.limit = value
                     .parse()
                     .ok()
                     .filter(|n| (1..=100).contains(n))
@@ -62,22 +63,14 @@ async fn list(
             }
             "before" => {
                 let at = DateTime::parse_from_rfc3339(&value).map_err(|_| bad_query("before is an RFC 3339 time"))?;
-                before = Some(at.with_timezone(&Utc));
+                page.before = Some(at.with_timezone(&Utc));
             }
             _ => return Err(bad_query("known parameters: state, limit, before")),
         }
     }
-    let now = state.clock.now();
-    let mut tx = state.store.begin(caller.tenant).await?;
-    let mut views = Vec::new();
-    for c in tx.conversations(filter, before, limit).await? {
-        views.push(desk::conversation_view(&state, &mut *tx, c).await?);
-    }
-    let next = (views.len() as i64 == limit).then(|| views.last().map(|v| v.updated_at)).flatten();
-    let entry = AuditEntry::new(caller.actor(), "conversation.listed", "tenant", Some(caller.tenant.to_string()))
-        .detail(json!({ "count": views.len(), "token": caller.token_id }));
-    audit::append(&mut *tx, vec![entry], now).await?;
-    tx.commit().await?;
+    let listed = list_conversations(&state, &caller, &caller.actor(), page).await?;
+    let views: Vec<_> = listed.into_iter().map(|l| l.conversation).collect();
+    let next = (views.len() as i64 == page.limit).then(|| views.last().map(|v| v.updated_at)).flatten();
     Ok(Json(json!({ "conversations": views, "next_before": next })))
 }
 

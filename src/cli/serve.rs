@@ -31,9 +31,11 @@ async fn serve(db: &DatabaseArgs, key_args: &KeyArgs, args: &ServeArgs) -> anyho
     }
     store.check_app_role().await?;
     let mut config = args.app_config()?;
+    config.jwt_secret = crate::config::jwt_secret(args.jwt_secret.as_ref(), db, key_args.forbid_dev_keys)?;
     config.database_host = crate::api::subprocessors::database_host(db.url());
     config.media = args.media.settings(db);
     let state = AppState::with_system_clock(store, keys, config)?;
+    crate::setup::arm_on_first_run(&state.core, &state.first_run, db.sqlite_path().as_deref()).await?;
     // Before any webhook: conversations from before chats were kept apart are split or closed.
     crate::chats::review::run(&state).await.context("reviewing conversations that may mix chats (migration 0009)")?;
     let listener = TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;

@@ -10,7 +10,6 @@ use maud::{Markup, html};
 
 use super::PageError;
 use super::chart::{Series, stacked_bars};
-use super::i18n::Lang;
 use super::layout::page;
 use super::session::Session;
 use crate::analytics::report::{self, Bucket, Granularity, Percentiles, Range, Report};
@@ -39,6 +38,7 @@ async fn analytics(
         }
     }
     let now = state.clock.now();
+    crate::analytics::rollup::refresh(&*state.store, session.caller.tenant, now).await.map_err(ApiError::from)?;
     let mut tx = state.store.begin_read(session.caller.tenant).await.map_err(ApiError::from)?;
     let tenant = tx.tenant().await.map_err(ApiError::from)?.ok_or_else(PageError::not_found)?;
     let to = now.with_timezone(&session.timezone).date_naive();
@@ -47,10 +47,11 @@ async fn analytics(
     let report = report::build(&mut *tx, &tenant, range, (now, state.usd_idr_rate)).await.map_err(ApiError::from)?;
     tx.commit().await.map_err(ApiError::from)?;
     let t = |k| session.lang.t(k);
-    Ok(page(&session, StatusCode::OK, t("analytics.title"), None, body(session.lang, days, &report)))
+    Ok(page(&session, StatusCode::OK, t("analytics.title"), None, body(&session, days, &report)))
 }
 
-fn body(lang: Lang, days: i64, report: &Report) -> Markup {
+fn body(session: &Session, days: i64, report: &Report) -> Markup {
+    let lang = session.lang;
     let t = |k| lang.t(k);
     let total = &report.total;
     let labels: Vec<String> =
@@ -71,6 +72,12 @@ fn body(lang: Lang, days: i64, report: &Report) -> Markup {
         },
     ];
     html! {
+        p #as-of {
+            @match report.as_of {
+                Some(at) => { (t("analytics.as_of")) " " (at.with_timezone(&session.timezone).format("%H:%M")) },
+                None => (t("analytics.not_yet")),
+            }
+        }
         p.periods {
             @for d in PERIODS {
                 @if d == days { strong { (d) " " (t("analytics.days")) } } @else { a href=(format!("?days={d}")) { (d) " " (t("analytics.days")) } }
@@ -100,8 +107,8 @@ fn body(lang: Lang, days: i64, report: &Report) -> Markup {
             }
         }
         p.meta {
-            (report.timezone) " · "
-            @if let Some(at) = report.as_of { (t("analytics.as_of")) " " (at.format("%Y-%m-%d %H:%M UTC")) } @else { (t("analytics.not_yet")) }
+            (report.timezone)
+            @if let Some(at) = report.as_of { " · " (at.format("%Y-%m-%d %H:%M UTC")) }
         }
     }
 }

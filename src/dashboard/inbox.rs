@@ -11,10 +11,11 @@ use maud::html;
 use super::PageError;
 use super::form::CheckedForm;
 use super::layout::{age, flash_from_query, local, page};
+use super::messages::message_list;
 use super::session::{CSRF_FIELD, Session};
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::domain::{Author, Direction, EscalationId, TicketStatus};
+use crate::domain::{EscalationId, TicketStatus};
 use crate::owner::desk::{act_on_ticket, list_tickets, read_conversation};
 use crate::owner::template_notice::{cap_of, problems_of};
 use crate::owner::texts::OwnerTexts;
@@ -121,28 +122,7 @@ async fn ticket(
             p.meta { (t("inbox.status")) ": " span #status { (status(lang, ticket.status)) } " · " (local(&session, ticket.opened_at)) }
         }
         h2 { (t("ticket.messages")) }
-        ul.messages #messages {
-            @for m in &read.messages {
-                li class=(if m.direction == Direction::Out { "out" } else { "in" }) {
-                    span.meta { (author(lang, m.author)) " · " (local(&session, m.created_at)) }
-                    br;
-                    @match &m.text { Some(text) => span.text { (text) }, None => em { (t("ticket.no_text")) } }
-                    @for media in &m.media {
-                        @let src = format!("/dashboard/media/{}", media.id);
-                        br;
-                        @if media.mime_type.starts_with("image/") {
-                            img.media src=(src) alt=(t("ticket.photo"));
-                        } @else if media.mime_type.starts_with("audio/") {
-                            audio.media controls src=(src) {}
-                        } @else if media.mime_type.starts_with("video/") {
-                            video.media controls src=(src) {}
-                        } @else {
-                            a.media href=(src) { (t("ticket.document")) " (" (media.mime_type) ")" }
-                        }
-                    }
-                }
-            }
-        }
+        div #messages { (message_list(&session, &read.messages)) }
         @if let Some(draft) = read.suggested_reply.as_ref().filter(|_| open && ticket.answered_at.is_none()) {
             form.card method="post" action=(post_to("senddraft")) {
                 input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
@@ -182,22 +162,13 @@ async fn ticket(
     Ok(page(&session, StatusCode::OK, &title, flash_from_query(lang, query.as_deref()), body))
 }
 
-fn status(lang: super::i18n::Lang, status: TicketStatus) -> &'static str {
+pub fn status(lang: super::i18n::Lang, status: TicketStatus) -> &'static str {
     match status {
         TicketStatus::Open => lang.t("status.open"),
         TicketStatus::Human => lang.t("status.human"),
         TicketStatus::HandedBack => lang.t("status.handed_back"),
         TicketStatus::Resolved => lang.t("status.resolved"),
         TicketStatus::Unanswered => lang.t("status.unanswered"),
-    }
-}
-
-fn author(lang: super::i18n::Lang, author: Author) -> &'static str {
-    match author {
-        Author::Customer => lang.t("author.customer"),
-        Author::Bot => lang.t("author.bot"),
-        Author::Owner => lang.t("author.owner"),
-        Author::System => lang.t("author.system"),
     }
 }
 

@@ -24,6 +24,7 @@ pub fn page(session: &Session, status: StatusCode, title: &str, flash: Option<Fl
             strong { (session.business) }
             @if content {
                 a href="/dashboard" { (t("nav.inbox")) }
+                a href="/dashboard/conversations" { (t("nav.conversations")) }
                 a href="/dashboard/faq" { (t("nav.faq")) }
                 a href="/dashboard/gaps" { (t("nav.gaps")) }
             }

@@ -16,7 +16,7 @@ use super::layout::{Flash, bare};
 use super::lock::LockTicket;
 use super::session::{self, CSRF_FIELD, LOCK_COOKIE, LOGIN_COOKIE, SESSION_COOKIE, Session};
 use crate::app::AppState;
-use crate::auth::{LOGIN_TTL, Login, LoginError, Role, authenticate};
+use crate::auth::{LOGIN_TTL, LoggedIn, Login, LoginError, Role, authenticate};
 use crate::client_ip::ClientAddr;
 use crate::error::ApiError;
 
@@ -58,10 +58,8 @@ fn render(
     tenant: &str,
     email: &str,
 ) -> Response {
-    let Some(token) = login_token(state) else {
-        return PageError::new(StatusCode::SERVICE_UNAVAILABLE, "Dasbor mati.", "The dashboard is off.")
-            .into_response();
-    };
+    // No token secret: the setup page says how to set one.
+    let Some(token) = login_token(state) else { return Redirect::to("/dashboard/setup").into_response() };
     let t = |k| lang.t(k);
     let body = html! {
         form.card method="post" action="/dashboard/login" {
@@ -121,17 +119,22 @@ async fn submit(
         Err(LoginError::Throttled(_)) => return throttled(),
         Err(e) => return Err(ApiError::from(e).into()),
     };
+    Ok(signed_in(&state, &ok))
+}
+
+/// The redirect home after a login, setting the session cookie and clearing the others.
+pub(super) fn signed_in(state: &AppState, ok: &LoggedIn) -> Response {
     let home = if ok.claims.role == Role::Analytics { "/dashboard/analytics" } else { "/dashboard" };
     let mut response = Redirect::to(home).into_response();
     let cookies = [
-        session::set_cookie(&state, SESSION_COOKIE, &ok.token, "/dashboard", LOGIN_TTL.num_seconds()),
-        session::set_cookie(&state, LOGIN_COOKIE, "", "/dashboard/login", 0),
-        session::set_cookie(&state, LOCK_COOKIE, "", "/dashboard", 0),
+        session::set_cookie(state, SESSION_COOKIE, &ok.token, "/dashboard", LOGIN_TTL.num_seconds()),
+        session::set_cookie(state, LOGIN_COOKIE, "", "/dashboard/login", 0),
+        session::set_cookie(state, LOCK_COOKIE, "", "/dashboard", 0),
     ];
     for cookie in cookies.into_iter().flatten() {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
-    Ok(response)
+    response
 }
 
 /// Revokes the session's jti and clears the cookies. A locked screen can log out too (its

@@ -14,6 +14,7 @@ use crate::app::AppState;
 pub mod analytics;
 pub mod attach;
 pub mod chart;
+pub mod conversations;
 pub mod faq;
 pub mod form;
 pub mod gaps;
@@ -23,9 +24,11 @@ pub mod layout;
 pub mod lock;
 pub mod login;
 pub mod media;
+pub mod messages;
 pub mod page_error;
 pub mod session;
 pub mod settings;
+pub mod setup;
 pub mod subprocessors;
 
 pub use page_error::PageError;
@@ -40,9 +43,11 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; media-s
 /// The dashboard's routes; `state` only configures the header layer (the cookie flags).
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
+        .merge(setup::router())
         .merge(login::router())
         .merge(lock::router())
         .merge(inbox::router())
+        .merge(conversations::router())
         .merge(attach::router())
         .merge(media::router())
         .merge(faq::router())

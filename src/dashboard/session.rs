@@ -132,12 +132,9 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        // No token secret, no sessions: the setup page says how to set one.
         if state.token_keys.is_none() {
-            return Err(PageError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Dasbor mati: BALAS_JWT_SECRET belum diatur.",
-                "The dashboard is off: BALAS_JWT_SECRET is not set.",
-            ));
+            return Err(PageError::redirect("/dashboard/setup"));
         }
         let elsewhere = || {
             // A locked screen's token is revoked; its lock cookie leads to the PIN page.

@@ -207,8 +207,32 @@ pub async fn read_conversation(
     let conversation = tx.conversation(id).await?.ok_or_else(conversation_not_found)?;
     let contact = tx.contact(conversation.contact_id).await?.ok_or_else(conversation_not_found)?;
     let key = state.keys.vault.unwrap_key(&contact.wrapped_key).map_err(fault)?;
+    let messages = message_views(&mut *tx, &key, id, 200).await?;
+    let open_ticket = tx.open_escalation(id).await?;
+    let suggested_reply = match &open_ticket {
+        Some(t) => key.decrypt_opt(t.draft_enc.as_deref()).map_err(fault)?,
+        None => None,
+    };
+    let conversation = conversation_view(state, &mut *tx, conversation).await?;
+    // Reading message content is audited, naming the reader.
+    let entry = AuditEntry::new(actor, "conversation.read", "conversation", Some(id.to_string()))
+        .detail(json!({ "messages": messages.len(), "token": caller.token_id }));
+    audit::append(&mut *tx, vec![entry], now).await?;
+    tx.commit().await?;
+    Ok(ConversationRead { conversation, open_ticket, messages, suggested_reply })
+}
+
+/// A conversation's latest `limit` messages (oldest first), decrypted with its contact's `key`,
+/// with their stored attachments.
+pub async fn message_views(
+    tx: &mut (impl ConversationOps + crate::store::MediaOps + ?Sized),
+    key: &crate::crypto::DataKey,
+    id: ConversationId,
+    limit: i64,
+) -> UseCaseResult<Vec<MessageView>> {
+    let fault = |e: crate::crypto::CryptoError| UseCaseError::Fault(e.to_string());
     let mut messages = Vec::new();
-    for m in tx.recent_messages(id, 200).await? {
+    for m in tx.recent_messages(id, limit).await? {
         let text = key.decrypt_opt(m.body_enc.as_deref()).map_err(fault)?;
         let media = if m.kind.is_media() { tx.media_of_message(m.id).await? } else { Vec::new() };
         let media =
@@ -224,16 +248,5 @@ pub async fn read_conversation(
             created_at: m.created_at,
         });
     }
-    let open_ticket = tx.open_escalation(id).await?;
-    let suggested_reply = match &open_ticket {
-        Some(t) => key.decrypt_opt(t.draft_enc.as_deref()).map_err(fault)?,
-        None => None,
-    };
-    let conversation = conversation_view(state, &mut *tx, conversation).await?;
-    // Reading message content is audited, naming the reader.
-    let entry = AuditEntry::new(actor, "conversation.read", "conversation", Some(id.to_string()))
-        .detail(json!({ "messages": messages.len(), "token": caller.token_id }));
-    audit::append(&mut *tx, vec![entry], now).await?;
-    tx.commit().await?;
-    Ok(ConversationRead { conversation, open_ticket, messages, suggested_reply })
+    Ok(messages)
 }

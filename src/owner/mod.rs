@@ -4,6 +4,7 @@
 pub mod attach;
 pub mod buttons;
 pub mod commands;
+pub mod conversation_list;
 pub mod deliver;
 pub mod desk;
 pub mod digest;

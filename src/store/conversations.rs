@@ -36,6 +36,13 @@ pub trait ConversationOps: TenantScoped + Send {
         before: Option<DateTime<Utc>>,
         limit: i64,
     ) -> StoreResult<Vec<ConversationRecord>>;
+    /// Open conversations whose customer's latest message has no bot or owner answer yet (a
+    /// failed send is none), newest activity first; `before` pages on `updated_at`.
+    async fn unanswered_conversations(
+        &mut self,
+        before: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> StoreResult<Vec<ConversationRecord>>;
     /// Inserts unless the contact has an open conversation in that chat; returns whether it inserted.
     async fn insert_conversation(&mut self, conversation: &ConversationRecord) -> StoreResult<bool>;
     /// Moves a conversation from state `from` to `to`; returns false if it was not in `from`
@@ -154,6 +161,16 @@ macro_rules! conversation_ops_impl {
             async fn conversations(&mut self, state: Option<&str>, before: Option<DateTime<Utc>>, limit: i64) -> StoreResult<Vec<ConversationRecord>> {
                 Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND ($2 IS NULL OR state = $2) AND ($3 IS NULL OR updated_at < $3) ORDER BY updated_at DESC, id DESC LIMIT $4")
                     .bind(self.tenant).bind(state).bind(before.map($time)).bind(limit)
+                    .fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn unanswered_conversations(&mut self, before: Option<DateTime<Utc>>, limit: i64) -> StoreResult<Vec<ConversationRecord>> {
+                Ok(sqlx::query_as("SELECT c.* FROM conversations c WHERE c.tenant_id = $1 AND c.state <> 'closed' AND ($2 IS NULL OR c.updated_at < $2) \
+                        AND EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = $1 AND m.conversation_id = c.id AND m.direction = 'in' \
+                            AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.tenant_id = $1 AND r.conversation_id = c.id AND r.direction = 'out' \
+                                AND r.author IN ('bot', 'owner') AND r.status <> 'failed' AND r.created_at >= m.created_at)) \
+                        ORDER BY c.updated_at DESC, c.id DESC LIMIT $3")
+                    .bind(self.tenant).bind(before.map($time)).bind(limit)
                     .fetch_all(&mut *self.tx).await?)
             }
 

@@ -12,7 +12,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::dashboard::{CUSTOMER, PASSWORD, customer_writes, user};
-use crate::helpers::{Db, TestApp};
+use crate::helpers::{Db, TestApp, customer};
 
 /// The first executable named `name` on PATH.
 fn on_path(name: &str) -> Option<PathBuf> {
@@ -117,12 +117,37 @@ async fn scenario(app: &TestApp, client: &Client) {
         .await;
     assert!(read >= 1, "the browser's view is audited");
 
-    // The charts, once the rollup has run: figures and SVG bars, no script needed.
-    balas::analytics::rollup::schedule_all(&*app.state.store, 4, balas::clock::Clock::now(&*app.clock)).await.unwrap();
+    // A burst: two more complaints and a question. The conversations page shows them with the
+    // bot's answer, and the charts count them at once, with no rollup job run.
+    for (n, text) in
+        [(41, "Saya mau komplain, barangnya rusak"), (42, "Komplain kak, salah kirim"), (43, "Jam buka toko kapan?")]
+    {
+        assert_eq!(app.send_webhook(&app.text(&customer(n), &format!("wamid.BB{n}"), text)).await.status(), 200);
+    }
     app.drain().await;
+    client.goto(&format!("{}/dashboard/conversations", app.base)).await.unwrap();
+    wait().for_element(Locator::Css("section.conversation")).await.unwrap();
+    let all = client.find_all(Locator::Css("section.conversation")).await.unwrap();
+    assert_eq!(all.len(), 4, "every conversation");
+    let text = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(text.contains("Jam buka toko kapan?") && text.contains("buka setiap hari"), "the bot's answer: {text}");
+    assert!(text.contains(reply), "the owner's reply");
+    screenshot(client, &format!("conversations-{db}")).await;
+    client.find(Locator::LinkText("Dieskalasi")).await.unwrap().click().await.unwrap();
+    wait()
+        .for_url(&url::Url::parse(&format!("{}/dashboard/conversations?state=escalated", app.base)).unwrap())
+        .await
+        .unwrap();
+    let escalated = client.find_all(Locator::Css("section.conversation[data-state=escalated]")).await.unwrap();
+    let shown = client.find_all(Locator::Css("section.conversation")).await.unwrap();
+    assert_eq!((escalated.len(), shown.len()), (2, 2), "the two new complaints");
+
     client.goto(&format!("{}/dashboard/analytics", app.base)).await.unwrap();
     let figures = wait().for_element(Locator::Css("dl.figures")).await.unwrap().text().await.unwrap();
-    assert!(figures.contains("Percakapan\n1"), "one conversation: {figures}");
+    assert!(figures.contains("Percakapan\n4"), "four conversations right after the burst: {figures}");
+    assert!(figures.contains("Dieskalasi\n75%"), "three of four escalated: {figures}");
+    let as_of = client.find(Locator::Css("#as-of")).await.unwrap().text().await.unwrap();
+    assert!(as_of.starts_with("Data per pukul "), "{as_of}");
     // Only the plots' bars: the legend swatches are rects in other (aria-hidden) svgs.
     let bars = client.find_all(Locator::Css("figure.chart svg[role=img] rect")).await.unwrap();
     assert!(bars.len() >= 3, "bars for the messages and the conversation: {}", bars.len());
@@ -177,5 +202,50 @@ mod dashboard_in_chromium_logs_in_and_replies_to_the_customer {
         if let Some(app) = TestApp::spawn(Db::Postgres).await {
             in_chromium(app).await
         }
+    }
+}
+
+/// From an empty install to a signed-in inbox: the root URL, the first-run page, the setup
+/// token from the file `serve` wrote, and the owner's first inbox.
+async fn first_run(client: &Client, addr: &str, dir: &Path) {
+    let wait = || client.wait().at_most(Duration::from_secs(15));
+    client.goto(&format!("http://{addr}/")).await.unwrap();
+    wait().for_element(Locator::Css("form#setup")).await.expect("the root leads to the first-run page");
+    assert!(client.current_url().await.unwrap().path().ends_with("/dashboard/setup"));
+    screenshot(client, "first-run").await;
+    let token = std::fs::read_to_string(dir.join("balas.db.setup-token")).expect("the token file");
+    client.find(Locator::Css("#token")).await.unwrap().send_keys(token.trim()).await.unwrap();
+    client.find(Locator::Css("#business")).await.unwrap().send_keys("Warung Kopi Bu Sri").await.unwrap();
+    client.find(Locator::Css("#email")).await.unwrap().send_keys("sri@warung.example").await.unwrap();
+    client.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    client.find(Locator::Css("#create")).await.unwrap().click().await.unwrap();
+    let empty = wait().for_element(Locator::Css("#empty")).await.expect("the owner's inbox");
+    assert!(empty.text().await.unwrap().contains("Tidak ada tiket terbuka"));
+    let nav = client.find(Locator::Css("nav")).await.unwrap().text().await.unwrap();
+    assert!(nav.contains("Warung Kopi Bu Sri") && nav.contains("Percakapan"), "{nav}");
+    screenshot(client, "first-inbox").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(balas_test_browser), ignore = "install chromium and chromedriver to run the browser test")]
+async fn an_empty_install_in_chromium_leads_from_the_root_to_a_signed_in_inbox() {
+    let (chromedriver, chromium) = browser_tools();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = crate::serve_process::free_addr();
+    let mut serve = crate::first_run::serve_empty(dir.path(), &addr);
+    crate::first_run::wait_ready(&mut serve, &addr).await;
+    let driver = Driver::start(&chromedriver).await;
+    let client = browser(&driver, &chromium).await;
+    let outcome = tokio::spawn({
+        let (client, dir) = (client.clone(), dir.path().to_path_buf());
+        async move { first_run(&client, &addr, &dir).await }
+    })
+    .await;
+    let _ = client.close().await;
+    drop(driver);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
     }
 }

@@ -18,7 +18,7 @@ use crate::{on_both_databases, on_every_store};
 const MARKER: &[u8] = b"PLAIN-PHOTO-BYTES-THAT-MUST-NOT-SURVIVE";
 
 /// A JPEG-looking file of about `len` bytes, full of the marker.
-fn photo(len: usize, seed: u8) -> Vec<u8> {
+pub fn photo(len: usize, seed: u8) -> Vec<u8> {
     let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, seed];
     while bytes.len() < len {
         bytes.extend_from_slice(MARKER);
@@ -26,7 +26,7 @@ fn photo(len: usize, seed: u8) -> Vec<u8> {
     bytes
 }
 
-async fn send_media(app: &TestApp, who: &FakeCustomer, wamid: &str, kind: &str, media: Value) {
+pub async fn send_media(app: &TestApp, who: &FakeCustomer, wamid: &str, kind: &str, media: Value) {
     let mut message = who.text(wamid, "", app.clock.now().timestamp());
     message["type"] = kind.into();
     message[kind] = media;

@@ -1,0 +1,140 @@
+//! `GET /dashboard/conversations?state=…` (every conversation with its latest messages, the
+//! bot's answers among them, filtered by state) and `GET /dashboard/conversations/{id}` (one
+//! conversation whole). Both read through the audited use cases the API calls.
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+
+use super::PageError;
+use super::i18n::Lang;
+use super::inbox::status;
+use super::layout::{local, page};
+use super::messages::message_list;
+use super::session::Session;
+use crate::app::AppState;
+use crate::domain::{ConversationId, ConversationState};
+use crate::owner::conversation_list::{Filter, Listed, Page, list_conversations};
+use crate::owner::desk::read_conversation;
+
+/// Conversations per page, and how many of each one's latest messages are shown.
+const PAGE_SIZE: i64 = 25;
+const LATEST: i64 = 4;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/dashboard/conversations", get(list)).route("/dashboard/conversations/{id}", get(one))
+}
+
+fn filter_label(lang: Lang, filter: Option<Filter>) -> &'static str {
+    lang.t(match filter {
+        None => "conversations.all",
+        Some(Filter::Bot) => "conversations.bot",
+        Some(Filter::Escalated) => "conversations.escalated",
+        Some(Filter::Human) => "conversations.human",
+        Some(Filter::Unanswered) => "conversations.unanswered",
+        Some(Filter::Closed) => "conversations.closed",
+    })
+}
+
+fn state_label(lang: Lang, state: ConversationState) -> &'static str {
+    let filter = match state {
+        ConversationState::Bot => Filter::Bot,
+        ConversationState::Escalated => Filter::Escalated,
+        ConversationState::Human => Filter::Human,
+        ConversationState::Closed => Filter::Closed,
+    };
+    filter_label(lang, Some(filter))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    session.require_content()?;
+    let mut page_of = Page { filter: None, before: None, limit: PAGE_SIZE, messages: LATEST };
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "state" if value.is_empty() => {}
+            "state" => page_of.filter = Some(Filter::parse(&value).ok_or_else(PageError::bad_request)?),
+            "before" => {
+                let at = DateTime::parse_from_rfc3339(&value).map_err(|_| PageError::bad_request())?;
+                page_of.before = Some(at.with_timezone(&Utc));
+            }
+            "lang" => {}
+            _ => return Err(PageError::bad_request()),
+        }
+    }
+    let listed = list_conversations(&state, &session.caller, &session.actor(), page_of).await?;
+    let lang = session.lang;
+    let t = |k| lang.t(k);
+    let state_query = page_of.filter.map_or(String::new(), |f| format!("state={}&", f.as_str()));
+    let next = (listed.len() as i64 == PAGE_SIZE).then(|| listed.last().map(|l| l.conversation.updated_at)).flatten();
+    let body = html! {
+        p.filters #filters {
+            @for filter in std::iter::once(None).chain(Filter::ALL.map(Some)) {
+                @let href = filter.map_or("/dashboard/conversations".to_string(), |f| format!("/dashboard/conversations?state={}", f.as_str()));
+                @if filter == page_of.filter { strong { (filter_label(lang, filter)) } } @else { a href=(href) { (filter_label(lang, filter)) } }
+            }
+        }
+        @if listed.is_empty() {
+            p #empty { (t("conversations.empty")) }
+        }
+        @for item in &listed { (card(&session, item)) }
+        @if let Some(next) = next {
+            @let before: String = url::form_urlencoded::byte_serialize(next.to_rfc3339().as_bytes()).collect();
+            p { a #older href=(format!("/dashboard/conversations?{state_query}before={before}")) { (t("conversations.older")) } }
+        }
+    };
+    Ok(page(&session, StatusCode::OK, t("conversations.title"), None, body))
+}
+
+fn card(session: &Session, item: &Listed) -> Markup {
+    let lang = session.lang;
+    let t = |k| lang.t(k);
+    let c = &item.conversation;
+    html! {
+        section.card.conversation data-state=(c.state.as_str()) {
+            p {
+                strong.customer { (c.customer) }
+                @if c.in_group { " · 👥 " (t("ticket.in_group")) }
+                " · " span.state { (state_label(lang, c.state)) }
+                " · " span.meta { (local(session, c.updated_at)) }
+            }
+            (message_list(session, &item.latest))
+            p.links {
+                a.open href=(format!("/dashboard/conversations/{}", c.id)) { (t("conversations.open")) }
+                @if let Some((id, number)) = item.open_ticket {
+                    " · " a.ticket href=(format!("/dashboard/tickets/{id}")) { (t("ticket.title")) " #" (number) }
+                }
+            }
+        }
+    }
+}
+
+async fn one(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Response, PageError> {
+    session.require_content()?;
+    let id: ConversationId = id.parse().map_err(|_| PageError::not_found())?;
+    // Decrypted and audited (`conversation.read`) by the code the API's read uses.
+    let read = read_conversation(&state, &session.caller, &session.actor(), id).await?;
+    let lang = session.lang;
+    let t = |k| lang.t(k);
+    let c = &read.conversation;
+    let body = html! {
+        div.card {
+            p {
+                strong { (c.customer) }
+                @if c.in_group { " · 👥 " (t("ticket.in_group")) }
+                " · " span #state { (state_label(lang, c.state)) }
+            }
+            @if let Some(ticket) = &read.open_ticket {
+                p { a.ticket href=(format!("/dashboard/tickets/{}", ticket.id)) { (t("ticket.title")) " #" (ticket.number) } " · " (status(lang, ticket.status)) }
+            }
+        }
+        div #messages { (message_list(&session, &read.messages)) }
+    };
+    Ok(page(&session, StatusCode::OK, t("conversations.one"), None, body))
+}

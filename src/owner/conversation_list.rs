@@ -1,0 +1,113 @@
+//! Conversations listed for the owner's tools (the API and the dashboard's conversations page):
+//! by state, or those whose customer still waits for an answer, each with its latest messages
+//! decrypted. The listing is audited `conversation.listed`; each conversation whose messages are
+//! shown is audited `conversation.read`, as when it is opened.
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::desk::{ConversationView, MessageView, conversation_view, message_views};
+use crate::audit::{self, AuditEntry};
+use crate::auth::Caller;
+use crate::core::Core;
+use crate::domain::{ConversationState, EscalationId};
+use crate::usecase::{UseCaseError, UseCaseResult};
+
+/// What a listing shows: a conversation state, or `Unanswered` (open, the customer's latest
+/// message has no bot or owner answer yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    Bot,
+    Escalated,
+    Human,
+    Unanswered,
+    Closed,
+}
+
+impl Filter {
+    pub const ALL: [Self; 5] = [Self::Bot, Self::Escalated, Self::Human, Self::Unanswered, Self::Closed];
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == raw)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bot => "bot",
+            Self::Escalated => "escalated",
+            Self::Human => "human",
+            Self::Unanswered => "unanswered",
+            Self::Closed => "closed",
+        }
+    }
+
+    fn state(self) -> Option<ConversationState> {
+        match self {
+            Self::Bot => Some(ConversationState::Bot),
+            Self::Escalated => Some(ConversationState::Escalated),
+            Self::Human => Some(ConversationState::Human),
+            Self::Closed => Some(ConversationState::Closed),
+            Self::Unanswered => None,
+        }
+    }
+}
+
+/// Which page of the listing, and how many of each conversation's latest messages to decrypt.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub filter: Option<Filter>,
+    /// The `updated_at` of the previous page's last conversation.
+    pub before: Option<DateTime<Utc>>,
+    pub limit: i64,
+    /// 0 lists without content (nothing decrypted, no `conversation.read` rows).
+    pub messages: i64,
+}
+
+/// One listed conversation: the customer masked, its open ticket, its latest messages.
+pub struct Listed {
+    pub conversation: ConversationView,
+    /// The open ticket's id and number.
+    pub open_ticket: Option<(EscalationId, i32)>,
+    pub latest: Vec<MessageView>,
+}
+
+/// The caller's conversations, newest activity first; reads audited naming `actor`.
+pub async fn list_conversations(core: &Core, caller: &Caller, actor: &str, page: Page) -> UseCaseResult<Vec<Listed>> {
+    let fault = |e: crate::crypto::CryptoError| UseCaseError::Fault(e.to_string());
+    let now = core.clock.now();
+    let mut tx = core.store.begin(caller.tenant).await?;
+    let records = match page.filter {
+        Some(Filter::Unanswered) => tx.unanswered_conversations(page.before, page.limit).await?,
+        filter => {
+            let state = filter.and_then(Filter::state).map(ConversationState::as_str);
+            tx.conversations(state, page.before, page.limit).await?
+        }
+    };
+    let (mut listed, mut trail) = (Vec::new(), Vec::new());
+    for record in records {
+        let (id, contact) = (record.id, record.contact_id);
+        let open_ticket = tx.open_escalation(id).await?.map(|t| (t.id, t.number));
+        let latest = if page.messages > 0 {
+            let contact = tx.contact(contact).await?.ok_or_else(super::desk::conversation_not_found)?;
+            let key = core.keys.vault.unwrap_key(&contact.wrapped_key).map_err(fault)?;
+            message_views(&mut *tx, &key, id, page.messages).await?
+        } else {
+            Vec::new()
+        };
+        if !latest.is_empty() {
+            // Message content was read: audited per conversation, like opening it.
+            trail.push(
+                AuditEntry::new(actor, "conversation.read", "conversation", Some(id.to_string()))
+                    .detail(json!({ "messages": latest.len(), "token": caller.token_id, "listed": true })),
+            );
+        }
+        listed.push(Listed { conversation: conversation_view(core, &mut *tx, record).await?, open_ticket, latest });
+    }
+    let filter = page.filter.map(Filter::as_str);
+    trail.push(
+        AuditEntry::new(actor, "conversation.listed", "tenant", Some(caller.tenant.to_string()))
+            .detail(json!({ "count": listed.len(), "filter": filter, "token": caller.token_id })),
+    );
+    audit::append(&mut *tx, trail, now).await?;
+    tx.commit().await?;
+    Ok(listed)
+}
