@@ -39,7 +39,7 @@ fn bad_query(detail: &str) -> ApiError {
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", security(("bearer" = [])),
     params(("state" = Option<String>, Query, description = "bot, escalated, human, unanswered (open, the customer's latest message has no bot or owner answer) or closed"), ("limit" = Option<i64>, Query, description = "1 to 100"),
         ("before" = Option<String>, Query, description = "next_before of the previous page (RFC 3339)")),
-    responses((status = 200, description = "conversations, newest activity first, and next_before"), (status = 400, description = "bad query"), (status = 403, description = "analytics tokens"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
+    responses((status = 200, description = "conversations, newest activity first, each with its open ticket (id, number) or null, and next_before"), (status = 400, description = "bad query"), (status = 403, description = "analytics tokens"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,9 +69,8 @@ async fn list(
         }
     }
     let listed = list_conversations(&state, &caller, &caller.actor(), page).await?;
-    let views: Vec<_> = listed.into_iter().map(|l| l.conversation).collect();
-    let next = (views.len() as i64 == page.limit).then(|| views.last().map(|v| v.updated_at)).flatten();
-    Ok(Json(json!({ "conversations": views, "next_before": next })))
+    let next = (listed.len() as i64 == page.limit).then(|| listed.last().map(|l| l.conversation.updated_at)).flatten();
+    Ok(Json(json!({ "conversations": listed, "next_before": next })))
 }
 
 fn not_found() -> ApiError {

@@ -107,8 +107,8 @@ fn card(session: &Session, item: &Listed) -> Markup {
             (message_list(session, &item.latest))
             p.links {
                 a.open href=(format!("/dashboard/conversations/{}", c.id)) { (t("conversations.open")) }
-                @if let Some((id, number)) = item.open_ticket {
-                    " · " a.ticket href=(format!("/dashboard/tickets/{id}")) { (t("ticket.title")) " #" (number) }
+                @if let Some(ticket) = item.open_ticket {
+                    " · " a.ticket href=(format!("/dashboard/tickets/{}", ticket.id)) { (t("ticket.title")) " #" (ticket.number) }
                 }
             }
         }

@@ -3,6 +3,7 @@
 //! decrypted. The listing is audited `conversation.listed`; each conversation whose messages are
 //! shown is audited `conversation.read`, as when it is opened.
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::json;
 
 use super::desk::{ConversationView, MessageView, conversation_view, message_views};
@@ -63,11 +64,20 @@ pub struct Page {
 }
 
 /// One listed conversation: the customer masked, its open ticket, its latest messages.
+#[derive(Debug, Serialize)]
 pub struct Listed {
+    #[serde(flatten)]
     pub conversation: ConversationView,
-    /// The open ticket's id and number.
-    pub open_ticket: Option<(EscalationId, i32)>,
+    pub open_ticket: Option<OpenTicket>,
+    /// Empty (and left out) when the listing shows no content.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub latest: Vec<MessageView>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct OpenTicket {
+    pub id: EscalationId,
+    pub number: i32,
 }
 
 /// The caller's conversations, newest activity first; reads audited naming `actor`.
@@ -85,7 +95,7 @@ pub async fn list_conversations(core: &Core, caller: &Caller, actor: &str, page:
     let (mut listed, mut trail) = (Vec::new(), Vec::new());
     for record in records {
         let (id, contact) = (record.id, record.contact_id);
-        let open_ticket = tx.open_escalation(id).await?.map(|t| (t.id, t.number));
+        let open_ticket = tx.open_escalation(id).await?.map(|t| OpenTicket { id: t.id, number: t.number });
         let latest = if page.messages > 0 {
             let contact = tx.contact(contact).await?.ok_or_else(super::desk::conversation_not_found)?;
             let key = core.keys.vault.unwrap_key(&contact.wrapped_key).map_err(fault)?;

@@ -85,6 +85,9 @@ on_both_databases! {
         let token = app.token(app.tenant.id, Role::Staff);
         let (status, api) = app.call("GET", "/api/v1/conversations?state=unanswered", &token, None).await;
         assert_eq!((status, api["conversations"].as_array().map(Vec::len)), (200, Some(2)), "{api}");
+        let numbers: Vec<Value> = api["conversations"].as_array().unwrap().iter().map(|c| c["open_ticket"]["number"].clone()).collect();
+        assert!(numbers.contains(&json!(1)) && numbers.contains(&Value::Null), "Budi's ticket #1, none for Dodi: {api}");
+        assert!(api["conversations"][0].get("latest").is_none(), "the API lists no content");
 
         // One conversation whole, from its card.
         let start = all.body.find("/dashboard/conversations/").expect("a link to a conversation");
