@@ -11,17 +11,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::escalations::refusal;
 use super::{MAX_BODY_BYTES, parse_json};
 use crate::app::AppState;
-use crate::audit;
-use crate::domain::{ConversationId, EscalationReason};
-use crate::engine::Handover;
+use crate::domain::ConversationId;
 use crate::error::ApiError;
 use crate::ingress::read_body;
 use crate::owner::conversation_list::{Filter, Page, list_conversations};
 use crate::owner::desk;
-use crate::owner::tickets::{self, Action, Opening};
+use crate::owner::tickets::Action;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -121,33 +118,7 @@ async fn step_in(
         "takeover" => Action::TakeOver,
         _ => return Err(ApiError::not_found("not_found", "actions are reply and takeover")),
     };
-    if let Action::Reply(text) = &action
-        && text.trim().is_empty()
-    {
-        return Err(ApiError::bad_request("empty_text", "the reply text is empty"));
-    }
-    let now = state.clock.now();
-    let actor = caller.actor();
-    let mut tx = state.store.begin(caller.tenant).await?;
-    let conversation = tx.conversation(id).await?.ok_or_else(not_found)?;
-    let mut trail = Vec::new();
-    let ticket = match tx.open_escalation(id).await? {
-        Some(open) => tx.lock_escalation(open.id).await?.ok_or_else(not_found)?,
-        None => {
-            let handover = Handover::because(EscalationReason::OwnerInitiated);
-            let opening = Opening { trigger: None, holding_message: false, notify_owners: false };
-            let (ticket, opened) = tickets::escalate(&state, &mut *tx, &conversation, &handover, opening, now).await?;
-            trail.extend(opened);
-            ticket.ok_or_else(|| {
-                ApiError::new(axum::http::StatusCode::CONFLICT, "conversation_closed", "this conversation is closed")
-            })?
-        }
-    };
-    let applied = tickets::apply(&state, &mut *tx, ticket, action, &actor, now).await.map_err(refusal)?;
-    trail.extend(applied.trail);
-    audit::append(&mut *tx, trail, now).await?;
-    tx.commit().await?;
-    state.work_queued();
+    let applied = desk::step_in(&state, &caller, &caller.actor(), id, action).await?;
     Ok(Json(json!({
         "conversation_state": applied.state.as_str(),
         "ticket": { "id": applied.ticket.id, "number": applied.ticket.number },

@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::domain::EscalationId;
 use crate::error::ApiError;
 use crate::ingress::read_body;
-use crate::owner::{Action, ActionError, desk};
+use crate::owner::{Action, desk};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/escalations", get(list)).route("/api/v1/escalations/{id}/{action}", post(act))
@@ -87,9 +87,4 @@ async fn act(
     };
     let done = desk::act_on_ticket(&state, &caller, &caller.actor(), id, action).await?;
     Ok(Json(json!({ "escalation": done.ticket, "conversation_state": done.state.as_str(), "messages": done.messages })))
-}
-
-/// A refused ticket action as the API answers it (400 for an empty reply, 409 otherwise).
-pub(super) fn refusal(e: ActionError) -> ApiError {
-    desk::refusal(e).into()
 }

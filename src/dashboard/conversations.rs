@@ -1,31 +1,39 @@
 //! `GET /dashboard/conversations?state=…` (every conversation with its latest messages, the
-//! bot's answers among them, filtered by state) and `GET /dashboard/conversations/{id}` (one
-//! conversation whole). Both read through the audited use cases the API calls.
+//! bot's answers among them, filtered by state), `GET /dashboard/conversations/{id}` (one
+//! conversation whole) and `POST /dashboard/conversations/{id}/reply|takeover` (the owner steps
+//! in). All go through the audited use cases the API calls.
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::PageError;
+use super::form::CheckedForm;
 use super::i18n::Lang;
 use super::inbox::status;
-use super::layout::{local, page};
+use super::layout::{flash_from_query, local, page};
 use super::messages::message_list;
-use super::session::Session;
+use super::session::{CSRF_FIELD, Session};
 use crate::app::AppState;
 use crate::domain::{ConversationId, ConversationState};
 use crate::owner::conversation_list::{Filter, Listed, Page, list_conversations};
-use crate::owner::desk::read_conversation;
+use crate::owner::desk::{self, read_conversation};
+use crate::owner::tickets::Action;
+use crate::usecase::UseCaseError;
 
 /// Conversations per page, and how many of each one's latest messages are shown.
 const PAGE_SIZE: i64 = 25;
 const LATEST: i64 = 4;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/dashboard/conversations", get(list)).route("/dashboard/conversations/{id}", get(one))
+    Router::new()
+        .route("/dashboard/conversations", get(list))
+        .route("/dashboard/conversations/{id}", get(one))
+        .route("/dashboard/conversations/{id}/{action}", post(step_in))
 }
 
 fn filter_label(lang: Lang, filter: Option<Filter>) -> &'static str {
@@ -115,7 +123,12 @@ fn card(session: &Session, item: &Listed) -> Markup {
     }
 }
 
-async fn one(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn one(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
     session.require_content()?;
     let id: ConversationId = id.parse().map_err(|_| PageError::not_found())?;
     // Decrypted and audited (`conversation.read`) by the code the API's read uses.
@@ -135,6 +148,46 @@ async fn one(State(state): State<AppState>, session: Session, Path(id): Path<Str
             }
         }
         div #messages { (message_list(&session, &read.messages)) }
+        @if c.state != ConversationState::Closed {
+            @let post_to = |verb: &str| format!("/dashboard/conversations/{id}/{verb}");
+            form.card method="post" action=(post_to("reply")) {
+                input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
+                label for="text" { (t("ticket.reply")) }
+                textarea #text name="text" required maxlength="4096" {}
+                button #send type="submit" { (t("ticket.send")) }
+            }
+            @if c.state == ConversationState::Bot || c.state == ConversationState::Escalated {
+                form.inline method="post" action=(post_to("takeover")) {
+                    input type="hidden" name=(CSRF_FIELD) value=(session.csrf);
+                    button.secondary #takeover type="submit" { (t("ticket.takeover")) }
+                }
+            }
+        }
     };
-    Ok(page(&session, StatusCode::OK, t("conversations.one"), None, body))
+    let flash = flash_from_query(lang, query.as_deref());
+    Ok(page(&session, StatusCode::OK, t("conversations.one"), flash, body))
+}
+
+/// The owner replies or takes over from the conversation page; a conversation the bot has gets a
+/// ticket first, as on the API. Refusals come back as a message on the page.
+async fn step_in(
+    State(state): State<AppState>,
+    Path((id, verb)): Path<(String, String)>,
+    CheckedForm { session, form }: CheckedForm,
+) -> Result<Response, PageError> {
+    session.require_content()?;
+    let id: ConversationId = id.parse().map_err(|_| PageError::not_found())?;
+    let action = match verb.as_str() {
+        "reply" => Action::Reply(form.required("text")?.to_string()),
+        "takeover" => Action::TakeOver,
+        _ => return Err(PageError::not_found()),
+    };
+    let back = format!("/dashboard/conversations/{id}");
+    match desk::step_in(&state, &session.caller, &session.actor(), id, action).await {
+        Ok(_) => Ok(Redirect::to(&format!("{back}?ok={verb}")).into_response()),
+        Err(UseCaseError::Conflict { code, .. } | UseCaseError::Invalid { code, .. }) => {
+            Ok(Redirect::to(&format!("{back}?err={code}")).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }

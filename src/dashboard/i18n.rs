@@ -155,6 +155,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("ok.deleted", "Dihapus.", "Deleted."),
     ("ok.pin", "PIN tersimpan.", "The PIN is saved."),
     ("err.ticket_closed", "Tiket ini sudah ditutup.", "This ticket is already closed."),
+    ("err.conversation_closed", "Percakapan ini sudah ditutup.", "This conversation is closed."),
     ("err.invalid_transition", "Langkah itu tidak bisa dilakukan sekarang.", "That move is not possible now."),
     ("err.empty_text", "Balasan kosong.", "The reply is empty."),
     (

@@ -145,6 +145,7 @@ fn ok_key(k: &str) -> &'static str {
 pub fn err_key(code: &str) -> &'static str {
     match code {
         "ticket_closed" => "err.ticket_closed",
+        "conversation_closed" => "err.conversation_closed",
         "invalid_transition" => "err.invalid_transition",
         "empty_text" => "err.empty_text",
         "caption_too_long" => "err.caption_too_long",

@@ -45,7 +45,8 @@ fn login_token_ok(state: &AppState, headers: &HeaderMap, field: Option<&str>) ->
         && session::same(field, Some(cookie))
 }
 
-fn lang_of(request_lang: Option<axum::Extension<Lang>>, headers: &HeaderMap) -> Lang {
+/// The reader's language before any session: `?lang=`, the cookie, else Bahasa Indonesia.
+pub(super) fn lang_of(request_lang: Option<axum::Extension<Lang>>, headers: &HeaderMap) -> Lang {
     session::chosen_lang(request_lang.as_ref().map(|l| &l.0), headers).unwrap_or(Lang::Id)
 }
 

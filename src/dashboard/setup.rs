@@ -14,8 +14,7 @@ use super::PageError;
 use super::form::Form;
 use super::i18n::Lang;
 use super::layout::{Flash, bare};
-use super::login::signed_in;
-use super::session::chosen_lang;
+use super::login::{lang_of, signed_in};
 use crate::app::AppState;
 use crate::auth::{Login, authenticate};
 use crate::client_ip::ClientAddr;
@@ -31,10 +30,6 @@ async fn root(State(state): State<AppState>) -> Result<Response, PageError> {
     let install = state.first_run.install(&state.core).await?;
     let to = if install == Install::Ready && state.token_keys.is_some() { "/dashboard" } else { "/dashboard/setup" };
     Ok(Redirect::to(to).into_response())
-}
-
-fn lang_of(request_lang: Option<axum::Extension<Lang>>, headers: &HeaderMap) -> Lang {
-    chosen_lang(request_lang.as_ref().map(|l| &l.0), headers).unwrap_or(Lang::Id)
 }
 
 async fn show(

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::notify::label_of;
+use super::tickets::Opening;
 use super::{Action, ActionError, tickets};
 use crate::audit::{self, AuditEntry};
 use crate::auth::Caller;
@@ -14,6 +15,7 @@ use crate::domain::{
     Author, ContactId, ConversationId, ConversationState, Direction, EscalationId, EscalationReason, MessageId,
     MessageKind, TicketStatus,
 };
+use crate::engine::Handover;
 use crate::store::{ConversationOps, ConversationRecord, EscalationRecord};
 use crate::usecase::{UseCaseError, UseCaseResult};
 
@@ -107,6 +109,50 @@ pub async fn act_on_ticket(
     tx.commit().await?;
     state.work_queued();
     Ok(Acted { ticket, state: applied.state, messages: applied.messages })
+}
+
+/// What stepping in on a conversation did.
+pub struct SteppedIn {
+    pub state: ConversationState,
+    pub ticket: EscalationRecord,
+    pub messages: Vec<MessageId>,
+}
+
+/// The owner steps in on a conversation (`Reply` or `TakeOver`): one the bot has gets a ticket
+/// first (reason `owner_initiated`, no notice to the owners, no holding message), then the
+/// action runs through `tickets::apply`, audited naming `actor`.
+pub async fn step_in(
+    state: &Core,
+    caller: &Caller,
+    actor: &str,
+    id: ConversationId,
+    action: Action,
+) -> UseCaseResult<SteppedIn> {
+    if let Action::Reply(text) = &action
+        && text.trim().is_empty()
+    {
+        return Err(UseCaseError::invalid("empty_text", "the reply text is empty"));
+    }
+    let now = state.clock.now();
+    let mut tx = state.store.begin(caller.tenant).await?;
+    let conversation = tx.conversation(id).await?.ok_or_else(conversation_not_found)?;
+    let mut trail = Vec::new();
+    let ticket = match tx.open_escalation(id).await? {
+        Some(open) => tx.lock_escalation(open.id).await?.ok_or_else(conversation_not_found)?,
+        None => {
+            let handover = Handover::because(EscalationReason::OwnerInitiated);
+            let opening = Opening { trigger: None, holding_message: false, notify_owners: false };
+            let (ticket, opened) = tickets::escalate(state, &mut *tx, &conversation, &handover, opening, now).await?;
+            trail.extend(opened);
+            ticket.ok_or_else(|| UseCaseError::conflict("conversation_closed", "this conversation is closed"))?
+        }
+    };
+    let applied = tickets::apply(state, &mut *tx, ticket, action, actor, now).await.map_err(refusal)?;
+    trail.extend(applied.trail);
+    audit::append(&mut *tx, trail, now).await?;
+    tx.commit().await?;
+    state.work_queued();
+    Ok(SteppedIn { state: applied.state, ticket: applied.ticket, messages: applied.messages })
 }
 
 /// A refused action by kind: an empty reply is invalid, a store error our fault, the rest a

@@ -53,6 +53,13 @@ fn states(page: &str) -> Vec<String> {
     page.split("data-state=\"").skip(1).filter_map(|rest| rest.split('"').next()).map(str::to_string).collect()
 }
 
+/// The link to the conversation whose card on `page` holds `text`.
+fn link_of_card(page: &str, text: &str) -> String {
+    let card = page.split("<section").find(|card| card.contains(text)).expect("a card with the text");
+    let start = card.find("/dashboard/conversations/").expect("its link");
+    card[start..].split('"').next().unwrap().to_string()
+}
+
 on_both_databases! {
     async fn the_conversations_page_shows_the_bots_answers_by_state_audits_each_read_and_shows_photos(app) {
         five_conversations(&app).await;
@@ -95,6 +102,22 @@ on_both_databases! {
         let one = owner.get(&link).await;
         assert!(one.status == 200 && one.body.contains("id=\"messages\""), "{}", one.body);
         assert_eq!(app.inspect.scalar(reads).await, 5 + (2 + 1 + 1 + 1) + 2 + 1, "every listing and the open conversation are audited");
+
+        // The owner steps in on Dodi's conversation, which the bot had: a ticket opens, the reply goes out.
+        let dodi = link_of_card(&waiting, "ada kopi susu gula aren?");
+        let csrf = owner.get(&dodi).await.csrf();
+        let replied = owner.post(&format!("{dodi}/reply"), &[("csrf", &csrf), ("text", "Ada kak, Rp18.000")]).await;
+        assert_eq!((replied.status, replied.location().to_string()), (303, format!("{dodi}?ok=reply")));
+        app.drain().await;
+        assert_eq!(app.sent_to("6281234560024").last().map(String::as_str), Some("Ada kak, Rp18.000"));
+        assert!(owner.get(&format!("{dodi}?ok=reply")).await.body.contains("Balasan dikirim"));
+        let (_, human) = app.call("GET", "/api/v1/conversations?state=human", &token, None).await;
+        assert_eq!(human["conversations"].as_array().map(Vec::len), Some(2), "Citra's and now Dodi's");
+        let closed = owner.get("/dashboard/conversations?state=closed").await.body;
+        let eka = link_of_card(&closed, "salah kirim");
+        let refused = owner.post(&format!("{eka}/takeover"), &[("csrf", &csrf)]).await;
+        assert_eq!(refused.location(), format!("{eka}?err=conversation_closed"));
+        assert_eq!(owner.post(&format!("{eka}/takeover"), &[("csrf", "forged")]).await.status, 403);
 
         assert_eq!(owner.get("/dashboard/conversations?state=sold").await.status, 400);
         assert_eq!(owner.get(&format!("/dashboard/conversations/{}", uuid::Uuid::new_v4())).await.status, 404);
