@@ -64,10 +64,20 @@ impl FirstRun {
         if !bool::from(current.digest.ct_eq(&digest)) {
             return false;
         }
-        if let Some(file) = armed.take().and_then(|a| a.file) {
+        // Taken under the same lock as the check: two right guesses at once spend it once.
+        let spent = armed.take();
+        drop(armed);
+        if let Some(file) = spent.and_then(|a| a.file) {
             remove_token_file(&file);
         }
         true
+    }
+
+    fn disarm(&self) {
+        let armed = self.armed.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(file) = armed.and_then(|a| a.file) {
+            remove_token_file(&file);
+        }
     }
 
     pub async fn install(&self, core: &Core) -> StoreResult<Install> {
@@ -78,6 +88,8 @@ impl FirstRun {
         if tenants.is_empty() {
             return Ok(Install::NoTenant);
         }
+        // A tenant made meanwhile (say by the CLI) ends the token's use: it goes with its file.
+        self.disarm();
         for tenant in tenants.iter().take(TENANTS_CHECKED) {
             let mut tx = core.store.begin_read(*tenant).await?;
             let users = tx.users().await?;

@@ -154,3 +154,30 @@ on_both_databases! {
         assert!(!page.body.contains("id=\"commands\""), "a user exists already");
     }
 }
+
+#[tokio::test]
+async fn a_tenant_made_by_the_cli_meanwhile_ends_the_setup_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let mut child = serve_empty(dir.path(), &addr);
+    wait_ready(&mut child, &addr).await;
+    let _stop = Stop(child);
+    let token_file = dir.path().join("balas.db.setup-token");
+    let token = std::fs::read_to_string(&token_file).expect("the setup token file").trim().to_string();
+
+    let created = Command::new(env!("CARGO_BIN_EXE_balas"))
+        .args(["tenant", "create", "--name", "Toko Roti Pak Budi"])
+        .env_clear()
+        .env("BALAS_DATABASE_URL", format!("sqlite://{}", dir.path().join("balas.db").display()))
+        .output()
+        .expect("balas tenant create");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+
+    let mut visitor = Visitor::new(&format!("http://{addr}"));
+    assert_eq!(visitor.get("/").await.location(), "/dashboard/setup");
+    assert!(!token_file.exists(), "the token went with the tenant");
+    let page = visitor.get("/dashboard/setup").await.body;
+    assert!(page.contains("balas user create") && !page.contains("id=\"setup\""), "{page}");
+    let refused = submit(&mut visitor, &token, "kopi-susu-gula-aren").await;
+    assert_eq!(refused.location(), "/dashboard/login", "a tenant exists: nothing is created");
+}
