@@ -20,7 +20,7 @@ use super::messages::message_list;
 use super::session::{CSRF_FIELD, Session};
 use crate::app::AppState;
 use crate::domain::{ConversationId, ConversationState};
-use crate::owner::conversation_list::{Filter, Listed, Page, list_conversations};
+use crate::owner::conversation_list::{Filter, Listed, Page, counts, list_conversations};
 use crate::owner::desk::{self, read_conversation};
 use crate::owner::tickets::Action;
 use crate::usecase::UseCaseError;
@@ -77,6 +77,11 @@ async fn list(
         }
     }
     let listed = list_conversations(&state, &session.caller, &session.actor(), page_of).await?;
+    let counts = counts(&state, &session.caller).await?;
+    let count_of = |f: Option<Filter>| match f {
+        Some(f) => counts.iter().find(|(c, _)| *c == f).map_or(0, |(_, n)| *n),
+        None => counts.iter().filter(|(c, _)| *c != Filter::Unanswered).map(|(_, n)| n).sum(),
+    };
     let lang = session.lang;
     let t = |k| lang.t(k);
     let state_query = page_of.filter.map_or(String::new(), |f| format!("state={}&", f.as_str()));
@@ -85,7 +90,8 @@ async fn list(
         p.filters #filters {
             @for filter in std::iter::once(None).chain(Filter::ALL.map(Some)) {
                 @let href = filter.map_or("/dashboard/conversations".to_string(), |f| format!("/dashboard/conversations?state={}", f.as_str()));
-                @if filter == page_of.filter { strong { (filter_label(lang, filter)) } } @else { a href=(href) { (filter_label(lang, filter)) } }
+                @let label = format!("{} ({})", filter_label(lang, filter), count_of(filter));
+                @if filter == page_of.filter { strong { (label) } } @else { a href=(href) { (label) } }
             }
         }
         @if listed.is_empty() {

@@ -121,3 +121,14 @@ pub async fn list_conversations(core: &Core, caller: &Caller, actor: &str, page:
     tx.commit().await?;
     Ok(listed)
 }
+
+/// How many conversations each filter shows: counts only, nothing read, so nothing audited.
+pub async fn counts(core: &Core, caller: &Caller) -> UseCaseResult<Vec<(Filter, i64)>> {
+    let mut tx = core.store.begin_read(caller.tenant).await?;
+    let (states, unanswered) = tx.conversation_counts().await?;
+    tx.commit().await?;
+    let of_state = |f: Filter| {
+        states.iter().find(|(s, _)| Some(s.as_str()) == f.state().map(|s| s.as_str())).map_or(0, |(_, n)| *n)
+    };
+    Ok(Filter::ALL.map(|f| (f, if f == Filter::Unanswered { unanswered } else { of_state(f) })).to_vec())
+}

@@ -43,6 +43,8 @@ pub trait ConversationOps: TenantScoped + Send {
         before: Option<DateTime<Utc>>,
         limit: i64,
     ) -> StoreResult<Vec<ConversationRecord>>;
+    /// How many conversations are in each state, and how many are unanswered (as above).
+    async fn conversation_counts(&mut self) -> StoreResult<(Vec<(String, i64)>, i64)>;
     /// Inserts unless the contact has an open conversation in that chat; returns whether it inserted.
     async fn insert_conversation(&mut self, conversation: &ConversationRecord) -> StoreResult<bool>;
     /// Moves a conversation from state `from` to `to`; returns false if it was not in `from`
@@ -93,6 +95,16 @@ pub trait ConversationOps: TenantScoped + Send {
         provider_message_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+}
+
+/// SQL for: conversation `c`'s customer's latest message has no bot or owner answer (a failed
+/// send is none); `$1` is the tenant.
+macro_rules! unanswered_sql {
+    () => {
+        "EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = $1 AND m.conversation_id = c.id AND m.direction = 'in' \
+         AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.tenant_id = $1 AND r.conversation_id = c.id AND r.direction = 'out' \
+         AND r.author IN ('bot', 'owner') AND r.status <> 'failed' AND r.created_at >= m.created_at))"
+    };
 }
 
 /// `ConversationOps` SQL, the same on both backends. Every statement names its tenant. Expanded for
@@ -165,13 +177,18 @@ macro_rules! conversation_ops_impl {
             }
 
             async fn unanswered_conversations(&mut self, before: Option<DateTime<Utc>>, limit: i64) -> StoreResult<Vec<ConversationRecord>> {
-                Ok(sqlx::query_as("SELECT c.* FROM conversations c WHERE c.tenant_id = $1 AND c.state <> 'closed' AND ($2 IS NULL OR c.updated_at < $2) \
-                        AND EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = $1 AND m.conversation_id = c.id AND m.direction = 'in' \
-                            AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.tenant_id = $1 AND r.conversation_id = c.id AND r.direction = 'out' \
-                                AND r.author IN ('bot', 'owner') AND r.status <> 'failed' AND r.created_at >= m.created_at)) \
-                        ORDER BY c.updated_at DESC, c.id DESC LIMIT $3")
+                Ok(sqlx::query_as(concat!("SELECT c.* FROM conversations c WHERE c.tenant_id = $1 AND c.state <> 'closed' AND ($2 IS NULL OR c.updated_at < $2) AND ",
+                        unanswered_sql!(), " ORDER BY c.updated_at DESC, c.id DESC LIMIT $3"))
                     .bind(self.tenant).bind(before.map($time)).bind(limit)
                     .fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn conversation_counts(&mut self) -> StoreResult<(Vec<(String, i64)>, i64)> {
+                let states = sqlx::query_as("SELECT state, COUNT(*) FROM conversations WHERE tenant_id = $1 GROUP BY state")
+                    .bind(self.tenant).fetch_all(&mut *self.tx).await?;
+                let unanswered = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM conversations c WHERE c.tenant_id = $1 AND c.state <> 'closed' AND ", unanswered_sql!()))
+                    .bind(self.tenant).fetch_one(&mut *self.tx).await?;
+                Ok((states, unanswered))
             }
 
             async fn insert_conversation(&mut self, c: &ConversationRecord) -> StoreResult<bool> {

@@ -79,6 +79,7 @@ on_both_databases! {
         assert_eq!(app.inspect.scalar(reads).await, 5, "one audited read per conversation shown");
         assert_eq!(app.inspect.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'conversation.listed' AND actor LIKE 'user:%'").await, 1);
 
+        assert!(all.body.contains(">Semua (5)<") && all.body.contains(">Belum dijawab (2)</a>") && all.body.contains(">Dijawab bot (2)</a>"), "counts on the filters: {}", all.body);
         for (filter, expected) in [("bot", vec!["bot", "bot"]), ("escalated", vec!["escalated"]), ("human", vec!["human"]), ("closed", vec!["closed"])] {
             let page = owner.get(&format!("/dashboard/conversations?state={filter}")).await;
             assert_eq!(states(&page.body), expected, "{filter}");

@@ -133,7 +133,7 @@ async fn scenario(app: &TestApp, client: &Client) {
     assert!(text.contains("Jam buka toko kapan?") && text.contains("buka setiap hari"), "the bot's answer: {text}");
     assert!(text.contains(reply), "the owner's reply");
     screenshot(client, &format!("conversations-{db}")).await;
-    client.find(Locator::LinkText("Dieskalasi")).await.unwrap().click().await.unwrap();
+    client.find(Locator::LinkText("Dieskalasi (2)")).await.unwrap().click().await.unwrap();
     wait()
         .for_url(&url::Url::parse(&format!("{}/dashboard/conversations?state=escalated", app.base)).unwrap())
         .await
