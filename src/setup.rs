@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -29,7 +30,12 @@ pub enum Install {
 pub struct FirstRun {
     armed: Mutex<Option<Armed>>,
     ready: AtomicBool,
+    /// When the install was last found without users: anonymous visits re-ask at most this often.
+    no_user_since: Mutex<Option<Instant>>,
 }
+
+/// How long a `NoUser` answer is reused.
+const NO_USER_FOR: Duration = Duration::from_secs(2);
 
 struct Armed {
     digest: [u8; 32],
@@ -56,21 +62,28 @@ impl FirstRun {
         armed.as_ref()?.file.as_ref()?.file_name().map(|n| n.to_string_lossy().into_owned())
     }
 
-    /// Spends the token when `token` is it; its file is removed, so it works once.
-    fn spend(&self, token: &str) -> bool {
+    /// Takes the token out when `token` is it, under the lock that checks it, so two right
+    /// guesses at once claim it once. `finish` spends it, `release` puts it back.
+    fn claim(&self, token: &str) -> Option<Armed> {
         let mut armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
         let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
-        let Some(current) = armed.as_ref() else { return false };
+        let current = armed.as_ref()?;
         if !bool::from(current.digest.ct_eq(&digest)) {
-            return false;
+            return None;
         }
-        // Taken under the same lock as the check: two right guesses at once spend it once.
-        let spent = armed.take();
-        drop(armed);
-        if let Some(file) = spent.and_then(|a| a.file) {
+        armed.take()
+    }
+
+    /// The first tenant and owner exist: the token's file goes.
+    fn finish(&self, claimed: Armed) {
+        if let Some(file) = claimed.file {
             remove_token_file(&file);
         }
-        true
+    }
+
+    /// Creating them failed on our side: the same token works again.
+    fn release(&self, claimed: Armed) {
+        *self.armed.lock().unwrap_or_else(|e| e.into_inner()) = Some(claimed);
     }
 
     fn disarm(&self) {
@@ -83,6 +96,10 @@ impl FirstRun {
     pub async fn install(&self, core: &Core) -> StoreResult<Install> {
         if self.ready.load(Ordering::Relaxed) {
             return Ok(Install::Ready);
+        }
+        let cached = *self.no_user_since.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.is_some_and(|at| at.elapsed() < NO_USER_FOR) {
+            return Ok(Install::NoUser);
         }
         let tenants = core.store.tenant_ids().await?;
         if tenants.is_empty() {
@@ -99,7 +116,12 @@ impl FirstRun {
                 return Ok(Install::Ready);
             }
         }
-        Ok(if tenants.len() > TENANTS_CHECKED { Install::Ready } else { Install::NoUser })
+        if tenants.len() > TENANTS_CHECKED {
+            self.ready.store(true, Ordering::Relaxed);
+            return Ok(Install::Ready);
+        }
+        *self.no_user_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        Ok(Install::NoUser)
     }
 }
 
@@ -167,12 +189,26 @@ pub async fn create_first(core: &Core, first: &FirstRun, input: FirstOwner<'_>) 
     if first.install(core).await? != Install::NoTenant {
         return Err(UseCaseError::conflict("already_set_up", "a tenant exists already; log in instead"));
     }
-    if !first.spend(input.token) {
+    let Some(claimed) = first.claim(input.token) else {
         return Err(UseCaseError::forbidden("setup_token_wrong", "the setup token is wrong or was used"));
-    }
+    };
     let now = core.clock.now();
-    let tenant = tenants::create_by(&*core.store, &core.keys, input.business, None, &settings, "setup", now).await?;
-    let owner = NewUser { email: input.email, role: Role::Owner, password: input.password };
-    users::create(&*core.store, &core.keys, tenant.id, owner, "setup", now).await?;
-    Ok(tenant)
+    let created = async {
+        let tenant =
+            tenants::create_by(&*core.store, &core.keys, input.business, None, &settings, "setup", now).await?;
+        let owner = NewUser { email: input.email, role: Role::Owner, password: input.password };
+        users::create(&*core.store, &core.keys, tenant.id, owner, "setup", now).await?;
+        Ok(tenant)
+    };
+    match created.await {
+        Ok(tenant) => {
+            first.finish(claimed);
+            Ok(tenant)
+        }
+        Err(e) => {
+            // A tenant left without its owner makes the install `NoUser`, which disarms it again.
+            first.release(claimed);
+            Err(e)
+        }
+    }
 }

@@ -105,15 +105,27 @@ pub async fn roll_up(
 pub const FRESH: Duration = Duration::seconds(30);
 
 /// Before a report is read: one pass when the last one is older than `FRESH` (today's figures
-/// then include the last minute's messages), in its own transaction.
-pub async fn refresh(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>) -> StoreResult<()> {
+/// then include the last half minute's messages), in its own transaction. A failed pass leaves
+/// the older figures to read; their `as_of` says how old they are.
+pub async fn refresh(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>) {
+    if let Err(e) = refresh_pass(store, tenant, now).await {
+        tracing::warn!(tenant = %tenant, error = %e, "analytics refresh failed; the report shows the last rollup");
+    }
+}
+
+async fn refresh_pass(store: &dyn Store, tenant: TenantId, now: DateTime<Utc>) -> StoreResult<()> {
+    let fresh = |through: Option<DateTime<Utc>>| through.is_some_and(|t| now - t < FRESH);
     let mut tx = store.begin_read(tenant).await?;
     let through = tx.analytics_rolled_through().await?;
     tx.commit().await?;
-    if through.is_some_and(|t| now - t < FRESH) {
+    if fresh(through) {
         return Ok(());
     }
     let mut tx = store.begin(tenant).await?;
+    // Readers arriving together wait on the state row; the later ones find the figures fresh.
+    if fresh(tx.lock_analytics_state().await?) {
+        return tx.commit().await;
+    }
     let Some(record) = tx.tenant().await? else { return Ok(()) };
     roll_up(&mut *tx, record.settings.zone(), now).await?;
     tx.commit().await

@@ -49,7 +49,7 @@ async fn analytics(
 ) -> Result<Json<Report>, ApiError> {
     caller.require_aggregates()?;
     let now = state.clock.now();
-    crate::analytics::rollup::refresh(&*state.store, caller.tenant, now).await?;
+    crate::analytics::rollup::refresh(&*state.store, caller.tenant, now).await;
     let mut tx = state.store.begin_read(caller.tenant).await?;
     let tenant = tx.tenant().await?.ok_or_else(|| ApiError::not_found("tenant_not_found", "the tenant is gone"))?;
     let today = now.with_timezone(&tenant.settings.zone()).date_naive();

@@ -19,6 +19,7 @@ use crate::ingress::read_body;
 use crate::owner::conversation_list::{Filter, Page, list_conversations};
 use crate::owner::desk;
 use crate::owner::tickets::Action;
+use crate::store::Before;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,12 +32,12 @@ fn bad_query(detail: &str) -> ApiError {
     ApiError::bad_request("invalid_query", detail.to_string())
 }
 
-/// `?state=bot|escalated|human|unanswered|closed`, `limit` (1–100, default 50), `before` (an
-/// `updated_at` from the previous page, RFC 3339).
+/// `?state=bot|escalated|human|unanswered|closed`, `limit` (1–100, default 50), `before` and
+/// `before_id` (`next_before` and `next_before_id` of the previous page).
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", security(("bearer" = [])),
     params(("state" = Option<String>, Query, description = "bot, escalated, human, unanswered (open, the customer's latest message has no bot or owner answer) or closed"), ("limit" = Option<i64>, Query, description = "1 to 100"),
-        ("before" = Option<String>, Query, description = "next_before of the previous page (RFC 3339)")),
-    responses((status = 200, description = "conversations, newest activity first, each with its open ticket (id, number) or null, and next_before"), (status = 400, description = "bad query"), (status = 403, description = "analytics tokens"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
+        ("before" = Option<String>, Query, description = "next_before of the previous page (RFC 3339)"), ("before_id" = Option<String>, Query, description = "next_before_id of the previous page")),
+    responses((status = 200, description = "conversations, newest activity first, each with its open ticket (id, number) or null, and next_before with next_before_id"), (status = 400, description = "bad query"), (status = 403, description = "analytics tokens"), (status = 401, description = "missing, invalid, expired or revoked token"), (status = 429, description = "rate limited; see Retry-After")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -44,6 +45,7 @@ async fn list(
 ) -> Result<Json<Value>, ApiError> {
     caller.require_content_access()?;
     let mut page = Page { filter: None, before: None, limit: 50, messages: 0 };
+    let (mut before, mut before_id) = (None, None);
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "state" => {
@@ -60,14 +62,17 @@ async fn list(
             }
             "before" => {
                 let at = DateTime::parse_from_rfc3339(&value).map_err(|_| bad_query("before is an RFC 3339 time"))?;
-                page.before = Some(at.with_timezone(&Utc));
+                before = Some(at.with_timezone(&Utc));
             }
-            _ => return Err(bad_query("known parameters: state, limit, before")),
+            "before_id" => before_id = Some(value.parse().map_err(|_| bad_query("before_id is a conversation id"))?),
+            _ => return Err(bad_query("known parameters: state, limit, before, before_id")),
         }
     }
+    page.before = before.map(|updated_at| Before { updated_at, id: before_id });
     let listed = list_conversations(&state, &caller, &caller.actor(), page).await?;
-    let next = (listed.len() as i64 == page.limit).then(|| listed.last().map(|l| l.conversation.updated_at)).flatten();
-    Ok(Json(json!({ "conversations": listed, "next_before": next })))
+    let last = listed.last().filter(|_| listed.len() as i64 == page.limit).map(|l| &l.conversation);
+    let (next, next_id) = (last.map(|c| c.updated_at), last.map(|c| c.id));
+    Ok(Json(json!({ "conversations": listed, "next_before": next, "next_before_id": next_id })))
 }
 
 fn not_found() -> ApiError {

@@ -439,9 +439,10 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             owner::add_all(&*store, &keys, &tenant, &[phone], &email.into_iter().collect::<Vec<_>>(), now).await?;
         }
         Command::Token(TokenCommand::Issue { tenant, role, ttl, subject }) => {
+            // The other keys first: on SQLite they create `<database>.keys`, which the token secret joins.
+            let (store, _) = admin(&cli.db, &cli.keys).await?;
             let secret = crate::config::jwt_secret(cli.serve.jwt_secret.as_ref(), &cli.db, cli.keys.forbid_dev_keys)?;
             let keys = TokenKeys::new(&secret.context("BALAS_JWT_SECRET is not set")?)?;
-            let (store, _) = admin(&cli.db, &cli.keys).await?;
             let tenant = find_tenant(&*store, &tenant).await?;
             let claims = Claims::new(tenant.id, role, &subject, ttl, now);
             let token = keys.issue(&claims)?;

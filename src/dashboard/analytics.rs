@@ -38,7 +38,7 @@ async fn analytics(
         }
     }
     let now = state.clock.now();
-    crate::analytics::rollup::refresh(&*state.store, session.caller.tenant, now).await.map_err(ApiError::from)?;
+    crate::analytics::rollup::refresh(&*state.store, session.caller.tenant, now).await;
     let mut tx = state.store.begin_read(session.caller.tenant).await.map_err(ApiError::from)?;
     let tenant = tx.tenant().await.map_err(ApiError::from)?.ok_or_else(PageError::not_found)?;
     let to = now.with_timezone(&session.timezone).date_naive();
@@ -47,10 +47,10 @@ async fn analytics(
     let report = report::build(&mut *tx, &tenant, range, (now, state.usd_idr_rate)).await.map_err(ApiError::from)?;
     tx.commit().await.map_err(ApiError::from)?;
     let t = |k| session.lang.t(k);
-    Ok(page(&session, StatusCode::OK, t("analytics.title"), None, body(&session, days, &report)))
+    Ok(page(&session, StatusCode::OK, t("analytics.title"), None, body(&session, days, &report, now)))
 }
 
-fn body(session: &Session, days: i64, report: &Report) -> Markup {
+fn body(session: &Session, days: i64, report: &Report, now: chrono::DateTime<chrono::Utc>) -> Markup {
     let lang = session.lang;
     let t = |k| lang.t(k);
     let total = &report.total;
@@ -74,7 +74,7 @@ fn body(session: &Session, days: i64, report: &Report) -> Markup {
     html! {
         p #as-of {
             @match report.as_of {
-                Some(at) => { (t("analytics.as_of")) " " (at.with_timezone(&session.timezone).format("%H:%M")) },
+                Some(at) => { (t("analytics.as_of")) " " (as_of(session, at, now)) },
                 None => (t("analytics.not_yet")),
             }
         }
@@ -132,4 +132,15 @@ fn times(p: &Percentiles) -> String {
         Some(s) => format!("{s:.0} s"),
     };
     format!("p50 {} · p90 {}", one(p.p50), one(p.p90))
+}
+
+/// "HH:MM" in the tenant's zone, with the date when it is not today (a stuck or backfilling rollup).
+fn as_of(session: &Session, at: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> String {
+    let local = at.with_timezone(&session.timezone);
+    let today = now.with_timezone(&session.timezone).date_naive();
+    if local.date_naive() == today {
+        local.format("%H:%M").to_string()
+    } else {
+        local.format("%H:%M, %d-%m-%Y").to_string()
+    }
 }

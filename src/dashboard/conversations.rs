@@ -23,6 +23,7 @@ use crate::domain::{ConversationId, ConversationState};
 use crate::owner::conversation_list::{Filter, Listed, Page, counts, list_conversations};
 use crate::owner::desk::{self, read_conversation};
 use crate::owner::tickets::Action;
+use crate::store::Before;
 use crate::usecase::UseCaseError;
 
 /// Conversations per page, and how many of each one's latest messages are shown.
@@ -64,18 +65,21 @@ async fn list(
 ) -> Result<Response, PageError> {
     session.require_content()?;
     let mut page_of = Page { filter: None, before: None, limit: PAGE_SIZE, messages: LATEST };
+    let (mut before, mut before_id) = (None, None);
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "state" if value.is_empty() => {}
             "state" => page_of.filter = Some(Filter::parse(&value).ok_or_else(PageError::bad_request)?),
             "before" => {
                 let at = DateTime::parse_from_rfc3339(&value).map_err(|_| PageError::bad_request())?;
-                page_of.before = Some(at.with_timezone(&Utc));
+                before = Some(at.with_timezone(&Utc));
             }
+            "before_id" => before_id = Some(value.parse().map_err(|_| PageError::bad_request())?),
             "lang" => {}
             _ => return Err(PageError::bad_request()),
         }
     }
+    page_of.before = before.map(|updated_at| Before { updated_at, id: before_id });
     let listed = list_conversations(&state, &session.caller, &session.actor(), page_of).await?;
     let counts = counts(&state, &session.caller).await?;
     let count_of = |f: Option<Filter>| match f {
@@ -85,7 +89,7 @@ async fn list(
     let lang = session.lang;
     let t = |k| lang.t(k);
     let state_query = page_of.filter.map_or(String::new(), |f| format!("state={}&", f.as_str()));
-    let next = (listed.len() as i64 == PAGE_SIZE).then(|| listed.last().map(|l| l.conversation.updated_at)).flatten();
+    let next = listed.last().filter(|_| listed.len() as i64 == PAGE_SIZE).map(|l| &l.conversation);
     let body = html! {
         p.filters #filters {
             @for filter in std::iter::once(None).chain(Filter::ALL.map(Some)) {
@@ -99,8 +103,8 @@ async fn list(
         }
         @for item in &listed { (card(&session, item)) }
         @if let Some(next) = next {
-            @let before: String = url::form_urlencoded::byte_serialize(next.to_rfc3339().as_bytes()).collect();
-            p { a #older href=(format!("/dashboard/conversations?{state_query}before={before}")) { (t("conversations.older")) } }
+            @let before: String = url::form_urlencoded::byte_serialize(next.updated_at.to_rfc3339().as_bytes()).collect();
+            p { a #older href=(format!("/dashboard/conversations?{state_query}before={before}&before_id={}", next.id)) { (t("conversations.older")) } }
         }
     };
     Ok(page(&session, StatusCode::OK, t("conversations.title"), None, body))

@@ -110,7 +110,8 @@ fn setup_form(lang: Lang, file: String, (business, email): (&str, &str)) -> Mark
 }
 
 /// Creates the first tenant and owner, then signs the owner in. No CSRF cookie: the one-time
-/// token is a secret no other site knows, and a forged form without it changes nothing.
+/// token is a secret no other site knows, and a forged form without it changes nothing; a
+/// browser's cross-site post is refused before it counts against the login flood guard.
 async fn submit(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -120,7 +121,16 @@ async fn submit(
 ) -> Result<Response, PageError> {
     let lang = lang_of(lang, &headers);
     let form = Form::read(&headers, body).await?;
-    let Some(tokens) = state.token_keys.clone() else { return Ok(Redirect::to("/dashboard/setup").into_response()) };
+    // Another site's form is refused outright, so it cannot spend this client's login budget.
+    if headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site") {
+        return Err(PageError::csrf());
+    }
+    let back = || Ok(Redirect::to("/dashboard/setup").into_response());
+    // Only an install waiting for its first tenant, with a token armed, takes the form.
+    let Some(tokens) = state.token_keys.clone() else { return back() };
+    if !state.first_run.is_armed() || state.first_run.install(&state.core).await? != Install::NoTenant {
+        return back();
+    }
     let (business, email) = (form.required("business")?, form.required("email")?);
     let password = form.required("password")?;
     let refuse = |status, key: &'static str| {
@@ -142,7 +152,7 @@ async fn submit(
         Ok(tenant) => tenant,
         Err(UseCaseError::Invalid { .. }) => return refuse(StatusCode::BAD_REQUEST, "setup.invalid"),
         Err(UseCaseError::Forbidden { .. }) => return refuse(StatusCode::FORBIDDEN, "setup.wrong_token"),
-        Err(UseCaseError::Conflict { .. }) => return Ok(Redirect::to("/dashboard/login").into_response()),
+        Err(UseCaseError::Conflict { .. }) => return back(),
         Err(e) => return Err(e.into()),
     };
     let login = Login { client, tenant: &tenant.slug, email, password };

@@ -2,7 +2,6 @@
 //! by state, or those whose customer still waits for an answer, each with its latest messages
 //! decrypted. The listing is audited `conversation.listed`; each conversation whose messages are
 //! shown is audited `conversation.read`, as when it is opened.
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
@@ -11,6 +10,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::Caller;
 use crate::core::Core;
 use crate::domain::{ConversationState, EscalationId};
+use crate::store::Before;
 use crate::usecase::{UseCaseError, UseCaseResult};
 
 /// What a listing shows: a conversation state, or `Unanswered` (open, the customer's latest
@@ -56,8 +56,8 @@ impl Filter {
 #[derive(Debug, Clone, Copy)]
 pub struct Page {
     pub filter: Option<Filter>,
-    /// The `updated_at` of the previous page's last conversation.
-    pub before: Option<DateTime<Utc>>,
+    /// The previous page's last conversation.
+    pub before: Option<Before>,
     pub limit: i64,
     /// 0 lists without content (nothing decrypted, no `conversation.read` rows).
     pub messages: i64,
@@ -84,7 +84,8 @@ pub struct OpenTicket {
 pub async fn list_conversations(core: &Core, caller: &Caller, actor: &str, page: Page) -> UseCaseResult<Vec<Listed>> {
     let fault = |e: crate::crypto::CryptoError| UseCaseError::Fault(e.to_string());
     let now = core.clock.now();
-    let mut tx = core.store.begin(caller.tenant).await?;
+    // Read without the writer (SQLite has one); the audit rows follow in a short write.
+    let mut tx = core.store.begin_read(caller.tenant).await?;
     let records = match page.filter {
         Some(Filter::Unanswered) => tx.unanswered_conversations(page.before, page.limit).await?,
         filter => {
@@ -117,6 +118,8 @@ pub async fn list_conversations(core: &Core, caller: &Caller, actor: &str, page:
         AuditEntry::new(actor, "conversation.listed", "tenant", Some(caller.tenant.to_string()))
             .detail(json!({ "count": listed.len(), "filter": filter, "token": caller.token_id })),
     );
+    tx.commit().await?;
+    let mut tx = core.store.begin(caller.tenant).await?;
     audit::append(&mut *tx, trail, now).await?;
     tx.commit().await?;
     Ok(listed)

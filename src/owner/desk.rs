@@ -144,7 +144,14 @@ pub async fn step_in(
             let opening = Opening { trigger: None, holding_message: false, notify_owners: false };
             let (ticket, opened) = tickets::escalate(state, &mut *tx, &conversation, &handover, opening, now).await?;
             trail.extend(opened);
-            ticket.ok_or_else(|| UseCaseError::conflict("conversation_closed", "this conversation is closed"))?
+            match ticket {
+                Some(ticket) => ticket,
+                // A second click got there second: the first one's ticket serves, unless it is closed.
+                None => match tx.open_escalation(id).await? {
+                    Some(open) => tx.lock_escalation(open.id).await?.ok_or_else(conversation_not_found)?,
+                    None => return Err(UseCaseError::conflict("conversation_closed", "this conversation is closed")),
+                },
+            }
         }
     };
     let applied = tickets::apply(state, &mut *tx, ticket, action, actor, now).await.map_err(refusal)?;

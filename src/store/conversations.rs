@@ -29,18 +29,19 @@ pub trait ConversationOps: TenantScoped + Send {
     async fn conversation(&mut self, id: ConversationId) -> StoreResult<Option<ConversationRecord>>;
     /// Every conversation of one contact, oldest first.
     async fn conversations_of_contact(&mut self, contact: ContactId) -> StoreResult<Vec<ConversationRecord>>;
-    /// Newest activity first; `before` pages on `updated_at`.
+    /// Newest activity first; `before` pages on `updated_at`, then on the id when one is given
+    /// (conversations often share a second).
     async fn conversations(
         &mut self,
         state: Option<&str>,
-        before: Option<DateTime<Utc>>,
+        before: Option<Before>,
         limit: i64,
     ) -> StoreResult<Vec<ConversationRecord>>;
     /// Open conversations whose customer's latest message has no bot or owner answer yet (a
-    /// failed send is none), newest activity first; `before` pages on `updated_at`.
+    /// failed send is none), newest activity first; paged like `conversations`.
     async fn unanswered_conversations(
         &mut self,
-        before: Option<DateTime<Utc>>,
+        before: Option<Before>,
         limit: i64,
     ) -> StoreResult<Vec<ConversationRecord>>;
     /// How many conversations are in each state, and how many are unanswered (as above).
@@ -97,13 +98,29 @@ pub trait ConversationOps: TenantScoped + Send {
     ) -> StoreResult<()>;
 }
 
+/// Where the next page of conversations starts: before this `updated_at`, and, at that same
+/// time, before this id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Before {
+    pub updated_at: DateTime<Utc>,
+    pub id: Option<ConversationId>,
+}
+
 /// SQL for: conversation `c`'s customer's latest message has no bot or owner answer (a failed
 /// send is none); `$1` is the tenant.
 macro_rules! unanswered_sql {
     () => {
-        "EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = $1 AND m.conversation_id = c.id AND m.direction = 'in' \
+        "EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = $1 AND m.conversation_id = c.id AND m.direction = 'in') \
          AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.tenant_id = $1 AND r.conversation_id = c.id AND r.direction = 'out' \
-         AND r.author IN ('bot', 'owner') AND r.status <> 'failed' AND r.created_at >= m.created_at))"
+         AND r.author IN ('bot', 'owner') AND r.status <> 'failed' AND r.created_at >= (SELECT MAX(m.created_at) FROM messages m \
+         WHERE m.tenant_id = $1 AND m.conversation_id = c.id AND m.direction = 'in'))"
+    };
+}
+
+/// The page condition on `c` with `$2` the time and `$3` the id of `Before`.
+macro_rules! before_sql {
+    () => {
+        "($2 IS NULL OR c.updated_at < $2 OR (c.updated_at = $2 AND $3 IS NOT NULL AND c.id < $3))"
     };
 }
 
@@ -170,16 +187,16 @@ macro_rules! conversation_ops_impl {
                     .bind(self.tenant).bind(contact).fetch_all(&mut *self.tx).await?)
             }
 
-            async fn conversations(&mut self, state: Option<&str>, before: Option<DateTime<Utc>>, limit: i64) -> StoreResult<Vec<ConversationRecord>> {
-                Ok(sqlx::query_as("SELECT * FROM conversations WHERE tenant_id = $1 AND ($2 IS NULL OR state = $2) AND ($3 IS NULL OR updated_at < $3) ORDER BY updated_at DESC, id DESC LIMIT $4")
-                    .bind(self.tenant).bind(state).bind(before.map($time)).bind(limit)
+            async fn conversations(&mut self, state: Option<&str>, before: Option<$crate::store::Before>, limit: i64) -> StoreResult<Vec<ConversationRecord>> {
+                Ok(sqlx::query_as(concat!("SELECT c.* FROM conversations c WHERE c.tenant_id = $1 AND ", before_sql!(), " AND ($4 IS NULL OR c.state = $4) ORDER BY c.updated_at DESC, c.id DESC LIMIT $5"))
+                    .bind(self.tenant).bind(before.map(|b| $time(b.updated_at))).bind(before.and_then(|b| b.id)).bind(state).bind(limit)
                     .fetch_all(&mut *self.tx).await?)
             }
 
-            async fn unanswered_conversations(&mut self, before: Option<DateTime<Utc>>, limit: i64) -> StoreResult<Vec<ConversationRecord>> {
-                Ok(sqlx::query_as(concat!("SELECT c.* FROM conversations c WHERE c.tenant_id = $1 AND c.state <> 'closed' AND ($2 IS NULL OR c.updated_at < $2) AND ",
-                        unanswered_sql!(), " ORDER BY c.updated_at DESC, c.id DESC LIMIT $3"))
-                    .bind(self.tenant).bind(before.map($time)).bind(limit)
+            async fn unanswered_conversations(&mut self, before: Option<$crate::store::Before>, limit: i64) -> StoreResult<Vec<ConversationRecord>> {
+                Ok(sqlx::query_as(concat!("SELECT c.* FROM conversations c WHERE c.tenant_id = $1 AND c.state <> 'closed' AND ", before_sql!(), " AND ",
+                        unanswered_sql!(), " ORDER BY c.updated_at DESC, c.id DESC LIMIT $4"))
+                    .bind(self.tenant).bind(before.map(|b| $time(b.updated_at))).bind(before.and_then(|b| b.id)).bind(limit)
                     .fetch_all(&mut *self.tx).await?)
             }
 

@@ -120,6 +120,25 @@ on_both_databases! {
         assert_eq!(refused.location(), format!("{eka}?err=conversation_closed"));
         assert_eq!(owner.post(&format!("{eka}/takeover"), &[("csrf", "forged")]).await.status, 403);
 
+        // Pages of two: every conversation once, though all share one second (the test clock stands still).
+        let (mut seen, mut query) = (Vec::new(), "limit=2".to_string());
+        loop {
+            let (status, page) = app.call("GET", &format!("/api/v1/conversations?{query}"), &token, None).await;
+            assert_eq!(status, 200, "{page}");
+            seen.extend(page["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()));
+            let Some(before) = page["next_before"].as_str() else { break };
+            let before: String = url::form_urlencoded::byte_serialize(before.as_bytes()).collect();
+            query = format!("limit=2&before={before}&before_id={}", page["next_before_id"].as_str().unwrap());
+        }
+        let distinct: std::collections::HashSet<&String> = seen.iter().collect();
+        assert_eq!((seen.len(), distinct.len()), (5, 5), "{seen:?}");
+
+        // Ani asks again after the bot's answer: she waits once more.
+        app.clock.advance(Duration::seconds(5));
+        say(&app, &customer(21), "wamid.P7", "Kalau hari Minggu buka jam berapa?").await;
+        let (_, waiting) = app.call("GET", "/api/v1/conversations?state=unanswered", &token, None).await;
+        assert_eq!(waiting["conversations"].as_array().map(Vec::len), Some(2), "Budi and Ani again: {waiting}");
+
         assert_eq!(owner.get("/dashboard/conversations?state=sold").await.status, 400);
         assert_eq!(owner.get(&format!("/dashboard/conversations/{}", uuid::Uuid::new_v4())).await.status, 404);
         user(&app, "analis@warung.example", Role::Analytics).await;
