@@ -6,7 +6,6 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -14,7 +13,7 @@ use maud::{Markup, html};
 use super::PageError;
 use super::form::CheckedForm;
 use super::i18n::Lang;
-use super::inbox::status;
+use super::inbox::{back_to, status};
 use super::layout::{flash_from_query, local, page};
 use super::messages::message_list;
 use super::session::{CSRF_FIELD, Session};
@@ -24,7 +23,6 @@ use crate::owner::conversation_list::{Filter, Listed, Page, counts, list_convers
 use crate::owner::desk::{self, read_conversation};
 use crate::owner::tickets::Action;
 use crate::store::Before;
-use crate::usecase::UseCaseError;
 
 /// Conversations per page, and how many of each one's latest messages are shown.
 const PAGE_SIZE: i64 = 25;
@@ -49,13 +47,7 @@ fn filter_label(lang: Lang, filter: Option<Filter>) -> &'static str {
 }
 
 fn state_label(lang: Lang, state: ConversationState) -> &'static str {
-    let filter = match state {
-        ConversationState::Bot => Filter::Bot,
-        ConversationState::Escalated => Filter::Escalated,
-        ConversationState::Human => Filter::Human,
-        ConversationState::Closed => Filter::Closed,
-    };
-    filter_label(lang, Some(filter))
+    filter_label(lang, Some(Filter::of_state(state)))
 }
 
 async fn list(
@@ -192,12 +184,6 @@ async fn step_in(
         "takeover" => Action::TakeOver,
         _ => return Err(PageError::not_found()),
     };
-    let back = format!("/dashboard/conversations/{id}");
-    match desk::step_in(&state, &session.caller, &session.actor(), id, action).await {
-        Ok(_) => Ok(Redirect::to(&format!("{back}?ok={verb}")).into_response()),
-        Err(UseCaseError::Conflict { code, .. } | UseCaseError::Invalid { code, .. }) => {
-            Ok(Redirect::to(&format!("{back}?err={code}")).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let stepped = desk::step_in(&state, &session.caller, &session.actor(), id, action).await;
+    back_to(&format!("/dashboard/conversations/{id}"), &verb, stepped)
 }

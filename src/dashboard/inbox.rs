@@ -194,7 +194,11 @@ async fn act(
 
 /// Back to the ticket page after an action: `ok=<verb>`, or the refusal's code as a message.
 pub fn back_to_ticket<T>(id: EscalationId, verb: &str, acted: Result<T, UseCaseError>) -> Result<Response, PageError> {
-    let back = format!("/dashboard/tickets/{id}");
+    back_to(&format!("/dashboard/tickets/{id}"), verb, acted)
+}
+
+/// Back to the page `back` after an action, as `back_to_ticket` (the conversation page too).
+pub fn back_to<T>(back: &str, verb: &str, acted: Result<T, UseCaseError>) -> Result<Response, PageError> {
     match acted {
         Ok(_) => Ok(Redirect::to(&format!("{back}?ok={verb}")).into_response()),
         Err(UseCaseError::Conflict { code, .. } | UseCaseError::Invalid { code, .. }) => {

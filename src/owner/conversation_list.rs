@@ -5,7 +5,8 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::desk::{ConversationView, MessageView, conversation_view, message_views};
+use super::desk::{ConversationView, MessageView, conversation_view, message_views, view_with_label};
+use super::notify::customer_label;
 use crate::audit::{self, AuditEntry};
 use crate::auth::Caller;
 use crate::core::Core;
@@ -38,6 +39,16 @@ impl Filter {
             Self::Human => "human",
             Self::Unanswered => "unanswered",
             Self::Closed => "closed",
+        }
+    }
+
+    /// The filter that shows conversations in `state`.
+    pub fn of_state(state: ConversationState) -> Self {
+        match state {
+            ConversationState::Bot => Self::Bot,
+            ConversationState::Escalated => Self::Escalated,
+            ConversationState::Human => Self::Human,
+            ConversationState::Closed => Self::Closed,
         }
     }
 
@@ -97,12 +108,14 @@ pub async fn list_conversations(core: &Core, caller: &Caller, actor: &str, page:
     for record in records {
         let (id, contact) = (record.id, record.contact_id);
         let open_ticket = tx.open_escalation(id).await?.map(|t| OpenTicket { id: t.id, number: t.number });
-        let latest = if page.messages > 0 {
+        // With content, the contact's key opens both the messages and the label; without, only the label.
+        let (conversation, latest) = if page.messages > 0 {
             let contact = tx.contact(contact).await?.ok_or_else(super::desk::conversation_not_found)?;
             let key = core.keys.vault.unwrap_key(&contact.wrapped_key).map_err(fault)?;
-            message_views(&mut *tx, &key, id, page.messages).await?
+            let latest = message_views(&mut *tx, &key, id, page.messages).await?;
+            (view_with_label(record, customer_label(&contact, &key)?), latest)
         } else {
-            Vec::new()
+            (conversation_view(core, &mut *tx, record).await?, Vec::new())
         };
         if !latest.is_empty() {
             // Message content was read: audited per conversation, like opening it.
@@ -111,7 +124,7 @@ pub async fn list_conversations(core: &Core, caller: &Caller, actor: &str, page:
                     .detail(json!({ "messages": latest.len(), "token": caller.token_id, "listed": true })),
             );
         }
-        listed.push(Listed { conversation: conversation_view(core, &mut *tx, record).await?, open_ticket, latest });
+        listed.push(Listed { conversation, open_ticket, latest });
     }
     let filter = page.filter.map(Filter::as_str);
     trail.push(

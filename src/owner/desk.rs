@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::notify::label_of;
+use super::notify::{customer_label, label_of};
 use super::tickets::Opening;
 use super::{Action, ActionError, tickets};
 use crate::audit::{self, AuditEntry};
@@ -217,8 +217,13 @@ pub async fn conversation_view(
     c: ConversationRecord,
 ) -> UseCaseResult<ConversationView> {
     let customer = label_of(state, tx, c.contact_id).await?;
+    Ok(view_with_label(c, customer))
+}
+
+/// `conversation_view` for a caller that already decrypted the customer's label.
+pub fn view_with_label(c: ConversationRecord, customer: String) -> ConversationView {
     let in_group = crate::chats::is_group(&c);
-    Ok(ConversationView {
+    ConversationView {
         id: c.id,
         contact_id: c.contact_id,
         state: c.state,
@@ -229,7 +234,7 @@ pub async fn conversation_view(
         window_closed: c.window_closed_at.is_some(),
         created_at: c.created_at,
         updated_at: c.updated_at,
-    })
+    }
 }
 
 /// No conversation with this id in the tenant (also for an id that does not parse).
@@ -266,7 +271,7 @@ pub async fn read_conversation(
         Some(t) => key.decrypt_opt(t.draft_enc.as_deref()).map_err(fault)?,
         None => None,
     };
-    let conversation = conversation_view(state, &mut *tx, conversation).await?;
+    let conversation = view_with_label(conversation, customer_label(&contact, &key)?);
     // Reading message content is audited, naming the reader.
     let entry = AuditEntry::new(actor, "conversation.read", "conversation", Some(id.to_string()))
         .detail(json!({ "messages": messages.len(), "token": caller.token_id }));

@@ -166,15 +166,20 @@ async fn in_chromium(app: TestApp) {
     let (chromedriver, chromium) = browser_tools();
     user(&app, "sri@warung.example", Role::Owner).await;
     customer_writes(&app, "wamid.BR1", "Saya mau komplain, paket saya belum sampai").await;
-    let driver = Driver::start(&chromedriver).await;
-    let client = browser(&driver, &chromium).await;
-    // Close the session whatever happens, then let a failed assertion fail the test.
-    let outcome = tokio::spawn({
-        let client = client.clone();
-        let app = std::sync::Arc::new(app);
-        async move { scenario(&app, &client).await }
-    })
-    .await;
+    let app = std::sync::Arc::new(app);
+    with_browser(&chromedriver, &chromium, |client| async move { scenario(&app, &client).await }).await;
+}
+
+/// Runs `drive` in a fresh Chromium session, closes the session whatever happens, then lets a
+/// failed assertion fail the test.
+async fn with_browser<F, Fut>(chromedriver: &Path, chromium: &Path, drive: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let driver = Driver::start(chromedriver).await;
+    let client = browser(&driver, chromium).await;
+    let outcome = tokio::spawn(drive(client.clone())).await;
     let _ = client.close().await;
     drop(driver);
     if let Err(e) = outcome {
@@ -230,22 +235,7 @@ async fn first_run(client: &Client, addr: &str, dir: &Path) {
 #[cfg_attr(not(balas_test_browser), ignore = "install chromium and chromedriver to run the browser test")]
 async fn an_empty_install_in_chromium_leads_from_the_root_to_a_signed_in_inbox() {
     let (chromedriver, chromium) = browser_tools();
-    let dir = tempfile::tempdir().unwrap();
-    let addr = crate::serve_process::free_addr();
-    let mut serve = crate::first_run::serve_empty(dir.path(), &addr);
-    crate::first_run::wait_ready(&mut serve, &addr).await;
-    let driver = Driver::start(&chromedriver).await;
-    let client = browser(&driver, &chromium).await;
-    let outcome = tokio::spawn({
-        let (client, dir) = (client.clone(), dir.path().to_path_buf());
-        async move { first_run(&client, &addr, &dir).await }
-    })
-    .await;
-    let _ = client.close().await;
-    drop(driver);
-    let _ = serve.kill();
-    let _ = serve.wait();
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    let install = crate::first_run::EmptyInstall::start().await;
+    let (addr, dir) = (install.addr.clone(), install.dir.path().to_path_buf());
+    with_browser(&chromedriver, &chromium, |client| async move { first_run(&client, &addr, &dir).await }).await;
 }

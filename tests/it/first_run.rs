@@ -14,7 +14,7 @@ use crate::serve_process::free_addr;
 
 /// `balas serve` on a new SQLite database in `dir`, with no key or secret configured at all;
 /// its log goes to `dir/serve.log`.
-pub fn serve_empty(dir: &Path, addr: &str) -> Child {
+fn serve_empty(dir: &Path, addr: &str) -> Child {
     let log = std::fs::File::create(dir.join("serve.log")).expect("log file");
     Command::new(env!("CARGO_BIN_EXE_balas"))
         .arg("serve")
@@ -28,7 +28,7 @@ pub fn serve_empty(dir: &Path, addr: &str) -> Child {
         .expect("spawn balas serve")
 }
 
-pub async fn wait_ready(child: &mut Child, addr: &str) {
+async fn wait_ready(child: &mut Child, addr: &str) {
     balas::crypto::install_crypto_provider();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
@@ -55,26 +55,43 @@ async fn submit(visitor: &mut Visitor, token: &str, password: &str) -> crate::da
     visitor.post("/dashboard/setup", &form).await
 }
 
-/// Stops the child whatever happens to the test.
-struct Stop(Child);
+/// `balas serve`, ready, on an empty SQLite install in its own directory; stopped when dropped.
+pub struct EmptyInstall {
+    pub dir: tempfile::TempDir,
+    pub addr: String,
+    child: Child,
+}
 
-impl Drop for Stop {
+impl EmptyInstall {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = free_addr();
+        let mut child = serve_empty(dir.path(), &addr);
+        wait_ready(&mut child, &addr).await;
+        Self { dir, addr, child }
+    }
+
+    pub fn token_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("balas.db.setup-token")
+    }
+
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.token_file()).expect("the setup token file").trim().to_string()
+    }
+}
+
+impl Drop for EmptyInstall {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
 #[tokio::test]
 async fn an_empty_sqlite_install_leads_from_the_root_to_the_setup_page_and_into_the_inbox() {
-    let dir = tempfile::tempdir().unwrap();
-    let addr = free_addr();
-    let mut child = serve_empty(dir.path(), &addr);
-    wait_ready(&mut child, &addr).await;
-    let _stop = Stop(child);
-
-    let token_file = dir.path().join("balas.db.setup-token");
-    let token = std::fs::read_to_string(&token_file).expect("the setup token file").trim().to_string();
+    let install = EmptyInstall::start().await;
+    let (dir, addr) = (&install.dir, &install.addr);
+    let (token_file, token) = (install.token_file(), install.token());
     assert_eq!(token.len(), 64);
     #[cfg(unix)]
     {
@@ -175,13 +192,9 @@ on_both_databases! {
 
 #[tokio::test]
 async fn a_tenant_made_by_the_cli_meanwhile_ends_the_setup_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let addr = free_addr();
-    let mut child = serve_empty(dir.path(), &addr);
-    wait_ready(&mut child, &addr).await;
-    let _stop = Stop(child);
-    let token_file = dir.path().join("balas.db.setup-token");
-    let token = std::fs::read_to_string(&token_file).expect("the setup token file").trim().to_string();
+    let install = EmptyInstall::start().await;
+    let (dir, addr) = (&install.dir, &install.addr);
+    let (token_file, token) = (install.token_file(), install.token());
 
     let created = Command::new(env!("CARGO_BIN_EXE_balas"))
         .args(["tenant", "create", "--name", "Toko Roti Pak Budi"])
