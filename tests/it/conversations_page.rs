@@ -148,6 +148,7 @@ on_both_databases! {
     }
 
     async fn analytics_show_a_burst_within_a_minute_with_the_time_they_are_as_of(app) {
+        crate::analytics::clear_of_midnight(&app, Duration::minutes(10));
         user(&app, "sri@warung.example", Role::Owner).await;
         let mut owner = Visitor::new(&app.base);
         assert_eq!(owner.login(&app.tenant.slug, "sri@warung.example", PASSWORD).await.status, 303);

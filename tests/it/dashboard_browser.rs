@@ -164,6 +164,8 @@ async fn scenario(app: &TestApp, client: &Client) {
 
 async fn in_chromium(app: TestApp) {
     let (chromedriver, chromium) = browser_tools();
+    // The charts count conversations per local day: keep the scenario on one.
+    crate::analytics::clear_of_midnight(&app, chrono::Duration::minutes(10));
     user(&app, "sri@warung.example", Role::Owner).await;
     customer_writes(&app, "wamid.BR1", "Saya mau komplain, paket saya belum sampai").await;
     let app = std::sync::Arc::new(app);
